@@ -1,0 +1,37 @@
+# memberlens: set-up, main job and tests. `make demo` and `make test` do their own set-up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install lock docs clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job on the embedded default engine (DuckDB).
+demo: $(STAMP)
+	$(BIN)/memberlens demo
+
+## The whole test suite, on both engines. pytest's exit code 5 ("no tests collected") is reported
+## and passed through as success so that a filtered run (make test PYTEST_ARGS=-k...) is not red.
+test: $(STAMP)
+	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/python -m pytest -q $(PYTEST_ARGS) || \
+	    { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; else exit $$rc; fi; }
+
+## Re-resolve the pinned dependencies (needs `pip install uv`).
+lock:
+	uv pip compile pyproject.toml --extra spark --extra test --python-version 3.11 \
+	    --no-header --output-file requirements.lock
+
+docs: $(STAMP)
+	$(BIN)/python -m memberlens.schema > docs/data-contract.md
+
+clean:
+	rm -rf $(VENV) memberlens-demo .pytest_cache

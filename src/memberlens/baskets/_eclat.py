@@ -1,0 +1,183 @@
+"""Frequent-itemset counting on packed tid-list bitsets (Eclat, depth first).
+
+Each frequent item gets one row of a ``uint64`` matrix whose bit ``t`` is set when transaction
+``t`` holds the item (a vertical "tid-list", Zaki 2000, *Scalable algorithms for association
+mining*, IEEE TKDE 12(3)). The support of ``P + {j}`` is the popcount of the AND of the rows of
+``P + {i}`` and ``P + {j}``; one numpy call intersects a prefix with all its remaining extensions
+at once, so the Python work is one step per frequent itemset, not per candidate.
+
+Memory stays bounded: the matrix takes ``n_items * n_transactions / 8`` bytes, and below a
+prefix only the machine words where the prefix has a transaction are kept (the tid-lists of a
+rare prefix shrink to its own few words), so deeper levels cost less than the first one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ItemsetCounts", "mine_itemsets", "packed_tidlists", "pair_counts"]
+
+# Intersect at most this many uint64 words per numpy call (2 MB: the gathered rows stay in cache).
+_BLOCK_WORDS = 1 << 18
+# Join at most this many candidate words per run of classes (see _class_batches).
+_BATCH_WORDS = 1 << 23
+_RUN_GROWTH = 2
+_RUN_MIN_WORDS = 16
+# Keep only the prefix's non-empty words when they are fewer than this share of the row.
+_COMPACT_SHARE = 0.75
+
+
+@dataclass(frozen=True)
+class ItemsetCounts:
+    """Frequent itemsets grouped by size: ``rows[k]`` is an ``(n_k, k)`` array of item codes
+    (ascending within a row) and ``counts[k]`` the number of transactions holding each."""
+
+    rows: dict[int, np.ndarray]
+    counts: dict[int, np.ndarray]
+
+
+def packed_tidlists(basket: np.ndarray, row: np.ndarray, n_rows: int,
+                    n_transactions: int) -> np.ndarray:
+    """An ``(n_rows, ceil(n_transactions / 64))`` uint64 matrix with bit ``basket`` of row ``row``
+    set for every (basket, row) pair; pairs must be distinct."""
+    n_words = max(1, -(-n_transactions // 64))
+    bits = np.zeros(n_rows * n_words, dtype=np.uint64)
+    flat = row.astype(np.int64) * n_words + (basket >> 6)
+    mask = np.left_shift(np.uint64(1), (basket & 63).astype(np.uint64))
+    np.bitwise_or.at(bits, flat, mask)
+    return bits.reshape(n_rows, n_words)
+
+
+def pair_counts(basket: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:
+    """The symmetric ``(n_rows, n_rows)`` matrix of how many transactions hold both rows.
+
+    ``basket`` must be sorted and the pairs distinct. Pairs of lines ``d`` apart in the same
+    basket are counted for ``d = 1, 2, ...``; the positions still inside a basket shrink at
+    each step, so the work is the number of item pairs, with no ``n_rows`` squared table per
+    basket."""
+    counts = np.zeros(n_rows * n_rows, dtype=np.int64)
+    at = np.arange(basket.size - 1)
+    row = row.astype(np.int64)
+    for d in range(1, basket.size):
+        at = at[at + d < basket.size]
+        at = at[basket[at + d] == basket[at]]
+        if not at.size:
+            break
+        low, high = row[at], row[at + d]
+        counts += np.bincount(np.minimum(low, high) * n_rows + np.maximum(low, high),
+                              minlength=n_rows * n_rows)
+    counts = counts.reshape(n_rows, n_rows)
+    return counts + counts.T
+
+
+def _compact(tids: np.ndarray) -> np.ndarray:
+    """Drop the machine words no tid-list of the block uses, when that saves enough."""
+    used = np.flatnonzero(np.bitwise_or.reduce(tids, axis=0))
+    return tids[:, used] if used.size < _COMPACT_SHARE * tids.shape[1] else tids
+
+
+def _group_pairs(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``i < j`` of rows with the same (contiguous) group id."""
+    n = group.size
+    bounds = np.flatnonzero(np.diff(group)) + 1
+    ends = np.repeat(np.append(bounds, n), np.diff(np.concatenate([[0], bounds, [n]])))
+    partners = ends - np.arange(n) - 1
+    first = np.repeat(np.arange(n), partners)
+    offset = np.arange(first.size) - np.repeat(np.cumsum(partners) - partners, partners)
+    return first, first + 1 + offset
+
+
+def _frequent_pairs(tids: np.ndarray, first: np.ndarray, second: np.ndarray,
+                    min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intersect the tid-lists of rows ``first[p]`` and ``second[p]`` for every pair ``p``;
+    keep the pairs held by at least ``min_count`` transactions, in pair order. Returns (kept
+    pair positions, their counts, their tid-lists); works in blocks of bounded size."""
+    step = max(1, _BLOCK_WORDS // max(1, tids.shape[1]))
+    kept_pos, kept_counts, kept_tids = [], [], []
+    for start in range(0, first.size, step):
+        block = tids[first[start:start + step]]
+        np.bitwise_and(block, tids[second[start:start + step]], out=block)
+        counts = np.bitwise_count(block).sum(axis=1, dtype=np.int64)
+        keep = np.flatnonzero(counts >= min_count)
+        kept_pos.append(keep + start)
+        kept_counts.append(counts[keep])
+        kept_tids.append(block[keep])
+    if len(kept_pos) <= 1:
+        empty = np.empty(0, dtype=np.int64)
+        return ((kept_pos[0], kept_counts[0], kept_tids[0]) if kept_pos
+                else (empty, empty, np.empty((0, tids.shape[1]), dtype=np.uint64)))
+    return np.concatenate(kept_pos), np.concatenate(kept_counts), np.concatenate(kept_tids)
+
+
+def _class_batches(bits: np.ndarray, frequent_pairs: np.ndarray
+                   ) -> list[tuple[int, int, np.ndarray | None]]:
+    """Split the first items into runs ``[lo, hi)`` whose joined classes fit the block budget.
+
+    A run shares one word selection (the union of its items' words), so a run of rare items
+    stays small while a whole small data set is one run (few numpy calls)."""
+    n_items, n_words = bits.shape
+    used = bits != 0
+    per_item = frequent_pairs.sum(axis=1)
+    runs, lo = [], 0
+    while lo < n_items - 1:
+        union, pairs, hi = used[lo].copy(), int(per_item[lo]), lo + 1
+        cap = max(_RUN_MIN_WORDS, _RUN_GROWTH * int(union.sum()))
+        while hi < n_items - 1:
+            joined = union | used[hi]
+            width = int(joined.sum())
+            if (pairs + per_item[hi]) * width > _BATCH_WORDS or width > cap:
+                break
+            union, pairs, hi = joined, pairs + int(per_item[hi]), hi + 1
+        words = np.flatnonzero(union)
+        runs.append((lo, hi, words if words.size < _COMPACT_SHARE * n_words else None))
+        lo = hi
+    return runs
+
+
+def mine_itemsets(bits: np.ndarray, counts: np.ndarray, pair_counts: np.ndarray, *,
+                  min_count: int, max_len: int) -> ItemsetCounts:
+    """All itemsets of at most ``max_len`` rows of ``bits`` whose intersection holds at least
+    ``min_count`` transactions. Rows are item codes ``0..len(bits)-1``; every row must already be
+    frequent (``counts`` are their popcounts, ``pair_counts`` the symmetric matrix of
+    co-occurrence counts). Fastest with rows in ascending count order.
+
+    The search runs over equivalence classes (Zaki 2000): the class of item ``a`` holds the
+    itemsets whose first item is ``a``, restricted to the words of ``a``'s tid-list; runs of
+    classes are mined together, level by level, joining every two itemsets that differ only in
+    their last item, all joins of a level in one batch. A join whose two last items do not form
+    a frequent pair cannot be frequent (Apriori's downward closure) and is skipped unread.
+    """
+    n_items = bits.shape[0]
+    rows: dict[int, list[np.ndarray]] = {1: [np.arange(n_items, dtype=np.int64)[:, None]]}
+    found: dict[int, list[np.ndarray]] = {1: [np.asarray(counts, dtype=np.int64)]}
+    frequent_pairs = np.triu(pair_counts >= min_count, k=1)
+    if max_len >= 2:
+        first, second = np.nonzero(frequent_pairs)
+        rows[2] = [np.column_stack([first, second]).astype(np.int64)]
+        found[2] = [pair_counts[first, second].astype(np.int64)]
+    for lo, hi, words in (_class_batches(bits, frequent_pairs) if max_len >= 3 else []):
+        first, second = np.nonzero(frequent_pairs[lo:hi])
+        first += lo
+        if first.size < 2:
+            continue
+        tids = bits[first] if words is None else bits[first][:, words]
+        tids &= bits[second] if words is None else bits[second][:, words]
+        items = np.column_stack([first, second])
+        group, size = first, 2
+        while size < max_len and items.shape[0] > 1:
+            first, second = _group_pairs(group)
+            ok = frequent_pairs[items[first, -1], items[second, -1]]
+            first, second = first[ok], second[ok]
+            tids = _compact(tids)
+            pos, cnt, tids = _frequent_pairs(tids, first, second, min_count)
+            if not pos.size:
+                break
+            items = np.column_stack([items[first[pos]], items[second[pos], -1]])
+            group = first[pos]
+            size += 1
+            rows.setdefault(size, []).append(items)
+            found.setdefault(size, []).append(cnt)
+    return ItemsetCounts(rows={k: np.concatenate(v) for k, v in rows.items()},
+                         counts={k: np.concatenate(v) for k, v in found.items()})

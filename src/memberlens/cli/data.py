@@ -1,0 +1,235 @@
+"""Project and data commands: ``init``, ``ingest``, ``status``, ``quarantine``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from memberlens.cli._app import app, state
+from memberlens.cli._output import emit_json, progress_steps
+
+console = Console()
+
+ProjectOpt = typer.Option(None, "--project", "-p", help="Project folder (default: "
+                          "$MEMBERLENS_PROJECT or the current folder).")
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(..., help="Folder of the new project (created if needed)."),
+    engine: str = typer.Option("duckdb", help="duckdb (embedded) or pyspark."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Analysis date YYYY-MM-DD "
+                                        "(default: the last day in the data)."),
+    currency: str = typer.Option("CNY", help="Currency code used in reports."),
+    locale: str = typer.Option("zh-CN", help="zh-CN or en."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing memberlens.toml."),
+) -> None:
+    """Create a project: memberlens.toml, the warehouse location and a private key for PII."""
+    from memberlens.exceptions import ConfigError
+    from memberlens.project import init_project
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise ConfigError(f"--as-of {as_of!r} is not a date; write YYYY-MM-DD") from None
+    project = init_project(directory, engine=engine, as_of=day, currency=currency,
+                           locale=locale, force=force)
+    if not state.quiet:
+        console.print(f"created [bold]{project.file}[/]  (engine {project.engine}, warehouse "
+                      f"{project.warehouse.name}, locale {project.locale})")
+        console.print(f"next: memberlens ingest orders FILE --project {directory}")
+
+
+@app.command()
+def ingest(
+    table: str = typer.Argument(..., help="Canonical table: members, orders, order_items, "
+                                "products, events, interactions, campaigns, campaign_members, "
+                                "identities."),
+    source: str = typer.Argument(..., help="CSV/TSV, .xlsx, .parquet, .jsonl, or a SQLAlchemy "
+                                 "URL (with --sql-table or --query)."),
+    mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="Column mapping file "
+                                           "(TOML); default: automatic from header names."),
+    project: Optional[Path] = ProjectOpt,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the mapping and the first rows "
+                                 "as they would be stored; store nothing."),
+    write_mapping: Optional[Path] = typer.Option(None, "--write-mapping", help="Save the "
+                                                 "mapping used to this file for editing."),
+    sql_table: Optional[str] = typer.Option(None, "--sql-table", help="Table to read from a "
+                                            "database URL."),
+    query: Optional[str] = typer.Option(None, "--query", help="SQL query to read from a "
+                                        "database URL."),
+    sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet name (default: the "
+                                        "first)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the load report as JSON."),
+) -> None:
+    """Load one source file into a canonical table: map, check, quarantine, store atomically."""
+    from memberlens.ingest import load, preview
+
+    if dry_run:
+        pv = preview(table, source, mapping=mapping, project=_project_or_none(project),
+                     sql_table=sql_table, query=query)
+        if write_mapping:
+            write_mapping.write_text(pv.mapping.to_toml(), encoding="utf-8")
+        if as_json:
+            emit_json({"table": table, "source": pv.source, "encoding": pv.encoding,
+                       "mapping": pv.mapping.columns, "unused": list(pv.mapping.unused),
+                       "rows": pv.rows.to_pylist()})
+            return
+        _print_mapping(pv)
+        if write_mapping:
+            console.print(f"mapping written to [bold]{write_mapping}[/]; edit it and pass "
+                          f"--mapping {write_mapping}")
+        return
+    with progress_steps(f"ingest {table}", quiet=state.quiet or as_json) as step:
+        report = load(table, source, mapping=mapping, project=project, sql_table=sql_table,
+                      query=query, sheet=sheet, progress=step)
+    if write_mapping:
+        from memberlens.ingest import Mapping
+
+        write_mapping.write_text(Mapping(table, report.mapping).to_toml(), encoding="utf-8")
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    if report.already_loaded:
+        console.print(f"{report.source} was loaded before (load {report.load_id}); nothing "
+                      "stored again")
+        return
+    console.print(
+        f"[bold]{table}[/]: read {report.rows_read:,}, stored [green]{report.rows_stored:,}[/], "
+        f"quarantined [red]{report.rows_quarantined:,}[/], duplicates dropped "
+        f"{report.duplicates_dropped:,}  (load {report.load_id})")
+    for rule, n in report.by_rule.items():
+        console.print(f"  {rule:<18} {n:>10,}")
+    for other, n in report.derived.items():
+        console.print(f"  derived {other}: {n:,} rows")
+    if report.anonymous_rows:
+        console.print(f"  anonymous lines (no member id, kept as sales): {report.anonymous_rows:,}")
+    if report.rows_quarantined:
+        console.print(f"see them with: memberlens quarantine {table}")
+
+
+def _project_or_none(project: Optional[Path]):
+    from memberlens.exceptions import ConfigError
+    from memberlens.project import Project
+
+    try:
+        return Project.load(project)
+    except ConfigError:
+        return None
+
+
+def _print_mapping(pv) -> None:
+    console.print(f"source {pv.source}" + (f" (encoding {pv.encoding})" if pv.encoding else ""))
+    grid = Table("canonical field", "your column", title=f"proposed mapping for {pv.table}")
+    for k, v in pv.mapping.columns.items():
+        grid.add_row(k, v)
+    console.print(grid)
+    if pv.mapping.unused:
+        console.print(f"not loaded: {', '.join(pv.mapping.unused)}")
+    rows = Table(*pv.rows.column_names, title="first rows as they would be stored")
+    for r in pv.rows.to_pylist():
+        rows.add_row(*["" if v is None else str(v) for v in r.values()])
+    console.print(rows)
+
+
+@app.command()
+def status(
+    project: Optional[Path] = ProjectOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Rows stored, quarantined by rule, duplicates, date range and last load per table; run log."""
+    from memberlens.ingest.status import warehouse_status
+
+    st = warehouse_status(project)
+    if as_json:
+        emit_json(st.to_dict())
+        return
+    grid = Table("table", "read", "stored", "quarantined", "duplicates", "anonymous", "from",
+                 "to", "last load", title=f"warehouse {st.warehouse}")
+    for t in st.tables:
+        grid.add_row(t.table, f"{t.rows_read:,}", f"{t.rows_stored:,}"
+                     + (f" ({t.derived_rows:,} derived)" if t.derived_rows else ""),
+                     f"{t.rows_quarantined:,}", f"{t.duplicates_dropped:,}",
+                     f"{t.anonymous_rows:,}", (t.first_at or "")[:10], (t.last_at or "")[:10],
+                     (t.last_load or "")[:19])
+    console.print(grid)
+    for t in st.tables:
+        if t.quarantined_by_rule:
+            rules = ", ".join(f"{k} {v:,}" for k, v in sorted(t.quarantined_by_rule.items()))
+            console.print(f"  {t.table} quarantined by rule: {rules}")
+    log = Table("finished", "table", "source", "read", "stored", "quarantined", "dups",
+                title="load log (newest first)")
+    for r in st.loads[:20]:
+        log.add_row(str(r["finished_at"])[:19], r["table_name"], Path(r["source"]).name,
+                    f"{r['rows_read']:,}", f"{r['rows_stored']:,}", f"{r['rows_quarantined']:,}",
+                    f"{r['duplicates_dropped']:,}")
+    console.print(log)
+    _print_runs(project)
+
+
+def _print_runs(project) -> None:
+    from memberlens.pipeline.runs import run_log
+
+    runs = run_log(project, limit=20)
+    if not runs:
+        return
+    grid = Table("run", "step", "as of", "rows in", "rows out", "status", "finished",
+                 title="run log (newest first)")
+    for r in runs:
+        grid.add_row(r["run_id"], r["step"], str(r["as_of"]), f"{r['rows_in'] or 0:,}",
+                     f"{r['rows_out'] or 0:,}", r["status"], str(r["finished_at"])[:19])
+    console.print(grid)
+
+
+@app.command()
+def quarantine(
+    table: str = typer.Argument(..., help="Canonical table whose rejected rows to list."),
+    project: Optional[Path] = ProjectOpt,
+    rule: Optional[str] = typer.Option(None, help="Only this rule (e.g. bad_date)."),
+    limit: int = typer.Option(50, help="Rows to show (export writes all)."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write all rejected rows to "
+                                          "a .csv, .xlsx or .parquet file."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Rejected rows with source file, line number, field, rule and reason."""
+    from memberlens.ingest.status import quarantine_rows
+
+    rows = quarantine_rows(table, project, rule=rule, limit=None if export else limit)
+    if export:
+        _export(rows, export)
+        console.print(f"wrote {rows.num_rows:,} rows to {export}")
+        return
+    if as_json:
+        emit_json(rows.to_pylist())
+        return
+    grid = Table("source", "line", "field", "rule", "reason", title=f"quarantine of {table} "
+                 f"({rows.num_rows:,} shown)")
+    for r in rows.to_pylist():
+        grid.add_row(Path(r["source"]).name, str(r["line"]), r["field"] or "", r["rule"],
+                     r["reason"] or "")
+    console.print(grid)
+
+
+def _export(rows, path: Path) -> None:
+    from memberlens.exceptions import ConfigError
+
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(rows, path)
+    elif suffix == ".csv":
+        rows.to_pandas().to_csv(path, index=False, encoding="utf-8-sig")
+    elif suffix == ".xlsx":
+        rows.to_pandas().to_excel(path, index=False)
+    else:
+        raise ConfigError(f"--export {path}: use a .csv, .xlsx or .parquet file name")
+
+
+__all__ = ["ingest", "init", "quarantine", "status", "json"]

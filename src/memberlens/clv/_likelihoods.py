@@ -1,0 +1,179 @@
+"""Log-likelihoods of the CLV models: small pure functions of arrays, in log space.
+
+Each takes the parameters and a compressed summary (distinct rows plus how many members each
+stands for) and returns the weighted total log-likelihood and, where written out, its gradient
+with respect to the parameters. Terms that depend on the frequency only are computed once per
+distinct frequency and looked up, so the per-row work is a few logarithms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import betaln, digamma, gammaln, hyp2f1, logsumexp, roots_laguerre
+
+_LAGUERRE_NODES, _LAGUERRE_WEIGHTS = roots_laguerre(48)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Distinct (frequency, recency, T) rows, their member counts, and the distinct frequencies."""
+
+    x: np.ndarray
+    t_x: np.ndarray
+    T: np.ndarray
+    weights: np.ndarray
+    x_values: np.ndarray   # distinct frequencies
+    x_index: np.ndarray    # x == x_values[x_index]
+    x_weights: np.ndarray  # members per distinct frequency
+
+    @classmethod
+    def from_arrays(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
+                    weights: np.ndarray) -> Rows:
+        values, index = np.unique(x, return_inverse=True)
+        return cls(x, t_x, T, weights, values, index,
+                   np.bincount(index, weights=weights, minlength=values.size))
+
+
+def beta_geo(params: np.ndarray, rows: Rows, *, modified: bool = False,
+             gradient: bool = True) -> tuple[float, np.ndarray | None]:
+    """BG/NBD total log-likelihood and gradient in (r, alpha, a, b).
+
+    Fader, Hardie & Lee (2005), eq. 6; with ``modified`` the MBG/NBD of Batislam, Denizel &
+    Filiztekin (2007), eq. 3 (drop-out is also possible right after the first purchase).
+    """
+    r, alpha, a, b = params
+    xv, idx, x = rows.x_values, rows.x_index, rows.x
+    shift = 1.0 if modified else 0.0
+    has_second = np.ones_like(xv, dtype=bool) if modified else xv > 0
+    head = gammaln(r + xv) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
+    first = betaln(a, b + xv + shift)
+    second = np.where(has_second, betaln(a + 1, np.maximum(b + xv + shift - 1, 1e-300)), -np.inf)
+    log_t = np.log(alpha + rows.T)
+    log_tx = np.log(alpha + rows.t_x)
+    u1 = first[idx] - (r + x) * log_t
+    u2 = second[idx] - (r + x) * log_tx
+    total_row = np.logaddexp(u1, u2)
+    value = float(np.dot(rows.x_weights, head) + np.dot(rows.weights, total_row))
+    if not gradient:
+        return value, None
+    w2 = np.exp(u2 - total_row)
+    w1 = 1.0 - w2
+    wts = rows.weights
+    d_r = (np.dot(rows.x_weights, digamma(r + xv) - digamma(r) + np.log(alpha))
+           - np.dot(wts, w1 * log_t + w2 * log_tx))
+    d_alpha = (r / alpha * wts.sum()
+               - np.dot(wts, (r + x) * (w1 / (alpha + rows.T) + w2 / (alpha + rows.t_x))))
+    ab = digamma(a + b)
+    big = digamma(a + b + xv + shift)
+    d_a = np.dot(wts, w2) / a + np.dot(rows.x_weights, ab - big)
+    inv = np.where(has_second, 1.0 / np.maximum(b + xv + shift - 1, 1e-300), 0.0)
+    d_b = (np.dot(rows.x_weights, digamma(b + xv + shift) - big - digamma(b) + ab)
+           - np.dot(wts, w2 * inv[idx]))
+    return value, np.array([d_r, d_alpha, d_a, d_b])
+
+
+def _pareto_tail_laguerre(r, s, alpha, beta, x, t):
+    """log of (r+s+x) * integral_t^inf (alpha+u)^-(r+x) (beta+u)^-(s+1) du, by Gauss-Laguerre.
+
+    Substituting (1+v)^(r+x-1) = e^w makes the integrand e^-w times a smooth bounded function;
+    used for the rows where scipy's hyp2f1 overflows (hundreds of repeat purchases).
+    """
+    n = r + x - 1.0
+    k = (alpha + t) / (beta + t)
+    v = np.expm1(_LAGUERRE_NODES[None, :] / n[:, None])
+    inner = np.log(np.dot((1.0 + k[:, None] * v) ** -(s + 1.0), _LAGUERRE_WEIGHTS))
+    return (np.log(r + s + x) + (1.0 - r - x) * np.log(alpha + t) - (s + 1.0) * np.log(beta + t)
+            + inner - np.log(n))
+
+
+def pareto_log_tail(r, s, alpha, beta, x, t):
+    """log[2F1(.) / (max(alpha, beta) + t)^(r+s+x)]: the hypergeometric term of the Pareto/NBD.
+
+    Fader & Hardie (2005), "A Note on Implementing the Pareto/NBD Model in MATLAB", eq. 22-23,
+    rewritten with Euler's transformation so that 2F1(1, .; .; z) stays bounded.
+    """
+    r, s, alpha, beta, x, t = np.broadcast_arrays(*(np.asarray(v, dtype=float)
+                                                     for v in (r, s, alpha, beta, x, t)))
+    c = r + s + x + 1.0
+    alpha_big = alpha >= beta
+    z = np.where(alpha_big, (alpha - beta) / (alpha + t), (beta - alpha) / (beta + t))
+    with np.errstate(all="ignore"):
+        h = np.where(alpha_big, hyp2f1(1.0, r + x, c, z), hyp2f1(1.0, s + 1.0, c, z))
+        log_h = np.log(h)
+    out = np.where(alpha_big,
+                   -s * np.log(beta + t) - (r + x) * np.log(alpha + t),
+                   (1.0 - r - x) * np.log(alpha + t) - (s + 1.0) * np.log(beta + t)) + log_h
+    bad = ~np.isfinite(out)
+    if bad.any():
+        out = out.copy()
+        out[bad] = _pareto_tail_laguerre(r[bad], s[bad], alpha[bad], beta[bad], x[bad], t[bad])
+    return out
+
+
+def pareto_log_a0(r, s, alpha, beta, x, t_x, T):
+    """log A_0 of Fader & Hardie (2005), eq. 22 (minus infinity when t_x == T)."""
+    upper = pareto_log_tail(r, s, alpha, beta, x, t_x)
+    lower = pareto_log_tail(r, s, alpha, beta, x, T)
+    with np.errstate(divide="ignore"):
+        return upper + np.log1p(-np.exp(np.minimum(lower - upper, 0.0)))
+
+
+def pareto_nbd_rows(params, x, t_x, T):
+    """Pareto/NBD log-likelihood per row: Fader & Hardie (2005, MATLAB note), eq. 22."""
+    r, alpha, s, beta = params
+    first = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    second = np.log(s) - np.log(r + s + x) + pareto_log_a0(r, s, alpha, beta, x, t_x, T)
+    return (gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+            + np.logaddexp(first, second))
+
+
+def pareto_nbd(params: np.ndarray, rows: Rows) -> float:
+    """Pareto/NBD total log-likelihood (weighted sum of :func:`pareto_nbd_rows`)."""
+    return float(np.dot(rows.weights, pareto_nbd_rows(params, rows.x, rows.t_x, rows.T)))
+
+
+def gamma_gamma(params: np.ndarray, x: np.ndarray, m: np.ndarray,
+                weights: np.ndarray) -> tuple[float, np.ndarray]:
+    """Gamma-Gamma spend log-likelihood and gradient in (p, q, gamma).
+
+    Fader & Hardie (2013), "The Gamma-Gamma Model of Monetary Value", eq. 3 (density of the
+    mean spend m_x of x transactions).
+    """
+    p, q, gam = params
+    px = p * x
+    log_sum = np.log(gam + m * x)
+    rows = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(gam)
+            + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * log_sum)
+    dq_common = digamma(px + q)
+    d_p = np.dot(weights, x * (dq_common - digamma(px) + np.log(m) + np.log(x) - log_sum))
+    d_q = np.dot(weights, dq_common - digamma(q) + np.log(gam) - log_sum)
+    d_gam = np.dot(weights, q / gam - (px + q) / (gam + m * x))
+    return float(np.dot(weights, rows)), np.array([d_p, d_q, d_gam])
+
+
+def beta_geo_beta_binom_rows(params, x, t_x, n):
+    """BG/BB log-likelihood per row: Fader, Hardie & Shang (2010), eq. 5.
+
+    The sum over possible drop-out periods runs over a dense (rows, max n - t_x) grid; the
+    compressed BG/BB summary has at most (n+1)(n+2)/2 distinct rows.
+    """
+    alpha, beta, gam, delta = params
+    base = betaln(alpha, beta) + betaln(gam, delta)
+    alive = betaln(alpha + x, beta + n - x) + betaln(gam, delta + n) - base
+    width = int(np.max(n - t_x)) if len(n) else 0
+    if width <= 0:
+        return alive
+    i = np.arange(width)[None, :]
+    valid = i < (n - t_x - 1)[:, None] + 1
+    i_safe = np.where(valid, i, 0)
+    terms = (betaln(alpha + x[:, None], beta + t_x[:, None] - x[:, None] + i_safe)
+             + betaln(gam + 1, delta + t_x[:, None] + i_safe) - base)
+    terms = np.where(valid, terms, -np.inf)
+    return np.logaddexp(alive, logsumexp(terms, axis=1))
+
+
+def beta_geo_beta_binom(params: np.ndarray, x, t_x, n, weights) -> float:
+    """BG/BB total log-likelihood (weighted sum of :func:`beta_geo_beta_binom_rows`)."""
+    return float(np.dot(weights, beta_geo_beta_binom_rows(params, x, t_x, n)))

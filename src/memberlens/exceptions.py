@@ -1,0 +1,58 @@
+"""One exception hierarchy for the whole package.
+
+Every message names what was wrong (file, line, field, rule, the value found) and how to fix it.
+The CLI prints ``str(error)`` and exits with :attr:`MemberlensError.exit_code`; the web layer maps
+the same classes to HTTP status codes in one handler.
+"""
+
+from __future__ import annotations
+
+
+class MemberlensError(Exception):
+    """Base class: an error the user can act on."""
+
+    exit_code = 1
+    http_status = 400
+
+
+class ConfigError(MemberlensError):
+    """The project file or a setting is missing or invalid."""
+
+    exit_code = 2
+
+
+class SchemaError(MemberlensError):
+    """A table or field name that is not part of the data contract."""
+
+    exit_code = 2
+
+
+class SourceError(MemberlensError):
+    """A source file or database cannot be read (missing, wrong format, undecodable)."""
+
+    exit_code = 3
+
+
+class MappingError(MemberlensError):
+    """Source columns cannot be mapped to the canonical fields (e.g. a required field is missing)."""
+
+    exit_code = 3
+
+
+class DataError(MemberlensError):
+    """Input data breaks a rule in a way that cannot be quarantined row by row."""
+
+    exit_code = 4
+
+
+class MissingTableError(MemberlensError):
+    """An analysis needs a table that has not been loaded."""
+
+    exit_code = 5
+    http_status = 404
+
+
+class ConvergenceError(MemberlensError):
+    """A model fit did not converge."""
+
+    exit_code = 6

@@ -1,0 +1,11 @@
+"""Per-member features computed in the engine (Ibis): purchase summaries for RFM and CLV."""
+
+from memberlens.features.purchases import TIME_UNIT_DAYS, TimeUnit, purchases, refunds
+from memberlens.features.rfm import (
+    RFM_SUMMARY_COLUMNS,
+    calibration_holdout_summary,
+    rfm_summary,
+)
+
+__all__ = ["RFM_SUMMARY_COLUMNS", "TIME_UNIT_DAYS", "TimeUnit", "calibration_holdout_summary",
+           "purchases", "refunds", "rfm_summary"]

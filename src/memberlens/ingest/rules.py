@@ -1,0 +1,256 @@
+"""Validation and cleaning of one source, as Ibis expressions (the same on DuckDB and Spark).
+
+:func:`prepare` renames the mapped source columns to canonical names and normalises text in
+Arrow (trim, date spellings such as ``2024年1月5日`` or ``19970101``, currency symbols and thousands
+separators). :func:`check` then types every field in the engine with ``try_cast`` and gives each
+row the first rule it breaks, in :data:`RULES` order, with the field and a reason. Exact duplicate
+lines and repeated keys are marked, not quarantined: they are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from memberlens.ingest.mapping import Mapping
+from memberlens.ingest.sources import LINE
+from memberlens.schema import IBIS_TYPES, FieldSpec, TableSpec
+
+#: quarantine rules, in the order they are checked; a row gets the first one it breaks.
+RULES: dict[str, str] = {
+    "missing_required": "a required field is empty",
+    "bad_number": "not a number",
+    "bad_date": "not a date or time",
+    "bad_value": "not one of the accepted values",
+    "date_too_old": "dated before 1990 (birthdays: before 1900)",
+    "date_in_future": "dated after the load",
+    "negative_amount": "a negative amount on a row that is not a refund or return",
+    "unknown_member": "member_id is not in the members table",
+}
+#: reasons for dropping a row without quarantining it.
+DUPLICATES: dict[str, str] = {
+    "duplicate_line": "the same line appears earlier in the file",
+    "duplicate_key": "the key appears earlier in the file",
+    "already_stored": "the key is stored already from an earlier load",
+}
+FIXES: dict[str, str] = {
+    "missing_required": "fill the field in the source, or drop the row",
+    "bad_number": "write plain numbers such as 1234.50",
+    "bad_date": "write dates as YYYY-MM-DD [HH:MM[:SS]]",
+    "bad_value": "use one of the accepted values or add the spelling under [values] in the mapping",
+    "date_too_old": "check the date (or its format)",
+    "date_in_future": "check the date, the time zone, or the load date",
+    "negative_amount": "mark the row as a refund (status) or correct the sign",
+    "unknown_member": "load the members export that contains this member first",
+}
+
+RAW = "_raw_"
+MIN_TIMESTAMP = dt.datetime(1990, 1, 1)
+MIN_DATE = dt.date(1900, 1, 1)
+
+_YMD = r"^(\d{4})[./年-](\d{1,2})[./月-](\d{1,2})日?"
+_COMPACT = r"^(\d{4})(\d{2})(\d{2})($|[ T])"
+_XY_YEAR = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the checks need to know besides the rows."""
+
+    load_time: dt.datetime
+    #: Ibis table of stored members (for ``unknown_member``), or None when no members are loaded.
+    members: ir.Table | None = None
+    #: Ibis table of the stored rows of the same table (for ``already_stored``), or None.
+    stored: ir.Table | None = None
+
+
+def prepare(raw: pa.Table, mapping: Mapping, spec: TableSpec) -> pa.Table:
+    """Canonical column names, text normalised; one ``_raw_<field>`` text column per field."""
+    cols: dict[str, pa.Array] = {}
+    n = raw.num_rows
+    for f in spec.fields:
+        source = mapping.columns.get(f.name)
+        if source is None:
+            continue
+        col = raw.column(source).combine_chunks()
+        text = _as_text(col)
+        cols[RAW + f.name] = text
+        if f.type in ("timestamp", "date") and pa.types.is_string(col.type):
+            cols[f.name] = _normalise_dates(text)
+        elif f.type in ("decimal", "float", "integer") and pa.types.is_string(col.type):
+            cols[f.name] = pc.replace_substring_regex(text, r"[¥￥$€£,，\s元]|^RMB|^CNY", "")
+        elif f.values and f.name in mapping.values:
+            cols[f.name] = text  # recoded in the engine with the user's spellings
+        elif pa.types.is_string(col.type) or f.type == "string":
+            cols[f.name] = text
+        else:
+            cols[f.name] = col
+    cols[LINE] = raw.column(LINE).combine_chunks()
+    return pa.table(cols) if cols else pa.table({LINE: pa.array(range(n), pa.int64())})
+
+
+def _as_text(col: pa.Array) -> pa.Array:
+    if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
+        text = pc.strftime(col, format="%Y-%m-%d %H:%M:%S")
+    elif pa.types.is_floating(col.type):
+        text = col.cast(pa.string())
+    elif not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+        text = col.cast(pa.string())
+    else:
+        text = col.cast(pa.string())
+    text = pc.utf8_trim_whitespace(text)
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+
+
+def _normalise_dates(text: pa.Array) -> pa.Array:
+    """Rewrite common date spellings as ISO ``YYYY-MM-DD[ HH:MM:SS]`` for the engine's cast."""
+    out = pc.replace_substring_regex(text, _YMD, r"\1-\2-\3")
+    out = pc.replace_substring_regex(out, _COMPACT, r"\1-\2-\3\4")
+    matches = pc.match_substring_regex(pc.fill_null(text, ""), _XY_YEAR)
+    if pc.any(matches).as_py():
+        day_first = _day_first(text.filter(matches))
+        target = r"\3-\2-\1" if day_first else r"\3-\1-\2"
+        out = pc.replace_substring_regex(out, _XY_YEAR, target)
+    out = pc.replace_substring_regex(out, r"(\d)T(\d)", r"\1 \2")
+    return pc.replace_substring_regex(out, r"\s+", " ")
+
+
+def _day_first(values: pa.Array) -> bool:
+    """Whether ``a/b/YYYY`` dates are day-first: any first part above 12 says so (default: month first)."""
+    parts = [re.match(_XY_YEAR, v) for v in values[:20000].to_pylist()]
+    firsts = [int(m.group(1)) for m in parts if m]
+    seconds = [int(m.group(2)) for m in parts if m]
+    return any(x > 12 for x in firsts) and not any(x > 12 for x in seconds)
+
+
+def check(table: ir.Table, spec: TableSpec, ctx: Context, *, recode: dict | None = None) -> ir.Table:
+    """Typed columns plus ``_rule``, ``_field``, ``_reason`` (null when the row is valid) and ``_dup``."""
+    recode = recode or {}
+    present = {c[len(RAW):] for c in table.columns if c.startswith(RAW)}
+    typed: dict[str, ir.Value] = {}
+    failures: list[tuple[str, str, ir.BooleanValue]] = []
+    for f in spec.fields:
+        if f.name not in present:
+            typed[f.name] = ibis.null(IBIS_TYPES[f.type])
+            continue
+        raw = table[RAW + f.name]
+        value = _typed(table[f.name], f, recode.get(f.name, {}))
+        typed[f.name] = value
+        if f.required:
+            failures.append(("missing_required", f.name, raw.isnull()))
+        if f.type in ("decimal", "float", "integer"):
+            failures.append(("bad_number", f.name, raw.notnull() & value.isnull()))
+        elif f.type in ("timestamp", "date"):
+            failures.append(("bad_date", f.name, raw.notnull() & value.isnull()))
+        elif f.values and _strict(f):
+            failures.append(("bad_value", f.name, raw.notnull() & value.isnull()))
+    for f in spec.fields:
+        if f.name in present and f.type in ("timestamp", "date"):
+            v = typed[f.name]
+            low = MIN_DATE if f.type == "date" else MIN_TIMESTAMP
+            failures.append(("date_too_old", f.name, v < ibis.literal(low)))
+            if not _future_ok(spec, f):
+                limit = ctx.load_time.date() if f.type == "date" else ctx.load_time
+                failures.append(("date_in_future", f.name, v > ibis.literal(limit)))
+    failures += _negative_rules(spec, typed, present)
+    if ctx.members is not None and "member_id" in present and spec.name != "members":
+        mid = typed["member_id"]
+        failures.append(("unknown_member", "member_id",
+                         mid.notnull() & ~mid.isin(ctx.members.member_id)))
+
+    by_rule = sorted(failures, key=lambda x: list(RULES).index(x[0]))
+    rule = ibis.cases(*[(cond.fill_null(False), name) for name, _, cond in by_rule],
+                      else_=ibis.null("string")) if by_rule else ibis.null("string")
+    field = ibis.cases(*[(cond.fill_null(False), fname) for _, fname, cond in by_rule],
+                       else_=ibis.null("string")) if by_rule else ibis.null("string")
+    reason = _reason(table, by_rule)
+    raws = [table[RAW + n] for n in spec.names if n in present]
+    line_rank = ibis.row_number().over(group_by=raws, order_by=table[LINE])
+    out = table.mutate(**{f"__{k}": v for k, v in typed.items()},
+                       _rule=rule, _field=field, _reason=reason,
+                       _dup=ibis.ifelse(line_rank > 0, "duplicate_line", ibis.null("string")))
+    return out
+
+
+def _strict(f: FieldSpec) -> bool:
+    return f.name == "status"
+
+
+def _future_ok(spec: TableSpec, f: FieldSpec) -> bool:
+    return spec.name == "campaigns"
+
+
+def _typed(col: ir.Value, f: FieldSpec, user_values: dict[str, str]) -> ir.Value:
+    target = IBIS_TYPES[f.type]
+    if f.values:
+        spellings = {s.lower(): canon for canon, options in f.values.items() for s in options}
+        spellings.update({canon.lower(): canon for canon in f.values})
+        spellings.update({k.lower(): v for k, v in user_values.items()})
+        key = col.cast("string").strip().lower()
+        mapped = key.substitute(spellings, else_=ibis.null("string"))
+        return mapped
+    if f.type == "string":
+        return col.cast("string")
+    if col.type().is_string():
+        return col.try_cast(target)
+    return col.cast(target)
+
+
+def _negative_rules(spec: TableSpec, typed: dict[str, ir.Value], present: set[str]):
+    rules = []
+    if spec.name == "orders" and "amount" in present:
+        status = typed["status"] if "status" in present else ibis.literal("paid")
+        rules.append(("negative_amount", "amount",
+                      (typed["amount"] < 0) & (status.fill_null("paid") != "refunded")))
+    elif spec.name == "order_items":
+        qty = typed["quantity"] if "quantity" in present else ibis.literal(1)
+        is_return = (qty < 0) | typed["order_id"].cast("string").upper().startswith("C")
+        if "unit_price" in present:
+            rules.append(("negative_amount", "unit_price", typed["unit_price"] < 0))
+        if "amount" in present:
+            rules.append(("negative_amount", "amount", (typed["amount"] < 0) & ~is_return))
+    for f in spec.fields:
+        if f.name in present and not f.allow_negative and f.type in ("decimal", "float", "integer"):
+            rules.append(("negative_amount", f.name, typed[f.name] < 0))
+    return rules
+
+
+def _reason(table: ir.Table, failures) -> ir.StringValue:
+    if not failures:
+        return ibis.null("string")
+    branches = []
+    for name, fname, cond in failures:
+        value = table[RAW + fname].fill_null("")
+        text = (ibis.literal(f"{fname}=") + value.cast("string")
+                + ibis.literal(f": {RULES[name]}; fix: {FIXES[name]}"))
+        branches.append((cond.fill_null(False), text))
+    return ibis.cases(*branches, else_=ibis.null("string"))
+
+
+def mark_key_duplicates(checked: ir.Table, spec: TableSpec, ctx: Context) -> ir.Table:
+    """Mark repeated keys among valid first lines (``duplicate_key``) and keys stored already."""
+    if not spec.key:
+        return checked
+    keys = [checked[f"__{k}"] for k in spec.key]
+    valid = checked._rule.isnull() & checked._dup.isnull()
+    rank = ibis.row_number().over(group_by=[valid, *keys], order_by=checked[LINE])
+    dup = ibis.cases((checked._dup.notnull(), checked._dup),
+                     (valid & (rank > 0), "duplicate_key"), else_=ibis.null("string"))
+    out = checked.mutate(_dup=dup)
+    if ctx.stored is not None:
+        stored_keys = ctx.stored.select(*[ctx.stored[k].name(f"__k_{k}") for k in spec.key]).distinct()
+        stored_keys = stored_keys.mutate(__stored=ibis.literal(True))
+        pred = [out[f"__{k}"] == stored_keys[f"__k_{k}"] for k in spec.key]
+        joined = out.left_join(stored_keys, pred)
+        hit = joined["__stored"].fill_null(False)
+        joined = joined.mutate(_dup=ibis.cases(
+            (joined._dup.notnull(), joined._dup),
+            (hit & joined._rule.isnull(), "already_stored"), else_=ibis.null("string")))
+        out = joined.drop("__stored", *[f"__k_{k}" for k in spec.key])
+    return out
