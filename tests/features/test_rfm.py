@@ -216,6 +216,6 @@ def test_time_unit_scales_recency_and_t(orders):
         other = rfm_summary(orders, as_of="2024-05-01", time_unit=unit).to_pandas()
         merged = days.merge(other, on="member_id", suffixes=("", "_u"))
         np.testing.assert_allclose(merged.recency_u * width, merged.recency, rtol=1e-12)
-        np.testing.assert_allclose(merged.T_u * width, merged.T, rtol=1e-12)
+        np.testing.assert_allclose(merged["T_u"] * width, merged["T"], rtol=1e-12)
         assert (merged.frequency_u == merged.frequency).all()
         assert (merged.recency <= merged["T"]).all() and (merged.frequency >= 0).all()

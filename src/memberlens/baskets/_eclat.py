@@ -21,8 +21,10 @@ __all__ = ["ItemsetCounts", "mine_itemsets", "packed_tidlists", "pair_counts"]
 
 # Intersect at most this many uint64 words per numpy call (2 MB: the gathered rows stay in cache).
 _BLOCK_WORDS = 1 << 18
+# Lines per block when building tid-lists and pair counts (a few MB of temporaries).
+_BLOCK_LINES = 1 << 18
 # Join at most this many candidate words per run of classes (see _class_batches).
-_BATCH_WORDS = 1 << 23
+_BATCH_WORDS = 1 << 19
 _RUN_GROWTH = 2
 _RUN_MIN_WORDS = 16
 # Keep only the prefix's non-empty words when they are fewer than this share of the row.
@@ -41,12 +43,13 @@ class ItemsetCounts:
 def packed_tidlists(basket: np.ndarray, row: np.ndarray, n_rows: int,
                     n_transactions: int) -> np.ndarray:
     """An ``(n_rows, ceil(n_transactions / 64))`` uint64 matrix with bit ``basket`` of row ``row``
-    set for every (basket, row) pair; pairs must be distinct."""
+    set for every (basket, row) pair; pairs must be distinct. Built in blocks of lines."""
     n_words = max(1, -(-n_transactions // 64))
     bits = np.zeros(n_rows * n_words, dtype=np.uint64)
-    flat = row.astype(np.int64) * n_words + (basket >> 6)
-    mask = np.left_shift(np.uint64(1), (basket & 63).astype(np.uint64))
-    np.bitwise_or.at(bits, flat, mask)
+    for start in range(0, basket.size, _BLOCK_LINES):
+        tid = basket[start:start + _BLOCK_LINES].astype(np.int64)
+        flat = row[start:start + _BLOCK_LINES].astype(np.int64) * n_words + (tid >> 6)
+        np.bitwise_or.at(bits, flat, np.left_shift(np.uint64(1), (tid & 63).astype(np.uint64)))
     return bits.reshape(n_rows, n_words)
 
 
@@ -55,19 +58,26 @@ def pair_counts(basket: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:
 
     ``basket`` must be sorted and the pairs distinct. Pairs of lines ``d`` apart in the same
     basket are counted for ``d = 1, 2, ...``; the positions still inside a basket shrink at
-    each step, so the work is the number of item pairs, with no ``n_rows`` squared table per
-    basket."""
+    each step, so the work is the number of item pairs. Runs over blocks of whole baskets."""
     counts = np.zeros(n_rows * n_rows, dtype=np.int64)
-    at = np.arange(basket.size - 1)
-    row = row.astype(np.int64)
-    for d in range(1, basket.size):
-        at = at[at + d < basket.size]
-        at = at[basket[at + d] == basket[at]]
-        if not at.size:
-            break
-        low, high = row[at], row[at + d]
-        counts += np.bincount(np.minimum(low, high) * n_rows + np.maximum(low, high),
-                              minlength=n_rows * n_rows)
+    start = 0
+    while start < basket.size:
+        stop = min(basket.size, start + _BLOCK_LINES)
+        if stop < basket.size:  # end the block at a basket boundary
+            stop = int(np.searchsorted(basket, basket[stop], side="left"))
+            if stop == start:  # one basket longer than a block: take it whole
+                stop = int(np.searchsorted(basket, basket[start], side="right"))
+        tid, code = basket[start:stop], row[start:stop].astype(np.int64)
+        at = np.arange(tid.size - 1)
+        for d in range(1, tid.size):
+            at = at[at + d < tid.size]
+            at = at[tid[at + d] == tid[at]]
+            if not at.size:
+                break
+            low, high = code[at], code[at + d]
+            counts += np.bincount(np.minimum(low, high) * n_rows + np.maximum(low, high),
+                                  minlength=n_rows * n_rows)
+        start = stop
     counts = counts.reshape(n_rows, n_rows)
     return counts + counts.T
 
@@ -162,8 +172,8 @@ def mine_itemsets(bits: np.ndarray, counts: np.ndarray, pair_counts: np.ndarray,
         first += lo
         if first.size < 2:
             continue
-        tids = bits[first] if words is None else bits[first][:, words]
-        tids &= bits[second] if words is None else bits[second][:, words]
+        tids = bits[first] if words is None else bits[np.ix_(first, words)]
+        tids &= bits[second] if words is None else bits[np.ix_(second, words)]
         items = np.column_stack([first, second])
         group, size = first, 2
         while size < max_len and items.shape[0] > 1:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from memberlens.baskets._eclat import (ItemsetCounts, mine_itemsets, packed_tidlists,
                                        pair_counts)
-from memberlens.baskets.transactions import Transactions, encode_baskets
+from memberlens.baskets.transactions import blockwise_take, encode_baskets
 from memberlens.exceptions import ConfigError
 
 __all__ = ["frequent_itemsets", "min_count"]
@@ -54,42 +55,67 @@ def check_lengths(min_len, max_len, *, max_len_name: str = "max_len") -> None:
                           "lower min_len")
 
 
-REORDER = True
+@dataclass(frozen=True)
+class MinedItemsets:
+    """Frequent itemsets as rows of item codes (ascending, i.e. in label order) by size, with
+    what rule building needs: every item's count, the labels, n and the count threshold."""
+
+    itemsets: ItemsetCounts
+    item_counts: np.ndarray
+    labels: np.ndarray
+    n_transactions: int
+    min_count: int
 
 
-def count_itemsets(transactions: Transactions, *, min_support: float,
-                   max_len: int | None) -> tuple[ItemsetCounts, np.ndarray, int]:
-    """Mine encoded baskets. Returns the itemsets (as item codes of ``transactions.labels``),
-    the item count of every code, and the count threshold used."""
-    threshold = min_count(min_support, transactions.n_transactions)
+def _first_item_order(basket: np.ndarray, ranked: np.ndarray, starts: np.ndarray,
+                      n_transactions: int, n_items: int) -> np.ndarray:
+    """New position of every basket when baskets are sorted by their rarest frequent item, so
+    each item's tid-list packs into few machine words (``basket`` sorted, ``starts`` the first
+    line of each basket)."""
+    lowest = np.full(n_transactions, n_items, dtype=np.int32)
+    lowest[basket[starts]] = np.minimum.reduceat(ranked, starts)
+    position = np.empty(n_transactions, dtype=np.int32)
+    position[np.argsort(lowest, kind="stable")] = np.arange(n_transactions, dtype=np.int32)
+    return position
+
+
+def count_itemsets(baskets, *, min_support: float, max_len: int | None) -> MinedItemsets:
+    """Encode ``baskets`` and mine every frequent itemset of at most ``max_len`` items."""
+    transactions = encode_baskets(baskets)
+    n, labels = transactions.n_transactions, transactions.labels
+    threshold = min_count(min_support, n)
     item_counts = transactions.item_counts()
     frequent = np.flatnonzero(item_counts >= threshold)
     # rank frequent items by ascending count (ties by code): short tid-lists come first
     frequent = frequent[np.argsort(item_counts[frequent], kind="stable")]
-    rank = np.full(transactions.n_items, -1, dtype=np.int64)
+    rank = np.full(transactions.n_items, -1,
+                   dtype=np.int16 if frequent.size < 2**15 else np.int32)
     rank[frequent] = np.arange(frequent.size)
-    on = rank[transactions.item] >= 0
-    basket, ranked = transactions.basket[on], rank[transactions.item[on]]
-    longest = int(np.bincount(basket).max()) if basket.size else 0
+    ranked = blockwise_take(rank, transactions.item)
+    on = ranked >= 0
+    basket = transactions.basket if on.all() else transactions.basket[on]
+    ranked = ranked if on.all() else ranked[on]
+    del transactions, on  # only the frequent items' lines are needed from here on
+    starts = np.flatnonzero(np.concatenate([[True], basket[1:] != basket[:-1]])) \
+        if basket.size else np.empty(0, dtype=np.int64)
+    longest = int(np.diff(starts, append=basket.size).max()) if basket.size else 0
     limit = longest if max_len is None else min(max_len, longest)
     pairs = pair_counts(basket, ranked, frequent.size)
-    if REORDER and basket.size:
-        starts = np.flatnonzero(np.diff(basket, prepend=-1))
-        lowest = np.full(transactions.n_transactions, frequent.size, dtype=np.int64)
-        lowest[basket[starts]] = np.minimum.reduceat(ranked, starts)
-        position = np.empty_like(lowest)
-        position[np.argsort(lowest, kind="stable")] = np.arange(lowest.size)
-        basket = position[basket]
-    bits = (packed_tidlists(basket, ranked, frequent.size, transactions.n_transactions)
-            if limit >= 3 else np.zeros((frequent.size, 1), dtype=np.uint64))
+    if limit >= 3:
+        basket = blockwise_take(_first_item_order(basket, ranked, starts, n, frequent.size),
+                                basket)
+        del starts
+        bits = packed_tidlists(basket, ranked, frequent.size, n)
+    else:
+        bits = np.zeros((frequent.size, 1), dtype=np.uint64)
     del basket, ranked
     found = mine_itemsets(bits, item_counts[frequent], pairs, min_count=threshold, max_len=limit)
     del bits
-    rows, counts = {}, {}
-    for size, ranked in found.rows.items():
-        codes = np.sort(frequent[ranked], axis=1)  # back to item codes, in label order
-        rows[size], counts[size] = codes, found.counts[size]
-    return ItemsetCounts(rows=rows, counts=counts), item_counts, threshold
+    rows = {size: np.sort(frequent[ranked], axis=1)  # back to item codes, in label order
+            for size, ranked in found.rows.items()}
+    return MinedItemsets(itemsets=ItemsetCounts(rows=rows, counts=found.counts),
+                         item_counts=item_counts, labels=labels, n_transactions=n,
+                         min_count=threshold)
 
 
 def _sorted_order(rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -124,8 +150,8 @@ def frequent_itemsets(baskets, *, min_support: float, min_len: int = 1,
     """
     min_support = check_support(min_support)
     check_lengths(min_len, max_len)
-    transactions = encode_baskets(baskets)
-    found, _, threshold = count_itemsets(transactions, min_support=min_support, max_len=max_len)
+    mined = count_itemsets(baskets, min_support=min_support, max_len=max_len)
+    found, labels, n = mined.itemsets, mined.labels, mined.n_transactions
     parts = []
     for size in sorted(found.rows):
         if size < min_len:
@@ -133,13 +159,13 @@ def frequent_itemsets(baskets, *, min_support: float, min_len: int = 1,
         rows, counts = found.rows[size], found.counts[size]
         order = _sorted_order(rows, counts)
         parts.append(pd.DataFrame({
-            "itemset": itemset_tuples(transactions.labels, rows[order]),
+            "itemset": itemset_tuples(labels, rows[order]),
             "size": np.full(order.size, size, dtype=np.int64),
             "count": counts[order],
-            "support": counts[order] / transactions.n_transactions,
+            "support": counts[order] / n,
         }))
     frame = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         {"itemset": [], "size": np.empty(0, np.int64), "count": np.empty(0, np.int64),
          "support": np.empty(0, float)}))
-    frame.attrs.update(n_transactions=transactions.n_transactions, min_count=threshold)
+    frame.attrs.update(n_transactions=n, min_count=mined.min_count)
     return frame

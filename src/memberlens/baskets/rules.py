@@ -21,7 +21,6 @@ import pandas as pd
 
 from memberlens.baskets.itemsets import (check_lengths, check_support, count_itemsets,
                                          itemset_tuples)
-from memberlens.baskets.transactions import encode_baskets
 from memberlens.exceptions import ConfigError
 
 __all__ = ["RULE_COLUMNS", "association_rules"]
@@ -104,10 +103,9 @@ def association_rules(baskets, *, min_support: float, min_confidence: float, min
         raise ConfigError(f"min_confidence must be a share in [0, 1]; got {min_confidence!r} "
                           "(e.g. 0.5 keeps rules right at least half of the time)")
     check_lengths(min_len, max_len)
-    transactions = encode_baskets(baskets)
-    n = transactions.n_transactions
-    found, item_counts, threshold = count_itemsets(transactions, min_support=min_support,
-                                                   max_len=max_len)
+    mined = count_itemsets(baskets, min_support=min_support, max_len=max_len)
+    found, item_counts, labels = mined.itemsets, mined.item_counts, mined.labels
+    n = mined.n_transactions
     width = max([0] + [s - 1 for s in found.rows if s >= min_len])
     parts = []
     for size in sorted(found.rows):
@@ -115,11 +113,11 @@ def association_rules(baskets, *, min_support: float, min_confidence: float, min
             continue
         lhs, rhs, count, lhs_count = _rules_of_size(
             found.rows[size], found.counts[size], found.rows.get(size - 1),
-            found.counts.get(size - 1), n, transactions.n_items,
+            found.counts.get(size - 1), n, labels.size,
             float(min_confidence))
         padded = np.full((rhs.size, width), -1, dtype=np.int64)
         padded[:, :size - 1] = lhs
-        parts.append((padded, rhs, count, lhs_count, itemset_tuples(transactions.labels, lhs)))
+        parts.append((padded, rhs, count, lhs_count, itemset_tuples(labels, lhs)))
     if parts:
         lhs = np.concatenate([p[0] for p in parts])
         rhs, count, lhs_count = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 3))
@@ -129,9 +127,9 @@ def association_rules(baskets, *, min_support: float, min_confidence: float, min
     rhs_count = item_counts[rhs]
     support, confidence = count / n, count / lhs_count
     rhs_support = rhs_count / n
-    with np.errstate(divide="ignore"):
-        conviction = np.where(confidence < 1, (1 - rhs_support) / np.maximum(1 - confidence, 0),
-                              np.inf)
+    slack = 1 - confidence
+    conviction = np.divide(1 - rhs_support, slack, out=np.full(slack.shape, np.inf),
+                           where=slack > 0)
     lift = confidence / rhs_support
     size = (lhs >= 0).sum(axis=1) + 1
     order = _sort_rules({"rhs": rhs, "size": size, "count": count, "confidence": confidence,
@@ -141,7 +139,7 @@ def association_rules(baskets, *, min_support: float, min_confidence: float, min
     antecedents = [unsorted[i] for i in order.tolist()]
     frame = pd.DataFrame({
         "antecedent": antecedents,
-        "consequent": transactions.labels[rhs[order]] if order.size else np.empty(0, object),
+        "consequent": labels[rhs[order]] if order.size else np.empty(0, object),
         "support": support[order],
         "confidence": confidence[order],
         "lift": lift[order],
@@ -151,5 +149,5 @@ def association_rules(baskets, *, min_support: float, min_confidence: float, min
         "antecedent_count": lhs_count[order],
         "consequent_count": rhs_count[order],
     }, columns=list(RULE_COLUMNS))
-    frame.attrs.update(n_transactions=n, min_count=threshold)
+    frame.attrs.update(n_transactions=n, min_count=mined.min_count)
     return frame

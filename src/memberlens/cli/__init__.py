@@ -25,25 +25,16 @@ def main(argv: list[str] | None = None) -> None:
     from memberlens.exceptions import MemberlensError
 
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, standalone_mode=True)  # click handles usage errors (exit 2) and --help
     except MemberlensError as exc:
         if state.debug:
             raise
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        typer.secho("interrupted: nothing was changed by the unfinished step", fg="yellow", err=True)
+        typer.secho("interrupted: the unfinished step changed nothing", fg="yellow", err=True)
         sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:
         if state.debug:
             raise
         typer.secho(f"internal error: {exc!r} (rerun with --debug for the traceback)",

@@ -129,9 +129,40 @@ def pareto_nbd_rows(params, x, t_x, T):
             + np.logaddexp(first, second))
 
 
-def pareto_nbd(params: np.ndarray, rows: Rows) -> float:
-    """Pareto/NBD total log-likelihood (weighted sum of :func:`pareto_nbd_rows`)."""
-    return float(np.dot(rows.weights, pareto_nbd_rows(params, rows.x, rows.t_x, rows.T)))
+@dataclass(frozen=True)
+class TailPairs:
+    """Distinct (frequency, time) pairs among a Pareto/NBD summary's (x, t_x) and (x, T): the
+    hypergeometric term depends on those only, and there are far fewer of them than rows."""
+
+    x: np.ndarray
+    t: np.ndarray
+    at_recency: np.ndarray  # rows' (x, t_x) == pairs[at_recency]
+    at_age: np.ndarray      # rows' (x, T) == pairs[at_age]
+
+    @classmethod
+    def from_rows(cls, rows: Rows) -> TailPairs:
+        both = np.concatenate([np.column_stack([rows.x, rows.t_x]),
+                               np.column_stack([rows.x, rows.T])])
+        pairs, inverse = np.unique(both, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        return cls(pairs[:, 0], pairs[:, 1], inverse[:rows.x.size], inverse[rows.x.size:])
+
+
+def pareto_nbd(params: np.ndarray, rows: Rows, pairs: TailPairs) -> float:
+    """Pareto/NBD total log-likelihood: Fader & Hardie (2005, MATLAB note), eq. 22, with the
+    hypergeometric terms computed once per distinct (x, t) pair."""
+    r, alpha, s, beta = params
+    tail = pareto_log_tail(r, s, alpha, beta, pairs.x, pairs.t)
+    upper, lower = tail[pairs.at_recency], tail[pairs.at_age]
+    with np.errstate(divide="ignore"):
+        log_a0 = upper + np.log1p(-np.exp(np.minimum(lower - upper, 0.0)))
+    x = rows.x
+    first = -(r + x) * np.log(alpha + rows.T) - s * np.log(beta + rows.T)
+    second = np.log(s) - np.log(r + s + x) + log_a0
+    xv = rows.x_values
+    head = gammaln(r + xv) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    return float(np.dot(rows.x_weights, head)
+                 + np.dot(rows.weights, np.logaddexp(first, second)))
 
 
 def gamma_gamma(params: np.ndarray, x: np.ndarray, m: np.ndarray,

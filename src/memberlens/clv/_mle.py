@@ -19,6 +19,7 @@ from memberlens.exceptions import ConvergenceError
 
 LogLik = Callable[[np.ndarray], float]
 Gradient = Callable[[np.ndarray], np.ndarray]
+ValueAndGradient = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 _THETA_BOUND = 25.0  # |log(param)| <= 25: parameters between 1e-11 and 7e10
 
@@ -44,7 +45,8 @@ def central_gradient(loglik: LogLik, theta: np.ndarray, step: float = 1e-6) -> n
     return grad
 
 
-def _hessian(gradient: Gradient, theta: np.ndarray, step: float = 1e-5) -> np.ndarray:
+def _hessian_from_gradient(gradient: Gradient, theta: np.ndarray,
+                           step: float = 1e-5) -> np.ndarray:
     size = theta.size
     hess = np.empty((size, size))
     for k in range(size):
@@ -55,45 +57,71 @@ def _hessian(gradient: Gradient, theta: np.ndarray, step: float = 1e-5) -> np.nd
     return (hess + hess.T) / 2
 
 
-def maximize(loglik: LogLik, start: np.ndarray, *, gradient: Gradient | None = None,
+def _hessian_from_values(loglik: LogLik, theta: np.ndarray, step: float = 1e-4) -> np.ndarray:
+    size = theta.size
+    eye = np.eye(size) * step
+    center = loglik(theta)
+    hess = np.empty((size, size))
+    for i in range(size):
+        hess[i, i] = (loglik(theta + eye[i]) - 2 * center + loglik(theta - eye[i])) / step**2
+        for j in range(i):
+            hess[i, j] = hess[j, i] = (
+                loglik(theta + eye[i] + eye[j]) - loglik(theta + eye[i] - eye[j])
+                - loglik(theta - eye[i] + eye[j]) + loglik(theta - eye[i] - eye[j])) / (4 * step**2)
+    return hess
+
+
+def maximize(loglik: LogLik, start: np.ndarray, *,
+             value_and_gradient: ValueAndGradient | None = None,
              max_iter: int = 1000, tol: float = 1e-9, who: str = "model") -> MaximumLikelihood:
-    """Maximise ``loglik(theta)`` (total log-likelihood of log-parameters ``theta``)."""
-    grad = gradient if gradient is not None else (lambda th: central_gradient(loglik, th))
+    """Maximise ``loglik(theta)`` (total log-likelihood of log-parameters ``theta``).
+
+    ``value_and_gradient(theta)`` returns both at once when the model has analytic gradients;
+    otherwise gradients are central differences.
+    """
+    analytic = value_and_gradient is not None
+    if value_and_gradient is None:
+        def value_and_gradient(theta):
+            return loglik(theta), central_gradient(loglik, theta)
+
+    def grad(theta):
+        return value_and_gradient(theta)[1]
     scale = max(abs(loglik(np.asarray(start, dtype=float))), 1.0)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         with np.errstate(all="ignore"):
-            value = loglik(theta)
+            value, slope = value_and_gradient(theta)
             if not np.isfinite(value):
                 return 1e10, np.zeros_like(theta)
-            return -value / scale, -grad(theta) / scale
+            return -value / scale, -slope / scale
 
     bounds = [(-_THETA_BOUND, _THETA_BOUND)] * len(start)
     result = minimize(objective, np.asarray(start, dtype=float), jac=True, method="L-BFGS-B",
-                      bounds=bounds, options={"maxiter": max_iter, "ftol": 1e-15, "gtol": tol})
+                      bounds=bounds, options={"maxiter": max_iter, "ftol": 1e-13, "gtol": tol})
     theta = result.x
-    # Newton polish: L-BFGS-B stops on its own criteria; a few exact steps reach the optimum.
+    # Newton polish with one Hessian: L-BFGS-B stops on its own criteria, a few Newton steps
+    # reach the optimum to machine precision; the same Hessian gives the standard errors.
     with np.errstate(all="ignore"):
+        hess = (_hessian_from_gradient(grad, theta) if analytic
+                else _hessian_from_values(loglik, theta))
         value = loglik(theta)
-        for _ in range(8):
-            hess = _hessian(grad, theta)
-            g = grad(theta)
+        g = grad(theta)
+        for _ in range(6):
             try:
                 step = np.linalg.solve(hess, -g)
             except np.linalg.LinAlgError:
                 break
-            if not np.all(np.isfinite(step)) or np.max(np.abs(step)) > 1.0:
+            if not np.all(np.isfinite(step)) or np.max(np.abs(step)) > 0.1:
                 break
             candidate = theta + step
             new_value = loglik(candidate)
-            if not np.isfinite(new_value) or new_value < value - 1e-9 * abs(value):
+            if not np.isfinite(new_value) or new_value < value:
                 break
-            theta, value = candidate, new_value
-            if np.max(np.abs(step)) < 1e-10:
+            new_g = grad(candidate)
+            theta, value, g = candidate, new_value, new_g
+            if np.max(np.abs(step)) < 1e-9:
                 break
-        hess = _hessian(grad, theta)
-        g = grad(theta)
-    if not np.isfinite(value) or np.max(np.abs(g)) > 1e-3 * max(scale, 1.0):
+    if not np.isfinite(value) or np.max(np.abs(g)) > 1e-6 * scale:
         raise ConvergenceError(
             f"{who}: the likelihood maximisation did not converge (log-likelihood {value!r}, "
             f"largest gradient {np.max(np.abs(g)):.3g}, optimiser said {result.message!r}); "

@@ -46,11 +46,12 @@ class BetaGeoModel(PurchaseModel):
             return _likelihoods.beta_geo(np.exp(theta), rows, modified=self._modified,
                                          gradient=False)[0]
 
-        def gradient(theta):
+        def value_and_gradient(theta):
             params = np.exp(theta)
-            return params * _likelihoods.beta_geo(params, rows, modified=self._modified)[1]
+            value, grad = _likelihoods.beta_geo(params, rows, modified=self._modified)
+            return value, params * grad
 
-        return maximize(loglik, start, gradient=gradient, max_iter=self.max_iter,
+        return maximize(loglik, start, value_and_gradient=value_and_gradient, max_iter=self.max_iter,
                         who=type(self).__name__)
 
     # Fader, Hardie & Lee (2005), eq. 13 (P(alive)).

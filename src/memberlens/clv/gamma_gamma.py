@@ -53,11 +53,12 @@ class GammaGammaModel(ClvModel):
         def loglik(theta):
             return _likelihoods.gamma_gamma(np.exp(theta), x, m, w)[0]
 
-        def gradient(theta):
+        def value_and_gradient(theta):
             params = np.exp(theta)
-            return params * _likelihoods.gamma_gamma(params, x, m, w)[1]
+            value, grad = _likelihoods.gamma_gamma(params, x, m, w)
+            return value, params * grad
 
-        return maximize(loglik, start, gradient=gradient, max_iter=self.max_iter,
+        return maximize(loglik, start, value_and_gradient=value_and_gradient, max_iter=self.max_iter,
                         who=type(self).__name__)
 
     # Fader, Hardie & Lee (2005, "RFM and CLV"), eq. 5: a weighted mean of the population mean

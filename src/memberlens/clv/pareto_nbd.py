@@ -43,8 +43,10 @@ class ParetoNBDModel(PurchaseModel):
         start = self._start({"r": 1.0, "alpha": max(mean_t, 1e-3), "s": 1.0,
                              "beta": max(mean_t, 1e-3)})
 
+        pairs = _likelihoods.TailPairs.from_rows(rows)
+
         def loglik(theta):
-            return _likelihoods.pareto_nbd(np.exp(theta), rows)
+            return _likelihoods.pareto_nbd(np.exp(theta), rows, pairs)
 
         return maximize(loglik, start, max_iter=self.max_iter, who=type(self).__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["connect", "register_arrow", "spark_session"]
+__all__ = ["connect", "register_arrow", "spark_session", "unregister"]
 
 
 def connect(project_or_url=None, *, read_only: bool = False):
@@ -65,4 +65,13 @@ def register_arrow(backend, name: str, table):
         session = backend._session
         session.createDataFrame(table).createOrReplaceTempView(name)
         return backend.table(name)
-    return backend.create_table(name, table, temp=True, overwrite=True)
+    backend.con.register(name, table)  # DuckDB: a zero-copy view over the Arrow data
+    return backend.table(name)
+
+
+def unregister(backend, name: str) -> None:
+    """Drop a table put in by :func:`register_arrow`."""
+    if backend.name == "pyspark":
+        backend._session.catalog.dropTempView(name)
+    else:
+        backend.con.unregister(name)

@@ -112,15 +112,48 @@ class Warehouse:
         present = set(self.con.list_tables())
         return [t for t in TABLES if t in present]
 
-    def replace(self, name: str, expr: ir.Table | object) -> None:
+    def replace(self, name: str, expr: ir.Table | object, load_id: str | None = None) -> None:
         """Create or replace a mart (call inside :meth:`transaction` for an atomic refresh)."""
         self.con.create_table(name, expr, overwrite=True)
 
+    def append(self, name: str, expr: ir.Table, load_id: str) -> None:
+        """Add rows to a table (inside :meth:`transaction`)."""
+        self.con.insert(name, expr)
 
-def open_warehouse(project, *, read_only: bool = False) -> Warehouse:
-    """The warehouse of a :class:`~memberlens.project.Project`."""
+    def record_load(self, record: dict) -> None:
+        """The load's line in ``_loads`` (inside the load's transaction)."""
+        import pyarrow as pa
+
+        self.con.insert("_loads", ibis.memtable(pa.Table.from_pylist([record],
+                                                                       schema=_loads_schema())))
+
+    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
+        """Compute ``expr`` once into a temporary table that later steps read several times."""
+        return self.con.create_table(name, expr, temp=True, overwrite=True)
+
+    def drop_temp(self, name: str) -> None:
+        self.con.drop_table(name, force=True)
+
+
+def _loads_schema():
+    import pyarrow as pa
+
+    ts = pa.timestamp("us")
+    return pa.schema([("load_id", pa.string()), ("table_name", pa.string()),
+                      ("source", pa.string()), ("fingerprint", pa.string()),
+                      ("format", pa.string()), ("encoding", pa.string()), ("started_at", ts),
+                      ("finished_at", ts), ("rows_read", pa.int64()), ("rows_stored", pa.int64()),
+                      ("rows_quarantined", pa.int64()), ("duplicates_dropped", pa.int64()),
+                      ("anonymous_rows", pa.int64()), ("by_rule", pa.string()),
+                      ("mapping", pa.string()), ("derived", pa.string())])
+
+
+def open_warehouse(project, *, read_only: bool = False):
+    """The warehouse of a :class:`~memberlens.project.Project`: DuckDB, or Parquet on Spark."""
+    if project.engine == "pyspark":
+        from memberlens.engine.spark_store import SparkWarehouse
+
+        return SparkWarehouse(project.warehouse, read_only=read_only)
     if project.engine != "duckdb":
-        raise ConfigError(
-            f"{project.file}: engine {project.engine!r} stores its tables as Parquet; use "
-            "memberlens.engine.spark for it (the embedded warehouse is DuckDB)")
+        raise ConfigError(f"{project.file}: unknown engine {project.engine!r}")
     return Warehouse(project.warehouse, read_only=read_only)

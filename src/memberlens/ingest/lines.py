@@ -20,7 +20,10 @@ def fill_line_amount(values: dict[str, ir.Value]) -> dict[str, ir.Value]:
     out = dict(values)
     qty = values["quantity"].fill_null(1)
     out["quantity"] = qty
-    out["amount"] = ibis.coalesce(values["amount"], (qty * values["unit_price"]))
+    # Engines disagree on the scale of a decimal product (DuckDB keeps 2, Spark gives 4) and Ibis
+    # drops a cast to the type it already infers, so go through an explicit wider type.
+    product = (qty * values["unit_price"]).cast("decimal(38, 4)").cast("decimal(18, 2)")
+    out["amount"] = ibis.coalesce(values["amount"], product)
     return out
 
 
@@ -51,9 +54,12 @@ def derive_orders(wh, load_id: str) -> int:
     target = orders.schema()
     cols = [(per_order[f.name] if f.name in per_order.columns else ibis.null())
             .cast(target[f.name]).name(f.name) for f in spec.fields]
-    before = wh.count("orders")
-    wh.con.insert("orders", per_order.select(*cols, _load_id=ibis.literal(load_id)))
-    return wh.count("orders") - before
+    rows = wh.materialize("__derived_orders", per_order.select(*cols,
+                                                                _load_id=ibis.literal(load_id)))
+    n = int(rows.count().execute())
+    wh.append("orders", rows, load_id)
+    wh.drop_temp("__derived_orders")
+    return n
 
 
 def _refund_links(items: ir.Table, orders: ir.Table) -> ir.Table:

@@ -13,7 +13,7 @@ import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from memberlens.engine import register_arrow
+from memberlens.engine import register_arrow, unregister
 from memberlens.engine.warehouse import Warehouse, open_warehouse
 from memberlens.ingest import lines
 from memberlens.ingest.mapping import Mapping, check_required, propose_mapping, read_mapping
@@ -176,8 +176,7 @@ def _store(wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, prepare
     ctx = Context(load_time=started, members=members, stored=stored)
     inp = register_arrow(con, "__ingest_input", prepared)
     checked = mark_key_duplicates(check(inp, spec, ctx, recode=chosen.values), spec, ctx)
-    con.create_table("__ingest_checked", checked, temp=True, overwrite=True)
-    c = con.table("__ingest_checked")
+    c = wh.materialize("__ingest_checked", checked)
 
     step("storing")
     keep = c.filter(c._rule.isnull() & c._dup.isnull())
@@ -185,20 +184,21 @@ def _store(wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, prepare
     if spec.name == "order_items":
         values = lines.fill_line_amount(values)
     cols = []
+    target = wh.table(spec.name).schema()
     for f in spec.fields:
-        cols.append(values[f.name].cast(wh.table(spec.name).schema()[f.name]).name(f.name))
+        cols.append(values[f.name].cast(target[f.name]).name(f.name))
         if f.pii:
             masked = f"{f.name}_masked"
             cols.append(keep[masked].name(masked) if masked in keep.columns
                         else ibis.null("string").name(masked))
-    con.insert(spec.name, keep.select(*cols, _load_id=ibis.literal(load_id)))
+    wh.append(spec.name, keep.select(*cols, _load_id=ibis.literal(load_id)), load_id)
 
     bad = c.filter(c._rule.notnull() & c._dup.isnull())
     qcols = [(bad[RAW + n] if RAW + n in bad.columns else ibis.null("string")).cast("string").name(n)
              for n in spec.names]
-    con.insert(f"_quarantine_{spec.name}",
-               bad.select(*qcols, bad[LINE].name("_line"), "_rule", "_field", "_reason",
-                          _load_id=ibis.literal(load_id)))
+    wh.append(f"_quarantine_{spec.name}",
+              bad.select(*qcols, bad[LINE].name("_line"), "_rule", "_field", "_reason",
+                         _load_id=ibis.literal(load_id)), load_id)
 
     counts = c.group_by(kind=ibis.coalesce(c._dup, c._rule, ibis.literal("stored"))).agg(
         n=ibis._.count()).to_pyarrow().to_pylist()
@@ -215,29 +215,28 @@ def _store(wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, prepare
         if "ordered_at" in chosen.columns:
             step("deriving orders")
             derived["orders"] = lines.derive_orders(wh, load_id)
-    con.drop_table("__ingest_checked", force=True)
-    con.drop_table("__ingest_input", force=True)
+    wh.drop_temp("__ingest_checked")
+    unregister(con, "__ingest_input")
 
     report = LoadReport(spec.name, src.label, load_id, src.table.num_rows, rows_stored,
                         quarantined, dups, dict(sorted(by.items())), dict(chosen.columns),
                         derived, anonymous)
     if report.rows_read != rows_stored + quarantined + dups:  # an internal invariant
         raise RuntimeError(f"counts do not reconcile for load {load_id}: {report}")
-    _insert_load_record(con, report, src, started)
+    _insert_load_record(wh, report, src, started)
     return report
 
 
-def _insert_load_record(con, report: LoadReport, src: Source, started: dt.datetime) -> None:
-    """The load's line in ``_loads`` (inside the load's transaction)."""
-    con.insert("_loads", ibis.memtable(pa.table({
-        "load_id": [report.load_id], "table_name": [report.table], "source": [src.label],
-        "fingerprint": [src.fingerprint], "format": [src.format], "encoding": [src.encoding],
-        "started_at": pa.array([started], pa.timestamp("us")),
-        "finished_at": pa.array([dt.datetime.now()], pa.timestamp("us")),
-        "rows_read": [report.rows_read], "rows_stored": [report.rows_stored],
-        "rows_quarantined": [report.rows_quarantined],
-        "duplicates_dropped": [report.duplicates_dropped],
-        "anonymous_rows": [report.anonymous_rows], "by_rule": [json.dumps(report.by_rule)],
-        "mapping": [json.dumps(report.mapping, ensure_ascii=False)],
-        "derived": [json.dumps(report.derived)],
-    })))
+def _insert_load_record(wh, report: LoadReport, src: Source, started: dt.datetime) -> None:
+    """The load's line in ``_loads``, written last inside the load's transaction."""
+    wh.record_load({
+        "load_id": report.load_id, "table_name": report.table, "source": src.label,
+        "fingerprint": src.fingerprint, "format": src.format, "encoding": src.encoding,
+        "started_at": started, "finished_at": dt.datetime.now(),
+        "rows_read": report.rows_read, "rows_stored": report.rows_stored,
+        "rows_quarantined": report.rows_quarantined,
+        "duplicates_dropped": report.duplicates_dropped,
+        "anonymous_rows": report.anonymous_rows, "by_rule": json.dumps(report.by_rule),
+        "mapping": json.dumps(report.mapping, ensure_ascii=False),
+        "derived": json.dumps(report.derived),
+    })

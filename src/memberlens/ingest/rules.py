@@ -84,7 +84,7 @@ def prepare(raw: pa.Table, mapping: Mapping, spec: TableSpec) -> pa.Table:
         if f.type in ("timestamp", "date") and pa.types.is_string(col.type):
             cols[f.name] = _normalise_dates(text)
         elif f.type in ("decimal", "float", "integer") and pa.types.is_string(col.type):
-            cols[f.name] = pc.replace_substring_regex(text, r"[¥￥$€£,，\s元]|^RMB|^CNY", "")
+            cols[f.name] = _normalise_numbers(text)
         elif f.values and f.name in mapping.values:
             cols[f.name] = text  # recoded in the engine with the user's spellings
         elif pa.types.is_string(col.type) or f.type == "string":
@@ -108,8 +108,20 @@ def _as_text(col: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
 
 
+def _normalise_numbers(text: pa.Array) -> pa.Array:
+    """Drop currency signs, thousands separators and spaces (one pass only when needed)."""
+    if not pc.any(pc.match_substring_regex(text, r"[^0-9.eE+-]")).as_py():
+        return text
+    return pc.replace_substring_regex(text, r"[¥￥$€£,，\s元]|^RMB|^CNY", "")
+
+
+_ISO = r"^\d{4}-\d{2}-\d{2}(?:$|[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$)"
+
+
 def _normalise_dates(text: pa.Array) -> pa.Array:
     """Rewrite common date spellings as ISO ``YYYY-MM-DD[ HH:MM:SS]`` for the engine's cast."""
+    if pc.all(pc.match_substring_regex(text, _ISO)).as_py():
+        return text  # already ISO everywhere (nulls are skipped): nothing to rewrite
     out = pc.replace_substring_regex(text, _YMD, r"\1-\2-\3")
     out = pc.replace_substring_regex(out, _COMPACT, r"\1-\2-\3\4")
     matches = pc.match_substring_regex(pc.fill_null(text, ""), _XY_YEAR)

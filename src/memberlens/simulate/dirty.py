@@ -25,8 +25,10 @@ ORDER_RATES: dict[str, float] = {
 }
 MEMBER_RATES: dict[str, float] = {
     "duplicate_line": 0.01, "duplicate_key": 0.003, "missing_required": 0.001,
-    "bad_date": 0.001, "bad_value": 0.001, "date_too_old": 0.0005, "date_in_future": 0.0005,
+    "bad_date": 0.001, "date_too_old": 0.0005, "date_in_future": 0.0005,
 }
+#: Not injected by default: ingest quarantines unknown values of ``status`` only; an unknown
+#: gender is kept as null. Add ``"bad_value": rate`` to MEMBER_RATES to inject them anyway.
 #: canonical column -> export header (synonyms from memberlens.schema)
 ORDER_HEADERS = {"order_id": "订单号", "member_id": "会员ID", "ordered_at": "下单时间",
                  "amount": "实付金额", "status": "订单状态", "channel": "渠道",
@@ -50,7 +52,7 @@ def _strings(t: pa.Table) -> dict[str, pa.Array]:
     for name in t.column_names:
         c = t.column(name).combine_chunks()
         if pa.types.is_timestamp(c.type):
-            c = pc.strftime(c, format=_TIME)
+            c = pc.strftime(c.cast(pa.timestamp("s")), format=_TIME)
         elif pa.types.is_date(c.type):
             c = pc.strftime(c, format="%Y-%m-%d")
         out[name] = c.cast(pa.string())
@@ -81,12 +83,13 @@ def _inject(rng: np.random.Generator, clean: dict[str, pa.Array], rates: dict[st
     used = 0
     for rule, rate in rates.items():
         k = int(rng.binomial(n, rate)) if n else 0
-        if rule == "duplicate_key":
-            k = min(k, n)
-            src = rng.choice(n, size=k, replace=False)
+        if rule == "duplicate_line":
+            src = rng.integers(0, n, k)
+        elif rule == "duplicate_key":
+            src = _distinct(rng, n, k)
         else:
             src = corrupt.sources(rule, rng, k)
-            k = len(src)
+        k = len(src)
         counts[rule] = k
         if k == 0:
             continue
@@ -109,6 +112,13 @@ def _inject(rng: np.random.Generator, clean: dict[str, pa.Array], rates: dict[st
     return out.take(pa.array(order)), counts
 
 
+def _distinct(rng: np.random.Generator, pool, k: int) -> np.ndarray:
+    """``k`` distinct source rows (so two defect rows are never identical lines)."""
+    size = pool if isinstance(pool, int) else len(pool)
+    picked = rng.choice(size, size=min(k, size), replace=False)
+    return picked if isinstance(pool, int) else np.asarray(pool)[picked]
+
+
 def _set(rows: pa.Table, name: str, values: pa.Array) -> pa.Table:
     return rows.set_column(rows.schema.get_field_index(name), name, values.cast(pa.string()))
 
@@ -121,10 +131,8 @@ class _OrderDefects:
                                    .to_numpy(zero_copy_only=False))
 
     def sources(self, rule, rng, k):
-        n = len(self.clean["order_id"])
-        if rule == "negative_amount":
-            return self.paid[rng.integers(0, len(self.paid), k)] if len(self.paid) else []
-        return rng.integers(0, n, k)
+        pool = self.paid if rule == "negative_amount" else len(self.clean["order_id"])
+        return _distinct(rng, pool, k)
 
     def apply(self, rule, rng, rows):
         k = rows.num_rows
@@ -164,7 +172,7 @@ class _MemberDefects:
         self.n = n
 
     def sources(self, rule, rng, k):
-        return rng.integers(0, self.n, k)
+        return _distinct(rng, self.n, k)
 
     def apply(self, rule, rng, rows):
         k = rows.num_rows

@@ -6,7 +6,7 @@ check-ins and survey (NPS) answers.
 - ``review``: about 25 % of paid orders (more for engaged members), 2-10 days later; the rating
   rises with the member's latent satisfaction and drops by 2 on refunded orders;
 - ``service_ticket``: 70 % of refunds (just before the refund) and 0.5 % of paid orders;
-- ``checkin``: 10 % of members check in daily-ish (rate 0.5 / day) during the event window while
+- ``checkin``: 6 % of members check in daily-ish (rate 0.5 / day) during the event window while
   alive, earning 1-5 points;
 - ``survey``: 8 % of customers answer one NPS survey (0-10), driven by satisfaction.
 """
@@ -80,7 +80,7 @@ def interactions_table(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTim
     # daily check-ins in the event window while alive
     lo = np.maximum(m.registered, max(cal.days - params.behaviour.event_days, 0))
     hi = np.where(pt.dropped, pt.dropout, float(cal.days))
-    habit = rng.random(m.n) < 0.1
+    habit = rng.random(m.n) < 0.06
     n_check = np.where(habit, rng.poisson(0.5 * np.maximum(hi - lo, 0)), 0)
     c_owner = seg.owners(n_check)
     c_day = np.floor(lo[c_owner] + rng.random(len(c_owner)) * (hi - lo)[c_owner])

@@ -90,7 +90,7 @@ class CampaignProcess:
     #: true probability that an alive treated member buys because of the campaign, by segment
     #: (multiplied by the campaign's strength).
     uplift: dict[str, float] = field(default_factory=lambda: {
-        "active": 0.04, "lapsed": 0.08, "prospect": 0.0})
+        "active": 0.03, "lapsed": 0.06, "prospect": 0.0})
     #: a member is "active" if their last purchase is at most this many days before the start.
     active_days: int = 90
 

@@ -116,15 +116,20 @@ class OrderRows:
 def _coupons(rng: np.random.Generator, cents: np.ndarray, festival: np.ndarray,
              campaign: np.ndarray, campaign_coupon: pa.Array,
              params: ShopParameters) -> tuple[np.ndarray, pa.Array]:
-    """Discount (cents) and coupon id: the largest 满减 tier the paid amount qualifies for."""
+    """Discount (cents) and coupon id: the largest 满减 tier the paid amount qualifies for.
+
+    Orders caused by a campaign always carry its coupon ``CPN-<campaign_id>`` (discount 0 when
+    the amount qualifies for no tier), so they can be told apart from organic orders.
+    """
     rates = params.orders
     use = (rng.random(len(cents)) < np.where(festival, rates.coupon_festival, rates.coupon))
-    use |= campaign >= 0
     gross = cents[:, None] + COUPON_TIERS[None, :, 0] * 100
     ok = gross >= COUPON_TIERS[None, :, 1] * 100
     tier = ok.sum(axis=1) - 1  # thresholds and discounts increase together
     use &= tier >= 0
-    discount = np.where(use, COUPON_TIERS[np.maximum(tier, 0), 0] * 100, 0)
+    discount = np.where(use | (campaign >= 0), COUPON_TIERS[np.maximum(tier, 0), 0] * 100, 0)
+    discount[tier < 0] = 0
+    use |= campaign >= 0  # a campaign order always carries the campaign coupon
     tier_id = col.concat(pa.scalar("CPN"), pa.array(COUPON_TIERS[np.maximum(tier, 0), 0]).cast(
         pa.string()), pa.scalar("-"), pa.array(COUPON_TIERS[np.maximum(tier, 0), 1]).cast(
         pa.string()))

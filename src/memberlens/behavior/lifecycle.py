@@ -1,0 +1,239 @@
+"""Member lifecycle stages at an as-of day, their counts over time and month-over-month moves.
+
+Stages are rules declared as data (:class:`StageRule`), evaluated **in order, first match
+wins**, on four per-member facts computed in the engine from purchases (see
+:mod:`memberlens.features.purchases` for what counts as one):
+
+* ``days_since_first`` / ``days_since_last``: days from the first / last purchase day to as-of;
+* ``gap_before_last``: days between the last purchase day and the one before it (null for a
+  single purchase day);
+* ``recent_purchase_days``: purchase days within the last ``loyal_window_days``.
+
+Default thresholds (:class:`LifecycleRules`, all configurable, e.g. from the ``[lifecycle]``
+table of the project file):
+
+===========  ==================================================================================
+stage        rule (first match wins)
+===========  ==================================================================================
+new          first purchase at most ``new_days`` (30) days ago
+won_back     last purchase at most ``active_days`` (90) days ago after a gap of more than
+             ``won_back_gap_days`` (180) days
+loyal        last purchase at most ``active_days`` ago and at least ``loyal_purchase_days`` (3)
+             purchase days in the last ``loyal_window_days`` (365)
+active       last purchase at most ``active_days`` ago
+declining    last purchase more than ``active_days`` and at most ``dormant_days`` (180) days ago
+dormant      last purchase more than ``dormant_days`` and at most ``churned_days`` (365) days ago
+churned      last purchase more than ``churned_days`` days ago
+===========  ==================================================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from memberlens.exceptions import ConfigError
+from memberlens.features.purchases import as_day, as_table, purchases
+
+__all__ = ["STAGE_NAMES", "LifecycleRules", "StageRule", "lifecycle_counts", "lifecycle_stages",
+           "stage_transitions", "transition_matrix"]
+
+Fact = Literal["days_since_first", "days_since_last", "gap_before_last", "recent_purchase_days"]
+Op = Literal["<=", "<", ">", ">="]
+
+#: Stage key -> (English, Chinese) names; "none" marks a member with no purchase yet.
+STAGE_NAMES: dict[str, tuple[str, str]] = {
+    "new": ("New", "新客"), "won_back": ("Won back", "回流"), "loyal": ("Loyal", "忠诚"),
+    "active": ("Active", "活跃"), "declining": ("Declining", "衰退"),
+    "dormant": ("Dormant", "沉睡"), "churned": ("Churned", "流失"),
+    "none": ("Not yet a buyer", "未购买"),
+}
+
+
+@dataclass(frozen=True)
+class StageRule:
+    """A stage and its conditions: every ``(fact, op, threshold)`` must hold."""
+
+    key: str
+    conditions: tuple[tuple[Fact, Op, int], ...]
+
+    @property
+    def en(self) -> str:
+        return STAGE_NAMES.get(self.key, (self.key, self.key))[0]
+
+    @property
+    def zh(self) -> str:
+        return STAGE_NAMES.get(self.key, (self.key, self.key))[1]
+
+
+@dataclass(frozen=True)
+class LifecycleRules:
+    """Day thresholds of the lifecycle stages (see the module table)."""
+
+    new_days: int = 30
+    active_days: int = 90
+    dormant_days: int = 180
+    churned_days: int = 365
+    won_back_gap_days: int = 180
+    loyal_purchase_days: int = 3
+    loyal_window_days: int = 365
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"lifecycle.{f.name}: must be a positive whole number, got "
+                                  f"{value!r}")
+        if not self.active_days < self.dormant_days < self.churned_days:
+            raise ConfigError(
+                "lifecycle: need active_days < dormant_days < churned_days, got "
+                f"{self.active_days}, {self.dormant_days}, {self.churned_days}; fix the order")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LifecycleRules:
+        """Thresholds from a mapping (the ``[lifecycle]`` table of the project file)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"lifecycle: unknown setting(s) {sorted(unknown)}; allowed: "
+                              f"{', '.join(sorted(known))}")
+        return cls(**dict(data))
+
+    @property
+    def stages(self) -> tuple[StageRule, ...]:
+        """The ordered stage rules implied by the thresholds."""
+        recent = ("days_since_last", "<=", self.active_days)
+        return (
+            StageRule("new", (("days_since_first", "<=", self.new_days),)),
+            StageRule("won_back", (recent, ("gap_before_last", ">", self.won_back_gap_days))),
+            StageRule("loyal", (recent,
+                                ("recent_purchase_days", ">=", self.loyal_purchase_days))),
+            StageRule("active", (recent,)),
+            StageRule("declining", (("days_since_last", "<=", self.dormant_days),)),
+            StageRule("dormant", (("days_since_last", "<=", self.churned_days),)),
+            StageRule("churned", (("days_since_last", ">", self.churned_days),)),
+        )
+
+
+_OPS = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">": lambda a, b: a > b,
+        ">=": lambda a, b: a >= b}
+
+
+def _facts(orders: ir.Table, as_of: dt.date, rules: LifecycleRules) -> ir.Table:
+    paid = purchases(orders, end=as_of)
+    days = paid.select("member_id", "day").distinct()
+    days = days.mutate(
+        gap=days.day.delta(
+            days.day.lag().over(group_by=days.member_id, order_by=days.day), unit="day"),
+    )
+    as_of_lit = ibis.date(as_of)
+    window_start = ibis.date(as_of - dt.timedelta(days=rules.loyal_window_days))
+    facts = days.group_by("member_id").aggregate(
+        first_day=days.day.min(),
+        last_day=days.day.max(),
+        gap_before_last=days.gap.argmax(days.day),
+        recent_purchase_days=(days.day > window_start).cast("int64").sum(),
+    )
+    return facts.select(
+        "member_id",
+        days_since_first=as_of_lit.delta(facts.first_day, unit="day").cast("int64"),
+        days_since_last=as_of_lit.delta(facts.last_day, unit="day").cast("int64"),
+        gap_before_last=facts.gap_before_last.cast("int64"),
+        recent_purchase_days=facts.recent_purchase_days.cast("int64"),
+    )
+
+
+def lifecycle_stages(orders: ir.Table | pd.DataFrame, *, as_of: dt.date | str,
+                     rules: LifecycleRules | None = None) -> ir.Table:
+    """One row per member who bought on or before ``as_of``: member_id, stage, the four facts.
+
+    >>> import pandas as pd
+    >>> orders = pd.DataFrame({"order_id": ["1", "2", "3"], "member_id": ["a", "a", "b"],
+    ...     "ordered_at": pd.to_datetime(["2023-01-05", "2024-06-20", "2024-06-25"]),
+    ...     "amount": [10.0, 12.0, 9.0], "status": "paid"})
+    >>> s = lifecycle_stages(orders, as_of="2024-06-30").to_pandas().sort_values("member_id")
+    >>> s.stage.tolist()
+    ['won_back', 'new']
+    """
+    rules = rules or LifecycleRules()
+    as_of_day = as_day(as_of)
+    facts = _facts(as_table(orders), as_of_day, rules)
+    branches = []
+    for stage in rules.stages:
+        ok = ibis.literal(True)
+        for fact, op, threshold in stage.conditions:
+            ok &= _OPS[op](facts[fact], threshold).fill_null(False)
+        branches.append((ok, stage.key))
+    return facts.mutate(stage=ibis.cases(*branches, else_=ibis.null("string"))).select(
+        "member_id", "stage", "days_since_first", "days_since_last", "gap_before_last",
+        "recent_purchase_days")
+
+
+def _month_ends(start: dt.date, end: dt.date) -> list[dt.date]:
+    ends = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="ME")
+    return [d.date() for d in ends]
+
+
+def lifecycle_counts(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
+                     end: dt.date | str, rules: LifecycleRules | None = None) -> ir.Table:
+    """Members per stage at every month end in ``[start, end]`` (long: as_of, stage, members).
+
+    Lazy, one engine query: the per-month stage tables are unioned before counting.
+    """
+    table = as_table(orders)
+    months = _month_ends(as_day(start, name="start"), as_day(end, name="end"))
+    if not months:
+        raise ConfigError(f"lifecycle_counts: no month end between start={start} and end={end}; "
+                          "widen the range")
+    parts = [lifecycle_stages(table, as_of=m, rules=rules).select(
+        "stage", as_of=ibis.date(m)) for m in months]
+    stacked = ibis.union(*parts, distinct=False)
+    counts = stacked.group_by(["as_of", "stage"]).aggregate(members=stacked.count())
+    return counts.order_by(["as_of", "stage"])
+
+
+def stage_transitions(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
+                      end: dt.date | str, rules: LifecycleRules | None = None) -> ir.Table:
+    """Member moves between consecutive month ends (lazy, long: from_as_of, to_as_of,
+    from_stage, to_stage, members). A member without a purchase yet at the earlier month is
+    ``"none"``.
+    """
+    table = as_table(orders)
+    months = _month_ends(as_day(start, name="start"), as_day(end, name="end"))
+    if len(months) < 2:
+        raise ConfigError(f"stage_transitions: need two month ends between start={start} and "
+                          f"end={end}; widen the range")
+    parts = []
+    for before, after in zip(months[:-1], months[1:], strict=True):
+        old = lifecycle_stages(table, as_of=before, rules=rules).select(
+            "member_id", from_stage="stage")
+        new = lifecycle_stages(table, as_of=after, rules=rules).select("member_id", "stage")
+        moved = new.left_join(old, "member_id")
+        parts.append(moved.select(
+            from_as_of=ibis.date(before), to_as_of=ibis.date(after),
+            from_stage=moved.from_stage.fill_null("none"), to_stage=moved.stage))
+    stacked = ibis.union(*parts, distinct=False)
+    counts = stacked.group_by(["from_as_of", "to_as_of", "from_stage", "to_stage"]).aggregate(
+        members=stacked.count())
+    return counts.order_by(["from_as_of", "from_stage", "to_stage"])
+
+
+def transition_matrix(transitions: pd.DataFrame, *, normalize: bool = True) -> pd.DataFrame:
+    """Stage-to-stage matrix summed over months; rows are shares of the from-stage if
+    ``normalize`` (each row sums to 1), else member counts.
+    """
+    order = [k for k in STAGE_NAMES if k in set(transitions.from_stage)
+             | set(transitions.to_stage)]
+    matrix = transitions.pivot_table(index="from_stage", columns="to_stage", values="members",
+                                     aggfunc="sum", fill_value=0)
+    matrix = matrix.reindex(index=[k for k in order if k in matrix.index],
+                            columns=[k for k in order if k != "none"], fill_value=0)
+    if normalize:
+        matrix = matrix.div(matrix.sum(axis=1), axis=0)
+    return matrix

@@ -1,0 +1,16 @@
+"""Member segmentation: RFM scores, segment schemes (as data) and value tiers."""
+
+from memberlens.segmentation.schemes import (
+    CN8,
+    RF_GRID,
+    RFM11,
+    SCHEMES,
+    Segment,
+    SegmentScheme,
+    assign_segments,
+    scheme_from_dict,
+)
+from memberlens.segmentation.scores import RFMScorer, quantile_edges, scores_from_edges
+
+__all__ = ["CN8", "RFM11", "RF_GRID", "RFMScorer", "SCHEMES", "Segment", "SegmentScheme",
+           "assign_segments", "quantile_edges", "scheme_from_dict", "scores_from_edges"]

@@ -1,0 +1,106 @@
+"""The application factory: ``create_app(project)`` returns the FastAPI app (API + pages)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from memberlens.exceptions import MemberlensError
+from memberlens.project import Project
+from memberlens.web.context import WebContext
+from memberlens.web.errors import NotAuthenticated
+from memberlens.web.store import database_url, open_store
+
+STATIC = Path(__file__).parent / "static"
+VENDOR = STATIC / "vendor"
+log = logging.getLogger("memberlens.web")
+
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; font-src 'self' data:; object-src 'none'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+_DOCS_CSP = _CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
+
+
+def create_app(project: Project | str | Path | None = None, *, database: str | None = None,
+               secure_cookies: bool = False) -> FastAPI:
+    """The dashboard and JSON API of ``project``.
+
+    ``database``: SQLAlchemy URL of the application state (default: see
+    :func:`memberlens.web.store.database_url`). ``secure_cookies``: mark cookies Secure (when
+    served over HTTPS).
+    """
+    proj = project if isinstance(project, Project) else Project.load(project)
+    store = open_store(database or database_url(proj))
+    app = FastAPI(
+        title="memberlens API",
+        version="0.1.0",
+        description="Member analytics for precision marketing. Authenticate with the session "
+                    "cookie of the pages or `Authorization: Bearer TOKEN` (create a token on "
+                    "the account page). Contact details are always masked; see /api/roles.",
+        docs_url=None, redoc_url=None,
+    )
+    app.state.ctx = WebContext(project=proj, store=store, secure_cookies=secure_cookies)
+
+    @app.exception_handler(MemberlensError)
+    async def _memberlens_error(request: Request, exc: MemberlensError) -> Response:
+        """The one place that turns the package's errors into HTTP responses."""
+        if isinstance(exc, NotAuthenticated) and not request.url.path.startswith("/api/"):
+            return RedirectResponse("/login", status_code=303)
+        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)},
+                            status_code=exc.http_status)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s", request.url.path)
+        return JSONResponse({"error": "InternalError",
+                             "detail": "unexpected error; the server log has the details"},
+                            status_code=500)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        # echo where and why, never the input itself (it may be personal data)
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                  for e in exc.errors()]
+        return JSONResponse({"error": "ValidationError", "detail": errors}, status_code=422)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy",
+                                    _DOCS_CSP if request.url.path == "/docs" else _CSP)
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.get("/docs", include_in_schema=False)
+    def _docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="memberlens API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg")
+
+    @app.get("/healthz", include_in_schema=False)
+    def _health() -> dict:
+        return {"ok": True}
+
+    from memberlens.web.routers import api_admin, api_analytics, api_data, api_members, pages
+
+    for module in (api_analytics, api_members, api_data, api_admin, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    return app
+
+
+def assets_installed() -> bool:
+    """Whether the npm assets (ECharts, maps, Swagger UI) were copied under static/vendor."""
+    return (VENDOR / "echarts.min.js").exists()

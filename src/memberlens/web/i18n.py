@@ -1,0 +1,152 @@
+"""Chinese and English: every label of the pages, segment names, and number formats.
+
+The language of a request is ``?lang=`` (remembered in the ``ml_lang`` cookie), else the
+project's locale. Numbers, money and percentages are formatted in the browser with
+``Intl.NumberFormat`` for that language and the project's currency, so pages and charts agree.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+LANGS = ("zh-CN", "en")
+LANG_COOKIE = "ml_lang"
+
+_M: dict[str, tuple[str, str]] = {
+    # (zh-CN, en)
+    "app": ("会员洞察", "memberlens"),
+    "nav.overview": ("经营概览", "Overview"), "nav.segments": ("会员分群", "Segments"),
+    "nav.members": ("会员列表", "Members"), "nav.value": ("价值与流失", "Value & churn"),
+    "nav.cohorts": ("同期群", "Cohorts"), "nav.geo": ("地域分布", "Geography"),
+    "nav.baskets": ("购物篮", "Baskets"), "nav.data": ("数据", "Data"),
+    "nav.admin": ("管理", "Admin"), "nav.api": ("API 文档", "API docs"),
+    "nav.logout": ("退出", "Log out"), "nav.account": ("账户", "Account"),
+    "login.title": ("登录", "Log in"), "login.username": ("用户名", "Username"),
+    "login.password": ("密码", "Password"), "login.submit": ("登录", "Log in"),
+    "login.tagline": ("会员数据分析驱动的精准营销", "Member analytics for precision marketing"),
+    "kpi.members": ("会员总数", "Members"), "kpi.active_members": ("活跃会员", "Active members"),
+    "kpi.revenue": ("销售额", "Revenue"), "kpi.orders": ("订单数", "Orders"),
+    "kpi.aov": ("客单价", "Average order value"),
+    "kpi.repurchase_rate": ("复购率", "Repurchase rate"), "kpi.retention": ("留存率", "Retention"),
+    "kpi.new_members": ("新客数", "New customers"),
+    "kpi.vs_previous": ("较上期", "vs previous period"),
+    "range.start": ("开始日期", "From"), "range.end": ("结束日期", "To"),
+    "range.grain": ("粒度", "Grain"), "range.apply": ("应用", "Apply"),
+    "grain.day": ("日", "Day"), "grain.week": ("周", "Week"), "grain.month": ("月", "Month"),
+    "chart.trend": ("趋势", "Trend"), "chart.current": ("本期", "This period"),
+    "chart.previous": ("上期", "Previous period"),
+    "col.member_id": ("会员ID", "Member ID"), "col.segment": ("分群", "Segment"),
+    "col.segment_cn": ("RFM 八类", "RFM (8 classes)"),
+    "col.segment_en": ("RFM 十一类", "RFM (11 segments)"),
+    "col.value_tier": ("价值等级", "Value tier"), "col.lifecycle_stage": ("生命周期", "Lifecycle"),
+    "col.frequency": ("复购次数", "Frequency"), "col.recency": ("最近购买间隔", "Recency"),
+    "col.monetary_value": ("平均复购金额", "Monetary value"),
+    "col.total_spend": ("累计消费", "Total spend"), "col.order_count": ("订单数", "Orders"),
+    "col.days_since_last": ("距上次购买(天)", "Days since last"),
+    "col.p_alive": ("存活概率", "P(alive)"), "col.clv": ("客户终身价值", "CLV"),
+    "col.expected_purchases_90d": ("90天预计购买", "Expected purchases (90 d)"),
+    "col.province": ("省份", "Province"), "col.city": ("城市", "City"),
+    "col.channel": ("渠道", "Channel"), "col.gender": ("性别", "Gender"),
+    "col.phone_masked": ("手机(脱敏)", "Phone (masked)"),
+    "col.email_masked": ("邮箱(脱敏)", "E-mail (masked)"),
+    "col.name_masked": ("姓名(脱敏)", "Name (masked)"),
+    "col.registered_at": ("注册时间", "Registered"), "col.order_id": ("订单号", "Order"),
+    "col.ordered_at": ("下单时间", "Ordered at"), "col.amount": ("金额", "Amount"),
+    "col.status": ("状态", "Status"), "col.members": ("会员数", "Members"),
+    "col.revenue": ("销售额", "Revenue"), "col.revenue_share": ("销售额占比", "Revenue share"),
+    "col.avg_clv": ("平均 CLV", "Average CLV"), "col.value_at_risk": ("风险价值", "Value at risk"),
+    "col.table": ("数据表", "Table"), "col.rows_stored": ("已入库", "Rows stored"),
+    "col.rows_quarantined": ("隔离", "Quarantined"), "col.last_load": ("最近加载", "Last load"),
+    "col.first_at": ("最早", "First"), "col.last_at": ("最晚", "Last"),
+    "col.rule": ("规则", "Rule"), "col.reason": ("原因", "Reason"), "col.line": ("行号", "Line"),
+    "col.source": ("来源", "Source"), "col.field": ("字段", "Field"),
+    "members.search": ("按会员ID搜索", "Search member ID"),
+    "members.export_csv": ("导出 CSV", "Export CSV"),
+    "members.export_xlsx": ("导出 Excel", "Export Excel"),
+    "members.total": ("共 {n} 位会员", "{n} members"),
+    "members.prev": ("上一页", "Previous"), "members.next": ("下一页", "Next"),
+    "members.all": ("全部", "All"), "members.filter": ("筛选", "Filter"),
+    "member.profile": ("基本信息", "Profile"), "member.scores": ("评分与价值", "Scores and value"),
+    "member.orders": ("订单记录", "Orders"), "member.reveal": ("查看联系方式", "Reveal contact"),
+    "member.reveal_note": ("该操作将记入审计日志", "This is recorded in the audit log"),
+    "member.pseudonymised": ("本项目仅保存假名化(哈希)的联系方式，无法还原明文。",
+                             "This project keeps contact details pseudonymised (hashed): "
+                             "they cannot be turned back into clear text."),
+    "segments.scheme_cn": ("RFM 八类客户", "RFM 8-class scheme (Chinese)"),
+    "segments.scheme_en": ("RFM 十一类细分", "RFM 11-segment scheme"),
+    "segments.tiers": ("价值等级", "Value tiers"), "segments.lifecycle": ("生命周期", "Lifecycle"),
+    "segments.drill": ("点击分群查看会员", "Click a segment to list its members"),
+    "value.clv": ("CLV 分布", "CLV distribution"), "value.p_alive": ("存活概率分布",
+                                                                  "P(alive) distribution"),
+    "value.churn": ("流失风险会员(按风险价值排序)", "Churn risk (ranked by value at risk)"),
+    "cohorts.heatmap": ("留存热力图", "Retention heatmap"),
+    "cohorts.curves": ("复购曲线", "Repurchase curves"), "cohorts.cohort": ("同期群", "Cohort"),
+    "cohorts.period": ("期数", "Period"),
+    "geo.china": ("中国各省会员分布", "Members by province (China)"),
+    "geo.world": ("各国家/地区销售额", "Revenue by country"),
+    "baskets.rules": ("关联规则", "Association rules"),
+    "baskets.min_lift": ("最小提升度", "Min lift"),
+    "baskets.min_confidence": ("最小置信度", "Min confidence"),
+    "data.status": ("各表加载状态", "Load status per table"),
+    "data.loads": ("加载日志", "Load log"), "data.runs": ("运行日志", "Run log"),
+    "data.quarantine": ("隔离区", "Quarantine"),
+    "admin.users": ("账户", "Accounts"), "admin.audit": ("审计日志", "Audit log"),
+    "admin.tokens": ("API 令牌", "API tokens"), "admin.roles": ("角色权限", "Roles"),
+    "admin.new_token": ("新建令牌", "New token"), "admin.revoke": ("撤销", "Revoke"),
+    "admin.token_once": ("请立即复制，该令牌只显示一次：", "Copy it now, it is shown only once:"),
+    "admin.add_user": ("新增账户", "Add account"), "admin.role": ("角色", "Role"),
+    "empty.run": ("尚无该数据：请先运行 `memberlens run` 生成分析结果。",
+                  "No data yet: run `memberlens run` to build the analyses."),
+    "empty.nodata": ("暂无数据", "No data"),
+    "empty.warehouse": ("仓库中还没有数据：先用 `memberlens ingest orders 文件` 加载订单。",
+                        "The warehouse is empty: load orders with `memberlens ingest orders FILE`."),
+    "lang.switch": ("English", "中文"),
+    "error.forbidden": ("当前角色无权访问此页面。", "Your role may not open this page."),
+}
+
+def _segment_names() -> dict[str, tuple[str, str]]:
+    """Segment names of every built-in scheme, by key, English and Chinese name -> (zh, en)."""
+    from memberlens.segmentation.schemes import SCHEMES
+
+    out: dict[str, tuple[str, str]] = {}
+    for scheme in SCHEMES.values():
+        segs = list(scheme.segments) + ([scheme.fallback] if scheme.fallback else [])
+        for seg in segs:
+            for name in (seg.key, seg.en, seg.zh):
+                out[name] = (seg.zh, seg.en)
+    return out
+
+
+#: segment names of the RFM schemes (memberlens.segmentation), in both languages
+SEGMENTS: dict[str, tuple[str, str]] = _segment_names()
+
+
+def text(key: str, lang: str, **values) -> str:
+    pair = _M.get(key)
+    out = key if pair is None else pair[0 if lang == "zh-CN" else 1]
+    return out.format(**values) if values else out
+
+
+def segment_name(name: str | None, lang: str) -> str | None:
+    if name is None:
+        return None
+    pair = SEGMENTS.get(name)
+    return name if pair is None else pair[0 if lang == "zh-CN" else 1]
+
+
+def catalogue(lang: str) -> dict[str, str]:
+    """Every message in ``lang`` (handed to the page scripts)."""
+    i = 0 if lang == "zh-CN" else 1
+    out = {k: v[i] for k, v in _M.items()}
+    out.update({f"segment.{k}": v[i] for k, v in SEGMENTS.items()})
+    return out
+
+
+def request_lang(request: Request, default: str) -> str:
+    lang = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or default
+    return lang if lang in LANGS else default
+
+
+def missing_keys() -> list[str]:
+    """Messages lacking a translation (a test keeps this empty)."""
+    return [k for k, (zh, en) in _M.items() if not zh or not en]

@@ -1,0 +1,1 @@
+"""One router per concept: API under /api/, HTML pages on the same data."""

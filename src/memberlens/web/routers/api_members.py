@@ -1,0 +1,111 @@
+"""JSON API of members: the list (filter, sort, page), its export, the 360 view, the reveal."""
+
+from __future__ import annotations
+
+import io
+from typing import Literal
+
+import pyarrow.csv as pacsv
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from memberlens.web.auth import Principal, client_ip, require
+from memberlens.web.context import ctx
+from memberlens.web.queries.members import SORTABLE, MemberFilter, member_360, member_export, \
+    member_page, contact_values
+from memberlens.web.roles import ROLES
+from memberlens.web.store import audit
+
+router = APIRouter(prefix="/api/members", tags=["members"])
+EXPORT_LIMIT = {"csv": 1_000_000, "xlsx": 1_048_575}
+MemberId = Path(..., min_length=1, max_length=128, description="The member id.")
+
+
+def _filter(segment, value_tier, lifecycle_stage, province, q) -> MemberFilter:
+    return MemberFilter(segment or None, value_tier or None, lifecycle_stage or None,
+                        province or None, q or None)
+
+
+_F = dict(max_length=128)
+
+
+@router.get("", summary="One page of the member list (masked contacts)")
+def api_members(
+    request: Request,
+    segment: str | None = Query(None, description="Segment name (either scheme).", **_F),
+    value_tier: str | None = Query(None, **_F),
+    lifecycle_stage: str | None = Query(None, **_F),
+    province: str | None = Query(None, **_F),
+    q: str | None = Query(None, description="Member id prefix.", **_F),
+    sort: Literal[SORTABLE] = Query("total_spend"),  # type: ignore[valid-type]
+    direction: Literal["asc", "desc"] = Query("desc"),
+    page: int = Query(1, ge=1, le=1_000_000),
+    page_size: int = Query(50, ge=1, le=200),
+    _=require("view_members"),
+) -> dict:
+    c = ctx(request)
+    with c.warehouse() as wh:
+        return member_page(wh, c.project.as_of, _filter(segment, value_tier, lifecycle_stage,
+                                                         province, q),
+                           sort=sort, direction=direction, page=page, page_size=page_size)
+
+
+@router.get("/export", summary="Export the filtered list as CSV or Excel (columns by role)",
+            response_class=Response,
+            responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-"
+                                         "officedocument.spreadsheetml.sheet": {}}}})
+def api_members_export(
+    request: Request,
+    format: Literal["csv", "xlsx"] = Query("csv"),
+    segment: str | None = Query(None, **_F),
+    value_tier: str | None = Query(None, **_F),
+    lifecycle_stage: str | None = Query(None, **_F),
+    province: str | None = Query(None, **_F),
+    q: str | None = Query(None, **_F),
+    who: Principal = require("export_members"),
+) -> Response:
+    c = ctx(request)
+    flt = _filter(segment, value_tier, lifecycle_stage, province, q)
+    columns = ROLES[who.role].export_columns
+    with c.warehouse() as wh:
+        table = member_export(wh, c.project.as_of, flt, columns, limit=EXPORT_LIMIT[format])
+    buf = io.BytesIO()
+    if format == "csv":
+        buf.write(b"\xef\xbb\xbf")  # BOM: Excel opens UTF-8 Chinese text correctly
+        pacsv.write_csv(table, buf)
+        media = "text/csv; charset=utf-8"
+    else:
+        table.to_pandas().to_excel(buf, index=False, sheet_name="members")
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    with c.store() as db:
+        audit(db, "export", username=who.username, target="members",
+              detail={"format": format, "rows": table.num_rows, "columns": table.column_names,
+                      "filter": {k: v for k, v in vars(flt).items() if v}},
+              ip=client_ip(request))
+    return Response(buf.getvalue(), media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="members.{format}"'})
+
+
+@router.get("/{member_id}", summary="Member 360: profile (masked), scores, segment, orders")
+def api_member(request: Request, member_id: str = MemberId, _=require("view_members")) -> dict:
+    c = ctx(request)
+    with c.warehouse() as wh:
+        return member_360(wh, c.project.as_of, member_id)
+
+
+@router.post("/{member_id}/reveal", summary="Admin only: the stored contact details (audited)")
+def api_member_reveal(request: Request, member_id: str = MemberId,
+                      who: Principal = require("reveal_pii")) -> dict:
+    c = ctx(request)
+    with c.warehouse() as wh:
+        values = contact_values(wh, member_id)
+    clear = c.project.keep_clear_pii
+    with c.store() as db:
+        audit(db, "reveal", username=who.username, target=member_id,
+              detail={"fields": sorted(values), "clear": clear}, ip=client_ip(request))
+    if not clear:
+        return {"member_id": member_id, "pseudonymised": True, "values": None,
+                "message": "this project keeps contact details pseudonymised (keyed hashes): "
+                           "they cannot be turned back into clear values; set [privacy] "
+                           "keep_clear_pii = true and reload the data to keep clear values"}
+    return {"member_id": member_id, "pseudonymised": False, "values": values, "message": None}

@@ -1,0 +1,136 @@
+"""HTML pages, rendered by Jinja2. Each page's charts and tables fetch the documented /api/ JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from memberlens.web.auth import (Principal, check_csrf, csrf_token, login, logout, principal,
+                                 set_csrf_cookie)
+from memberlens.web.context import ctx
+from memberlens.web.errors import MemberlensError
+from memberlens.web.i18n import LANG_COOKIE, catalogue, request_lang, text
+from memberlens.web.roles import Permission, role_matrix
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+
+#: (path, page id, message key, permission) in menu order
+NAV: tuple[tuple[str, str, str, Permission], ...] = (
+    ("/", "overview", "nav.overview", "view_kpis"),
+    ("/segments", "segments", "nav.segments", "view_kpis"),
+    ("/members", "members", "nav.members", "view_members"),
+    ("/value", "value", "nav.value", "view_kpis"),
+    ("/cohorts", "cohorts", "nav.cohorts", "view_kpis"),
+    ("/geo", "geo", "nav.geo", "view_kpis"),
+    ("/baskets", "baskets", "nav.baskets", "view_kpis"),
+    ("/data", "data", "nav.data", "view_data"),
+    ("/admin", "admin", "nav.admin", "view_audit"),
+)
+
+
+def page_context(request: Request, who: Principal | None, page: str, **extra) -> dict:
+    c = ctx(request)
+    lang = request_lang(request, c.project.locale)
+    return {
+        "request": request, "lang": lang, "t": lambda key, **kw: text(key, lang, **kw),
+        "other_lang": "en" if lang == "zh-CN" else "zh-CN", "page": page, "user": who,
+        "csrf": csrf_token(request), "currency": c.project.currency, "project": c.project.name,
+        "as_of": c.project.as_of.isoformat() if c.project.as_of else "",
+        "nav": [n for n in NAV if who is not None and who.can(n[3])],
+        "i18n_json": json.dumps(catalogue(lang), ensure_ascii=False), **extra,
+    }
+
+
+def render(request: Request, template: str, page: str, who: Principal | None, *,
+           status: int = 200, **extra) -> HTMLResponse:
+    context = page_context(request, who, page, **extra)
+    response = templates.TemplateResponse(request, template, context, status_code=status)
+    set_csrf_cookie(request, response)
+    if request.query_params.get("lang") in ("zh-CN", "en"):
+        response.set_cookie(LANG_COOKIE, context["lang"], samesite="lax", httponly=True,
+                            max_age=365 * 86400, path="/")
+    return response
+
+
+def _show(request: Request, page: str, template: str, permission: Permission,
+          **params) -> Response:
+    who = principal(request)
+    if who is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    if not who.can(permission):
+        return render(request, "error.html", page, who, status=403,
+                      message=text("error.forbidden", request_lang(
+                          request, ctx(request).project.locale)))
+    return render(request, template, page, who, **params)
+
+
+def _page(page: str, template: str, permission: Permission):
+    def view(request: Request) -> Response:
+        return _show(request, page, template, permission)
+
+    return view
+
+
+for _path, _id, _key, _perm in NAV:
+    if _id != "admin":
+        router.add_api_route(_path, _page(_id, f"{_id}.html", _perm), methods=["GET"],
+                             response_class=HTMLResponse)
+
+
+@router.get("/members/{member_id}", response_class=HTMLResponse)
+def member_page(request: Request, member_id: str) -> Response:
+    return _show(request, "members", "member.html", "view_members", member_id=member_id)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request) -> Response:
+    return _show(request, "admin", "admin.html", "view_audit", roles=role_matrix())
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request) -> Response:
+    who = principal(request)
+    if who is None:
+        return RedirectResponse("/login?next=/account", status_code=303)
+    return render(request, "account.html", "account", who)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths (no //host or scheme) may be redirected to after login."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> Response:
+    return render(request, "login.html", "login", None, next=_safe_next(next), error=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_submit(request: Request, username: str = Form(..., max_length=64),
+                       password: str = Form(..., max_length=256),
+                       next: str = Form("/", max_length=2000)) -> Response:
+    try:
+        await check_csrf(request)
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        login(request, response, username, password)
+        return response
+    except MemberlensError as exc:
+        return render(request, "login.html", "login", None, status=exc.http_status,
+                      next=_safe_next(next), error=str(exc))
+
+
+@router.post("/logout")
+async def logout_submit(request: Request) -> Response:
+    await check_csrf(request)
+    response = RedirectResponse("/login", status_code=303)
+    logout(request, response)
+    return response
