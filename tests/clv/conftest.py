@@ -1,8 +1,8 @@
 """CDNOW fixtures for the CLV tests (Fader, Hardie & Lee 2005 setup).
 
-The calibration/holdout summary is built here with plain pandas from the bundled 1/10 sample:
-same-day lines merged, weeks, calibration 1997-01-01..1997-09-30, holdout to 1998-06-30.
-SOURCE.md (shared/data/cdnow) gives its totals, asserted below.
+The calibration/holdout summary comes from ``memberlens.features.calibration_holdout_summary``
+on the bundled 1/10 sample (same-day lines merged, weeks, calibration 1997-01-01..1997-09-30,
+holdout to 1998-06-30); SOURCE.md (shared/data/cdnow) gives its totals, asserted below.
 """
 
 from __future__ import annotations
@@ -31,44 +31,36 @@ def reference() -> dict:
     return cdnow_reference()
 
 
-def _transactions() -> pd.DataFrame:
+def cdnow_orders() -> pd.DataFrame:
+    """The sample's purchase lines as canonical paid orders (several lines may share a day)."""
     lines = load_cdnow_sample()
-    return (lines.groupby(["member_id", "ordered_at"], as_index=False)["amount"].sum()
-            .sort_values(["member_id", "ordered_at"], kind="stable").reset_index(drop=True))
+    return pd.DataFrame({"order_id": np.arange(len(lines)).astype(str),
+                         "member_id": lines["member_id"], "ordered_at": lines["ordered_at"],
+                         "amount": lines["amount"], "status": "paid"})
 
 
-def _summary(days: pd.DataFrame) -> pd.DataFrame:
-    week = pd.Timedelta(days=7)
-    first = days.groupby("member_id")["ordered_at"].transform("min")
-    calib = days[days["ordered_at"] <= CALIBRATION_END]
-    repeat = calib[calib["ordered_at"] > first.loc[calib.index]]
-    per = calib.groupby("member_id").agg(first=("ordered_at", "min"), last=("ordered_at", "max"),
-                                         days=("ordered_at", "size"))
-    spend = repeat.groupby("member_id")["amount"].mean()
-    hold = days[(days["ordered_at"] > CALIBRATION_END) & (days["ordered_at"] <= HOLDOUT_END)]
-    summary = pd.DataFrame({
-        "member_id": per.index,
-        "frequency": (per["days"] - 1).to_numpy(),
-        "recency": ((per["last"] - per["first"]) / week).to_numpy(),
-        "T": ((CALIBRATION_END - per["first"]) / week).to_numpy(),
-        "monetary_value": spend.reindex(per.index, fill_value=0.0).to_numpy(),
-        "frequency_holdout": hold.groupby("member_id").size().reindex(per.index, fill_value=0)
-        .to_numpy(),
-        "duration_holdout": (HOLDOUT_END - CALIBRATION_END) / week,
-    })
-    return summary.reset_index(drop=True)
+def cdnow_calibration_summary(orders: pd.DataFrame) -> pd.DataFrame:
+    """memberlens.features' split, with its ``*_cal`` columns named as the models read them."""
+    from memberlens.features import calibration_holdout_summary
+
+    table = calibration_holdout_summary(orders, calibration_end=CALIBRATION_END.date(),
+                                        holdout_end=HOLDOUT_END.date(), time_unit="W")
+    summary = table.to_pandas().rename(columns={
+        "frequency_cal": "frequency", "recency_cal": "recency", "T_cal": "T",
+        "monetary_value_cal": "monetary_value"})
+    return summary.sort_values("member_id").reset_index(drop=True)
 
 
 @pytest.fixture(scope="session")
 def cdnow_transactions() -> pd.DataFrame:
-    """One row per member and purchase day: member_id, ordered_at, amount (same-day merged)."""
-    return _transactions()
+    """The CDNOW sample as orders (member_id, ordered_at, amount, ...), lines not merged."""
+    return cdnow_orders()
 
 
 @pytest.fixture(scope="session")
 def cdnow_summary(cdnow_transactions) -> pd.DataFrame:
     """Calibration summary with holdout columns, 2,357 members, checked against SOURCE.md."""
-    summary = _summary(cdnow_transactions)
+    summary = cdnow_calibration_summary(cdnow_transactions)
     assert len(summary) == 2357
     assert summary["frequency"].sum() == 2457
     assert (summary["frequency"] == 0).sum() == 1411

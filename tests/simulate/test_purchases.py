@@ -15,8 +15,10 @@ from scipy import optimize, special
 from memberlens.simulate import simulate_shop
 
 RECOVERY_MEMBERS = 40_000
-#: relative tolerance of the recovered parameters (about 3 standard errors at 40,000 members)
-TOLERANCE = {"r": 0.10, "alpha": 0.10, "a": 0.15, "b": 0.15, "p": 0.10, "q": 0.10, "gamma": 0.12}
+#: relative tolerance of the recovered parameters at 40,000 members (about 3 standard errors:
+#: a and b are weakly identified one by one, their mean a / (a + b) much better)
+TOLERANCE = {"r": 0.10, "alpha": 0.10, "a": 0.20, "b": 0.20, "mean_p": 0.05,
+             "p": 0.10, "q": 0.10, "gamma": 0.12}
 
 
 def bgnbd_negative_log_likelihood(log_params, x, t_x, T):
@@ -74,6 +76,9 @@ def test_bgnbd_parameters_are_recovered(big_shop):
                   s.x.to_numpy(float), s.t_x.to_numpy(), s["T"].to_numpy())
     for name, value in zip(("r", "alpha", "a", "b"), fitted):
         assert value == pytest.approx(truth["purchases"][name], rel=TOLERANCE[name]), name
+    a, b = fitted[2:]
+    true_a, true_b = truth["purchases"]["a"], truth["purchases"]["b"]
+    assert a / (a + b) == pytest.approx(true_a / (true_a + true_b), rel=TOLERANCE["mean_p"])
 
 
 @pytest.mark.slow

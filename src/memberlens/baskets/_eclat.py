@@ -1,14 +1,16 @@
-"""Frequent-itemset counting on packed tid-list bitsets (Eclat, depth first).
+"""Frequent-itemset counting on packed tid-list bitsets (Eclat, level by level per class).
 
 Each frequent item gets one row of a ``uint64`` matrix whose bit ``t`` is set when transaction
 ``t`` holds the item (a vertical "tid-list", Zaki 2000, *Scalable algorithms for association
-mining*, IEEE TKDE 12(3)). The support of ``P + {j}`` is the popcount of the AND of the rows of
-``P + {i}`` and ``P + {j}``; one numpy call intersects a prefix with all its remaining extensions
-at once, so the Python work is one step per frequent itemset, not per candidate.
+mining*, IEEE TKDE 12(3)). The support of ``P + {i, j}`` is the popcount of the AND of the
+tid-lists of ``P + {i}`` and ``P + {j}``. Pairs are counted directly from the baskets
+(:func:`pair_counts`); longer itemsets join, in one numpy call per level and block, every two
+itemsets of a class that differ only in their last item, so Python does a few steps per level,
+not one per candidate.
 
-Memory stays bounded: the matrix takes ``n_items * n_transactions / 8`` bytes, and below a
-prefix only the machine words where the prefix has a transaction are kept (the tid-lists of a
-rare prefix shrink to its own few words), so deeper levels cost less than the first one.
+Memory stays bounded: the matrix takes ``n_items * n_transactions / 8`` bytes; joins run in
+blocks of ``_BLOCK_WORDS`` words over runs of classes of at most ``_BATCH_WORDS`` candidate
+words, keeping only the machine words a run's transactions use.
 """
 
 from __future__ import annotations

@@ -139,7 +139,7 @@ def association_rules(baskets, *, min_support: float, min_confidence: float, min
     antecedents = [unsorted[i] for i in order.tolist()]
     frame = pd.DataFrame({
         "antecedent": antecedents,
-        "consequent": labels[rhs[order]] if order.size else np.empty(0, object),
+        "consequent": pd.Series(labels[rhs[order]], dtype=object),  # items keep their type
         "support": support[order],
         "confidence": confidence[order],
         "lift": lift[order],

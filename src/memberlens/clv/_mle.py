@@ -121,7 +121,7 @@ def maximize(loglik: LogLik, start: np.ndarray, *,
             theta, value, g = candidate, new_value, new_g
             if np.max(np.abs(step)) < 1e-9:
                 break
-    if not np.isfinite(value) or np.max(np.abs(g)) > 1e-6 * scale:
+    if not np.isfinite(value) or np.max(np.abs(g)) > max(1e-6 * scale, 1e-2):
         raise ConvergenceError(
             f"{who}: the likelihood maximisation did not converge (log-likelihood {value!r}, "
             f"largest gradient {np.max(np.abs(g)):.3g}, optimiser said {result.message!r}); "

@@ -102,12 +102,14 @@ class Compressed:
 
 def compress(arrays: dict[str, np.ndarray], columns: tuple[str, ...]) -> Compressed:
     """Group identical rows of ``columns`` and add up their weights (drops zero-weight rows)."""
-    frame = pd.DataFrame({name: arrays[name] for name in columns})
-    frame[WEIGHTS] = arrays[WEIGHTS]
-    frame = frame[frame[WEIGHTS] > 0]
-    grouped = frame.groupby(list(columns), sort=True)[WEIGHTS].sum().reset_index()
-    return Compressed({name: grouped[name].to_numpy(dtype=float) for name in columns},
-                      grouped[WEIGHTS].to_numpy(dtype=float))
+    keep = arrays[WEIGHTS] > 0
+    frame = pd.DataFrame({name: arrays[name][keep] for name in columns})
+    frame[WEIGHTS] = arrays[WEIGHTS][keep]
+    grouped = frame.groupby(list(columns), sort=False)[WEIGHTS].sum()
+    return Compressed({name: grouped.index.get_level_values(k).to_numpy(dtype=float)
+                       for k, name in enumerate(columns)} if len(columns) > 1
+                      else {columns[0]: grouped.index.to_numpy(dtype=float)},
+                      grouped.to_numpy(dtype=float))
 
 
 def member_index(summary: pd.DataFrame) -> pd.Index:

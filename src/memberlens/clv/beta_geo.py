@@ -3,13 +3,16 @@
 While active a member buys at Poisson rate lambda ~ Gamma(r, alpha); after each repeat purchase
 (MBG/NBD: also right after the first one) the member drops out with probability p ~ Beta(a, b).
 
+>>> import numpy as np
 >>> from memberlens.clv import BetaGeoModel
->>> import pandas as pd
->>> summary = pd.DataFrame({"frequency": [0, 1, 2, 5, 0, 3], "recency": [0, 3, 8, 30, 0, 20],
-...                         "T": [10, 20, 30, 35, 5, 38]})
+>>> from memberlens.clv.simulation import simulate_beta_geo
+>>> summary = simulate_beta_geo(20_000, r=0.25, alpha=4.0, a=0.8, b=2.5, T=52.0,
+...                             rng=np.random.default_rng(0))
 >>> model = BetaGeoModel().fit(summary)
 >>> sorted(model.params_.index)
 ['a', 'alpha', 'b', 'r']
+>>> bool(abs(model.params_["r"] - 0.25) < 3 * model.standard_errors_["r"])
+True
 """
 
 from __future__ import annotations

@@ -32,7 +32,9 @@ class Mapping:
         lines = [f"# memberlens column mapping for table {self.table!r}.",
                  "# canonical field = \"column in your file\"; delete a line to leave it out.",
                  f'table = "{self.table}"', "", "[columns]"]
-        lines += [f'{k} = "{_esc(v)}"' for k, v in self.columns.items()]
+        lines += [f'{k} = "{_esc(v)}"' if not v.startswith("_") else
+                  f"# {k}: none in the file; generated as <file name>:<line>"
+                  for k, v in self.columns.items()]
         if self.unused:
             lines += ["", "# columns of the file that are not loaded:"]
             lines += [f"#   {c}" for c in self.unused]

@@ -182,12 +182,31 @@ def check(table: ir.Table, spec: TableSpec, ctx: Context, *, recode: dict | None
     field = ibis.cases(*[(cond.fill_null(False), fname) for _, fname, cond in by_rule],
                        else_=ibis.null("string")) if by_rule else ibis.null("string")
     reason = _reason(table, by_rule)
-    raws = [table[RAW + n] for n in spec.names if n in present]
-    line_rank = ibis.row_number().over(group_by=raws, order_by=table[LINE])
     out = table.mutate(**{f"__{k}": v for k, v in typed.items()},
                        _rule=rule, _field=field, _reason=reason,
-                       _dup=ibis.ifelse(line_rank > 0, "duplicate_line", ibis.null("string")))
+                       _dup=_duplicates(table, spec, present))
     return out
+
+
+def _duplicates(table: ir.Table, spec: TableSpec, present: set[str]) -> ir.StringValue:
+    """``duplicate_line`` / ``duplicate_key`` for every line but the first of its key.
+
+    One window does both: lines are grouped by the key's source text (all fields for tables
+    without a key) and ordered by line; a later line equal to the first in every field is a
+    duplicate line, otherwise a duplicate key. The first line of a key wins even when it is
+    quarantined (fix it in the source and load again). Lines without a key are left to the
+    ``missing_required`` rule.
+    """
+    raws = [table[RAW + n] for n in spec.names if n in present]
+    keys = [table[RAW + k] for k in spec.key if k in present] if spec.key else raws
+    if not keys:
+        return ibis.null("string")
+    window = ibis.window(group_by=keys, order_by=table[LINE])
+    rank = ibis.row_number().over(window)
+    same = ibis.and_(*[r.first().over(window).identical_to(r) for r in raws])
+    has_key = ibis.and_(*[k.notnull() for k in keys]) if spec.key else ibis.literal(True)
+    return ibis.cases((has_key & (rank > 0) & same, "duplicate_line"),
+                      (has_key & (rank > 0), "duplicate_key"), else_=ibis.null("string"))
 
 
 def _strict(f: FieldSpec) -> bool:
@@ -246,23 +265,15 @@ def _reason(table: ir.Table, failures) -> ir.StringValue:
 
 
 def mark_key_duplicates(checked: ir.Table, spec: TableSpec, ctx: Context) -> ir.Table:
-    """Mark repeated keys among valid first lines (``duplicate_key``) and keys stored already."""
-    if not spec.key:
+    """Mark valid first lines whose key is stored already from an earlier load (``already_stored``)."""
+    if not spec.key or ctx.stored is None:
         return checked
-    keys = [checked[f"__{k}"] for k in spec.key]
-    valid = checked._rule.isnull() & checked._dup.isnull()
-    rank = ibis.row_number().over(group_by=[valid, *keys], order_by=checked[LINE])
-    dup = ibis.cases((checked._dup.notnull(), checked._dup),
-                     (valid & (rank > 0), "duplicate_key"), else_=ibis.null("string"))
-    out = checked.mutate(_dup=dup)
-    if ctx.stored is not None:
-        stored_keys = ctx.stored.select(*[ctx.stored[k].name(f"__k_{k}") for k in spec.key]).distinct()
-        stored_keys = stored_keys.mutate(__stored=ibis.literal(True))
-        pred = [out[f"__{k}"] == stored_keys[f"__k_{k}"] for k in spec.key]
-        joined = out.left_join(stored_keys, pred)
-        hit = joined["__stored"].fill_null(False)
-        joined = joined.mutate(_dup=ibis.cases(
-            (joined._dup.notnull(), joined._dup),
-            (hit & joined._rule.isnull(), "already_stored"), else_=ibis.null("string")))
-        out = joined.drop("__stored", *[f"__k_{k}" for k in spec.key])
-    return out
+    stored_keys = ctx.stored.select(*[ctx.stored[k].name(f"__k_{k}") for k in spec.key]).distinct()
+    stored_keys = stored_keys.mutate(__stored=ibis.literal(True))
+    pred = [checked[f"__{k}"] == stored_keys[f"__k_{k}"] for k in spec.key]
+    joined = checked.left_join(stored_keys, pred)
+    hit = joined["__stored"].fill_null(False)
+    joined = joined.mutate(_dup=ibis.cases(
+        (joined._dup.notnull(), joined._dup),
+        (hit & joined._rule.isnull(), "already_stored"), else_=ibis.null("string")))
+    return joined.drop("__stored", *[f"__k_{k}" for k in spec.key])

@@ -14,3 +14,13 @@ from memberlens.segmentation.scores import RFMScorer, quantile_edges, scores_fro
 
 __all__ = ["CN8", "RFM11", "RF_GRID", "RFMScorer", "SCHEMES", "Segment", "SegmentScheme",
            "assign_segments", "quantile_edges", "scheme_from_dict", "scores_from_edges"]
+
+from memberlens.segmentation.tiers import (  # noqa: E402
+    COMPONENTS,
+    DEFAULT_WEIGHTS,
+    TIERS,
+    TierRule,
+    ValueTierModel,
+)
+
+__all__ += ["COMPONENTS", "DEFAULT_WEIGHTS", "TIERS", "TierRule", "ValueTierModel"]

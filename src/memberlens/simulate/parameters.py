@@ -17,8 +17,8 @@ class PurchaseProcess:
     day of retail time); after each repeat purchase the member drops out with probability p.
     """
 
-    r: float = 0.55
-    alpha: float = 45.0
+    r: float = 0.45
+    alpha: float = 60.0
     a: float = 0.75
     b: float = 3.0
     #: share of registered members who ever make a first purchase.

@@ -12,11 +12,13 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from memberlens.exceptions import ConfigError
 from memberlens.schema import TABLES
@@ -105,9 +107,9 @@ def _latent_table(m: MemberBlock, pt: PurchaseTimes, repl: np.ndarray, cat, cal)
         "dropout_at": col.timestamps(cal.start, np.nan_to_num(pt.dropout), pt.dropped),
         "engagement": m.engagement, "satisfaction": m.satisfaction,
         "p_click": m.funnel[:, 0], "p_cart": m.funnel[:, 1], "p_order": m.funnel[:, 2],
-        "replenishment_product_id": pa.array(
-            np.where(repl >= 0, cat.product_ids(np.maximum(repl, 0)).to_numpy(
-                zero_copy_only=False), None), type=pa.string()),
+        "replenishment_product_id": pc.if_else(pa.array(repl >= 0),
+                                               cat.product_ids(np.maximum(repl, 0)),
+                                               pa.scalar(None, pa.string())),
     })
 
 
@@ -169,6 +171,10 @@ def simulate_shop(out_dir: str | Path, *, members: int, seed: int = 0,
     params = params or ShopParameters()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if not dirty:  # never leave the exports of an earlier dirty run next to clean tables
+        for stale in (out / "truth" / "dirty.json", out / "dirty" / "orders.csv",
+                      out / "dirty" / "members.csv"):
+            stale.unlink(missing_ok=True)
     cal = retail_calendar(np.datetime64(start_date), int(days))
     cat = build_catalogue(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,))),
                           N_PRODUCTS, params.baskets.copurchase_pairs,
@@ -188,6 +194,15 @@ def simulate_shop(out_dir: str | Path, *, members: int, seed: int = 0,
     sums = np.zeros((plan.size, 3, 6))
     defects: dict[str, dict[str, int]] = {}
     buffer: dict[str, list[pa.Table]] = {}
+    # one writer thread: Parquet encoding and compression (which release the GIL) of chunk k
+    # overlap the generation of chunk k + 1; at most two chunks are held in memory
+    pool = ThreadPoolExecutor(max_workers=1)
+    pending = None
+
+    def write(chunk: dict[str, pa.Table]) -> None:
+        for name, t in chunk.items():
+            sinks[name].write(t)
+
     try:
         for b in range(n_blocks):
             res = _block(seed, b, int(members), cal, cat, plan, params, dirty)
@@ -199,12 +214,17 @@ def simulate_shop(out_dir: str | Path, *, members: int, seed: int = 0,
             for name, t in res["tables"].items():
                 buffer.setdefault(name, []).append(t)
             if (b + 1) % per_chunk == 0 or b == n_blocks - 1:
-                for name, parts in buffer.items():
-                    sinks[name].write(pa.concat_tables(parts))
+                chunk = {name: pa.concat_tables(parts) for name, parts in buffer.items()}
                 buffer.clear()
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(write, chunk)
             if progress is not None:
                 progress(min((b + 1) * BLOCK_MEMBERS, int(members)) - b * BLOCK_MEMBERS)
+        if pending is not None:
+            pending.result()
     finally:
+        pool.shutdown(wait=True)
         for sink in sinks.values():
             sink.close()
     rows = {name: sinks[name].rows for name in TABLES}

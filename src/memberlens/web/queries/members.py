@@ -60,8 +60,6 @@ def member_table(wh: Warehouse, configured_as_of: dt.date | None) -> tuple[ir.Ta
                             "phone_masked", "email_masked") if c in m.columns]
         summary = summary.left_join(m.select(*keep), "member_id").drop("member_id_right")
     return summary, "rfm_summary"
- = summary.left_join(profile, "member_id").drop("member_id_right")
-    return summary, "rfm_summary"
 
 
 def _filtered(table: ir.Table, flt: MemberFilter) -> ir.Table:

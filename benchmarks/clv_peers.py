@@ -1,0 +1,73 @@
+"""Fit one peer CLV model on a summary CSV and print JSON {params, seconds} (or {error}).
+
+Runs inside the peers' virtual environment (see benchmarks/requirements-peers.txt), called by
+benchmarks/clv_fit.py through subprocess:
+
+    python clv_peers.py lifetimes bgnbd summary.csv
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+
+import pandas as pd
+
+
+def lifetimes_fit(model: str, data: pd.DataFrame) -> dict:
+    from lifetimes import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter
+
+    start = time.perf_counter()
+    if model == "bgnbd":
+        fitter = BetaGeoFitter().fit(data["frequency"], data["recency"], data["T"])
+    elif model == "pnbd":
+        fitter = ParetoNBDFitter().fit(data["frequency"], data["recency"], data["T"])
+    else:
+        rep = data[data["frequency"] > 0]
+        fitter = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
+    seconds = time.perf_counter() - start
+    params = {("gamma" if k == "v" else k): float(v) for k, v in fitter.params_.items()}
+    return {"params": params, "seconds": seconds}
+
+
+def pymc_fit(model: str, data: pd.DataFrame) -> dict:
+    from pymc_extras.prior import Prior
+    from pymc_marketing import clv
+
+    frame = data.rename(columns={"member_id": "customer_id"})
+    flat = Prior("HalfFlat")
+    if model == "bgnbd":
+        names = {"r": "r", "alpha": "alpha", "a": "a", "b": "b"}
+        fitted = clv.BetaGeoModel(data=frame[["customer_id", "frequency", "recency", "T"]],
+                                  model_config={k: flat for k in names})
+    elif model == "pnbd":
+        names = {"r": "r", "alpha": "alpha", "s": "s", "beta": "beta"}
+        fitted = clv.ParetoNBDModel(data=frame[["customer_id", "frequency", "recency", "T"]],
+                                    model_config={k: flat for k in names})
+    else:
+        names = {"p": "p", "q": "q", "v": "gamma"}
+        rep = frame[frame["frequency"] > 0][["customer_id", "frequency", "monetary_value"]]
+        fitted = clv.GammaGammaModel(data=rep, model_config={k: flat for k in names})
+    start = time.perf_counter()
+    fitted.fit(method="map", progressbar=False)
+    seconds = time.perf_counter() - start
+    posterior = fitted.idata.posterior
+    params = {ours: float(posterior[theirs].values.ravel()[0]) for theirs, ours in names.items()}
+    return {"params": params, "seconds": seconds}
+
+
+def main() -> None:
+    tool, model, path = sys.argv[1:4]
+    data = pd.read_csv(path, dtype={"member_id": str})
+    warnings.simplefilter("ignore")
+    try:
+        result = (lifetimes_fit if tool == "lifetimes" else pymc_fit)(model, data)
+    except Exception as exc:  # report the peer's failure as data, the caller prints it
+        result = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

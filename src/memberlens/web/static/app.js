@@ -1,0 +1,366 @@
+/* memberlens dashboard: small helpers plus one function per page. Every chart and table is fed
+   by the documented JSON API under /api/ (see /docs). No inline scripts (CSP: script-src 'self'). */
+(function () {
+  "use strict";
+  const body = document.body;
+  const LANG = body.dataset.lang || "zh-CN";
+  const CURRENCY = body.dataset.currency || "CNY";
+  const I18N = JSON.parse(document.getElementById("i18n").textContent);
+  const CSRF = document.querySelector('meta[name="csrf-token"]').content;
+  const t = (k) => (k in I18N ? I18N[k] : k);
+  const seg = (name) => (name == null ? "" : (I18N["segment." + name] || name));
+  const nf = new Intl.NumberFormat(LANG, { maximumFractionDigits: 2 });
+  const inf = new Intl.NumberFormat(LANG, { maximumFractionDigits: 0 });
+  const mf = new Intl.NumberFormat(LANG, { style: "currency", currency: CURRENCY, maximumFractionDigits: 2 });
+  const mfc = new Intl.NumberFormat(LANG, { style: "currency", currency: CURRENCY, notation: "compact", maximumFractionDigits: 1 });
+  const pf = new Intl.NumberFormat(LANG, { style: "percent", maximumFractionDigits: 1 });
+  const fmt = {
+    num: (v) => (v == null ? "—" : nf.format(v)), int: (v) => (v == null ? "—" : inf.format(v)),
+    money: (v) => (v == null ? "—" : mf.format(v)), compact: (v) => (v == null ? "—" : mfc.format(v)),
+    pct: (v) => (v == null ? "—" : pf.format(v)), text: (v) => (v == null ? "—" : String(v)),
+    date: (v) => (v == null ? "—" : String(v).replace("T", " ").slice(0, 16)), seg: (v) => seg(v) || "—",
+  };
+  const COLORS = ["#1f5fbf", "#f5a623", "#1e9e6a", "#d64545", "#7b5cd6", "#19a7c2", "#e0719b", "#8c9a2b", "#6b7385", "#c97c2e", "#3a8fd9"];
+
+  async function api(path, params) {
+    const url = new URL(path, location.origin);
+    Object.entries(params || {}).forEach(([k, v]) => { if (v !== "" && v != null) url.searchParams.set(k, v); });
+    const res = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (res.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); return null; }
+    const data = await res.json();
+    if (!res.ok) throw new Error(data.detail || res.statusText);
+    return data;
+  }
+  async function send(method, path, payload) {
+    const res = await fetch(path, { method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": CSRF, Accept: "application/json" },
+      body: payload ? JSON.stringify(payload) : undefined });
+    const data = await res.json();
+    if (!res.ok) throw new Error(typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail));
+    return data;
+  }
+  const charts = [];
+  function chart(id, option) {
+    const el = document.getElementById(id);
+    if (!el) return null;
+    const c = echarts.getInstanceByDom(el) || echarts.init(el);
+    c.setOption(Object.assign({ color: COLORS, textStyle: { fontFamily: "inherit" } }, option), true);
+    charts.push(c);
+    return c;
+  }
+  window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => e.setAttribute(k, v));
+    if (text != null) e.textContent = text;
+    return e;
+  }
+  function table(id, columns, rows, onClick) {
+    const tb = document.getElementById(id);
+    if (!tb) return;
+    tb.replaceChildren();
+    const head = el("thead"); const tr = el("tr");
+    columns.forEach((c) => tr.appendChild(el("th", {}, c.label || t("col." + c.key))));
+    head.appendChild(tr); tb.appendChild(head);
+    const bodyEl = el("tbody");
+    if (!rows.length) {
+      const r = el("tr"); const td = el("td", { colspan: columns.length, class: "muted" }, t("empty.nodata"));
+      r.appendChild(td); bodyEl.appendChild(r);
+    }
+    rows.forEach((row) => {
+      const r = el("tr");
+      columns.forEach((c) => {
+        const f = fmt[c.fmt || "text"];
+        const numeric = ["num", "int", "money", "pct", "compact"].includes(c.fmt);
+        r.appendChild(el("td", numeric ? { class: "num" } : {}, f(row[c.key])));
+      });
+      if (onClick) r.addEventListener("click", () => onClick(row));
+      bodyEl.appendChild(r);
+    });
+    tb.appendChild(bodyEl);
+  }
+  function empty(data) {
+    const box = document.getElementById("empty");
+    if (data && data.available === false) {
+      if (box) { box.textContent = t("empty.run") + (data.missing ? " (" + data.missing + ")" : ""); box.classList.remove("hidden"); }
+      return true;
+    }
+    return false;
+  }
+  function fail(err) {
+    const c = document.querySelector(".content");
+    const box = el("div", { class: "alert", role: "alert" }, String(err.message || err));
+    c.prepend(box);
+  }
+  const memberUrl = (id) => "/members/" + encodeURIComponent(id);
+
+  // ---------------------------------------------------------------- pages
+  const pages = {};
+
+  pages.overview = async function () {
+    const form = document.getElementById("range-form");
+    const q = new URLSearchParams(location.search);
+    ["start", "end", "grain"].forEach((k) => { if (q.get(k)) form.elements[k].value = q.get(k); });
+    const data = await api("/api/overview", { start: q.get("start"), end: q.get("end"), grain: q.get("grain") || "day" });
+    if (!data) return;
+    form.elements.start.value = data.start; form.elements.end.value = data.end; form.elements.grain.value = data.grain;
+    document.getElementById("range-label").textContent = t("chart.previous") + ": " + data.previous_start + " – " + data.previous_end;
+    const spec = [["members", "int"], ["active_members", "int"], ["revenue", "money"], ["orders", "int"],
+      ["aov", "money"], ["repurchase_rate", "pct"], ["retention", "pct"], ["new_members", "int"]];
+    const box = document.getElementById("kpis"); box.replaceChildren();
+    spec.forEach(([k, f]) => {
+      const card = el("div", { class: "kpi", "data-kpi": k });
+      card.appendChild(el("div", { class: "label" }, t("kpi." + k)));
+      card.appendChild(el("div", { class: "value" }, fmt[f](data.current[k])));
+      const ch = data.change[k];
+      const d = el("div", { class: "delta " + (ch > 0 ? "up" : ch < 0 ? "down" : "") },
+        t("kpi.vs_previous") + " " + (ch == null ? "—" : (ch > 0 ? "▲ " : ch < 0 ? "▼ " : "") + pf.format(Math.abs(ch))));
+      card.appendChild(d); box.appendChild(card);
+    });
+    const x = data.trend.map((r) => r.bucket);
+    const prevBy = data.previous_trend;
+    const line = (key, f) => ({
+      tooltip: { trigger: "axis", valueFormatter: f },
+      legend: { data: [t("chart.current"), t("chart.previous")], bottom: 0 },
+      grid: { left: 60, right: 20, top: 20, bottom: 50 },
+      xAxis: { type: "category", data: x, boundaryGap: false },
+      yAxis: { type: "value", axisLabel: { formatter: (v) => (key === "revenue" ? mfc.format(v) : inf.format(v)) } },
+      series: [
+        { name: t("chart.current"), type: "line", smooth: true, showSymbol: false, areaStyle: { opacity: 0.12 }, data: data.trend.map((r) => r[key]) },
+        { name: t("chart.previous"), type: "line", smooth: true, showSymbol: false, lineStyle: { type: "dashed" }, data: prevBy.slice(0, x.length).map((r) => r[key]) },
+      ],
+    });
+    chart("chart-revenue", line("revenue", fmt.money));
+    chart("chart-active", line("active_members", fmt.int));
+  };
+
+  pages.segments = async function () {
+    const data = await api("/api/segments");
+    if (!data || empty(data)) return;
+    const drill = (name) => { location.href = "/members?segment=" + encodeURIComponent(name); };
+    const rows = [];
+    Object.entries(data.schemes).forEach(([scheme, segs]) => segs.forEach((s) => rows.push(Object.assign({ scheme }, s))));
+    const treemap = (id, scheme) => {
+      const segs = data.schemes[scheme] || [];
+      const c = chart(id, {
+        tooltip: { formatter: (p) => p.name + "<br>" + t("col.members") + ": " + inf.format(p.value) + "<br>" + t("col.revenue_share") + ": " + pf.format(p.data.share || 0) },
+        series: [{ type: "treemap", roam: false, nodeClick: false, breadcrumb: { show: false }, width: "100%", height: "100%",
+          label: { formatter: (p) => p.name + "\n" + inf.format(p.value) },
+          data: segs.map((s, i) => ({ name: seg(s.segment), raw: s.segment, value: s.members, share: s.revenue_share, itemStyle: { color: COLORS[i % COLORS.length] } })) }],
+      });
+      if (c) c.on("click", (p) => drill(p.data.raw));
+    };
+    const names = Object.keys(data.schemes);
+    const cn = names.find((n) => /cn|8/.test(n)) || names[0];
+    const en = names.find((n) => n !== cn && /en|11|rfm/.test(n)) || names[1];
+    treemap("chart-seg-cn", cn);
+    if (en) treemap("chart-seg-en", en);
+    table("seg-table", [{ key: "scheme", label: "scheme" }, { key: "segment", fmt: "seg" }, { key: "members", fmt: "int" },
+      { key: "revenue", fmt: "money" }, { key: "revenue_share", fmt: "pct" }, { key: "avg_clv", fmt: "money" }], rows, (r) => drill(r.segment));
+    document.getElementById("seg-table").classList.add("clickable");
+    const bar = (id, list, key, param) => {
+      if (!list) return;
+      const c = chart(id, { tooltip: {}, grid: { left: 110, right: 20, top: 10, bottom: 30 },
+        xAxis: { type: "value" }, yAxis: { type: "category", data: list.map((r) => r[key]), inverse: true },
+        series: [{ type: "bar", data: list.map((r) => r.members), itemStyle: { borderRadius: [0, 4, 4, 0] } }] });
+      if (c) c.on("click", (p) => { location.href = "/members?" + param + "=" + encodeURIComponent(p.name); });
+    };
+    bar("chart-tiers", data.value_tier, "value_tier", "value_tier");
+    bar("chart-lifecycle", data.lifecycle_stage, "lifecycle_stage", "lifecycle_stage");
+  };
+
+  pages.members = async function () {
+    const form = document.getElementById("member-filter");
+    const q = new URLSearchParams(location.search);
+    const keys = ["q", "segment", "value_tier", "province", "lifecycle_stage"];
+    keys.forEach((k) => { if (form.elements[k] && q.get(k)) form.elements[k].value = q.get(k); });
+    let page = Number(q.get("page") || 1);
+    const params = () => { const p = {}; keys.forEach((k) => { const v = form.elements[k] ? form.elements[k].value : q.get(k); if (v) p[k] = v; }); return p; };
+    const exportLink = (id, format) => {
+      const a = document.getElementById(id);
+      if (a) a.href = "/api/members/export?" + new URLSearchParams(Object.assign({ format }, params())).toString();
+    };
+    async function load() {
+      const data = await api("/api/members", Object.assign({ page, page_size: 50 }, params()));
+      if (!data) return;
+      document.getElementById("member-total").textContent = t("members.total").replace("{n}", inf.format(data.total));
+      document.getElementById("page-no").textContent = page + " / " + Math.max(1, Math.ceil(data.total / data.page_size));
+      const cols = [{ key: "member_id" }];
+      if (data.rows.length && "segment_cn" in data.rows[0]) cols.push({ key: "segment_cn", fmt: "seg" }, { key: "segment_en", fmt: "seg" }, { key: "value_tier" });
+      cols.push({ key: "frequency", fmt: "int" }, { key: "total_spend", fmt: "money" }, { key: "days_since_last", fmt: "int" });
+      if (data.rows.length && "p_alive" in data.rows[0]) cols.push({ key: "p_alive", fmt: "pct" }, { key: "clv", fmt: "money" });
+      cols.push({ key: "province" }, { key: "phone_masked" });
+      table("member-table", cols, data.rows, (r) => { location.href = memberUrl(r.member_id); });
+      exportLink("export-csv", "csv"); exportLink("export-xlsx", "xlsx");
+      document.getElementById("prev").disabled = page <= 1;
+      document.getElementById("next").disabled = page * data.page_size >= data.total;
+    }
+    form.addEventListener("submit", (e) => { e.preventDefault(); page = 1; load().catch(fail); });
+    document.getElementById("prev").addEventListener("click", () => { page -= 1; load().catch(fail); });
+    document.getElementById("next").addEventListener("click", () => { page += 1; load().catch(fail); });
+    await load();
+  };
+
+  pages.member = async function () {
+    const id = document.getElementById("member-root").dataset.memberId;
+    const data = await api("/api/members/" + encodeURIComponent(id));
+    if (!data) return;
+    const dl = (target, obj, skip) => {
+      const box = document.getElementById(target); box.replaceChildren();
+      Object.entries(obj || {}).forEach(([k, v]) => {
+        if ((skip || []).includes(k)) return;
+        box.appendChild(el("dt", {}, t("col." + k)));
+        let f = fmt.text;
+        if (/segment/.test(k)) f = fmt.seg; else if (/spend|clv|monetary|aov|amount/.test(k)) f = fmt.money;
+        else if (k === "p_alive") f = fmt.pct; else if (/_at$/.test(k)) f = fmt.date; else if (typeof v === "number") f = fmt.num;
+        box.appendChild(el("dd", { "data-field": k }, f(v)));
+      });
+    };
+    dl("profile", data.profile, ["member_id"]);
+    dl("scores", data.scores, ["member_id", "phone_masked", "email_masked", "province", "city", "channel", "gender"]);
+    table("orders-table", [{ key: "order_id" }, { key: "ordered_at", fmt: "date" }, { key: "amount", fmt: "money" }, { key: "status" }, { key: "channel" }], data.orders);
+    const paid = data.orders.filter((o) => o.status === "paid" || o.status == null).slice().reverse();
+    chart("chart-orders", { tooltip: { trigger: "axis", valueFormatter: fmt.money }, grid: { left: 60, right: 20, top: 10, bottom: 30 },
+      xAxis: { type: "category", data: paid.map((o) => String(o.ordered_at).slice(0, 10)) }, yAxis: { type: "value" },
+      series: [{ type: "bar", data: paid.map((o) => o.amount), itemStyle: { borderRadius: [4, 4, 0, 0] } }] });
+    const btn = document.getElementById("reveal");
+    if (btn) btn.addEventListener("click", async () => {
+      const out = document.getElementById("reveal-out");
+      try {
+        const r = await send("POST", "/api/members/" + encodeURIComponent(id) + "/reveal");
+        out.replaceChildren();
+        if (r.pseudonymised) out.textContent = t("member.pseudonymised");
+        else Object.entries(r.values).forEach(([k, v]) => out.appendChild(el("div", {}, k + ": " + (v == null ? "—" : v))));
+      } catch (err) { out.textContent = err.message; }
+    });
+  };
+
+  const histogram = (id, hist, f) => chart(id, { tooltip: { trigger: "axis" }, grid: { left: 55, right: 20, top: 10, bottom: 40 },
+    xAxis: { type: "category", data: hist.map((b) => f(b.from)) }, yAxis: { type: "value" },
+    series: [{ type: "bar", barCategoryGap: "5%", data: hist.map((b) => b.members) }] });
+
+  pages.value = async function () {
+    const data = await api("/api/value");
+    if (!data || empty(data)) return;
+    if (data.clv_histogram) histogram("chart-clv", data.clv_histogram, fmt.compact);
+    if (data.p_alive_histogram) histogram("chart-palive", data.p_alive_histogram, (v) => pf.format(v));
+    table("churn-table", [{ key: "member_id" }, { key: "segment_cn", fmt: "seg" }, { key: "total_spend", fmt: "money" },
+      { key: "days_since_last", fmt: "int" }, { key: "p_alive", fmt: "pct" }, { key: "value_at_risk", fmt: "money" }],
+      data.churn_risk || [], (r) => { location.href = memberUrl(r.member_id); });
+  };
+
+  pages.cohorts = async function () {
+    const data = await api("/api/cohorts");
+    if (!data || empty(data)) return;
+    const cohorts = [...new Set(data.rows.map((r) => String(r.cohort)))];
+    const periods = [...new Set(data.rows.map((r) => r.period))].sort((a, b) => a - b);
+    chart("chart-heatmap", { tooltip: { formatter: (p) => cohorts[p.value[1]] + " · " + t("cohorts.period") + " " + periods[p.value[0]] + ": " + pf.format(p.value[2]) },
+      grid: { left: 90, right: 30, top: 10, bottom: 70 },
+      xAxis: { type: "category", data: periods, name: t("cohorts.period") }, yAxis: { type: "category", data: cohorts, inverse: true },
+      visualMap: { min: 0, max: 1, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#f4f8ff", "#1f5fbf"] }, formatter: (v) => pf.format(v) },
+      series: [{ type: "heatmap", data: data.rows.map((r) => [periods.indexOf(r.period), cohorts.indexOf(String(r.cohort)), r.retention]),
+        label: { show: cohorts.length <= 16 && periods.length <= 16, formatter: (p) => pf.format(p.value[2]) } }] });
+    const shown = cohorts.slice(-8);
+    chart("chart-curves", { tooltip: { trigger: "axis", valueFormatter: (v) => pf.format(v) }, legend: { bottom: 0, type: "scroll" },
+      grid: { left: 50, right: 20, top: 10, bottom: 50 }, xAxis: { type: "category", data: periods },
+      yAxis: { type: "value", axisLabel: { formatter: (v) => pf.format(v) } },
+      series: shown.map((c) => ({ name: c, type: "line", showSymbol: false, data: periods.map((p) => { const r = data.rows.find((x) => String(x.cohort) === c && x.period === p); return r ? r.retention : null; }) })) });
+  };
+
+  const SUFFIX = /(特别行政区|维吾尔自治区|壮族自治区|回族自治区|自治区|省|市)$/;
+  pages.geo = async function () {
+    const data = await api("/api/geography");
+    if (!data || empty(data)) return;
+    const provinces = data.provinces || [];
+    table("province-table", [{ key: "province" }, { key: "members", fmt: "int" }, { key: "revenue", fmt: "money" }], provinces);
+    table("country-table", [{ key: "country", label: t("geo.world") }, { key: "members", fmt: "int" }, { key: "revenue", fmt: "money" }], data.countries || []);
+    const geo = await (await fetch("/static/vendor/maps/china.json")).json();
+    echarts.registerMap("china", geo);
+    const full = {};
+    geo.features.forEach((f) => { full[f.properties.name.replace(SUFFIX, "")] = f.properties.name; });
+    const values = provinces.map((p) => ({ name: full[String(p.province).replace(SUFFIX, "")] || p.province, value: p.members, revenue: p.revenue }));
+    const max = Math.max(1, ...values.map((v) => v.value));
+    chart("chart-china", { tooltip: { formatter: (p) => p.name + "<br>" + t("col.members") + ": " + inf.format(p.value || 0) + (p.data ? "<br>" + t("col.revenue") + ": " + mf.format(p.data.revenue || 0) : "") },
+      visualMap: { min: 0, max, left: 10, bottom: 10, calculable: true, inRange: { color: ["#eef4fd", "#1f5fbf", "#142b4f"] } },
+      series: [{ type: "map", map: "china", roam: true, zoom: 1.2, center: [104, 36], label: { show: false }, data: values }] });
+  };
+
+  pages.baskets = async function () {
+    const form = document.getElementById("rule-filter");
+    async function load() {
+      const data = await api("/api/baskets", { min_lift: form.elements.min_lift.value, min_confidence: form.elements.min_confidence.value });
+      if (!data || empty(data)) return;
+      const items = (v) => (Array.isArray(v) ? v.join(" + ") : String(v == null ? "∅" : v));
+      const rows = data.rows.map((r) => Object.assign({}, r, { lhs: items(r.antecedent ?? r.antecedents), rhs: items(r.consequent ?? r.consequents) }));
+      table("rules-table", [{ key: "lhs", label: "⇒ LHS" }, { key: "rhs", label: "RHS" }, { key: "support", fmt: "pct", label: "support" },
+        { key: "confidence", fmt: "pct", label: "confidence" }, { key: "lift", fmt: "num", label: "lift" }], rows);
+      const nodes = {}; const links = [];
+      rows.slice(0, 60).forEach((r) => { nodes[r.lhs] = 1; nodes[r.rhs] = 1; links.push({ source: r.lhs, target: r.rhs, value: r.lift }); });
+      chart("chart-network", { tooltip: {}, series: [{ type: "graph", layout: "force", roam: true, label: { show: true, position: "right" },
+        force: { repulsion: 120, edgeLength: 80 }, edgeSymbol: ["none", "arrow"],
+        data: Object.keys(nodes).map((n) => ({ name: n, symbolSize: 14 })), links }] });
+    }
+    form.addEventListener("submit", (e) => { e.preventDefault(); load().catch(fail); });
+    await load();
+  };
+
+  pages.data = async function () {
+    const st = await api("/api/data/status");
+    if (!st) return;
+    table("status-table", [{ key: "table" }, { key: "rows_stored", fmt: "int" }, { key: "rows_quarantined", fmt: "int" },
+      { key: "first_at", fmt: "date" }, { key: "last_at", fmt: "date" }, { key: "last_load", fmt: "date" }], st.tables);
+    table("loads-table", [{ key: "table_name", label: t("col.table") }, { key: "source" }, { key: "rows_read", fmt: "int", label: "read" },
+      { key: "rows_stored", fmt: "int" }, { key: "rows_quarantined", fmt: "int" }, { key: "finished_at", fmt: "date", label: t("col.last_load") }], st.loads);
+    const runs = await api("/api/data/runs");
+    table("runs-table", [{ key: "run_id", label: "run" }, { key: "step", label: "step" }, { key: "status" }, { key: "rows_out", fmt: "int", label: "rows" }, { key: "finished_at", fmt: "date", label: "finished" }], runs.runs);
+    const sel = document.getElementById("q-table");
+    st.tables.forEach((tb) => sel.appendChild(el("option", { value: tb.table }, tb.table + " (" + inf.format(tb.rows_quarantined) + ")")));
+    async function loadQ() {
+      if (!sel.value) return;
+      const q = await api("/api/data/quarantine/" + encodeURIComponent(sel.value), { limit: 100 });
+      const cols = q.rows.length ? Object.keys(q.rows[0]).map((k) => ({ key: k, label: t("col." + k) })) : [{ key: "rule" }];
+      table("quarantine-table", cols, q.rows);
+    }
+    document.getElementById("quarantine-form").addEventListener("submit", (e) => { e.preventDefault(); loadQ().catch(fail); });
+    await loadQ();
+  };
+
+  pages.admin = async function () {
+    async function load() {
+      const users = await api("/api/users");
+      table("users-table", [{ key: "username", label: t("login.username") }, { key: "role", label: t("admin.role") }, { key: "active", label: "active" }, { key: "created_at", fmt: "date", label: "created" }], users.users);
+      const audit = await api("/api/audit", { limit: 200 });
+      table("audit-table", [{ key: "at", fmt: "date", label: "time" }, { key: "username", label: t("login.username") }, { key: "action", label: "action" },
+        { key: "target", label: "target" }, { key: "ip", label: "IP" }], audit.events);
+    }
+    document.getElementById("add-user").addEventListener("submit", async (e) => {
+      e.preventDefault(); const f = e.target;
+      try { await send("POST", "/api/users", { username: f.username.value, password: f.password.value, role: f.role.value }); f.reset(); await load(); } catch (err) { fail(err); }
+    });
+    await load();
+  };
+
+  pages.account = async function () {
+    async function load() {
+      const r = await api("/api/tokens");
+      const tb = document.getElementById("tokens-table");
+      table("tokens-table", [{ key: "name", label: "name" }, { key: "prefix", label: "prefix" }, { key: "created_at", fmt: "date", label: "created" },
+        { key: "last_used_at", fmt: "date", label: "last used" }, { key: "revoked", label: "revoked" }], r.tokens, async (row) => {
+        if (!row.revoked && confirm(t("admin.revoke") + " " + row.prefix + "…?")) { await send("DELETE", "/api/tokens/" + row.id); await load(); }
+      });
+      tb.classList.add("clickable");
+    }
+    document.getElementById("new-token").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const r = await send("POST", "/api/tokens", { name: e.target.name.value || "script" });
+      document.getElementById("token-value").textContent = r.token;
+      document.getElementById("token-once").classList.remove("hidden");
+      await load();
+    });
+    await load();
+  };
+
+  const name = body.dataset.page === "members" && document.getElementById("member-root") ? "member" : body.dataset.page;
+  if (pages[name]) pages[name]().catch(fail);
+  window.memberlens = { charts, api };
+})();
