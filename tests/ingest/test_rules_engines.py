@@ -51,7 +51,7 @@ def test_rules_give_the_expected_rule_per_line(backend):
     assert str(rows[13]["__ordered_at"]) == "2024-01-09 00:00:00"
     assert str(rows[14]["__ordered_at"]) == "2024-01-10 08:15:30"
     assert float(rows[2]["__amount"]) == 1234.5
-    assert rows[14]["__status"] is None and rows[3]["__status"] == "refunded"
+    assert rows[14]["__status"] == "paid" and rows[3]["__status"] == "refunded"  # default paid
 
 
 def test_duckdb_and_spark_agree(spark_session):

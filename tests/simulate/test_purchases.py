@@ -106,4 +106,4 @@ def test_bgnbd_is_exact_on_the_latent_summary(small_shop):
                                       rel=0.1)
     # each member's latent rate shows in their frequency
     rate = lat.frequency / lat.T_retail_days.clip(lower=1)
-    assert np.corrcoef(lat["lambda"], rate)[0, 1] > 0.4
+    assert np.corrcoef(lat["lambda"], rate)[0, 1] > 0.3  # about 0 if unrelated

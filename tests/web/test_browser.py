@@ -151,10 +151,13 @@ def test_drill_from_segment_to_member_360_and_export(page, artifacts):
     assert page.locator("#segment").input_value() == "重要价值客户"
     with page.expect_download() as info:
         page.click("#export-csv")
-    csv = Path(info.value.path()).read_text(encoding="utf-8-sig")
-    header = csv.splitlines()[0].split(",")
-    assert "member_id" in header and "phone" not in header
-    assert all("重要价值客户" in line for line in csv.splitlines()[1:])
+    import csv
+
+    with open(info.value.path(), encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and "member_id" in rows[0] and "phone" not in rows[0]
+    assert {r["segment_cn"] for r in rows} == {"重要价值客户"}
+    assert all("****" in r["phone_masked"] for r in rows if r["phone_masked"])
     first = page.locator("#member-table tbody tr").first
     member_id = first.locator("td").first.inner_text()
     first.click()

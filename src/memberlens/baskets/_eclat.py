@@ -25,12 +25,8 @@ __all__ = ["ItemsetCounts", "mine_itemsets", "packed_tidlists", "pair_counts"]
 _BLOCK_WORDS = 1 << 18
 # Lines per block when building tid-lists and pair counts (a few MB of temporaries).
 _BLOCK_LINES = 1 << 18
-# Join at most this many candidate words per run of classes (see _class_batches).
+# Join at most this many projected words per run of classes (see _class_runs).
 _BATCH_WORDS = 1 << 19
-_RUN_GROWTH = 2
-_RUN_MIN_WORDS = 16
-# Keep only the prefix's non-empty words when they are fewer than this share of the row.
-_COMPACT_SHARE = 0.75
 
 
 @dataclass(frozen=True)
@@ -44,9 +40,9 @@ class ItemsetCounts:
 
 def packed_tidlists(basket: np.ndarray, row: np.ndarray, n_rows: int,
                     n_transactions: int) -> np.ndarray:
-    """An ``(n_rows, ceil(n_transactions / 64))`` uint64 matrix with bit ``basket`` of row ``row``
-    set for every (basket, row) pair; pairs must be distinct. Built in blocks of lines."""
-    n_words = max(1, -(-n_transactions // 64))
+    """An ``(n_rows, ceil(n_transactions / 64) + 1)`` uint64 matrix with bit ``basket`` of row
+    ``row`` set for every (basket, row) pair (pairs distinct); the last word stays zero."""
+    n_words = -(-n_transactions // 64) + 1  # one spare word that stays zero
     bits = np.zeros(n_rows * n_words, dtype=np.uint64)
     for start in range(0, basket.size, _BLOCK_LINES):
         tid = basket[start:start + _BLOCK_LINES].astype(np.int64)
@@ -84,12 +80,6 @@ def pair_counts(basket: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:
     return counts + counts.T
 
 
-def _compact(tids: np.ndarray) -> np.ndarray:
-    """Drop the machine words no tid-list of the block uses, when that saves enough."""
-    used = np.flatnonzero(np.bitwise_or.reduce(tids, axis=0))
-    return tids[:, used] if used.size < _COMPACT_SHARE * tids.shape[1] else tids
-
-
 def _group_pairs(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All pairs ``i < j`` of rows with the same (contiguous) group id."""
     n = group.size
@@ -123,43 +113,58 @@ def _frequent_pairs(tids: np.ndarray, first: np.ndarray, second: np.ndarray,
     return np.concatenate(kept_pos), np.concatenate(kept_counts), np.concatenate(kept_tids)
 
 
-def _class_batches(bits: np.ndarray, frequent_pairs: np.ndarray
-                   ) -> list[tuple[int, int, np.ndarray | None]]:
-    """Split the first items into runs ``[lo, hi)`` whose joined classes fit the block budget.
+def _class_tids(bits: np.ndarray, item: int) -> np.ndarray:
+    """Transactions holding ``item`` (positions of its set bits)."""
+    return np.flatnonzero(np.unpackbits(bits[item].view(np.uint8), bitorder="little"))
 
-    A run shares one word selection (the union of its items' words), so a run of rare items
-    stays small while a whole small data set is one run (few numpy calls)."""
-    n_items, n_words = bits.shape
-    used = bits != 0
-    per_item = frequent_pairs.sum(axis=1)
-    runs, lo = [], 0
-    while lo < n_items - 1:
-        union, pairs, hi = used[lo].copy(), int(per_item[lo]), lo + 1
-        cap = max(_RUN_MIN_WORDS, _RUN_GROWTH * int(union.sum()))
-        while hi < n_items - 1:
-            joined = union | used[hi]
-            width = int(joined.sum())
-            if (pairs + per_item[hi]) * width > _BATCH_WORDS or width > cap:
-                break
-            union, pairs, hi = joined, pairs + int(per_item[hi]), hi + 1
-        words = np.flatnonzero(union)
-        runs.append((lo, hi, words if words.size < _COMPACT_SHARE * n_words else None))
+
+def _class_runs(counts: np.ndarray, per_item: np.ndarray) -> list[tuple[int, int, int]]:
+    """Runs ``[lo, hi)`` of classes (in ascending count order) mined together, with their
+    common projected width in bits: each run joins at most ``_BATCH_WORDS`` words."""
+    runs, lo, n_items = [], 0, counts.size
+    while lo < n_items:
+        if per_item[lo] < 2:  # a class needs two pairs before anything can be joined
+            lo += 1
+            continue
+        hi, pairs = lo + 1, int(per_item[lo])
+        while hi < n_items and (pairs + per_item[hi]) * (int(counts[hi]) // 64 + 1) \
+                <= _BATCH_WORDS:
+            pairs, hi = pairs + int(per_item[hi]), hi + 1
+        runs.append((lo, hi, 64 * (int(counts[lo:hi].max()) // 64 + 1)))
         lo = hi
     return runs
+
+
+def _project(bits: np.ndarray, first: np.ndarray, second: np.ndarray,
+             positions: np.ndarray) -> np.ndarray:
+    """Tid-lists of items ``second[p]`` inside the transactions of class ``first[p]``:
+    ``positions[c]`` lists class ``c``'s transactions (padded with a transaction that holds
+    nothing); bit ``j`` of the result is the item's bit at ``positions[c, j]``."""
+    word, shift = positions >> 6, (positions & 63).astype(np.uint64)
+    width = positions.shape[1]
+    out = np.empty((first.size, width // 64), dtype=np.uint64)
+    step = max(1, _BLOCK_WORDS // width)
+    for start in range(0, first.size, step):
+        f, s = first[start:start + step], second[start:start + step]
+        held = (bits[s[:, None], word[f]] >> shift[f]) & np.uint64(1)
+        out[start:start + step] = np.packbits(held.astype(np.uint8), axis=1,
+                                              bitorder="little").view(np.uint64)
+    return out
 
 
 def mine_itemsets(bits: np.ndarray, counts: np.ndarray, pair_counts: np.ndarray, *,
                   min_count: int, max_len: int) -> ItemsetCounts:
     """All itemsets of at most ``max_len`` rows of ``bits`` whose intersection holds at least
-    ``min_count`` transactions. Rows are item codes ``0..len(bits)-1``; every row must already be
-    frequent (``counts`` are their popcounts, ``pair_counts`` the symmetric matrix of
-    co-occurrence counts). Fastest with rows in ascending count order.
+    ``min_count`` transactions. Rows are item codes ``0..len(bits)-1`` in ascending count order
+    (``counts``); every row must be frequent; ``pair_counts`` is the symmetric matrix of
+    co-occurrence counts; ``bits`` needs one spare all-zero last word.
 
     The search runs over equivalence classes (Zaki 2000): the class of item ``a`` holds the
-    itemsets whose first item is ``a``, restricted to the words of ``a``'s tid-list; runs of
-    classes are mined together, level by level, joining every two itemsets that differ only in
-    their last item, all joins of a level in one batch. A join whose two last items do not form
-    a frequent pair cannot be frequent (Apriori's downward closure) and is skipped unread.
+    itemsets whose first item is ``a``. Its tid-lists are projected onto ``a``'s own
+    transactions (a few words for a rare item instead of one bit per basket), then mined level
+    by level, joining every two itemsets that differ only in their last item, all joins of a
+    level (and of a run of classes of similar size) in one batch. A join whose two last items
+    are not a frequent pair cannot be frequent (Apriori's downward closure) and is skipped.
     """
     n_items = bits.shape[0]
     rows: dict[int, list[np.ndarray]] = {1: [np.arange(n_items, dtype=np.int64)[:, None]]}
@@ -169,25 +174,27 @@ def mine_itemsets(bits: np.ndarray, counts: np.ndarray, pair_counts: np.ndarray,
         first, second = np.nonzero(frequent_pairs)
         rows[2] = [np.column_stack([first, second]).astype(np.int64)]
         found[2] = [pair_counts[first, second].astype(np.int64)]
-    for lo, hi, words in (_class_batches(bits, frequent_pairs) if max_len >= 3 else []):
+    spare = 64 * (bits.shape[1] - 1)  # a transaction position whose bit is never set
+    runs = _class_runs(np.asarray(counts), frequent_pairs.sum(axis=1)) if max_len >= 3 else []
+    for lo, hi, width in runs:
         first, second = np.nonzero(frequent_pairs[lo:hi])
-        first += lo
-        if first.size < 2:
-            continue
-        tids = bits[first] if words is None else bits[np.ix_(first, words)]
-        tids &= bits[second] if words is None else bits[np.ix_(second, words)]
-        items = np.column_stack([first, second])
+        positions = np.full((hi - lo, width), spare, dtype=np.int64)
+        for c in range(hi - lo):
+            tids = _class_tids(bits, lo + c)
+            positions[c, :tids.size] = tids
+        tids = _project(bits, first, second, positions)
+        del positions
+        items = np.column_stack([first + lo, second])
         group, size = first, 2
         while size < max_len and items.shape[0] > 1:
             first, second = _group_pairs(group)
             ok = frequent_pairs[items[first, -1], items[second, -1]]
-            first, second = first[ok], second[ok]
-            tids = _compact(tids)
-            pos, cnt, tids = _frequent_pairs(tids, first, second, min_count)
+            pos, cnt, tids = _frequent_pairs(tids, first[ok], second[ok], min_count)
             if not pos.size:
                 break
-            items = np.column_stack([items[first[pos]], items[second[pos], -1]])
-            group = first[pos]
+            first, second = first[ok][pos], second[ok][pos]
+            items = np.column_stack([items[first], items[second, -1]])
+            group = first
             size += 1
             rows.setdefault(size, []).append(items)
             found.setdefault(size, []).append(cnt)

@@ -67,18 +67,6 @@ class MinedItemsets:
     min_count: int
 
 
-def _first_item_order(basket: np.ndarray, ranked: np.ndarray, starts: np.ndarray,
-                      n_transactions: int, n_items: int) -> np.ndarray:
-    """New position of every basket when baskets are sorted by their rarest frequent item, so
-    each item's tid-list packs into few machine words (``basket`` sorted, ``starts`` the first
-    line of each basket)."""
-    lowest = np.full(n_transactions, n_items, dtype=np.int32)
-    lowest[basket[starts]] = np.minimum.reduceat(ranked, starts)
-    position = np.empty(n_transactions, dtype=np.int32)
-    position[np.argsort(lowest, kind="stable")] = np.arange(n_transactions, dtype=np.int32)
-    return position
-
-
 def count_itemsets(baskets, *, min_support: float, max_len: int | None) -> MinedItemsets:
     """Encode ``baskets`` and mine every frequent itemset of at most ``max_len`` items."""
     transactions = encode_baskets(baskets)
@@ -102,9 +90,6 @@ def count_itemsets(baskets, *, min_support: float, max_len: int | None) -> Mined
     limit = longest if max_len is None else min(max_len, longest)
     pairs = pair_counts(basket, ranked, frequent.size)
     if limit >= 3:
-        basket = blockwise_take(_first_item_order(basket, ranked, starts, n, frequent.size),
-                                basket)
-        del starts
         bits = packed_tidlists(basket, ranked, frequent.size, n)
     else:
         bits = np.zeros((frequent.size, 1), dtype=np.uint64)

@@ -23,7 +23,7 @@ from memberlens.clv._purchase import UNIT_DAYS, PurchaseModel, TimeUnit
 from memberlens.clv._summary import summary_columns
 from memberlens.exceptions import ConfigError, DataError
 
-__all__ = ["Backtest", "MemberError", "RepeatTracking", "backtest",
+__all__ = ["Backtest", "MemberError", "RepeatTracking", "backtest", "backtest_orders",
            "conditional_expectations_by_frequency", "member_level_error",
            "probability_alive_calibration", "repeat_purchase_tracking"]
 
@@ -65,7 +65,9 @@ def repeat_purchase_tracking(model: PurchaseModel, transactions: pd.DataFrame, *
                              origin=None) -> RepeatTracking:
     """Expected vs actual repeat purchases of the cohort in ``transactions``, per period.
 
-    ``origin`` defaults to the first purchase date in the data; members are born on their first
+    The cohort is the members whose first paid purchase is on or before ``calibration_end``
+    (rows with a ``status`` other than 'paid' or without member_id are left out). ``origin``
+    defaults to the first purchase date in the data; members are born on their first
     purchase day and E[X(t - s_i)] (the model's new-member expectation) is summed over members.
     """
     if time_unit not in UNIT_DAYS:
@@ -79,11 +81,16 @@ def repeat_purchase_tracking(model: PurchaseModel, transactions: pd.DataFrame, *
     if missing:
         raise DataError(f"repeat_purchase_tracking: transactions lack column(s) "
                         f"{sorted(missing)}; found {list(transactions.columns)}")
-    days = transactions[["member_id", "ordered_at"]].assign(
-        day=pd.to_datetime(transactions["ordered_at"]).dt.normalize())
-    days = days.drop_duplicates(["member_id", "day"])
-    days = days[days["day"] <= pd.Timestamp(holdout_end)]
+    paid = transactions["member_id"].notna()
+    if "status" in transactions.columns:  # the data contract: analytics use paid orders only
+        paid &= transactions["status"] == "paid"
+    days = pd.DataFrame({"member_id": transactions.loc[paid, "member_id"],
+                         "day": pd.to_datetime(transactions.loc[paid, "ordered_at"])
+                         .dt.normalize()})
+    days = days[days["day"] <= pd.Timestamp(holdout_end)].drop_duplicates(["member_id", "day"])
     birth = days.groupby("member_id")["day"].transform("min")
+    cohort = birth <= pd.Timestamp(calibration_end)  # the members the model was fitted on
+    days, birth = days[cohort], birth[cohort]
     origin = pd.Timestamp(origin) if origin is not None else birth.min()
     unit = pd.Timedelta(days=UNIT_DAYS[time_unit])
     n_periods = int(np.ceil((pd.Timestamp(holdout_end) + pd.Timedelta(days=1) - origin) / unit))
@@ -198,3 +205,34 @@ def backtest(model: PurchaseModel, summary: pd.DataFrame, transactions: pd.DataF
                     conditional_expectations_by_frequency(model, summary),
                     member_level_error(model, summary),
                     probability_alive_calibration(model, summary))
+
+
+PURCHASE_MODELS = {"bgnbd": "BetaGeoModel", "mbgnbd": "ModifiedBetaGeoModel",
+                   "pnbd": "ParetoNBDModel"}
+
+
+def backtest_orders(orders, *, calibration_end, holdout_end, model: str = "bgnbd",
+                    time_unit: TimeUnit = "W") -> tuple[PurchaseModel, Backtest]:
+    """Fit ``model`` on the calibration period of canonical ``orders`` (an Ibis table or a
+    pandas frame) and check it on the holdout: what ``memberlens backtest`` runs."""
+    import memberlens.clv as clv
+    from memberlens.features import calibration_holdout_summary
+    from memberlens.features.purchases import as_day, as_table, purchases
+
+    if model not in PURCHASE_MODELS:
+        raise ConfigError(f"backtest: model must be one of {list(PURCHASE_MODELS)}; "
+                          f"found {model!r}")
+    table = as_table(orders)
+    summary = calibration_holdout_summary(table, calibration_end=calibration_end,
+                                          holdout_end=holdout_end, time_unit=time_unit)
+    summary = summary.to_pandas().rename(columns={
+        "frequency_cal": "frequency", "recency_cal": "recency", "T_cal": "T",
+        "monetary_value_cal": "monetary_value"})
+    if summary.empty:
+        raise DataError(f"backtest: no paid member orders on or before calibration_end "
+                        f"{calibration_end}; fix: pick a later calibration_end")
+    paid = purchases(table, end=as_day(holdout_end, name="holdout_end"))
+    days = paid.select("member_id", ordered_at=paid.day.cast("timestamp")).distinct().to_pandas()
+    fitted = getattr(clv, PURCHASE_MODELS[model])().fit(summary)
+    return fitted, backtest(fitted, summary, days, calibration_end=calibration_end,
+                            holdout_end=holdout_end, time_unit=time_unit)

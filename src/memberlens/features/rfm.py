@@ -101,7 +101,7 @@ def _top_by(table: ir.Table, key: str, weight: ir.NumericValue, out: str) -> ir.
 def _favourite_channel(paid: ir.Table) -> ir.Table | None:
     if "channel" not in paid.columns:
         return None
-    # most paid orders; ties broken by spend, then channel name
+    # most paid orders; ties broken by channel name
     return _top_by(paid.mutate(one=ibis.literal(1)), "channel", ibis._.one, "favourite_channel")
 
 

@@ -97,7 +97,9 @@ class CampaignDraw:
 
 
 def assign_campaigns(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTimes,
-                     plan: CampaignPlan, params: ShopParameters) -> CampaignDraw:
+                     plan: CampaignPlan, cal: RetailCalendar,
+                     params: ShopParameters) -> CampaignDraw:
+    """Targeting, randomisation, responses, opens and clicks of every campaign for a block."""
     cp = params.campaigns
     n = m.n
     uplift = np.array([cp.uplift[s] for s in SEGMENTS])
@@ -154,42 +156,22 @@ def assign_campaigns(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTimes
     treat = treat.astype(bool)
     member_id = m.member_id.take(pa.array(midx))
     campaign_id = col.labels(plan.campaign_id, cidx)
-    n_rows = len(midx)
-    members = {
-        "campaign_id": campaign_id, "member_id": member_id,
-        "group": col.labels(("control", "treatment"), treat.astype(np.int64)),
-        "_sent": (sent, treat), "_opened": (t_open, treat & opened.astype(bool)),
-        "_clicked": (t_click, treat & clicked.astype(bool)),
-    }
-    truth = pa.table({"campaign_id": campaign_id, "member_id": member_id,
-                      "group": members["group"],
+    group = col.labels(("control", "treatment"), treat.astype(np.int64))
+    members = col.table("campaign_members", {
+        "campaign_id": campaign_id, "member_id": member_id, "group": group,
+        "sent_at": col.timestamps(cal.start, sent, valid=treat),
+        "opened_at": col.timestamps(cal.start, t_open, valid=treat & opened.astype(bool)),
+        "clicked_at": col.timestamps(cal.start, t_click, valid=treat & clicked.astype(bool)),
+    }, len(midx))
+    truth = pa.table({"campaign_id": campaign_id, "member_id": member_id, "group": group,
                       "segment": col.labels(SEGMENTS, segment),
                       "alive": pa.array(alive.astype(bool)),
                       "y0": pa.array(y0.astype(bool)), "y1": pa.array(y1.astype(bool))})
     owner, time, campaign = (np.concatenate([r[k] for r in inc]) if inc else np.zeros(0)
                              for k in range(3))
     return CampaignDraw(owner=owner.astype(np.int64), time=time.astype(float),
-                        campaign=campaign.astype(np.int64),
-                        members=_pending(members, n_rows), truth=truth, sums=sums)
-
-
-def _pending(members: dict, n: int) -> pa.Table:
-    """Campaign member rows with times still in days (converted by :func:`members_table`)."""
-    out = {k: v for k, v in members.items() if not k.startswith("_")}
-    for k in ("_sent", "_opened", "_clicked"):
-        days, valid = members[k]
-        out[k] = pa.array(np.where(valid, days, np.nan))
-    return pa.table(out)
-
-
-def campaign_members_table(pending: pa.Table, cal: RetailCalendar) -> pa.Table:
-    """The canonical ``campaign_members`` rows."""
-    cols = {k: pending.column(k).combine_chunks() for k in ("campaign_id", "member_id", "group")}
-    for k, name in (("_sent", "sent_at"), ("_opened", "opened_at"), ("_clicked", "clicked_at")):
-        days = pending.column(k).to_numpy()
-        valid = ~np.isnan(days)
-        cols[name] = col.timestamps(cal.start, np.nan_to_num(days), valid=valid)
-    return col.table("campaign_members", cols, pending.num_rows)
+                        campaign=campaign.astype(np.int64), members=members, truth=truth,
+                        sums=sums)
 
 
 def effects_table(plan: CampaignPlan, sums: np.ndarray, params: ShopParameters) -> pa.Table:

@@ -27,8 +27,7 @@ from memberlens.simulate import dirty as dirty_mod
 from memberlens.simulate.baskets import order_items_table, order_lines, replenishment_products
 from memberlens.simulate.behaviour import events_table
 from memberlens.simulate.calendar import HOUR_PROFILE, RetailCalendar, retail_calendar
-from memberlens.simulate.campaigns import (assign_campaigns, campaign_members_table,
-                                           campaign_plan, effects_table)
+from memberlens.simulate.campaigns import assign_campaigns, campaign_plan, effects_table
 from memberlens.simulate.catalogue import (CATEGORY_NAMES, CATEGORY_SHARES, build_catalogue,
                                            pairs_table, replenishment_table)
 from memberlens.simulate.interactions import interactions_table
@@ -122,7 +121,7 @@ def _block(seed: int, b: int, members: int, cal: RetailCalendar, cat, plan,
     out: dict[str, pa.Table] = {"members": members_table(rng[1], m, cal)}
     out["identities"] = identities_table(rng[2], m, out["members"])
     pt = organic_purchases(rng[3], m, cal, params)
-    cd = assign_campaigns(rng[4], m, pt, plan, params)
+    cd = assign_campaigns(rng[4], m, pt, plan, cal, params)
     owner = np.concatenate([pt.owner, cd.owner])
     when = np.concatenate([pt.time, cd.time])
     campaign = np.concatenate([np.full(len(pt.owner), -1), cd.campaign])
@@ -140,7 +139,7 @@ def _block(seed: int, b: int, members: int, cal: RetailCalendar, cat, plan,
     out["events"] = events_table(rng[7], m, pt, cat, o.owner[paid], o.time[paid], lines, cal,
                                  params)
     out["interactions"] = interactions_table(rng[8], m, pt, o, cal, params)
-    out["campaign_members"] = campaign_members_table(cd.members, cal)
+    out["campaign_members"] = cd.members
     out["truth/members"] = _latent_table(m, pt, repl, cat, cal)
     prefs = {"member_id": m.member_id}
     prefs.update({c: m.preferences[:, i] for i, c in enumerate(CATEGORY_NAMES)})
