@@ -93,3 +93,21 @@ def test_every_command_has_help():
     for cmd in ("init", "ingest", "status", "quarantine", "demo"):
         assert cmd in top
         assert "Usage" in ml(cmd, "--help").stdout
+
+
+def test_run_and_members_commands(tmp_path):
+    ml("init", tmp_path / "p")
+    ml("ingest", "orders", export_cdnow_csv(tmp_path / "cdnow.csv"), "-p", tmp_path / "p")
+    run = json.loads(ml("run", "-p", tmp_path / "p", "--json").stdout)
+    assert run["as_of"] == "1998-06-30" and run["marts"]["mart_members"] == 2357
+    top = json.loads(ml("members", "-p", tmp_path / "p", "--segment", "important_value",
+                        "--limit", "5", "--json").stdout)
+    assert len(top) == 5 and {r["segment_cn8"] for r in top} == {"important_value"}
+    assert [r["clv"] for r in top] == sorted((r["clv"] for r in top), reverse=True)
+    ml("members", "-p", tmp_path / "p", "--tier", "churn_risk", "--export", tmp_path / "c.xlsx")
+    import pandas as pd
+
+    exported = pd.read_excel(tmp_path / "c.xlsx")
+    assert len(exported) > 0 and set(exported.value_tier) == {"churn_risk"}
+    bad = ml("members", "-p", tmp_path / "p", "--segment", "x", "--scheme", "nope", check=False)
+    assert bad.returncode != 0 and "use one of" in bad.stderr

@@ -168,7 +168,8 @@ def test_drill_from_segment_to_member_360_and_export(page, artifacts):
     assert "****" in phone
     assert dict(page.evaluate(_DRAWN))["chart-orders"] > 0
     page.click("#reveal")
-    page.wait_for_function("document.getElementById('reveal-out').textContent.length > 0")
-    assert "假名化" in page.locator("#reveal-out").inner_text()
+    from playwright.sync_api import expect
+
+    expect(page.locator("#reveal-out")).to_contain_text("假名化")
     page.screenshot(path=str(artifacts / "member-360.png"), full_page=True)
     assert page.errors == []

@@ -120,15 +120,16 @@ def _class_tids(bits: np.ndarray, item: int) -> np.ndarray:
 
 def _class_runs(counts: np.ndarray, per_item: np.ndarray) -> list[tuple[int, int, int]]:
     """Runs ``[lo, hi)`` of classes (in ascending count order) mined together, with their
-    common projected width in bits: each run joins at most ``_BATCH_WORDS`` words."""
+    common projected width in bits: at most twice the first class's count, and at most
+    ``_BATCH_WORDS`` words of pair tid-lists per run."""
     runs, lo, n_items = [], 0, counts.size
     while lo < n_items:
         if per_item[lo] < 2:  # a class needs two pairs before anything can be joined
             lo += 1
             continue
-        hi, pairs = lo + 1, int(per_item[lo])
-        while hi < n_items and (pairs + per_item[hi]) * (int(counts[hi]) // 64 + 1) \
-                <= _BATCH_WORDS:
+        hi, pairs, cap = lo + 1, int(per_item[lo]), 2 * int(counts[lo]) + 64
+        while (hi < n_items and counts[hi] <= cap  # similar widths: little padding
+               and (pairs + per_item[hi]) * (int(counts[hi]) // 64 + 1) <= _BATCH_WORDS):
             pairs, hi = pairs + int(per_item[hi]), hi + 1
         runs.append((lo, hi, 64 * (int(counts[lo:hi].max()) // 64 + 1)))
         lo = hi

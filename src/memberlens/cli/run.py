@@ -43,3 +43,41 @@ def run(
                      r.message)
     console.print(grid)
     console.print("marts: " + ", ".join(f"{k} ({v:,})" for k, v in result.marts.items()))
+
+
+@app.command()
+def members(
+    project: Optional[Path] = typer.Option(None, "--project", "-p", help="Project folder."),
+    segment: Optional[str] = typer.Option(None, help="Segment key, e.g. important_value or "
+                                          "champions."),
+    scheme: str = typer.Option("cn8", help="Segment scheme: cn8 (8 classes), rfm11 (11 "
+                               "segments), rf_grid, or one from the project file."),
+    tier: Optional[str] = typer.Option(None, help="Value tier: high_value, medium_value, "
+                                       "low_value, potential_value, churn_risk."),
+    stage: Optional[str] = typer.Option(None, help="Lifecycle stage: new, active, loyal, "
+                                        "declining, dormant, churned, won_back."),
+    order_by: str = typer.Option("clv", "--order-by", help="Sort column, largest first."),
+    limit: int = typer.Option(20, help="Rows to show (export writes all)."),
+    export: Optional[Path] = typer.Option(None, "--export", help="Write the list to .xlsx, "
+                                          ".csv or .parquet."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """List members with their scores, segment, tier and stage (from the last `run`)."""
+    from memberlens.cli.data import _export
+    from memberlens.pipeline.members import LIST_COLUMNS, member_list
+
+    rows = member_list(project, segment=segment, scheme=scheme, tier=tier, stage=stage,
+                       order_by=order_by, limit=None if export else limit)
+    if export:
+        _export(rows, export)
+        console.print(f"wrote {rows.num_rows:,} members to {export}")
+        return
+    if as_json:
+        emit_json(rows.to_pylist())
+        return
+    cols = [c for c in LIST_COLUMNS if c in rows.column_names]
+    grid = Table(*cols, title=f"{rows.num_rows:,} members")
+    for r in rows.select(cols).to_pylist():
+        grid.add_row(*[f"{v:,.2f}" if isinstance(v, float) else ("" if v is None else str(v))
+                       for v in r.values()])
+    console.print(grid)

@@ -15,7 +15,8 @@ def simulate(
     out_dir: Path = typer.Argument(..., help="Directory to write <table>.parquet and truth/ to."),
     members: int = typer.Option(10_000, "--members", "-n", min=1, help="Number of members."),
     seed: int = typer.Option(0, "--seed", "-s", help="Random seed (same seed, same tables)."),
-    start: str = typer.Option("2023-01-01", "--start", help="First day of the period (YYYY-MM-DD)."),
+    start: str = typer.Option("2023-01-01", "--start",
+                              help="First day of the period (YYYY-MM-DD)."),
     days: int = typer.Option(1096, "--days", min=30, help="Length of the period in days."),
     dirty: bool = typer.Option(False, "--dirty", help="Also write messy CSV exports to dirty/ "
                                "(GBK orders, UTF-8-BOM members) with counted defects."),

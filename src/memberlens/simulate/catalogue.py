@@ -93,7 +93,9 @@ def build_catalogue(rng: np.random.Generator, n_products: int, n_pairs: int,
     median = np.array([c[3] for c in CATEGORIES])[category]
     spread = np.array([c[4] for c in CATEGORIES])[category]
     price = median * np.exp(spread * rng.standard_normal(n))
-    price_cents = np.maximum(np.round(price) * 100 - 10 * (rng.random(n) < 0.5), 990).astype(np.int64)
+    # whole yuan, half of them ending in .90 (99.90, 129.90 ...)
+    price_cents = np.maximum(np.round(price) * 100 - 10 * (rng.random(n) < 0.5), 990)
+    price_cents = price_cents.astype(np.int64)
     noun_pick = rng.random(n)
     nouns = [[noun for noun, _ in c[6]] for c in CATEGORIES]
     cycles = [[days for _, days in c[6]] for c in CATEGORIES]

@@ -50,6 +50,7 @@ _PHONE_PREFIXES = tuple(str(x) for x in (130, 131, 132, 133, 135, 136, 137, 138,
                                          181, 182, 183, 185, 186, 187, 188, 189, 191, 198, 199))
 _MAIL_DOMAINS = ("qq.com", "163.com", "126.com", "sina.com", "gmail.com", "outlook.com",
                  "foxmail.com", "icloud.com")
+_OPENID = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _MAIL_SHARES = np.array([0.45, 0.2, 0.08, 0.04, 0.05, 0.05, 0.05, 0.08])
 
 
@@ -171,9 +172,7 @@ def identities_table(rng: np.random.Generator, m: MemberBlock, members: pa.Table
     parts = [
         (np.ones(n, bool), "phone", members.column("phone").combine_chunks()),
         (pc.is_valid(email).to_numpy(zero_copy_only=False), "email", email),
-        (has_openid, "openid", col.concat(pa.scalar("o"),
-                                          col.random_text(rng, n, 27, "ABCDEFGHIJKLMNOPQRSTUVW"
-                                                          "XYZabcdefghijklmnopqrstuvwxyz0123456789-_"))),
+        (has_openid, "openid", col.concat(pa.scalar("o"), col.random_text(rng, n, 27, _OPENID))),
         (has_device, "device", m.device_id),
         (second_device, "device", col.random_text(rng, n, 32, "0123456789abcdef")),
         (has_card, "card", col.ids("86", m.number, 14)),

@@ -126,8 +126,8 @@
       xAxis: { type: "category", data: x, boundaryGap: false },
       yAxis: { type: "value", axisLabel: { formatter: (v) => (key === "revenue" ? mfc.format(v) : inf.format(v)) } },
       series: [
-        { name: t("chart.current"), type: "line", smooth: true, showSymbol: false, areaStyle: { opacity: 0.12 }, data: data.trend.map((r) => r[key]) },
-        { name: t("chart.previous"), type: "line", smooth: true, showSymbol: false, lineStyle: { type: "dashed" }, data: prevBy.slice(0, x.length).map((r) => r[key]) },
+        { name: t("chart.current"), type: "line", smooth: 0.3, showSymbol: false, areaStyle: { opacity: 0.12 }, data: data.trend.map((r) => r[key]) },
+        { name: t("chart.previous"), type: "line", smooth: 0.3, showSymbol: false, lineStyle: { type: "dashed" }, data: prevBy.slice(0, x.length).map((r) => r[key]) },
       ],
     });
     chart("chart-revenue", line("revenue", fmt.money));
@@ -144,7 +144,7 @@
       const segs = data.schemes[scheme] || [];
       const c = chart(id, {
         tooltip: { formatter: (p) => p.name + "<br>" + t("col.members") + ": " + inf.format(p.value) + "<br>" + t("col.revenue_share") + ": " + pf.format(p.data.share || 0) },
-        series: [{ type: "treemap", roam: false, nodeClick: false, breadcrumb: { show: false }, width: "100%", height: "100%",
+        series: [{ type: "treemap", roam: false, nodeClick: false, breadcrumb: { show: false }, top: 0, left: 0, right: 0, bottom: 0,
           label: { formatter: (p) => p.name + "\n" + inf.format(p.value) },
           data: segs.map((s, i) => ({ name: seg(s.segment), raw: s.segment, value: s.members, share: s.revenue_share, itemStyle: { color: COLORS[i % COLORS.length] } })) }],
       });
@@ -282,7 +282,7 @@
     const max = Math.max(1, ...values.map((v) => v.value));
     chart("chart-china", { tooltip: { formatter: (p) => p.name + "<br>" + t("col.members") + ": " + inf.format(p.value || 0) + (p.data ? "<br>" + t("col.revenue") + ": " + mf.format(p.data.revenue || 0) : "") },
       visualMap: { min: 0, max, left: 10, bottom: 10, calculable: true, inRange: { color: ["#eef4fd", "#1f5fbf", "#142b4f"] } },
-      series: [{ type: "map", map: "china", roam: true, zoom: 1.2, center: [104, 36], label: { show: false }, data: values }] });
+      series: [{ type: "map", map: "china", roam: true, layoutCenter: ["50%", "55%"], layoutSize: "120%", label: { show: false }, data: values }] });
   };
 
   pages.baskets = async function () {
