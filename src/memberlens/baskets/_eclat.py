@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ItemsetCounts", "mine_itemsets", "packed_tidlists", "pair_counts"]
+__all__ = ["BasketLayout", "ItemsetCounts", "basket_layout", "mine_itemsets", "pair_counts"]
 
 # Intersect at most this many uint64 words per numpy call (2 MB: the gathered rows stay in cache).
 _BLOCK_WORDS = 1 << 18
@@ -38,17 +38,33 @@ class ItemsetCounts:
     counts: dict[int, np.ndarray]
 
 
-def packed_tidlists(basket: np.ndarray, row: np.ndarray, n_rows: int,
-                    n_transactions: int) -> np.ndarray:
-    """An ``(n_rows, ceil(n_transactions / 64) + 1)`` uint64 matrix with bit ``basket`` of row
-    ``row`` set for every (basket, row) pair (pairs distinct); the last word stays zero."""
-    n_words = -(-n_transactions // 64) + 1  # one spare word that stays zero
-    bits = np.zeros(n_rows * n_words, dtype=np.uint64)
-    for start in range(0, basket.size, _BLOCK_LINES):
-        tid = basket[start:start + _BLOCK_LINES].astype(np.int64)
-        flat = row[start:start + _BLOCK_LINES].astype(np.int64) * n_words + (tid >> 6)
-        np.bitwise_or.at(bits, flat, np.left_shift(np.uint64(1), (tid & 63).astype(np.uint64)))
-    return bits.reshape(n_rows, n_words)
+@dataclass(frozen=True)
+class BasketLayout:
+    """The lines of the frequent items two ways: basket-major (``basket`` sorted, ``item`` its
+    item, ``line_start[t]`` the first line of basket ``t``) and item-major (``item_tids``: the
+    baskets of item ``i`` at ``item_offsets[i]:item_offsets[i + 1]``, ascending)."""
+
+    basket: np.ndarray
+    item: np.ndarray
+    line_start: np.ndarray
+    item_tids: np.ndarray
+    item_offsets: np.ndarray
+    item_counts: np.ndarray
+
+
+def basket_layout(basket: np.ndarray, item: np.ndarray, n_items: int,
+                  n_transactions: int) -> BasketLayout:
+    """Index (basket, item) lines, ``basket`` sorted and pairs distinct."""
+    line_start = np.searchsorted(basket, np.arange(n_transactions + 1))
+    order = np.argsort(item, kind="stable")  # stable: baskets stay ascending within an item
+    item_tids = basket[order]
+    del order
+    counts = np.zeros(n_items, dtype=np.int64)
+    for start in range(0, item.size, _BLOCK_LINES):  # bincount widens its input to int64
+        counts += np.bincount(item[start:start + _BLOCK_LINES], minlength=n_items)
+    return BasketLayout(basket=basket, item=item, line_start=line_start, item_tids=item_tids,
+                        item_offsets=np.concatenate([[0], np.cumsum(counts)]),
+                        item_counts=counts)
 
 
 def pair_counts(basket: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:
@@ -113,15 +129,10 @@ def _frequent_pairs(tids: np.ndarray, first: np.ndarray, second: np.ndarray,
     return np.concatenate(kept_pos), np.concatenate(kept_counts), np.concatenate(kept_tids)
 
 
-def _class_tids(bits: np.ndarray, item: int) -> np.ndarray:
-    """Transactions holding ``item`` (positions of its set bits)."""
-    return np.flatnonzero(np.unpackbits(bits[item].view(np.uint8), bitorder="little"))
-
-
 def _class_runs(counts: np.ndarray, per_item: np.ndarray) -> list[tuple[int, int, int]]:
     """Runs ``[lo, hi)`` of classes (in ascending count order) mined together, with their
-    common projected width in bits: at most twice the first class's count, and at most
-    ``_BATCH_WORDS`` words of pair tid-lists per run."""
+    common projected width in words: the first class's count at most doubles within a run, and
+    a run holds at most ``_BATCH_WORDS`` words of pair tid-lists."""
     runs, lo, n_items = [], 0, counts.size
     while lo < n_items:
         if per_item[lo] < 2:  # a class needs two pairs before anything can be joined
@@ -131,60 +142,65 @@ def _class_runs(counts: np.ndarray, per_item: np.ndarray) -> list[tuple[int, int
         while (hi < n_items and counts[hi] <= cap  # similar widths: little padding
                and (pairs + per_item[hi]) * (int(counts[hi]) // 64 + 1) <= _BATCH_WORDS):
             pairs, hi = pairs + int(per_item[hi]), hi + 1
-        runs.append((lo, hi, 64 * (int(counts[lo:hi].max()) // 64 + 1)))
+        runs.append((lo, hi, int(counts[lo:hi].max()) // 64 + 1))
         lo = hi
     return runs
 
 
-def _project(bits: np.ndarray, first: np.ndarray, second: np.ndarray,
-             positions: np.ndarray) -> np.ndarray:
-    """Tid-lists of items ``second[p]`` inside the transactions of class ``first[p]``:
-    ``positions[c]`` lists class ``c``'s transactions (padded with a transaction that holds
-    nothing); bit ``j`` of the result is the item's bit at ``positions[c, j]``."""
-    word, shift = positions >> 6, (positions & 63).astype(np.uint64)
-    width = positions.shape[1]
-    out = np.empty((first.size, width // 64), dtype=np.uint64)
-    step = max(1, _BLOCK_WORDS // width)
-    for start in range(0, first.size, step):
-        f, s = first[start:start + step], second[start:start + step]
-        held = (bits[s[:, None], word[f]] >> shift[f]) & np.uint64(1)
-        out[start:start + step] = np.packbits(held.astype(np.uint8), axis=1,
-                                              bitorder="little").view(np.uint64)
-    return out
+def _project(lo: int, hi: int, width: int, pair_row: np.ndarray, n_pairs: int,
+             layout: BasketLayout) -> np.ndarray:
+    """Tid-lists of the frequent pairs of classes ``lo..hi-1``, each over its class's own
+    transactions: bit ``j`` of pair ``(a, b)`` is set when the ``j``-th transaction holding
+    ``a`` holds ``b``. Built from the transactions' lines, in blocks."""
+    counts = np.diff(layout.item_offsets[lo:hi + 1])
+    first, last = layout.item_offsets[lo], layout.item_offsets[hi]
+    out = np.zeros(n_pairs * width, dtype=np.uint64)
+    step = max(1, _BLOCK_LINES // 16)
+    for start in range(first, last, step):
+        stop = min(last, start + step)
+        tid = layout.item_tids[start:stop]
+        owner = np.searchsorted(layout.item_offsets[lo + 1:hi + 1], np.arange(start, stop),
+                                side="right")
+        rank = np.arange(start, stop) - layout.item_offsets[lo + owner]
+        begin, size = layout.line_start[tid], np.diff(layout.line_start)[tid]
+        line = np.repeat(begin - np.cumsum(size) + size, size) + np.arange(int(size.sum()))
+        row = pair_row[np.repeat(owner, size), layout.item[line]]
+        keep = row >= 0
+        rank = np.repeat(rank, size)[keep]
+        np.bitwise_or.at(out, row[keep].astype(np.int64) * width + (rank >> 6),
+                         np.left_shift(np.uint64(1), (rank & 63).astype(np.uint64)))
+    del counts
+    return out.reshape(n_pairs, width)
 
 
-def mine_itemsets(bits: np.ndarray, counts: np.ndarray, pair_counts: np.ndarray, *,
-                  min_count: int, max_len: int) -> ItemsetCounts:
-    """All itemsets of at most ``max_len`` rows of ``bits`` whose intersection holds at least
-    ``min_count`` transactions. Rows are item codes ``0..len(bits)-1`` in ascending count order
-    (``counts``); every row must be frequent; ``pair_counts`` is the symmetric matrix of
-    co-occurrence counts; ``bits`` needs one spare all-zero last word.
+def mine_itemsets(layout: BasketLayout, pair_counts: np.ndarray, *, min_count: int,
+                  max_len: int) -> ItemsetCounts:
+    """All itemsets of at most ``max_len`` items held by at least ``min_count`` transactions.
 
-    The search runs over equivalence classes (Zaki 2000): the class of item ``a`` holds the
-    itemsets whose first item is ``a``. Its tid-lists are projected onto ``a``'s own
-    transactions (a few words for a rare item instead of one bit per basket), then mined level
-    by level, joining every two itemsets that differ only in their last item, all joins of a
-    level (and of a run of classes of similar size) in one batch. A join whose two last items
-    are not a frequent pair cannot be frequent (Apriori's downward closure) and is skipped.
+    Items are ``0..n_items-1`` in ascending count order, all frequent; ``pair_counts`` is the
+    symmetric matrix of co-occurrence counts. The search runs over equivalence classes (Zaki
+    2000): the class of item ``a`` holds the itemsets whose first item is ``a``, and its
+    tid-lists are bitsets over ``a``'s own transactions (a few words for a rare item instead of
+    one bit per basket). A class is mined level by level, joining every two itemsets that differ
+    only in their last item, all joins of a level (and of a run of classes of similar size) in
+    one batch; a join whose two last items are not a frequent pair cannot be frequent
+    (Apriori's downward closure) and is skipped.
     """
-    n_items = bits.shape[0]
+    counts = layout.item_counts
+    n_items = counts.size
     rows: dict[int, list[np.ndarray]] = {1: [np.arange(n_items, dtype=np.int64)[:, None]]}
-    found: dict[int, list[np.ndarray]] = {1: [np.asarray(counts, dtype=np.int64)]}
+    found: dict[int, list[np.ndarray]] = {1: [counts.astype(np.int64)]}
     frequent_pairs = np.triu(pair_counts >= min_count, k=1)
     if max_len >= 2:
         first, second = np.nonzero(frequent_pairs)
         rows[2] = [np.column_stack([first, second]).astype(np.int64)]
         found[2] = [pair_counts[first, second].astype(np.int64)]
-    spare = 64 * (bits.shape[1] - 1)  # a transaction position whose bit is never set
-    runs = _class_runs(np.asarray(counts), frequent_pairs.sum(axis=1)) if max_len >= 3 else []
+    runs = _class_runs(counts, frequent_pairs.sum(axis=1)) if max_len >= 3 else []
     for lo, hi, width in runs:
         first, second = np.nonzero(frequent_pairs[lo:hi])
-        positions = np.full((hi - lo, width), spare, dtype=np.int64)
-        for c in range(hi - lo):
-            tids = _class_tids(bits, lo + c)
-            positions[c, :tids.size] = tids
-        tids = _project(bits, first, second, positions)
-        del positions
+        pair_row = np.full((hi - lo, n_items), -1, dtype=np.int32)
+        pair_row[first, second] = np.arange(first.size)
+        tids = _project(lo, hi, width, pair_row, first.size, layout)
         items = np.column_stack([first + lo, second])
         group, size = first, 2
         while size < max_len and items.shape[0] > 1:

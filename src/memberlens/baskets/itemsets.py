@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from memberlens.baskets._eclat import (ItemsetCounts, mine_itemsets, packed_tidlists,
-                                       pair_counts)
+from memberlens.baskets._eclat import ItemsetCounts, basket_layout, mine_itemsets, pair_counts
 from memberlens.baskets.transactions import blockwise_take, encode_baskets
 from memberlens.exceptions import ConfigError
 
@@ -84,18 +83,15 @@ def count_itemsets(baskets, *, min_support: float, max_len: int | None) -> Mined
     basket = transactions.basket if on.all() else transactions.basket[on]
     ranked = ranked if on.all() else ranked[on]
     del transactions, on  # only the frequent items' lines are needed from here on
-    starts = np.flatnonzero(np.concatenate([[True], basket[1:] != basket[:-1]])) \
-        if basket.size else np.empty(0, dtype=np.int64)
-    longest = int(np.diff(starts, append=basket.size).max()) if basket.size else 0
+    longest = int(np.diff(np.flatnonzero(np.diff(basket, prepend=-1, append=n + 1))).max()) \
+        if basket.size else 0
     limit = longest if max_len is None else min(max_len, longest)
     pairs = pair_counts(basket, ranked, frequent.size)
-    if limit >= 3:
-        bits = packed_tidlists(basket, ranked, frequent.size, n)
-    else:
-        bits = np.zeros((frequent.size, 1), dtype=np.uint64)
+    layout = basket_layout(basket, ranked, frequent.size, n) if limit >= 3 else None
     del basket, ranked
-    found = mine_itemsets(bits, item_counts[frequent], pairs, min_count=threshold, max_len=limit)
-    del bits
+    found = mine_itemsets(layout, pairs, item_counts=item_counts[frequent], min_count=threshold,
+                          max_len=limit)
+    del layout
     rows = {size: np.sort(frequent[ranked], axis=1)  # back to item codes, in label order
             for size, ranked in found.rows.items()}
     return MinedItemsets(itemsets=ItemsetCounts(rows=rows, counts=found.counts),

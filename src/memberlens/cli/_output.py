@@ -15,8 +15,8 @@ def _default(value):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return float(value)
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
     return str(value)
 
 

@@ -22,6 +22,8 @@ def simulate(
                                "(GBK orders, UTF-8-BOM members) with counted defects."),
     chunk_members: int = typer.Option(100_000, "--chunk-members", min=1,
                                       help="Members buffered per write (memory vs. speed)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (same as the "
+                               "global --quiet)."),
 ) -> None:
     """Simulate a Chinese e-commerce shop (members, orders, items, events, campaigns, ...)
     with its latent truth in OUT_DIR/truth/ (模拟一个带真实参数的电商会员数据集)."""
@@ -37,7 +39,7 @@ def simulate(
         from memberlens.exceptions import ConfigError
 
         raise ConfigError(f"--start: expected a date like 2023-01-01, found {start!r}") from None
-    if state.quiet:
+    if quiet or state.quiet:
         report = simulate_shop(out_dir, members=members, seed=seed, start=start_date, days=days,
                                dirty=dirty, chunk_members=chunk_members)
     else:
