@@ -152,7 +152,6 @@ def _project(lo: int, hi: int, width: int, pair_row: np.ndarray, n_pairs: int,
     """Tid-lists of the frequent pairs of classes ``lo..hi-1``, each over its class's own
     transactions: bit ``j`` of pair ``(a, b)`` is set when the ``j``-th transaction holding
     ``a`` holds ``b``. Built from the transactions' lines, in blocks."""
-    counts = np.diff(layout.item_offsets[lo:hi + 1])
     first, last = layout.item_offsets[lo], layout.item_offsets[hi]
     out = np.zeros(n_pairs * width, dtype=np.uint64)
     step = max(1, _BLOCK_LINES // 16)
@@ -169,16 +168,16 @@ def _project(lo: int, hi: int, width: int, pair_row: np.ndarray, n_pairs: int,
         rank = np.repeat(rank, size)[keep]
         np.bitwise_or.at(out, row[keep].astype(np.int64) * width + (rank >> 6),
                          np.left_shift(np.uint64(1), (rank & 63).astype(np.uint64)))
-    del counts
     return out.reshape(n_pairs, width)
 
 
-def mine_itemsets(layout: BasketLayout, pair_counts: np.ndarray, *, min_count: int,
-                  max_len: int) -> ItemsetCounts:
+def mine_itemsets(layout: BasketLayout | None, pair_counts: np.ndarray, *,
+                  item_counts: np.ndarray, min_count: int, max_len: int) -> ItemsetCounts:
     """All itemsets of at most ``max_len`` items held by at least ``min_count`` transactions.
 
     Items are ``0..n_items-1`` in ascending count order, all frequent; ``pair_counts`` is the
-    symmetric matrix of co-occurrence counts. The search runs over equivalence classes (Zaki
+    symmetric matrix of co-occurrence counts; ``layout`` is needed for ``max_len >= 3``. The
+    search runs over equivalence classes (Zaki
     2000): the class of item ``a`` holds the itemsets whose first item is ``a``, and its
     tid-lists are bitsets over ``a``'s own transactions (a few words for a rare item instead of
     one bit per basket). A class is mined level by level, joining every two itemsets that differ
@@ -186,7 +185,7 @@ def mine_itemsets(layout: BasketLayout, pair_counts: np.ndarray, *, min_count: i
     one batch; a join whose two last items are not a frequent pair cannot be frequent
     (Apriori's downward closure) and is skipped.
     """
-    counts = layout.item_counts
+    counts = np.asarray(item_counts, dtype=np.int64)
     n_items = counts.size
     rows: dict[int, list[np.ndarray]] = {1: [np.arange(n_items, dtype=np.int64)[:, None]]}
     found: dict[int, list[np.ndarray]] = {1: [counts.astype(np.int64)]}

@@ -83,8 +83,9 @@ def count_itemsets(baskets, *, min_support: float, max_len: int | None) -> Mined
     basket = transactions.basket if on.all() else transactions.basket[on]
     ranked = ranked if on.all() else ranked[on]
     del transactions, on  # only the frequent items' lines are needed from here on
-    longest = int(np.diff(np.flatnonzero(np.diff(basket, prepend=-1, append=n + 1))).max()) \
-        if basket.size else 0
+    bounds = np.concatenate([[0], np.flatnonzero(basket[1:] != basket[:-1]) + 1, [basket.size]])
+    longest = int(np.diff(bounds).max()) if basket.size else 0
+    del bounds
     limit = longest if max_len is None else min(max_len, longest)
     pairs = pair_counts(basket, ranked, frequent.size)
     layout = basket_layout(basket, ranked, frequent.size, n) if limit >= 3 else None

@@ -109,7 +109,7 @@ def assign_campaigns(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTimes
     inc, rows = [], []
     for c in range(plan.size):                       # loop over campaigns, vectorised over members
         start, end = plan.start[c], plan.end[c]
-        name, _a, _o, _l, channel, _offer, strength = PLAN[plan.plan_row[c]]
+        _name, _a, _o, _l, channel, _offer, strength = PLAN[plan.plan_row[c]]
         target = (m.registered < start) & (rng.random(n) < cp.target_share)
         treat = target & (rng.random(n) < cp.treatment_share)
         before = np.searchsorted(keys, local * 1e6 + start)
