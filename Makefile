@@ -6,12 +6,20 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test install lock docs clean
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml web/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
+
+## Debian's Chromium for the browser tests (Playwright drives it; no browser is downloaded).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "run as root (or apt-get install chromium) for the browser tests"; fi
 
 install: $(STAMP)
 
@@ -21,7 +29,7 @@ demo: $(STAMP)
 
 ## The whole test suite, on both engines. pytest's exit code 5 ("no tests collected") is reported
 ## and passed through as success so that a filtered run (make test PYTEST_ARGS=-k...) is not red.
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/python -m pytest -q $(PYTEST_ARGS) || \
 	    { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; else exit $$rc; fi; }
 

@@ -8,9 +8,9 @@ subprocess on the same summary, written to a temporary CSV:
     /work/peers-venv-clv/bin/pip install "lifetimes==0.11.3" "pandas==1.5.3" "numpy==1.26.4" \
         "scipy==1.11.4" "autograd==1.6.2"
     python3.11 -m venv /work/peers-venv-pymc
-    /work/peers-venv-pymc/bin/pip install "pymc-marketing==1.3.0"
+    /work/peers-venv-pymc/bin/pip install "pymc-marketing==0.19.2"
     .venv/bin/python benchmarks/clv_fit.py --lifetimes-python /work/peers-venv-clv/bin/python \
-        --pymc-python /work/peers-venv-pymc/bin/python --members 1000000
+        --pymc-python /work/peers-venv-pymc/bin/python --members 100000 1000000
 
 Time is the fit call only (data already in memory; ours includes validation and compression
 into counts of identical rows). Parameters are compared to 3 significant digits.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -81,8 +82,12 @@ def peer(python: str | None, tool: str, model: str, csv: Path, timeout: float) -
         return {"error": "not run"}
     script = Path(__file__).with_name("clv_peers.py")
     try:
+        # one BLAS thread, as memberlens uses inside its fits: on a small busy machine BLAS
+        # spin-waits would otherwise slow the peers' optimisers many times over
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1"}
         done = subprocess.run([python, str(script), tool, model, str(csv)], capture_output=True,
-                              text=True, timeout=timeout, check=False)
+                              text=True, timeout=timeout, check=False, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish in {timeout:.0f} s"}
     try:
@@ -105,27 +110,28 @@ def cell(result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--lifetimes-python", default=None)
     parser.add_argument("--pymc-python", default=None)
     parser.add_argument("--peer-timeout", type=float, default=600.0)
-    parser.add_argument("--skip-peer-large", action="store_true",
-                        help="run peers on CDNOW only")
+    parser.add_argument("--peer-max-pnbd", type=int, default=100_000,
+                        help="largest simulated set on which peers fit the Pareto/NBD "
+                             "(lifetimes needs minutes per 100,000 members)")
     args = parser.parse_args()
 
     sets = [("CDNOW sample (2,357)", {m: cdnow_summary() for m in OURS}, 5, True)]
-    n = args.members
-    sim_bg = simulated(n, 1, "bgnbd")
-    sets.append((f"simulated ({n:,})", {"bgnbd": sim_bg, "gg": sim_bg,
-                                       "pnbd": simulated(n, 2, "pnbd")}, 1,
-                 not args.skip_peer_large))
+    for n in args.members:
+        sim_bg = simulated(n, 1, "bgnbd")
+        sets.append((f"simulated ({n:,})", {"bgnbd": sim_bg, "gg": sim_bg,
+                                           "pnbd": simulated(n, 2, "pnbd")}, 1, True))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, frames, repeats, run_peers in sets:
+        for label, frames, repeats, _ in sets:
             for model, data in frames.items():
                 csv = Path(tmp) / f"{model}.csv"
                 data.to_csv(csv, index=False)
                 mine = ours(model, data, repeats)
+                run_peers = not (model == "pnbd" and len(data) > args.peer_max_pnbd)
                 life = peer(args.lifetimes_python if run_peers else None, "lifetimes", model,
                             csv, args.peer_timeout)
                 pymc = peer(args.pymc_python if run_peers else None, "pymc", model, csv,
@@ -137,9 +143,13 @@ def main() -> None:
                              agree(mine["params"], pymc),
                              ", ".join(f"{k} {v:.4g}" for k, v in mine["params"].items())))
                 print(f"done: {label} {model}", file=sys.stderr, flush=True)
-    print("## CLV model fits (memberlens.clv vs lifetimes 0.11.3 and pymc-marketing 1.3.0 MAP)\n")
-    print(f"Machine: 2 cores, 24 GiB, Python {platform.python_version()}; fit time in seconds "
-          "(ours: median of 5 on CDNOW, one run on the simulated set).\n")
+    print("## CLV model fits (memberlens.clv vs lifetimes 0.11.3 and pymc-marketing 0.19.2 MAP)\n")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"Machine: 2 cores, 24 GiB, Python {platform.python_version()}, load average at the "
+          f"end {load} (the machine is shared); fit time in seconds (ours: median of 5 on "
+          "CDNOW, one run on the simulated sets). Peers' times include pytensor compilation "
+          "for pymc-marketing; peers run with one BLAS thread (OPENBLAS_NUM_THREADS=1), as "
+          "memberlens limits itself inside fits; 'not run' = skipped by --peer-max-pnbd.\n")
     print("| data | model | memberlens s | lifetimes s | speed-up | same params (3 s.f.) | "
           "pymc-marketing MAP s | same params (3 s.f.) | memberlens estimates |")
     print("| --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- |")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import shutil
@@ -36,9 +37,10 @@ def run_child(out: Path, members: int, seed: int, chunk: int) -> dict:
     proc = subprocess.run([sys.executable, "-c", CHILD, str(out), str(members), str(seed),
                            str(chunk)], capture_output=True, text=True, check=True)
     wall = time.perf_counter() - t0
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result.update(wall=wall, peak_mib=peak_kib / 1024)
+    result.update(wall=wall, peak_mib=usage.ru_maxrss / 1024,
+                  cpu=usage.ru_utime + usage.ru_stime)
     return result
 
 
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from memberlens.simulate import simulate_shop
 
+    load_before = os.getloadavg()[0]
     pilot = simulate_shop(args.out / "pilot", members=20_000, seed=args.seed)
     per_member = pilot.rows["orders"] / 20_000
     members = int(np.ceil(args.orders / per_member))
@@ -87,20 +90,25 @@ def main(argv: list[str] | None = None) -> None:
     if not args.keep:
         shutil.rmtree(args.out, ignore_errors=True)
 
+    load_after = os.getloadavg()[0]
     rows = big["rows"]
     print("## Simulator (`memberlens simulate`)\n")
     print(f"Machine: {platform.machine()}, 2 cores, 24 GiB; Python {platform.python_version()}; "
           f"command: `.venv/bin/python benchmarks/simulate.py --orders {args.orders}`.\n")
-    print("| run | members | orders | all rows written | seconds | orders / s | peak RSS |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"Load average (1 min) before / after: {load_before:.1f} / {load_after:.1f} (the "
+          "machine is shared; CPU seconds are less sensitive to that than wall time).\n")
+    print("| run | members | orders | all rows written | wall s | CPU s | orders / wall s | "
+          "peak RSS |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     print(f"| memberlens, 9 tables + truth (chunks of {args.chunk_members:,} members) | "
           f"{members:,} | {rows['orders']:,} | {sum(rows.values()):,} | {big['seconds']:.1f} | "
-          f"{rows['orders'] / big['seconds']:,.0f} | {big['peak_mib']:,.0f} MiB |")
+          f"{big['cpu']:.1f} | {rows['orders'] / big['seconds']:,.0f} | "
+          f"{big['peak_mib']:,.0f} MiB |")
     print(f"| memberlens, small shop (9 tables + truth) | {args.naive_members:,} | "
-          f"{small.rows['orders']:,} | {sum(small.rows.values()):,} | {small.seconds:.2f} | "
+          f"{small.rows['orders']:,} | {sum(small.rows.values()):,} | {small.seconds:.2f} | | "
           f"{small.orders_per_second:,.0f} | |")
     print(f"| naive pandas row loop, orders table only | {args.naive_members:,} | {n_naive:,} | "
-          f"{n_naive:,} | {t_naive:.2f} | {n_naive / t_naive:,.0f} | |")
+          f"{n_naive:,} | {t_naive:.2f} | | {n_naive / t_naive:,.0f} | |")
     print()
     print("Rows per table: " + ", ".join(f"{k} {v:,}" for k, v in rows.items())
           + f"; {size / 2**30:.2f} GiB on disk (Parquet, zstd).")

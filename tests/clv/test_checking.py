@@ -30,7 +30,8 @@ def test_tracking_matches_reference_file(fitted, cdnow_transactions, weekly_refe
     np.testing.assert_array_equal(frame["actual_incremental"], weekly_reference["actual_weekly"])
     np.testing.assert_array_equal(frame["actual_cumulative"], weekly_reference["actual_cum"])
     np.testing.assert_allclose(frame["expected_cumulative"], weekly_reference[column], atol=2e-3)
-    assert frame["expected_incremental"].sum() == pytest.approx(frame["expected_cumulative"].iloc[-1])
+    assert frame["expected_incremental"].sum() == pytest.approx(
+        frame["expected_cumulative"].iloc[-1])
 
 
 def test_tracking_reproduces_published_totals(fitted, cdnow_transactions, reference):
@@ -61,8 +62,8 @@ def test_member_level_error_matches_fhl_correlation(fitted, cdnow_summary, refer
     assert round(error.correlation, 3) == reference["holdout"]["bgnbd_correlation_paper"]
     assert error.correlation == pytest.approx(reference["holdout"]["bgnbd_correlation_verified"],
                                               abs=1e-4)
-    assert error.expected_total == pytest.approx(reference["holdout"]["bgnbd_expected_holdout_total"],
-                                                 abs=0.01)
+    assert error.expected_total == pytest.approx(
+        reference["holdout"]["bgnbd_expected_holdout_total"], abs=0.01)
     assert error.actual_total == 1882
     assert error.mae > 0 and error.rmse >= error.mae
 

@@ -30,7 +30,8 @@ def test_backtest_json_reproduces_fhl_2005(demo_project, reference, tmp_path):
     report = json.loads(result.stdout)
     assert round(report["params"]["alpha"], 3) == reference["bgnbd_paper"]["alpha"]
     assert report["error"]["actual_total"] == 1882
-    assert round(report["error"]["correlation"], 3) == reference["holdout"]["bgnbd_correlation_paper"]
+    assert round(report["error"]["correlation"], 3) == \
+        reference["holdout"]["bgnbd_correlation_paper"]
     assert report["tracking"]["periods"]["actual_cumulative"][-1] == 4339
     assert (tmp_path / "b.png").stat().st_size > 0
 

@@ -34,8 +34,8 @@ def test_conditional_spend_matches_lifetimes_docs(fitted, cdnow_summary, referen
 
 def test_independence_check_reports_lifetimes_correlation(cdnow_summary, reference):
     check = spend_frequency_independence(cdnow_summary)
-    assert check.correlation == pytest.approx(reference["gamma_gamma_lifetimes_docs"]["correlation"],
-                                              abs=1e-5)
+    assert check.correlation == pytest.approx(
+        reference["gamma_gamma_lifetimes_docs"]["correlation"], abs=1e-5)
     assert check.n_members == 946
     assert check.looks_independent and 0 < check.p_value < 0.01
 

@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.integrate import quad
 
 from memberlens.clv import ParetoNBDModel
@@ -97,3 +99,14 @@ def test_time_unit_scaling(cdnow_summary, fitted):
 def test_alive_is_one_right_after_a_purchase(fitted):
     row = pd.DataFrame({"frequency": [3], "recency": [20.0], "T": [20.0]})
     assert fitted["pnbd"].probability_alive(row).iloc[0] == pytest.approx(1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.integers(0, 2000), recency_share=st.floats(0, 1), T=st.floats(0.01, 500),
+       horizon=st.floats(0, 1000))
+def test_probabilities_in_unit_interval(fitted, x, recency_share, T, horizon):
+    row = pd.DataFrame({"frequency": [x], "recency": [recency_share * T if x else 0.0], "T": [T]})
+    alive = fitted["pnbd"].probability_alive(row).iloc[0]
+    expected = fitted["pnbd"].expected_purchases(row, horizon=horizon).iloc[0]
+    assert 0.0 <= alive <= 1.0
+    assert np.isfinite(expected) and expected >= 0.0

@@ -16,7 +16,8 @@ def test_beta_geo_mean_matches_fhl_eq_9():
     expected = model._new_member(truth, 52.0)
     sd = sim["frequency"].std() / np.sqrt(len(sim))
     assert abs(sim["frequency"].mean() - expected) < 4 * sd
-    assert (sim["recency"] <= sim["T"]).all() and (sim.loc[sim["frequency"] == 0, "recency"] == 0).all()
+    assert (sim["recency"] <= sim["T"]).all()
+    assert (sim.loc[sim["frequency"] == 0, "recency"] == 0).all()
 
 
 def test_pareto_mean_matches_closed_form():

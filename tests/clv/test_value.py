@@ -40,3 +40,18 @@ def test_bad_settings(fitted, cdnow_summary):
     with pytest.raises(ConfigError, match="discount_rate"):
         customer_lifetime_value(fitted["bgnbd"], fitted["gg"], cdnow_summary, horizon=3,
                                 discount_rate=-0.1)
+
+
+def test_segment_aware_value(cdnow_summary, fitted):
+    # pymc-marketing users ask for it: each member valued with their own segment's model
+    from memberlens.clv import BetaGeoModel
+
+    data = cdnow_summary.assign(segment=np.where(cdnow_summary["T"] > 32, "early", "late"))
+    by = BetaGeoModel().fit(data, by="segment")
+    clv = customer_lifetime_value(by, fitted["gg"], data, horizon=6, period=52 / 12,
+                                  batch_size=500)
+    late = data[data["segment"] == "late"]
+    alone = BetaGeoModel().fit(late)
+    expected = customer_lifetime_value(alone, fitted["gg"], late, horizon=6, period=52 / 12)
+    np.testing.assert_allclose(clv.loc[late["member_id"]].to_numpy(), expected.to_numpy(),
+                               rtol=1e-6)

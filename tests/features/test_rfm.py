@@ -67,6 +67,18 @@ def test_cdnow_calibration_holdout_matches_fader_hardie_lee(cdnow_split):
     assert (s.duration_holdout == 39.0).all()
 
 
+def test_cdnow_every_member_matches_hardie_summary(cdnow_split):
+    """lifetimes' cdnow_customers_summary_with_transactions.csv (Hardie's x, t_x, T, zbar)."""
+    ref = pd.read_csv(Path(__file__).parents[1] / "reference"
+                      / "cdnow_customers_summary_with_transactions.csv")
+    ref.index = ref.ID.map("{:04d}".format)
+    ours = cdnow_split.loc[ref.index]
+    assert (ours.frequency_cal == ref.x).all()
+    np.testing.assert_allclose(ours.recency_cal, ref.t_x, atol=0.005)   # 2-decimal rounding
+    np.testing.assert_allclose(ours.T_cal, ref["T"], atol=0.005)
+    np.testing.assert_allclose(ours.monetary_value_cal, ref.zbar, atol=0.005 + 1e-9)
+
+
 def test_cdnow_customer_1516_matches_btyd_vignette(cdnow_split):
     row = cdnow_split.loc["1516"]
     ref = REFERENCE["customer_1516"]
@@ -199,7 +211,7 @@ _orders = st.lists(
 }))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(orders=_orders, seed=st.integers(0, 2**32 - 1))
 def test_row_order_does_not_change_the_summary(orders, seed):
     shuffled = orders.sample(frac=1.0, random_state=np.random.default_rng(seed))
@@ -208,7 +220,7 @@ def test_row_order_does_not_change_the_summary(orders, seed):
     pd.testing.assert_frame_equal(one.reset_index(drop=True), two.reset_index(drop=True))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(orders=_orders)
 def test_time_unit_scales_recency_and_t(orders):
     days = rfm_summary(orders, as_of="2024-05-01", time_unit="D").to_pandas()

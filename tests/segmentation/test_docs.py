@@ -31,3 +31,16 @@ def test_every_public_symbol_is_documented():
     symbols = [name for mod in (memberlens.features, memberlens.segmentation, memberlens.behavior)
                for name in mod.__all__]
     assert [s for s in symbols if s not in text] == []
+
+
+@pytest.mark.parametrize("module", [
+    "memberlens.features.rfm", "memberlens.segmentation.scores",
+    "memberlens.segmentation.schemes", "memberlens.behavior.lifecycle",
+    "memberlens.behavior.cohorts",
+])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0 and result.attempted > 0

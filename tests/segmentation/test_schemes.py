@@ -135,3 +135,18 @@ def test_scheme_rules_export_as_a_table():
     frame = RFM11.to_frame()
     assert len(frame) == 12 and frame.iloc[0].R == (4, 5)
     assert isinstance(CN8, SegmentScheme) and CN8.to_frame().R.tolist()[:2] == ["high", "high"]
+
+
+@pytest.mark.parametrize("scheme", [CN8, RFM11], ids=["cn8", "rfm11"])
+def test_engine_segments_equal_pandas_segments(backend, on_backend, cdnow_orders, scheme):
+    from memberlens.features import rfm_summary
+    from memberlens.segmentation import segment_table
+
+    summary = rfm_summary(cdnow_orders, as_of="1998-06-30").to_pandas()
+    scorer = RFMScorer().fit(summary)
+    expected = assign_segments(summary, scheme, scorer).sort_values("member_id")
+    table = rfm_summary(on_backend(cdnow_orders, "cdnow_orders"), as_of="1998-06-30")
+    got = backend.to_pandas(segment_table(table, scheme, scorer).select(
+        "member_id", "segment", "segment_en", "segment_zh")).sort_values("member_id")
+    for column in ("segment", "segment_en", "segment_zh"):
+        assert got[column].tolist() == expected[column].tolist()

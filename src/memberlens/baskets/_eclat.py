@@ -1,16 +1,18 @@
-"""Frequent-itemset counting on packed tid-list bitsets (Eclat, level by level per class).
+"""Frequent-itemset counting: pair counts from the baskets, then Eclat on projected bitsets.
 
-Each frequent item gets one row of a ``uint64`` matrix whose bit ``t`` is set when transaction
-``t`` holds the item (a vertical "tid-list", Zaki 2000, *Scalable algorithms for association
-mining*, IEEE TKDE 12(3)). The support of ``P + {i, j}`` is the popcount of the AND of the
-tid-lists of ``P + {i}`` and ``P + {j}``. Pairs are counted directly from the baskets
-(:func:`pair_counts`); longer itemsets join, in one numpy call per level and block, every two
-itemsets of a class that differ only in their last item, so Python does a few steps per level,
-not one per candidate.
+Pairs are counted directly from the item pairs inside each basket (:func:`pair_counts`). Longer
+itemsets are found class by class (Zaki 2000, *Scalable algorithms for association mining*,
+IEEE TKDE 12(3)): the class of item ``a`` holds the itemsets whose first item is ``a``, and
+its tid-lists are ``uint64`` bitsets over ``a``'s own transactions only (bit ``j``: the
+``j``-th basket holding ``a``), built from the basket lines (:func:`basket_layout`) of the
+baskets holding ``a``. The
+support of ``P + {i, j}`` is the popcount of the AND of the bitsets of ``P + {i}`` and
+``P + {j}``; one numpy call joins every such pair of a level, for a run of classes of similar
+size, so Python does a few steps per level, not one per candidate.
 
-Memory stays bounded: the matrix takes ``n_items * n_transactions / 8`` bytes; joins run in
-blocks of ``_BLOCK_WORDS`` words over runs of classes of at most ``_BATCH_WORDS`` candidate
-words, keeping only the machine words a run's transactions use.
+Memory stays bounded: beyond the lines themselves (4 + 2 bytes each) and one offset per
+basket, every step works in blocks of ``_BLOCK_LINES`` lines or ``_BLOCK_WORDS`` words; a run of
+classes holds at most ``_BATCH_WORDS`` words of bitsets.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BasketLayout", "ItemsetCounts", "basket_layout", "mine_itemsets", "pair_counts"]
+__all__ = ["BasketLayout", "ItemsetCounts", "basket_layout", "line_starts", "longest_basket",
+           "mine_itemsets", "pair_counts", "sort_within_baskets"]
 
 # Intersect at most this many uint64 words per numpy call (2 MB: the gathered rows stay in cache).
 _BLOCK_WORDS = 1 << 18
@@ -40,31 +43,54 @@ class ItemsetCounts:
 
 @dataclass(frozen=True)
 class BasketLayout:
-    """The lines of the frequent items two ways: basket-major (``basket`` sorted, ``item`` its
-    item, ``line_start[t]`` the first line of basket ``t``) and item-major (``item_tids``: the
-    baskets of item ``i`` at ``item_offsets[i]:item_offsets[i + 1]``, ascending)."""
+    """The lines of the frequent items: ``basket`` (sorted) and its ``item``, and
+    ``line_start[t]``, the first line of basket ``t`` (so basket ``t`` is lines
+    ``line_start[t]:line_start[t + 1]``)."""
 
     basket: np.ndarray
     item: np.ndarray
     line_start: np.ndarray
-    item_tids: np.ndarray
-    item_offsets: np.ndarray
-    item_counts: np.ndarray
 
 
-def basket_layout(basket: np.ndarray, item: np.ndarray, n_items: int,
-                  n_transactions: int) -> BasketLayout:
-    """Index (basket, item) lines, ``basket`` sorted and pairs distinct."""
-    line_start = np.searchsorted(basket, np.arange(n_transactions + 1))
-    order = np.argsort(item, kind="stable")  # stable: baskets stay ascending within an item
-    item_tids = basket[order]
-    del order
-    counts = np.zeros(n_items, dtype=np.int64)
-    for start in range(0, item.size, _BLOCK_LINES):  # bincount widens its input to int64
-        counts += np.bincount(item[start:start + _BLOCK_LINES], minlength=n_items)
-    return BasketLayout(basket=basket, item=item, line_start=line_start, item_tids=item_tids,
-                        item_offsets=np.concatenate([[0], np.cumsum(counts)]),
-                        item_counts=counts)
+def line_starts(basket: np.ndarray, n_transactions: int) -> np.ndarray:
+    """First line of every basket and one past the last line (``basket`` sorted), so basket
+    ``t`` is lines ``starts[t]:starts[t + 1]``."""
+    starts = np.searchsorted(basket, np.arange(n_transactions + 1, dtype=basket.dtype))
+    return starts.astype(np.int32) if basket.size < 2**31 else starts
+
+
+def longest_basket(starts: np.ndarray) -> int:
+    """Most lines in one basket (blockwise, without a full-length difference array)."""
+    longest = 0
+    for start in range(0, starts.size - 1, _BLOCK_LINES):
+        longest = max(longest, int(np.diff(starts[start:start + _BLOCK_LINES + 1]).max()))
+    return longest
+
+
+def basket_layout(basket: np.ndarray, item: np.ndarray, starts: np.ndarray) -> BasketLayout:
+    """Index (basket, item) lines: ``basket`` sorted, items ascending within each basket
+    (:func:`sort_within_baskets`), ``starts`` from :func:`line_starts`."""
+    return BasketLayout(basket=basket, item=item, line_start=starts)
+
+
+def sort_within_baskets(basket: np.ndarray, item: np.ndarray) -> None:
+    """Sort ``item`` in place within each basket (``basket`` sorted), block by block."""
+    start = 0
+    while start < basket.size:
+        stop = _block_end(basket, start)
+        order = np.lexsort((item[start:stop], basket[start:stop]))
+        item[start:stop] = item[start:stop][order]
+        start = stop
+
+
+def _block_end(basket: np.ndarray, start: int) -> int:
+    """End of the block of whole baskets starting at line ``start`` (about _BLOCK_LINES)."""
+    stop = min(basket.size, start + _BLOCK_LINES)
+    if stop < basket.size:
+        stop = int(np.searchsorted(basket, basket[stop], side="left"))
+        if stop == start:  # one basket longer than a block: take it whole
+            stop = int(np.searchsorted(basket, basket[start], side="right"))
+    return stop
 
 
 def pair_counts(basket: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:
@@ -76,11 +102,7 @@ def pair_counts(basket: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:
     counts = np.zeros(n_rows * n_rows, dtype=np.int64)
     start = 0
     while start < basket.size:
-        stop = min(basket.size, start + _BLOCK_LINES)
-        if stop < basket.size:  # end the block at a basket boundary
-            stop = int(np.searchsorted(basket, basket[stop], side="left"))
-            if stop == start:  # one basket longer than a block: take it whole
-                stop = int(np.searchsorted(basket, basket[start], side="right"))
+        stop = _block_end(basket, start)
         tid, code = basket[start:stop], row[start:stop].astype(np.int64)
         at = np.arange(tid.size - 1)
         for d in range(1, tid.size):
@@ -132,19 +154,38 @@ def _frequent_pairs(tids: np.ndarray, first: np.ndarray, second: np.ndarray,
 def _class_runs(counts: np.ndarray, per_item: np.ndarray) -> list[tuple[int, int, int]]:
     """Runs ``[lo, hi)`` of classes (in ascending count order) mined together, with their
     common projected width in words: the first class's count at most doubles within a run, and
-    a run holds at most ``_BATCH_WORDS`` words of pair tid-lists."""
+    a run holds at most ``_BATCH_WORDS`` words of pair tid-lists and (unless it is one class)
+    ``_BLOCK_LINES`` baskets."""
     runs, lo, n_items = [], 0, counts.size
     while lo < n_items:
         if per_item[lo] < 2:  # a class needs two pairs before anything can be joined
             lo += 1
             continue
         hi, pairs, cap = lo + 1, int(per_item[lo]), 2 * int(counts[lo]) + 64
+        lines = int(counts[lo])
         while (hi < n_items and counts[hi] <= cap  # similar widths: little padding
-               and (pairs + per_item[hi]) * (int(counts[hi]) // 64 + 1) <= _BATCH_WORDS):
-            pairs, hi = pairs + int(per_item[hi]), hi + 1
+               and (pairs + per_item[hi]) * (int(counts[hi]) // 64 + 1) <= _BATCH_WORDS
+               and lines + counts[hi] <= _BLOCK_LINES):
+            pairs, lines, hi = pairs + int(per_item[hi]), lines + int(counts[hi]), hi + 1
         runs.append((lo, hi, int(counts[lo:hi].max()) // 64 + 1))
         lo = hi
     return runs
+
+
+def _class_lines(lo: int, hi: int, layout: BasketLayout
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lines of items ``lo..hi-1`` grouped by item, baskets ascending within an item: their
+    basket, their item minus ``lo``, and the line itself. One scan of the lines per run."""
+    found = []
+    for start in range(0, layout.item.size, _BLOCK_LINES):
+        block = layout.item[start:start + _BLOCK_LINES]
+        at = np.flatnonzero((block >= lo) & (block < hi))
+        found.append((layout.basket[start + at], (block[at] - lo).astype(np.int32),
+                      (start + at).astype(layout.line_start.dtype)))
+    tid, owner, line = (np.concatenate([f[i] for f in found]) for i in range(3))
+    del found
+    order = np.argsort(owner, kind="stable")  # stable: baskets stay ascending
+    return tid[order], owner[order], line[order]
 
 
 def _project(lo: int, hi: int, width: int, pair_row: np.ndarray, n_pairs: int,
@@ -152,20 +193,20 @@ def _project(lo: int, hi: int, width: int, pair_row: np.ndarray, n_pairs: int,
     """Tid-lists of the frequent pairs of classes ``lo..hi-1``, each over its class's own
     transactions: bit ``j`` of pair ``(a, b)`` is set when the ``j``-th transaction holding
     ``a`` holds ``b``. Built from the transactions' lines, in blocks."""
-    first, last = layout.item_offsets[lo], layout.item_offsets[hi]
+    tids, owners, lines = _class_lines(lo, hi, layout)
+    held = np.bincount(owners, minlength=hi - lo)
+    ranks = (np.arange(tids.size) - np.repeat(np.cumsum(held) - held, held)).astype(np.int32)
     out = np.zeros(n_pairs * width, dtype=np.uint64)
     step = max(1, _BLOCK_LINES // 16)
-    for start in range(first, last, step):
-        stop = min(last, start + step)
-        tid = layout.item_tids[start:stop]
-        owner = np.searchsorted(layout.item_offsets[lo + 1:hi + 1], np.arange(start, stop),
-                                side="right")
-        rank = np.arange(start, stop) - layout.item_offsets[lo + owner]
-        begin, size = layout.line_start[tid], np.diff(layout.line_start)[tid]
+    for start in range(0, tids.size, step):
+        tid, owner = tids[start:start + step], owners[start:start + step]
+        # items are sorted within a basket, so the partners (later items) follow the class item
+        begin = lines[start:start + step] + 1
+        size = layout.line_start[tid + 1] - begin
         line = np.repeat(begin - np.cumsum(size) + size, size) + np.arange(int(size.sum()))
         row = pair_row[np.repeat(owner, size), layout.item[line]]
         keep = row >= 0
-        rank = np.repeat(rank, size)[keep]
+        rank = np.repeat(ranks[start:start + step], size)[keep]
         np.bitwise_or.at(out, row[keep].astype(np.int64) * width + (rank >> 6),
                          np.left_shift(np.uint64(1), (rank & 63).astype(np.uint64)))
     return out.reshape(n_pairs, width)

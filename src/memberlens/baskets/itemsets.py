@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from memberlens.baskets._eclat import ItemsetCounts, basket_layout, mine_itemsets, pair_counts
+from memberlens.baskets._eclat import (ItemsetCounts, basket_layout, line_starts, longest_basket,
+                                       mine_itemsets, pair_counts, sort_within_baskets)
 from memberlens.baskets.transactions import blockwise_take, encode_baskets
 from memberlens.exceptions import ConfigError
 
@@ -83,13 +84,15 @@ def count_itemsets(baskets, *, min_support: float, max_len: int | None) -> Mined
     basket = transactions.basket if on.all() else transactions.basket[on]
     ranked = ranked if on.all() else ranked[on]
     del transactions, on  # only the frequent items' lines are needed from here on
-    bounds = np.concatenate([[0], np.flatnonzero(basket[1:] != basket[:-1]) + 1, [basket.size]])
-    longest = int(np.diff(bounds).max()) if basket.size else 0
-    del bounds
+    starts = line_starts(basket, n)
+    longest = longest_basket(starts)
     limit = longest if max_len is None else min(max_len, longest)
     pairs = pair_counts(basket, ranked, frequent.size)
-    layout = basket_layout(basket, ranked, frequent.size, n) if limit >= 3 else None
-    del basket, ranked
+    layout = None
+    if limit >= 3:
+        sort_within_baskets(basket, ranked)
+        layout = basket_layout(basket, ranked, starts)
+    del starts, basket, ranked
     found = mine_itemsets(layout, pairs, item_counts=item_counts[frequent], min_count=threshold,
                           max_len=limit)
     del layout
@@ -134,20 +137,17 @@ def frequent_itemsets(baskets, *, min_support: float, min_len: int = 1,
     check_lengths(min_len, max_len)
     mined = count_itemsets(baskets, min_support=min_support, max_len=max_len)
     found, labels, n = mined.itemsets, mined.labels, mined.n_transactions
-    parts = []
-    for size in sorted(found.rows):
-        if size < min_len:
-            continue
-        rows, counts = found.rows[size], found.counts[size]
-        order = _sorted_order(rows, counts)
-        parts.append(pd.DataFrame({
-            "itemset": itemset_tuples(labels, rows[order]),
-            "size": np.full(order.size, size, dtype=np.int64),
-            "count": counts[order],
-            "support": counts[order] / n,
-        }))
-    frame = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        {"itemset": [], "size": np.empty(0, np.int64), "count": np.empty(0, np.int64),
-         "support": np.empty(0, float)}))
+    sizes = [size for size in sorted(found.rows) if size >= min_len]
+    orders = {size: _sorted_order(found.rows[size], found.counts[size]) for size in sizes}
+    counts = np.concatenate([np.empty(0, np.int64)] +
+                            [found.counts[size][orders[size]] for size in sizes])
+    frame = pd.DataFrame({
+        "itemset": [t for size in sizes
+                    for t in itemset_tuples(labels, found.rows[size][orders[size]])],
+        "size": np.repeat(np.array(sizes, dtype=np.int64),
+                          [orders[size].size for size in sizes]),
+        "count": counts,
+        "support": counts / n,
+    }, columns=["itemset", "size", "count", "support"])
     frame.attrs.update(n_transactions=n, min_count=mined.min_count)
     return frame

@@ -101,9 +101,13 @@ def _factorize_items(values, *, where: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _integer_codes(raw: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """Codes 0..n-1 of sorted integer ids without hashing (None when ids are not sorted)."""
+    """Codes 0..n-1 of sorted integer ids without hashing (None when ids are not sorted).
+    Ids that already are 0, 1, 2, ... in an int32 array are used as they are, not copied."""
     if raw.dtype.kind not in "iu" or not (raw[1:] >= raw[:-1]).all():
         return None
+    distinct = 1 + int(np.count_nonzero(raw[1:] != raw[:-1])) if raw.size else 0
+    if raw.dtype == np.int32 and raw.size and raw[0] == 0 and raw[-1] == distinct - 1:
+        return raw, distinct  # already 0, 1, 2, ... with no gap
     codes = np.zeros(raw.size, dtype=np.int32)
     if raw.size:
         np.cumsum(raw[1:] != raw[:-1], out=codes[1:])
@@ -129,13 +133,9 @@ def _pairs(basket: np.ndarray, item: np.ndarray, labels: np.ndarray,
     otherwise one sort of ``basket * n_items + item`` (cheaper than hashing at this size)."""
     width = max(1, labels.size)
     if basket.size > 1:
-        step = np.diff(basket)
-        ordered = bool((step >= 0).all())
+        ordered = bool((basket[1:] >= basket[:-1]).all())
         if ordered:
-            same = step == 0
-            del step
-            ordered = not (same & (item[1:] <= item[:-1])).any()
-            del same
+            ordered = not ((basket[1:] == basket[:-1]) & (item[1:] <= item[:-1])).any()
     else:
         ordered = True
     if not ordered:
@@ -207,13 +207,14 @@ def _from_arrow(table: pa.Table, where: str) -> Transactions:
 
 def _from_lists(baskets: Iterable, where: str) -> Transactions:
     baskets = baskets if isinstance(baskets, list) else list(baskets)
-    odd = [b for b in baskets if not isinstance(b, (list, tuple))]
+    odd = [] if set(map(type, baskets)) <= {list, tuple} else [
+        b for b in baskets if not isinstance(b, (list, tuple))]
     if any(isinstance(b, (str, bytes)) or not isinstance(b, Iterable) for b in odd):
         raise DataError(
             f"{where}: a basket is not a list of items (a string or a single value); pass e.g. "
             "[['milk', 'bread'], ['milk']] (split the lines of a basket file with "
             "read_basket_file)")
-    sizes = np.fromiter((len(b) for b in baskets), dtype=np.int64, count=len(baskets))
+    sizes = np.fromiter(map(len, baskets), dtype=np.int64, count=len(baskets))
     flat = np.fromiter(chain.from_iterable(baskets), dtype=object, count=int(sizes.sum()))
     item, labels = _factorize_items(flat, where=where)
     basket = np.repeat(np.arange(len(baskets), dtype=np.int32), sizes)

@@ -125,13 +125,21 @@ _OPS = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">": lambda a, b: a 
         ">=": lambda a, b: a >= b}
 
 
-def _facts(orders: ir.Table, as_of: dt.date, rules: LifecycleRules) -> ir.Table:
-    paid = purchases(orders, end=as_of)
+def _member_days(orders: ir.Table, end: dt.date) -> ir.Table:
+    """Distinct (member_id, day) purchase days up to ``end`` with ``gap`` to the previous one.
+
+    The gap only looks back, so the same table serves every as-of day up to ``end``.
+    """
+    paid = purchases(orders, end=end)
     days = paid.select("member_id", "day").distinct()
-    days = days.mutate(
+    return days.mutate(
         gap=days.day.delta(
             days.day.lag().over(group_by=days.member_id, order_by=days.day), unit="day"),
     )
+
+
+def _facts(days: ir.Table, as_of: dt.date, rules: LifecycleRules) -> ir.Table:
+    days = days.filter(days.day <= ibis.date(as_of))
     as_of_lit = ibis.date(as_of)
     window_start = ibis.date(as_of - dt.timedelta(days=rules.loyal_window_days))
     facts = days.group_by("member_id").aggregate(
@@ -149,6 +157,19 @@ def _facts(orders: ir.Table, as_of: dt.date, rules: LifecycleRules) -> ir.Table:
     )
 
 
+def _stages(days: ir.Table, as_of: dt.date, rules: LifecycleRules) -> ir.Table:
+    facts = _facts(days, as_of, rules)
+    branches = []
+    for stage in rules.stages:
+        ok = ibis.literal(True)
+        for fact, op, threshold in stage.conditions:
+            ok &= _OPS[op](facts[fact], threshold).fill_null(False)
+        branches.append((ok, stage.key))
+    return facts.mutate(stage=ibis.cases(*branches, else_=ibis.null("string"))).select(
+        "member_id", "stage", "days_since_first", "days_since_last", "gap_before_last",
+        "recent_purchase_days")
+
+
 def lifecycle_stages(orders: ir.Table | pd.DataFrame, *, as_of: dt.date | str,
                      rules: LifecycleRules | None = None) -> ir.Table:
     """One row per member who bought on or before ``as_of``: member_id, stage, the four facts.
@@ -163,16 +184,7 @@ def lifecycle_stages(orders: ir.Table | pd.DataFrame, *, as_of: dt.date | str,
     """
     rules = rules or LifecycleRules()
     as_of_day = as_day(as_of)
-    facts = _facts(as_table(orders), as_of_day, rules)
-    branches = []
-    for stage in rules.stages:
-        ok = ibis.literal(True)
-        for fact, op, threshold in stage.conditions:
-            ok &= _OPS[op](facts[fact], threshold).fill_null(False)
-        branches.append((ok, stage.key))
-    return facts.mutate(stage=ibis.cases(*branches, else_=ibis.null("string"))).select(
-        "member_id", "stage", "days_since_first", "days_since_last", "gap_before_last",
-        "recent_purchase_days")
+    return _stages(_member_days(as_table(orders), as_of_day), as_of_day, rules)
 
 
 def _month_ends(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -186,13 +198,13 @@ def lifecycle_counts(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
 
     Lazy, one engine query: the per-month stage tables are unioned before counting.
     """
-    table = as_table(orders)
+    rules = rules or LifecycleRules()
     months = _month_ends(as_day(start, name="start"), as_day(end, name="end"))
     if not months:
         raise ConfigError(f"lifecycle_counts: no month end between start={start} and end={end}; "
                           "widen the range")
-    parts = [lifecycle_stages(table, as_of=m, rules=rules).select(
-        "stage", as_of=ibis.date(m)) for m in months]
+    days = _member_days(as_table(orders), months[-1])
+    parts = [_stages(days, m, rules).select("stage", as_of=ibis.date(m)) for m in months]
     stacked = ibis.union(*parts, distinct=False)
     counts = stacked.group_by(["as_of", "stage"]).aggregate(members=stacked.count())
     return counts.order_by(["as_of", "stage"])
@@ -204,16 +216,16 @@ def stage_transitions(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
     from_stage, to_stage, members). A member without a purchase yet at the earlier month is
     ``"none"``.
     """
-    table = as_table(orders)
+    rules = rules or LifecycleRules()
     months = _month_ends(as_day(start, name="start"), as_day(end, name="end"))
     if len(months) < 2:
         raise ConfigError(f"stage_transitions: need two month ends between start={start} and "
                           f"end={end}; widen the range")
+    days = _member_days(as_table(orders), months[-1])
     parts = []
     for before, after in zip(months[:-1], months[1:], strict=True):
-        old = lifecycle_stages(table, as_of=before, rules=rules).select(
-            "member_id", from_stage="stage")
-        new = lifecycle_stages(table, as_of=after, rules=rules).select("member_id", "stage")
+        old = _stages(days, before, rules).select("member_id", from_stage="stage")
+        new = _stages(days, after, rules).select("member_id", "stage")
         moved = new.left_join(old, "member_id")
         parts.append(moved.select(
             from_as_of=ibis.date(before), to_as_of=ibis.date(after),

@@ -24,7 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from memberlens.clv._mle import MaximumLikelihood
 from memberlens.clv._summary import member_index, read_summary
-from memberlens.exceptions import ConfigError, DataError
+from memberlens.exceptions import ConfigError, ConvergenceError, DataError
 
 FORMAT_VERSION = 1
 
@@ -79,13 +79,21 @@ class ClvModel(BaseEstimator):
                 raise DataError(f"{type(self).__name__}: segment column {by!r} (by=) is not in "
                                 f"the summary; found {list(summary.columns)}; fix: add it or "
                                 "pass by=None")
+            if summary[by].isna().any():
+                raise DataError(f"{type(self).__name__}: segment column {by!r} has "
+                                f"{int(summary[by].isna().sum())} missing value(s); fix: fill "
+                                "them (e.g. 'unknown') before fitting by segment")
             segments = summary[by].to_numpy()
             values = pd.unique(segments)
             fits = {}
-            for value in values:
+            for value in values:  # one fit per segment, not per member
                 mask = segments == value
-                fits[value] = self._fit_arrays({k: v[mask] for k, v in arrays.items()})
-                fits[value] = (fits[value], float(arrays["weights"][mask].sum()))
+                try:
+                    fit = self._fit_arrays({k: v[mask] for k, v in arrays.items()})
+                except ConvergenceError as exc:
+                    raise ConvergenceError(f"segment {by}={value!r} ({int(mask.sum())} rows): "
+                                           f"{exc}") from exc
+                fits[value] = (fit, float(arrays["weights"][mask].sum()))
             self._set_segment_fits(by, fits)
         self.by_ = by
         return self

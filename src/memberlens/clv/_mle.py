@@ -1,9 +1,10 @@
 """Maximum likelihood on log-parameters: L-BFGS-B, a Newton polish, and Hessian standard errors.
 
 Every CLV model's parameters are positive, so the optimiser works on ``theta = log(params)``
-(no bounds needed, better conditioning). Standard errors come from the observed information
-(the negative Hessian of the total log-likelihood at the optimum, by central differences of the
-gradient) and the delta method: ``se(p) = p * se(theta)``.
+(better conditioning; only wide safety bounds). Standard errors come from the observed
+information (the negative Hessian of the total log-likelihood at the optimum, by central
+differences of the analytic gradient, or of the values when a model has none) and the delta
+method: ``se(p) = p * se(theta)``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from memberlens.exceptions import ConvergenceError
 
@@ -22,6 +24,7 @@ Gradient = Callable[[np.ndarray], np.ndarray]
 ValueAndGradient = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 _THETA_BOUND = 25.0  # |log(param)| <= 25: parameters between 1e-11 and 7e10
+_RUNAWAY = 9.0  # in a failed fit, |log(param)| > 9 (beyond 1.2e-4..8e3) hints at a run-off
 
 
 @dataclass(frozen=True)
@@ -77,15 +80,32 @@ def maximize(loglik: LogLik, start: np.ndarray, *,
     """Maximise ``loglik(theta)`` (total log-likelihood of log-parameters ``theta``).
 
     ``value_and_gradient(theta)`` returns both at once when the model has analytic gradients;
-    otherwise gradients are central differences.
+    otherwise gradients are finite differences.
     """
+    # The optimiser's 3-4 parameter linear algebra gains nothing from BLAS threads, whose
+    # spin-waits cost ~10x on a busy machine; the limit is scoped to this call (no global state).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _maximize(loglik, np.asarray(start, dtype=float),
+                         value_and_gradient=value_and_gradient, max_iter=max_iter, tol=tol,
+                         who=who)
+
+
+def _maximize(loglik, start, *, value_and_gradient, max_iter, tol, who) -> MaximumLikelihood:
     analytic = value_and_gradient is not None
     if value_and_gradient is None:
+        # Forward differences while searching (half the cost); the Newton polish below uses
+        # central differences and an exact-enough Hessian, so the optimum is not affected.
         def value_and_gradient(theta):
-            return loglik(theta), central_gradient(loglik, theta)
+            value = loglik(theta)
+            step = 1e-7
+            shifted = [loglik(theta + step * unit) for unit in np.eye(theta.size)]
+            return value, (np.array(shifted) - value) / step
 
-    def grad(theta):
-        return value_and_gradient(theta)[1]
+        def grad(theta):
+            return central_gradient(loglik, theta)
+    else:
+        def grad(theta):
+            return value_and_gradient(theta)[1]
     scale = max(abs(loglik(np.asarray(start, dtype=float))), 1.0)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -96,8 +116,20 @@ def maximize(loglik: LogLik, start: np.ndarray, *,
             return -value / scale, -slope / scale
 
     bounds = [(-_THETA_BOUND, _THETA_BOUND)] * len(start)
-    result = minimize(objective, np.asarray(start, dtype=float), jac=True, method="L-BFGS-B",
-                      bounds=bounds, options={"maxiter": max_iter, "ftol": 1e-13, "gtol": tol})
+    options = {"maxiter": max_iter, "ftol": 1e-10, "gtol": tol}
+    result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
+                      options=options)
+    if not analytic and not result.success:
+        # forward differences can stall the line search near the optimum: go on with central
+        def objective_central(theta):
+            with np.errstate(all="ignore"):
+                value = loglik(theta)
+                if not np.isfinite(value):
+                    return 1e10, np.zeros_like(theta)
+                return -value / scale, -grad(theta) / scale
+
+        result = minimize(objective_central, result.x, jac=True, method="L-BFGS-B",
+                          bounds=bounds, options=options)
     theta = result.x
     # Newton polish with one Hessian: L-BFGS-B stops on its own criteria, a few Newton steps
     # reach the optimum to machine precision; the same Hessian gives the standard errors.
@@ -106,30 +138,40 @@ def maximize(loglik: LogLik, start: np.ndarray, *,
                 else _hessian_from_values(loglik, theta))
         value = loglik(theta)
         g = grad(theta)
-        for _ in range(6):
+        for _ in range(10):
             try:
                 step = np.linalg.solve(hess, -g)
             except np.linalg.LinAlgError:
                 break
-            if not np.all(np.isfinite(step)) or np.max(np.abs(step)) > 0.1:
+            if not np.all(np.isfinite(step)):
                 break
-            candidate = theta + step
-            new_value = loglik(candidate)
-            if not np.isfinite(new_value) or new_value < value:
+            step = step * min(1.0, 0.5 / np.max(np.abs(step)))  # at most a 65% change
+            for _halving in range(20):
+                candidate = theta + step
+                new_value = loglik(candidate)
+                if np.isfinite(new_value) and new_value >= value:
+                    break
+                step = step / 2
+            else:
                 break
             new_g = grad(candidate)
             theta, value, g = candidate, new_value, new_g
             if np.max(np.abs(step)) < 1e-9:
                 break
+    runaway = np.abs(theta) > _RUNAWAY
     if not np.isfinite(value) or np.max(np.abs(g)) > max(1e-6 * scale, 1e-2):
+        hint = (f"parameter(s) number {(np.flatnonzero(runaway) + 1).tolist()} run off to "
+                f"{np.exp(theta[runaway])}: the data do not identify them (e.g. too few "
+                "members, or no sign of drop-out); fix: fit on more members or a longer period"
+                if runaway.any() else "fix: check the summary's time unit (T of order 1 to "
+                "1000 works best) or pass initial_params")
         raise ConvergenceError(
             f"{who}: the likelihood maximisation did not converge (log-likelihood {value!r}, "
-            f"largest gradient {np.max(np.abs(g)):.3g}, optimiser said {result.message!r}); "
-            "fix: check the summary's time unit (T of order 1 to 1000 works best) or pass "
-            "initial_params")
+            f"largest gradient {np.max(np.abs(g)):.3g} at parameters {np.exp(theta)}, "
+            f"optimiser said {result.message!r}); " + hint)
     if np.any(np.abs(theta) >= _THETA_BOUND - 1e-6):
         warnings.warn(f"{who}: a parameter reached the edge of its range "
-                      f"({dict(enumerate(np.exp(theta)))}); the data do not identify it",
+                      f"({np.exp(theta)}); the data do not identify it",
                       RuntimeWarning, stacklevel=3)
     with np.errstate(all="ignore"):
         try:

@@ -45,7 +45,8 @@ def summary_columns(summary: pd.DataFrame, columns: tuple[str, ...], *,
                         "memberlens.features.rfm_summary or rename the columns at ingest")
     arrays: dict[str, np.ndarray] = {}
     for name in columns:
-        values = pd.to_numeric(summary[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        values = pd.to_numeric(summary[name], errors="coerce").to_numpy(dtype=float,
+                                                                         na_value=np.nan)
         bad = ~np.isfinite(values)
         if bad.any():
             raise DataError(f"{who}: column {name!r} must hold finite numbers; found "
@@ -90,10 +91,17 @@ def read_summary(summary: pd.DataFrame, columns: tuple[str, ...], *,
 
 @dataclass(frozen=True)
 class Compressed:
-    """Distinct rows of a summary and how many members each stands for (sufficient statistics)."""
+    """Distinct rows of a summary and how many members each stands for (sufficient statistics).
+
+    For each column, ``values`` holds its distinct values and ``index`` where each distinct row
+    finds its value (``columns[c] == values[c][index[c]]``), so that terms depending on one
+    column only can be computed once per distinct value.
+    """
 
     columns: dict[str, np.ndarray]
     weights: np.ndarray
+    values: dict[str, np.ndarray]
+    index: dict[str, np.ndarray]
 
     @property
     def n_members(self) -> float:
@@ -101,15 +109,34 @@ class Compressed:
 
 
 def compress(arrays: dict[str, np.ndarray], columns: tuple[str, ...]) -> Compressed:
-    """Group identical rows of ``columns`` and add up their weights (drops zero-weight rows)."""
+    """Group identical rows of ``columns`` and add up their weights (drops zero-weight rows).
+
+    Each column is factorised (hashing), the codes are combined into one integer key per row,
+    and the key is factorised again: linear time, no sort of the member rows.
+    """
     keep = arrays[WEIGHTS] > 0
-    frame = pd.DataFrame({name: arrays[name][keep] for name in columns})
-    frame[WEIGHTS] = arrays[WEIGHTS][keep]
-    grouped = frame.groupby(list(columns), sort=False)[WEIGHTS].sum()
-    return Compressed({name: grouped.index.get_level_values(k).to_numpy(dtype=float)
-                       for k, name in enumerate(columns)} if len(columns) > 1
-                      else {columns[0]: grouped.index.to_numpy(dtype=float)},
-                      grouped.to_numpy(dtype=float))
+    weights = arrays[WEIGHTS][keep]
+    codes, uniques = [], []
+    for name in columns:
+        code, unique = pd.factorize(arrays[name][keep])
+        codes.append(code.astype(np.int64))
+        uniques.append(np.asarray(unique, dtype=float))
+    sizes = [max(u.size, 1) for u in uniques]
+    if float(np.prod([float(n) for n in sizes])) >= 2.0**62:  # keys would overflow: group
+        frame = pd.DataFrame({k: c for k, c in zip(columns, codes)})
+        key = frame.groupby(list(columns), sort=False).ngroup().to_numpy()
+    else:
+        key = codes[0].copy()
+        for code, size in zip(codes[1:], sizes[1:]):
+            key = key * size + code
+    row_of_key, distinct = pd.factorize(key)
+    first = np.zeros(distinct.size, dtype=np.int64)
+    first[row_of_key[::-1]] = np.arange(row_of_key.size)[::-1]  # a member row of each key
+    index = {name: code[first] for name, code in zip(columns, codes)}
+    values = dict(zip(columns, uniques))
+    return Compressed({name: values[name][index[name]] for name in columns},
+                      np.bincount(row_of_key, weights=weights, minlength=distinct.size),
+                      values, index)
 
 
 def member_index(summary: pd.DataFrame) -> pd.Index:

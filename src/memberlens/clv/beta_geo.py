@@ -40,8 +40,7 @@ class BetaGeoModel(PurchaseModel):
 
     def _fit_arrays(self, arrays) -> MaximumLikelihood:
         data = compress(arrays, self._columns)
-        rows = _likelihoods.Rows.from_arrays(data.columns["frequency"], data.columns["recency"],
-                                             data.columns["T"], data.weights)
+        rows = _likelihoods.Rows.from_compressed(data)
         mean_t = float(np.average(rows.T, weights=rows.weights)) or 1.0
         start = self._start({"r": 1.0, "alpha": max(mean_t, 1e-3), "a": 1.0, "b": 1.0})
 
@@ -54,7 +53,8 @@ class BetaGeoModel(PurchaseModel):
             value, grad = _likelihoods.beta_geo(params, rows, modified=self._modified)
             return value, params * grad
 
-        return maximize(loglik, start, value_and_gradient=value_and_gradient, max_iter=self.max_iter,
+        return maximize(loglik, start, value_and_gradient=value_and_gradient,
+                        max_iter=self.max_iter,
                         who=type(self).__name__)
 
     # Fader, Hardie & Lee (2005), eq. 13 (P(alive)).

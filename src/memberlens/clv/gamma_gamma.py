@@ -44,21 +44,24 @@ class GammaGammaModel(ClvModel):
 
     def _fit_arrays(self, arrays) -> MaximumLikelihood:
         data = compress(_repeaters(arrays, type(self).__name__), self._columns)
-        x, m, w = data.columns["frequency"], data.columns["monetary_value"], data.weights
+        spend = _likelihoods.Spend.from_arrays(data.columns["frequency"],
+                                               data.columns["monetary_value"], data.weights)
+        m, w = spend.m, spend.weights
         if w.sum() == 0:
             raise DataError(f"{type(self).__name__}: no member with frequency > 0 to fit on; "
                             "fix: use a longer calibration period")
         start = self._start({"p": 1.0, "q": 2.0, "gamma": float(np.average(m, weights=w))})
 
         def loglik(theta):
-            return _likelihoods.gamma_gamma(np.exp(theta), x, m, w)[0]
+            return _likelihoods.gamma_gamma(np.exp(theta), spend)[0]
 
         def value_and_gradient(theta):
             params = np.exp(theta)
-            value, grad = _likelihoods.gamma_gamma(params, x, m, w)
+            value, grad = _likelihoods.gamma_gamma(params, spend)
             return value, params * grad
 
-        return maximize(loglik, start, value_and_gradient=value_and_gradient, max_iter=self.max_iter,
+        return maximize(loglik, start, value_and_gradient=value_and_gradient,
+                        max_iter=self.max_iter,
                         who=type(self).__name__)
 
     # Fader, Hardie & Lee (2005, "RFM and CLV"), eq. 5: a weighted mean of the population mean

@@ -37,8 +37,7 @@ class ParetoNBDModel(PurchaseModel):
 
     def _fit_arrays(self, arrays) -> MaximumLikelihood:
         data = compress(arrays, self._columns)
-        rows = _likelihoods.Rows.from_arrays(data.columns["frequency"], data.columns["recency"],
-                                             data.columns["T"], data.weights)
+        rows = _likelihoods.Rows.from_compressed(data)
         mean_t = float(np.average(rows.T, weights=rows.weights)) or 1.0
         start = self._start({"r": 1.0, "alpha": max(mean_t, 1e-3), "s": 1.0,
                              "beta": max(mean_t, 1e-3)})

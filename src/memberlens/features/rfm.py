@@ -109,6 +109,9 @@ def _favourite_category(paid: ir.Table, order_items: ir.Table | pd.DataFrame,
                         products: ir.Table | pd.DataFrame) -> ir.Table:
     items = as_table(order_items, name="order_items", required=("order_id", "product_id"))
     prods = as_table(products, name="products", required=("product_id", "category"))
+    if "order_id" not in paid.columns:
+        raise DataError("orders: missing column order_id, needed to join order_items for "
+                        "favourite_category; map it at ingest or leave order_items out")
     if "amount" in items.columns:
         line = items.amount
     elif {"quantity", "unit_price"} <= set(items.columns):

@@ -9,13 +9,10 @@ from memberlens.segmentation.schemes import (
     SegmentScheme,
     assign_segments,
     scheme_from_dict,
+    segment_table,
 )
 from memberlens.segmentation.scores import RFMScorer, quantile_edges, scores_from_edges
-
-__all__ = ["CN8", "RFM11", "RF_GRID", "RFMScorer", "SCHEMES", "Segment", "SegmentScheme",
-           "assign_segments", "quantile_edges", "scheme_from_dict", "scores_from_edges"]
-
-from memberlens.segmentation.tiers import (  # noqa: E402
+from memberlens.segmentation.tiers import (
     COMPONENTS,
     DEFAULT_WEIGHTS,
     TIERS,
@@ -23,4 +20,6 @@ from memberlens.segmentation.tiers import (  # noqa: E402
     ValueTierModel,
 )
 
-__all__ += ["COMPONENTS", "DEFAULT_WEIGHTS", "TIERS", "TierRule", "ValueTierModel"]
+__all__ = ["CN8", "COMPONENTS", "DEFAULT_WEIGHTS", "RFM11", "RF_GRID", "RFMScorer", "SCHEMES",
+           "Segment", "SegmentScheme", "TIERS", "TierRule", "ValueTierModel", "assign_segments",
+           "quantile_edges", "scheme_from_dict", "scores_from_edges", "segment_table"]

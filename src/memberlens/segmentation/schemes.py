@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -28,7 +30,7 @@ from memberlens.exceptions import ConfigError
 from memberlens.segmentation.scores import RFMScorer
 
 __all__ = ["CN8", "RF_GRID", "RFM11", "SCHEMES", "Segment", "SegmentScheme", "assign_segments",
-           "scheme_from_dict"]
+           "scheme_from_dict", "segment_table"]
 
 Level = Literal["high", "low"]
 Range = tuple[int, int]
@@ -296,3 +298,42 @@ def assign_segments(summary: pd.DataFrame, scheme: SegmentScheme, scorer: RFMSco
         default = getattr(scheme.fallback, attr) if scheme.fallback else None
         scores[column] = np.select(conditions, choices, default=default)
     return scores
+
+
+def segment_table(summary: ir.Table, scheme: SegmentScheme, scorer: RFMScorer) -> ir.Table:
+    """:func:`assign_segments` in the engine: ``summary`` (an Ibis member summary) with the
+    scores of :meth:`RFMScorer.score_table` and ``segment``, ``segment_en``, ``segment_zh``.
+    Uses the scorer's stored edges, means and medians, so results equal the pandas version.
+    """
+    if scheme.kind == "score_ranges" and scheme.n_bins != scorer.n_bins:
+        raise ConfigError(f"segment scheme {scheme.name!r}: written for {scheme.n_bins} score "
+                          f"bins but the scorer uses n_bins={scorer.n_bins}; use the same number")
+    scored = scorer.score_table(summary)
+    high: dict[str, ir.BooleanValue] = {}
+    if scheme.kind == "high_low":
+        reference = scorer.means_ if scheme.reference == "mean" else scorer.medians_
+        columns = {"R": scorer.recency, "F": scorer.frequency, "M": scorer.monetary}
+        for metric, column in columns.items():
+            value = scored[column].cast("float64")
+            high[metric] = (value < reference[metric] if metric == "R"
+                            else value > reference[metric])
+    conditions = []
+    for seg in scheme.segments:
+        ok = ibis.literal(True)
+        for metric in ("R", "F", "M"):
+            cond = getattr(seg, metric.lower())
+            if cond is None:
+                continue
+            if scheme.kind == "high_low":
+                ok &= high[metric] if cond == "high" else ~high[metric]
+            else:
+                ok &= scored[metric].between(cond[0], cond[1])
+        conditions.append(ok)
+    out = {}
+    for column, attr in (("segment", "key"), ("segment_en", "en"), ("segment_zh", "zh")):
+        default = getattr(scheme.fallback, attr) if scheme.fallback else None
+        out[column] = ibis.cases(
+            *[(ok, getattr(seg, attr)) for ok, seg in zip(conditions, scheme.segments,
+                                                          strict=True)],
+            else_=ibis.literal(default, type="string"))
+    return scored.mutate(**out)

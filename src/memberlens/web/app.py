@@ -69,17 +69,7 @@ def create_app(project: Project | str | Path | None = None, *, database: str | N
                   for e in exc.errors()]
         return JSONResponse({"error": "ValidationError", "detail": errors}, status_code=422)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy",
-                                    _DOCS_CSP if request.url.path == "/docs" else _CSP)
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/docs", include_in_schema=False)
     def _docs() -> HTMLResponse:
@@ -99,6 +89,32 @@ def create_app(project: Project | str | Path | None = None, *, database: str | N
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware adding the security headers to every response."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+                 (b"referrer-policy", b"same-origin"),
+                 (b"content-security-policy", (_DOCS_CSP if path == "/docs" else _CSP).encode())]
+        if path.startswith("/api/"):
+            extra.append((b"cache-control", b"no-store"))
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (k, v) for k, v in extra if k not in present]
+            await send(message)
+
+        return await self.app(scope, receive, send_with_headers)
 
 
 def assets_installed() -> bool:

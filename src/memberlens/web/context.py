@@ -1,9 +1,17 @@
-"""What every request can reach: the project, the state store and a read-only warehouse."""
+"""What every request can reach: the project, the state store and read-only warehouse connections.
+
+Connections are pooled: a request borrows an open read-only DuckDB connection and gives it back,
+so the database stays open (and its buffer cache warm) while the dashboard is busy. A reaper
+thread closes connections idle for :attr:`WebContext.idle_seconds`, so a dashboard left running
+does not hold the file lock that an ingest or a ``memberlens run`` needs for longer than that. At
+most :attr:`WebContext.max_connections` queries run at once (more only queue on a 2-core machine).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -12,10 +20,36 @@ from typing import Any
 from fastapi import Request
 
 from memberlens.engine.warehouse import Warehouse
-from memberlens.exceptions import MissingTableError
+from memberlens.exceptions import MemberlensError, MissingTableError
 from memberlens.project import Project
 from memberlens.web.errors import WarehouseBusy
 from memberlens.web.store import Store
+
+
+class PooledWarehouse(Warehouse):
+    """A :class:`Warehouse` that remembers its table list (the warehouse is read-only here)."""
+
+    def __init__(self, path, *, version):
+        super().__init__(path, read_only=True)
+        self.version = version
+        self._tables: set[str] | None = None
+        self._columns: dict[str, tuple[str, ...]] = {}
+        self.idle_since = time.monotonic()
+
+    def has(self, name: str) -> bool:
+        if self._tables is None:
+            self._tables = set(self.con.list_tables())
+        return name in self._tables
+
+    def columns(self, name: str) -> tuple[str, ...]:
+        """Column names of table ``name`` (cached for the life of the connection)."""
+        if name not in self._columns:
+            self._columns[name] = tuple(self.table(name).columns)
+        return self._columns[name]
+
+    def fetch(self, sql: str, params: list) -> list[dict]:
+        """Run a constant SQL statement with ``?`` parameters bound by DuckDB."""
+        return self.con.con.execute(sql, params).fetch_arrow_table().to_pylist()
 
 
 @dataclass
@@ -24,53 +58,154 @@ class WebContext:
     store: Store
     #: set the Secure flag on cookies (serve behind HTTPS)
     secure_cookies: bool = False
-    #: results of aggregate queries, keyed by (query, parameters, warehouse version)
     cache_size: int = 256
+    #: large cached values (a sort order of the member list: 8 bytes per member)
+    heavy_cache_size: int = 12
+    max_connections: int = 4
+    #: aggregate queries (scans of all orders) allowed at once, so look-ups keep a core
+    max_heavy: int = 1
+    idle_seconds: float = 2.0
     _cache: OrderedDict = field(default_factory=OrderedDict)
+    _heavy: OrderedDict = field(default_factory=OrderedDict)
+    _flights: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _idle: list = field(default_factory=list)
+    _slots: threading.BoundedSemaphore | None = None
+    _heavy_slots: threading.BoundedSemaphore | None = None
+    _reaper: threading.Thread | None = None
 
-    @contextlib.contextmanager
-    def warehouse(self) -> Iterator[Warehouse]:
-        """A read-only connection for the length of one request.
+    def __post_init__(self) -> None:
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+        self._heavy_slots = threading.BoundedSemaphore(self.max_heavy)
 
-        Connections are opened per request and closed after it, so a dashboard that is left
-        running never holds the file lock that an ingest or a ``memberlens run`` needs.
-        """
-        if not self.project.warehouse.exists():
-            raise MissingTableError(f"{self.project.warehouse}: no warehouse yet; load data with "
-                                    "`memberlens ingest orders FILE`")
+    # -- connections ---------------------------------------------------------------------------
+    def _open(self, version) -> PooledWarehouse:
         try:
-            wh = Warehouse(self.project.warehouse, read_only=True)
+            return PooledWarehouse(self.project.warehouse, version=version)
         except Exception as exc:  # duckdb.IOException: the file is locked by a writer
             if "lock" in str(exc).lower():
                 raise WarehouseBusy("the warehouse is being written (an ingest or `memberlens "
                                     "run` is in progress); retry in a moment") from None
             raise
+
+    @contextlib.contextmanager
+    def warehouse(self, *, heavy: bool = False) -> Iterator[Warehouse]:
+        """A read-only connection for the length of one block (borrowed from the pool).
+        ``heavy``: an aggregate over whole tables (queued behind :attr:`max_heavy`)."""
+        if not self.project.warehouse.exists():
+            raise MissingTableError(f"{self.project.warehouse}: no warehouse yet; load data with "
+                                    "`memberlens ingest orders FILE`")
+        version = self.version()
+        with contextlib.ExitStack() as stack:
+            if heavy:
+                stack.enter_context(self._heavy_slots)
+            stack.enter_context(self._slots)
+            yield from self._borrow(version)
+
+    def _borrow(self, version) -> Iterator[Warehouse]:
+        wh = None
+        with self._lock:
+            while self._idle:
+                candidate = self._idle.pop()
+                if candidate.version == version:
+                    wh = candidate
+                    break
+                candidate.close()
+        if wh is None:
+            wh = self._open(version)
         try:
             yield wh
-        finally:
-            wh.close()
+        except BaseException as exc:
+            if not isinstance(exc, MemberlensError):  # the connection may be in a bad state
+                wh.close()
+                raise
+            wh.idle_since = time.monotonic()
+            with self._lock:
+                self._idle.append(wh)
+            raise
+        else:
+            wh.idle_since = time.monotonic()
+            with self._lock:
+                self._idle.append(wh)
+            self._start_reaper()
 
-    def version(self) -> tuple[int, int]:
-        """Changes whenever the warehouse file is rewritten (invalidates the cache)."""
-        try:
-            st = self.project.warehouse.stat()
-        except FileNotFoundError:
-            return (0, 0)
-        return (st.st_mtime_ns, st.st_size)
+    def _start_reaper(self) -> None:
+        if self._reaper is not None and self._reaper.is_alive():
+            return
+        self._reaper = threading.Thread(target=self._reap, name="memberlens-warehouse-reaper",
+                                        daemon=True)
+        self._reaper.start()
 
-    def cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """``compute()`` once per key and warehouse version (a small LRU)."""
+    def _reap(self) -> None:
+        while True:
+            time.sleep(self.idle_seconds / 2)
+            now = time.monotonic()
+            with self._lock:
+                stale = [w for w in self._idle if now - w.idle_since >= self.idle_seconds]
+                self._idle = [w for w in self._idle if w not in stale]
+                empty = not self._idle
+            for w in stale:
+                w.close()
+            if empty:
+                with self._lock:
+                    if not self._idle:
+                        self._reaper = None
+                        return
+
+    def has_table(self, name: str) -> bool:
+        """Whether the warehouse holds table ``name`` (cached per warehouse version)."""
+        def tables() -> frozenset:
+            with self.warehouse() as wh:
+                return frozenset(wh.con.list_tables())
+
+        return self.project.warehouse.exists() and name in self.cached(("tables",), tables)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for w in idle:
+            w.close()
+
+    # -- cache ---------------------------------------------------------------------------------
+    def version(self) -> tuple:
+        """Changes whenever the warehouse file (or its write-ahead log) is rewritten."""
+        out = []
+        for path in (self.project.warehouse,
+                     self.project.warehouse.with_name(self.project.warehouse.name + ".wal")):
+            try:
+                st = path.stat()
+                out += [st.st_mtime_ns, st.st_size]
+            except FileNotFoundError:
+                out += [0, 0]
+        return tuple(out)
+
+    def cached(self, key: tuple, compute: Callable[[], Any], *, heavy: bool = False) -> Any:
+        """``compute()`` once per key and warehouse version (an LRU; ``heavy`` values go to a
+        smaller one). Concurrent callers of the same key wait for the one computation instead
+        of repeating it."""
         full = (key, self.version())
+        cache, size = (self._heavy, self.heavy_cache_size) if heavy else \
+            (self._cache, self.cache_size)
         with self._lock:
-            if full in self._cache:
-                self._cache.move_to_end(full)
-                return self._cache[full]
-        value = compute()
-        with self._lock:
-            self._cache[full] = value
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+            if full in cache:
+                cache.move_to_end(full)
+                return cache[full]
+            flight = self._flights.get(full)
+            if flight is None:
+                flight = self._flights[full] = threading.Lock()
+        with flight:
+            with self._lock:
+                if full in cache:
+                    return cache[full]
+            try:
+                value = compute()
+                with self._lock:
+                    cache[full] = value
+                    while len(cache) > size:
+                        cache.popitem(last=False)
+            finally:
+                with self._lock:
+                    self._flights.pop(full, None)
         return value
 
 

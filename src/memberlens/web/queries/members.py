@@ -87,17 +87,21 @@ def _listed(table: ir.Table, allowed: tuple[str, ...] = LIST_COLUMNS) -> ir.Tabl
     return table.select(*[c for c in allowed if c in table.columns])
 
 
-def member_page(wh: Warehouse, configured_as_of: dt.date | None, flt: MemberFilter, *,
-                sort: str, direction: Direction, page: int, page_size: int) -> dict:
+def member_count(wh: Warehouse, configured_as_of: dt.date | None, flt: MemberFilter) -> dict:
+    """How many members match ``flt`` and which table the list reads."""
     table, source = member_table(wh, configured_as_of)
+    return {"source": source, "total": int(_filtered(table, flt).count().execute())}
+
+
+def member_rows(wh: Warehouse, configured_as_of: dt.date | None, flt: MemberFilter, *,
+                sort: str, direction: Direction, page: int, page_size: int) -> dict:
+    """One page of the list, sorted by ``sort`` (then member_id, so pages never overlap)."""
+    table, _ = member_table(wh, configured_as_of)
     rows = _filtered(table, flt)
-    total = int(rows.count().execute())
     key = sort if sort in rows.columns else "member_id"
     order = [ibis.desc(key) if direction == "desc" else ibis.asc(key), ibis.asc("member_id")]
     part = _listed(rows).order_by(order).limit(page_size, offset=(page - 1) * page_size)
-    return {"source": source, "total": total, "page": page, "page_size": page_size,
-            "sort": key, "direction": direction,
-            "rows": jsonable(part.to_pyarrow().to_pylist())}
+    return {"sort": key, "rows": jsonable(part.to_pyarrow().to_pylist())}
 
 
 def member_export(wh: Warehouse, configured_as_of: dt.date | None, flt: MemberFilter,
@@ -128,6 +132,14 @@ def jsonable(rows: list[dict]) -> list[dict]:
 def member_360(wh: Warehouse, configured_as_of: dt.date | None, member_id: str, *,
                order_limit: int = 200) -> dict:
     """Profile (masked contacts), scores, segment and the member's orders."""
+    if wh.has("mart_members"):
+        from memberlens.web.queries.lookups import mart_member_360
+
+        found = mart_member_360(wh, member_id, order_limit=order_limit)
+        if found is None:
+            raise NotFound(f"member_id: no member {member_id!r} in the warehouse; check the id "
+                           "(search the member list)")
+        return found
     profile = None
     if wh.has("members"):
         m = wh.table("members")

@@ -9,6 +9,10 @@ paid orders with a member id, day resolution):
 * ``repurchase_rate``: share of active members with purchases on two or more days in the range;
 * ``retention``: share of the previous period's active members who are active again in this one;
 * ``members``: members registered by the end of the range (``members`` table), else buyers so far.
+
+One scan of the orders of the three periods (this, previous, the one before) gives every KPI of
+this and the previous period; first-purchase and registration counts per day are computed once
+per warehouse version (:func:`daily_counts`) and summed over any range.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ import ibis.expr.types as ir
 from memberlens.features.purchases import purchases
 
 Grain = Literal["day", "week", "month"]
-_TRUNC = {"day": "D", "week": "W", "month": "M"}
+_TRUNC = {"week": "W", "month": "M"}
+_FOREVER = dt.date(9999, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -46,53 +51,98 @@ def data_end(orders: ir.Table) -> dt.date | None:
     return None if value is None else value.date()
 
 
-def _window(orders: ir.Table, period: Period) -> ir.Table:
-    return purchases(orders, end=period.end, start=period.start - dt.timedelta(days=1))
+@dataclass(frozen=True)
+class DailyCounts:
+    """Members by day of first purchase and by day of registration (small: one row per day)."""
+
+    first_purchase: dict[dt.date, int]
+    registered: dict[dt.date, int] | None
+    registered_undated: int = 0
+
+    def new_members(self, period: Period) -> int:
+        return sum(n for d, n in self.first_purchase.items() if period.start <= d <= period.end)
+
+    def members(self, end: dt.date) -> int:
+        if self.registered is None:
+            return sum(n for d, n in self.first_purchase.items() if d <= end)
+        return self.registered_undated + sum(n for d, n in self.registered.items() if d <= end)
 
 
-def kpis(orders: ir.Table, members: ir.Table | None, period: Period) -> dict:
-    """The KPI values of one period (plain Python numbers)."""
-    paid = _window(orders, period)
-    per_member = paid.group_by("member_id").aggregate(days=paid.day.nunique())
-    head = paid.aggregate(revenue=paid.amt.sum().cast("float64"), orders=paid.count(),
-                          active=paid.member_id.nunique()).to_pyarrow().to_pylist()[0]
-    repeaters = int(per_member.filter(per_member.days >= 2).count().execute())
-    everyone = purchases(orders, end=period.end)
-    first = everyone.group_by("member_id").aggregate(first_day=everyone.day.min())
-    new = int(first.filter(first.first_day >= ibis.date(period.start)).count().execute())
-    prev = period.previous()
-    prev_active = _window(orders, prev).select("member_id").distinct()
-    retained = int(prev_active.semi_join(paid.select("member_id").distinct(), "member_id")
-                   .count().execute())
-    prev_n = int(prev_active.count().execute())
-    if members is not None and "registered_at" in members.columns:
-        registered = members.filter(members.registered_at.isnull()
-                                    | (members.registered_at.date() <= ibis.date(period.end)))
-        total = int(registered.count().execute())
-    else:
-        total = int(first.count().execute())
-    revenue = float(head["revenue"] or 0.0)
-    n_orders = int(head["orders"] or 0)
-    active = int(head["active"] or 0)
-    return {
-        "members": total, "active_members": active, "revenue": round(revenue, 2),
-        "orders": n_orders, "aov": round(revenue / n_orders, 2) if n_orders else None,
-        "repurchase_rate": repeaters / active if active else None,
-        "retention": retained / prev_n if prev_n else None, "new_members": new,
-    }
+def daily_counts(orders: ir.Table, members: ir.Table | None) -> DailyCounts:
+    paid = purchases(orders, end=_FOREVER)
+    first = paid.group_by("member_id").aggregate(day=paid.day.min())
+    per_day = first.group_by("day").aggregate(n=first.count())
+    first_purchase = {r["day"]: int(r["n"]) for r in per_day.to_pyarrow().to_pylist()}
+    if members is None or "registered_at" not in members.columns:
+        return DailyCounts(first_purchase, None)
+    reg = members.group_by(day=members.registered_at.date()).aggregate(n=members.count())
+    rows = reg.to_pyarrow().to_pylist()
+    return DailyCounts(first_purchase, {r["day"]: int(r["n"]) for r in rows if r["day"]},
+                       sum(int(r["n"]) for r in rows if r["day"] is None))
 
 
-def trend(orders: ir.Table, period: Period, grain: Grain) -> list[dict]:
-    """Revenue, orders and active members per ``grain`` bucket of ``period``."""
-    paid = _window(orders, period)
-    bucket = paid.day.truncate(_TRUNC[grain]) if grain != "day" else paid.day
-    paid = paid.mutate(bucket=bucket)
-    agg = paid.group_by("bucket").aggregate(
+def _in(day: ir.DateValue, p: Period) -> ir.BooleanValue:
+    return (day >= ibis.date(p.start)) & (day <= ibis.date(p.end))
+
+
+def _count_if(cond: ir.BooleanValue) -> ir.IntegerScalar:
+    return ibis.ifelse(cond, 1, 0).sum()
+
+
+def period_kpis(orders: ir.Table, cur: Period) -> tuple[dict, dict]:
+    """Revenue, orders, active, repeaters and retention of ``cur`` and the period before it."""
+    prev, before = cur.previous(), cur.previous().previous()
+    paid = purchases(orders, end=cur.end, start=before.start - dt.timedelta(days=1))
+    per = paid.group_by("member_id").aggregate(
+        c_days=paid.day.nunique(where=_in(paid.day, cur)),
+        p_days=paid.day.nunique(where=_in(paid.day, prev)),
+        b_days=paid.day.nunique(where=_in(paid.day, before)),
+        c_rev=paid.amt.sum(where=_in(paid.day, cur)),
+        p_rev=paid.amt.sum(where=_in(paid.day, prev)),
+        c_orders=paid.count(where=_in(paid.day, cur)),
+        p_orders=paid.count(where=_in(paid.day, prev)),
+    )
+    agg = per.aggregate(
+        c_revenue=per.c_rev.sum().cast("float64"), p_revenue=per.p_rev.sum().cast("float64"),
+        c_orders=per.c_orders.sum(), p_orders=per.p_orders.sum(),
+        c_active=_count_if(per.c_days > 0), p_active=_count_if(per.p_days > 0),
+        b_active=_count_if(per.b_days > 0),
+        c_repeat=_count_if(per.c_days >= 2), p_repeat=_count_if(per.p_days >= 2),
+        c_retained=_count_if((per.p_days > 0) & (per.c_days > 0)),
+        p_retained=_count_if((per.b_days > 0) & (per.p_days > 0)),
+    ).to_pyarrow().to_pylist()[0]
+    out = []
+    for k, base in (("c", "p"), ("p", "b")):
+        revenue = float(agg[f"{k}_revenue"] or 0.0)
+        n_orders = int(agg[f"{k}_orders"] or 0)
+        active = int(agg[f"{k}_active"] or 0)
+        base_active = int(agg[f"{base}_active"] or 0)
+        out.append({
+            "active_members": active, "revenue": round(revenue, 2), "orders": n_orders,
+            "aov": round(revenue / n_orders, 2) if n_orders else None,
+            "repurchase_rate": int(agg[f"{k}_repeat"] or 0) / active if active else None,
+            "retention": (int(agg[f"{k}_retained"] or 0) / base_active
+                          if base_active else None),
+        })
+    return out[0], out[1]
+
+
+def trends(orders: ir.Table, cur: Period, grain: Grain) -> tuple[list[dict], list[dict]]:
+    """Revenue, orders and active members per ``grain`` bucket of ``cur`` and of the period
+    before (one query)."""
+    prev = cur.previous()
+    paid = purchases(orders, end=cur.end, start=prev.start - dt.timedelta(days=1))
+    bucket = paid.day if grain == "day" else paid.day.truncate(_TRUNC[grain])
+    paid = paid.mutate(bucket=bucket, current=paid.day >= ibis.date(cur.start))
+    agg = paid.group_by(["current", "bucket"]).aggregate(
         revenue=paid.amt.sum().cast("float64"), orders=paid.count(),
-        active_members=paid.member_id.nunique()).order_by("bucket")
-    return [{"bucket": str(r["bucket"])[:10], "revenue": round(float(r["revenue"]), 2),
-             "orders": int(r["orders"]), "active_members": int(r["active_members"])}
-            for r in agg.to_pyarrow().to_pylist()]
+        active_members=paid.member_id.nunique()).order_by(["current", "bucket"])
+    out: dict[bool, list] = {True: [], False: []}
+    for r in agg.to_pyarrow().to_pylist():
+        out[bool(r["current"])].append({
+            "bucket": str(r["bucket"])[:10], "revenue": round(float(r["revenue"]), 2),
+            "orders": int(r["orders"]), "active_members": int(r["active_members"])})
+    return out[True], out[False]
 
 
 @dataclass(frozen=True)
@@ -112,15 +162,21 @@ class Overview:
         return asdict(self)
 
 
-def overview(orders: ir.Table, members: ir.Table | None, period: Period, grain: Grain) -> Overview:
-    cur = kpis(orders, members, period)
+_ORDER = ("members", "active_members", "revenue", "orders", "aov", "repurchase_rate",
+          "retention", "new_members")
+
+
+def overview(orders: ir.Table, counts: DailyCounts, period: Period, grain: Grain) -> Overview:
     prev_period = period.previous()
-    prev = kpis(orders, members, prev_period)
-    change = {}
-    for key, value in cur.items():
-        before = prev.get(key)
-        change[key] = (None if value is None or not before
-                       else round((value - before) / abs(before), 4))
+    cur, prev = period_kpis(orders, period)
+    cur.update(members=counts.members(period.end), new_members=counts.new_members(period))
+    prev.update(members=counts.members(prev_period.end),
+                new_members=counts.new_members(prev_period))
+    cur = {k: cur[k] for k in _ORDER}
+    prev = {k: prev[k] for k in _ORDER}
+    change = {k: (None if cur[k] is None or not prev[k]
+                  else round((cur[k] - prev[k]) / abs(prev[k]), 4)) for k in _ORDER}
+    cur_trend, prev_trend = trends(orders, period, grain)
     return Overview(period.start.isoformat(), period.end.isoformat(),
                     prev_period.start.isoformat(), prev_period.end.isoformat(), grain, cur, prev,
-                    change, trend(orders, period, grain), trend(orders, prev_period, grain))
+                    change, cur_trend, prev_trend)

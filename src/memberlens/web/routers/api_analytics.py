@@ -11,7 +11,7 @@ from memberlens.web.auth import require
 from memberlens.web.context import ctx
 from memberlens.web.errors import NotFound
 from memberlens.web.queries import marts
-from memberlens.web.queries.overview import Period, data_end, overview
+from memberlens.web.queries.overview import DailyCounts, Period, daily_counts, data_end, overview
 
 router = APIRouter(prefix="/api", tags=["analytics"])
 MAX_RANGE_DAYS = 3660
@@ -48,10 +48,15 @@ def api_overview(
     c = ctx(request)
     p = period(request, start, end)
 
-    def compute() -> dict:
-        with c.warehouse() as wh:
+    def counts() -> DailyCounts:
+        with c.warehouse(heavy=True) as wh:
             members = wh.table("members") if wh.has("members") else None
-            return overview(wh.table("orders"), members, p, grain).to_dict()
+            return daily_counts(wh.table("orders"), members)
+
+    def compute() -> dict:
+        daily = c.cached(("daily_counts",), counts)
+        with c.warehouse(heavy=True) as wh:
+            return overview(wh.table("orders"), daily, p, grain).to_dict()
 
     return c.cached(("overview", p, grain), compute)
 
@@ -60,7 +65,7 @@ def _mart(request: Request, name: str, fn, **kw) -> dict:
     c = ctx(request)
 
     def compute() -> dict:
-        with c.warehouse() as wh:
+        with c.warehouse(heavy=True) as wh:
             return fn(wh, **kw)
 
     return c.cached((name, tuple(sorted(kw.items()))), compute)

@@ -11,8 +11,9 @@ from fastapi.responses import Response
 
 from memberlens.web.auth import Principal, client_ip, require
 from memberlens.web.context import ctx
-from memberlens.web.queries.members import SORTABLE, MemberFilter, member_360, member_export, \
-    member_page, contact_values
+from memberlens.web.queries.members import (SORTABLE, MemberFilter, contact_values, member_360,
+                                            member_count, member_export, member_rows)
+from memberlens.web.queries.lookups import mart_order, mart_rows
 from memberlens.web.roles import ROLES
 from memberlens.web.store import audit
 
@@ -44,10 +45,28 @@ def api_members(
     _=require("view_members"),
 ) -> dict:
     c = ctx(request)
+    flt = _filter(segment, value_tier, lifecycle_stage, province, q)
+    if c.has_table("mart_members"):
+        def order():
+            with c.warehouse(heavy=True) as wh:
+                return mart_order(wh, flt, sort=sort, direction=direction)
+
+        ids = c.cached(("member_order", flt, sort, direction), order, heavy=True)
+        start = (page - 1) * page_size
+        with c.warehouse() as wh:
+            rows = mart_rows(wh, ids[start:start + page_size])
+        return {"source": "mart_members", "total": int(len(ids)), "page": page,
+                "page_size": page_size, "direction": direction, "sort": sort, "rows": rows}
+
+    def count() -> dict:
+        with c.warehouse() as wh:
+            return member_count(wh, c.project.as_of, flt)
+
+    head = c.cached(("member_count", flt), count)
     with c.warehouse() as wh:
-        return member_page(wh, c.project.as_of, _filter(segment, value_tier, lifecycle_stage,
-                                                         province, q),
-                           sort=sort, direction=direction, page=page, page_size=page_size)
+        part = member_rows(wh, c.project.as_of, flt, sort=sort, direction=direction, page=page,
+                           page_size=page_size)
+    return {**head, "page": page, "page_size": page_size, "direction": direction, **part}
 
 
 @router.get("/export", summary="Export the filtered list as CSV or Excel (columns by role)",
@@ -67,7 +86,7 @@ def api_members_export(
     c = ctx(request)
     flt = _filter(segment, value_tier, lifecycle_stage, province, q)
     columns = ROLES[who.role].export_columns
-    with c.warehouse() as wh:
+    with c.warehouse(heavy=True) as wh:
         table = member_export(wh, c.project.as_of, flt, columns, limit=EXPORT_LIMIT[format])
     buf = io.BytesIO()
     if format == "csv":
