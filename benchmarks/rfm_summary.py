@@ -19,6 +19,8 @@ sample. Per size and contender: best of ``--repeat`` wall times, the result full
   benchmarks/requirements-peers.txt``), skipped above ``--lifetimes-max`` orders.
 
     .venv/bin/python benchmarks/rfm_summary.py --sizes 100000,1000000,10000000
+    .venv/bin/python benchmarks/rfm_summary.py --sizes 10000000 --repeat 1 --lifetimes-max 0 \
+        --behaviour      # lifecycle and cohort tables on 10 M orders
 """
 
 from __future__ import annotations
@@ -216,6 +218,36 @@ def _run_size(label: str, path: Path, as_of: str, args) -> dict:
     return row
 
 
+def _behaviour(path: Path) -> None:
+    """Time the other member analytics (lifecycle, cohorts) on one Parquet, one run each."""
+    import ibis
+
+    from memberlens.behavior import (
+        cohort_retention,
+        lifecycle_counts,
+        lifecycle_stages,
+        stage_transitions,
+    )
+
+    con = ibis.duckdb.connect()
+    orders = con.read_parquet(path, table_name="orders")
+    calls = {
+        "lifecycle_stages(as_of)": lambda: lifecycle_stages(orders, as_of=AS_OF),
+        "lifecycle_counts(24 month ends)": lambda: lifecycle_counts(
+            orders, start="2023-01-01", end=AS_OF),
+        "stage_transitions(24 month ends)": lambda: stage_transitions(
+            orders, start="2023-01-01", end=AS_OF),
+        "cohort_retention(as_of)": lambda: cohort_retention(orders, as_of=AS_OF),
+    }
+    print(f"\n### Other member analytics on {path.name} (Ibis + DuckDB, one run each)\n")
+    print("| call | seconds | rows |")
+    print("| --- | ---: | ---: |")
+    for name, build in calls.items():
+        start = time.perf_counter()
+        rows = con.to_pyarrow(build()).num_rows
+        print(f"| `{name}` | {time.perf_counter() - start:.1f} | {rows:,} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000")
@@ -225,6 +257,8 @@ def main() -> None:
     parser.add_argument("--peer-python", default="/work/peers-venv/bin/python")
     parser.add_argument("--peer-lifetimes")
     parser.add_argument("--as-of", default=AS_OF)
+    parser.add_argument("--behaviour", action="store_true",
+                        help="also time lifecycle and cohort tables on the largest size")
     args = parser.parse_args()
     if args.peer_lifetimes:
         _peer_lifetimes(args.peer_lifetimes, args.as_of)
@@ -257,6 +291,9 @@ def main() -> None:
               f"{'%.2f' % life if life else r.get('lifetimes_error', 'not run')} | "
               f"{'%.1fx' % (life / r['memberlens_s']) if life else ''} | "
               f"{'yes' if agree else 'NO'} |")
+    if args.behaviour and args.sizes:
+        largest = max(int(float(s)) for s in args.sizes.split(",") if s)
+        _behaviour(DATA / f"rfm_orders_{largest}.parquet")
 
 
 if __name__ == "__main__":

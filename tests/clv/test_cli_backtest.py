@@ -3,30 +3,47 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
-from typer.testing import CliRunner
 
-import memberlens.cli.clv  # noqa: F401  (registers the command until cli/__init__ imports it)
-from memberlens.cli._app import app
 from memberlens.clv.checking import backtest_orders
 from memberlens.exceptions import ConfigError
+
+# Run as a user does, in a subprocess; importing memberlens.cli.clv there registers the command
+# (until memberlens/cli/__init__.py imports it) without touching this process's CLI app.
+_MAIN = "import sys, memberlens.cli.clv; from memberlens.cli import main; main(sys.argv[1:])"
+
+
+def ml(*args):
+    return subprocess.run([sys.executable, "-c", _MAIN, *map(str, args)], capture_output=True,
+                          text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
 def demo_project(tmp_path_factory):
-    from memberlens.pipeline.demo import run_demo
+    """A project holding the CDNOW sample as a shop's orders export, ingested as a user would."""
+    from memberlens.datasets import load_cdnow_sample
+    from memberlens.ingest import load
+    from memberlens.project import init_project
 
-    directory = tmp_path_factory.mktemp("demo")
-    run_demo(directory)
-    return directory
+    directory = tmp_path_factory.mktemp("cdnow")
+    project = init_project(directory / "p")
+    lines = load_cdnow_sample()
+    export = lines.rename(columns={"member_id": "customer_id", "ordered_at": "date",
+                                   "amount": "dollar_value"})
+    export["date"] = export["date"].dt.strftime("%Y-%m-%d")
+    source = directory / "cdnow.csv"
+    export[["customer_id", "date", "dollar_value"]].to_csv(source, index=False)
+    load("orders", source, project=project)
+    return directory / "p"
 
 
 def test_backtest_json_reproduces_fhl_2005(demo_project, reference, tmp_path):
-    result = CliRunner().invoke(app, ["backtest", "--calibration-end", "1997-09-30",
-                                      "--holdout-end", "1998-06-30", "-p", str(demo_project),
-                                      "--json", "--plot", str(tmp_path / "b.png")])
-    assert result.exit_code == 0, result.output
+    result = ml("backtest", "--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30",
+                "-p", demo_project, "--json", "--plot", tmp_path / "b.png")
+    assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert round(report["params"]["alpha"], 3) == reference["bgnbd_paper"]["alpha"]
     assert report["error"]["actual_total"] == 1882
@@ -37,11 +54,16 @@ def test_backtest_json_reproduces_fhl_2005(demo_project, reference, tmp_path):
 
 
 def test_backtest_table_output(demo_project):
-    result = CliRunner().invoke(app, ["backtest", "--calibration-end", "1997-09-30",
-                                      "--holdout-end", "1998-06-30", "-p", str(demo_project),
-                                      "--model", "pnbd"])
-    assert result.exit_code == 0, result.output
+    result = ml("backtest", "--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30",
+                "-p", demo_project, "--model", "pnbd")
+    assert result.returncode == 0, result.stderr
     assert "pnbd on 2,357 members" in result.stdout and "7+" in result.stdout
+
+
+def test_bad_date_exits_with_the_error_code(demo_project):
+    result = ml("backtest", "--calibration-end", "1997-13-40", "--holdout-end", "1998-06-30",
+                "-p", demo_project)
+    assert result.returncode == 4 and "calibration_end" in result.stderr
 
 
 def test_unknown_model_is_refused(cdnow_transactions):

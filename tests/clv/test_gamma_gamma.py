@@ -18,7 +18,7 @@ def test_cdnow_parameters_match_the_note(fitted, reference):
     for name in ("p", "q", "gamma"):
         assert model.params_[name] == pytest.approx(ref[name], rel=1e-5)
     assert model.log_likelihood_ == pytest.approx(ref["log_likelihood"], abs=1e-4)
-    assert model.n_members_ == 2357  # summary rows; the likelihood uses the 946 repeaters
+    assert model.n_members_ == 946  # the repeat buyers (lifetimes docs: "946 subjects")
     assert np.all(np.isfinite(model.standard_errors_))
 
 

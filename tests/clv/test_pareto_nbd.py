@@ -110,3 +110,16 @@ def test_probabilities_in_unit_interval(fitted, x, recency_share, T, horizon):
     expected = fitted["pnbd"].expected_purchases(row, horizon=horizon).iloc[0]
     assert 0.0 <= alive <= 1.0
     assert np.isfinite(expected) and expected >= 0.0
+
+
+@pytest.mark.slow
+def test_one_million_members_converge_without_penalizer():
+    rng = np.random.default_rng(1_000_001)
+    T = (547 - rng.integers(0, 365, 1_000_000)) / 7
+    summary = simulate_pareto_nbd(1_000_000, **TRUTH, T=T, rng=rng, resolution=1 / 7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = ParetoNBDModel().fit(summary)
+    assert np.all(np.isfinite(model.standard_errors_.to_numpy()))
+    for name, value in TRUTH.items():
+        assert abs(model.params_[name] - value) < 5 * model.standard_errors_[name], name

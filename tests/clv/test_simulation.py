@@ -28,7 +28,7 @@ def test_pareto_mean_matches_closed_form():
     assert abs(sim["frequency"].mean() - expected) < 4 * sd
 
 
-def test_resolution_rounds_recency_down():
+def test_resolution_rounds_recency_to_the_grid():
     sim = simulate_beta_geo(5_000, r=1.0, alpha=2.0, a=1.0, b=3.0, T=10.0,
                             rng=np.random.default_rng(1), resolution=1 / 7)
     days = sim["recency"] * 7

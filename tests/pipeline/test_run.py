@@ -82,5 +82,27 @@ def test_run_log_records_each_step(cdnow_project):
     result = run_pipeline(cdnow_project)
     steps = [r for r in run_log(cdnow_project) if r["run_id"] == result.run_id]
     assert {r["step"] for r in steps} == {"summary", "clv", "segments", "tiers", "lifecycle",
-                                          "cohorts"}
+                                          "cohorts", "profiles"}
     assert all(str(r["as_of"]) == "1998-06-30" for r in steps)
+
+
+def test_demo_shop_marts_use_every_table(tmp_path):
+    # The simulated shop has members, events and interactions: engagement, profiles by province
+    # and lifecycle history must all be filled.
+    from memberlens.pipeline.demo import run_demo
+
+    result = run_demo(tmp_path / "demo", members=3000, seed=5)
+    project = result.project
+    engaged, with_province = sql(project, "select count(*) filter (where engagement > 0), "
+                                          "count(province) from mart_members")[0]
+    assert engaged > 0 and with_province == result.run.marts["mart_members"]
+    dims = {r[0] for r in sql(project, "select distinct dimension from mart_profiles")}
+    assert dims == {"segment_cn8", "province", "channel"}
+    months = sql(project, "select count(distinct as_of) from mart_lifecycle_history")[0][0]
+    assert months == 13  # 12 monthly moves need 13 month ends
+    # each month's transitions account for every member counted at the later month end
+    moved = sql(project, "select to_as_of, sum(members) from mart_lifecycle_transitions "
+                         "group by 1 order by 1 desc limit 1")[0]
+    counted = sql(project, f"select sum(members) from mart_lifecycle_history "
+                           f"where as_of = '{moved[0]}'")[0][0]
+    assert moved[1] == counted

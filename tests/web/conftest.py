@@ -63,10 +63,16 @@ def _write_marts(project) -> None:
                             "retention": float(np.exp(-0.4 * period)) if period else 1.0,
                             "revenue": float(grp["total_spend"].sum()) / (period + 1)})
     cohorts = pd.DataFrame(cohorts)
+    rules = pd.DataFrame({
+        "antecedent": [["牛奶"], ["面包"], ["牛奶", "面包"], ["咖啡"], ["尿布"], ["啤酒"]],
+        "consequent": ["面包", "牛奶", "黄油", "牛奶", "啤酒", "尿布"],
+        "support": [0.12, 0.12, 0.05, 0.04, 0.03, 0.03],
+        "confidence": [0.6, 0.5, 0.42, 0.35, 0.3, 0.55],
+        "lift": [2.1, 2.1, 3.0, 1.2, 2.8, 2.8]})
     con = duckdb.connect(str(project.warehouse))
     try:
         for name, frame in (("mart_members", df), ("mart_segments", segments),
-                            ("mart_cohorts", cohorts)):
+                            ("mart_cohorts", cohorts), ("mart_rules", rules)):
             con.register("frame", frame)
             con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM frame")
             con.unregister("frame")

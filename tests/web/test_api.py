@@ -16,7 +16,7 @@ GET_ENDPOINTS = {
     "/api/members": "view_members", "/api/members/export?format=csv": "export_members",
     "/api/data/status": "view_data", "/api/data/runs": "view_data",
     "/api/data/quarantine/orders": "view_data",
-    "/api/users": "manage_users", "/api/audit": "view_audit",
+    "/api/users": "manage_users", "/api/audit": "view_audit", "/api/views": None,
 }
 PHONE_MASK = re.compile(r"^\d{3}\*{4}\d{4}$")
 HEX32 = re.compile(r"\b[0-9a-f]{32}\b")
@@ -215,6 +215,15 @@ def test_aggregate_endpoints_read_the_marts(clients):
     assert sum(p["members"] for p in geo["provinces"]) <= 1500 and geo["countries"]
 
 
+def test_basket_rules_are_filtered_and_sorted_by_lift(clients):
+    body = clients["viewer"].get("/api/baskets", params={"min_lift": 2.0,
+                                                         "min_confidence": 0.4}).json()
+    assert body["table"] == "mart_rules" and body["total"] == 4
+    lifts = [r["lift"] for r in body["rows"]]
+    assert lifts == sorted(lifts, reverse=True) and min(lifts) >= 2.0
+    assert all(r["confidence"] >= 0.4 for r in body["rows"])
+
+
 def test_data_endpoints_reconcile_with_the_loader(clients):
     status = clients["analyst"].get("/api/data/status").json()
     orders = next(t for t in status["tables"] if t["table"] == "orders")
@@ -329,7 +338,7 @@ def test_bare_project_shows_empty_states_not_errors(bare, tmp_path, login):
         add_user(db, "a", "0123456789", "admin")
     with TestClient(app) as c:
         login(c, "a", "0123456789")
-        for path in ("/api/segments", "/api/cohorts", "/api/value", "/api/baskets"):
+        for path in ("/api/segments", "/api/cohorts", "/api/value", "/api/baskets"):  # no marts
             body = c.get(path).json()
             assert body["available"] is False and "memberlens run" in body["hint"], path
         members = c.get("/api/members", params={"sort": "frequency"}).json()
@@ -340,3 +349,20 @@ def test_bare_project_shows_empty_states_not_errors(bare, tmp_path, login):
         assert c.get(f"/api/members/{members['rows'][0]['member_id']}").status_code == 200
         for page in ("/", "/segments", "/members", "/value", "/cohorts", "/geo", "/data"):
             assert c.get(page).status_code == 200, page
+
+
+def test_saved_views_belong_to_their_owner(clients, csrf):
+    mine, other = clients["marketer"], clients["analyst"]
+    r = mine.post("/api/views", json={"page": "members", "name": "广东冠军",
+                                      "params": {"segment": "Champions", "province": "广东省"}},
+                  headers=csrf(mine))
+    assert r.status_code == 201
+    view = r.json()
+    assert view["params"] == {"segment": "Champions", "province": "广东省"}
+    assert view["id"] in [v["id"] for v in mine.get("/api/views").json()["views"]]
+    assert view["id"] not in [v["id"] for v in other.get("/api/views").json()["views"]]
+    assert other.delete(f"/api/views/{view['id']}", headers=csrf(other)).status_code == 404
+    assert mine.post("/api/views", json={"page": "nope", "name": "x"},
+                     headers=csrf(mine)).status_code == 422
+    assert mine.delete(f"/api/views/{view['id']}", headers=csrf(mine)).status_code == 200
+    assert mine.get("/api/views").json()["views"] == []

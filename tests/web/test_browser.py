@@ -111,7 +111,7 @@ def test_every_page_renders_its_charts_without_errors(page, artifacts):
         name = path.strip("/") or "overview"
         page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
         drawn = dict(page.evaluate(_DRAWN))
-        blank = [k for k, v in drawn.items() if v == 0 and k != "chart-network"]
+        blank = [k for k, v in drawn.items() if v == 0]
         assert not blank, (path, drawn)
         assert not page.locator(".alert").count(), (path, page.locator(".alert").all_inner_texts())
     assert page.errors == []

@@ -41,6 +41,14 @@ def serve(
     if not assets_installed():
         typer.secho("warning: chart assets are not installed; run `npm ci --prefix web` "
                     "(charts and /docs need them)", fg="yellow", err=True)
+    from sqlalchemy import func, select
+
+    from memberlens.web.models import User
+
+    with app_.state.ctx.store() as db:
+        if not db.scalar(select(func.count()).select_from(User)):
+            typer.secho(f"no accounts yet: create the first with `memberlens user add NAME "
+                        f"--role admin --project {proj.root}`", fg="yellow", err=True)
     if not state.quiet:
         typer.echo(f"memberlens: serving {proj.name} on http://{host}:{port}  (API docs: /docs)")
     uvicorn.run(app_, host=host, port=port, workers=workers if workers > 1 else None,

@@ -44,6 +44,10 @@ class ClvModel(BaseEstimator):
     def _fit_arrays(self, arrays: dict[str, np.ndarray]) -> MaximumLikelihood:
         raise NotImplementedError
 
+    def _n_members(self, arrays: dict[str, np.ndarray]) -> float:
+        """Members the likelihood is based on (``n_members_``)."""
+        return float(arrays["weights"].sum())
+
     def _start(self, default: dict[str, float]) -> np.ndarray:
         """Starting log-parameters: ``initial_params`` where given, else the model's default."""
         given = self.initial_params or {}
@@ -73,7 +77,7 @@ class ClvModel(BaseEstimator):
             self.standard_errors_ = pd.Series(fit.standard_errors, index=names,
                                               name="standard_error")
             self.log_likelihood_ = fit.log_likelihood
-            self.n_members_ = float(arrays["weights"].sum())
+            self.n_members_ = self._n_members(arrays)
         else:
             if by not in summary.columns:
                 raise DataError(f"{type(self).__name__}: segment column {by!r} (by=) is not in "
@@ -83,17 +87,17 @@ class ClvModel(BaseEstimator):
                 raise DataError(f"{type(self).__name__}: segment column {by!r} has "
                                 f"{int(summary[by].isna().sum())} missing value(s); fix: fill "
                                 "them (e.g. 'unknown') before fitting by segment")
-            segments = summary[by].to_numpy()
-            values = pd.unique(segments)
+            codes, values = pd.factorize(summary[by])
+            rows_of = pd.Series(np.arange(codes.size)).groupby(codes).indices
             fits = {}
-            for value in values:  # one fit per segment, not per member
-                mask = segments == value
+            for code, value in enumerate(values):  # one fit per segment, not per member
+                part = {k: v[rows_of[code]] for k, v in arrays.items()}
                 try:
-                    fit = self._fit_arrays({k: v[mask] for k, v in arrays.items()})
+                    fit = self._fit_arrays(part)
                 except ConvergenceError as exc:
-                    raise ConvergenceError(f"segment {by}={value!r} ({int(mask.sum())} rows): "
-                                           f"{exc}") from exc
-                fits[value] = (fit, float(arrays["weights"][mask].sum()))
+                    raise ConvergenceError(f"segment {by}={value!r} ({rows_of[code].size} "
+                                           f"rows): {exc}") from exc
+                fits[_plain(value)] = (fit, self._n_members(part))
             self._set_segment_fits(by, fits)
         self.by_ = by
         return self

@@ -9,13 +9,14 @@ method: ``se(p) = p * se(theta)``.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from memberlens.exceptions import ConvergenceError
 
@@ -46,6 +47,12 @@ def central_gradient(loglik: LogLik, theta: np.ndarray, step: float = 1e-6) -> n
         down[k] -= step
         grad[k] = (loglik(up) - loglik(down)) / (2 * step)
     return grad
+
+
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    """The process's BLAS/OpenMP pools, found once (finding them reads /proc, ~5 ms)."""
+    return ThreadpoolController()
 
 
 def _hessian_from_gradient(gradient: Gradient, theta: np.ndarray,
@@ -84,7 +91,7 @@ def maximize(loglik: LogLik, start: np.ndarray, *,
     """
     # The optimiser's 3-4 parameter linear algebra gains nothing from BLAS threads, whose
     # spin-waits cost ~10x on a busy machine; the limit is scoped to this call (no global state).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _threadpools().limit(limits=1, user_api="blas"):
         return _maximize(loglik, np.asarray(start, dtype=float),
                          value_and_gradient=value_and_gradient, max_iter=max_iter, tol=tol,
                          who=who)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from memberlens.clv._base import ClvModel
+from memberlens.clv._summary import member_index
 from memberlens.exceptions import ConfigError
 
 TimeUnit = Literal["D", "W", "M"]
@@ -112,7 +113,7 @@ class PurchaseModel(ClvModel):
                 "time_between_orders": 1.0 / rate,
                 "observed_time_between_orders": observed,
                 "time_to_next_purchase": wait,
-            }, index=self._series(x, summary, "x").index)
+            }, index=member_index(summary))
         if as_of is not None:
             if time_unit not in UNIT_DAYS:
                 raise ConfigError(f"{type(self).__name__}: time_unit must be one of "

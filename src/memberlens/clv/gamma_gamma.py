@@ -34,13 +34,17 @@ def _repeaters(arrays: dict[str, np.ndarray], who: str) -> dict[str, np.ndarray]
 
 
 class GammaGammaModel(ClvModel):
-    """Gamma-Gamma spend model; ``params_``: p, q, gamma. Fitted on members with frequency > 0.
+    """Gamma-Gamma spend model; ``params_``: p, q, gamma. Fitted on members with frequency > 0
+    (``n_members_`` counts them).
 
     Settings: ``initial_params`` (dict of starting values), ``max_iter``.
     """
 
     _param_names = ("p", "q", "gamma")
     _columns = ("frequency", "monetary_value")
+
+    def _n_members(self, arrays) -> float:
+        return float(arrays["weights"][arrays["frequency"] > 0].sum())
 
     def _fit_arrays(self, arrays) -> MaximumLikelihood:
         data = compress(_repeaters(arrays, type(self).__name__), self._columns)

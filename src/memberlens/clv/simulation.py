@@ -2,8 +2,9 @@
 
 Used to check parameter recovery and to benchmark fits at scale. Each function returns a summary
 frame (member_id, frequency, recency, T) for members observed for ``T`` time units each.
-``resolution`` rounds recency down to a grid (e.g. 1/7 for whole days on a weekly summary), as
-real summaries built from dates are.
+``resolution`` rounds recency to a grid (e.g. 1/7 for whole days on a weekly summary), as real
+summaries built from day stamps are (the difference of two day stamps is unbiased for the time
+between two moments, hence rounding to the nearest point rather than down).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ __all__ = ["simulate_beta_geo", "simulate_pareto_nbd"]
 
 def _frame(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, resolution: float | None):
     if resolution is not None:
-        t_x = np.minimum(np.floor(t_x / resolution + 1e-9) * resolution, T)
+        t_x = np.minimum(np.round(t_x / resolution) * resolution, T)
     return pd.DataFrame({"member_id": np.char.add("m", np.arange(x.size).astype(str)),
                          "frequency": x.astype(np.int64), "recency": np.where(x > 0, t_x, 0.0),
                          "T": T})

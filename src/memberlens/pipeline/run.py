@@ -39,6 +39,7 @@ from memberlens.project import Project
 
 Progress = Callable[[str], None]
 CLV_HORIZON_MONTHS = 12
+LIFECYCLE_MONTHS = 12
 P_ALIVE_HORIZON_DAYS = 90
 
 
@@ -100,14 +101,19 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
                                       message))
             return out
 
-        summary = timed("summary", lambda: _summary(member_orders, day, items, products),
-                        n_orders)
+        events = wh.table("events") if wh.count("events") else None
+        interactions = wh.table("interactions") if wh.count("interactions") else None
+        summary = timed("summary", lambda: _summary(member_orders, day, items, products,
+                                                    events, interactions), n_orders)
         models: dict = {}
         summary = timed("clv", lambda: _clv(summary, member_orders, day, models), len(summary))
         summary, segments = timed("segments", lambda: _segments(summary, proj), len(summary))
-        summary, tiers = timed("tiers", lambda: _tiers(summary, models), len(summary))
-        lifecycle = timed("lifecycle", lambda: _lifecycle(member_orders, day), n_orders)
+        summary, tiers = timed("tiers", lambda: _tiers(summary, models, proj), len(summary))
+        lifecycle, history, moves = timed(
+            "lifecycle", lambda: _lifecycle(member_orders, day, proj), n_orders)
         cohorts = timed("cohorts", lambda: _cohorts(member_orders, day), n_orders)
+        profiles = timed("profiles", lambda: _profiles(member_orders, summary, members, day),
+                         n_orders)
 
         lifecycle_stage = lifecycle[["member_id", "stage"]].rename(columns={"stage":
                                                                             "lifecycle_stage"})
@@ -126,6 +132,9 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
             "mart_segments": segments,
             "mart_tiers": tiers,
             "mart_lifecycle": lifecycle_counts,
+            "mart_lifecycle_history": history,
+            "mart_lifecycle_transitions": moves,
+            "mart_profiles": profiles,
             "mart_cohorts": cohorts,
             "mart_models": pd.DataFrame([{"run_id": run_id, "as_of": pd.Timestamp(day),
                                           "models": json.dumps(models, default=_json_default)}]),
@@ -156,11 +165,17 @@ def _json_default(value):
     return str(value)
 
 
-def _summary(orders, day, items, products):
+def _summary(orders, day, items, products, events, interactions):
     from memberlens.features import rfm_summary
+    from memberlens.features.engagement import engagement_counts
 
     frame = rfm_summary(orders, as_of=day, time_unit="D", order_items=items,
                         products=products).to_pandas()
+    engaged = engagement_counts(as_of=day, events=events, interactions=interactions)
+    if engaged is not None:
+        frame = frame.merge(engaged.to_pandas(), on="member_id", how="left")
+        counts = [c for c in engaged.columns if c != "member_id"]
+        frame[counts] = frame[counts].fillna(0).astype("int64")
     return frame, len(frame), "ok", ""
 
 
@@ -226,11 +241,12 @@ def _segments(summary: pd.DataFrame, project: Project):
     return (out, table), len(out), "ok", ""
 
 
-def _tiers(summary: pd.DataFrame, models: dict):
+def _tiers(summary: pd.DataFrame, models: dict, project: Project):
     from memberlens.segmentation import ValueTierModel
 
     frame = summary.dropna(axis=1, how="all")
-    model = ValueTierModel().fit(frame)
+    settings = dict(project.settings.get("tiers", {}))
+    model = ValueTierModel(**settings).fit(frame)
     out = summary.copy()
     tiers = model.transform(frame)
     out["value_score"] = tiers["value_score"].to_numpy()
@@ -243,11 +259,36 @@ def _tiers(summary: pd.DataFrame, models: dict):
     return (out, counts), len(out), "ok", "; ".join(model.notes_)
 
 
-def _lifecycle(orders, day):
-    from memberlens.behavior.lifecycle import lifecycle_stages
+def _lifecycle(orders, day, project: Project):
+    """Stages at ``day``, monthly counts over the last year and month-over-month moves."""
+    from memberlens.behavior.lifecycle import (LifecycleRules, lifecycle_counts,
+                                               lifecycle_stages, stage_transitions)
 
-    frame = lifecycle_stages(orders, as_of=day).to_pandas()
-    return frame, len(frame), "ok", ""
+    rules = LifecycleRules.from_dict(dict(project.settings.get("lifecycle", {})))
+    frame = lifecycle_stages(orders, as_of=day, rules=rules).to_pandas()
+    start = (pd.Timestamp(day) - pd.DateOffset(months=LIFECYCLE_MONTHS)).date()
+    history = lifecycle_counts(orders, start=start, end=day, rules=rules).to_pandas()
+    moves = stage_transitions(orders, start=start, end=day, rules=rules).to_pandas()
+    return (frame, history, moves), len(frame), "ok", ""
+
+
+def _profiles(orders, summary: pd.DataFrame, members, day):
+    """Purchase statistics by province, channel and RFM segment (long: dimension, group, ...)."""
+    from memberlens.behavior.profiles import purchase_profile
+
+    parts = []
+    groups = {"segment_cn8": summary[["member_id", "segment_cn8"]]}
+    if members is not None:
+        attrs = members.select("member_id", *[c for c in ("province", "channel")
+                                              if c in members.columns]).to_pandas()
+        groups |= {c: attrs[["member_id", c]] for c in attrs.columns if c != "member_id"}
+    for by, frame in groups.items():
+        table = purchase_profile(orders, frame.rename(columns={by: "value"}), by="value",
+                                 as_of=day).to_pandas()
+        table.insert(0, "dimension", by)
+        parts.append(table.rename(columns={"value": "group"}))
+    out = pd.concat(parts, ignore_index=True)
+    return out, len(out), "ok", ""
 
 
 def _cohorts(orders, day):

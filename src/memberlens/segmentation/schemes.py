@@ -18,7 +18,7 @@ grid). Users declare their own in the project file (TOML) and load them with
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import ibis
@@ -63,7 +63,6 @@ class SegmentScheme:
     reference: Reference = "mean"
     source: str = ""
     n_bins: int = 5
-    labels: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"segment scheme {self.name!r}"

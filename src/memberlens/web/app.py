@@ -83,9 +83,10 @@ def create_app(project: Project | str | Path | None = None, *, database: str | N
     def _health() -> dict:
         return {"ok": True}
 
-    from memberlens.web.routers import api_admin, api_analytics, api_data, api_members, pages
+    from memberlens.web.routers import (api_admin, api_analytics, api_data, api_members,
+                                        api_views, pages)
 
-    for module in (api_analytics, api_members, api_data, api_admin, pages):
+    for module in (api_analytics, api_members, api_data, api_admin, api_views, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app

@@ -120,6 +120,9 @@ def jsonable(rows: list[dict]) -> list[dict]:
         for k, v in row.items():
             if isinstance(v, (dt.datetime, dt.date)):
                 v = v.isoformat()
+            elif isinstance(v, (list, tuple)):
+                v = [x if isinstance(x, (int, float, str, bool)) or x is None else str(x)
+                     for x in v]
             elif v is not None and not isinstance(v, (int, float, str, bool)):
                 v = float(v)
             if isinstance(v, float) and v != v:

@@ -83,6 +83,7 @@
     const box = document.getElementById("empty");
     if (data && data.available === false) {
       if (box) { box.textContent = t("empty.run") + (data.missing ? " (" + data.missing + ")" : ""); box.classList.remove("hidden"); }
+      document.querySelectorAll(".content > section").forEach((s) => s.classList.add("hidden"));
       return true;
     }
     return false;
@@ -267,12 +268,20 @@
       series: shown.map((c) => ({ name: c, type: "line", showSymbol: false, data: periods.map((p) => { const r = data.rows.find((x) => String(x.cohort) === c && x.period === p); return r ? r.retention : null; }) })) });
   };
 
+  const PROVINCES_EN = { "北京市": "Beijing", "天津市": "Tianjin", "河北省": "Hebei", "山西省": "Shanxi", "内蒙古自治区": "Inner Mongolia",
+    "辽宁省": "Liaoning", "吉林省": "Jilin", "黑龙江省": "Heilongjiang", "上海市": "Shanghai", "江苏省": "Jiangsu", "浙江省": "Zhejiang",
+    "安徽省": "Anhui", "福建省": "Fujian", "江西省": "Jiangxi", "山东省": "Shandong", "河南省": "Henan", "湖北省": "Hubei", "湖南省": "Hunan",
+    "广东省": "Guangdong", "广西壮族自治区": "Guangxi", "海南省": "Hainan", "重庆市": "Chongqing", "四川省": "Sichuan", "贵州省": "Guizhou",
+    "云南省": "Yunnan", "西藏自治区": "Tibet", "陕西省": "Shaanxi", "甘肃省": "Gansu", "青海省": "Qinghai", "宁夏回族自治区": "Ningxia",
+    "新疆维吾尔自治区": "Xinjiang", "台湾省": "Taiwan", "香港特别行政区": "Hong Kong", "澳门特别行政区": "Macao" };
+  const province = (name) => (LANG === "en" && PROVINCES_EN[name]) || name;
   const SUFFIX = /(特别行政区|维吾尔自治区|壮族自治区|回族自治区|自治区|省|市)$/;
   pages.geo = async function () {
     const data = await api("/api/geography");
     if (!data || empty(data)) return;
     const provinces = data.provinces || [];
-    table("province-table", [{ key: "province" }, { key: "members", fmt: "int" }, { key: "revenue", fmt: "money" }], provinces);
+    table("province-table", [{ key: "province_label", label: t("col.province") }, { key: "members", fmt: "int" }, { key: "revenue", fmt: "money" }],
+      provinces.map((p) => Object.assign({ province_label: province(p.province) }, p)));
     table("country-table", [{ key: "country", label: t("geo.world") }, { key: "members", fmt: "int" }, { key: "revenue", fmt: "money" }], data.countries || []);
     const geo = await (await fetch("/static/vendor/maps/china.json")).json();
     echarts.registerMap("china", geo);
@@ -280,9 +289,9 @@
     geo.features.forEach((f) => { full[f.properties.name.replace(SUFFIX, "")] = f.properties.name; });
     const values = provinces.map((p) => ({ name: full[String(p.province).replace(SUFFIX, "")] || p.province, value: p.members, revenue: p.revenue }));
     const max = Math.max(1, ...values.map((v) => v.value));
-    chart("chart-china", { tooltip: { formatter: (p) => p.name + "<br>" + t("col.members") + ": " + inf.format(p.value || 0) + (p.data ? "<br>" + t("col.revenue") + ": " + mf.format(p.data.revenue || 0) : "") },
+    chart("chart-china", { tooltip: { formatter: (p) => province(p.name) + "<br>" + t("col.members") + ": " + inf.format(p.value || 0) + (p.data ? "<br>" + t("col.revenue") + ": " + mf.format(p.data.revenue || 0) : "") },
       visualMap: { min: 0, max, left: 10, bottom: 10, calculable: true, inRange: { color: ["#eef4fd", "#1f5fbf", "#142b4f"] } },
-      series: [{ type: "map", map: "china", roam: true, layoutCenter: ["50%", "55%"], layoutSize: "120%", label: { show: false }, data: values }] });
+      series: [{ type: "map", map: "china", roam: true, nameMap: LANG === "en" ? PROVINCES_EN : undefined, layoutCenter: ["50%", "55%"], layoutSize: "120%", label: { show: false }, data: values }] });
   };
 
   pages.baskets = async function () {
@@ -292,13 +301,14 @@
       if (!data || empty(data)) return;
       const items = (v) => (Array.isArray(v) ? v.join(" + ") : String(v == null ? "∅" : v));
       const rows = data.rows.map((r) => Object.assign({}, r, { lhs: items(r.antecedent ?? r.antecedents), rhs: items(r.consequent ?? r.consequents) }));
-      table("rules-table", [{ key: "lhs", label: "⇒ LHS" }, { key: "rhs", label: "RHS" }, { key: "support", fmt: "pct", label: "support" },
-        { key: "confidence", fmt: "pct", label: "confidence" }, { key: "lift", fmt: "num", label: "lift" }], rows);
+      table("rules-table", [{ key: "lhs", label: t("baskets.lhs") }, { key: "rhs", label: t("baskets.rhs") }, { key: "support", fmt: "pct" },
+        { key: "confidence", fmt: "pct" }, { key: "lift", fmt: "num" }], rows);
       const nodes = {}; const links = [];
       rows.slice(0, 60).forEach((r) => { nodes[r.lhs] = 1; nodes[r.rhs] = 1; links.push({ source: r.lhs, target: r.rhs, value: r.lift }); });
-      chart("chart-network", { tooltip: {}, series: [{ type: "graph", layout: "force", roam: true, label: { show: true, position: "right" },
-        force: { repulsion: 120, edgeLength: 80 }, edgeSymbol: ["none", "arrow"],
-        data: Object.keys(nodes).map((n) => ({ name: n, symbolSize: 14 })), links }] });
+      chart("chart-network", { tooltip: {}, series: [{ type: "graph", layout: "force", roam: true, 
+        force: { repulsion: 400, edgeLength: 140 }, edgeSymbol: ["none", "arrow"], edgeSymbolSize: 9,
+        lineStyle: { width: 2, opacity: 0.7 }, label: { show: true, position: "right", fontSize: 13 },
+        data: Object.keys(nodes).map((n) => ({ name: n, symbolSize: 22 })), links }] });
     }
     form.addEventListener("submit", (e) => { e.preventDefault(); load().catch(fail); });
     await load();
