@@ -106,3 +106,11 @@ def test_demo_shop_marts_use_every_table(tmp_path):
     counted = sql(project, f"select sum(members) from mart_lifecycle_history "
                            f"where as_of = '{moved[0]}'")[0][0]
     assert moved[1] == counted
+    # product rules with lift above 20 are co-purchase pairs the simulator planted (its truth)
+    import pandas as pd
+
+    planted = pd.read_parquet(project.root / "shop-data" / "truth" / "copurchase_pairs.parquet")
+    truth = {frozenset(p) for p in zip(planted.antecedent, planted.consequent)}
+    strong = sql(project, "select antecedent, consequent from mart_rules where lift > 20 "
+                          "and antecedent_size = 1")
+    assert strong and all(frozenset(r) in truth for r in strong)

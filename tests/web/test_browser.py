@@ -135,7 +135,15 @@ def test_language_switch_changes_labels_segments_and_numbers(page, artifacts):
     page.goto("/")  # the choice is remembered
     _settle(page)
     assert page.locator("[data-kpi=revenue] .label").inner_text() == "Revenue"
+    page.goto("/geo")
+    _settle(page)
+    assert "Guangdong" in page.locator("#province-table").inner_text()
+    assert dict(page.evaluate(_DRAWN))["chart-china"] > 0
+    page.screenshot(path=str(artifacts / "geo-en.png"), full_page=True)
     page.click("#lang-switch")
+    _settle(page)
+    assert "广东省" in page.locator("#province-table").inner_text()
+    page.goto("/")
     _settle(page)
     assert page.locator("[data-kpi=revenue] .label").inner_text() == "销售额"
     assert page.errors == []

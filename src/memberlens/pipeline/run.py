@@ -114,6 +114,8 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
         cohorts = timed("cohorts", lambda: _cohorts(member_orders, day), n_orders)
         profiles = timed("profiles", lambda: _profiles(member_orders, summary, members, day),
                          n_orders)
+        rules = (timed("baskets", lambda: _baskets(items, orders, products, proj),
+                       int(items.count().execute())) if items is not None else None)
 
         lifecycle_stage = lifecycle[["member_id", "stage"]].rename(columns={"stage":
                                                                             "lifecycle_stage"})
@@ -135,6 +137,7 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
             "mart_lifecycle_history": history,
             "mart_lifecycle_transitions": moves,
             "mart_profiles": profiles,
+            **({"mart_rules": rules} if rules is not None else {}),
             "mart_cohorts": cohorts,
             "mart_models": pd.DataFrame([{"run_id": run_id, "as_of": pd.Timestamp(day),
                                           "models": json.dumps(models, default=_json_default)}]),
@@ -296,6 +299,28 @@ def _cohorts(orders, day):
 
     frame = cohort_retention(orders, as_of=day).to_pandas()
     return frame, len(frame), "ok", ""
+
+
+def _baskets(items, orders, products, project: Project):
+    """Association rules between products (or categories: ``[baskets] level``), with arules'
+    semantics; the default support asks for at least 20 baskets, confidence 5%, 3 items."""
+    from memberlens.baskets import association_rules, baskets_from_orders
+
+    settings = dict(project.settings.get("baskets", {}))
+    level = settings.get("level", "product")
+    pairs = baskets_from_orders(items, level=level, orders=orders,
+                                products=products if level == "category" else None)
+    n_baskets = len(set(pairs.column("basket_id").to_pylist())) if pairs.num_rows else 0
+    if n_baskets == 0:
+        return pd.DataFrame(), 0, "skipped", "no baskets"
+    support = float(settings.get("min_support", max(20 / n_baskets, 1e-6)))
+    rules = association_rules(pairs, min_support=support,
+                              min_confidence=float(settings.get("min_confidence", 0.05)),
+                              min_len=2, max_len=int(settings.get("max_len", 3)))
+    out = rules.assign(antecedent=[" + ".join(map(str, a)) for a in rules.antecedent],
+                       antecedent_size=[len(a) for a in rules.antecedent], level=level)
+    out["conviction"] = out["conviction"].replace(np.inf, np.nan)
+    return out, len(out), "ok", f"{n_baskets:,} baskets, min support {support:.5f}"
 
 
 def _record_run(wh, run_id, day, config_hash, started, records) -> None:

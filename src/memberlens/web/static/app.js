@@ -287,7 +287,9 @@
     echarts.registerMap("china", geo);
     const full = {};
     geo.features.forEach((f) => { full[f.properties.name.replace(SUFFIX, "")] = f.properties.name; });
-    const values = provinces.map((p) => ({ name: full[String(p.province).replace(SUFFIX, "")] || p.province, value: p.members, revenue: p.revenue }));
+    // with nameMap (English), ECharts matches data to the mapped names
+    const values = provinces.map((p) => { const n = full[String(p.province).replace(SUFFIX, "")] || p.province;
+      return { name: LANG === "en" ? province(n) : n, value: p.members, revenue: p.revenue }; });
     const max = Math.max(1, ...values.map((v) => v.value));
     chart("chart-china", { tooltip: { formatter: (p) => province(p.name) + "<br>" + t("col.members") + ": " + inf.format(p.value || 0) + (p.data ? "<br>" + t("col.revenue") + ": " + mf.format(p.data.revenue || 0) : "") },
       visualMap: { min: 0, max, left: 10, bottom: 10, calculable: true, inRange: { color: ["#eef4fd", "#1f5fbf", "#142b4f"] } },
