@@ -123,7 +123,7 @@ def main() -> None:
     for n in args.members:
         sim_bg = simulated(n, 1, "bgnbd")
         sets.append((f"simulated ({n:,})", {"bgnbd": sim_bg, "gg": sim_bg,
-                                           "pnbd": simulated(n, 2, "pnbd")}, 1, True))
+                                           "pnbd": simulated(n, 2, "pnbd")}, 3, True))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, frames, repeats, _ in sets:
@@ -146,10 +146,11 @@ def main() -> None:
     print("## CLV model fits (memberlens.clv vs lifetimes 0.11.3 and pymc-marketing 0.19.2 MAP)\n")
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"Machine: 2 cores, 24 GiB, Python {platform.python_version()}, load average at the "
-          f"end {load} (the machine is shared); fit time in seconds (ours: median of 5 on "
-          "CDNOW, one run on the simulated sets). Peers' times include pytensor compilation "
-          "for pymc-marketing; peers run with one BLAS thread (OPENBLAS_NUM_THREADS=1), as "
-          "memberlens limits itself inside fits; 'not run' = skipped by --peer-max-pnbd.\n")
+          f"end {load} (the machine is shared); fit time in seconds (ours: median of 5 runs on "
+          "CDNOW, of 3 on the simulated sets; peers: one run). Peers' times include pytensor "
+          "compilation for pymc-marketing; peers run with one BLAS thread "
+          "(OPENBLAS_NUM_THREADS=1), as memberlens limits itself inside fits; 'not run' = "
+          "skipped by --peer-max-pnbd.\n")
     print("| data | model | memberlens s | lifetimes s | speed-up | same params (3 s.f.) | "
           "pymc-marketing MAP s | same params (3 s.f.) | memberlens estimates |")
     print("| --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- |")

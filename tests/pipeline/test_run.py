@@ -114,3 +114,18 @@ def test_demo_shop_marts_use_every_table(tmp_path):
     strong = sql(project, "select antecedent, consequent from mart_rules where lift > 20 "
                           "and antecedent_size = 1")
     assert strong and all(frozenset(r) in truth for r in strong)
+
+
+def test_project_settings_drive_the_run(tmp_path):
+    # The documented [segments.*], [lifecycle], [tiers] and [baskets] tables (docs/pipeline.md).
+    import re
+
+    project = init_project(tmp_path / "shop")
+    doc = (__import__("pathlib").Path(__file__).parents[2] / "docs" / "pipeline.md").read_text()
+    settings = re.search(r"```toml\n(.*?)```", doc, re.S).group(1)
+    project.file.write_text(project.file.read_text() + "\n" + settings)
+    load("orders", export_cdnow_csv(tmp_path / "cdnow.csv"), project=project)
+    result = run_pipeline(project.root)
+    vip = sql(project, "select segment_vip, count(*) from mart_members group by 1 order by 1")
+    assert {r[0] for r in vip} == {"vip", "other"} and sum(r[1] for r in vip) == 2357
+    assert result.models["value_tiers"]["weights"]["spend"] == pytest.approx(0.4)

@@ -37,7 +37,7 @@ def serve(
     from memberlens.web.app import assets_installed
 
     proj = Project.load(project)
-    app_ = create_app(proj, database=database, secure_cookies=secure_cookies)
+    app_ = create_app(proj, database=database, secure_cookies=secure_cookies, warm=True)
     if not assets_installed():
         typer.secho("warning: chart assets are not installed; run `npm ci --prefix web` "
                     "(charts and /docs need them)", fg="yellow", err=True)

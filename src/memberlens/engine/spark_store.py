@@ -138,7 +138,7 @@ class SparkWarehouse:
     def has(self, name: str) -> bool:
         if name == "_loads":
             return True
-        return bool(self._live_folders(name)) or name in self.con.list_tables()
+        return bool(self._live_folders(name)) or name in self._schemas
 
     def table(self, name: str) -> ir.Table:
         if name == "_loads":
@@ -149,8 +149,6 @@ class SparkWarehouse:
             return _register(self.con, "_loads", data)
         folders = self._live_folders(name)
         if not folders:
-            if name in self.con.list_tables():
-                return self.con.table(name)
             if name in self._schemas:
                 return _register(self.con, name, self._schemas[name].to_pyarrow().empty_table())
             raise MissingTableError(f"table {name!r} is not in the warehouse {self.path}")

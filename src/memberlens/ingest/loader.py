@@ -106,7 +106,8 @@ def preview(table: str, source, *, mapping=None, project=None, rows: int = 10,
     checked = check(con.create_table("preview", head), spec,
                     Context(load_time=dt.datetime.now()))
     shown = checked.select(LINE, *[checked[f"__{n}"].name(n) for n in spec.names
-                                   if n in chosen.columns], "_rule", "_reason").to_pyarrow()
+                                   if n in chosen.columns], "_rule", "_reason"
+                           ).order_by(LINE).to_pyarrow()
     return Preview(table, src.label, src.encoding, chosen, shown)
 
 

@@ -28,12 +28,12 @@ _DOCS_CSP = _CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'
 
 
 def create_app(project: Project | str | Path | None = None, *, database: str | None = None,
-               secure_cookies: bool = False) -> FastAPI:
+               secure_cookies: bool = False, warm: bool = False) -> FastAPI:
     """The dashboard and JSON API of ``project``.
 
     ``database``: SQLAlchemy URL of the application state (default: see
     :func:`memberlens.web.store.database_url`). ``secure_cookies``: mark cookies Secure (when
-    served over HTTPS).
+    served over HTTPS). ``warm``: compute the default overview in the background at start-up.
     """
     proj = project if isinstance(project, Project) else Project.load(project)
     store = open_store(database or database_url(proj))
@@ -89,6 +89,11 @@ def create_app(project: Project | str | Path | None = None, *, database: str | N
     for module in (api_analytics, api_members, api_data, api_admin, api_views, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    if warm:
+        import threading
+
+        threading.Thread(target=api_analytics.warm, args=(app.state.ctx,), daemon=True,
+                         name="memberlens-warm-up").start()
     return app
 
 

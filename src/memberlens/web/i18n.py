@@ -83,6 +83,7 @@ _M: dict[str, tuple[str, str]] = {
     "segments.scheme_cn": ("RFM 八类客户", "RFM 8-class scheme (Chinese)"),
     "segments.scheme_en": ("RFM 十一类细分", "RFM 11-segment scheme"),
     "segments.tiers": ("价值等级", "Value tiers"), "segments.lifecycle": ("生命周期", "Lifecycle"),
+    "segments.transitions": ("生命周期流转(上月 → 本月)", "Lifecycle moves (last month → this month)"),
     "segments.drill": ("点击分群查看会员", "Click a segment to list its members"),
     "value.clv": ("CLV 分布", "CLV distribution"), "value.p_alive": ("存活概率分布",
                                                                   "P(alive) distribution"),
@@ -106,12 +107,25 @@ _M: dict[str, tuple[str, str]] = {
     "admin.new_token": ("新建令牌", "New token"), "admin.revoke": ("撤销", "Revoke"),
     "admin.token_once": ("请立即复制，该令牌只显示一次：", "Copy it now, it is shown only once:"),
     "admin.add_user": ("新增账户", "Add account"), "admin.role": ("角色", "Role"),
+    "perm.view_kpis": ("经营看板", "Dashboards"), "perm.view_members": ("会员明细", "Member details"),
+    "perm.export_members": ("导出名单", "Export lists"), "perm.view_data": ("数据管理", "Data"),
+    "perm.reveal_pii": ("查看联系方式", "Reveal contacts"), "perm.view_audit": ("审计日志", "Audit log"),
+    "perm.manage_users": ("账户管理", "Accounts"),
+    "audit.time": ("时间", "Time"), "audit.action": ("操作", "Action"), "audit.target": ("对象", "Target"),
+    "col.active": ("启用", "Active"), "col.created": ("创建时间", "Created"),
+    "col.scheme": ("分群方案", "Scheme"), "col.rows_read": ("读取行数", "Rows read"),
+    "col.run_id": ("运行", "Run"), "col.step": ("步骤", "Step"), "col.rows_out": ("输出行数", "Rows out"),
+    "col.finished_at": ("完成时间", "Finished"),
+    "col.name": ("名称", "Name"), "col.prefix": ("前缀", "Prefix"),
+    "col.last_used": ("最近使用", "Last used"), "col.revoked": ("已撤销", "Revoked"),
     "empty.run": ("尚无该数据：请先运行 `memberlens run` 生成分析结果。",
                   "No data yet: run `memberlens run` to build the analyses."),
     "empty.nodata": ("暂无数据", "No data"),
     "empty.warehouse": ("仓库中还没有数据：先用 `memberlens ingest orders 文件` 加载订单。",
                         "The warehouse is empty: load orders with `memberlens ingest orders FILE`."),
     "lang.switch": ("English", "中文"),
+    "segment.paid": ("已支付", "Paid"), "segment.refunded": ("已退款", "Refunded"),
+    "segment.cancelled": ("已取消", "Cancelled"),
     "error.forbidden": ("当前角色无权访问此页面。", "Your role may not open this page."),
 }
 
@@ -125,11 +139,27 @@ def _segment_names() -> dict[str, tuple[str, str]]:
         for seg in segs:
             for name in (seg.key, seg.en, seg.zh):
                 out[name] = (seg.zh, seg.en)
+    from memberlens.behavior.lifecycle import STAGE_NAMES
+    from memberlens.segmentation.tiers import TIERS
+
+    for table in (TIERS, STAGE_NAMES):  # value tiers and lifecycle stages: key -> (en, zh)
+        for key, (en, zh) in table.items():
+            for name in (key, en, zh):
+                out.setdefault(name, (zh, en))
     return out
 
 
-#: segment names of the RFM schemes (memberlens.segmentation), in both languages
+#: names of RFM segments (memberlens.segmentation), value tiers and lifecycle stages, both
+#: languages, by key, English name and Chinese name
 SEGMENTS: dict[str, tuple[str, str]] = _segment_names()
+
+
+def segment_aliases(name: str) -> list[str]:
+    """Every spelling of a segment (its key and both names), for filtering a member list."""
+    pair = SEGMENTS.get(name)
+    if pair is None:
+        return [name]
+    return sorted({k for k, v in SEGMENTS.items() if v == pair} | {name})
 
 
 def text(key: str, lang: str, **values) -> str:

@@ -9,8 +9,9 @@ run``. Building and compiling an Ibis expression costs ~10 ms of Python per quer
 
 from __future__ import annotations
 
+from memberlens.web.i18n import segment_aliases
 from memberlens.web.queries.members import (LIST_COLUMNS, PROFILE_COLUMNS, SORTABLE,
-                                            MemberFilter, jsonable)
+                                            MemberFilter, jsonable, mart_source)
 
 _ORDER_COLUMNS = ("order_id", "ordered_at", "amount", "status", "channel", "store_id",
                   "coupon_id", "discount")
@@ -24,21 +25,33 @@ def _ident(name: str, allowed: tuple[str, ...]) -> str:
 
 def _select(wh, table: str, allowed: tuple[str, ...]) -> str:
     present = set(wh.columns(table))
-    return ", ".join(_ident(c, allowed) for c in allowed if c in present)
+    if table != "mart_members":
+        return ", ".join(_ident(c, allowed) for c in allowed if c in present)
+    out = []
+    for name in allowed:
+        source = mart_source(present, name)
+        if source is not None:
+            out.append(f'"{source}" AS {_ident(name, allowed)}' if source != name
+                       else _ident(name, allowed))
+    return ", ".join(out)
 
 
 def _where(wh, flt: MemberFilter) -> tuple[str, list]:
     present = set(wh.columns("mart_members"))
     parts, params = [], []
     if flt.segment:
-        segs = [c for c in ("segment_cn", "segment_en") if c in present]
-        parts.append("(" + " OR ".join(f'"{c}" = ?' for c in segs) + ")" if segs else "FALSE")
-        params += [flt.segment] * len(segs)
+        names = segment_aliases(flt.segment)
+        segs = [mart_source(present, c) for c in ("segment_cn", "segment_en")]
+        segs = [c for c in segs if c is not None]
+        parts.append("(" + " OR ".join(f'"{c}" = ANY(?::VARCHAR[])' for c in segs) + ")"
+                     if segs else "FALSE")
+        params += [names] * len(segs)
     for name in ("value_tier", "lifecycle_stage", "province"):
         value = getattr(flt, name)
         if value:
-            parts.append(f'"{name}" = ?' if name in present else "FALSE")
-            params += [value] if name in present else []
+            parts.append(f'"{name}" = ANY(?::VARCHAR[])' if name in present else "FALSE")
+            if name in present:
+                params.append([value] if name == "province" else segment_aliases(value))
     if flt.q:
         parts.append("starts_with(CAST(member_id AS VARCHAR), ?)")
         params.append(flt.q)

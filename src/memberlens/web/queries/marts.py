@@ -10,7 +10,7 @@ import ibis
 import ibis.expr.types as ir
 
 from memberlens.engine.warehouse import Warehouse
-from memberlens.web.queries.members import jsonable
+from memberlens.web.queries.members import jsonable, normalised_mart
 
 #: tables the basket page reads, in order of preference (the first present is used)
 RULE_TABLES = ("mart_rules", "mart_basket_rules", "mart_association_rules")
@@ -34,32 +34,53 @@ def segments(wh: Warehouse) -> dict:
         schemes.setdefault(str(r["scheme"]), []).append(r)
     out = {"available": True, "schemes": schemes}
     if wh.has("mart_members"):
-        m = wh.table("mart_members")
+        m = normalised_mart(wh.table("mart_members"))
         for col in ("value_tier", "lifecycle_stage"):
             if col in m.columns:
                 g = m.group_by(col).aggregate(members=m.count(),
                                               revenue=m.total_spend.sum().cast("float64")
                                               if "total_spend" in m.columns else ibis.literal(0.0))
                 out[col] = _rows(g.order_by(ibis.desc("members")))
+    if wh.has("mart_lifecycle_transitions"):
+        t = wh.table("mart_lifecycle_transitions")
+        last = t.aggregate(to=t.to_as_of.max()).to_pyarrow().to_pylist()[0]["to"]
+        moves = t.filter(t.to_as_of == last) if last is not None else t.limit(0)
+        out["transitions"] = _rows(moves.select("from_as_of", "to_as_of", "from_stage",
+                                                "to_stage", "members"))
     return out
 
 
+#: cohort column -> the mart columns that may hold it (the pipeline's names second)
+_COHORT_COLUMNS = {"cohort": ("cohort", "cohort_month"), "period": ("period", "months_since"),
+                   "members": ("members", "cohort_size"), "retention": ("retention",
+                                                                     "retention_rate"),
+                   "repurchase_rate": ("repurchase_rate",), "revenue": ("revenue",),
+                   "revenue_per_member": ("revenue_per_member",)}
+
+
 def cohorts(wh: Warehouse) -> dict:
+    """Retention (and repurchase rate, revenue) by first-purchase cohort and period."""
     if not wh.has("mart_cohorts"):
         return missing("mart_cohorts")
     t = wh.table("mart_cohorts")
-    return {"available": True, "rows": _rows(t.order_by([t.cohort, t.period]))}
+    cols = {name: next(c for c in options if c in t.columns)
+            for name, options in _COHORT_COLUMNS.items()
+            if any(c in t.columns for c in options)}
+    out = t.select(**{name: t[c] for name, c in cols.items()})
+    out = out.mutate(cohort=out.cohort.cast("string").left(7))
+    return {"available": True, "rows": _rows(out.order_by(["cohort", "period"]))}
 
 
 def _histogram(col: ir.NumericColumn, bins: int) -> list[dict]:
     t = col.name("x").as_table().filter(ibis._.x.notnull())
-    bounds = t.aggregate(lo=t.x.min(), hi=t.x.max()).to_pyarrow().to_pylist()[0]
+    # the top bin runs to the 99th percentile and holds everything above (CLV has a long tail)
+    bounds = t.aggregate(lo=t.x.min(), hi=t.x.quantile(0.99)).to_pyarrow().to_pylist()[0]
     lo, hi = bounds["lo"], bounds["hi"]
     if lo is None:
         return []
     lo, hi = float(lo), float(hi)
     width = (hi - lo) / bins if hi > lo else 1.0
-    b = ((t.x.cast("float64") - lo) / width).floor().cast("int64").clip(upper=bins - 1)
+    b = ((t.x.cast("float64") - lo) / width).floor().cast("int64").clip(lower=0, upper=bins - 1)
     counts = t.mutate(b=b).group_by("b").aggregate(n=ibis._.count()).order_by("b")
     got = {int(r["b"]): int(r["n"]) for r in counts.to_pyarrow().to_pylist()}
     return [{"from": round(lo + i * width, 4), "to": round(lo + (i + 1) * width, 4),
@@ -70,7 +91,7 @@ def value(wh: Warehouse, *, bins: int = 20, top: int = 50) -> dict:
     """CLV and P(alive) distributions and the churn-risk list (valuable members likely lost)."""
     if not wh.has("mart_members"):
         return missing("mart_members")
-    m = wh.table("mart_members")
+    m = normalised_mart(wh.table("mart_members"))
     out: dict = {"available": True}
     for col in ("clv", "p_alive", "expected_purchases_90d"):
         if col in m.columns:

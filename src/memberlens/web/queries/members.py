@@ -18,6 +18,7 @@ import ibis.expr.types as ir
 from memberlens.engine.warehouse import Warehouse
 from memberlens.features import rfm_summary
 from memberlens.web.errors import NotFound
+from memberlens.web.i18n import segment_aliases
 from memberlens.web.queries.overview import data_end
 
 PROFILE_COLUMNS = ("member_id", "registered_at", "gender", "province", "city", "channel",
@@ -32,6 +33,32 @@ LIST_COLUMNS = ("member_id", "segment_cn", "segment_en", "value_tier", "lifecycl
 SORTABLE = ("member_id", "frequency", "recency", "monetary_value", "total_spend", "order_count",
             "days_since_last", "p_alive", "clv", "expected_purchases_90d", "last_purchase_at")
 Direction = Literal["asc", "desc"]
+
+
+#: list column -> columns of ``mart_members`` that may hold it, in order of preference (the
+#: pipeline's names: segment_cn8, segment_rfm11, R/F/M, registration_channel)
+MART_ALIASES: dict[str, tuple[str, ...]] = {
+    "segment_cn": ("segment_cn", "segment_cn8"), "segment_en": ("segment_en", "segment_rfm11"),
+    "r_score": ("r_score", "R"), "f_score": ("f_score", "F"), "m_score": ("m_score", "M"),
+    "channel": ("channel", "registration_channel"),
+}
+
+
+def mart_source(columns, name: str) -> str | None:
+    """The column of ``mart_members`` that holds list column ``name`` (None if absent)."""
+    present = set(columns)
+    return next((c for c in MART_ALIASES.get(name, (name,)) if c in present), None)
+
+
+def normalised_mart(mart: ir.Table) -> ir.Table:
+    """``mart_members`` with the list's column names (aliases added where the pipeline's names
+    differ)."""
+    extra = {}
+    for name in MART_ALIASES:
+        source = mart_source(mart.columns, name)
+        if source is not None and source != name and name not in mart.columns:
+            extra[name] = mart[source]
+    return mart.mutate(**extra) if extra else mart
 
 
 @dataclass(frozen=True)
@@ -52,7 +79,7 @@ def as_of(wh: Warehouse, configured: dt.date | None) -> dt.date:
 def member_table(wh: Warehouse, configured_as_of: dt.date | None) -> tuple[ir.Table, str]:
     """The member table the list reads and where it comes from (``mart`` or ``orders``)."""
     if wh.has("mart_members"):
-        return wh.table("mart_members"), "mart_members"
+        return normalised_mart(wh.table("mart_members")), "mart_members"
     summary = rfm_summary(wh.table("orders"), as_of=as_of(wh, configured_as_of))
     if wh.has("members"):
         m = wh.table("members")
@@ -65,7 +92,8 @@ def member_table(wh: Warehouse, configured_as_of: dt.date | None) -> tuple[ir.Ta
 def _filtered(table: ir.Table, flt: MemberFilter) -> ir.Table:
     cond = []
     if flt.segment:
-        parts = [table[c] == flt.segment for c in ("segment_cn", "segment_en")
+        names = segment_aliases(flt.segment)
+        parts = [table[c].isin(names) for c in ("segment_cn", "segment_en")
                  if c in table.columns]
         if parts:
             expr = parts[0]
@@ -77,7 +105,9 @@ def _filtered(table: ir.Table, flt: MemberFilter) -> ir.Table:
     for name in ("value_tier", "lifecycle_stage", "province"):
         value = getattr(flt, name)
         if value:
-            cond.append(table[name] == value if name in table.columns else ibis.literal(False))
+            values = [value] if name == "province" else segment_aliases(value)
+            cond.append(table[name].isin(values) if name in table.columns
+                        else ibis.literal(False))
     if flt.q:
         cond.append(table.member_id.cast("string").startswith(flt.q))
     return table.filter(*cond) if cond else table

@@ -36,6 +36,17 @@ def _data_end(request: Request) -> dt.date:
         return data_end(wh.table("orders")) or dt.date.today()
 
 
+def warm(c) -> None:
+    """Compute the default overview ahead of the first visitor (``memberlens serve``)."""
+    from types import SimpleNamespace
+
+    request = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(ctx=c)))
+    try:
+        _overview(request, None, None, "day")
+    except Exception:  # noqa: BLE001 - a warm-up never stops the server; requests report errors
+        pass
+
+
 @router.get("/overview", summary="KPIs and trends for a date range, with the previous period")
 def api_overview(
     request: Request,
@@ -45,6 +56,10 @@ def api_overview(
     grain: Literal["day", "week", "month"] = Query("day", description="Trend buckets."),
     _=require("view_kpis"),
 ) -> dict:
+    return _overview(request, start, end, grain)
+
+
+def _overview(request, start: dt.date | None, end: dt.date | None, grain: str) -> dict:
     c = ctx(request)
     p = period(request, start, end)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from fastapi import APIRouter, Query, Request
 
 from memberlens.ingest.status import quarantine_rows, warehouse_status
@@ -18,6 +21,21 @@ router = APIRouter(prefix="/api/data", tags=["data"])
 TableName = Literal[tuple(TABLES)]  # type: ignore[valid-type]
 
 
+def public_source(source: str | None) -> str | None:
+    """A load's source as shown to users: a file's name, a database URL without credentials."""
+    if not source:
+        return source
+    if "://" in source:
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(source)._replace(username=None, password=None)
+            return url.render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - not a SQLAlchemy URL: keep only the scheme
+            return source.split("://", 1)[0] + "://…"
+    return Path(source).name
+
+
 @router.get("/status", summary="Rows stored, read, quarantined per table, and the load log")
 def api_status(request: Request, _=require("view_data")) -> dict:
     c = ctx(request)
@@ -27,6 +45,8 @@ def api_status(request: Request, _=require("view_data")) -> dict:
         pass
     out = warehouse_status(c.project).to_dict()
     out["warehouse"] = c.project.warehouse.name  # no absolute server paths in responses
+    for load in out["loads"]:
+        load["source"] = public_source(load.get("source"))
     return out
 
 
@@ -48,5 +68,12 @@ def api_quarantine(request: Request, table: TableName,  # type: ignore[valid-typ
     for f in table_spec(table).pii_fields:
         if f.name in found.column_names:
             i = found.column_names.index(f.name)
-            found = found.set_column(i, f.name, mask_values(f.pii, found[f.name].combine_chunks()))
-    return {"table": table, "rows": jsonable(found.to_pylist())}
+            raw = found[f.name].combine_chunks().cast(pa.string())
+            hashed = pc.match_substring_regex(raw, r"^[0-9a-f]{32}$")
+            shown = pc.if_else(hashed, pa.scalar("(pseudonymised)"), mask_values(f.pii, raw))
+            found = found.set_column(i, f.name, shown)
+    rows = jsonable(found.to_pylist())
+    for row in rows:
+        if "source" in row:
+            row["source"] = public_source(row["source"])
+    return {"table": table, "rows": rows}

@@ -138,7 +138,7 @@
   pages.segments = async function () {
     const data = await api("/api/segments");
     if (!data || empty(data)) return;
-    const drill = (name) => { location.href = "/members?segment=" + encodeURIComponent(name); };
+    const drill = (name) => { location.href = "/members?segment=" + encodeURIComponent(seg(name)); };
     const rows = [];
     Object.entries(data.schemes).forEach(([scheme, segs]) => segs.forEach((s) => rows.push(Object.assign({ scheme }, s))));
     const treemap = (id, scheme) => {
@@ -156,18 +156,29 @@
     const en = names.find((n) => n !== cn && /en|11|rfm/.test(n)) || names[1];
     treemap("chart-seg-cn", cn);
     if (en) treemap("chart-seg-en", en);
-    table("seg-table", [{ key: "scheme", label: "scheme" }, { key: "segment", fmt: "seg" }, { key: "members", fmt: "int" },
+    table("seg-table", [{ key: "scheme" }, { key: "segment", fmt: "seg" }, { key: "members", fmt: "int" },
       { key: "revenue", fmt: "money" }, { key: "revenue_share", fmt: "pct" }, { key: "avg_clv", fmt: "money" }], rows, (r) => drill(r.segment));
     document.getElementById("seg-table").classList.add("clickable");
     const bar = (id, list, key, param) => {
       if (!list) return;
       const c = chart(id, { tooltip: {}, grid: { left: 110, right: 20, top: 10, bottom: 30 },
-        xAxis: { type: "value" }, yAxis: { type: "category", data: list.map((r) => r[key]), inverse: true },
+        xAxis: { type: "value" }, yAxis: { type: "category", data: list.map((r) => seg(r[key])), inverse: true },
         series: [{ type: "bar", data: list.map((r) => r.members), itemStyle: { borderRadius: [0, 4, 4, 0] } }] });
       if (c) c.on("click", (p) => { location.href = "/members?" + param + "=" + encodeURIComponent(p.name); });
     };
     bar("chart-tiers", data.value_tier, "value_tier", "value_tier");
     bar("chart-lifecycle", data.lifecycle_stage, "lifecycle_stage", "lifecycle_stage");
+    const moves = (data.transitions || []).filter((m) => m.members > 0);
+    if (moves.length) {
+      const from = (s) => seg(s) + " ·", to = (s) => "· " + seg(s);
+      const names = new Set(); moves.forEach((m) => { names.add(from(m.from_stage)); names.add(to(m.to_stage)); });
+      document.getElementById("transitions-period").textContent = String(moves[0].from_as_of).slice(0, 10) + " → " + String(moves[0].to_as_of).slice(0, 10);
+      chart("chart-transitions", { tooltip: { trigger: "item", valueFormatter: fmt.int },
+        series: [{ type: "sankey", left: 10, right: 120, nodeGap: 10, emphasis: { focus: "adjacency" }, lineStyle: { color: "source", opacity: 0.35 },
+          data: [...names].map((n) => ({ name: n })), links: moves.map((m) => ({ source: from(m.from_stage), target: to(m.to_stage), value: m.members })) }] });
+    } else {
+      document.getElementById("transitions-card").classList.add("hidden");
+    }
   };
 
   pages.members = async function () {
@@ -187,7 +198,7 @@
       document.getElementById("member-total").textContent = t("members.total").replace("{n}", inf.format(data.total));
       document.getElementById("page-no").textContent = page + " / " + Math.max(1, Math.ceil(data.total / data.page_size));
       const cols = [{ key: "member_id" }];
-      if (data.rows.length && "segment_cn" in data.rows[0]) cols.push({ key: "segment_cn", fmt: "seg" }, { key: "segment_en", fmt: "seg" }, { key: "value_tier" });
+      if (data.rows.length && "segment_cn" in data.rows[0]) cols.push({ key: "segment_cn", fmt: "seg" }, { key: "segment_en", fmt: "seg" }, { key: "value_tier", fmt: "seg" }, { key: "lifecycle_stage", fmt: "seg" });
       cols.push({ key: "frequency", fmt: "int" }, { key: "total_spend", fmt: "money" }, { key: "days_since_last", fmt: "int" });
       if (data.rows.length && "p_alive" in data.rows[0]) cols.push({ key: "p_alive", fmt: "pct" }, { key: "clv", fmt: "money" });
       cols.push({ key: "province" }, { key: "phone_masked" });
@@ -212,14 +223,14 @@
         if ((skip || []).includes(k)) return;
         box.appendChild(el("dt", {}, t("col." + k)));
         let f = fmt.text;
-        if (/segment/.test(k)) f = fmt.seg; else if (/spend|clv|monetary|aov|amount/.test(k)) f = fmt.money;
+        if (/segment|value_tier|lifecycle_stage/.test(k)) f = fmt.seg; else if (/spend|clv|monetary|aov|amount/.test(k)) f = fmt.money;
         else if (k === "p_alive") f = fmt.pct; else if (/_at$/.test(k)) f = fmt.date; else if (typeof v === "number") f = fmt.num;
         box.appendChild(el("dd", { "data-field": k }, f(v)));
       });
     };
     dl("profile", data.profile, ["member_id"]);
     dl("scores", data.scores, ["member_id", "phone_masked", "email_masked", "province", "city", "channel", "gender"]);
-    table("orders-table", [{ key: "order_id" }, { key: "ordered_at", fmt: "date" }, { key: "amount", fmt: "money" }, { key: "status" }, { key: "channel" }], data.orders);
+    table("orders-table", [{ key: "order_id" }, { key: "ordered_at", fmt: "date" }, { key: "amount", fmt: "money" }, { key: "status", fmt: "seg" }, { key: "channel" }], data.orders);
     const paid = data.orders.filter((o) => o.status === "paid" || o.status == null).slice().reverse();
     chart("chart-orders", { tooltip: { trigger: "axis", valueFormatter: fmt.money }, grid: { left: 60, right: 20, top: 10, bottom: 30 },
       xAxis: { type: "category", data: paid.map((o) => String(o.ordered_at).slice(0, 10)) }, yAxis: { type: "value" },
@@ -245,7 +256,7 @@
     if (!data || empty(data)) return;
     if (data.clv_histogram) histogram("chart-clv", data.clv_histogram, fmt.compact);
     if (data.p_alive_histogram) histogram("chart-palive", data.p_alive_histogram, (v) => pf.format(v));
-    table("churn-table", [{ key: "member_id" }, { key: "segment_cn", fmt: "seg" }, { key: "total_spend", fmt: "money" },
+    table("churn-table", [{ key: "member_id" }, { key: "segment_cn", fmt: "seg" }, { key: "value_tier", fmt: "seg" }, { key: "total_spend", fmt: "money" },
       { key: "days_since_last", fmt: "int" }, { key: "p_alive", fmt: "pct" }, { key: "value_at_risk", fmt: "money" }],
       data.churn_risk || [], (r) => { location.href = memberUrl(r.member_id); });
   };
@@ -261,11 +272,12 @@
       visualMap: { min: 0, max: 1, calculable: true, orient: "horizontal", left: "center", bottom: 0, inRange: { color: ["#f4f8ff", "#1f5fbf"] }, formatter: (v) => pf.format(v) },
       series: [{ type: "heatmap", data: data.rows.map((r) => [periods.indexOf(r.period), cohorts.indexOf(String(r.cohort)), r.retention]),
         label: { show: cohorts.length <= 16 && periods.length <= 16, formatter: (p) => pf.format(p.value[2]) } }] });
-    const shown = cohorts.slice(-8);
+    const shown = cohorts.slice(-13, -1);  // the last complete year of cohorts
+    const curve = data.rows.length && "repurchase_rate" in data.rows[0] ? "repurchase_rate" : "retention";
     chart("chart-curves", { tooltip: { trigger: "axis", valueFormatter: (v) => pf.format(v) }, legend: { bottom: 0, type: "scroll" },
       grid: { left: 50, right: 20, top: 10, bottom: 50 }, xAxis: { type: "category", data: periods },
       yAxis: { type: "value", axisLabel: { formatter: (v) => pf.format(v) } },
-      series: shown.map((c) => ({ name: c, type: "line", showSymbol: false, data: periods.map((p) => { const r = data.rows.find((x) => String(x.cohort) === c && x.period === p); return r ? r.retention : null; }) })) });
+      series: shown.map((c) => ({ name: c, type: "line", showSymbol: false, data: periods.map((p) => { const r = data.rows.find((x) => String(x.cohort) === c && x.period === p); return r ? r[curve] : null; }) })) });
   };
 
   const PROVINCES_EN = { "北京市": "Beijing", "天津市": "Tianjin", "河北省": "Hebei", "山西省": "Shanxi", "内蒙古自治区": "Inner Mongolia",
@@ -282,7 +294,7 @@
     const provinces = data.provinces || [];
     table("province-table", [{ key: "province_label", label: t("col.province") }, { key: "members", fmt: "int" }, { key: "revenue", fmt: "money" }],
       provinces.map((p) => Object.assign({ province_label: province(p.province) }, p)));
-    table("country-table", [{ key: "country", label: t("geo.world") }, { key: "members", fmt: "int" }, { key: "revenue", fmt: "money" }], data.countries || []);
+    table("country-table", [{ key: "country" }, { key: "members", fmt: "int" }, { key: "revenue", fmt: "money" }], data.countries || []);
     const geo = await (await fetch("/static/vendor/maps/china.json")).json();
     echarts.registerMap("china", geo);
     const full = {};
@@ -321,10 +333,10 @@
     if (!st) return;
     table("status-table", [{ key: "table" }, { key: "rows_stored", fmt: "int" }, { key: "rows_quarantined", fmt: "int" },
       { key: "first_at", fmt: "date" }, { key: "last_at", fmt: "date" }, { key: "last_load", fmt: "date" }], st.tables);
-    table("loads-table", [{ key: "table_name", label: t("col.table") }, { key: "source" }, { key: "rows_read", fmt: "int", label: "read" },
+    table("loads-table", [{ key: "table_name", label: t("col.table") }, { key: "source" }, { key: "rows_read", fmt: "int" },
       { key: "rows_stored", fmt: "int" }, { key: "rows_quarantined", fmt: "int" }, { key: "finished_at", fmt: "date", label: t("col.last_load") }], st.loads);
     const runs = await api("/api/data/runs");
-    table("runs-table", [{ key: "run_id", label: "run" }, { key: "step", label: "step" }, { key: "status" }, { key: "rows_out", fmt: "int", label: "rows" }, { key: "finished_at", fmt: "date", label: "finished" }], runs.runs);
+    table("runs-table", [{ key: "run_id" }, { key: "step" }, { key: "status" }, { key: "rows_out", fmt: "int" }, { key: "finished_at", fmt: "date" }], runs.runs);
     const sel = document.getElementById("q-table");
     st.tables.forEach((tb) => sel.appendChild(el("option", { value: tb.table }, tb.table + " (" + inf.format(tb.rows_quarantined) + ")")));
     async function loadQ() {
@@ -340,10 +352,10 @@
   pages.admin = async function () {
     async function load() {
       const users = await api("/api/users");
-      table("users-table", [{ key: "username", label: t("login.username") }, { key: "role", label: t("admin.role") }, { key: "active", label: "active" }, { key: "created_at", fmt: "date", label: "created" }], users.users);
+      table("users-table", [{ key: "username", label: t("login.username") }, { key: "role", label: t("admin.role") }, { key: "active", label: t("col.active") }, { key: "created_at", fmt: "date", label: t("col.created") }], users.users);
       const audit = await api("/api/audit", { limit: 200 });
-      table("audit-table", [{ key: "at", fmt: "date", label: "time" }, { key: "username", label: t("login.username") }, { key: "action", label: "action" },
-        { key: "target", label: "target" }, { key: "ip", label: "IP" }], audit.events);
+      table("audit-table", [{ key: "at", fmt: "date", label: t("audit.time") }, { key: "username", label: t("login.username") }, { key: "action", label: t("audit.action") },
+        { key: "target", label: t("audit.target") }, { key: "ip", label: "IP" }], audit.events);
     }
     document.getElementById("add-user").addEventListener("submit", async (e) => {
       e.preventDefault(); const f = e.target;
@@ -356,8 +368,8 @@
     async function load() {
       const r = await api("/api/tokens");
       const tb = document.getElementById("tokens-table");
-      table("tokens-table", [{ key: "name", label: "name" }, { key: "prefix", label: "prefix" }, { key: "created_at", fmt: "date", label: "created" },
-        { key: "last_used_at", fmt: "date", label: "last used" }, { key: "revoked", label: "revoked" }], r.tokens, async (row) => {
+      table("tokens-table", [{ key: "name" }, { key: "prefix" }, { key: "created_at", fmt: "date", label: t("col.created") },
+        { key: "last_used_at", fmt: "date", label: t("col.last_used") }, { key: "revoked" }], r.tokens, async (row) => {
         if (!row.revoked && confirm(t("admin.revoke") + " " + row.prefix + "…?")) { await send("DELETE", "/api/tokens/" + row.id); await load(); }
       });
       tb.classList.add("clickable");
