@@ -18,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml web/package-lock.json
 CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	else echo "run as root (or apt-get install chromium) for the browser tests"; fi
 
 install: $(STAMP)
@@ -35,7 +35,7 @@ test: $(STAMP) $(CHROMIUM)
 
 ## Re-resolve the pinned dependencies (needs `pip install uv`).
 lock:
-	uv pip compile pyproject.toml --extra spark --extra test --python-version 3.11 \
+	uv pip compile pyproject.toml --extra spark --extra test --extra plot --python-version 3.11 \
 	    --no-header --output-file requirements.lock
 
 docs: $(STAMP)

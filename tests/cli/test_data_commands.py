@@ -114,7 +114,8 @@ def test_run_and_members_commands(tmp_path):
 
 
 def test_demo_builds_a_shop_end_to_end(tmp_path):
-    out = ml("demo", "--dir", tmp_path / "demo", "--members", "3000", "--seed", "3").stdout
+    out = ml("demo", "--dir", tmp_path / "demo", "--members", "3000", "--seed", "3",
+             "--no-serve").stdout
     assert "重要价值客户" in out and "RFM segments" in out
     import duckdb
 
@@ -128,5 +129,6 @@ def test_demo_builds_a_shop_end_to_end(tmp_path):
             "campaigns", "campaign_members", "identities", "mart_members"} <= tables
     assert quarantined == 0  # the clean simulated shop passes every ingest rule
     assert members == buyers
-    again = ml("demo", "--dir", tmp_path / "demo", "--members", "3000", "--seed", "3").stdout
+    again = ml("demo", "--dir", tmp_path / "demo", "--members", "3000", "--seed", "3",
+               "--no-serve").stdout
     assert "loaded before" in again

@@ -22,6 +22,9 @@ def demo(
     seed: int = typer.Option(7, help="Seed of the simulated shop."),
     data: str = typer.Option("simulated", help="simulated (a Chinese e-commerce shop with "
                              "known truth) or cdnow (the real CDNOW sample)."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Open the dashboard when done "
+                               "(Ctrl-C stops it)."),
+    port: int = typer.Option(8000, help="Dashboard port (on 127.0.0.1)."),
 ) -> None:
     """Simulate a shop, load it through the public ingest path, build every mart, summarise."""
     from memberlens.exceptions import ConfigError
@@ -44,6 +47,33 @@ def demo(
     console.print(f"\nproject: {result.project.root}\nnext: memberlens members --project "
                   f"{directory} --segment important_value   |   memberlens status --project "
                   f"{directory}")
+    if serve:
+        _serve(result.project, port)
+
+
+def _serve(project, port: int) -> None:
+    """Start the dashboard; on first use create an admin account with a one-time password."""
+    import secrets
+
+    import uvicorn
+    from sqlalchemy import func, select
+
+    from memberlens.web import create_app
+    from memberlens.web.models import User
+    from memberlens.web.store import add_user, audit
+
+    app_ = create_app(project, warm=True)
+    with app_.state.ctx.store() as db:
+        if not db.scalar(select(func.count()).select_from(User)):
+            password = secrets.token_urlsafe(12)
+            add_user(db, "admin", password, "admin")
+            audit(db, "user_create", username=None, target="admin",
+                  detail={"role": "admin", "via": "demo"})
+            console.print(f"dashboard account: [bold]admin[/] / [bold]{password}[/] (shown once; "
+                          f"change it with `memberlens user passwd admin --project "
+                          f"{project.root}`)")
+    console.print(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C to stop)")
+    uvicorn.run(app_, host="127.0.0.1", port=port, log_level="warning")
 
 
 def _print_findings(result) -> None:
