@@ -45,6 +45,8 @@ class Project:
     currency: str = "CNY"
     locale: Locale = "zh-CN"
     keep_clear_pii: bool = False
+    #: DuckDB's memory budget; past it, large sorts and joins spill to .memberlens/tmp.
+    memory_limit: str = "4GB"
     sources: dict[str, SourceEntry] = field(default_factory=dict)
     #: every other section of the file, unparsed (segments, lifecycle, tiers, ...).
     settings: dict[str, Any] = field(default_factory=dict)
@@ -113,6 +115,7 @@ class Project:
             root=root, name=str(proj.get("name", root.name)), engine=engine, warehouse=warehouse,
             as_of=as_of, currency=str(proj.get("currency", "CNY")), locale=locale,
             keep_clear_pii=bool(privacy.get("keep_clear_pii", False)), sources=sources,
+            memory_limit=str(wh.get("memory_limit", "4GB")),
             settings={k: v for k, v in raw.items() if k not in known},
         )
 
@@ -145,6 +148,8 @@ locale = "{locale}"
 # duckdb (embedded, one file) or pyspark (local Spark or a cluster).
 engine = "{engine}"
 path = "{warehouse}"
+# DuckDB's memory budget; larger work spills to .memberlens/tmp instead of using more RAM.
+memory_limit = "4GB"
 
 [privacy]
 # Personal data (phone, e-mail, names, ID numbers) is pseudonymised with a keyed hash and masked

@@ -25,7 +25,8 @@ def test_init_writes_the_project_file(tmp_path):
     cfg = tomllib.loads((tmp_path / "shop" / "memberlens.toml").read_text())
     assert cfg["project"] == {"name": "shop", "as_of": "2024-06-30", "currency": "CNY",
                               "locale": "en"}
-    assert cfg["warehouse"] == {"engine": "duckdb", "path": "warehouse.duckdb"}
+    assert cfg["warehouse"] == {"engine": "duckdb", "path": "warehouse.duckdb",
+                                "memory_limit": "4GB"}
     assert set(cfg["sources"]) == {"members", "orders", "order_items", "products", "events",
                                    "interactions", "campaigns", "campaign_members", "identities"}
     assert (tmp_path / "shop" / ".memberlens" / "secret.key").stat().st_mode & 0o777 == 0o600

@@ -53,14 +53,20 @@ def quarantine_ddl(spec: TableSpec) -> str:
 class Warehouse:
     """An open warehouse (use as a context manager, or call :meth:`close`)."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False):
+    def __init__(self, path: str | Path, *, read_only: bool = False,
+                 memory_limit: str | None = None, temp_directory: str | Path | None = None):
         self.path = Path(path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise MissingTableError(f"{self.path}: no warehouse yet; load data with "
                                     "`memberlens ingest TABLE FILE` first")
-        self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
+        config = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if temp_directory:
+            config["temp_directory"] = str(temp_directory)
+        self.con = ibis.duckdb.connect(str(self.path), read_only=read_only, **config)
         self.read_only = read_only
         if not read_only:
             self.con.raw_sql(LOADS_DDL)
@@ -156,4 +162,5 @@ def open_warehouse(project, *, read_only: bool = False):
         return SparkWarehouse(project.warehouse, read_only=read_only)
     if project.engine != "duckdb":
         raise ConfigError(f"{project.file}: unknown engine {project.engine!r}")
-    return Warehouse(project.warehouse, read_only=read_only)
+    return Warehouse(project.warehouse, read_only=read_only, memory_limit=project.memory_limit,
+                     temp_directory=project.state_dir / "tmp")
