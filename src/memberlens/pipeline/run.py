@@ -31,6 +31,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from memberlens.engine import register_arrow
 from memberlens.engine.warehouse import open_warehouse
@@ -193,7 +194,7 @@ def _clv(summary: pd.DataFrame, orders, day, models: dict):
     weekly["T"] = summary["T"] / 7.0
     weekly["monetary_value"] = summary["monetary_value"]
     repeaters = int((weekly.frequency > 0).sum())
-    out = summary.copy()
+    out = summary  # the pipeline's own frame: filled in place, no copy of millions of rows
     for col in ("p_alive", "expected_purchases_90d", "clv"):
         out[col] = np.nan
     if repeaters < 50:
@@ -222,7 +223,7 @@ def _segments(summary: pd.DataFrame, project: Project):
     from memberlens.segmentation import SCHEMES, RFMScorer, assign_segments, scheme_from_dict
 
     scorer = RFMScorer().fit(summary)
-    out = summary.copy()
+    out = summary
     rows = []
     custom = [scheme_from_dict(name, spec)
               for name, spec in dict(project.settings.get("segments", {})).items()]
@@ -252,7 +253,7 @@ def _tiers(summary: pd.DataFrame, models: dict, project: Project):
     frame = summary.dropna(axis=1, how="all")
     settings = dict(project.settings.get("tiers", {}))
     model = ValueTierModel(**settings).fit(frame)
-    out = summary.copy()
+    out = summary
     tiers = model.transform(frame)
     out["value_score"] = tiers["value_score"].to_numpy()
     out["value_tier"] = tiers["tier"].to_numpy()
@@ -312,7 +313,7 @@ def _baskets(items, orders, products, project: Project):
     level = settings.get("level", "product")
     pairs = baskets_from_orders(items, level=level, orders=orders,
                                 products=products if level == "category" else None)
-    n_baskets = len(set(pairs.column("basket_id").to_pylist())) if pairs.num_rows else 0
+    n_baskets = pc.count_distinct(pairs.column("basket_id")).as_py() if pairs.num_rows else 0
     if n_baskets == 0:
         return pd.DataFrame(), 0, "skipped", "no baskets"
     support = float(settings.get("min_support", max(20 / n_baskets, 1e-6)))
