@@ -61,12 +61,13 @@ class Warehouse:
         elif not self.path.exists():
             raise MissingTableError(f"{self.path}: no warehouse yet; load data with "
                                     "`memberlens ingest TABLE FILE` first")
-        config = {}
+        self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
+        # runtime settings rather than connection config: DuckDB refuses a second connection
+        # to the same file with a different config, which would lock out plain duckdb users
         if memory_limit:
-            config["memory_limit"] = memory_limit
+            self.con.raw_sql(f"SET memory_limit = '{_setting(memory_limit)}'")
         if temp_directory:
-            config["temp_directory"] = str(temp_directory)
-        self.con = ibis.duckdb.connect(str(self.path), read_only=read_only, **config)
+            self.con.raw_sql(f"SET temp_directory = '{_setting(str(temp_directory))}'")
         self.read_only = read_only
         if not read_only:
             self.con.raw_sql(LOADS_DDL)
@@ -139,6 +140,11 @@ class Warehouse:
 
     def drop_temp(self, name: str) -> None:
         self.con.drop_table(name, force=True)
+
+
+def _setting(value: str) -> str:
+    """A setting value safe inside single quotes."""
+    return value.replace("'", "''")
 
 
 def _loads_schema():

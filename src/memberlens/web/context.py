@@ -29,8 +29,11 @@ from memberlens.web.store import Store
 class PooledWarehouse(Warehouse):
     """A :class:`Warehouse` that remembers its table list (the warehouse is read-only here)."""
 
-    def __init__(self, path, *, version):
-        super().__init__(path, read_only=True)
+    def __init__(self, project: Project, *, version):
+        # the same configuration as every other connection of this process (DuckDB refuses a
+        # second connection to one file with different settings)
+        super().__init__(project.warehouse, read_only=True, memory_limit=project.memory_limit,
+                         temp_directory=project.state_dir / "tmp")
         self.version = version
         self._tables: set[str] | None = None
         self._columns: dict[str, tuple[str, ...]] = {}
@@ -81,7 +84,7 @@ class WebContext:
     # -- connections ---------------------------------------------------------------------------
     def _open(self, version) -> PooledWarehouse:
         try:
-            return PooledWarehouse(self.project.warehouse, version=version)
+            return PooledWarehouse(self.project, version=version)
         except Exception as exc:  # duckdb.IOException: the file is locked by a writer
             if "lock" in str(exc).lower():
                 raise WarehouseBusy("the warehouse is being written (an ingest or `memberlens "

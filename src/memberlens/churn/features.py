@@ -1,0 +1,151 @@
+"""Per-member churn features as of a cutoff day, computed in the engine (Ibis).
+
+Every input table is cut at the cutoff **before** anything is computed, so a feature can never
+see a later day (the leakage test deletes later orders and checks nothing changes). Columns
+(:data:`FEATURE_COLUMNS`):
+
+* the RFM summary (:func:`memberlens.features.rfm_summary`, days): frequency, recency, T,
+  monetary_value, total_spend, order_count, aov, days_since_last, refund_share;
+* trailing windows: paid orders and spend in the last 30 / 90 / 180 days, and the trend
+  ``orders_trend_90d`` = orders in the last 90 days minus orders in the 90 days before;
+* ``coupon_share``: share of paid orders that used a coupon;
+* ``events_30d`` / ``events_90d`` and ``interactions_90d`` when those tables exist (0 otherwise);
+* the BG/NBD outputs ``p_alive`` and ``expected_purchases`` (next ``horizon_days``), added per
+  batch in pandas by :func:`with_purchase_model` from a model fitted at the same cutoff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from memberlens.clv import BetaGeoModel
+from memberlens.features import rfm_summary
+from memberlens.features.engagement import engagement_counts
+from memberlens.features.purchases import as_day, as_table, purchases
+
+__all__ = ["FEATURE_COLUMNS", "WINDOWS", "ChurnInputs", "feature_table", "fit_purchase_model",
+           "member_features", "with_purchase_model"]
+
+WINDOWS: tuple[int, ...] = (30, 90, 180)
+_RFM = ("frequency", "recency", "T", "monetary_value", "total_spend", "order_count", "aov",
+        "days_since_last", "refund_share")
+_ENGINE_COLUMNS: tuple[str, ...] = (
+    *_RFM,
+    *(f"orders_{w}d" for w in WINDOWS), *(f"spend_{w}d" for w in WINDOWS),
+    "orders_trend_90d", "coupon_share", "events_30d", "events_90d", "interactions_90d",
+)
+#: Model input columns, in order.
+FEATURE_COLUMNS: tuple[str, ...] = (*_ENGINE_COLUMNS, "p_alive", "expected_purchases")
+
+
+def _windows(paid: ir.Table, end: dt.date) -> ir.Table:
+    def within(lo: int, hi: int = 0):
+        return (paid.day > ibis.date(end - dt.timedelta(days=lo))) & (
+            paid.day <= ibis.date(end - dt.timedelta(days=hi)))
+
+    counts = {f"orders_{w}d": within(w).cast("int64").sum() for w in WINDOWS}
+    spend = {f"spend_{w}d": ibis.ifelse(within(w), paid.amt, 0).sum().cast("float64")
+             for w in WINDOWS}
+    prior = {"orders_prior_90d": within(180, 90).cast("int64").sum()}
+    coupon = paid.coupon_id.notnull() if "coupon_id" in paid.columns else ibis.literal(False)
+    agg = paid.group_by("member_id").aggregate(
+        **counts, **spend, **prior, coupon_orders=coupon.cast("int64").sum(), paid_orders=paid.count())
+    return agg.select(
+        "member_id", *counts, *spend,
+        orders_trend_90d=(agg.orders_90d - agg.orders_prior_90d).cast("int64"),
+        coupon_share=agg.coupon_orders.cast("float64") / agg.paid_orders.cast("float64"),
+    )
+
+
+def _cut(table: ir.Table | None, end: dt.date) -> ir.Table | None:
+    if table is None:
+        return None
+    return table.filter(table.occurred_at.date() <= ibis.date(end))
+
+
+def feature_table(orders: ir.Table | pd.DataFrame, *, cutoff: dt.date | str,
+                  events: ir.Table | None = None,
+                  interactions: ir.Table | None = None) -> ir.Table:
+    """The engine features of every member who bought on or before ``cutoff`` (lazy Ibis)."""
+    end = as_day(cutoff, name="cutoff")
+    table = as_table(orders)
+    table = table.filter(table.ordered_at.date() <= ibis.date(end))
+    summary = rfm_summary(table, as_of=end, time_unit="D").select("member_id", *_RFM)
+    out = summary.left_join(_windows(purchases(table, end=end), end), "member_id").drop(
+        "member_id_right")
+    events, interactions = _cut(events, end), _cut(interactions, end)
+    parts = [engagement_counts(as_of=end, days=days, events=events, interactions=interactions)
+             for days in (30, 90)]
+    for part in parts:
+        if part is not None:
+            part = part.drop("engagement")
+            out = out.left_join(part, "member_id").drop("member_id_right")
+    fill = {c: out[c].fill_null(0) for c in _ENGINE_COLUMNS if c in out.columns}
+    out = out.mutate(**fill)
+    missing = {c: ibis.literal(0, type="int64") for c in _ENGINE_COLUMNS if c not in out.columns}
+    return out.mutate(**missing).select("member_id", *_ENGINE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ChurnInputs:
+    """The tables churn reads: ``orders`` and, when loaded, ``events`` and ``interactions``."""
+
+    orders: ir.Table
+    events: ir.Table | None = None
+    interactions: ir.Table | None = None
+
+    @classmethod
+    def from_backend(cls, con) -> ChurnInputs:
+        """From an Ibis backend holding the canonical tables (missing optional ones: None)."""
+        from memberlens.exceptions import MissingTableError
+
+        present = set(con.list_tables())
+        if "orders" not in present:
+            raise MissingTableError("table 'orders' is not in the warehouse; churn needs it: "
+                                    "load it with `memberlens ingest orders FILE`")
+        return cls(orders=con.table("orders"),
+                   events=con.table("events") if "events" in present else None,
+                   interactions=con.table("interactions") if "interactions" in present else None)
+
+    def features(self, cutoff: dt.date | str) -> ir.Table:
+        """:func:`feature_table` of these tables at ``cutoff``."""
+        return feature_table(self.orders, cutoff=cutoff, events=self.events,
+                             interactions=self.interactions)
+
+
+def fit_purchase_model(features: ir.Table) -> BetaGeoModel:
+    """BG/NBD fitted (in weeks) on a feature table, from counts of identical (frequency,
+    recency, T) rows computed in the engine (sufficient statistics, DESIGN.md engine notes)."""
+    counts = features.group_by(["frequency", "recency", "T"]).aggregate(
+        weights=features.count()).to_pandas()
+    weeks = pd.DataFrame({"frequency": counts["frequency"].to_numpy(),
+                          "recency": counts["recency"].to_numpy() / 7.0,
+                          "T": counts["T"].to_numpy() / 7.0,
+                          "weights": counts["weights"].to_numpy(dtype=float)})
+    return BetaGeoModel().fit(weeks)
+
+
+def member_features(inputs: ChurnInputs, *, cutoff: dt.date | str,
+                    horizon_days: int) -> pd.DataFrame:
+    """All :data:`FEATURE_COLUMNS` at ``cutoff`` as one pandas frame (member_id first)."""
+    table = inputs.features(cutoff)
+    frame = table.to_pandas()
+    return with_purchase_model(frame, fit_purchase_model(table), horizon_days=horizon_days)
+
+
+def with_purchase_model(features: pd.DataFrame, model: BetaGeoModel, *,
+                        horizon_days: int) -> pd.DataFrame:
+    """``features`` plus ``p_alive`` and ``expected_purchases`` (next ``horizon_days``)."""
+    weeks = pd.DataFrame({"frequency": features["frequency"].to_numpy(),
+                          "recency": features["recency"].to_numpy() / 7.0,
+                          "T": features["T"].to_numpy() / 7.0})
+    alive = model.probability_alive(weeks).to_numpy()
+    expected = model.expected_purchases(weeks, horizon=horizon_days / 7.0).to_numpy()
+    return features.assign(p_alive=np.asarray(alive, dtype=float),
+                           expected_purchases=np.asarray(expected, dtype=float))

@@ -1,0 +1,154 @@
+"""Churn and purchase propensity: ``memberlens churn train|score|report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from memberlens.cli._app import app, state
+from memberlens.cli._output import emit_json, progress_steps
+
+churn_app = typer.Typer(help="Churn and purchase propensity (流失与购买倾向): train, score, "
+                        "report.", no_args_is_help=True)
+app.add_typer(churn_app, name="churn")
+
+_PROJECT = typer.Option(None, "--project", "-p", help="Project folder (default: "
+                        "$MEMBERLENS_PROJECT or the current folder).")
+_TARGET = typer.Option("churn", "--target", help="churn (no purchase in the horizon) or "
+                       "purchase (a purchase in the next 30 days).")
+
+
+def _target(value: str) -> str:
+    from memberlens.exceptions import ConfigError
+
+    if value not in ("churn", "purchase"):
+        raise ConfigError(f"--target: must be 'churn' or 'purchase', got {value!r}")
+    return value
+
+
+def _metrics_table(report, title: str):
+    from rich.table import Table
+
+    grid = Table("model", "AUC", "PR-AUC", "Brier", "top-decile lift", title=title)
+    for m in report.metrics:
+        grid.add_row(m.model, f"{m.auc:.3f}", f"{m.pr_auc:.3f}", f"{m.brier:.4f}",
+                     f"{m.top_decile_lift:.2f}")
+    return grid
+
+
+def _lift_table(report):
+    from rich.table import Table
+
+    grid = Table("decile", "members", "positives", "rate", "lift", "capture",
+                 title="LightGBM (calibrated) by decile, highest scores first")
+    for row in report.lift.itertuples(index=False):
+        grid.add_row(str(row.decile), f"{row.members:,}", f"{row.positives:,}",
+                     f"{row.rate:.3f}", f"{row.lift:.2f}", f"{row.capture_rate:.3f}")
+    return grid
+
+
+@churn_app.command()
+def train(
+    project: Optional[Path] = _PROJECT,
+    cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Train with what is known on "
+                                         "this day, YYYY-MM-DD (default: project as_of or the "
+                                         "last purchase day)."),
+    horizon_days: Optional[int] = typer.Option(None, "--horizon-days", help="Churn = no "
+                                               "purchase in this many days (default: 80th "
+                                               "percentile of gaps between purchase days)."),
+    target: str = _TARGET,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Back-test on a time split, then fit LightGBM on all known labels and save it."""
+    from rich.console import Console
+
+    from memberlens.churn.training import train_project
+    from memberlens.project import Project
+
+    with progress_steps("churn train", quiet=state.quiet or as_json) as step:
+        step("features, labels, back-test and final fit")
+        result = train_project(Project.load(project), cutoff=cutoff, horizon_days=horizon_days,
+                               target=_target(target))
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    console = Console()
+    console.print(f"saved {result.target} model to {result.model_dir} (cutoff {result.cutoff}, "
+                  f"horizon {result.horizon_days} days, {result.n_train:,} training rows)")
+    console.print(_metrics_table(result.backtest, f"back-test at {result.backtest.test_cutoff}"))
+
+
+@churn_app.command()
+def score(
+    project: Optional[Path] = _PROJECT,
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Score as of this day "
+                                        "(default: the model's cutoff)."),
+    target: str = _TARGET,
+    export: Optional[Path] = typer.Option(None, "--export", help="Also write the scores to "
+                                          "this .xlsx, .csv or .parquet file."),
+    top: int = typer.Option(20, "--top", help="Rows to print (all rows go to --export)."),
+    as_json: bool = typer.Option(False, "--json", help="Print all scores as JSON."),
+) -> None:
+    """Score every member with the saved model: probability and top reasons (EN + 中文)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from memberlens.churn.training import score_project
+    from memberlens.exceptions import ConfigError
+    from memberlens.project import Project
+
+    with progress_steps("churn score", quiet=state.quiet or as_json) as step:
+        step("scoring in batches")
+        scores = score_project(Project.load(project), target=_target(target), as_of=as_of)
+    if export is not None:
+        suffix = export.suffix.lower()
+        if suffix == ".xlsx":
+            if len(scores) > 1_048_575:
+                raise ConfigError(f"--export: {len(scores):,} rows do not fit in one Excel "
+                                  "sheet (1,048,575 max); export to .csv or .parquet")
+            scores.to_excel(export, index=False)
+        elif suffix == ".csv":
+            scores.to_csv(export, index=False, encoding="utf-8-sig")
+        elif suffix == ".parquet":
+            scores.to_parquet(export, index=False)
+        else:
+            raise ConfigError(f"--export: unknown file type {suffix!r}; use .xlsx, .csv or "
+                              ".parquet")
+    if as_json:
+        emit_json(scores.to_dict(orient="records"))
+        return
+    column = scores.columns[1]
+    grid = Table("member_id", column, "reason 1", "原因 1", title=f"{len(scores):,} members, "
+                 f"highest {column} first")
+    for row in scores.head(top).itertuples(index=False):
+        grid.add_row(row.member_id, f"{getattr(row, column):.3f}", row.reason_1_en,
+                     row.reason_1_zh)
+    Console().print(grid)
+    if export is not None:
+        Console().print(f"wrote {len(scores):,} rows to {export}")
+
+
+@churn_app.command()
+def report(
+    project: Optional[Path] = _PROJECT,
+    target: str = _TARGET,
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """The saved model's back-test: AUC, PR-AUC, Brier, lift and capture by decile."""
+    from rich.console import Console
+
+    from memberlens.churn.training import report_project
+    from memberlens.project import Project
+
+    result = report_project(Project.load(project), target=_target(target))
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    console = Console()
+    console.print(f"{result.target}: horizon {result.horizon_days} days; trained at "
+                  f"{result.train_cutoff} ({result.n_train:,} rows), calibrated at "
+                  f"{result.calibration_cutoff}, tested at {result.test_cutoff}")
+    console.print(_metrics_table(result, "time-split back-test"))
+    console.print(_lift_table(result))

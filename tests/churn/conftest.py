@@ -1,0 +1,40 @@
+"""One simulated shop (``memberlens demo``: simulator + ingest + marts) and one trained churn
+model for all churn tests. The simulator's truth (``shop-data/truth/members.parquet``: who
+dropped out and when) is the outside reference."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+MEMBERS, SEED = 4000, 3
+
+
+@pytest.fixture(scope="session")
+def demo_project(tmp_path_factory):
+    from memberlens.pipeline.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("churn-shop"), members=MEMBERS, seed=SEED).project
+
+
+@pytest.fixture(scope="session")
+def inputs(demo_project):
+    from memberlens.churn import ChurnInputs
+    from memberlens.engine.warehouse import open_warehouse
+
+    warehouse = open_warehouse(demo_project, read_only=True)
+    yield ChurnInputs.from_backend(warehouse.con)
+    warehouse.close()
+
+
+@pytest.fixture(scope="session")
+def trained(demo_project, inputs):
+    """``train_project`` once (back-test + final model saved under .memberlens/models)."""
+    from memberlens.churn import train_project
+
+    return train_project(demo_project)
+
+
+@pytest.fixture(scope="session")
+def truth(demo_project) -> pd.DataFrame:
+    return pd.read_parquet(demo_project.root / "shop-data" / "truth" / "members.parquet")
