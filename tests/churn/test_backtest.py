@@ -54,8 +54,8 @@ def test_calibration_repairs_an_overconfident_model(inputs, trained):
     calib = labelled_features(inputs, cutoff=report.calibration_cutoff, horizon_days=h)
     test = labelled_features(inputs, cutoff=report.test_cutoff, horizon_days=h)
     for method in ("sigmoid", "isotonic"):
-        model = ChurnModel(n_estimators=300, num_leaves=63, min_child_samples=5,
-                           learning_rate=0.1, calibration=method).fit(
+        model = ChurnModel(n_estimators=60, num_leaves=31, min_child_samples=5,
+                           learning_rate=0.3, calibration=method).fit(
             train, train["churned"], calibration_features=calib,
             calibration_labels=calib["churned"])
         raw = brier_score_loss(test["churned"], model.raw_probability(test))

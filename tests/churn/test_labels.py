@@ -59,3 +59,14 @@ def test_default_horizon_is_the_quantile_of_purchase_gaps():
     # reference: numpy's linear-interpolation quantile, rounded up
     expected = int(np.ceil(np.quantile(gaps, 0.8)))
     assert default_horizon_days(orders, cutoff="2024-12-31") == expected
+
+
+def test_features_work_on_orders_alone():
+    # the data contract requires only member_id, ordered_at, amount (no coupon, no events)
+    from memberlens.churn import FEATURE_COLUMNS, feature_table
+
+    got = feature_table(ORDERS, cutoff="2024-01-31").to_pandas().set_index("member_id")
+    assert sorted(got.index) == ["a", "b", "c", "e"]
+    assert (got["coupon_share"] == 0).all() and (got["events_30d"] == 0).all()
+    assert got.loc["a", "days_since_last"] == 30 and got.loc["e", "orders_30d"] == 1
+    assert set(FEATURE_COLUMNS) - set(got.columns) == {"p_alive", "expected_purchases"}

@@ -49,26 +49,37 @@ def _label_column(target: Target) -> str:
 
 
 def window_days(target: Target, horizon_days: int) -> int:
-    """Days the target's label looks ahead."""
+    """Days the target's label looks ahead (and the features' BG/NBD horizon)."""
+    if target == "churn" and int(horizon_days) < PROPENSITY_DAYS:
+        raise DataError(f"horizon_days: must be at least {PROPENSITY_DAYS} (the propensity "
+                        f"window, labelled alongside), got {horizon_days!r}; pass e.g. 90")
     return int(horizon_days) if target == "churn" else PROPENSITY_DAYS
 
 
-def labelled_features(inputs: ChurnInputs, *, cutoff: dt.date, horizon_days: int) -> pd.DataFrame:
-    """Features at ``cutoff`` joined to its labels (``churned``, ``purchased``)."""
+def labelled_features(inputs: ChurnInputs, *, cutoff: dt.date, horizon_days: int,
+                      cache: dict | None = None) -> pd.DataFrame:
+    """Features at ``cutoff`` joined to its labels (``churned``, ``purchased``); ``cache`` (a
+    dict owned by the caller) keeps frames that one training run reads twice."""
+    if cache is not None:
+        key = (cutoff, int(horizon_days))
+        if key not in cache:
+            cache[key] = labelled_features(inputs, cutoff=cutoff, horizon_days=horizon_days)
+        return cache[key]
     features = member_features(inputs, cutoff=cutoff, horizon_days=horizon_days)
     labels = churn_labels(inputs.orders, cutoff=cutoff, horizon_days=horizon_days).to_pandas()
     return features.merge(labels, on="member_id", how="inner", validate="one_to_one")
 
 
 def training_set(inputs: ChurnInputs, *, first_cutoff: dt.date, horizon_days: int,
-                 snapshots: int = SNAPSHOTS, step_days: int = STEP_DAYS) -> pd.DataFrame:
+                 snapshots: int = SNAPSHOTS, step_days: int = STEP_DAYS,
+                 cache: dict | None = None) -> pd.DataFrame:
     """Labelled features of ``snapshots`` cutoffs, ``first_cutoff`` and earlier ones."""
     frames = []
     for k in range(snapshots):  # a handful of cutoffs, never a loop over members
         cutoff = first_cutoff - dt.timedelta(days=k * step_days)
         try:
-            frames.append(labelled_features(inputs, cutoff=cutoff, horizon_days=horizon_days)
-                          .assign(cutoff=cutoff))
+            frames.append(labelled_features(inputs, cutoff=cutoff, horizon_days=horizon_days,
+                                            cache=cache).assign(cutoff=cutoff))
         except DataError:
             break
     if not frames:
@@ -80,15 +91,15 @@ def training_set(inputs: ChurnInputs, *, first_cutoff: dt.date, horizon_days: in
 
 def fit_at(inputs: ChurnInputs, *, known_through: dt.date, horizon_days: int,
            target: Target = "churn", calibration: Calibration = "sigmoid",
-           random_state: int = 0) -> tuple[ChurnModel, dict]:
+           random_state: int = 0, cache: dict | None = None) -> tuple[ChurnModel, dict]:
     """A model using only labels that end on or before ``known_through``; also returns the
     cutoffs, row counts and the training frame it used."""
     column = _label_column(target)
-    window = window_days(target, horizon_days)
+    horizon_days = window = window_days(target, horizon_days)
     c2 = known_through - dt.timedelta(days=window)
     c1 = c2 - dt.timedelta(days=window)
-    train = training_set(inputs, first_cutoff=c1, horizon_days=horizon_days)
-    calib = labelled_features(inputs, cutoff=c2, horizon_days=horizon_days)
+    train = training_set(inputs, first_cutoff=c1, horizon_days=horizon_days, cache=cache)
+    calib = labelled_features(inputs, cutoff=c2, horizon_days=horizon_days, cache=cache)
     model = ChurnModel(calibration=calibration, random_state=random_state).fit(
         train, train[column], calibration_features=calib, calibration_labels=calib[column])
     return model, {"train_cutoff": c1, "calibration_cutoff": c2, "n_train": len(train),
@@ -152,19 +163,21 @@ def _logistic_scores(train: pd.DataFrame, y: pd.Series, test: pd.DataFrame) -> n
 
 def backtest_churn(inputs: ChurnInputs, *, horizon_days: int | None = None,
                    test_cutoff: dt.date | str | None = None, target: Target = "churn",
-                   calibration: Calibration = "sigmoid", random_state: int = 0) -> ChurnBacktest:
+                   calibration: Calibration = "sigmoid", random_state: int = 0,
+                   cache: dict | None = None) -> ChurnBacktest:
     """Train before ``test_cutoff`` (default: last purchase day - window), score at it, and
     compare with the logistic and BG/NBD baselines on what members did next."""
     column = _label_column(target)
     last = last_purchase_day(inputs.orders)
     if horizon_days is None:
         horizon_days = default_horizon_days(inputs.orders, cutoff=last)
+    horizon_days = window_days(target, horizon_days)
     c3 = (as_day(test_cutoff, name="test_cutoff") if test_cutoff is not None
           else last - dt.timedelta(days=max(int(horizon_days), PROPENSITY_DAYS)))
     model, used = fit_at(inputs, known_through=c3, horizon_days=horizon_days, target=target,
-                         calibration=calibration, random_state=random_state)
+                         calibration=calibration, random_state=random_state, cache=cache)
     train = used["train"]
-    test = labelled_features(inputs, cutoff=c3, horizon_days=horizon_days)
+    test = labelled_features(inputs, cutoff=c3, horizon_days=horizon_days, cache=cache)
     y = test[column].to_numpy()
     calibrated = model.probability(test).to_numpy()
     alive = test["p_alive"].to_numpy()

@@ -53,13 +53,18 @@ def _windows(paid: ir.Table, end: dt.date) -> ir.Table:
     spend = {f"spend_{w}d": ibis.ifelse(within(w), paid.amt, 0).sum().cast("float64")
              for w in WINDOWS}
     prior = {"orders_prior_90d": within(180, 90).cast("int64").sum()}
-    coupon = paid.coupon_id.notnull() if "coupon_id" in paid.columns else ibis.literal(False)
-    agg = paid.group_by("member_id").aggregate(
-        **counts, **spend, **prior, coupon_orders=coupon.cast("int64").sum(), paid_orders=paid.count())
+    if "coupon_id" in paid.columns:
+        coupon = {"coupon_orders": paid.coupon_id.notnull().cast("int64").sum()}
+    else:  # no coupon column: nobody is recorded as using one
+        coupon = {}
+    agg = paid.group_by("member_id").aggregate(**counts, **spend, **prior, **coupon,
+                                               paid_orders=paid.count())
+    share = (agg.coupon_orders.cast("float64") / agg.paid_orders.cast("float64") if coupon
+             else ibis.literal(0.0))
     return agg.select(
         "member_id", *counts, *spend,
         orders_trend_90d=(agg.orders_90d - agg.orders_prior_90d).cast("int64"),
-        coupon_share=agg.coupon_orders.cast("float64") / agg.paid_orders.cast("float64"),
+        coupon_share=share,
     )
 
 

@@ -32,7 +32,7 @@ __all__ = ["PROPENSITY_DAYS", "churn_labels", "default_horizon_days", "last_purc
 #: Days of the purchase-propensity window.
 PROPENSITY_DAYS = 30
 #: Shortest and longest default horizon (a shop with very few repeat gaps falls back to these).
-MIN_HORIZON_DAYS, MAX_HORIZON_DAYS = 14, 365
+MIN_HORIZON_DAYS, MAX_HORIZON_DAYS = PROPENSITY_DAYS, 365
 
 
 def _purchase_days(orders: ir.Table, *, end: dt.date, start: dt.date | None = None) -> ir.Table:
@@ -54,7 +54,7 @@ def last_purchase_day(orders: ir.Table | pd.DataFrame) -> dt.date:
 def default_horizon_days(orders: ir.Table | pd.DataFrame, *, cutoff: dt.date | str,
                          quantile: float = 0.8) -> int:
     """The ``quantile`` of gaps (days) between a member's consecutive purchase days up to
-    ``cutoff``, rounded up and kept within [14, 365] days."""
+    ``cutoff``, rounded up and kept within [30, 365] days."""
     if not 0.0 < quantile < 1.0:
         raise DataError(f"quantile: must be between 0 and 1 (exclusive), got {quantile!r}; "
                         "pass e.g. 0.8")

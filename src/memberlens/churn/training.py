@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from memberlens.churn.backtest import ChurnBacktest, Target, backtest_churn, fit_at
+from memberlens.churn.backtest import (
+    ChurnBacktest,
+    Target,
+    backtest_churn,
+    fit_at,
+    window_days,
+)
 from memberlens.churn.features import ChurnInputs, fit_purchase_model, with_purchase_model
 from memberlens.churn.labels import default_horizon_days, last_purchase_day
 from memberlens.churn.model import ChurnModel
@@ -21,7 +27,7 @@ from memberlens.exceptions import ConfigError
 from memberlens.features.purchases import as_day
 
 __all__ = ["ChurnTraining", "model_dir", "report_project", "score_batches", "score_project",
-           "train_project"]
+           "scores", "train_project"]
 
 BATCH_ROWS = 100_000
 
@@ -64,14 +70,16 @@ def train_project(project, *, cutoff: dt.date | str | None = None,
     warehouse = _open(project)
     try:
         inputs = ChurnInputs.from_backend(warehouse.con)
-        last = last_purchase_day(inputs.orders)
-        end = as_day(cutoff, name="cutoff") if cutoff is not None else (project.as_of or last)
+        end = (as_day(cutoff, name="cutoff") if cutoff is not None
+               else project.as_of or last_purchase_day(inputs.orders))
         horizon = int(horizon_days) if horizon_days else default_horizon_days(inputs.orders,
                                                                               cutoff=end)
+        horizon = window_days(target, horizon)
+        cache: dict = {}  # the back-test's test cutoff is the final model's calibration cutoff
         report = backtest_churn(inputs, horizon_days=horizon, target=target,
-                                test_cutoff=None if end == last else
-                                end - dt.timedelta(days=max(horizon, 30)))
-        model, used = fit_at(inputs, known_through=end, horizon_days=horizon, target=target)
+                                test_cutoff=end - dt.timedelta(days=horizon), cache=cache)
+        model, used = fit_at(inputs, known_through=end, horizon_days=horizon, target=target,
+                             cache=cache)
     finally:
         warehouse.close()
     folder = model.save(model_dir(project, target), metadata={
@@ -87,25 +95,33 @@ def _load(project, target: Target) -> tuple[ChurnModel, dict]:
     return ChurnModel.load(model_dir(project, target))
 
 
+def scores(model: ChurnModel, inputs: ChurnInputs, *, as_of: dt.date | str,
+           horizon_days: int, column: str = "churn_probability", batch_rows: int = BATCH_ROWS,
+           top: int = 3) -> Iterator[pd.DataFrame]:
+    """Scores of every member who bought by ``as_of``, one frame of at most ``batch_rows``
+    members at a time: member_id, ``column`` and the top reasons in English and Chinese. The
+    features stream out of the engine as Arrow batches, so memory is bounded by the batch."""
+    table = inputs.features(as_day(as_of, name="as_of"))
+    purchase_model = fit_purchase_model(table)
+    for batch in table.to_pyarrow_batches(chunk_size=batch_rows):
+        features = with_purchase_model(batch.to_pandas(), purchase_model,
+                                       horizon_days=horizon_days)
+        out = pd.DataFrame({"member_id": features["member_id"],
+                            column: model.probability(features).to_numpy()})
+        yield pd.concat([out, model.reasons(features, top=top)], axis=1)
+
+
 def score_batches(project, *, target: Target = "churn", as_of: dt.date | str | None = None,
                   batch_rows: int = BATCH_ROWS, top: int = 3) -> Iterator[pd.DataFrame]:
-    """Scores of every member who bought by ``as_of`` (default: the model's cutoff), one frame
-    of at most ``batch_rows`` members at a time: member_id, <target>_probability and the top
-    reasons in English and Chinese. Memory is bounded by the batch, not the member base."""
+    """:func:`scores` with the project's saved model, as of its cutoff unless ``as_of``."""
     model, meta = _load(project, target)
-    end = as_day(as_of, name="as_of") if as_of is not None else as_day(meta["cutoff"])
-    horizon = int(meta["horizon_days"])
+    end = as_of if as_of is not None else meta["cutoff"]
     column = "churn_probability" if target == "churn" else "purchase_probability"
     warehouse = _open(project)
     try:
-        table = ChurnInputs.from_backend(warehouse.con).features(end)
-        purchase_model = fit_purchase_model(table)
-        for batch in table.to_pyarrow_batches(chunk_size=batch_rows):
-            features = with_purchase_model(batch.to_pandas(), purchase_model,
-                                           horizon_days=horizon)
-            out = pd.DataFrame({"member_id": features["member_id"],
-                                column: model.probability(features).to_numpy()})
-            yield pd.concat([out, model.reasons(features, top=top)], axis=1)
+        yield from scores(model, ChurnInputs.from_backend(warehouse.con), as_of=end,
+                          horizon_days=int(meta["horizon_days"]), column=column,
+                          batch_rows=batch_rows, top=top)
     finally:
         warehouse.close()
 

@@ -117,6 +117,10 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
                          n_orders)
         rules = (timed("baskets", lambda: _baskets(items, orders, products, proj),
                        int(items.count().execute())) if items is not None else None)
+        summary, clusters = timed("clusters", lambda: _clusters(summary), len(summary))
+        replenish = (timed("replenishment", lambda: _replenishment(member_orders, items,
+                                                                   products, day),
+                           n_orders) if items is not None and products is not None else None)
 
         lifecycle_stage = lifecycle[["member_id", "stage"]].rename(columns={"stage":
                                                                             "lifecycle_stage"})
@@ -139,6 +143,8 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
             "mart_lifecycle_transitions": moves,
             "mart_profiles": profiles,
             **({"mart_rules": rules} if rules is not None else {}),
+            **({"mart_clusters": clusters} if clusters is not None else {}),
+            **({"mart_replenishment": replenish} if replenish is not None else {}),
             "mart_cohorts": cohorts,
             "mart_models": pd.DataFrame([{"run_id": run_id, "as_of": pd.Timestamp(day),
                                           "models": json.dumps(models, default=_json_default)}]),
@@ -324,6 +330,33 @@ def _baskets(items, orders, products, project: Project):
                        antecedent_size=[len(a) for a in rules.antecedent], level=level)
     out["conviction"] = out["conviction"].replace(np.inf, np.nan)
     return out, len(out), "ok", f"{n_baskets:,} baskets, min support {support:.5f}"
+
+
+def _clusters(summary: pd.DataFrame):
+    """k-means clusters with profiles (k by silhouette and stability) on the member summary."""
+    from memberlens.segmentation import cluster_members
+
+    if len(summary) < 50:
+        return (summary, None), len(summary), "skipped", "fewer than 50 members"
+    result = cluster_members(summary, method="kmeans", k="auto")
+    labels = result.labels.rename(columns={"name_en": "cluster_en", "name_zh": "cluster_zh"})
+    out = summary.merge(labels, on="member_id", how="left")
+    profiles = result.profiles.copy()
+    for col in profiles.columns:
+        if profiles[col].dtype == object:
+            profiles[col] = profiles[col].map(lambda v: v if isinstance(v, str) or v is None
+                                              else json.dumps(v, default=_json_default,
+                                                              ensure_ascii=False))
+    return (out, profiles), len(out), "ok", f"k = {result.k}"
+
+
+def _replenishment(orders, items, products, day):
+    """Expected next purchase and P(buy within 30 days) per member and category."""
+    from memberlens.behavior.replenishment import next_purchases
+
+    result = next_purchases(orders, items, products, as_of=day, level="category")
+    frame = result.predictions
+    return frame, len(frame), "ok", f"{len(result.keys)} categories"
 
 
 def _index_member_ids(wh) -> None:

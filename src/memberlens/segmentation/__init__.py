@@ -23,3 +23,7 @@ from memberlens.segmentation.tiers import (
 __all__ = ["CN8", "COMPONENTS", "DEFAULT_WEIGHTS", "RFM11", "RF_GRID", "RFMScorer", "SCHEMES",
            "Segment", "SegmentScheme", "TIERS", "TierRule", "ValueTierModel", "assign_segments",
            "quantile_edges", "scheme_from_dict", "scores_from_edges", "segment_table"]
+
+from memberlens.segmentation.clusters import ClusterResult, cluster_members  # noqa: E402
+
+__all__ += ["ClusterResult", "cluster_members"]
