@@ -61,3 +61,16 @@ def test_reasons_in_english_and_chinese(frames, fitted):
     assert (reasons.loc[rows, "reason_1_en"] == "no purchase for " + days + " days").all()
     assert (reasons.loc[rows, "reason_1_zh"] == "距上次购买" + days + "天").all()
     assert all(re.search(r"\d", text) for text in reasons["reason_1_en"] if text)
+
+
+def test_missing_bgnbd_features_are_handled(frames):
+    # BG/NBD may not converge on data without drop-out (fit_purchase_model returns None):
+    # the two model features are then missing, and LightGBM still fits and scores
+    from memberlens.churn.features import with_purchase_model
+
+    train, calib = frames
+    blank = with_purchase_model(train.drop(columns=["p_alive", "expected_purchases"]), None,
+                                horizon_days=90)
+    assert blank["p_alive"].isna().all()
+    model = ChurnModel(n_estimators=20).fit(blank, blank["churned"])
+    assert model.probability(calib).between(0, 1).all()

@@ -153,7 +153,7 @@ def _logistic_scores(train: pd.DataFrame, y: pd.Series, test: pd.DataFrame) -> n
     from sklearn.preprocessing import StandardScaler
 
     def signed_log(frame: pd.DataFrame) -> np.ndarray:
-        x = frame[list(FEATURE_COLUMNS)].to_numpy(dtype=float)
+        x = np.nan_to_num(frame[list(FEATURE_COLUMNS)].to_numpy(dtype=float))
         return np.sign(x) * np.log1p(np.abs(x))
 
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
@@ -185,8 +185,9 @@ def backtest_churn(inputs: ChurnInputs, *, horizon_days: int | None = None,
         "lightgbm": calibrated,
         "lightgbm_uncalibrated": model.raw_probability(test),
         "logistic": _logistic_scores(train, train[column], test),
-        "bgnbd_p_alive": 1.0 - alive if target == "churn" else alive,
     }
+    if not np.isnan(alive).any():  # BG/NBD converged at this cutoff
+        scores["bgnbd_p_alive"] = 1.0 - alive if target == "churn" else alive
     metrics = tuple(score_metrics(name, y, s) for name, s in scores.items())
     return ChurnBacktest(target=target, horizon_days=int(horizon_days),
                          train_cutoff=used["train_cutoff"],

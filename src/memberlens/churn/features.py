@@ -124,16 +124,24 @@ class ChurnInputs:
                              interactions=self.interactions)
 
 
-def fit_purchase_model(features: ir.Table) -> BetaGeoModel:
+def fit_purchase_model(features: ir.Table) -> BetaGeoModel | None:
     """BG/NBD fitted (in weeks) on a feature table, from counts of identical (frequency,
-    recency, T) rows computed in the engine (sufficient statistics, DESIGN.md engine notes)."""
+    recency, T) rows computed in the engine (sufficient statistics, DESIGN.md engine notes).
+
+    None when the likelihood does not converge (data with no sign of drop-out): the two model
+    features are then missing values, which LightGBM handles natively."""
+    from memberlens.exceptions import ConvergenceError
+
     counts = features.group_by(["frequency", "recency", "T"]).aggregate(
         weights=features.count()).to_pandas()
     weeks = pd.DataFrame({"frequency": counts["frequency"].to_numpy(),
                           "recency": counts["recency"].to_numpy() / 7.0,
                           "T": counts["T"].to_numpy() / 7.0,
                           "weights": counts["weights"].to_numpy(dtype=float)})
-    return BetaGeoModel().fit(weeks)
+    try:
+        return BetaGeoModel().fit(weeks)
+    except ConvergenceError:
+        return None
 
 
 def member_features(inputs: ChurnInputs, *, cutoff: dt.date | str,
@@ -144,9 +152,11 @@ def member_features(inputs: ChurnInputs, *, cutoff: dt.date | str,
     return with_purchase_model(frame, fit_purchase_model(table), horizon_days=horizon_days)
 
 
-def with_purchase_model(features: pd.DataFrame, model: BetaGeoModel, *,
+def with_purchase_model(features: pd.DataFrame, model: BetaGeoModel | None, *,
                         horizon_days: int) -> pd.DataFrame:
     """``features`` plus ``p_alive`` and ``expected_purchases`` (next ``horizon_days``)."""
+    if model is None:
+        return features.assign(p_alive=np.nan, expected_purchases=np.nan)
     weeks = pd.DataFrame({"frequency": features["frequency"].to_numpy(),
                           "recency": features["recency"].to_numpy() / 7.0,
                           "T": features["T"].to_numpy() / 7.0})

@@ -189,30 +189,40 @@ def check(table: ir.Table, spec: TableSpec, ctx: Context, *, recode: dict | None
                        else_=ibis.null("string")) if by_rule else ibis.null("string")
     reason = _reason(table, by_rule)
     out = table.mutate(**{f"__{k}": v for k, v in typed.items()},
-                       _rule=rule, _field=field, _reason=reason,
-                       _dup=_duplicates(table, spec, present))
-    return out
+                       _rule=rule, _field=field, _reason=reason)
+    dups = _duplicates(table, spec, present)
+    if dups is None:
+        return out.mutate(_dup=ibis.null("string"))
+    joined = out.left_join(dups, out[LINE] == dups["__dup_line"])
+    return joined.drop("__dup_line")
 
 
-def _duplicates(table: ir.Table, spec: TableSpec, present: set[str]) -> ir.StringValue:
-    """``duplicate_line`` / ``duplicate_key`` for every line but the first of its key.
+def _duplicates(table: ir.Table, spec: TableSpec, present: set[str]) -> ir.Table | None:
+    """(``__dup_line``, ``_dup``) for every line but the first of its key.
 
-    One window does both: lines are grouped by the key's source text (all fields for tables
-    without a key) and ordered by line; a later line equal to the first in every field is a
-    duplicate line, otherwise a duplicate key. The first line of a key wins even when it is
-    quarantined (fix it in the source and load again). Lines without a key are left to the
-    ``missing_required`` rule.
+    Lines are grouped by the key's source text (all fields for tables without a key): a later
+    line equal to the first in every field is a ``duplicate_line``, otherwise a
+    ``duplicate_key``. The first line of a key wins even when it is quarantined (fix it in the
+    source and load again); lines without a key are left to ``missing_required``. A hash
+    aggregate finds the repeated keys first, so the ordered window only runs over those lines
+    (usually few), not over the whole file.
     """
-    raws = [table[RAW + n] for n in spec.names if n in present]
-    keys = [table[RAW + k] for k in spec.key if k in present] if spec.key else raws
-    if not keys:
-        return ibis.null("string")
-    window = ibis.window(group_by=keys, order_by=table[LINE])
+    raw_names = [RAW + n for n in spec.names if n in present]
+    key_names = [RAW + k for k in spec.key if k in present] if spec.key else raw_names
+    if not key_names:
+        return None
+    repeated = table.group_by(key_names).aggregate(__n=ibis._.count())
+    repeated = repeated.filter((repeated.__n > 1)
+                               & ibis.and_(*[repeated[k].notnull() for k in key_names]))
+    lines = table.semi_join(repeated.select(key_names), key_names).select(LINE, *raw_names)
+    window = ibis.window(group_by=[lines[k] for k in key_names], order_by=lines[LINE])
     rank = ibis.row_number().over(window)
-    same = ibis.and_(*[r.first().over(window).identical_to(r) for r in raws])
-    has_key = ibis.and_(*[k.notnull() for k in keys]) if spec.key else ibis.literal(True)
-    return ibis.cases((has_key & (rank > 0) & same, "duplicate_line"),
-                      (has_key & (rank > 0), "duplicate_key"), else_=ibis.null("string"))
+    same = ibis.and_(*[lines[r].first().over(window).identical_to(lines[r]) for r in raw_names])
+    marked = lines.select(__dup_line=lines[LINE],
+                          _dup=ibis.cases(((rank > 0) & same, "duplicate_line"),
+                                          (rank > 0, "duplicate_key"),
+                                          else_=ibis.null("string")))
+    return marked.filter(marked._dup.notnull())
 
 
 def _strict(f: FieldSpec) -> bool:
