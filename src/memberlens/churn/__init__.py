@@ -19,6 +19,7 @@ from memberlens.churn.training import (
     report_project,
     score_batches,
     score_project,
+    scores,
     train_project,
 )
 
@@ -26,4 +27,4 @@ __all__ = ["FEATURE_COLUMNS", "PROPENSITY_DAYS", "ChurnBacktest", "ChurnInputs",
            "ChurnTraining", "ScoreMetrics", "backtest_churn", "churn_labels",
            "default_horizon_days", "feature_table", "fit_at", "labelled_features", "lift_table",
            "member_features", "model_dir", "report_project", "score_batches", "score_project",
-           "score_metrics", "top_reasons", "train_project"]
+           "score_metrics", "scores", "top_reasons", "train_project"]

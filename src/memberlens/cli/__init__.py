@@ -15,6 +15,7 @@ from memberlens.cli._app import app, state
 
 # Command modules register themselves on import (keep this list sorted).
 from memberlens.cli import baskets as _baskets  # noqa: E402,F401
+from memberlens.cli import churn as _churn  # noqa: E402,F401
 from memberlens.cli import clv as _clv  # noqa: E402,F401
 from memberlens.cli import data as _data  # noqa: E402,F401
 from memberlens.cli import demo as _demo  # noqa: E402,F401
