@@ -36,3 +36,35 @@ def backend(request):
     else:
         session = request.getfixturevalue("spark_session")
         yield ibis.pyspark.connect(session)
+
+
+@pytest.fixture(scope="session")
+def cdnow_orders():
+    """CDNOW 1/10 sample as a canonical ``orders`` frame: one order per line, all paid."""
+    import numpy as np
+    import pandas as pd
+
+    from memberlens.datasets import load_cdnow_sample
+
+    raw = load_cdnow_sample()
+    return pd.DataFrame({
+        "order_id": (np.arange(len(raw)) + 1).astype(str),
+        "member_id": raw["member_id"],
+        "ordered_at": raw["ordered_at"],
+        "amount": raw["amount"],
+        "status": "paid",
+    })
+
+
+@pytest.fixture
+def on_backend(backend):
+    """``load(frame, name)`` puts a pandas frame on ``backend`` as table ``name`` (through
+    Arrow: Ibis' pandas route turns a missing string into the text 'NaN' on Spark)."""
+    import pyarrow as pa
+
+    from memberlens.engine import register_arrow
+
+    def load(frame, name: str):
+        return register_arrow(backend, name, pa.Table.from_pandas(frame, preserve_index=False))
+
+    return load

@@ -14,21 +14,6 @@ from memberlens.datasets import load_groceries_items
 from memberlens.exceptions import ConfigError, MissingTableError, SchemaError
 
 
-@pytest.fixture
-def on_backend(backend):
-    import ibis
-    import pyarrow as pa
-
-    def load(frame: pd.DataFrame, name: str):
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        if backend.name == "pyspark":
-            backend._session.createDataFrame(table).createOrReplaceTempView(name)
-            return backend.table(name)
-        return backend.create_view(name, ibis.memtable(table), overwrite=True)
-
-    return load
-
-
 LINES = pd.DataFrame({
     "order_id": ["o1", "o1", "o1", "o2", "o2", "o3", "o4"],
     "product_id": ["p1", "p2", "p2", "p1", "p3", "p2", "p4"],
