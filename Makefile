@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lock docs clean
+.PHONY: demo test install lock docs clean system
 
 $(STAMP): requirements.lock pyproject.toml web/package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +14,16 @@ $(STAMP): requirements.lock pyproject.toml web/package-lock.json
 	npm ci --prefix web --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
-## Debian's Chromium for the browser tests (Playwright drives it; no browser is downloaded).
-CHROMIUM := /usr/bin/chromium
-$(CHROMIUM):
+## Debian packages the tests drive for real: Chromium for the browser tests (Playwright drives it;
+## no browser is downloaded) and a PostgreSQL server for the app-state tests.
+system:
+	@missing=""; \
+	test -x /usr/bin/chromium || missing="chromium fonts-noto-cjk"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
-	else echo "run as root (or apt-get install chromium) for the browser tests"; fi
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "run as root (or apt-get install $$missing) for the browser and PostgreSQL tests"; fi
 
 install: $(STAMP)
 
@@ -29,13 +33,13 @@ demo: $(STAMP)
 
 ## The whole test suite, on both engines. pytest's exit code 5 ("no tests collected") is reported
 ## and passed through as success so that a filtered run (make test PYTEST_ARGS=-k...) is not red.
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) system
 	SPARK_LOCAL_IP=127.0.0.1 $(BIN)/python -m pytest -q $(PYTEST_ARGS) || \
 	    { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; else exit $$rc; fi; }
 
 ## Re-resolve the pinned dependencies (needs `pip install uv`).
 lock:
-	uv pip compile pyproject.toml --extra spark --extra test --extra plot --python-version 3.11 \
+	uv pip compile pyproject.toml --extra spark --extra test --extra plot --extra postgres --python-version 3.11 \
 	    --no-header --output-file requirements.lock
 
 docs: $(STAMP)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import pytest
 
@@ -129,3 +131,24 @@ def test_project_settings_drive_the_run(tmp_path):
     vip = sql(project, "select segment_vip, count(*) from mart_members group by 1 order by 1")
     assert {r[0] for r in vip} == {"vip", "other"} and sum(r[1] for r in vip) == 2357
     assert result.models["value_tiers"]["weights"]["spend"] == pytest.approx(0.4)
+
+
+def test_member_history_keeps_one_row_per_member_and_as_of(cdnow_project):
+    # Two as-of dates are both kept; re-running a date replaces its rows instead of doubling them.
+    run_pipeline(cdnow_project, as_of=dt.date(1998, 3, 31))
+    run_pipeline(cdnow_project)
+    run_pipeline(cdnow_project)
+    rows = sql(cdnow_project, "select as_of, count(*), count(distinct member_id), "
+                              "count(segment_cn8), count(value_tier), count(lifecycle_stage) "
+                              "from mart_member_history group by as_of order by as_of")
+    # members who had bought by 1998-03-31 (all 2,357 joined in Q1 1997) and by the end
+    assert rows == [(dt.date(1998, 3, 31), 2357, 2357, 2357, 2357, 2357),
+                    (dt.date(1998, 6, 30), 2357, 2357, 2357, 2357, 2357)]
+    # the latest date's segments are the member mart's
+    assert sql(cdnow_project, "select count(*) from mart_member_history h join mart_members m "
+                              "using (member_id) where h.as_of = '1998-06-30' and "
+                              "h.segment_cn8 is distinct from m.segment_cn8") == [(0,)]
+    moved = sql(cdnow_project, "select count(*) from mart_member_history a join "
+                               "mart_member_history b using (member_id) where a.as_of < b.as_of "
+                               "and a.lifecycle_stage <> b.lifecycle_stage")[0][0]
+    assert moved > 0  # three months later some members changed stage

@@ -13,7 +13,8 @@ Steps (each logged in ``_runs`` with rows in and out):
 6. ``cohorts``: retention by first-purchase month.
 
 Marts written in one transaction (readers see the old set or the new one): ``mart_members``,
-``mart_segments``, ``mart_tiers``, ``mart_lifecycle``, ``mart_cohorts``, ``mart_models``.
+``mart_segments``, ``mart_tiers``, ``mart_lifecycle``, ``mart_cohorts``, ``mart_models``, and
+``mart_member_history`` (segment, tier and stage per member and as-of date, kept across runs).
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
             for name, frame in marts.items():
                 table = register_arrow(wh.con, f"__new_{name}", _to_arrow(frame))
                 wh.replace(name, table, run_id)
+            _append_history(wh, mart, day, run_id)
             _record_run(wh, run_id, day, config_hash, started, records)
         step_msg("indexing")
         _index_member_ids(wh)
@@ -357,6 +359,37 @@ def _replenishment(orders, items, products, day):
     result = next_purchases(orders, items, products, as_of=day, level="category")
     frame = result.predictions
     return frame, len(frame), "ok", f"{len(result.keys)} categories"
+
+
+HISTORY_COLUMNS = ("segment_cn8", "segment_rfm11", "value_tier", "lifecycle_stage")
+
+
+def _append_history(wh, mart: pd.DataFrame, day: dt.date, run_id: str) -> None:
+    """Keep each member's segment, tier and stage per as-of date in ``mart_member_history``.
+
+    One row per member and as-of date: a re-run for the same date replaces that date's rows
+    (idempotent), other dates are kept, so Member 360 can show how a member moved.
+    """
+    frame = pd.DataFrame({"as_of": pd.Timestamp(day), "run_id": run_id,
+                          "member_id": mart["member_id"]})
+    for col in HISTORY_COLUMNS:
+        frame[col] = mart[col] if col in mart.columns else None
+    schema = pa.schema([("as_of", pa.date32()), ("run_id", pa.string()),
+                        ("member_id", pa.string()),
+                        *[(c, pa.string()) for c in HISTORY_COLUMNS]])
+    frame["member_id"] = frame["member_id"].astype("string")
+    for col in HISTORY_COLUMNS:
+        frame[col] = frame[col].astype("string")
+    frame["as_of"] = frame["as_of"].dt.date
+    new = register_arrow(wh.con, "__new_mart_member_history",
+                         pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+    if wh.has("mart_member_history"):
+        old = wh.table("mart_member_history")
+        kept = old.filter(old.as_of != day).select(*new.columns)
+        new = kept.union(new)
+        if wh.con.name == "duckdb":   # the old table must not be read while it is replaced
+            new = wh.materialize("__member_history_next", new)
+    wh.replace("mart_member_history", new, run_id)
 
 
 def _index_member_ids(wh) -> None:
