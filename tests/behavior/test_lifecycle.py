@@ -11,6 +11,7 @@ from memberlens.behavior import (
     LifecycleRules,
     lifecycle_counts,
     lifecycle_stages,
+    monthly_stages,
     stage_transitions,
     transition_matrix,
 )
@@ -80,3 +81,27 @@ def test_counts_and_transitions_are_consistent_on_cdnow(backend, on_backend, cdn
     matrix = transition_matrix(moves)
     assert matrix.sum(axis=1).round(12).eq(1.0).all()
     assert matrix.loc["none"].drop("new").eq(0).all()  # first purchases always arrive as new
+
+
+def test_one_pass_history_equals_the_point_in_time_stages(backend, on_backend, cdnow_orders):
+    # Reference: lifecycle_stages evaluated separately at each month end (one query per month);
+    # the one-pass wide table must give every member the same stage at every month end.
+    orders = on_backend(cdnow_orders, "cdnow_orders")
+    wide = backend.to_pandas(monthly_stages(orders, start="1997-01-01", end="1997-09-30"))
+    months = pd.date_range("1997-01-31", "1997-09-30", freq="ME")
+    assert len([c for c in wide.columns if c.startswith("stage_")]) == len(months) == 9
+    wide = wide.set_index("member_id")
+    for month in months:
+        point = backend.to_pandas(lifecycle_stages(orders, as_of=month.date()))
+        column = wide[f"stage_{month:%Y%m%d}"].dropna()
+        assert column.sort_index().to_dict() == point.set_index("member_id").stage.sort_index(
+        ).to_dict()
+    moves = backend.to_pandas(stage_transitions(orders, start="1997-01-01", end="1997-09-30"))
+    july = moves[pd.to_datetime(moves.to_as_of) == pd.Timestamp("1997-07-31")]
+    june = backend.to_pandas(lifecycle_stages(orders, as_of="1997-06-30"))
+    jul = backend.to_pandas(lifecycle_stages(orders, as_of="1997-07-31"))
+    expected = jul.merge(june, on="member_id", how="left", suffixes=("", "_before"))
+    expected = expected.assign(from_stage=expected.stage_before.fillna("none")).groupby(
+        ["from_stage", "stage"]).size()
+    got = july.set_index(["from_stage", "to_stage"]).members
+    assert got.sort_index().to_dict() == {k: v for k, v in expected.sort_index().items()}

@@ -41,8 +41,9 @@ import pandas as pd
 from memberlens.exceptions import ConfigError
 from memberlens.features.purchases import as_day, as_table, purchases
 
-__all__ = ["STAGE_NAMES", "LifecycleRules", "StageRule", "lifecycle_counts", "lifecycle_stages",
-           "stage_transitions", "transition_matrix"]
+__all__ = ["STAGE_NAMES", "LifecycleRules", "StageRule", "counts_from_monthly",
+           "lifecycle_counts", "lifecycle_stages", "monthly_stages", "stage_transitions",
+           "transition_matrix", "transitions_from_monthly"]
 
 Fact = Literal["days_since_first", "days_since_last", "gap_before_last", "recent_purchase_days"]
 Op = Literal["<=", "<", ">", ">="]
@@ -192,22 +193,104 @@ def _month_ends(start: dt.date, end: dt.date) -> list[dt.date]:
     return [d.date() for d in ends]
 
 
+def _checked_months(start, end, *, at_least: int, caller: str) -> list[dt.date]:
+    months = _month_ends(as_day(start, name="start"), as_day(end, name="end"))
+    if len(months) < at_least:
+        need = "a month end" if at_least == 1 else "two month ends"
+        raise ConfigError(f"{caller}: need {need} between start={start} and end={end}; "
+                          "widen the range")
+    return months
+
+
+def monthly_stages(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
+                   end: dt.date | str, rules: LifecycleRules | None = None) -> ir.Table:
+    """Each member's stage at every month end in ``[start, end]``, wide and lazy.
+
+    One row per member who bought by the last month end: ``member_id`` and one column
+    ``stage_<YYYYMMDD>`` per month end (null before the member's first purchase). The facts of
+    every month end come from **one** pass over the purchase days (aggregates filtered to days up
+    to that month end), instead of one pass per month; the result equals
+    :func:`lifecycle_stages` at each month end (a test compares them).
+    """
+    rules = rules or LifecycleRules()
+    months = _checked_months(start, end, at_least=1, caller="monthly_stages")
+    days = _member_days(as_table(orders), months[-1])
+    aggs = {}
+    for i, m in enumerate(months):
+        upto = days.day <= ibis.date(m)
+        window_start = ibis.date(m - dt.timedelta(days=rules.loyal_window_days))
+        aggs[f"last_{i}"] = days.day.max(where=upto)
+        aggs[f"gap_{i}"] = days.gap.argmax(days.day, where=upto)
+        aggs[f"recent_{i}"] = (upto & (days.day > window_start)).cast("int64").sum()
+    facts = days.group_by("member_id").aggregate(first_day=days.day.min(), **aggs)
+    columns = {}
+    for i, m in enumerate(months):
+        as_of = ibis.date(m)
+        values = {
+            "days_since_first": as_of.delta(facts.first_day, unit="day").cast("int64"),
+            "days_since_last": as_of.delta(facts[f"last_{i}"], unit="day").cast("int64"),
+            "gap_before_last": facts[f"gap_{i}"].cast("int64"),
+            "recent_purchase_days": facts[f"recent_{i}"].cast("int64"),
+        }
+        branches = []
+        for stage in rules.stages:
+            ok = ibis.literal(True)
+            for fact, op, threshold in stage.conditions:
+                ok &= _OPS[op](values[fact], threshold).fill_null(False)
+            branches.append((ok, stage.key))
+        bought = facts.first_day <= as_of
+        columns[_stage_column(m)] = ibis.cases(
+            *[(bought & ok, key) for ok, key in branches], else_=ibis.null("string"))
+    return facts.select("member_id", **columns)
+
+
+def _stage_column(month: dt.date) -> str:
+    return f"stage_{month:%Y%m%d}"
+
+
+def _months_of(wide: ir.Table) -> list[dt.date]:
+    return [dt.datetime.strptime(c.removeprefix("stage_"), "%Y%m%d").date()
+            for c in wide.columns if c.startswith("stage_")]
+
+
+def counts_from_monthly(wide: ir.Table) -> ir.Table:
+    """Members per stage at each month end (long: as_of, stage, members) from
+    :func:`monthly_stages` (materialise it first when both counts and moves are needed)."""
+    parts = []
+    for m in _months_of(wide):
+        col = wide[_stage_column(m)]
+        parts.append(wide.filter(col.notnull()).select(stage=col, as_of=ibis.date(m)))
+    stacked = ibis.union(*parts, distinct=False)
+    counts = stacked.group_by(["as_of", "stage"]).aggregate(members=stacked.count())
+    return counts.order_by(["as_of", "stage"])
+
+
+def transitions_from_monthly(wide: ir.Table) -> ir.Table:
+    """Moves between consecutive month ends (long: from_as_of, to_as_of, from_stage, to_stage,
+    members) from :func:`monthly_stages`; "none" before a member's first purchase."""
+    months = _months_of(wide)
+    if len(months) < 2:
+        raise ConfigError("stage transitions need two month ends; widen the range")
+    parts = []
+    for before, after in zip(months[:-1], months[1:], strict=True):
+        old, new = wide[_stage_column(before)], wide[_stage_column(after)]
+        parts.append(wide.filter(new.notnull()).select(
+            from_as_of=ibis.date(before), to_as_of=ibis.date(after),
+            from_stage=old.fill_null("none"), to_stage=new))
+    stacked = ibis.union(*parts, distinct=False)
+    counts = stacked.group_by(["from_as_of", "to_as_of", "from_stage", "to_stage"]).aggregate(
+        members=stacked.count())
+    return counts.order_by(["from_as_of", "from_stage", "to_stage"])
+
+
 def lifecycle_counts(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
                      end: dt.date | str, rules: LifecycleRules | None = None) -> ir.Table:
     """Members per stage at every month end in ``[start, end]`` (long: as_of, stage, members).
 
-    Lazy, one engine query: the per-month stage tables are unioned before counting.
+    Lazy, one engine query over :func:`monthly_stages`.
     """
-    rules = rules or LifecycleRules()
-    months = _month_ends(as_day(start, name="start"), as_day(end, name="end"))
-    if not months:
-        raise ConfigError(f"lifecycle_counts: no month end between start={start} and end={end}; "
-                          "widen the range")
-    days = _member_days(as_table(orders), months[-1])
-    parts = [_stages(days, m, rules).select("stage", as_of=ibis.date(m)) for m in months]
-    stacked = ibis.union(*parts, distinct=False)
-    counts = stacked.group_by(["as_of", "stage"]).aggregate(members=stacked.count())
-    return counts.order_by(["as_of", "stage"])
+    _checked_months(start, end, at_least=1, caller="lifecycle_counts")
+    return counts_from_monthly(monthly_stages(orders, start=start, end=end, rules=rules))
 
 
 def stage_transitions(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
@@ -216,24 +299,8 @@ def stage_transitions(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
     from_stage, to_stage, members). A member without a purchase yet at the earlier month is
     ``"none"``.
     """
-    rules = rules or LifecycleRules()
-    months = _month_ends(as_day(start, name="start"), as_day(end, name="end"))
-    if len(months) < 2:
-        raise ConfigError(f"stage_transitions: need two month ends between start={start} and "
-                          f"end={end}; widen the range")
-    days = _member_days(as_table(orders), months[-1])
-    parts = []
-    for before, after in zip(months[:-1], months[1:], strict=True):
-        old = _stages(days, before, rules).select("member_id", from_stage="stage")
-        new = _stages(days, after, rules).select("member_id", "stage")
-        moved = new.left_join(old, "member_id")
-        parts.append(moved.select(
-            from_as_of=ibis.date(before), to_as_of=ibis.date(after),
-            from_stage=moved.from_stage.fill_null("none"), to_stage=moved.stage))
-    stacked = ibis.union(*parts, distinct=False)
-    counts = stacked.group_by(["from_as_of", "to_as_of", "from_stage", "to_stage"]).aggregate(
-        members=stacked.count())
-    return counts.order_by(["from_as_of", "from_stage", "to_stage"])
+    _checked_months(start, end, at_least=2, caller="stage_transitions")
+    return transitions_from_monthly(monthly_stages(orders, start=start, end=end, rules=rules))
 
 
 def transition_matrix(transitions: pd.DataFrame, *, normalize: bool = True) -> pd.DataFrame:

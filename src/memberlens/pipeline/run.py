@@ -112,7 +112,7 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
         summary, segments = timed("segments", lambda: _segments(summary, proj), len(summary))
         summary, tiers = timed("tiers", lambda: _tiers(summary, models, proj), len(summary))
         lifecycle, history, moves = timed(
-            "lifecycle", lambda: _lifecycle(member_orders, day, proj), n_orders)
+            "lifecycle", lambda: _lifecycle(wh, member_orders, day, proj), n_orders)
         cohorts = timed("cohorts", lambda: _cohorts(member_orders, day), n_orders)
         profiles = timed("profiles", lambda: _profiles(member_orders, summary, members, day),
                          n_orders)
@@ -273,16 +273,27 @@ def _tiers(summary: pd.DataFrame, models: dict, project: Project):
     return (out, counts), len(out), "ok", "; ".join(model.notes_)
 
 
-def _lifecycle(orders, day, project: Project):
-    """Stages at ``day``, monthly counts over the last year and month-over-month moves."""
-    from memberlens.behavior.lifecycle import (LifecycleRules, lifecycle_counts,
-                                               lifecycle_stages, stage_transitions)
+def _lifecycle(wh, orders, day, project: Project):
+    """Stages at ``day``, monthly counts over the last year and month-over-month moves.
+
+    The stage of every member at each month end is computed in one pass and materialised once,
+    then counted and compared month to month (one scan of the purchases instead of one per
+    month end for the counts and two for each transition).
+    """
+    from memberlens.behavior.lifecycle import (LifecycleRules, counts_from_monthly,
+                                               lifecycle_stages, monthly_stages,
+                                               transitions_from_monthly)
 
     rules = LifecycleRules.from_dict(dict(project.settings.get("lifecycle", {})))
     frame = lifecycle_stages(orders, as_of=day, rules=rules).to_pandas()
     start = (pd.Timestamp(day) - pd.DateOffset(months=LIFECYCLE_MONTHS)).date()
-    history = lifecycle_counts(orders, start=start, end=day, rules=rules).to_pandas()
-    moves = stage_transitions(orders, start=start, end=day, rules=rules).to_pandas()
+    wide = wh.materialize("__monthly_stages",
+                          monthly_stages(orders, start=start, end=day, rules=rules))
+    try:
+        history = counts_from_monthly(wide).to_pandas()
+        moves = transitions_from_monthly(wide).to_pandas()
+    finally:
+        wh.drop_temp("__monthly_stages")
     return (frame, history, moves), len(frame), "ok", ""
 
 
