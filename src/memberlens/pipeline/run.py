@@ -122,6 +122,9 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
         replenish = (timed("replenishment", lambda: _replenishment(member_orders, items,
                                                                    products, day),
                            n_orders) if items is not None and products is not None else None)
+        recommended = (timed("recommendations", lambda: _recommendations(
+            orders, items, products, events, day, proj), n_orders)
+            if items is not None and _enabled(proj, "recommendations") else None)
 
         lifecycle_stage = lifecycle[["member_id", "stage"]].rename(columns={"stage":
                                                                             "lifecycle_stage"})
@@ -146,6 +149,8 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
             **({"mart_rules": rules} if rules is not None else {}),
             **({"mart_clusters": clusters} if clusters is not None else {}),
             **({"mart_replenishment": replenish} if replenish is not None else {}),
+            **({"mart_recommendations": recommended[0], "mart_bought_together": recommended[1]}
+               if recommended is not None else {}),
             "mart_cohorts": cohorts,
             "mart_models": pd.DataFrame([{"run_id": run_id, "as_of": pd.Timestamp(day),
                                           "models": json.dumps(models, default=_json_default)}]),
@@ -401,6 +406,30 @@ def _append_history(wh, mart: pd.DataFrame, day: dt.date, run_id: str) -> None:
         if wh.con.name == "duckdb":   # the old table must not be read while it is replaced
             new = wh.materialize("__member_history_next", new)
     wh.replace("mart_member_history", new, run_id)
+
+
+def _enabled(project: Project, step: str) -> bool:
+    """Optional steps can be left out with ``[run] skip = ["recommendations", ...]``."""
+    skip = dict(project.settings.get("run", {})).get("skip", [])
+    return step not in set(skip)
+
+
+def _recommendations(orders, items, products, events, day, project: Project):
+    """Top-10 products per member (hybrid: ALS + item kNN + popularity, filters, reasons in
+    English and Chinese) and the bought-together list per product."""
+    from memberlens.exceptions import DataError
+    from memberlens.recommend import recommendation_mart
+
+    settings = dict(project.settings.get("recommend", {}))
+    try:
+        recs, together = recommendation_mart(orders, items, products, events, as_of=day,
+                                             k=int(settings.get("k", 10)),
+                                             kind=settings.get("kind", "hybrid"))
+    except DataError as exc:
+        return None, 0, "skipped", str(exc)
+    return ((recs, together), len(recs), "ok",
+            f"{recs['member_id'].nunique():,} members, "
+            f"{together['product_id'].nunique():,} products with a bought-together list")
 
 
 def _index_member_ids(wh) -> None:

@@ -1,0 +1,113 @@
+"""The recommendation marts: top-k per member and "bought together" per product, as of a day.
+
+``recommendation_mart`` fits one :class:`Recommender` on the warehouse's interactions up to
+``as_of`` and scores every member who has one, in batches (a batch holds at most a few million
+member x item scores, so a million members cost the same memory as ten thousand, plus the
+result itself). "Bought together" comes from association rules on the paid baskets up to
+``as_of`` (pairs in at least ``min_baskets`` baskets), or from the ``rules`` given (the rules
+mart the pipeline already built).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from memberlens.features.purchases import as_day
+from memberlens.recommend.interactions import interactions_from_warehouse, purchase_lines
+from memberlens.recommend.model import Recommender
+from memberlens.recommend.together import bought_together
+
+__all__ = ["MART_BOUGHT_TOGETHER_COLUMNS", "MART_RECOMMENDATION_COLUMNS", "basket_rules",
+           "product_labels", "recommendation_mart"]
+
+MART_RECOMMENDATION_COLUMNS = ("member_id", "rank", "product_id", "product_name", "category",
+                               "score", "reason_en", "reason_zh", "source")
+MART_BOUGHT_TOGETHER_COLUMNS = ("product_id", "rank", "other_product_id", "other_product_name",
+                                "confidence", "lift")
+
+
+def basket_rules(orders, items, *, as_of: dt.date, min_baskets: int = 5,
+                 min_confidence: float = 0.01) -> pd.DataFrame:
+    """Pair rules ``{a} => b`` (arules semantics) on the paid baskets up to ``as_of``."""
+    from memberlens.baskets import association_rules
+
+    lines = purchase_lines(orders, items, end=as_of)
+    pairs = lines.select(basket_id=lines.order_id, item=lines.product_id).distinct().to_pyarrow()
+    if pairs.num_rows == 0:
+        return pd.DataFrame()
+    n = len(pc.unique(pairs.column("basket_id")))
+    return association_rules(pairs, min_support=min(1.0, max(int(min_baskets), 1) / n),
+                             min_confidence=min_confidence, min_len=2, max_len=2)
+
+
+def product_labels(model: Recommender, product_ids, *, with_category: bool) -> dict[str, pa.Array]:
+    codes = model.items_.get_indexer(pd.Index(product_ids))
+    found = codes >= 0
+    safe = pa.array(np.maximum(codes, 0))
+    names = pa.array(model.item_names_, pa.string()).take(safe)
+    names = pc.if_else(pa.array(found), names,
+                               pa.array(np.asarray(product_ids).astype(str), pa.string()))
+    out = {"name": names}
+    if with_category:
+        cat_codes = np.where(found, model.item_category_[np.maximum(codes, 0)], -1)
+        if len(model.categories_):
+            cats = pa.array(model.categories_, pa.string()).take(pa.array(np.maximum(cat_codes,
+                                                                                     0)))
+            cats = pc.if_else(pa.array(cat_codes >= 0), cats,
+                                      pa.nulls(len(cat_codes), pa.string()))
+        else:
+            cats = pa.nulls(len(cat_codes), pa.string())
+        out["category"] = cats
+    return out
+
+
+def recommendation_mart(orders, items, products, events, *, as_of: dt.date | str, k: int = 10,
+                        kind: str = "hybrid", params: dict | None = None, rules=None,
+                        together_k: int = 10, min_baskets: int = 5,
+                        batch_size: int | None = None,
+                        progress: Callable[[str], None] | None = None,
+                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(recommendations, bought together) as of ``as_of`` from Ibis tables (``products`` and
+    ``events`` may be None).
+
+    recommendations: member_id, rank, product_id, product_name, category, score, reason_en,
+    reason_zh, source — ``k`` rows per member with an interaction up to ``as_of``.
+    bought together: product_id, rank, other_product_id, other_product_name, confidence, lift —
+    up to ``together_k`` per product.
+    """
+    say = progress or (lambda _m: None)
+    day = as_day(as_of, name="as_of")
+    tables = {"orders": orders, "order_items": items, "products": products, "events": events}
+    say("interactions")
+    train = interactions_from_warehouse({n: t for n, t in tables.items() if t is not None},
+                                        as_of=day)
+    catalogue = products.to_pyarrow() if products is not None else None
+    say(f"fitting {kind}")
+    model = Recommender(**{**(params or {}), "kind": kind}).fit(train, products=catalogue)
+    say("recommending")
+    parts = []
+    for frame in model.recommend_batches(np.asarray(model.members_), k=k,
+                                         batch_size=batch_size):
+        extra = product_labels(model, frame["product_id"].to_numpy(), with_category=True)
+        frame.insert(3, "product_name", pd.Series(extra["name"].to_pandas(),
+                                                  index=frame.index))
+        frame.insert(4, "category", pd.Series(extra["category"].to_pandas(), index=frame.index))
+        parts.append(frame)
+    recs = (pd.concat(parts, ignore_index=True) if parts
+            else pd.DataFrame({c: [] for c in MART_RECOMMENDATION_COLUMNS}))
+    say("bought together")
+    if rules is None:
+        rules = basket_rules(orders, items, as_of=day, min_baskets=min_baskets)
+    together = bought_together(rules, together_k) if len(rules) else pd.DataFrame(
+        {c: [] for c in ("product_id", "rank", "other_product_id", "confidence", "lift")})
+    together = together.astype({"product_id": str, "other_product_id": str})
+    other = product_labels(model, together["other_product_id"].to_numpy(), with_category=False)
+    together.insert(3, "other_product_name", other["name"].to_pandas())
+    return (recs[list(MART_RECOMMENDATION_COLUMNS)],
+            together[list(MART_BOUGHT_TOGETHER_COLUMNS)].reset_index(drop=True))

@@ -1,0 +1,64 @@
+"""The recommendation marts on the simulated shop: shape, columns, filters, batching, and the
+bought-together list built from the same baskets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from memberlens.recommend import recommendation_mart
+
+AS_OF = "2025-12-31"
+
+
+@pytest.fixture(scope="module")
+def marts(shop):
+    t = {name: shop.table(name) for name in ("orders", "order_items", "products", "events")}
+    return recommendation_mart(t["orders"], t["order_items"], t["products"], t["events"],
+                               as_of=AS_OF, k=10, batch_size=500)
+
+
+def test_recommendations_mart(marts, shop, products):
+    recs, _ = marts
+    assert list(recs.columns) == ["member_id", "rank", "product_id", "product_name", "category",
+                                  "score", "reason_en", "reason_zh", "source"]
+    sizes = recs.groupby("member_id").size()
+    assert sizes.eq(10).all()
+    # every member with a paid line or a weighted event by the day, counted in plain SQL
+    expected = shop.sql("""
+        SELECT count(*) AS n FROM (
+          SELECT o.member_id FROM orders o JOIN order_items i ON i.order_id = o.order_id
+           WHERE o.status = 'paid' AND o.member_id IS NOT NULL AND i.quantity > 0
+          UNION
+          SELECT member_id FROM events
+           WHERE member_id IS NOT NULL AND product_id IS NOT NULL
+             AND event_type IN ('view', 'click', 'cart', 'favorite', 'share'))""").execute()
+    assert len(sizes) == int(expected["n"].iloc[0])
+    catalogue = products.to_pandas().set_index("product_id")
+    assert recs["product_name"].eq(catalogue.loc[recs["product_id"], "name"].to_numpy()).all()
+    assert recs["category"].eq(catalogue.loc[recs["product_id"], "category"].to_numpy()).all()
+    assert recs.groupby(["member_id", "category"]).size().max() <= 4  # the default cap
+    assert set(recs["source"]) <= {"als", "item_knn", "popular"}
+    assert not recs.duplicated(["member_id", "product_id"]).any()
+
+
+def test_batches_do_not_change_the_mart(marts, shop):
+    recs, together = marts
+    t = {name: shop.table(name) for name in ("orders", "order_items", "products", "events")}
+    again, together_again = recommendation_mart(t["orders"], t["order_items"], t["products"],
+                                                t["events"], as_of=AS_OF, k=10,
+                                                batch_size=100_000)
+    pd.testing.assert_frame_equal(again, recs)
+    pd.testing.assert_frame_equal(together_again, together)
+
+
+def test_bought_together_mart(marts, products):
+    _, together = marts
+    assert list(together.columns) == ["product_id", "rank", "other_product_id",
+                                      "other_product_name", "confidence", "lift"]
+    assert len(together) > 50 and together["rank"].max() <= 10
+    names = products.to_pandas().set_index("product_id")["name"]
+    assert together["other_product_name"].eq(
+        names.loc[together["other_product_id"]].to_numpy()).all()
+    assert np.all(together["lift"] > 1)
