@@ -84,7 +84,7 @@ def test_run_log_records_each_step(cdnow_project):
     result = run_pipeline(cdnow_project)
     steps = [r for r in run_log(cdnow_project) if r["run_id"] == result.run_id]
     assert {r["step"] for r in steps} == {"summary", "clv", "segments", "tiers", "lifecycle",
-                                          "cohorts", "profiles", "clusters"}
+                                          "cohorts", "profiles", "clusters", "forecast"}
     assert all(str(r["as_of"]) == "1998-06-30" for r in steps)
 
 

@@ -19,6 +19,7 @@ from memberlens.cli import churn as _churn  # noqa: E402,F401
 from memberlens.cli import clv as _clv  # noqa: E402,F401
 from memberlens.cli import data as _data  # noqa: E402,F401
 from memberlens.cli import demo as _demo  # noqa: E402,F401
+from memberlens.cli import forecast as _forecast  # noqa: E402,F401
 from memberlens.cli import mine as _mine  # noqa: E402,F401
 from memberlens.cli import recommend as _recommend  # noqa: E402,F401
 from memberlens.cli import run as _run  # noqa: E402,F401

@@ -125,6 +125,8 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
         recommended = (timed("recommendations", lambda: _recommendations(
             orders, items, products, events, day, proj), n_orders)
             if items is not None and _enabled(proj, "recommendations") else None)
+        forecast = (timed("forecast", lambda: _forecast(orders, items, products, day),
+                          int(orders.count().execute())) if _enabled(proj, "forecast") else None)
 
         lifecycle_stage = lifecycle[["member_id", "stage"]].rename(columns={"stage":
                                                                             "lifecycle_stage"})
@@ -151,6 +153,8 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
             **({"mart_replenishment": replenish} if replenish is not None else {}),
             **({"mart_recommendations": recommended[0], "mart_bought_together": recommended[1]}
                if recommended is not None else {}),
+            **({"mart_forecast": forecast.forecast, "mart_forecast_backtest": forecast.backtest}
+               if forecast is not None else {}),
             "mart_cohorts": cohorts,
             "mart_models": pd.DataFrame([{"run_id": run_id, "as_of": pd.Timestamp(day),
                                           "models": json.dumps(models, default=_json_default)}]),
@@ -430,6 +434,19 @@ def _recommendations(orders, items, products, events, day, project: Project):
     return ((recs, together), len(recs), "ok",
             f"{recs['member_id'].nunique():,} members, "
             f"{together['product_id'].nunique():,} products with a bought-together list")
+
+
+def _forecast(orders, items, products, day):
+    """Weekly revenue and orders forecast (total and per category, all orders including
+    guests') with its back-test against seasonal-naive ([forecast.md](../../docs/forecast.md))."""
+    from memberlens.exceptions import MemberlensError
+    from memberlens.forecast import forecast_mart
+
+    try:
+        result = forecast_mart(orders, items, products, as_of=day, backtest_origins=8)
+    except MemberlensError as exc:          # e.g. fewer than 12 full weeks of sales
+        return None, 0, "skipped", str(exc)
+    return result, len(result.forecast), "ok", "; ".join(result.notes)[:500]
 
 
 def _index_member_ids(wh) -> None:
