@@ -1,14 +1,19 @@
-"""Fit one peer CLV model on a summary CSV and print JSON {params, seconds} (or {error}).
+"""Fit one peer CLV model on a summary CSV and print JSON {params, seconds, ...} (or {error}).
 
 Runs inside the peers' virtual environment (see benchmarks/requirements-peers.txt), called by
 benchmarks/clv_fit.py through subprocess:
 
-    python clv_peers.py lifetimes bgnbd summary.csv
+    python clv_peers.py lifetimes bgnbd summary.csv [REPEAT [WARMUP]]
+
+With REPEAT > 1 the fit is timed REPEAT times (after WARMUP untimed fits, default 0) and the
+medians of the wall and CPU times are reported, with every time in ``runs`` and
+``cpu_runs``.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
 import warnings
@@ -16,10 +21,21 @@ import warnings
 import pandas as pd
 
 
+def timed(fit, model: str, data: pd.DataFrame, repeat: int, warmup: int) -> dict:
+    """Median wall and CPU seconds of ``repeat`` fits after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fit(model, data)
+    runs = [fit(model, data) for _ in range(repeat)]
+    return {"params": runs[-1]["params"],
+            "seconds": statistics.median(r["seconds"] for r in runs),
+            "cpu_seconds": statistics.median(r["cpu_seconds"] for r in runs),
+            "runs": [r["seconds"] for r in runs], "cpu_runs": [r["cpu_seconds"] for r in runs]}
+
+
 def lifetimes_fit(model: str, data: pd.DataFrame) -> dict:
     from lifetimes import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if model == "bgnbd":
         fitter = BetaGeoFitter().fit(data["frequency"], data["recency"], data["T"])
     elif model == "pnbd":
@@ -27,9 +43,9 @@ def lifetimes_fit(model: str, data: pd.DataFrame) -> dict:
     else:
         rep = data[data["frequency"] > 0]
         fitter = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     params = {("gamma" if k == "v" else k): float(v) for k, v in fitter.params_.items()}
-    return {"params": params, "seconds": seconds}
+    return {"params": params, "seconds": seconds, "cpu_seconds": cpu}
 
 
 def pymc_fit(model: str, data: pd.DataFrame) -> dict:
@@ -50,20 +66,23 @@ def pymc_fit(model: str, data: pd.DataFrame) -> dict:
         names = {"p": "p", "q": "q", "v": "gamma"}
         rep = frame[frame["frequency"] > 0][["customer_id", "frequency", "monetary_value"]]
         fitted = clv.GammaGammaModel(data=rep, model_config={k: flat for k in names})
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fitted.fit(method="map", progressbar=False)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     posterior = fitted.idata.posterior
     params = {ours: float(posterior[theirs].values.ravel()[0]) for theirs, ours in names.items()}
-    return {"params": params, "seconds": seconds}
+    return {"params": params, "seconds": seconds, "cpu_seconds": cpu}
 
 
 def main() -> None:
     tool, model, path = sys.argv[1:4]
+    repeat = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    warmup = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     data = pd.read_csv(path, dtype={"member_id": str})
     warnings.simplefilter("ignore")
     try:
-        result = (lifetimes_fit if tool == "lifetimes" else pymc_fit)(model, data)
+        result = timed(lifetimes_fit if tool == "lifetimes" else pymc_fit, model, data, repeat,
+                       warmup)
     except Exception as exc:  # report the peer's failure as data, the caller prints it
         result = {"error": f"{type(exc).__name__}: {exc}"[:300]}
     print(json.dumps(result))

@@ -3,12 +3,12 @@
 Prints a Markdown section (figures go to docs/benchmarks/rfm.md). Data: simulated orders
 written with numpy to ``benchmarks/_data/rfm_orders_<n>.parquet`` (git-ignored; 3 % refunds,
 1 % cancellations, 4 channels, DECIMAL(18, 2) amounts, members = orders / 10) and the CDNOW
-sample. Per size and contender: best of ``--repeat`` wall times, the result fully materialised
-(Arrow), one member per output row.
+sample. Per size and contender: median of ``--repeat`` runs (interleaved), wall and CPU
+seconds, the result fully materialised (Arrow), one member per output row.
 
 * ``memberlens``: ``rfm_summary(con.read_parquet(path), as_of=...)`` on Ibis + DuckDB: the full
   summary (same-day merge, frequency/recency/T/monetary value, totals, refunds, favourite
-  channel);
+  channel); and the same with ``favourites=False`` (favourite channel left null);
 * ``duckdb_core``: one hand-written DuckDB SQL query over the same Parquet computing the BTYD
   core (same-day merge, frequency, recency, T, monetary value, total spend, order count);
 * ``duckdb_full``: one hand-written DuckDB SQL query with the same columns as rfm_summary
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -170,18 +171,21 @@ FROM core LEFT JOIN refunded USING (member_id) LEFT JOIN channels USING (member_
 """
 
 
-def _best_interleaved(fns: dict, repeat: int) -> dict[str, tuple[float, object]]:
-    """Best wall time of each contender, runs interleaved so that load from other processes
-    on the shared machine hits every contender alike."""
-    best = {name: (float("inf"), None) for name in fns}
+def _interleaved(fns: dict, repeat: int) -> dict[str, tuple[float, float, object]]:
+    """Median wall and CPU seconds of each contender over ``repeat`` runs, interleaved (a, b,
+    c, a, b, c, ...) so that load from other processes on the shared machine hits every
+    contender alike; CPU time is the process's (DuckDB's threads included)."""
+    walls = {name: [] for name in fns}
+    cpus = {name: [] for name in fns}
+    results = {}
     for _ in range(repeat):
         for name, fn in fns.items():
-            start = time.perf_counter()
-            result = fn()
-            seconds = time.perf_counter() - start
-            if seconds < best[name][0]:
-                best[name] = (seconds, result)
-    return best
+            start, cpu = time.perf_counter(), time.process_time()
+            results[name] = fn()
+            walls[name].append(time.perf_counter() - start)
+            cpus[name].append(time.process_time() - cpu)
+    return {name: (statistics.median(walls[name]), statistics.median(cpus[name]), results[name])
+            for name in fns}
 
 
 def _run_size(label: str, path: Path, as_of: str, args) -> dict:
@@ -194,17 +198,16 @@ def _run_size(label: str, path: Path, as_of: str, args) -> dict:
     orders = con.read_parquet(path, table_name="orders")
     n_orders = orders.count().execute()
     raw = duckdb.connect()
-    timed = _best_interleaved({
+    timed = _interleaved({
         "ours": lambda: con.to_pyarrow(rfm_summary(orders, as_of=as_of)),
+        "lean": lambda: con.to_pyarrow(rfm_summary(orders, as_of=as_of, favourites=False)),
         "core": lambda: raw.sql(CORE_SQL.format(path=path, as_of=as_of)).to_arrow_table(),
         "full": lambda: raw.sql(FULL_SQL.format(path=path, as_of=as_of)).to_arrow_table(),
     }, args.repeat)
-    (ours_s, ours), (core_s, core), (full_s, full) = (timed[k] for k in ("ours", "core", "full"))
-    row = {"size": label, "orders": n_orders, "members": ours.num_rows,
-           "memberlens_s": ours_s, "duckdb_core_s": core_s, "duckdb_full_s": full_s,
-           "full_sum_frequency": int(full["frequency"].to_numpy().sum()),
-           "sum_frequency": int(ours["frequency"].to_numpy().sum()),
-           "core_sum_frequency": int(core["frequency"].to_numpy().sum())}
+    row = {"size": label, "orders": n_orders, "members": timed["ours"][2].num_rows}
+    for name, (wall, cpu, result) in timed.items():
+        row[f"{name}_s"], row[f"{name}_cpu_s"] = wall, cpu
+        row[f"{name}_sum_frequency"] = int(result["frequency"].to_numpy().sum())
     if n_orders <= args.lifetimes_max and Path(args.peer_python).exists():
         done = subprocess.run([args.peer_python, __file__, "--peer-lifetimes", str(path),
                                "--as-of", as_of], capture_output=True, text=True,
@@ -277,19 +280,24 @@ def main() -> None:
         print(json.dumps(rows[-1]), file=sys.stderr)
 
     print("## rfm_summary\n")
-    print("| data | orders | members | memberlens (Ibis+DuckDB) s | DuckDB SQL, BTYD core s "
-          "| ratio | DuckDB SQL, same columns s | ratio | lifetimes s | lifetimes / memberlens "
-          "| Σ frequency agrees |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    print(f"Median of {args.repeat} interleaved runs per contender; wall seconds, and CPU "
+          "seconds (process time, DuckDB's threads included) in brackets; ratios are "
+          "memberlens / DuckDB SQL BTYD core.\n")
+    print("| data | orders | members | memberlens s | memberlens, favourites=False s | "
+          "DuckDB SQL, BTYD core s | DuckDB SQL, same columns s | ratio (wall) | ratio (CPU) "
+          "| ratio favourites=False (wall / CPU) | lifetimes s | Σ frequency agrees |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for r in rows:
         life = r.get("lifetimes_s")
-        agree = r["sum_frequency"] == r["core_sum_frequency"] == r["full_sum_frequency"] and (
-            life is None or r["sum_frequency"] == r.get("lifetimes_sum_frequency"))
-        print(f"| {r['size']} | {r['orders']:,} | {r['members']:,} | {r['memberlens_s']:.3f} | "
-              f"{r['duckdb_core_s']:.3f} | {r['memberlens_s'] / r['duckdb_core_s']:.2f}x | "
-              f"{r['duckdb_full_s']:.3f} | {r['memberlens_s'] / r['duckdb_full_s']:.2f}x | "
+        sums = {r[f"{k}_sum_frequency"] for k in ("ours", "lean", "core", "full")}
+        agree = len(sums) == 1 and (life is None or r["ours_sum_frequency"]
+                                    == r.get("lifetimes_sum_frequency"))
+        print(f"| {r['size']} | {r['orders']:,} | {r['members']:,} | "
+              + " | ".join(f"{r[k + '_s']:.3f} ({r[k + '_cpu_s']:.3f})"
+                           for k in ("ours", "lean", "core", "full"))
+              + f" | {r['ours_s'] / r['core_s']:.2f}x | {r['ours_cpu_s'] / r['core_cpu_s']:.2f}x"
+              f" | {r['lean_s'] / r['core_s']:.2f}x / {r['lean_cpu_s'] / r['core_cpu_s']:.2f}x | "
               f"{'%.2f' % life if life else r.get('lifetimes_error', 'not run')} | "
-              f"{'%.1fx' % (life / r['memberlens_s']) if life else ''} | "
               f"{'yes' if agree else 'NO'} |")
     if args.behaviour and args.sizes:
         largest = max(int(float(s)) for s in args.sizes.split(",") if s)

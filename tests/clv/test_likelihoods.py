@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.integrate import quad
+from scipy.optimize import check_grad
 from scipy.special import betaln, gammaln
 
 from memberlens.clv import _likelihoods as lk
@@ -87,3 +88,103 @@ def test_pareto_rows_match_the_sum_of_their_parts(rows):
     total = lk.pareto_nbd(params, rows, pairs)
     per_row = lk.pareto_nbd_rows(params, rows.x, rows.t_x, rows.T)
     assert total == pytest.approx(np.dot(rows.weights, per_row), rel=1e-12)
+
+
+# -- analytic derivatives (scipy.optimize.check_grad against finite differences) -------------
+
+def _check_grad_relative(value, gradient, theta, epsilon=1e-7):
+    """scipy.optimize.check_grad's error (2-norm of analytic - forward differences), relative
+    to the gradient's size."""
+    return check_grad(value, gradient, theta, epsilon=epsilon) / max(
+        np.linalg.norm(gradient(theta)), 1.0)
+
+
+@pytest.fixture(scope="module")
+def heavy_rows():
+    """Rows like the module's, plus members with hundreds of repeat purchases and one whose last
+    purchase is on the last day (t_x == T, so A0 = 0)."""
+    rng = np.random.default_rng(8)
+    x = np.concatenate([rng.integers(0, 40, 300), [550, 700, 800, 900, 12]]).astype(float)
+    T = np.concatenate([rng.uniform(1, 60, 300), [40.0, 40.0, 45.0, 50.0, 30.0]])
+    t_x = np.where(x > 0, T * rng.uniform(0, 1, x.size), 0.0)
+    t_x[-1] = T[-1]
+    return lk.Rows.from_arrays(x, t_x, T, rng.integers(1, 5, x.size).astype(float))
+
+
+@pytest.mark.parametrize("params", [
+    [0.55, 10.5, 0.6, 11.7],   # alpha < beta, every pair on the power series (CDNOW-like)
+    [0.55, 11.7, 0.6, 10.5],   # alpha > beta: the other Euler form
+    [0.5, 0.3, 0.6, 40.0],     # z up to 0.99: scipy's 2F1 with differences in r and s
+    [8.0, 0.5, 0.5, 40.0],     # the stress test's heavy buyers
+    [2.0, 50.0, 0.3, 0.2],
+])
+def test_pareto_nbd_gradient_passes_check_grad(heavy_rows, params):
+    pairs = lk.TailPairs.from_rows(heavy_rows)
+
+    def value(theta):
+        return lk.pareto_nbd(np.exp(theta), heavy_rows, pairs)
+
+    def gradient(theta):
+        return np.exp(theta) * lk.pareto_nbd(np.exp(theta), heavy_rows, pairs, gradient=True)[1]
+
+    theta = np.log(params)
+    assert lk.pareto_nbd(np.exp(theta), heavy_rows, pairs, gradient=True)[0] == value(theta)
+    assert _check_grad_relative(value, gradient, theta) < 1e-5
+    # and against central differences, much tighter
+    np.testing.assert_allclose(gradient(theta), central_gradient(value, theta), rtol=1e-6,
+                               atol=1e-6)
+
+
+def test_pareto_tail_series_matches_scipy_hyp2f1():
+    # the power series route (z <= 1/2) against scipy's 2F1 and against finite differences of it
+    from memberlens.clv._likelihoods import _tail_series
+
+    x = np.array([0.0, 1.0, 3.0, 40.0, 800.0])
+    t = np.array([0.0, 2.0, 5.0, 10.0, 30.0])
+    x_values, x_index = np.unique(x, return_inverse=True)
+    for r, alpha, s, beta in [(0.55, 10.5, 0.6, 11.7), (0.55, 11.7, 0.6, 10.5),
+                              (1.3, 3.0, 0.2, 5.5)]:
+        log_a, log_b = np.log(alpha + t), np.log(beta + t)
+        z = abs(alpha - beta) / (max(alpha, beta) + t)
+        tail, grad = _tail_series(r, s, alpha, beta, x, x_values, x_index, t, z, log_a, log_b)
+        assert tail == pytest.approx(lk.pareto_log_tail(r, s, alpha, beta, x, t), rel=1e-13)
+        params = np.array([r, alpha, s, beta])
+        for k in range(4):
+            up, down = params.copy(), params.copy()
+            up[k] += 1e-5
+            down[k] -= 1e-5
+            numeric = (lk.pareto_log_tail(up[0], up[2], up[1], up[3], x, t)
+                       - lk.pareto_log_tail(down[0], down[2], down[1], down[3], x, t)) / 2e-5
+            np.testing.assert_allclose(grad[k], numeric, rtol=1e-7, atol=1e-7)
+
+
+@pytest.mark.parametrize("modified", [False, True])
+def test_beta_geo_hessian_passes_check_grad(rows, modified):
+    params = np.array([0.4, 3.0, 0.8, 2.5])
+    hessian = lk.beta_geo(params, rows, modified=modified, hessian=True)[2]
+    for k in range(4):  # row k of the Hessian is the gradient of the k-th gradient component
+        def component(p, k=k):
+            return lk.beta_geo(p, rows, modified=modified)[1][k]
+
+        def row(p, k=k):
+            return lk.beta_geo(p, rows, modified=modified, hessian=True)[2][k]
+
+        assert check_grad(component, row, params, epsilon=1e-7) < 1e-5 * max(
+            np.linalg.norm(hessian[k]), 1.0)
+
+
+def test_gamma_gamma_hessian_passes_check_grad():
+    rng = np.random.default_rng(7)
+    data = lk.Spend.from_arrays(rng.integers(1, 20, 200).astype(float),
+                                rng.gamma(3.0, 10.0, 200), rng.integers(1, 4, 200) * 1.0)
+    params = np.array([6.0, 3.5, 15.0])
+    hessian = lk.gamma_gamma(params, data, hessian=True)[2]
+    for k in range(3):
+        def component(p, k=k):
+            return lk.gamma_gamma(p, data)[1][k]
+
+        def row(p, k=k):
+            return lk.gamma_gamma(p, data, hessian=True)[2][k]
+
+        assert check_grad(component, row, params, epsilon=1e-7) < 1e-5 * max(
+            np.linalg.norm(hessian[k]), 1.0)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from memberlens.exceptions import DataError
+from memberlens.exceptions import ConfigError, DataError
 from memberlens.features import RFM_SUMMARY_COLUMNS, calibration_holdout_summary, rfm_summary
 
 REFERENCE = json.loads(
@@ -164,6 +164,52 @@ def test_without_channel_or_catalogue_the_favourites_are_null():
     orders = _shop()[0].drop(columns=["channel"])
     got = rfm_summary(orders, as_of="2024-01-31").to_pandas()
     assert got.favourite_channel.isna().all() and got.favourite_category.isna().all()
+
+
+def _favourite_channel_by_hand(orders: pd.DataFrame, as_of: str) -> pd.Series:
+    """The documented rule written plainly in pandas: most paid orders, ties by channel name."""
+    paid = orders[(orders.status == "paid") & orders.member_id.notna() & orders.channel.notna()
+                  & (orders.ordered_at < pd.Timestamp(as_of) + pd.Timedelta(days=1))]
+    counts = paid.groupby(["member_id", "channel"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["member_id", "n", "channel"], ascending=[True, False, True])
+    return counts.drop_duplicates("member_id").set_index("member_id").channel
+
+
+def test_favourite_channel_matches_the_rule_written_in_pandas(backend, on_backend):
+    # many ties: 300 members, 4 channels, 1-6 orders each; refunds and cancellations ignored
+    rng = np.random.default_rng(42)
+    n = 1_200
+    orders = pd.DataFrame({
+        "order_id": [f"o{i}" for i in range(n)],
+        "member_id": [f"m{i:03d}" for i in rng.integers(0, 300, n)],
+        "ordered_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90 * 24, n),
+                                                                   unit="h"),
+        "amount": rng.integers(100, 10_000, n) / 100,
+        "status": rng.choice(["paid", "paid", "paid", "refunded", "cancelled"], n),
+        "channel": rng.choice(["app", "store", "web", "mini_program", None], n),
+    })
+    got = backend.to_pandas(rfm_summary(on_backend(orders, "orders_channels"),
+                                        as_of="2024-03-15"))
+    got = got.set_index("member_id").favourite_channel
+    expected = _favourite_channel_by_hand(orders, "2024-03-15")
+    assert got.notna().sum() == len(expected)
+    assert (got[expected.index] == expected).all()
+
+
+def test_favourites_false_leaves_them_null_and_the_rest_unchanged(backend, on_backend):
+    orders, items, products = (on_backend(f, n) for f, n in
+                               zip(_shop(), ("o", "i", "p"), strict=True))
+    full = backend.to_pandas(rfm_summary(orders, as_of="2024-01-31", order_items=items,
+                                         products=products)).set_index("member_id")
+    lean = backend.to_pandas(rfm_summary(orders, as_of="2024-01-31", favourites=False))
+    lean = lean.set_index("member_id")
+    assert list(lean.columns) == list(full.columns)
+    assert lean.favourite_channel.isna().all() and lean.favourite_category.isna().all()
+    rest = [c for c in full.columns if not c.startswith("favourite_")]
+    pd.testing.assert_frame_equal(lean[rest], full.loc[lean.index, rest])
+    with pytest.raises(ConfigError, match="favourites=False"):
+        rfm_summary(orders, as_of="2024-01-31", order_items=items, products=products,
+                    favourites=False)
 
 
 def test_without_status_every_order_is_paid():

@@ -13,6 +13,7 @@ A subclass declares ``_param_names``, the summary ``_columns`` it reads and ``_f
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,7 +23,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from memberlens.clv._mle import MaximumLikelihood
+from memberlens.clv._mle import MaximumLikelihood, single_blas_thread
 from memberlens.clv._summary import member_index, read_summary
 from memberlens.exceptions import ConfigError, ConvergenceError, DataError
 
@@ -69,10 +70,15 @@ class ClvModel(BaseEstimator):
         if self.max_iter < 1:
             raise ConfigError(f"{type(self).__name__}: max_iter must be >= 1; found "
                               f"{self.max_iter!r}")
+        with single_blas_thread():  # the whole fit, its data preparation included
+            self._fit(summary, by)
+        return self
+
+    def _fit(self, summary: pd.DataFrame, by: str | None) -> None:
         arrays = read_summary(summary, self._columns, who=type(self).__name__)
         if by is None:
             fit = self._fit_arrays(arrays)
-            names = list(self._param_names)
+            names = _names_index(self._param_names)
             self.params_ = pd.Series(fit.params, index=names, name="estimate")
             self.standard_errors_ = pd.Series(fit.standard_errors, index=names,
                                               name="standard_error")
@@ -100,7 +106,6 @@ class ClvModel(BaseEstimator):
                 fits[_plain(value)] = (fit, self._n_members(part))
             self._set_segment_fits(by, fits)
         self.by_ = by
-        return self
 
     def _set_segment_fits(self, by: str, fits: dict[Any, tuple[MaximumLikelihood, float]]):
         index = pd.Index(list(fits), name=by)
@@ -219,6 +224,13 @@ class ClvModel(BaseEstimator):
     def load(cls, path: str | Path):
         """Read a model written by :meth:`save`."""
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _names_index(names: tuple[str, ...]) -> pd.Index:
+    """The parameter names as a pandas Index, built once per model class (an Index is immutable,
+    so fitted Series may share it; building one costs more than a small fit's arithmetic)."""
+    return pd.Index(list(names))
 
 
 def _plain(value: Any) -> Any:

@@ -26,6 +26,13 @@ def _example(summary: pd.DataFrame, bad: np.ndarray, columns: tuple[str, ...]) -
     return f"{int(bad.sum())} row(s), e.g. {who}: {values}"
 
 
+def _as_float(column: pd.Series) -> np.ndarray:
+    """A column as float64 (non-numbers become NaN); plain numpy numbers are read directly."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "fiu":
+        return column.to_numpy(dtype=float)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
 def summary_columns(summary: pd.DataFrame, columns: tuple[str, ...], *,
                     who: str) -> dict[str, np.ndarray]:
     """The named columns of ``summary`` as float arrays, after checking the summary's rules.
@@ -45,8 +52,7 @@ def summary_columns(summary: pd.DataFrame, columns: tuple[str, ...], *,
                         "memberlens.features.rfm_summary or rename the columns at ingest")
     arrays: dict[str, np.ndarray] = {}
     for name in columns:
-        values = pd.to_numeric(summary[name], errors="coerce").to_numpy(dtype=float,
-                                                                         na_value=np.nan)
+        values = _as_float(summary[name])
         bad = ~np.isfinite(values)
         if bad.any():
             raise DataError(f"{who}: column {name!r} must hold finite numbers; found "

@@ -16,8 +16,8 @@ from scipy.stats import pearsonr
 
 from memberlens.clv import _likelihoods
 from memberlens.clv._base import ClvModel
-from memberlens.clv._mle import MaximumLikelihood, maximize
-from memberlens.clv._summary import compress, read_summary
+from memberlens.clv._mle import MaximumLikelihood, log_scale_hessian, maximize
+from memberlens.clv._summary import read_summary
 from memberlens.exceptions import DataError
 
 __all__ = ["GammaGammaModel", "IndependenceCheck", "spend_frequency_independence"]
@@ -44,29 +44,35 @@ class GammaGammaModel(ClvModel):
     _columns = ("frequency", "monetary_value")
 
     def _n_members(self, arrays) -> float:
-        return float(arrays["weights"][arrays["frequency"] > 0].sum())
+        return float(np.sum(arrays["weights"], where=arrays["frequency"] > 0))
 
     def _fit_arrays(self, arrays) -> MaximumLikelihood:
-        data = compress(_repeaters(arrays, type(self).__name__), self._columns)
-        spend = _likelihoods.Spend.from_arrays(data.columns["frequency"],
-                                               data.columns["monetary_value"], data.weights)
+        rep = _repeaters(arrays, type(self).__name__)
+        spend = _likelihoods.Spend.from_arrays(rep["frequency"], rep["monetary_value"],
+                                               rep["weights"])
         m, w = spend.m, spend.weights
         if w.sum() == 0:
             raise DataError(f"{type(self).__name__}: no member with frequency > 0 to fit on; "
                             "fix: use a longer calibration period")
-        start = self._start({"p": 1.0, "q": 2.0, "gamma": float(np.average(m, weights=w))})
+        # Start: q from the spread of mean spend across members (the mean of x transactions has
+        # squared coefficient of variation >= 1 / (q - 2)), p = 4 (a single transaction's
+        # spend varying by 1 / sqrt(p) = 50 % around the member's mean), gamma matching the
+        # mean p * gamma / (q - 1). Only a starting point: Newton's method takes it from there.
+        mean = float(np.average(m, weights=w))
+        spread = float(np.average((m - mean) ** 2, weights=w))
+        q = min(max(2.0 + mean**2 / spread, 2.1), 1e3) if spread > 0 else 3.0
+        start = self._start({"p": 4.0, "q": q, "gamma": mean * (q - 1.0) / 4.0})
 
         def loglik(theta):
             return _likelihoods.gamma_gamma(np.exp(theta), spend)[0]
 
-        def value_and_gradient(theta):
+        def value_gradient_hessian(theta):
             params = np.exp(theta)
-            value, grad = _likelihoods.gamma_gamma(params, spend)
-            return value, params * grad
+            value, grad, hess = _likelihoods.gamma_gamma(params, spend, hessian=True)
+            return value, params * grad, log_scale_hessian(params, grad, hess)
 
-        return maximize(loglik, start, value_and_gradient=value_and_gradient,
-                        max_iter=self.max_iter,
-                        who=type(self).__name__)
+        return maximize(loglik, start, value_gradient_hessian=value_gradient_hessian,
+                        max_iter=self.max_iter, who=type(self).__name__)
 
     # Fader, Hardie & Lee (2005, "RFM and CLV"), eq. 5: a weighted mean of the population mean
     # p*gamma/(q-1) and the member's observed mean; members without repeat purchases get the

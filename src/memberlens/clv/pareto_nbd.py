@@ -38,16 +38,26 @@ class ParetoNBDModel(PurchaseModel):
     def _fit_arrays(self, arrays) -> MaximumLikelihood:
         data = compress(arrays, self._columns)
         rows = _likelihoods.Rows.from_compressed(data)
+        # Start: the mean purchase rate r / alpha = repeat purchases per unit of age and a mean
+        # lifetime beta / (s - 1) of the order of the observed ages, with r = s = 0.5. Only a
+        # starting point.
         mean_t = float(np.average(rows.T, weights=rows.weights)) or 1.0
-        start = self._start({"r": 1.0, "alpha": max(mean_t, 1e-3), "s": 1.0,
-                             "beta": max(mean_t, 1e-3)})
+        mean_x = max(float(np.average(rows.x, weights=rows.weights)), 0.1)
+        start = self._start({"r": 0.5, "alpha": max(0.5 * mean_t / mean_x, 1e-3), "s": 0.5,
+                             "beta": max(0.5 * mean_t, 1e-3)})
 
         pairs = _likelihoods.TailPairs.from_rows(rows)
 
         def loglik(theta):
             return _likelihoods.pareto_nbd(np.exp(theta), rows, pairs)
 
-        return maximize(loglik, start, max_iter=self.max_iter, who=type(self).__name__)
+        def value_and_gradient(theta):
+            params = np.exp(theta)
+            value, grad = _likelihoods.pareto_nbd(params, rows, pairs, gradient=True)
+            return value, params * grad
+
+        return maximize(loglik, start, value_and_gradient=value_and_gradient,
+                        max_iter=self.max_iter, who=type(self).__name__)
 
     # Fader & Hardie (2005, MATLAB note), eq. 24 (P(alive) = first term of eq. 22 / L).
     def _alive(self, p, x, t_x, T):
