@@ -63,6 +63,24 @@ def test_backtest_ranks_who_buys_in_the_window(heavy_shop):
     assert report.auc > 0.8
     assert 0 < report.brier < 0.25
     assert 0 < report.observed_rate < 1
+    # the reliability table: every pair in one of ten bins, rates rising with the prediction
+    cal = report.calibration
+    assert cal["bin"].tolist() == list(range(1, 11)) and cal["pairs"].sum() == report.pairs
+    assert np.isclose((cal["pairs"] * cal["mean_predicted"]).sum() / report.pairs,
+                      report.mean_predicted)
+    assert np.isclose((cal["pairs"] * cal["observed_rate"]).sum() / report.pairs,
+                      report.observed_rate)
+    assert cal["observed_rate"].iloc[-1] > 5 * cal["observed_rate"].iloc[0]
+    assert 0 < report.repeat_pairs < report.pairs
+
+
+def test_backtest_window_must_lie_inside_the_data(heavy_shop):
+    _, t = heavy_shop
+    with pytest.raises(DataError, match="pass a cutoff on or before 2025-12-01"):
+        backtest_replenishment(t["orders"], t["order_items"], t["products"],
+                               cutoff="2025-12-20", window_days=30)
+    with pytest.raises(ConfigError, match="cutoff"):
+        backtest_replenishment(t["orders"], t["order_items"], t["products"], cutoff="someday")
 
 
 def test_engine_intervals_match_pandas(on_backend):
@@ -148,19 +166,30 @@ def test_bad_settings_are_named():
         next_purchases(empty, items, products, as_of="2024-02-01")
 
 
-def test_replenishment_command_exports_and_prints_json(tmp_path):
-    import json
+@pytest.fixture(scope="module")
+def demo_shop(tmp_path_factory):
+    """``memberlens demo`` of 800 members (simulated shop, warehouse and marts)."""
+    from memberlens.pipeline.demo import run_demo
 
+    folder = tmp_path_factory.mktemp("replenishment-demo") / "shop"
+    run_demo(folder, members=800, seed=2)
+    return folder
+
+
+def _invoke(args):
     from typer.testing import CliRunner
 
     import memberlens.cli.mine  # noqa: F401  registers the command
     from memberlens.cli._app import app
-    from memberlens.pipeline.demo import run_demo
 
-    folder = tmp_path / "shop"
-    run_demo(folder, members=800, seed=2)
-    out = CliRunner().invoke(app, ["replenishment", "--project", str(folder), "--window-days",
-                                   "14", "--export", str(tmp_path / "due.xlsx"), "--json"])
+    return CliRunner().invoke(app, args)
+
+
+def test_replenishment_command_exports_and_prints_json(demo_shop, tmp_path):
+    import json
+
+    out = _invoke(["replenishment", "--project", str(demo_shop), "--window-days", "14",
+                   "--export", str(tmp_path / "due.xlsx"), "--json"])
     assert out.exit_code == 0, out.output
     payload = json.loads(out.stdout)
     assert payload["window_days"] == 14 and payload["level"] == "category"
@@ -169,6 +198,37 @@ def test_replenishment_command_exports_and_prints_json(tmp_path):
     exported = pd.read_excel(tmp_path / "due.xlsx")
     assert len(exported) >= payload["members"] > 0
     assert exported["p_within_window"].between(0, 1).all()
+
+
+def test_backtest_command_reports_the_library_figures(demo_shop):
+    import json
+
+    from memberlens.engine import connect
+
+    out = _invoke(["--quiet", "replenishment", "--project", str(demo_shop), "--backtest",
+                   "--cutoff", "2025-06-30", "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.stdout)
+    # reference: backtest_replenishment called directly on the same warehouse
+    con = connect(demo_shop, read_only=True)
+    expected = backtest_replenishment(*(con.table(n) for n in ("orders", "order_items",
+                                                               "products")),
+                                      cutoff="2025-06-30", window_days=30).to_dict()
+    assert payload.keys() == expected.keys()
+    for key in ("cutoff", "pairs", "repeat_pairs", "level", "window_days"):
+        assert payload[key] == expected[key], key
+    for key in ("auc", "brier", "mean_predicted", "observed_rate", "median_abs_error_days",
+                "baseline_median_abs_error_days"):
+        assert payload[key] == pytest.approx(expected[key], rel=1e-12), key
+    assert pd.DataFrame(payload["calibration"])["pairs"].sum() == payload["pairs"]
+    text = _invoke(["--quiet", "replenishment", "--project", str(demo_shop), "--backtest"])
+    assert text.exit_code == 0, text.output
+    assert "AUC" in text.output and "baseline" in text.output and "Calibration" in text.output
+    late = _invoke(["replenishment", "--project", str(demo_shop), "--backtest", "--cutoff",
+                    "2025-12-20"])
+    assert late.exit_code != 0 and "pass a cutoff on or before" in str(late.exception)
+    wrong = _invoke(["replenishment", "--project", str(demo_shop), "--cutoff", "2025-06-30"])
+    assert wrong.exit_code != 0 and "--backtest" in str(wrong.exception)
 
 
 def test_replenishment_page_examples_run():

@@ -38,3 +38,28 @@ def trained(demo_project, inputs):
 @pytest.fixture(scope="session")
 def truth(demo_project) -> pd.DataFrame:
     return pd.read_parquet(demo_project.root / "shop-data" / "truth" / "members.parquet")
+
+
+@pytest.fixture(scope="session")
+def category_training(demo_project) -> dict:
+    """``memberlens churn train --target propensity --category all --json`` once (in process):
+    the per-category propensity model of the top 5 categories, saved in the project."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import memberlens.cli.churn  # noqa: F401  (registers the sub-app)
+    from memberlens.cli import app
+
+    out = CliRunner().invoke(app, ["--quiet", "churn", "train", "--project",
+                                   str(demo_project.root), "--target", "propensity",
+                                   "--category", "all", "--json"])
+    assert out.exit_code == 0, out.output
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="session")
+def preferences(demo_project) -> pd.DataFrame:
+    """The simulator's true category preferences (one column per category, rows sum to 1)."""
+    return pd.read_parquet(demo_project.root / "shop-data" / "truth"
+                           / "category_preferences.parquet").set_index("member_id")

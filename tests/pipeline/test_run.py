@@ -84,7 +84,7 @@ def test_run_log_records_each_step(cdnow_project):
     result = run_pipeline(cdnow_project)
     steps = [r for r in run_log(cdnow_project) if r["run_id"] == result.run_id]
     assert {r["step"] for r in steps} == {"summary", "clv", "segments", "tiers", "lifecycle",
-                                          "cohorts", "profiles", "clusters", "forecast"}
+                                          "cohorts", "profiles", "clusters", "churn", "forecast"}
     assert all(str(r["as_of"]) == "1998-06-30" for r in steps)
 
 
@@ -129,6 +129,13 @@ def test_demo_shop_marts_use_every_table(tmp_path):
                         "reason_en is null or reason_zh is null), count(*) - count(distinct "
                         "(member_id, product_id)) from mart_recommendations")[0]
     assert recs[0] > 0 and recs[1] == 10 and recs[2] == 0 and recs[3] == 0
+    # churn scores for every buying member, copied into the member mart
+    churn = sql(project, "select count(*), min(churn_probability), max(churn_probability), "
+                         "count(distinct churn_risk_decile) from mart_churn")[0]
+    assert churn[0] == result.run.marts["mart_members"] and 0 <= churn[1] < churn[2] <= 1
+    assert churn[3] == 10
+    assert sql(project, "select count(*) from mart_members m join mart_churn c using (member_id) "
+                        "where m.churn_probability is distinct from c.churn_probability") == [(0,)]
 
 
 def test_project_settings_drive_the_run(tmp_path):

@@ -36,7 +36,7 @@ Only member-key pairs with at least 2 purchase days (at least one interval) are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -45,7 +45,7 @@ import pandas as pd
 from memberlens.exceptions import ConfigError, DataError
 
 __all__ = ["ReplenishmentBacktest", "ReplenishmentResult", "backtest_replenishment",
-           "next_purchases", "purchase_intervals"]
+           "calibration_table", "next_purchases", "purchase_intervals"]
 
 Level = Literal["category", "product_id"]
 MAX_KAPPA = 50.0
@@ -80,9 +80,12 @@ class ReplenishmentResult:
 class ReplenishmentBacktest:
     """Fit up to ``cutoff``, check the window after it: ``auc`` of ``p_within_window`` for
     "bought the key within the window", ``brier``, ``mean_predicted`` against
-    ``observed_rate``, and for the pairs bought again after the cutoff the median absolute error
-    in days of the next purchase date (``median_abs_error_days``) against the key-only baseline
-    (``baseline_median_abs_error_days``: last purchase + the key's cycle)."""
+    ``observed_rate`` and, by tenths of the predicted probability, the ``calibration`` table
+    (``bin``, ``pairs``, ``mean_predicted``, ``observed_rate``); for the pairs bought again
+    after the cutoff the median absolute error in days of the next purchase date
+    (``median_abs_error_days``) against the key-only baseline
+    (``baseline_median_abs_error_days``: last purchase + the key's cycle), over ``repeat_pairs``
+    pairs."""
 
     cutoff: pd.Timestamp
     window_days: int
@@ -93,10 +96,28 @@ class ReplenishmentBacktest:
     observed_rate: float
     median_abs_error_days: float
     baseline_median_abs_error_days: float
+    level: str = "category"
+    repeat_pairs: int = 0
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def to_dict(self) -> dict:
-        return {k: (v.date().isoformat() if isinstance(v, pd.Timestamp) else v)
-                for k, v in self.__dict__.items()}
+        out = {k: (v.date().isoformat() if isinstance(v, pd.Timestamp) else v)
+               for k, v in self.__dict__.items() if k != "calibration"}
+        return {**out, "calibration": self.calibration.to_dict(orient="records")}
+
+
+def calibration_table(p, outcome, *, bins: int = 10) -> pd.DataFrame:
+    """Pairs in ``bins`` equal-count groups of predicted probability (lowest first): ``bin``,
+    ``pairs``, ``mean_predicted``, ``observed_rate`` (a reliability table, as in
+    ``sklearn.calibration.calibration_curve(strategy="quantile")``)."""
+    p = np.asarray(p, dtype=float)
+    y = np.asarray(outcome, dtype=float)
+    order = np.argsort(p, kind="stable")
+    group = np.empty(p.size, dtype=np.int64)
+    group[order] = np.arange(p.size) * bins // max(p.size, 1) + 1
+    frame = pd.DataFrame({"bin": group, "p": p, "y": y}).groupby("bin").agg(
+        pairs=("y", "size"), mean_predicted=("p", "mean"), observed_rate=("y", "mean"))
+    return frame.reset_index()
 
 
 def purchase_intervals(orders, order_items, products, *, level: Level = "category",
@@ -145,7 +166,19 @@ def backtest_replenishment(orders, order_items, products, *, cutoff,
     the ``window_days`` after it."""
     from sklearn.metrics import roc_auc_score
 
-    cutoff = pd.Timestamp(cutoff).normalize()
+    _check(level, window_days)
+    cutoff = _day(cutoff, "cutoff")
+    paid_all = orders.filter((orders.status == "paid") & orders.member_id.notnull())
+    last = paid_all.ordered_at.max().execute()
+    window_end = cutoff + pd.Timedelta(days=window_days)
+    if last is None or pd.isna(last) or pd.Timestamp(last).normalize() < window_end:
+        latest = (pd.Timestamp(last).normalize() - pd.Timedelta(days=window_days)
+                  if last is not None and not pd.isna(last) else None)
+        raise DataError(f"cutoff: {cutoff.date()} + {window_days} days ends on "
+                        f"{window_end.date()}, after the last paid order "
+                        f"({pd.Timestamp(last).date() if latest is not None else 'none'}); the "
+                        "window must lie inside the data: pass a cutoff on or before "
+                        f"{latest.date() if latest is not None else 'the last order day'}")
     fitted = next_purchases(orders, order_items, products, as_of=cutoff, level=level,
                             window_days=window_days)
     paid = orders.filter((orders.status == "paid") & orders.member_id.notnull()
@@ -171,7 +204,8 @@ def backtest_replenishment(orders, order_items, products, *, cutoff,
         observed_rate=float(bought.mean()),
         median_abs_error_days=float(np.median(error[seen])) if seen.any() else float("nan"),
         baseline_median_abs_error_days=(float(np.median(baseline[seen])) if seen.any()
-                                        else float("nan")))
+                                        else float("nan")),
+        level=level, repeat_pairs=int(seen.sum()), calibration=calibration_table(p, bought))
 
 
 def shrunk_log_cycle(n, ybar, mu, kappa):
@@ -238,6 +272,17 @@ def _fit(frame: pd.DataFrame, level: str, as_of: pd.Timestamp,
     }).sort_values(["member_id", level], ignore_index=True)
     return ReplenishmentResult(level=level, as_of=as_of, window_days=window_days,
                                predictions=predictions, keys=keys)
+
+
+def _day(value, name: str) -> pd.Timestamp:
+    """A calendar day from a date or ISO text; a clear error otherwise."""
+    try:
+        day = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        day = pd.NaT
+    if day is pd.NaT or pd.isna(day):
+        raise ConfigError(f"{name}: must be a date such as '2025-06-30', got {value!r}")
+    return day.normalize()
 
 
 def _check(level, window_days) -> None:

@@ -99,11 +99,14 @@ def feature_table(orders: ir.Table | pd.DataFrame, *, cutoff: dt.date | str,
 
 @dataclass(frozen=True)
 class ChurnInputs:
-    """The tables churn reads: ``orders`` and, when loaded, ``events`` and ``interactions``."""
+    """The tables churn reads: ``orders`` and, when loaded, ``events`` and ``interactions``
+    (engagement features) and ``order_items`` with ``products`` (per-category propensity)."""
 
     orders: ir.Table
     events: ir.Table | None = None
     interactions: ir.Table | None = None
+    order_items: ir.Table | None = None
+    products: ir.Table | None = None
 
     @classmethod
     def from_backend(cls, con) -> ChurnInputs:
@@ -114,9 +117,9 @@ class ChurnInputs:
         if "orders" not in present:
             raise MissingTableError("table 'orders' is not in the warehouse; churn needs it: "
                                     "load it with `memberlens ingest orders FILE`")
-        return cls(orders=con.table("orders"),
-                   events=con.table("events") if "events" in present else None,
-                   interactions=con.table("interactions") if "interactions" in present else None)
+        optional = {name: con.table(name) if name in present else None
+                    for name in ("events", "interactions", "order_items", "products")}
+        return cls(orders=con.table("orders"), **optional)
 
     def features(self, cutoff: dt.date | str) -> ir.Table:
         """:func:`feature_table` of these tables at ``cutoff``."""
@@ -124,16 +127,21 @@ class ChurnInputs:
                              interactions=self.interactions)
 
 
-def fit_purchase_model(features: ir.Table) -> BetaGeoModel | None:
+def fit_purchase_model(features: ir.Table | pd.DataFrame) -> BetaGeoModel | None:
     """BG/NBD fitted (in weeks) on a feature table, from counts of identical (frequency,
-    recency, T) rows computed in the engine (sufficient statistics, DESIGN.md engine notes).
+    recency, T) rows computed in the engine (sufficient statistics, DESIGN.md engine notes), or
+    in pandas when the features are already a frame.
 
     None when the likelihood does not converge (data with no sign of drop-out): the two model
     features are then missing values, which LightGBM handles natively."""
     from memberlens.exceptions import ConvergenceError
 
-    counts = features.group_by(["frequency", "recency", "T"]).aggregate(
-        weights=features.count()).to_pandas()
+    keys = ["frequency", "recency", "T"]
+    if isinstance(features, pd.DataFrame):
+        counts = features.groupby(keys, sort=True).size().rename("weights").reset_index()
+    else:
+        counts = features.group_by(keys).aggregate(weights=features.count()).to_pandas()
+        counts = counts.sort_values(keys, ignore_index=True)
     weeks = pd.DataFrame({"frequency": counts["frequency"].to_numpy(),
                           "recency": counts["recency"].to_numpy() / 7.0,
                           "T": counts["T"].to_numpy() / 7.0,
@@ -146,10 +154,11 @@ def fit_purchase_model(features: ir.Table) -> BetaGeoModel | None:
 
 def member_features(inputs: ChurnInputs, *, cutoff: dt.date | str,
                     horizon_days: int) -> pd.DataFrame:
-    """All :data:`FEATURE_COLUMNS` at ``cutoff`` as one pandas frame (member_id first)."""
-    table = inputs.features(cutoff)
-    frame = table.to_pandas()
-    return with_purchase_model(frame, fit_purchase_model(table), horizon_days=horizon_days)
+    """All :data:`FEATURE_COLUMNS` at ``cutoff`` as one pandas frame (member_id first), sorted
+    by member_id: engines return rows in any order, and LightGBM's row subsampling must see
+    the same order every time for a fit to be reproducible."""
+    frame = inputs.features(cutoff).to_pandas().sort_values("member_id", ignore_index=True)
+    return with_purchase_model(frame, fit_purchase_model(frame), horizon_days=horizon_days)
 
 
 def with_purchase_model(features: pd.DataFrame, model: BetaGeoModel | None, *,

@@ -28,6 +28,8 @@ class ScoreMetrics:
     top_decile_lift: float
     members: int
     positive_rate: float
+    #: the category of a per-category propensity row (None: all rows)
+    category: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,7 +54,7 @@ def lift_table(y_true, score, *, bins: int = 10) -> pd.DataFrame:
     return frame[["decile", "members", "positives", "rate", "lift", "capture_rate", "mean_score"]]
 
 
-def score_metrics(model: str, y_true, score) -> ScoreMetrics:
+def score_metrics(model: str, y_true, score, *, category: str | None = None) -> ScoreMetrics:
     """AUC, PR-AUC, Brier and top-decile lift of ``score`` (a probability of the positive)."""
     y = np.asarray(y_true, dtype=int)
     s = np.clip(np.asarray(score, dtype=float), 0.0, 1.0)
@@ -66,4 +68,5 @@ def score_metrics(model: str, y_true, score) -> ScoreMetrics:
         top_decile_lift=float(lift["lift"].iloc[0]),
         members=int(y.size),
         positive_rate=float(y.mean()) if y.size else float("nan"),
+        category=category,
     )

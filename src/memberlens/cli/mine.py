@@ -70,17 +70,31 @@ def replenishment(
                                         "of the last order)."),
     export: Optional[Path] = typer.Option(None, "--export", help="Also write the predictions "
                                           "to this .xlsx or .csv file."),
+    backtest: bool = typer.Option(False, "--backtest", help="Back-test instead: fit on orders "
+                                  "up to --cutoff, check the window after it (AUC, Brier, "
+                                  "calibration, error in days against the category-only "
+                                  "baseline)."),
+    cutoff: Optional[str] = typer.Option(None, "--cutoff", help="With --backtest: YYYY-MM-DD "
+                                         "(default: the last order day minus the window)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Next purchase date and P(buy within the window) per member and category, from each
-    member's own intervals shrunk toward the category's."""
+    member's own intervals shrunk toward the category's (--backtest: how good it is)."""
     from memberlens.behavior.replenishment import next_purchases
     from memberlens.engine import connect
+    from memberlens.exceptions import ConfigError
 
+    if cutoff is not None and not backtest:
+        raise ConfigError("--cutoff: only used with --backtest; pass --as-of to predict")
     with progress_steps("replenishment", quiet=state.quiet or as_json) as step:
         step("reading orders")
         con = connect(project, read_only=True)
         orders = con.table("orders")
+        if backtest:
+            step("back-test")
+            _replenishment_backtest(con, cutoff=cutoff, level=level, window_days=window_days,
+                                    as_json=as_json)
+            return
         day = as_of or orders.ordered_at.max().execute()
         step("fitting")
         result = next_purchases(orders, con.table("order_items"), con.table("products"),
@@ -108,3 +122,45 @@ def replenishment(
         table.add_row(str(key), f"{row.members:,}", f"{row.cycle_days:.0f}",
                       f"{row.kappa:.1f}", f"{due.get(key, 0.0):.0f}")
     Console().print(table)
+
+
+def _replenishment_backtest(con, *, cutoff, level: str, window_days: int,
+                            as_json: bool) -> None:
+    """``replenishment --backtest``: the report as JSON or two Rich tables."""
+    import pandas as pd
+
+    from memberlens.behavior.replenishment import backtest_replenishment
+
+    orders = con.table("orders")
+    if cutoff is None:
+        paid = orders.filter((orders.status == "paid") & orders.member_id.notnull())
+        last = pd.Timestamp(paid.ordered_at.max().execute()).normalize()
+        cutoff = (last - pd.Timedelta(days=window_days)).date().isoformat()
+    report = backtest_replenishment(orders, con.table("order_items"), con.table("products"),
+                                    cutoff=cutoff, level=level, window_days=window_days)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    summary = Table("measure", "value", title=f"Replenishment back-test per {level}: fitted up "
+                    f"to {report.cutoff.date()}, checked over the next {window_days} days")
+    for name, value in (
+            ("member x key pairs scored", f"{report.pairs:,}"),
+            ("AUC (bought within the window)", f"{report.auc:.3f}"),
+            ("Brier score", f"{report.brier:.4f}"),
+            ("mean predicted / observed rate",
+             f"{report.mean_predicted:.3f} / {report.observed_rate:.3f}"),
+            (f"median error of next date, days ({report.repeat_pairs:,} pairs bought again)",
+             f"{report.median_abs_error_days:.0f}"),
+            (f"same, {level}-only baseline", f"{report.baseline_median_abs_error_days:.0f}")):
+        summary.add_row(name, value)
+    calibration = Table("bin", "pairs", "mean predicted", "observed rate",
+                        title="Calibration by tenths of the predicted probability")
+    for row in report.calibration.itertuples(index=False):
+        calibration.add_row(str(row.bin), f"{row.pairs:,}", f"{row.mean_predicted:.3f}",
+                            f"{row.observed_rate:.3f}")
+    console = Console()
+    console.print(summary)
+    console.print(calibration)

@@ -125,6 +125,8 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
         recommended = (timed("recommendations", lambda: _recommendations(
             orders, items, products, events, day, proj), n_orders)
             if items is not None and _enabled(proj, "recommendations") else None)
+        churn = (timed("churn", lambda: _churn(wh.con, day, proj, models, len(summary)),
+                       n_orders) if _enabled(proj, "churn") else None)
         forecast = (timed("forecast", lambda: _forecast(orders, items, products, day),
                           int(orders.count().execute())) if _enabled(proj, "forecast") else None)
 
@@ -138,6 +140,9 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
             profile = members.select("member_id", *attrs).rename(
                 {"registration_channel": "channel"} if "channel" in attrs else {}).to_pandas()
             mart = mart.merge(profile, on="member_id", how="left")
+        if churn is not None:
+            mart = mart.merge(churn[["member_id", "churn_probability", "churn_risk_decile",
+                                     "propensity_30d"]], on="member_id", how="left")
         mart.insert(1, "as_of", pd.Timestamp(day))
         lifecycle_counts = (lifecycle.groupby("stage").size().rename("members").reset_index())
         marts = {
@@ -155,6 +160,7 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
                if recommended is not None else {}),
             **({"mart_forecast": forecast.forecast, "mart_forecast_backtest": forecast.backtest}
                if forecast is not None else {}),
+            **({"mart_churn": churn} if churn is not None else {}),
             "mart_cohorts": cohorts,
             "mart_models": pd.DataFrame([{"run_id": run_id, "as_of": pd.Timestamp(day),
                                           "models": json.dumps(models, default=_json_default)}]),
@@ -434,6 +440,29 @@ def _recommendations(orders, items, products, events, day, project: Project):
     return ((recs, together), len(recs), "ok",
             f"{recs['member_id'].nunique():,} members, "
             f"{together['product_id'].nunique():,} products with a bought-together list")
+
+
+#: Above this many members the churn step only scores saved models (``memberlens churn train``)
+#: unless ``[churn] train_in_run = true``: training in every run costs minutes there.
+CHURN_TRAIN_MAX_MEMBERS = 200_000
+
+
+def _churn(con, day, project: Project, models: dict, n_members: int):
+    """Churn risk, 30-day (and per-category, when saved) purchase propensity and reasons."""
+    from memberlens.churn import churn_mart
+    from memberlens.exceptions import ConfigError, DataError, MissingTableError
+
+    setting = dict(project.settings.get("churn", {})).get("train_in_run", "auto")
+    train = n_members <= CHURN_TRAIN_MAX_MEMBERS if setting == "auto" else bool(setting)
+    try:
+        frame, summary = churn_mart(con, as_of=day, project=project, train=train)
+    except (DataError, MissingTableError, ConfigError) as exc:
+        return None, 0, "skipped", str(exc)
+    models["churn"] = summary
+    auc = summary["auc"]
+    message = (f"back-test AUC {auc:.3f}, horizon {summary['horizon_days']} days"
+               if auc is not None else summary["churn"].get("backtest_error", "no back-test"))
+    return frame, len(frame), "ok", message
 
 
 def _forecast(orders, items, products, day):

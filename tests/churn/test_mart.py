@@ -1,0 +1,91 @@
+"""The churn mart for ``memberlens run`` on the simulated shop.
+
+References: the saved models' own scores (``score_project``) and back-tests, and the
+simulator's truth (who is still active, ``truth/members.parquet``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from memberlens.churn import churn_mart, score_project
+from memberlens.churn.mart import risk_deciles
+
+
+@pytest.fixture(scope="module")
+def mart(demo_project, trained, category_training):
+    """The mart with the saved churn and category models; the purchase model is not saved,
+    so the mart trains it. Small batches, so several batches are joined."""
+    from memberlens.engine.warehouse import open_warehouse
+
+    warehouse = open_warehouse(demo_project, read_only=True)
+    try:
+        return churn_mart(warehouse.con, as_of=trained.cutoff, project=demo_project,
+                          batch_rows=700)
+    finally:
+        warehouse.close()
+
+
+def test_columns_and_summary(mart, trained):
+    frame, summary = mart
+    assert list(frame.columns[:5]) == ["member_id", "churn_probability", "churn_risk_decile",
+                                       "propensity_30d", "category_1"]
+    assert {"category_3_propensity", "reason_1_en", "reason_1_zh", "reason_3_zh"} <= set(
+        frame.columns)
+    assert frame["member_id"].is_unique and frame["member_id"].is_monotonic_increasing
+    assert summary["members"] == len(frame) and summary["horizon_days"] == trained.horizon_days
+    assert summary["churn"]["source"].startswith("saved")
+    assert summary["propensity"]["source"].startswith("trained")
+    assert summary["auc"] == trained.backtest.metric("lightgbm").auc
+    assert summary["propensity"]["auc"] > summary["propensity"]["baseline_auc"]["bgnbd_p_alive"]
+    assert set(summary["categories"]) == set(frame["category_1"].dropna())
+    assert summary["model_kind"] == "lightgbm (sigmoid)"
+
+
+def test_scores_equal_the_saved_models_own(demo_project, mart):
+    frame, _ = mart
+    churn = score_project(demo_project).set_index("member_id")["churn_probability"]
+    np.testing.assert_allclose(frame.set_index("member_id")["churn_probability"],
+                               churn.reindex(frame["member_id"]), rtol=1e-12)
+    categories = score_project(demo_project, target="category")
+    best = categories.sort_values(["member_id", "purchase_probability"],
+                                  ascending=[True, False]).drop_duplicates("member_id")
+    best = best.set_index("member_id")
+    top = frame.set_index("member_id")
+    assert (top["category_1"] == best["category"].reindex(top.index)).all()
+    np.testing.assert_allclose(top["category_1_propensity"],
+                               best["purchase_probability"].reindex(top.index), rtol=1e-12)
+    assert (top["category_1_propensity"] >= top["category_2_propensity"]).all()
+    assert (top["category_2_propensity"] >= top["category_3_propensity"]).all()
+
+
+def test_risk_deciles_split_members_in_tenths(mart):
+    frame, _ = mart
+    sizes = frame["churn_risk_decile"].value_counts().sort_index()
+    assert sizes.index.tolist() == list(range(1, 11)) and sizes.max() - sizes.min() <= 1
+    by = frame.groupby("churn_risk_decile")["churn_probability"]
+    assert (by.min().iloc[:-1].to_numpy() >= by.max().iloc[1:].to_numpy()).all()
+    # ranks 0, 1, 2 of 3 members fall in deciles 1, 4 and 7; ties go by member_id
+    assert risk_deciles([0.2, 0.9, 0.2], ["b", "a", "c"]).tolist() == [4, 1, 7]
+
+
+def test_propensity_ranks_truly_active_members_first(mart, truth):
+    # reference: the simulator's latent state at the as-of day (not dropped out yet)
+    frame, summary = mart
+    as_of = pd.Timestamp(summary["as_of"]) + pd.Timedelta(days=1)
+    alive = ~truth.set_index("member_id")["dropout_at"].lt(as_of)
+    y = alive.reindex(frame["member_id"]).fillna(True).astype(int).to_numpy()
+    assert roc_auc_score(y, frame["propensity_30d"]) > 0.7
+    assert roc_auc_score(1 - y, frame["churn_probability"]) > 0.7
+
+
+@pytest.mark.slow  # trains the churn and purchase models with their back-tests (~30 s)
+def test_without_saved_models_it_trains_at_the_as_of_day(inputs, trained):
+    frame, summary = churn_mart(inputs, as_of=trained.cutoff)
+    assert summary["churn"]["source"] == f"trained at {trained.cutoff}"
+    # the same cutoffs as `memberlens churn train`: the same back-test
+    assert summary["auc"] == pytest.approx(trained.backtest.metric("lightgbm").auc, abs=1e-12)
+    assert summary["categories"] == {} and "category_1" not in frame.columns
+    assert frame["churn_probability"].between(0, 1).all()
