@@ -1,15 +1,20 @@
 """Load test of the web API on loopback: N concurrent users on the overview and member endpoints.
 
-    .venv/bin/python benchmarks/web_load.py --members 1000000 --users 50 --seconds 60
+    .venv/bin/python benchmarks/web_load.py --members 1000000 --users 50 --seconds 60 --index \
+        [--sequential 300]
 
 Builds (once, cached under benchmarks/_data/) a warehouse of ``--members`` members with about
-four orders each and a ``mart_members`` table shaped as ``memberlens run`` writes it, generated
-in DuckDB SQL with a fixed seed. Starts ``memberlens serve``'s app with uvicorn in a child process
+four orders each and ``mart_members``, ``mart_member_history`` (four as-of dates) and
+``mart_recommendations`` (ten per member) shaped as ``memberlens run`` writes them, generated in
+DuckDB SQL with a fixed seed. Starts ``memberlens serve``'s app with uvicorn in a child process
 on 127.0.0.1, then runs ``--users`` concurrent clients (httpx, one API token) for ``--seconds``
 seconds, each looping (with an exponential think time of mean ``--think`` seconds between requests)
 over: the overview for one of 12 date ranges, one page of the member list
 (random page and sort), and one member's 360 view. Prints a Markdown section with p50 / p95 /
-max latency and errors per endpoint. Traffic goes to 127.0.0.1 only, bounded in count and time.
+max latency and errors per endpoint (with what the errors were), the cold cost of the cached
+results and, with ``--sequential N``, the server's CPU time per request measured one request at a
+time (robust to a busy machine, which latency is not). Traffic goes to 127.0.0.1 only, bounded in
+count and time.
 """
 
 from __future__ import annotations
@@ -85,7 +90,36 @@ def build(members: int, path: Path) -> None:
     con.close()
 
 
-INDEXES = ("orders", "members", "mart_members")
+INDEXES = ("orders", "members", "mart_members", "mart_member_history", "mart_recommendations")
+HISTORY_DATES = ("2025-03-31", "2025-06-30", "2025-09-30", "2025-12-31")
+
+
+def add_member_extras(path: Path) -> None:
+    """What Member 360 also reads, shaped as ``memberlens run`` writes it: the segment / tier /
+    stage history (one row per member and as-of date, four quarter ends) and ten
+    recommendations per member."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("SET enable_progress_bar = false")
+    tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    if "mart_member_history" not in tables:
+        dates = ",".join(f"DATE '{d}'" for d in HISTORY_DATES)
+        con.execute(f"""
+            CREATE TABLE mart_member_history AS SELECT d.as_of, 'bench' AS run_id, m.member_id,
+              m.segment_cn AS segment_cn8, m.segment_en AS segment_rfm11, m.value_tier,
+              m.lifecycle_stage
+            FROM mart_members m, unnest([{dates}]) d(as_of)""")
+    if "mart_recommendations" not in tables:
+        con.execute("""
+            CREATE TABLE mart_recommendations AS SELECT m.member_id, r.k + 1 AS rank,
+              printf('SKU%05d', (hash(m.member_id) + r.k * 7919) % 5000) AS product_id,
+              printf('product %d', (hash(m.member_id) + r.k * 7919) % 5000) AS product_name,
+              'category' AS category, 1.0 / (r.k + 1) AS score,
+              'Bought by members like you' AS reason_en, '相似会员常买' AS reason_zh,
+              'als' AS source
+            FROM mart_members m, range(10) r(k)""")
+    con.close()
 
 
 def add_indexes(path: Path) -> None:
@@ -93,6 +127,7 @@ def add_indexes(path: Path) -> None:
     import duckdb
 
     con = duckdb.connect(str(path))
+    con.execute("SET enable_progress_bar = false")
     for table in INDEXES:
         con.execute(f"CREATE INDEX IF NOT EXISTS {table}_member_id ON {table}(member_id)")
     con.close()
@@ -114,6 +149,9 @@ def project_for(members: int, *, indexed: bool = False):
             shutil.copyfile(base.warehouse, tmp)
             add_indexes(tmp)
             tmp.rename(wh)
+        elif not _has_extras(wh):  # a warehouse built before the extras existed
+            add_member_extras(wh)
+            add_indexes(wh)
         return Project.load(root)
     root = ROOT / f"web-{members}"
     wh = root / "warehouse.duckdb"
@@ -124,9 +162,22 @@ def project_for(members: int, *, indexed: bool = False):
         tmp.unlink(missing_ok=True)
         t0 = time.perf_counter()
         build(members, tmp)
+        add_member_extras(tmp)
         tmp.rename(wh)
         print(f"<!-- built {members:,} members in {time.perf_counter() - t0:.0f} s -->")
+    elif not _has_extras(wh):
+        add_member_extras(wh)
     return Project.load(root)
+
+
+def _has_extras(path: Path) -> bool:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return "mart_recommendations" in {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    finally:
+        con.close()
 
 
 def serve(root: str, db: str, port: int) -> None:
@@ -183,6 +234,7 @@ async def run_load(base: str, token: str, users: int, seconds: float, members: i
               for d in (6, 29, 89, 364) for g in ("day", "week", "month")]
     lat: dict[str, list[float]] = {"overview": [], "members": [], "member": []}
     errors: dict[str, int] = {k: 0 for k in lat}
+    codes: dict[str, int] = {}  # what the errors were (HTTP status or exception name)
     stop = time.monotonic() + seconds
 
     async def user(client: httpx.AsyncClient) -> None:
@@ -198,8 +250,12 @@ async def run_load(base: str, token: str, users: int, seconds: float, members: i
                 try:
                     r = await client.get(path, params=params)
                     ok = r.status_code == 200
-                except httpx.HTTPError:
+                    what = f"{name} {r.status_code} {r.text[:80]}"
+                except httpx.HTTPError as exc:
                     ok = False
+                    what = f"{name} {type(exc).__name__}"
+                if not ok:
+                    codes[what] = codes.get(what, 0) + 1
                 lat[name].append((time.perf_counter() - t0) * 1000)
                 errors[name] += 0 if ok else 1
                 if think:
@@ -209,7 +265,42 @@ async def run_load(base: str, token: str, users: int, seconds: float, members: i
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits,
                                  headers={"Authorization": f"Bearer {token}"}) as client:
         await asyncio.gather(*(user(client) for _ in range(users)))
-    return {"lat": lat, "errors": errors}
+    return {"lat": lat, "errors": errors, "codes": codes}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sequential_cost(base: str, token: str, pid: int, n: int, members: int) -> dict:
+    """Server CPU and wall time per request, one request at a time (after the warm-up): what
+    a request costs the server, which a busy machine does not change as much as latency."""
+    import httpx
+
+    rng = random.Random(3)
+    end = dt.date(2025, 12, 31)
+    calls = {
+        "overview": lambda: ("/api/overview", {
+            "start": (end - dt.timedelta(days=rng.choice((6, 29, 89, 364)))).isoformat(),
+            "end": end.isoformat(), "grain": rng.choice(("day", "week", "month"))}),
+        "members": lambda: ("/api/members", {"page": rng.randint(1, 200), "sort": rng.choice(
+            ["total_spend", "clv", "days_since_last"])}),
+        "member": lambda: (f"/api/members/M{rng.randrange(members):09d}", {}),
+    }
+    out = {}
+    with httpx.Client(base_url=base, timeout=60,
+                      headers={"Authorization": f"Bearer {token}"}) as client:
+        for name, make in calls.items():
+            cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
+            for _ in range(n):
+                path, params = make()
+                client.get(path, params=params)
+            out[name] = (1000 * (_cpu_seconds(pid) - cpu0) / n,
+                         1000 * (time.perf_counter() - t0) / n)
+    return out
 
 
 def pct(values: list[float], q: float) -> float:
@@ -225,7 +316,11 @@ def main() -> None:
                     help="Mean think time (s, exponential) between a user's requests; 0 = "
                     "closed loop, every user fires the next request at once.")
     ap.add_argument("--index", action="store_true",
-                    help="Add ART indexes on member_id to orders, members and mart_members.")
+                    help="Add ART indexes on member_id to orders, members and the member marts "
+                    "(as `memberlens run` does).")
+    ap.add_argument("--sequential", type=int, default=0, metavar="N",
+                    help="Also measure N requests per endpoint one at a time: server CPU and "
+                    "wall time per request (Linux).")
     args = ap.parse_args()
     ROOT.mkdir(parents=True, exist_ok=True)
     proj = project_for(args.members, indexed=args.index)
@@ -249,6 +344,8 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.2)
         cold = asyncio.run(warm_up(base, token))
+        seq = (sequential_cost(base, token, server.pid, args.sequential, args.members)
+               if args.sequential else None)
         out = asyncio.run(run_load(base, token, args.users, args.seconds, args.members,
                                    args.think))
     finally:
@@ -271,6 +368,8 @@ def main() -> None:
         if values:
             print(f"| {name} | {len(values)} | {out['errors'][name]} | {pct(values, 50):.0f} | "
                   f"{pct(values, 95):.0f} | {max(values):.0f} |")
+    if out["codes"]:
+        print("\nErrors: " + "; ".join(f"{k} ({n}x)" for k, n in sorted(out["codes"].items())))
     total = sum(len(v) for v in out["lat"].values())
     print(f"\nThroughput: {total / args.seconds:.1f} requests/s.\n")
     print("Cold cost before the run (first computation after start or a warehouse refresh, "
@@ -281,6 +380,12 @@ def main() -> None:
           f"{statistics.median(cold['overview']):.0f} | {max(cold['overview']):.0f} |")
     print(f"| member-list sort order (3 sorts) | {len(cold['members'])} | "
           f"{statistics.median(cold['members']):.0f} | {max(cold['members']):.0f} |")
+    if seq:
+        print(f"\nOne request at a time ({args.sequential} per endpoint, after the warm-up):\n")
+        print("| endpoint | server CPU ms / request | wall ms / request |")
+        print("| --- | ---: | ---: |")
+        for name, (cpu, wall) in seq.items():
+            print(f"| {name} | {cpu:.1f} | {wall:.1f} |")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Screenshots go to ``$MEMBERLENS_TEST_ARTIFACTS/web`` when set, else under ``tmp_
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -41,8 +42,6 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(shop, tmp_path_factory):
-    import uvicorn
-
     from memberlens.web import create_app
     from memberlens.web.app import assets_installed
     from memberlens.web.store import add_user
@@ -52,6 +51,12 @@ def server(shop, tmp_path_factory):
     app = create_app(shop, database=f"sqlite:///{tmp_path_factory.mktemp('b') / 's.sqlite'}")
     with app.state.ctx.store() as db:
         add_user(db, "chief", "browser-test-password", "admin")
+    yield from _serve(app)
+
+
+def _serve(app):
+    import uvicorn
+
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -100,8 +105,16 @@ def page(browser, server):
 
 
 def _settle(pg) -> None:
+    """Wait for the page's requests, then (up to 15 s on a busy machine) for every visible chart
+    to have drawn pixels; a chart still blank after that is reported by the caller's check."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     pg.wait_for_load_state("networkidle")
-    pg.wait_for_timeout(700)  # ECharts animations draw over a few frames
+    try:
+        pg.wait_for_function(f"() => ({_DRAWN})().every(([id, n]) => n > 0)", timeout=15_000)
+    except PlaywrightTimeout:
+        pass
+    pg.wait_for_timeout(300)  # ECharts animations draw over a few frames
 
 
 def test_every_page_renders_its_charts_without_errors(page, artifacts):
@@ -119,6 +132,143 @@ def test_every_page_renders_its_charts_without_errors(page, artifacts):
     _settle(page)
     assert page.locator("[data-kpi]").count() == 8
     assert page.locator("[data-kpi=revenue] .value").inner_text().startswith("¥")
+
+
+# the charts each new part of a page must draw (a canvas with pixels), per page
+NEW_CHARTS = {
+    "/value": ("chart-next", "chart-replenishment", "chart-tracking-cum", "chart-tracking-inc",
+               "chart-condexp"),
+    "/geo": ("chart-china", "chart-world"),
+}
+RAW_KEY = re.compile(r"\b(?:value|geo|member|col|chart|empty|setup|source|kpi)\.[a-z_]+\b")
+
+
+@pytest.fixture(scope="module")
+def member_with_history(shop) -> str:
+    """A member with two as-of dates in mart_member_history and recommendations."""
+    import duckdb
+
+    con = duckdb.connect(str(shop.warehouse), read_only=True)
+    try:
+        return con.execute("""
+            SELECT h.member_id FROM mart_member_history h
+            JOIN mart_recommendations r USING (member_id)
+            GROUP BY h.member_id HAVING count(DISTINCT h.as_of) = 2
+            ORDER BY h.member_id LIMIT 1""").fetchone()[0]
+    finally:
+        con.close()
+
+
+def _first_recommendation(shop, member_id: str) -> tuple:
+    import duckdb
+
+    con = duckdb.connect(str(shop.warehouse), read_only=True)
+    try:
+        return con.execute("SELECT product_name, reason_en, reason_zh, source FROM "
+                           "mart_recommendations WHERE member_id = ? ORDER BY rank LIMIT 1",
+                           [member_id]).fetchone()
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_value_geo_and_member_360_charts_in_both_languages(page, artifacts, lang, shop,
+                                                           member_with_history):
+    from playwright.sync_api import expect
+
+    from memberlens.web.i18n import catalogue
+
+    words = catalogue(lang)
+    for path, ids in NEW_CHARTS.items():
+        page.goto(f"{path}?lang={lang}")
+        if path == "/value":  # the back-test is fitted on the first visit (then cached per run)
+            expect(page.locator("#backtest-summary")).not_to_have_text(
+                words["value.backtest_loading"], timeout=120_000)
+            assert page.locator("#backtest-summary").inner_text().startswith("BGNBD")
+            assert words["value.backtest"] in page.locator("#backtest-card h2").first.inner_text()
+        _settle(page)
+        drawn = dict(page.evaluate(_DRAWN))
+        assert all(drawn.get(i, 0) > 0 for i in ids), (path, lang, drawn)
+        text = page.locator("main").inner_text()
+        assert not RAW_KEY.search(text), (path, RAW_KEY.search(text).group(0))
+        page.screenshot(path=str(artifacts / f"{path.strip('/')}-{lang}.png"), full_page=True)
+    assert words["geo.metric.members"] in page.locator("#metric").inner_text()
+    assert ("China" if lang == "en" else "中国") in page.locator("#country-table").inner_text()
+    page.select_option("#metric", "revenue_growth")  # the map redraws with the growth scale
+    _settle(page)
+    assert dict(page.evaluate(_DRAWN))["chart-china"] > 0
+    page.goto(f"/members/{member_with_history}?lang={lang}")
+    _settle(page)
+    assert dict(page.evaluate(_DRAWN))["chart-history"] > 0
+    assert page.locator("#history-table tbody tr").count() == 2
+    assert words["member.history"] == page.locator("#history-card h2").inner_text()
+    recs = page.locator("#recs-table").inner_text()
+    first = _first_recommendation(shop, member_with_history)
+    assert first[0] in recs  # the product name
+    assert first[1 if lang == "en" else 2] in recs  # the reason, in the page's language
+    assert words.get(f"source.{first[3]}", first[3]) in recs
+    assert not RAW_KEY.search(page.locator("main").inner_text())
+    page.screenshot(path=str(artifacts / f"member-360-{lang}.png"), full_page=True)
+    assert page.errors == []
+
+
+@pytest.fixture(scope="module")
+def first_run_server(tmp_path_factory):
+    """The app over a small project with no account yet, served on 127.0.0.1."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from memberlens.ingest import load
+    from memberlens.project import init_project
+    from memberlens.web import create_app
+
+    root = tmp_path_factory.mktemp("first-run")
+    proj = init_project(root / "p")
+    pacsv.write_csv(pa.table({"order_id": ["o1", "o2", "o3"], "member_id": ["m1", "m1", "m2"],
+                              "status": ["paid"] * 3, "amount": ["12.50", "7.50", "30.00"],
+                              "ordered_at": ["2024-01-02 10:00:00", "2024-01-20 10:00:00",
+                                             "2024-01-21 09:00:00"]}), root / "orders.csv")
+    load("orders", root / "orders.csv", project=proj)
+    app = create_app(proj, database=f"sqlite:///{root / 's.sqlite'}")
+    yield from _serve(app)
+
+
+def test_first_run_page_creates_the_admin_in_both_languages(browser, first_run_server,
+                                                            artifacts):
+    from memberlens.web.i18n import catalogue
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                  base_url=first_run_server)
+    pg = context.new_page()
+    errors = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto("/login")  # no account yet, and this browser is on 127.0.0.1
+    pg.wait_for_url("**/setup")
+    assert pg.locator(".tagline").inner_text() == catalogue("zh-CN")["setup.title"]
+    pg.goto("/setup?lang=en")
+    assert pg.locator(".tagline").inner_text() == catalogue("en")["setup.title"]
+    pg.fill("input[name=username]", "owner")
+    pg.fill("input[name=password]", "first-run-password")
+    pg.fill("input[name=password2]", "first-run-password-typo")
+    pg.click("button[type=submit]")
+    assert catalogue("en")["setup.mismatch"] in pg.locator(".alert").inner_text()
+    pg.screenshot(path=str(artifacts / "setup-en.png"), full_page=True)
+    pg.fill("input[name=password]", "first-run-password")
+    pg.fill("input[name=password2]", "first-run-password")
+    pg.click("button[type=submit]")
+    pg.wait_for_url(f"{first_run_server}/")
+    _settle(pg)
+    assert pg.locator("[data-kpi]").count() == 8
+    assert pg.locator("a.user").inner_text().startswith("owner")
+    assert pg.locator("nav a[data-nav=admin]").count() == 1  # an admin
+    pg.goto("/setup?lang=zh-CN")  # done once: refused from now on
+    assert catalogue("zh-CN")["setup.exists"] in pg.locator(".alert").inner_text()
+    assert pg.locator("input[name=password2]").count() == 0
+    # the browser logs the two refusals (400 for the typo, 403 once done); nothing else
+    failed = "Failed to load resource: the server responded with a status of "
+    assert errors == [failed + "400 (Bad Request)", failed + "403 (Forbidden)"]
+    context.close()
 
 
 def test_language_switch_changes_labels_segments_and_numbers(page, artifacts):

@@ -29,3 +29,24 @@ def test_pages_render_in_the_chosen_language(clients):
     assert ">Overview<" in en and 'lang="en"' in en
     assert text("members.total", "en", n=3) == "3 members"
     clients["viewer"].get("/", params={"lang": "zh-CN"})  # leave the cookie as it was
+
+
+def test_every_label_the_pages_use_is_translated():
+    """Keys used literally by the templates (t('...')) and the page script (t("..."),
+    tf("...") and table columns without their own label, shown as t("col." + key))."""
+    import re
+    from pathlib import Path
+
+    import memberlens.web as web
+
+    root = Path(web.__file__).parent
+    keys = set()
+    for template in (root / "templates").glob("*.html"):
+        keys |= set(re.findall(r"""\bt\(\s*'([a-z_.0-9]+)'\s*\)""", template.read_text()))
+    script = (root / "static" / "app.js").read_text()
+    keys |= set(re.findall(r"""\bt[f]?\(\s*"([a-z_]+\.[a-z_.0-9]+)"\s*[,)]""", script))
+    for column in re.findall(r"""\{ key: "([A-Za-z_0-9]+)"(?:, fmt: "[a-z]+")? \}""", script):
+        keys.add(f"col.{column}")
+    assert len(keys) > 150
+    zh, en = catalogue("zh-CN"), catalogue("en")
+    assert sorted(k for k in keys if k not in zh or k not in en) == []

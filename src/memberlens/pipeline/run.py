@@ -220,6 +220,7 @@ def _clv(summary: pd.DataFrame, orders, day, models: dict):
     out = summary  # the pipeline's own frame: filled in place, no copy of millions of rows
     for col in ("p_alive", "expected_purchases_90d", "clv"):
         out[col] = np.nan
+    out["next_purchase_date"] = pd.NaT
     if repeaters < 50:
         return out, len(out), "skipped", (f"only {repeaters} members bought more than once; "
                                           "BG/NBD needs at least 50")
@@ -227,6 +228,8 @@ def _clv(summary: pd.DataFrame, orders, day, models: dict):
     out["p_alive"] = bg.probability_alive(weekly).to_numpy()
     out["expected_purchases_90d"] = bg.expected_purchases(
         weekly, horizon=P_ALIVE_HORIZON_DAYS / 7.0).to_numpy()
+    out["next_purchase_date"] = bg.next_purchase(weekly, as_of=day, time_unit="W")[
+        "next_purchase_date"].to_numpy()
     models["bgnbd"] = {"params": bg.params_, "log_likelihood": bg.log_likelihood_,
                        "n_members": len(weekly), "time_unit": "W"}
     spend = weekly[(weekly.frequency > 0) & (weekly.monetary_value > 0)]
@@ -485,7 +488,8 @@ def _index_member_ids(wh) -> None:
     """
     if wh.con.name != "duckdb":
         return
-    for table in ("orders", "members", "mart_members"):
+    for table in ("orders", "members", "mart_members", "mart_member_history",
+                  "mart_recommendations"):
         if wh.has(table):
             wh.con.raw_sql(f'CREATE INDEX IF NOT EXISTS "{table}_member_id" '
                            f'ON "{table}" (member_id)')

@@ -60,9 +60,6 @@ def order_lines(rng: np.random.Generator, m: MemberBlock, cat: Catalogue, owner:
     cdf = np.cumsum(m.preferences, axis=1)
     category = seg.sample_rows(cdf, rng.random(len(order)), owner[order])
     product = cat.near_price(rng, category, gross[order] * share)
-    # planted co-purchases
-    consequent = cat.pair_consequent[product]
-    add = (consequent >= 0) & (rng.random(len(order)) < bp.copurchase_probability)
     # replenishment: first order, and first order of each new cycle since the first purchase
     rp = replenish[owner]
     cycle = np.where(rp >= 0, cat.replenishment_days[np.maximum(rp, 0)], 1)
@@ -71,8 +68,13 @@ def order_lines(rng: np.random.Generator, m: MemberBlock, cat: Catalogue, owner:
     prev_period = np.r_[-1.0, period[:-1]]
     due = (rp >= 0) & (~prev_same | (period > prev_period))
     due_orders = np.flatnonzero(due)
-    order = np.concatenate([order, order[add], due_orders])
-    product = np.concatenate([product, consequent[add], rp[due_orders]])
+    order = np.concatenate([order, due_orders])
+    product = np.concatenate([product, rp[due_orders]])
+    # planted co-purchases: every line of a planted antecedent, replenishment lines included
+    consequent = cat.pair_consequent[product]
+    add = (consequent >= 0) & (rng.random(len(order)) < bp.copurchase_probability)
+    order = np.concatenate([order, order[add]])
+    product = np.concatenate([product, consequent[add]])
     # one line per (order, product)
     key = order * cat.size + product
     uniq, first_at = np.unique(key, return_index=True)

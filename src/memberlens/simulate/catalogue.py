@@ -126,8 +126,9 @@ def build_catalogue(rng: np.random.Generator, n_products: int, n_pairs: int,
     popularity_key = category + within
     price_key = category * 100.0 + np.log(price_cents / 100.0)
     # planted pairs: popular antecedents, consequents from the same or a complementary category
+    # (a stable sort: ties between categories must not depend on the CPU's SIMD sort kernel)
     consequent = np.full(n, -1, dtype=np.int64)
-    antecedents = rng.choice(np.argsort(-weight)[: max(n // 4, n_pairs)], size=n_pairs,
+    antecedents = rng.choice(np.argsort(-weight, kind="stable")[: max(n // 4, n_pairs)], size=n_pairs,
                              replace=False)
     partner_cat = np.where(rng.random(n_pairs) < 0.6, category[antecedents],
                            rng.integers(0, len(CATEGORIES), n_pairs))

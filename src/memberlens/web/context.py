@@ -10,6 +10,8 @@ most :attr:`WebContext.max_connections` queries run at once (more only queue on 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -52,7 +54,7 @@ class PooledWarehouse(Warehouse):
 
     def fetch(self, sql: str, params: list) -> list[dict]:
         """Run a constant SQL statement with ``?`` parameters bound by DuckDB."""
-        return self.con.con.execute(sql, params).fetch_arrow_table().to_pylist()
+        return self.con.con.execute(sql, params).to_arrow_table().to_pylist()
 
 
 @dataclass
@@ -64,12 +66,15 @@ class WebContext:
     cache_size: int = 256
     #: large cached values (a sort order of the member list: 8 bytes per member)
     heavy_cache_size: int = 12
+    #: pages of the member list (encoded JSON, ~15 kB each)
+    page_cache_size: int = 2048
     max_connections: int = 4
     #: aggregate queries (scans of all orders) allowed at once, so look-ups keep a core
     max_heavy: int = 1
     idle_seconds: float = 2.0
     _cache: OrderedDict = field(default_factory=OrderedDict)
     _heavy: OrderedDict = field(default_factory=OrderedDict)
+    _pages: OrderedDict = field(default_factory=OrderedDict)
     _flights: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _idle: list = field(default_factory=list)
@@ -182,13 +187,44 @@ class WebContext:
                 out += [0, 0]
         return tuple(out)
 
-    def cached(self, key: tuple, compute: Callable[[], Any], *, heavy: bool = False) -> Any:
+    def run_key(self) -> tuple:
+        """The last ``memberlens run`` (its run id), else the warehouse version: results keyed
+        by it are computed once per run (and survive ingests until the next run)."""
+        def last_run() -> tuple:
+            if not self.has_table("_runs"):
+                return ("version",) + self.version()
+            with self.warehouse() as wh:
+                found = wh.fetch("SELECT max(run_id) AS r FROM _runs", [])
+            run = found[0]["r"] if found else None
+            return ("run", run) if run else ("version",) + self.version()
+
+        return self.cached(("run_key",), last_run)
+
+    def _lru(self, heavy: bool, pages: bool) -> tuple[OrderedDict, int]:
+        if pages:
+            return self._pages, self.page_cache_size
+        return (self._heavy, self.heavy_cache_size) if heavy else (self._cache, self.cache_size)
+
+    def peek(self, key: tuple, *, heavy: bool = False, pages: bool = False,
+             version: tuple | None = None) -> Any:
+        """The cached value of ``key`` for the current warehouse version, or None (no
+        computation, no connection: cheap enough for the event loop)."""
+        full = (key, self.version() if version is None else version)
+        cache, _ = self._lru(heavy, pages)
+        with self._lock:
+            if full in cache:
+                cache.move_to_end(full)
+                return cache[full]
+        return None
+
+    def cached(self, key: tuple, compute: Callable[[], Any], *, heavy: bool = False,
+               pages: bool = False, version: tuple | None = None) -> Any:
         """``compute()`` once per key and warehouse version (an LRU; ``heavy`` values go to a
-        smaller one). Concurrent callers of the same key wait for the one computation instead
-        of repeating it."""
-        full = (key, self.version())
-        cache, size = (self._heavy, self.heavy_cache_size) if heavy else \
-            (self._cache, self.cache_size)
+        smaller one, member-list ``pages`` to their own). Concurrent callers of the same key
+        wait for the one computation instead of repeating it. ``version``: key the value on
+        this instead (e.g. :meth:`run_key`)."""
+        full = (key, self.version() if version is None else version)
+        cache, size = self._lru(heavy, pages)
         with self._lock:
             if full in cache:
                 cache.move_to_end(full)
@@ -210,6 +246,21 @@ class WebContext:
                 with self._lock:
                     self._flights.pop(full, None)
         return value
+
+
+def encode_json(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON (what cached API results are kept as: a cache hit is sent
+    as it is, with no re-encoding)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                      default=_json_default).encode("utf-8")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return float(value)  # Decimal
 
 
 def ctx(request: Request) -> WebContext:

@@ -7,13 +7,15 @@ from typing import Literal
 
 import pyarrow.csv as pacsv
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from memberlens.web.auth import Principal, client_ip, require
-from memberlens.web.context import ctx
+from memberlens.web.context import ctx, encode_json
 from memberlens.web.queries.members import (SORTABLE, MemberFilter, contact_values, member_360,
                                             member_count, member_export, member_rows)
 from memberlens.web.queries.lookups import mart_order, mart_rows
+from memberlens.web.queries.member_history import member_history, member_recommendations
 from memberlens.web.roles import ROLES
 from memberlens.web.store import audit
 
@@ -30,8 +32,10 @@ def _filter(segment, value_tier, lifecycle_stage, province, q) -> MemberFilter:
 _F = dict(max_length=128)
 
 
-@router.get("", summary="One page of the member list (masked contacts)")
-def api_members(
+@router.get("", summary="One page of the member list (masked contacts)",
+            response_class=Response,
+            responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}})
+async def api_members(
     request: Request,
     segment: str | None = Query(None, description="Segment name (either scheme).", **_F),
     value_tier: str | None = Query(None, **_F),
@@ -43,9 +47,22 @@ def api_members(
     page: int = Query(1, ge=1, le=1_000_000),
     page_size: int = Query(50, ge=1, le=200),
     _=require("view_members"),
-) -> dict:
+) -> Response:
+    """Pages are cached (encoded) per warehouse version: a page seen before is answered on the
+    event loop."""
     c = ctx(request)
     flt = _filter(segment, value_tier, lifecycle_stage, province, q)
+    key = ("member_page", flt, sort, direction, page, page_size)
+    body = c.peek(key, pages=True)
+    if body is None:
+        body = await run_in_threadpool(
+            lambda: c.cached(key, lambda: encode_json(
+                _member_page(c, flt, sort, direction, page, page_size)), pages=True))
+    return Response(body, media_type="application/json")
+
+
+def _member_page(c, flt: MemberFilter, sort: str, direction: str, page: int,
+                 page_size: int) -> dict:
     if c.has_table("mart_members"):
         def order():
             with c.warehouse(heavy=True) as wh:
@@ -105,11 +122,17 @@ def api_members_export(
         "Content-Disposition": f'attachment; filename="members.{format}"'})
 
 
-@router.get("/{member_id}", summary="Member 360: profile (masked), scores, segment, orders")
-def api_member(request: Request, member_id: str = MemberId, _=require("view_members")) -> dict:
+@router.get("/{member_id}", summary="Member 360: profile (masked), scores, segment, orders, "
+            "segment / tier / stage history, recommendations", response_class=Response,
+            responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}})
+def api_member(request: Request, member_id: str = MemberId, _=require("view_members")):
+    """Encoded here, in the worker thread, so the event loop stays free for other requests."""
     c = ctx(request)
     with c.warehouse() as wh:
-        return member_360(wh, c.project.as_of, member_id)
+        out = member_360(wh, c.project.as_of, member_id)
+        out["history"] = member_history(wh, member_id)
+        out["recommendations"] = member_recommendations(wh, member_id)
+    return Response(encode_json(out), media_type="application/json")
 
 
 @router.post("/{member_id}/reveal", summary="Admin only: the stored contact details (audited)")

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 
-from memberlens.web.auth import (Principal, check_csrf, csrf_token, login, logout, principal,
-                                 set_csrf_cookie)
+from memberlens.web.auth import (Principal, check_csrf, client_ip, csrf_token, login, logout,
+                                 principal, set_csrf_cookie)
 from memberlens.web.context import ctx
 from memberlens.web.errors import MemberlensError
 from memberlens.web.i18n import LANG_COOKIE, catalogue, request_lang, text
+from memberlens.web.models import User
 from memberlens.web.roles import Permission, role_matrix
+from memberlens.web.store import add_user, audit
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
@@ -109,9 +113,95 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _has_users(request: Request) -> bool:
+    with ctx(request).store() as db:
+        return db.scalar(select(User.id).limit(1)) is not None
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None) -> Response:
+    if not _has_users(request):
+        if is_local(request):  # first start: create the first admin on this machine
+            return RedirectResponse("/setup", status_code=303)
+        return render(request, "login.html", "login", None, next=_safe_next(next),
+                      error=None, no_account=True)
     return render(request, "login.html", "login", None, next=_safe_next(next), error=None)
+
+
+# -- first run --------------------------------------------------------------------------------
+#: the peer addresses that may use the first-run page (this machine; not 127.0.0.0/8 at large)
+LOCAL_ADDRESSES = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+_SETUP_LOCK = threading.Lock()
+
+
+def is_local(request: Request) -> bool:
+    """Whether the TCP peer is this machine. (Behind a reverse proxy on the same host every
+    request looks local: create the first account before exposing the app that way.)"""
+    return client_ip(request) in LOCAL_ADDRESSES
+
+
+def _setup_refusal(request: Request) -> str | None:
+    """Why /setup is refused, or None when it may create the first admin."""
+    lang = request_lang(request, ctx(request).project.locale)
+    if _has_users(request):
+        return text("setup.exists", lang)
+    if not is_local(request):
+        return text("setup.local_only", lang)
+    return None
+
+
+def _setup_form(request: Request, *, status: int = 200, error: str | None = None,
+                username: str = "") -> Response:
+    return render(request, "setup.html", "setup", None, status=status, error=error,
+                  username=username)
+
+
+@router.get("/setup", response_class=HTMLResponse)
+def setup_page(request: Request) -> Response:
+    refusal = _setup_refusal(request)
+    if refusal is not None:
+        return render(request, "setup.html", "setup", None, status=403, error=refusal,
+                      refused=True, username="")
+    return _setup_form(request)
+
+
+@router.post("/setup", response_class=HTMLResponse)
+async def setup_submit(request: Request, username: str = Form(..., max_length=64),
+                       password: str = Form(..., max_length=256),
+                       password2: str = Form(..., max_length=256)) -> Response:
+    """Create the first account, an admin, then log it in (localhost, no account yet, CSRF)."""
+    c = ctx(request)
+    lang = request_lang(request, c.project.locale)
+    try:
+        await check_csrf(request)
+    except MemberlensError as exc:
+        refused = _setup_refusal(request) is not None  # then no form, whatever the token
+        return render(request, "setup.html", "setup", None, status=exc.http_status,
+                      error=str(exc), refused=refused, username="" if refused else username)
+    username = username.strip()
+    with _SETUP_LOCK:  # two first-run submissions at once create one admin
+        refusal = _setup_refusal(request)
+        if refusal is not None:
+            with c.store() as db:
+                audit(db, "setup_refused", username=username[:64] or None,
+                      detail={"reason": "account exists" if _has_users(request)
+                              else "not local"}, ip=client_ip(request))
+            return render(request, "setup.html", "setup", None, status=403, error=refusal,
+                          refused=True, username="")
+        if password != password2:
+            return _setup_form(request, status=400, error=text("setup.mismatch", lang),
+                               username=username)
+        try:
+            with c.store() as db:
+                user = add_user(db, username, password, "admin")
+                audit(db, "setup", username=user.username, target=user.username,
+                      detail={"role": "admin"}, ip=client_ip(request))
+        except MemberlensError as exc:
+            return _setup_form(request, status=exc.http_status, error=str(exc),
+                               username=username)
+    response = RedirectResponse("/", status_code=303)
+    login(request, response, username, password)
+    return response
 
 
 @router.post("/login", response_class=HTMLResponse)

@@ -8,6 +8,7 @@
   const I18N = JSON.parse(document.getElementById("i18n").textContent);
   const CSRF = document.querySelector('meta[name="csrf-token"]').content;
   const t = (k) => (k in I18N ? I18N[k] : k);
+  const tf = (k, values) => t(k).replace(/\{(\w+)\}/g, (m, name) => (values[name] == null ? m : values[name]));
   const seg = (name) => (name == null ? "" : (I18N["segment." + name] || name));
   const nf = new Intl.NumberFormat(LANG, { maximumFractionDigits: 2 });
   const inf = new Intl.NumberFormat(LANG, { maximumFractionDigits: 0 });
@@ -19,6 +20,8 @@
     money: (v) => (v == null ? "—" : mf.format(v)), compact: (v) => (v == null ? "—" : mfc.format(v)),
     pct: (v) => (v == null ? "—" : pf.format(v)), text: (v) => (v == null ? "—" : String(v)),
     date: (v) => (v == null ? "—" : String(v).replace("T", " ").slice(0, 16)), seg: (v) => seg(v) || "—",
+    day: (v) => (v == null ? "—" : String(v).slice(0, 10)),
+    change: (v) => (v == null ? "—" : (v > 0 ? "+" : v < 0 ? "−" : "") + pf.format(Math.abs(v))),
   };
   const COLORS = ["#1f5fbf", "#f5a623", "#1e9e6a", "#d64545", "#7b5cd6", "#19a7c2", "#e0719b", "#8c9a2b", "#6b7385", "#c97c2e", "#3a8fd9"];
 
@@ -71,7 +74,7 @@
       const r = el("tr");
       columns.forEach((c) => {
         const f = fmt[c.fmt || "text"];
-        const numeric = ["num", "int", "money", "pct", "compact"].includes(c.fmt);
+        const numeric = ["num", "int", "money", "pct", "compact", "change"].includes(c.fmt);
         r.appendChild(el("td", numeric ? { class: "num" } : {}, f(row[c.key])));
       });
       if (onClick) r.addEventListener("click", () => onClick(row));
@@ -94,6 +97,10 @@
     c.prepend(box);
   }
   const memberUrl = (id) => "/members/" + encodeURIComponent(id);
+  const hide = (id) => { const e = document.getElementById(id); if (e) e.classList.add("hidden"); };
+  const show = (id) => { const e = document.getElementById(id); if (e) e.classList.remove("hidden"); };
+  // a stable colour per name (segment, tier, stage), so a name keeps its colour across charts
+  const colorOf = (name) => { let h = 0; for (const ch of String(name)) h = (h * 31 + ch.codePointAt(0)) >>> 0; return COLORS[h % COLORS.length]; };
 
   // ---------------------------------------------------------------- pages
   const pages = {};
@@ -235,6 +242,8 @@
     chart("chart-orders", { tooltip: { trigger: "axis", valueFormatter: fmt.money }, grid: { left: 60, right: 20, top: 10, bottom: 30 },
       xAxis: { type: "category", data: paid.map((o) => String(o.ordered_at).slice(0, 10)) }, yAxis: { type: "value" },
       series: [{ type: "bar", data: paid.map((o) => o.amount), itemStyle: { borderRadius: [4, 4, 0, 0] } }] });
+    history(data.history || { available: false, rows: [] });
+    recommendations(data.recommendations || { available: false, rows: [] });
     const btn = document.getElementById("reveal");
     if (btn) btn.addEventListener("click", async () => {
       const out = document.getElementById("reveal-out");
@@ -247,19 +256,120 @@
     });
   };
 
+  const HISTORY_DIMS = ["segment_cn", "segment_en", "value_tier", "lifecycle_stage"];
+  function history(h) {
+    const rows = h.rows || [];
+    if (!h.available || !rows.length) {
+      const box = document.getElementById("history-empty");
+      box.textContent = t("empty.history"); box.classList.remove("hidden");
+      hide("chart-history"); hide("history-table");
+      return;
+    }
+    const dims = HISTORY_DIMS.filter((d) => d in rows[0]);
+    const x = rows.map((r) => String(r.as_of).slice(0, 10));
+    const el0 = document.getElementById("chart-history");
+    const width = Math.max(40, Math.min(150, (el0.clientWidth - 150) / Math.max(1, x.length) - 6));
+    const cells = [];
+    rows.forEach((r, i) => dims.forEach((d, j) => {
+      if (r[d] != null) cells.push({ value: [i, j], name: seg(r[d]), itemStyle: { color: colorOf(d + ":" + r[d]) } });
+    }));
+    chart("chart-history", { tooltip: { formatter: (p) => x[p.value[0]] + "<br>" + t("col." + dims[p.value[1]]) + ": " + p.name },
+      grid: { left: 130, right: 20, top: 10, bottom: 30 },
+      xAxis: { type: "category", data: x, axisTick: { alignWithLabel: true } },
+      yAxis: { type: "category", data: dims.map((d) => t("col." + d)), inverse: true },
+      series: [{ type: "scatter", symbol: "roundRect", symbolSize: [width, 22], data: cells,
+        label: { show: true, color: "#fff", fontSize: 11, formatter: (p) => p.name, overflow: "truncate", width: width - 6 } }] });
+    table("history-table", [{ key: "as_of", fmt: "day" }].concat(dims.map((d) => ({ key: d, fmt: "seg" }))), rows.slice().reverse());
+  }
+
+  function recommendations(r) {
+    const rows = r.rows || [];
+    if (!r.available || !rows.length) {
+      const box = document.getElementById("recs-empty");
+      box.textContent = t("empty.recommendations"); box.classList.remove("hidden");
+      hide("recs-table");
+      return;
+    }
+    const reason = LANG === "en" ? "reason_en" : "reason_zh";
+    table("recs-table", [{ key: "rank", fmt: "int" }, { key: "product_name" }, { key: "category" }, { key: "score", fmt: "num" },
+      { key: "reason", label: t("col.reason") }, { key: "source", label: t("col.source") }],
+      rows.map((x) => Object.assign({}, x, { reason: x[reason] || x.reason_en || x.reason_zh,
+        source: x.source == null ? null : ("source." + x.source in I18N ? t("source." + x.source) : x.source) })));
+  }
+
   const histogram = (id, hist, f) => chart(id, { tooltip: { trigger: "axis" }, grid: { left: 55, right: 20, top: 10, bottom: 40 },
     xAxis: { type: "category", data: hist.map((b) => f(b.from)) }, yAxis: { type: "value" },
     series: [{ type: "bar", barCategoryGap: "5%", data: hist.map((b) => b.members) }] });
 
   pages.value = async function () {
     const data = await api("/api/value");
-    if (!data || empty(data)) return;
+    if (!data) return;
+    if (empty(data)) { show("backtest-card"); await backtest(); return; }  // needs orders only
     if (data.clv_histogram) histogram("chart-clv", data.clv_histogram, fmt.compact);
     if (data.p_alive_histogram) histogram("chart-palive", data.p_alive_histogram, (v) => pf.format(v));
     table("churn-table", [{ key: "member_id" }, { key: "segment_cn", fmt: "seg" }, { key: "value_tier", fmt: "seg" }, { key: "total_spend", fmt: "money" },
       { key: "days_since_last", fmt: "int" }, { key: "p_alive", fmt: "pct" }, { key: "value_at_risk", fmt: "money" }],
       data.churn_risk || [], (r) => { location.href = memberUrl(r.member_id); });
+    nextPurchase(data.next_purchase || { available: false });
+    await backtest();
   };
+
+  function nextPurchase(np) {
+    if (!np.available) { hide("next-card"); return; }
+    if (np.members) {
+      const w = np.members.weeks;
+      chart("chart-next", { tooltip: { trigger: "axis" }, legend: { bottom: 0 }, grid: { left: 55, right: 20, top: 10, bottom: 50 },
+        xAxis: { type: "category", data: w.map((r) => r.week_start) }, yAxis: { type: "value" },
+        series: [{ name: t("value.next_members"), type: "bar", data: w.map((r) => r.members), itemStyle: { borderRadius: [4, 4, 0, 0] } },
+          { name: t("value.next_alive"), type: "line", smooth: 0.3, data: w.map((r) => r.expected) }] });
+    } else hide("next-members-box");
+    const rp = np.replenishment;
+    if (rp) {
+      const cats = rp.categories;
+      chart("chart-replenishment", { tooltip: { trigger: "axis" }, legend: { bottom: 0 }, grid: { left: 80, right: 20, top: 10, bottom: 50 },
+        xAxis: { type: "value" }, yAxis: { type: "category", data: cats.map((c) => c.category), inverse: true },
+        series: [{ name: t("col.due"), type: "bar", data: cats.map((c) => c.due) },
+          { name: t("col.expected_buyers"), type: "bar", data: cats.map((c) => c.expected_buyers) }] });
+      table("likely-table", [{ key: "member_id" }, { key: "category" }, { key: "last_purchase", fmt: "day" }, { key: "cycle_days", fmt: "num" },
+        { key: "expected_next_purchase", fmt: "day" }, { key: "days_overdue", fmt: "int" }, { key: "p_within_window", fmt: "pct" }],
+        rp.likely, (r) => { location.href = memberUrl(r.member_id); });
+    } else { hide("replenishment-box"); hide("likely-table"); }
+  }
+
+  async function backtest() {
+    const box = document.getElementById("backtest-summary");
+    let b;
+    try { b = await api("/api/value/backtest"); } catch (err) {
+      box.textContent = err.message;
+      hide("backtest-charts");
+      return;
+    }
+    if (!b) return;
+    if (b.available === false) {  // the model could not be fitted on these data: say why
+      box.textContent = b.detail;
+      hide("backtest-charts");
+      return;
+    }
+    const e = b.error;
+    box.textContent = tf("value.backtest_summary", { model: b.model.toUpperCase(), calibration_end: b.calibration_end, holdout_end: b.holdout_end,
+      n: inf.format(b.n_members), actual: inf.format(e.actual_total), expected: nf.format(e.expected_total), mae: nf.format(e.mae), r: nf.format(e.correlation) });
+    const tr = b.tracking; const x = tr.period_end; const p = tr.periods;
+    const cut = { silent: true, symbol: "none", lineStyle: { color: "#6b7385", type: "dotted" },
+      label: { formatter: t("value.calibration_end"), position: "insideEndTop" }, data: [{ xAxis: x[Math.max(0, tr.calibration_periods - 1)] }] };
+    const track = (actual, expected, kind) => ({ tooltip: { trigger: "axis", valueFormatter: (v) => nf.format(v) }, legend: { bottom: 0 },
+      grid: { left: 60, right: 20, top: 20, bottom: 50 }, xAxis: { type: "category", data: x, boundaryGap: false }, yAxis: { type: "value" },
+      series: [{ name: t("chart.actual"), type: kind, showSymbol: false, data: actual, markLine: cut },
+        { name: t("chart.model"), type: "line", showSymbol: false, lineStyle: { type: "dashed" }, data: expected.map((v) => Math.round(v * 100) / 100) }] });
+    chart("chart-tracking-cum", track(p.actual_cumulative, p.expected_cumulative, "line"));
+    chart("chart-tracking-inc", track(p.actual_incremental, p.expected_incremental, "line"));
+    const f = b.by_frequency;
+    chart("chart-condexp", { tooltip: { trigger: "axis", valueFormatter: (v) => (v == null ? "—" : nf.format(v)) }, legend: { top: 0 },
+      grid: { left: 60, right: 20, top: 30, bottom: 45 },
+      xAxis: { type: "category", data: f.map((r) => r.frequency), name: t("col.calibration_frequency"), nameLocation: "middle", nameGap: 28 },
+      yAxis: { type: "value" },
+      series: [{ name: t("chart.actual"), type: "bar", data: f.map((r) => r.actual_mean), itemStyle: { borderRadius: [4, 4, 0, 0] } },
+        { name: t("chart.model"), type: "line", data: f.map((r) => r.expected_mean) }] });
+  }
 
   pages.cohorts = async function () {
     const data = await api("/api/cohorts");
@@ -288,25 +398,83 @@
     "新疆维吾尔自治区": "Xinjiang", "台湾省": "Taiwan", "香港特别行政区": "Hong Kong", "澳门特别行政区": "Macao" };
   const province = (name) => (LANG === "en" && PROVINCES_EN[name]) || name;
   const SUFFIX = /(特别行政区|维吾尔自治区|壮族自治区|回族自治区|自治区|省|市)$/;
+  const GEO_METRICS = {
+    members: { value: (p) => p.members, f: (v) => inf.format(v), growth: false },
+    revenue: { value: (p) => p.revenue, f: (v) => mf.format(v), growth: false },
+    members_growth: { value: (p) => p.change.members, f: fmt.change, growth: true },
+    active_growth: { value: (p) => p.change.active_members, f: fmt.change, growth: true },
+    revenue_growth: { value: (p) => p.change.revenue, f: fmt.change, growth: true },
+  };
+  let chinaGeo = null;
   pages.geo = async function () {
-    const data = await api("/api/geography");
-    if (!data || empty(data)) return;
-    const provinces = data.provinces || [];
-    table("province-table", [{ key: "province_label", label: t("col.province") }, { key: "members", fmt: "int" }, { key: "revenue", fmt: "money" }],
-      provinces.map((p) => Object.assign({ province_label: province(p.province) }, p)));
-    table("country-table", [{ key: "country" }, { key: "members", fmt: "int" }, { key: "revenue", fmt: "money" }], data.countries || []);
-    const geo = await (await fetch("/static/vendor/maps/china.json")).json();
-    echarts.registerMap("china", geo);
+    const form = document.getElementById("range-form");
+    const q = new URLSearchParams(location.search);
+    ["start", "end", "metric"].forEach((k) => { if (q.get(k)) form.elements[k].value = q.get(k); });
+    async function load() {
+      const data = await api("/api/geography", { start: form.elements.start.value, end: form.elements.end.value });
+      if (!data || empty(data)) return;
+      form.elements.start.value = data.start; form.elements.end.value = data.end;
+      document.getElementById("range-label").textContent = tf("geo.period", data);
+      if (data.provinces && data.provinces.length) await drawProvinces(data, form.elements.metric.value);
+      else { hide("china-card"); hide("growth-card"); }
+      drawCountries(data);
+    }
+    form.addEventListener("submit", (e) => { e.preventDefault(); load().catch(fail); });
+    form.elements.metric.addEventListener("change", () => load().catch(fail));
+    await load();
+  };
+
+  async function drawProvinces(data, metric) {
+    const provinces = data.provinces;
+    const rows = provinces.map((p) => Object.assign({ province_label: province(p.province), members_end: p.current.members,
+      members_change: p.change.members, new_members: p.current.new_members, new_members_previous: p.previous.new_members,
+      active_members: p.current.active_members, active_members_previous: p.previous.active_members, active_change: p.change.active_members,
+      revenue_current: p.current.revenue, revenue_previous: p.previous.revenue, revenue_change: p.change.revenue }, p));
+    table("province-table", [{ key: "province_label", label: t("col.province") }, { key: "members", fmt: "int" }, { key: "members_change", fmt: "change" },
+      { key: "new_members", fmt: "int" }, { key: "new_members_previous", fmt: "int" }, { key: "active_members", fmt: "int" },
+      { key: "active_members_previous", fmt: "int" }, { key: "active_change", fmt: "change" }, { key: "revenue_current", fmt: "money" },
+      { key: "revenue_previous", fmt: "money" }, { key: "revenue_change", fmt: "change" }, { key: "revenue", fmt: "money", label: t("col.revenue_total") }],
+      rows, (r) => { location.href = "/members?province=" + encodeURIComponent(r.province); });
+    if (!chinaGeo) {
+      chinaGeo = await (await fetch("/static/vendor/maps/china.json")).json();
+      echarts.registerMap("china", chinaGeo);
+    }
     const full = {};
-    geo.features.forEach((f) => { full[f.properties.name.replace(SUFFIX, "")] = f.properties.name; });
+    chinaGeo.features.forEach((f) => { full[f.properties.name.replace(SUFFIX, "")] = f.properties.name; });
+    const m = GEO_METRICS[metric] || GEO_METRICS.members;
     // with nameMap (English), ECharts matches data to the mapped names
     const values = provinces.map((p) => { const n = full[String(p.province).replace(SUFFIX, "")] || p.province;
-      return { name: LANG === "en" ? province(n) : n, value: p.members, revenue: p.revenue }; });
-    const max = Math.max(1, ...values.map((v) => v.value));
-    chart("chart-china", { tooltip: { formatter: (p) => province(p.name) + "<br>" + t("col.members") + ": " + inf.format(p.value || 0) + (p.data ? "<br>" + t("col.revenue") + ": " + mf.format(p.data.revenue || 0) : "") },
-      visualMap: { min: 0, max, left: 10, bottom: 10, calculable: true, inRange: { color: ["#eef4fd", "#1f5fbf", "#142b4f"] } },
+      return { name: LANG === "en" ? province(n) : n, value: m.value(p), raw: p }; });
+    const nums = values.map((v) => v.value).filter((v) => v != null);
+    const top = Math.max(m.growth ? 0.01 : 1, ...nums.map((v) => (m.growth ? Math.abs(v) : v)));
+    const visual = m.growth
+      ? { min: -top, max: top, inRange: { color: ["#d64545", "#f7f7f7", "#1e9e6a"] }, formatter: (v) => fmt.change(v) }
+      : { min: 0, max: top, inRange: { color: ["#eef4fd", "#1f5fbf", "#142b4f"] }, formatter: (v) => m.f(v) };
+    chart("chart-china", { tooltip: { formatter: (p) => { const r = p.data && p.data.raw; if (!r) return province(p.name);
+        return province(p.name) + "<br>" + t("col.members") + ": " + inf.format(r.members) + " (" + fmt.change(r.change.members) + ")"
+          + "<br>" + t("col.active_members") + ": " + inf.format(r.current.active_members) + " (" + fmt.change(r.change.active_members) + ")"
+          + "<br>" + t("col.revenue_current") + ": " + mf.format(r.current.revenue) + " (" + fmt.change(r.change.revenue) + ")"; } },
+      visualMap: Object.assign({ left: 10, bottom: 10, calculable: true }, visual),
       series: [{ type: "map", map: "china", roam: true, nameMap: LANG === "en" ? PROVINCES_EN : undefined, layoutCenter: ["50%", "55%"], layoutSize: "120%", label: { show: false }, data: values }] });
-  };
+  }
+
+  function drawCountries(data) {
+    const countries = data.countries || [];
+    if (!countries.length) { hide("chart-world"); hide("country-table"); show("no-countries"); return; }
+    const name = (c) => (LANG === "en" ? c.name_en : c.name_zh);
+    table("country-table", [{ key: "label", label: t("col.country") }, { key: "iso2" }, { key: "orders", fmt: "int" }, { key: "members", fmt: "int" },
+      { key: "revenue", fmt: "money" }, { key: "revenue_current", fmt: "money" }, { key: "revenue_previous", fmt: "money" }, { key: "revenue_change", fmt: "change" }],
+      countries.map((c) => Object.assign({ label: name(c), revenue_current: c.current.revenue, revenue_previous: c.previous.revenue, revenue_change: c.change.revenue }, c)));
+    const mapped = countries.filter((c) => c.map_name);
+    const values = mapped.map((c) => ({ name: LANG === "en" ? c.map_name : (data.world_names_zh || {})[c.map_name] || c.map_name, value: c.revenue, raw: c }));
+    const max = Math.max(1, ...values.map((v) => v.value));
+    chart("chart-world", { tooltip: { formatter: (p) => { const c = p.data && p.data.raw; if (!c) return p.name;
+        return name(c) + "<br>" + t("col.revenue") + ": " + mf.format(c.revenue) + "<br>" + t("col.members") + ": " + inf.format(c.members)
+          + "<br>" + t("col.revenue_change") + ": " + fmt.change(c.change.revenue); } },
+      visualMap: { min: 0, max, left: 10, bottom: 10, calculable: true, inRange: { color: ["#fff4e0", "#f5a623", "#8a5a00"] }, formatter: (v) => mfc.format(v) },
+      series: [{ type: "map", map: "world", roam: true, nameMap: LANG === "en" ? undefined : data.world_names_zh, label: { show: false },
+        itemStyle: { areaColor: "#eef1f6", borderColor: "#c3cad6" }, emphasis: { label: { show: false } }, data: values }] });
+  }
 
   pages.baskets = async function () {
     const form = document.getElementById("rule-filter");
@@ -317,6 +485,9 @@
       const rows = data.rows.map((r) => Object.assign({}, r, { lhs: items(r.antecedent ?? r.antecedents), rhs: items(r.consequent ?? r.consequents) }));
       table("rules-table", [{ key: "lhs", label: t("baskets.lhs") }, { key: "rhs", label: t("baskets.rhs") }, { key: "support", fmt: "pct" },
         { key: "confidence", fmt: "pct" }, { key: "lift", fmt: "num" }], rows);
+      const net = document.getElementById("chart-network");
+      net.classList.toggle("hidden", !rows.length);  // no rule passes the filters: the table says so
+      if (!rows.length) return;
       const nodes = {}; const links = [];
       rows.slice(0, 60).forEach((r) => { nodes[r.lhs] = 1; nodes[r.rhs] = 1; links.push({ source: r.lhs, target: r.rhs, value: r.lift }); });
       chart("chart-network", { tooltip: {}, series: [{ type: "graph", layout: "force", roam: true, 
