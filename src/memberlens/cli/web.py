@@ -48,7 +48,8 @@ def serve(
     with app_.state.ctx.store() as db:
         if not db.scalar(select(func.count()).select_from(User)):
             typer.secho(f"no accounts yet: create the first with `memberlens user add NAME "
-                        f"--role admin --project {proj.root}`", fg="yellow", err=True)
+                        f"--role admin --project {proj.root}`, or open "
+                        f"http://127.0.0.1:{port}/setup on this machine", fg="yellow", err=True)
     if not state.quiet:
         typer.echo(f"memberlens: serving {proj.name} on http://{host}:{port}  (API docs: /docs)")
     uvicorn.run(app_, host=host, port=port, workers=workers if workers > 1 else None,
