@@ -331,19 +331,3 @@ def test_drill_from_segment_to_member_360_and_export(page, artifacts):
     expect(page.locator("#reveal-out")).to_contain_text("假名化")
     page.screenshot(path=str(artifacts / "member-360.png"), full_page=True)
     assert page.errors == []
-
-
-def test_baskets_page_recommends_for_a_chosen_member(page, artifacts, shop, member_with_history):
-    # reference: the member's first row of mart_recommendations (product and reason)
-    from playwright.sync_api import expect
-
-    first = _first_recommendation(shop, member_with_history)
-    page.goto("/baskets?lang=en")
-    _settle(page)
-    page.fill("#recs-member", member_with_history)
-    page.click("#recs-form button")
-    expect(page.locator("#recs-table tbody tr").first).to_be_visible(timeout=30_000)
-    recs = page.locator("#recs-table").inner_text()
-    assert first[0] in recs and first[1] in recs
-    page.screenshot(path=str(artifacts / "baskets-recommendations.png"), full_page=True)
-    assert page.errors == []

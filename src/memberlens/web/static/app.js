@@ -496,16 +496,6 @@
         data: Object.keys(nodes).map((n) => ({ name: n, symbolSize: 22 })), links }] });
     }
     form.addEventListener("submit", (e) => { e.preventDefault(); load().catch(fail); });
-    const recsForm = document.getElementById("recs-form");
-    recsForm.addEventListener("submit", (e) => {
-      e.preventDefault();
-      const id = recsForm.elements.member_id.value.trim();
-      if (!id) return;
-      document.getElementById("recs-empty").classList.add("hidden");
-      api("/api/members/" + encodeURIComponent(id)).then((data) => {
-        recommendations((data && data.recommendations) || { available: false, rows: [] });
-      }).catch(fail);
-    });
     await load();
   };
 
