@@ -158,14 +158,20 @@ def _facts(days: ir.Table, as_of: dt.date, rules: LifecycleRules) -> ir.Table:
     )
 
 
-def _stages(days: ir.Table, as_of: dt.date, rules: LifecycleRules) -> ir.Table:
-    facts = _facts(days, as_of, rules)
+def _branches(facts, rules: LifecycleRules) -> list:
+    """(condition, stage key) per stage rule, in order, over the four facts."""
     branches = []
     for stage in rules.stages:
         ok = ibis.literal(True)
         for fact, op, threshold in stage.conditions:
             ok &= _OPS[op](facts[fact], threshold).fill_null(False)
         branches.append((ok, stage.key))
+    return branches
+
+
+def _stages(days: ir.Table, as_of: dt.date, rules: LifecycleRules) -> ir.Table:
+    facts = _facts(days, as_of, rules)
+    branches = _branches(facts, rules)
     return facts.mutate(stage=ibis.cases(*branches, else_=ibis.null("string"))).select(
         "member_id", "stage", "days_since_first", "days_since_last", "gap_before_last",
         "recent_purchase_days")
@@ -232,12 +238,7 @@ def monthly_stages(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
             "gap_before_last": facts[f"gap_{i}"].cast("int64"),
             "recent_purchase_days": facts[f"recent_{i}"].cast("int64"),
         }
-        branches = []
-        for stage in rules.stages:
-            ok = ibis.literal(True)
-            for fact, op, threshold in stage.conditions:
-                ok &= _OPS[op](values[fact], threshold).fill_null(False)
-            branches.append((ok, stage.key))
+        branches = _branches(values, rules)
         bought = facts.first_day <= as_of
         columns[_stage_column(m)] = ibis.cases(
             *[(bought & ok, key) for ok, key in branches], else_=ibis.null("string"))
