@@ -135,11 +135,24 @@ class Warehouse:
                                                                        schema=_loads_schema())))
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
-        """Compute ``expr`` once into a temporary table that later steps read several times."""
-        return self.con.create_table(name, expr, temp=True, overwrite=True)
+        """Compute ``expr`` once into a temporary table that later steps read several times.
+
+        One ``CREATE TEMP TABLE ... AS`` (Ibis' ``create_table(overwrite=True)`` would write the
+        rows twice: into a scratch table, then a copy under the final name). DuckDB keeps the
+        rows in the order the query yields them, so ``rowid`` is that order.
+        """
+        self.con._run_pre_execute_hooks(expr)  # registers in-memory tables the query reads
+        sql = self.con.compile(expr)
+        self.con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{_ident(name)}" AS {sql}')
+        return self.con.table(name)
 
     def drop_temp(self, name: str) -> None:
         self.con.drop_table(name, force=True)
+
+
+def _ident(name: str) -> str:
+    """A name safe inside double quotes."""
+    return name.replace('"', '""')
 
 
 def _setting(value: str) -> str:

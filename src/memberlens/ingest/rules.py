@@ -2,9 +2,11 @@
 
 :func:`prepare` renames the mapped source columns to canonical names and normalises text in
 Arrow (trim, date spellings such as ``2024年1月5日`` or ``19970101``, currency symbols and thousands
-separators). :func:`check` then types every field in the engine with ``try_cast`` and gives each
-row the first rule it breaks, in :data:`RULES` order, with the field and a reason. Exact duplicate
-lines and repeated keys are marked, not quarantined: they are dropped and counted.
+separators). :func:`stage` types every field in the engine with ``try_cast`` (the loader stores
+the result once); :func:`failures` lists each rule's condition over the typed stage, and a row
+gets the first rule it breaks, in :data:`RULES` order, with the field and a reason (:func:`check`
+is all of it as one lazy expression). Exact duplicate lines and repeated keys are marked, not
+quarantined: they are dropped and counted (:func:`duplicate_marks`).
 """
 
 from __future__ import annotations
@@ -84,9 +86,9 @@ def prepare(raw: pa.Table, mapping: Mapping, spec: TableSpec) -> pa.Table:
         text = _as_text(col)
         cols[RAW + f.name] = text
         if f.type in ("timestamp", "date") and pa.types.is_string(col.type):
-            cols[f.name] = _normalise_dates(text)
+            cols[f.name] = normalise_dates(text)
         elif f.type in ("decimal", "float", "integer") and pa.types.is_string(col.type):
-            cols[f.name] = _normalise_numbers(text)
+            cols[f.name] = normalise_numbers(text)
         elif f.values and f.name in mapping.values:
             cols[f.name] = text  # recoded in the engine with the user's spellings
         elif pa.types.is_string(col.type) or f.type == "string":
@@ -110,7 +112,7 @@ def _as_text(col: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
 
 
-def _normalise_numbers(text: pa.Array) -> pa.Array:
+def normalise_numbers(text: pa.Array) -> pa.Array:
     """Drop currency signs, thousands separators and spaces (one pass only when needed)."""
     if not pc.any(pc.match_substring_regex(text, r"[^0-9.eE+-]")).as_py():
         return text
@@ -120,7 +122,7 @@ def _normalise_numbers(text: pa.Array) -> pa.Array:
 _ISO = r"^\d{4}-\d{2}-\d{2}(?:$|[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$)"
 
 
-def _normalise_dates(text: pa.Array) -> pa.Array:
+def normalise_dates(text: pa.Array) -> pa.Array:
     """Rewrite common date spellings as ISO ``YYYY-MM-DD[ HH:MM:SS]`` for the engine's cast."""
     if pc.all(pc.match_substring_regex(text, _ISO)).as_py():
         return text  # already ISO everywhere (nulls are skipped): nothing to rewrite
@@ -143,58 +145,147 @@ def _day_first(values: pa.Array) -> bool:
     return any(x > 12 for x in firsts) and not any(x > 12 for x in seconds)
 
 
-def check(table: ir.Table, spec: TableSpec, ctx: Context, *, recode: dict | None = None) -> ir.Table:
-    """Typed columns plus ``_rule``, ``_field``, ``_reason`` (null when the row is valid) and ``_dup``."""
+def stage(table: ir.Table, spec: TableSpec, *, recode: dict | None = None) -> ir.Table:
+    """The typed stage: the part of the checks worth computing once and storing.
+
+    ``_line`` (when ``table`` has it), ``_raw_<field>`` for every field the source provides,
+    ``__<field>`` for every such field whose typed value is not its text (dates, numbers, coded
+    values), and the ``<field>_masked`` columns of personal data. The loader materialises it, so
+    each ``try_cast`` runs once; the rules then read the stored typed columns.
+    """
     recode = recode or {}
-    present = {c[len(RAW):] for c in table.columns if c.startswith(RAW)}
-    typed: dict[str, ir.Value] = {}
-    failures: list[tuple[str, str, ir.BooleanValue]] = []
+    present = _present(table)
+    cols: dict[str, ir.Value] = {}
+    if LINE in table.columns:
+        cols[LINE] = table[LINE]
     for f in spec.fields:
-        default = DEFAULTS.get((spec.name, f.name))
-        if f.name not in present:
-            typed[f.name] = (ibis.literal(default) if default is not None
-                             else ibis.null(IBIS_TYPES[f.type]))
+        if f.name in present:
+            cols[RAW + f.name] = table[RAW + f.name]
+    for f in spec.fields:
+        if f.name not in present or _is_text(f):
             continue
-        raw = table[RAW + f.name]
-        value = _typed(table[f.name], f, recode.get(f.name, {}))
+        source = table[f.name] if f.name in table.columns else table[RAW + f.name]
+        value = typed_value(source, f, recode.get(f.name, {}))
+        default = DEFAULTS.get((spec.name, f.name))
         if default is not None:
-            value = ibis.ifelse(raw.isnull(), ibis.literal(default), value)
-        typed[f.name] = value
+            value = ibis.ifelse(table[RAW + f.name].isnull(), ibis.literal(default), value)
+        cols[f"__{f.name}"] = value
+    for f in spec.pii_fields:
+        if f"{f.name}_masked" in table.columns:
+            cols[f"{f.name}_masked"] = table[f"{f.name}_masked"]
+    return table.select(**cols)
+
+
+def typed_values(staged: ir.Table, spec: TableSpec) -> dict[str, ir.Value]:
+    """Every field's typed value over a stage: stored typed column, the text, or the default."""
+    out: dict[str, ir.Value] = {}
+    for f in spec.fields:
+        if f"__{f.name}" in staged.columns:
+            out[f.name] = staged[f"__{f.name}"]
+        elif RAW + f.name in staged.columns:
+            out[f.name] = staged[RAW + f.name].cast(IBIS_TYPES[f.type])
+        else:
+            default = DEFAULTS.get((spec.name, f.name))
+            out[f.name] = (ibis.literal(default) if default is not None
+                           else ibis.null(IBIS_TYPES[f.type]))
+    return out
+
+
+def failures(staged: ir.Table, spec: TableSpec, ctx: Context) -> list[tuple[str, str, ir.Value]]:
+    """(rule, field, condition) for every check that applies, in :data:`RULES` order."""
+    present = _present(staged)
+    typed = typed_values(staged, spec)
+    found: list[tuple[str, str, ir.BooleanValue]] = []
+    for f in spec.fields:
+        if f.name not in present:
+            continue
+        raw = staged[RAW + f.name]
+        value = typed[f.name]
         if f.required:
-            failures.append(("missing_required", f.name, raw.isnull()))
+            found.append(("missing_required", f.name, raw.isnull()))
         if f.type in ("decimal", "float", "integer"):
-            failures.append(("bad_number", f.name, raw.notnull() & value.isnull()))
+            found.append(("bad_number", f.name, raw.notnull() & value.isnull()))
         elif f.type in ("timestamp", "date"):
-            failures.append(("bad_date", f.name, raw.notnull() & value.isnull()))
+            found.append(("bad_date", f.name, raw.notnull() & value.isnull()))
         elif f.values and _strict(f):
-            failures.append(("bad_value", f.name, raw.notnull() & value.isnull()))
+            found.append(("bad_value", f.name, raw.notnull() & value.isnull()))
     for f in spec.fields:
         if f.name in present and f.type in ("timestamp", "date"):
             v = typed[f.name]
             low = MIN_DATE if f.type == "date" else MIN_TIMESTAMP
-            failures.append(("date_too_old", f.name, v < ibis.literal(low)))
+            found.append(("date_too_old", f.name, v < ibis.literal(low)))
             if not _future_ok(spec, f):
                 limit = ctx.load_time.date() if f.type == "date" else ctx.load_time
-                failures.append(("date_in_future", f.name, v > ibis.literal(limit)))
-    failures += _negative_rules(spec, typed, present)
+                found.append(("date_in_future", f.name, v > ibis.literal(limit)))
+    found += _negative_rules(spec, typed, present)
     if ctx.members is not None and "member_id" in present and spec.name != "members":
         mid = typed["member_id"]
-        failures.append(("unknown_member", "member_id",
-                         mid.notnull() & ~mid.isin(ctx.members.member_id)))
+        found.append(("unknown_member", "member_id",
+                      mid.notnull() & ~mid.isin(ctx.members.member_id)))
+    return sorted(found, key=lambda x: list(RULES).index(x[0]))
 
-    by_rule = sorted(failures, key=lambda x: list(RULES).index(x[0]))
-    rule = ibis.cases(*[(cond.fill_null(False), name) for name, _, cond in by_rule],
-                      else_=ibis.null("string")) if by_rule else ibis.null("string")
-    field = ibis.cases(*[(cond.fill_null(False), fname) for _, fname, cond in by_rule],
-                       else_=ibis.null("string")) if by_rule else ibis.null("string")
-    reason = _reason(table, by_rule)
-    out = table.mutate(**{f"__{k}": v for k, v in typed.items()},
-                       _rule=rule, _field=field, _reason=reason)
-    dups = _duplicates(table, spec, present)
+
+def rule_of(found) -> ir.StringValue:
+    """The first rule a row breaks (null when it breaks none)."""
+    if not found:
+        return ibis.null("string")
+    return ibis.cases(*[(cond.fill_null(False), name) for name, _, cond in found],
+                      else_=ibis.null("string"))
+
+
+def field_of(found) -> ir.StringValue:
+    """The field of the first rule a row breaks."""
+    if not found:
+        return ibis.null("string")
+    return ibis.cases(*[(cond.fill_null(False), fname) for _, fname, cond in found],
+                      else_=ibis.null("string"))
+
+
+def check(table: ir.Table, spec: TableSpec, ctx: Context, *, recode: dict | None = None) -> ir.Table:
+    """Typed columns plus ``_rule``, ``_field``, ``_reason`` (null when the row is valid) and ``_dup``.
+
+    One lazy expression (the stage is not stored): right for previews and small tables; the
+    loader stores :func:`stage` first and applies the same rules to it.
+    """
+    staged = stage(table, spec, recode=recode)
+    found = failures(staged, spec, ctx)
+    typed = typed_values(staged, spec)
+    out = staged.mutate(**{f"__{k}": v for k, v in typed.items()},
+                        _rule=rule_of(found), _field=field_of(found), _reason=reason(staged, found))
+    dups = _duplicates(staged, spec, _present(staged))
     if dups is None:
         return out.mutate(_dup=ibis.null("string"))
     joined = out.left_join(dups, out[LINE] == dups["__dup_line"])
     return joined.drop("__dup_line")
+
+
+def duplicate_marks(staged: ir.Table, spec: TableSpec, ctx: Context) -> ir.Table | None:
+    """(``__dup_line``, ``_dup``) for every line that is dropped as a duplicate: repeated in the
+    file (:func:`_duplicates`) or, for a valid first line, stored already by an earlier load."""
+    present = _present(staged)
+    dups = _duplicates(staged, spec, present)
+    if not spec.key or ctx.stored is None or not all(k in present for k in spec.key):
+        return dups
+    typed = typed_values(staged, spec)
+    valid = staged.mutate(_rule=rule_of(failures(staged, spec, ctx)),
+                          **{f"__k_{k}": typed[k] for k in spec.key})
+    valid = valid.filter(valid._rule.isnull())
+    if dups is not None:
+        valid = valid.anti_join(dups, valid[LINE] == dups["__dup_line"])
+    stored_keys = ctx.stored.select(*[ctx.stored[k].name(f"__s_{k}") for k in spec.key]).distinct()
+    hits = valid.semi_join(stored_keys, [valid[f"__k_{k}"] == stored_keys[f"__s_{k}"]
+                                         for k in spec.key])
+    already = hits.select(__dup_line=hits[LINE], _dup=ibis.literal("already_stored"))
+    return already if dups is None else dups.union(already)
+
+
+def _present(table: ir.Table) -> set[str]:
+    return {c[len(RAW):] for c in table.columns if c.startswith(RAW)}
+
+
+def _is_text(f: FieldSpec) -> bool:
+    """Free-text fields: the typed value is the cleaned text itself (nothing to store twice)."""
+    return f.type == "string" and not f.values
 
 
 def _duplicates(table: ir.Table, spec: TableSpec, present: set[str]) -> ir.Table | None:
@@ -203,18 +294,37 @@ def _duplicates(table: ir.Table, spec: TableSpec, present: set[str]) -> ir.Table
     Lines are grouped by the key's source text (all fields for tables without a key): a later
     line equal to the first in every field is a ``duplicate_line``, otherwise a
     ``duplicate_key``. The first line of a key wins even when it is quarantined (fix it in the
-    source and load again); lines without a key are left to ``missing_required``. A hash
-    aggregate finds the repeated keys first, so the ordered window only runs over those lines
-    (usually few), not over the whole file.
+    source and load again); lines without a key are left to ``missing_required``; in a table
+    without a key, lines equal in every field (empty ones too) are duplicates. A hash
+    aggregate finds the repeated keys first, so the exact, ordered window only runs over those
+    lines (usually few), not over the whole file. A key of several fields is grouped by one
+    64-bit hash of them (cheaper than grouping several texts); a collision only adds a candidate
+    that the window tells apart.
     """
     raw_names = [RAW + n for n in spec.names if n in present]
     key_names = [RAW + k for k in spec.key if k in present] if spec.key else raw_names
     if not key_names:
         return None
-    repeated = table.group_by(key_names).aggregate(__n=ibis._.count())
-    repeated = repeated.filter((repeated.__n > 1)
-                               & ibis.and_(*[repeated[k].notnull() for k in key_names]))
-    lines = table.semi_join(repeated.select(key_names), key_names).select(LINE, *raw_names)
+    # (each side reads ``table`` by its own path: a shared filtered table would become a CTE,
+    # which DuckDB materialises in full)
+    def has_key(t):
+        return ibis.and_(*[t[k].notnull() for k in key_names])
+
+    agg = table.filter(has_key(table)) if spec.key else table
+    if len(key_names) > 1 or not spec.key:  # several fields (or NULLs, which do not join): hash
+        def key_hash(t):
+            return ibis.struct({n: t[n] for n in key_names}).hash()
+
+        repeated = agg.group_by(__h=key_hash(agg)).aggregate(__n=ibis._.count())
+        repeated = repeated.filter(repeated.__n > 1).select("__h")
+        lines = table.mutate(__h=key_hash(table)).semi_join(repeated, "__h")
+        if spec.key:
+            lines = lines.filter(has_key(lines))
+    else:
+        repeated = agg.group_by(key_names).aggregate(__n=ibis._.count())
+        repeated = repeated.filter(repeated.__n > 1).select(key_names)
+        lines = table.semi_join(repeated, key_names)  # a NULL key joins nothing
+    lines = lines.select(LINE, *raw_names)
     window = ibis.window(group_by=[lines[k] for k in key_names], order_by=lines[LINE])
     rank = ibis.row_number().over(window)
     same = ibis.and_(*[lines[r].first().over(window).identical_to(lines[r]) for r in raw_names])
@@ -233,13 +343,18 @@ def _future_ok(spec: TableSpec, f: FieldSpec) -> bool:
     return spec.name == "campaigns"
 
 
-def _typed(col: ir.Value, f: FieldSpec, user_values: dict[str, str]) -> ir.Value:
+def typed_value(col: ir.Value, f: FieldSpec, user_values: dict[str, str]) -> ir.Value:
+    """``col`` (text, or the source's own type) as field ``f``'s type: ``try_cast`` of text,
+    coded values through their spellings (``user_values``, from the mapping, take precedence)."""
     target = IBIS_TYPES[f.type]
     if f.values:
         spellings = {s.lower(): canon for canon, options in f.values.items() for s in options}
         spellings.update({canon.lower(): canon for canon in f.values})
         spellings.update({k.lower(): v for k, v in user_values.items()})
-        key = col.cast("string").strip().lower()
+        # the same mapping with the canonical spellings tested first (the usual case)
+        first = [c.lower() for c in f.values if c.lower() in spellings]
+        spellings = {**{k: spellings[k] for k in first}, **spellings}
+        key = col.cast("string").lower()  # the text is trimmed already
         mapped = key.substitute(spellings, else_=ibis.null("string"))
         return mapped
     if f.type == "string":
@@ -268,11 +383,12 @@ def _negative_rules(spec: TableSpec, typed: dict[str, ir.Value], present: set[st
     return rules
 
 
-def _reason(table: ir.Table, failures) -> ir.StringValue:
-    if not failures:
+def reason(table: ir.Table, found) -> ir.StringValue:
+    """The value, the rule and the fix, for the first rule a row breaks."""
+    if not found:
         return ibis.null("string")
     branches = []
-    for name, fname, cond in failures:
+    for name, fname, cond in found:
         value = table[RAW + fname].fill_null("")
         text = (ibis.literal(f"{fname}=") + value.cast("string")
                 + ibis.literal(f": {RULES[name]}; fix: {FIXES[name]}"))

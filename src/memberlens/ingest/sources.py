@@ -3,6 +3,10 @@
 Every reader returns the columns as they are in the source (text stays text, nothing is coerced
 here) plus ``_line``: the line (CSV/Excel: counting the header as line 1) or row number a user
 would look up in the original file, so every quarantined row can be traced back.
+
+:func:`scan_source` only describes CSV/TSV and Parquet files (header, encoding, delimiter,
+fingerprint) for an engine that reads them itself (DuckDB, see :mod:`.duckdb_reader`); other
+sources are read into Arrow as by :func:`read_source`.
 """
 
 from __future__ import annotations
@@ -18,19 +22,70 @@ import pyarrow as pa
 from memberlens.exceptions import SourceError
 
 LINE = "_line"
+#: the pseudo column that holds generated order ids when an orders export has none.
+GENERATED_ORDER_ID = "_generated_order_id"
 _SAMPLE_BYTES = 1 << 20
 _GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz", "big5"}
 
 
 @dataclass(frozen=True)
 class Source:
-    """A source read into memory."""
+    """A source read into memory, or (``table`` None) described for the engine to read."""
 
-    table: pa.Table
+    table: pa.Table | None
     label: str
     fingerprint: str
     format: str
     encoding: str | None = None
+    #: the file(s) behind a described source (Parquet: the parts, in order).
+    files: tuple[Path, ...] = ()
+    #: the source's column names, in order (a described source has no table to ask).
+    columns: tuple[str, ...] = ()
+    #: CSV field delimiter of a described CSV source.
+    delimiter: str | None = None
+
+    @property
+    def column_names(self) -> list[str]:
+        """The source's columns (without ``_line``)."""
+        if self.table is not None:
+            return [c for c in self.table.column_names if c != LINE]
+        return list(self.columns)
+
+
+def scan_source(source: str | Path, *, sql_table: str | None = None,
+                query: str | None = None, sheet: str | int | None = None,
+                fingerprint: bool = True) -> Source:
+    """Describe a CSV/TSV or Parquet file without reading its rows (``table`` is None); read any
+    other source as :func:`read_source` does. With ``fingerprint=False`` a described file's
+    ``fingerprint`` is left empty (for the caller to compute, e.g. while the engine reads it)."""
+    text = str(source)
+    if "://" not in text:
+        path = Path(source)
+        if path.is_file():
+            suffix = path.suffix.lower()
+            if suffix in (".csv", ".tsv", ".txt", ""):
+                encoding, delimiter, names = _describe_csv(path)
+                return Source(None, str(path), file_fingerprint([path]) if fingerprint else "",
+                              "csv", encoding, files=(path,), columns=tuple(names),
+                              delimiter=delimiter)
+            if suffix in (".parquet", ".pq"):
+                return _describe_parquet(path, [path], fingerprint)
+        elif path.is_dir():
+            parts = sorted(path.glob("*.parquet"))
+            if parts:
+                return _describe_parquet(path, parts, fingerprint)
+    return read_source(source, sql_table=sql_table, query=query, sheet=sheet)
+
+
+def _describe_parquet(path: Path, parts: list[Path], fingerprint: bool = True) -> Source:
+    import pyarrow.parquet as pq
+
+    try:
+        names = list(dict.fromkeys(n for p in parts for n in pq.read_schema(p).names))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceError(f"{path}: not a readable Parquet file ({exc})") from None
+    return Source(None, str(path), file_fingerprint(parts) if fingerprint else "", "parquet",
+                  files=tuple(parts), columns=tuple(names))
 
 
 def read_source(source: str | Path, *, sql_table: str | None = None,
@@ -59,6 +114,11 @@ def read_source(source: str | Path, *, sql_table: str | None = None,
         return _read_csv(path)
     raise SourceError(f"{path}: unsupported file type {suffix!r}; use CSV/TSV, .xlsx, .parquet, "
                       ".jsonl, or a database URL such as sqlite:///shop.db with --sql-table")
+
+
+def id_prefix(src: Source) -> str:
+    """The prefix of ids generated as ``<file name>:<line>`` for an export without order ids."""
+    return Path(src.label).name + ":"
 
 
 def file_fingerprint(paths: list[Path]) -> str:
@@ -97,9 +157,8 @@ def _with_lines(table: pa.Table, first: int) -> pa.Table:
     return table.append_column(LINE, pa.array(np.arange(first, first + table.num_rows, dtype=np.int64)))
 
 
-def _read_csv(path: Path) -> Source:
-    import pyarrow.csv as pacsv
-
+def _describe_csv(path: Path) -> tuple[str, str, list[str]]:
+    """(encoding, delimiter, header names) of a CSV file, from its first MiB."""
     with open(path, "rb") as fh:
         sample = fh.read(_SAMPLE_BYTES)
     if not sample.strip():
@@ -113,6 +172,13 @@ def _read_csv(path: Path) -> Source:
     if len(set(names)) != len(names) or any(not n for n in names):
         raise SourceError(f"{path}, line 1: the header has empty or repeated column names "
                           f"({names}); give every column a unique name")
+    return encoding, delimiter, names
+
+
+def _read_csv(path: Path) -> Source:
+    import pyarrow.csv as pacsv
+
+    encoding, delimiter, names = _describe_csv(path)
     try:
         table = pacsv.read_csv(
             path,
