@@ -187,6 +187,9 @@ _M: dict[str, tuple[str, str]] = {
                          "No account yet: run `memberlens user add NAME --role admin` on the "
                          "server, or open /setup on the server itself."),
     "baskets.rules": ("关联规则", "Association rules"),
+    "baskets.for_member": ("为会员推荐", "Recommendations for a member"),
+    "baskets.member_id": ("会员ID", "Member ID"),
+    "baskets.recommend": ("推荐", "Recommend"),
     "baskets.lhs": ("如果购买", "If bought"), "baskets.rhs": ("也会购买", "Then also buys"),
     "col.support": ("支持度", "Support"), "col.confidence": ("置信度", "Confidence"),
     "col.lift": ("提升度", "Lift"),

@@ -46,12 +46,17 @@
   function chart(id, option) {
     const el = document.getElementById(id);
     if (!el) return null;
-    const c = echarts.getInstanceByDom(el) || echarts.init(el);
+    let c = echarts.getInstanceByDom(el);
+    if (!c) { c = echarts.init(el); charts.push(c); }
     c.setOption(Object.assign({ color: COLORS, textStyle: { fontFamily: "inherit" } }, option), true);
-    charts.push(c);
     return c;
   }
-  window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
+  // A window shrunk to nothing (minimised, or the 1x1 step of a full-page screenshot) leaves the
+  // charts zero-sized; ECharts' maps and graphs cannot invert a zero-size view, so those wait.
+  window.addEventListener("resize", () => charts.forEach((c) => {
+    const box = c.getDom();
+    if (!c.isDisposed() && box.clientWidth > 0 && box.clientHeight > 0) c.resize();
+  }));
   function el(tag, attrs, text) {
     const e = document.createElement(tag);
     Object.entries(attrs || {}).forEach(([k, v]) => e.setAttribute(k, v));
@@ -490,12 +495,22 @@
       if (!rows.length) return;
       const nodes = {}; const links = [];
       rows.slice(0, 60).forEach((r) => { nodes[r.lhs] = 1; nodes[r.rhs] = 1; links.push({ source: r.lhs, target: r.rhs, value: r.lift }); });
-      chart("chart-network", { tooltip: {}, series: [{ type: "graph", layout: "force", roam: true, 
-        force: { repulsion: 400, edgeLength: 140 }, edgeSymbol: ["none", "arrow"], edgeSymbolSize: 9,
+      chart("chart-network", { tooltip: {}, series: [{ type: "graph", layout: "force", roam: true,
+        force: { repulsion: 400, edgeLength: 140, layoutAnimation: false }, edgeSymbol: ["none", "arrow"], edgeSymbolSize: 9,
         lineStyle: { width: 2, opacity: 0.7 }, label: { show: true, position: "right", fontSize: 13 },
         data: Object.keys(nodes).map((n) => ({ name: n, symbolSize: 22 })), links }] });
     }
     form.addEventListener("submit", (e) => { e.preventDefault(); load().catch(fail); });
+    const recsForm = document.getElementById("recs-form");
+    recsForm.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const id = recsForm.elements.member_id.value.trim();
+      if (!id) return;
+      hide("recs-empty"); show("recs-table");
+      api("/api/members/" + encodeURIComponent(id)).then((data) => {
+        recommendations((data && data.recommendations) || { available: false, rows: [] });
+      }).catch(fail);
+    });
     await load();
   };
 
