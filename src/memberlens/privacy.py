@@ -43,11 +43,14 @@ def normalise_values(kind: str, values: pa.Array | Iterable[str | None]) -> pa.A
 def pseudonymise(values: pa.Array | Iterable[str | None], key: bytes) -> pa.Array:
     """HMAC-SHA256 of each value under ``key`` (hex, truncated to 32 characters); nulls stay null."""
     arr = pa.array(values, type=pa.string()) if not isinstance(values, pa.Array) else values
-    out = [
-        None if v is None else hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest()[:_HASH_CHARS]
-        for v in arr.to_pylist()
-    ]
-    return pa.array(out, type=pa.string())
+    keyed = hmac.new(key, digestmod=hashlib.sha256)  # the key's inner and outer states, once
+
+    def digest(value: str) -> str:
+        h = keyed.copy()
+        h.update(value.encode("utf-8"))
+        return h.hexdigest()[:_HASH_CHARS]
+
+    return pa.array([None if v is None else digest(v) for v in arr.to_pylist()], type=pa.string())
 
 
 def mask_values(kind: str, values: pa.Array | Iterable[str | None]) -> pa.Array:
