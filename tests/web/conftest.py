@@ -32,37 +32,7 @@ def shop(tmp_path_factory):
         load(table, root / "sim" / f"{table}.parquet", project=project)
     run_pipeline(project, as_of=dt.date(2025, 6, 30))
     run_pipeline(project)
-    add_pending_marts(project)
     return project
-
-
-def add_pending_marts(project) -> None:
-    """What the dashboard reads and the pipeline does not write yet, built here from the same
-    warehouse with the package's own parts (skipped once ``memberlens run`` writes it):
-    ``mart_members.next_purchase_date``, :meth:`BetaGeoModel.next_purchase` (median wait) of
-    the BG/NBD the clv step fits (weeks, same inputs)."""
-    import duckdb
-    import pandas as pd
-
-    from memberlens.clv import BetaGeoModel
-
-    con = duckdb.connect(str(project.warehouse))
-    try:
-        columns = {r[0] for r in con.execute("DESCRIBE mart_members").fetchall()}
-        if "next_purchase_date" not in columns:
-            m = con.execute("SELECT member_id, frequency, recency / 7.0 AS recency, T / 7.0 AS T, "
-                            "as_of FROM mart_members").df()
-            model = BetaGeoModel().fit(m[["member_id", "frequency", "recency", "T"]])
-            nxt = model.next_purchase(m[["member_id", "frequency", "recency", "T"]],
-                                      as_of=m["as_of"].max(), time_unit="W")
-            frame = pd.DataFrame({"member_id": m["member_id"],
-                                  "d": nxt["next_purchase_date"].dt.date.to_numpy()})
-            con.register("nxt", frame)
-            con.execute("ALTER TABLE mart_members ADD COLUMN next_purchase_date DATE")
-            con.execute("UPDATE mart_members SET next_purchase_date = nxt.d FROM nxt "
-                        "WHERE mart_members.member_id = nxt.member_id")
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="session")
