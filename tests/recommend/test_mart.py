@@ -62,3 +62,21 @@ def test_bought_together_mart(marts, products):
     assert together["other_product_name"].eq(
         names.loc[together["other_product_id"]].to_numpy()).all()
     assert np.all(together["lift"] > 1)
+
+
+def test_arrow_form_holds_the_same_recommendations_in_dictionaries(marts, shop):
+    # the pipeline's form (as_arrow=True, text dictionary-encoded per batch) against the
+    # pandas form of the same call
+    import pyarrow as pa
+
+    t = {name: shop.table(name) for name in ("orders", "order_items", "products", "events")}
+    table, _ = recommendation_mart(t["orders"], t["order_items"], t["products"], t["events"],
+                                   as_of=AS_OF, k=10, batch_size=500, as_arrow=True)
+    assert isinstance(table, pa.Table) and table.num_rows == len(marts[0])
+    assert pa.types.is_dictionary(table.schema.field("reason_en").type)
+    assert table.column("reason_en").num_chunks > 1  # several batches, each its own dictionary
+    plain = table.to_pandas()
+    for col in plain.columns:
+        if isinstance(plain[col].dtype, pd.CategoricalDtype):
+            plain[col] = plain[col].astype(object)
+    pd.testing.assert_frame_equal(plain, marts[0], check_dtype=False)

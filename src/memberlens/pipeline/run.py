@@ -178,7 +178,9 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
     return RunResult(run_id, day, records, {k: len(v) for k, v in marts.items()}, models)
 
 
-def _to_arrow(frame: pd.DataFrame) -> pa.Table:
+def _to_arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:
+    if isinstance(frame, pa.Table):
+        return frame
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object:
@@ -437,11 +439,13 @@ def _recommendations(orders, items, products, events, day, project: Project):
     try:
         recs, together = recommendation_mart(orders, items, products, events, as_of=day,
                                              k=int(settings.get("k", 10)),
-                                             kind=settings.get("kind", "hybrid"))
+                                             kind=settings.get("kind", "hybrid"),
+                                             as_arrow=True)
     except DataError as exc:
         return None, 0, "skipped", str(exc)
-    return ((recs, together), len(recs), "ok",
-            f"{recs['member_id'].nunique():,} members, "
+    members = pc.count_distinct(recs.column("member_id")).as_py() if recs.num_rows else 0
+    return ((recs, together), recs.num_rows, "ok",
+            f"{members:,} members, "
             f"{together['product_id'].nunique():,} products with a bought-together list")
 
 

@@ -355,13 +355,20 @@ class Recommender(BaseEstimator):
                           batch_size: int | None = None) -> Iterator[pd.DataFrame]:
         """:meth:`recommend`, one frame per batch of members (bounded memory: a batch holds
         ``batch_size x items`` scores; by default about 8 million cells)."""
+        for table in self.recommend_arrow_batches(member_ids, k, opted_out=opted_out,
+                                                  batch_size=batch_size):
+            yield table.to_pandas()
+
+    def recommend_arrow_batches(self, member_ids, k: int = 10, *, opted_out=None,
+                                batch_size: int | None = None) -> Iterator[pa.Table]:
+        """:meth:`recommend_batches` as Arrow tables (no pandas copy of the text columns)."""
         check_is_fitted(self, "members_")
         k = _positive_int("k", k)
         ids = _as_ids(member_ids)
         opt = self._opt_out_frame(opted_out)
         step = self._batch_rows(batch_size)
         for start in range(0, len(ids), step):
-            yield self._batch(ids[start:start + step], k, opt).to_pandas()
+            yield self._batch(ids[start:start + step], k, opt)
 
     def recommend(self, member_ids, k: int = 10, *, opted_out=None,
                   batch_size: int | None = None) -> pd.DataFrame:
