@@ -73,7 +73,8 @@ def recommendation_mart(orders, items, products, events, *, as_of: dt.date | str
                         batch_size: int | None = None,
                         progress: Callable[[str], None] | None = None,
                         as_arrow: bool = False,
-                        ) -> tuple[pd.DataFrame | pa.Table, pd.DataFrame]:
+                        sink: Callable[[pa.Table], None] | None = None,
+                        ) -> tuple[pd.DataFrame | pa.Table | int, pd.DataFrame]:
     """(recommendations, bought together) as of ``as_of`` from Ibis tables (``products`` and
     ``events`` may be None).
 
@@ -85,7 +86,9 @@ def recommendation_mart(orders, items, products, events, *, as_of: dt.date | str
     ``as_arrow=True`` gives the recommendations as an Arrow table whose repeated text (product,
     category, reasons, source) is dictionary-encoded batch by batch: the form for millions of
     members (4.1 million members x 10 rows take about 1 GB instead of pandas' ~15 GB of
-    Python strings); the values are the same.
+    Python strings); the values are the same. With ``sink``, each batch in that form is handed
+    to ``sink`` (for instance to append it to a table) instead of being kept, and the first
+    element returned is the number of rows handed over: memory then stays that of one batch.
     """
     say = progress or (lambda _m: None)
     day = as_day(as_of, name="as_of")
@@ -98,14 +101,21 @@ def recommendation_mart(orders, items, products, events, *, as_of: dt.date | str
     model = Recommender(**{**(params or {}), "kind": kind}).fit(train, products=catalogue)
     say("recommending")
     parts = []
+    handed = 0
     for batch in model.recommend_arrow_batches(np.asarray(model.members_), k=k,
                                                batch_size=batch_size):
         extra = product_labels(model, batch.column("product_id").to_numpy(zero_copy_only=False),
                                with_category=True)
         batch = batch.add_column(3, "product_name", extra["name"])
         batch = batch.add_column(4, "category", extra["category"])
-        parts.append(_compact(batch) if as_arrow else batch)
-    if as_arrow:
+        if sink is not None:
+            sink(_compact(batch).select(list(MART_RECOMMENDATION_COLUMNS)))
+            handed += batch.num_rows
+        else:
+            parts.append(_compact(batch) if as_arrow else batch)
+    if sink is not None:
+        recs = handed
+    elif as_arrow:
         recs = pa.concat_tables(parts) if parts else pa.table(
             {c: pa.array([], pa.string()) for c in MART_RECOMMENDATION_COLUMNS})
     else:
@@ -119,8 +129,9 @@ def recommendation_mart(orders, items, products, events, *, as_of: dt.date | str
     together = together.astype({"product_id": str, "other_product_id": str})
     other = product_labels(model, together["other_product_id"].to_numpy(), with_category=False)
     together.insert(3, "other_product_name", other["name"].to_pandas())
-    recs = (recs.select(list(MART_RECOMMENDATION_COLUMNS)) if as_arrow
-            else recs[list(MART_RECOMMENDATION_COLUMNS)])
+    if sink is None:
+        recs = (recs.select(list(MART_RECOMMENDATION_COLUMNS)) if as_arrow
+                else recs[list(MART_RECOMMENDATION_COLUMNS)])
     return recs, together[list(MART_BOUGHT_TOGETHER_COLUMNS)].reset_index(drop=True)
 
 
