@@ -124,7 +124,7 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
                                                                    products, day),
                            n_orders) if items is not None and products is not None else None)
         recommended = (timed("recommendations", lambda: _recommendations(
-            wh, orders, items, products, events, day, proj), n_orders)
+            wh, orders, items, products, events, day, proj, rules), n_orders)
             if items is not None and _enabled(proj, "recommendations") else None)
         churn = (timed("churn", lambda: _churn(wh.con, day, proj, models, len(summary)),
                        n_orders) if _enabled(proj, "churn") else None)
@@ -454,19 +454,22 @@ def _enabled(project: Project, step: str) -> bool:
 NEXT_RECOMMENDATIONS = "__next_mart_recommendations"
 
 
-def _recommendations(wh, orders, items, products, events, day, project: Project):
+def _recommendations(wh, orders, items, products, events, day, project: Project, rules=None):
     """Top-10 products per member (hybrid: ALS + item kNN + popularity, filters, reasons in
     English and Chinese) and the bought-together list per product.
 
     The recommendations (ten rows per member: 41 million for 4.1 million members) are appended
     batch by batch to a scratch table in the warehouse, never held whole in memory; the run's
-    transaction copies them into ``mart_recommendations``.
+    transaction copies them into ``mart_recommendations``. "Bought together" reuses the
+    baskets step's product rules (no second pass over the order lines) when it mined products.
     """
     from memberlens.exceptions import DataError
     from memberlens.recommend import recommendation_mart
     from memberlens.recommend.mart import MART_RECOMMENDATION_COLUMNS
 
     settings = dict(project.settings.get("recommend", {}))
+    product_rules = (rules if rules is not None and len(rules)
+                     and set(rules.get("level", [])) == {"product"} else None)
     wh.con.drop_table(NEXT_RECOMMENDATIONS, force=True)
     written = []
 
@@ -484,7 +487,8 @@ def _recommendations(wh, orders, items, products, events, day, project: Project)
     try:
         rows, together = recommendation_mart(orders, items, products, events, as_of=day,
                                              k=int(settings.get("k", 10)),
-                                             kind=settings.get("kind", "hybrid"), sink=append)
+                                             kind=settings.get("kind", "hybrid"), sink=append,
+                                             rules=product_rules)
     except DataError as exc:
         wh.con.drop_table(NEXT_RECOMMENDATIONS, force=True)
         return None, 0, "skipped", str(exc)

@@ -291,11 +291,15 @@ def assign_segments(summary: pd.DataFrame, scheme: SegmentScheme, scorer: RFMSco
             high[metric] = (values < reference[metric] if metric == "R"
                             else values > reference[metric])
     conditions = [_matches(scheme, seg, scores, high) for seg in scheme.segments]
-    n = len(scores)
+    # the first matching segment's position (-1: none), then its names by position: one
+    # integer array, not one full-length array of names per segment and column
+    codes = np.select(conditions, [np.int16(i) for i in range(len(scheme.segments))],
+                      default=np.int16(-1)) if conditions else np.full(len(scores), -1)
     for column, attr in (("segment", "key"), ("segment_en", "en"), ("segment_zh", "zh")):
-        choices = [np.full(n, getattr(seg, attr), dtype=object) for seg in scheme.segments]
         default = getattr(scheme.fallback, attr) if scheme.fallback else None
-        scores[column] = np.select(conditions, choices, default=default)
+        names = np.array([getattr(seg, attr) for seg in scheme.segments] + [default],
+                         dtype=object)
+        scores[column] = names[codes]  # position -1 is the default, last in ``names``
     return scores
 
 
