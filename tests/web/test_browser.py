@@ -110,13 +110,15 @@ def page(browser, server):
 
 
 def _settle(pg) -> None:
-    """Wait for the page's requests, then (up to 15 s on a busy machine) for every visible chart
-    to have drawn pixels; a chart still blank after that is reported by the caller's check."""
+    """Wait for the page's requests, then (up to 60 s on a busy machine: the world map once took
+    longer than 15 s to draw on a CI machine running a 10M-order benchmark beside the suite) for
+    every visible chart to have drawn pixels; a chart still blank after that is reported by the
+    caller's check."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     pg.wait_for_load_state("networkidle")
     try:
-        pg.wait_for_function(f"() => ({_DRAWN})().every(([id, n]) => n > 0)", timeout=15_000)
+        pg.wait_for_function(f"() => ({_DRAWN})().every(([id, n]) => n > 0)", timeout=60_000)
     except PlaywrightTimeout:
         pass
     pg.wait_for_timeout(300)  # ECharts animations draw over a few frames
