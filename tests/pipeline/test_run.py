@@ -129,6 +129,14 @@ def test_demo_shop_marts_use_every_table(tmp_path):
                         "reason_en is null or reason_zh is null), count(*) - count(distinct "
                         "(member_id, product_id)) from mart_recommendations")[0]
     assert recs[0] > 0 and recs[1] == 10 and recs[2] == 0 and recs[3] == 0
+    # the scratch table the recommendations were streamed into is gone after the run
+    assert sql(project, "select count(*) from duckdb_tables() "
+                        "where table_name = '__next_mart_recommendations'") == [(0,)]
+    # bought together comes from the baskets step's product rules: every pair is a stored rule
+    assert sql(project, "select count(*) > 0 from mart_bought_together") == [(True,)]
+    assert sql(project, "select count(*) from mart_bought_together b anti join mart_rules r "
+                        "on r.antecedent = b.product_id and r.consequent = b.other_product_id "
+                        "and r.antecedent_size = 1") == [(0,)]
     # churn scores for every buying member, copied into the member mart
     churn = sql(project, "select count(*), min(churn_probability), max(churn_probability), "
                          "count(distinct churn_risk_decile) from mart_churn")[0]

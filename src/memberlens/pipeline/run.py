@@ -19,6 +19,7 @@ Marts written in one transaction (readers see the old set or the new one): ``mar
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -87,7 +88,7 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
     run_id = dt.datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
     config_hash = hashlib.sha256(proj.file.read_bytes()).hexdigest()[:12]
     records: list[StepRecord] = []
-    with open_warehouse(proj) as wh:
+    with open_warehouse(proj) as wh, _scratch_dropped(wh, NEXT_RECOMMENDATIONS):
         orders = wh.table("orders")
         member_orders = orders.filter(orders.member_id.notnull())
         day = as_of or resolve_as_of(proj, orders)
@@ -186,7 +187,6 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
                 wh.replace(name, table, run_id)
                 unregister(wh.con, f"__new_{name}")
             _record_run(wh, run_id, day, config_hash, started, records)
-        wh.con.drop_table(NEXT_RECOMMENDATIONS, force=True)
         step_msg("indexing")
         _index_member_ids(wh)
     return RunResult(run_id, day, records, sizes, models)
@@ -452,6 +452,16 @@ def _enabled(project: Project, step: str) -> bool:
 
 #: where the recommendations go batch by batch until the run's transaction swaps them in.
 NEXT_RECOMMENDATIONS = "__next_mart_recommendations"
+
+
+@contextlib.contextmanager
+def _scratch_dropped(wh, name: str):
+    """Drop the scratch table ``name`` when the run ends, whether it succeeded or not."""
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            wh.con.drop_table(name, force=True)
 
 
 def _recommendations(wh, orders, items, products, events, day, project: Project, rules=None):
