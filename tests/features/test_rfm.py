@@ -186,7 +186,7 @@ def test_favourite_channel_matches_the_rule_written_in_pandas(backend, on_backen
                                                                    unit="h"),
         "amount": rng.integers(100, 10_000, n) / 100,
         "status": rng.choice(["paid", "paid", "paid", "refunded", "cancelled"], n),
-        "channel": rng.choice(["app", "store", "web", "mini_program", None], n),
+        "channel": rng.choice(["app", "store", "web", "mini_program", "天猫", "京东", None], n),
     })
     got = backend.to_pandas(rfm_summary(on_backend(orders, "orders_channels"),
                                         as_of="2024-03-15"))
@@ -277,3 +277,20 @@ def test_time_unit_scales_recency_and_t(orders):
         np.testing.assert_allclose(merged["T_u"] * width, merged["T"], rtol=1e-12)
         assert (merged.frequency_u == merged.frequency).all()
         assert (merged.recency <= merged["T"]).all() and (merged.frequency >= 0).all()
+
+
+def test_purchases_and_refunds_is_the_two_rule_sets_together(backend, on_backend):
+    """The one-pass table rfm_summary reads equals purchases() plus refunds() row for row."""
+    import datetime as dt
+
+    from memberlens.features import purchases, purchases_and_refunds, refunds
+
+    orders = on_backend(_shop()[0], "o_both")
+    end = dt.date(2024, 1, 31)
+    both = backend.to_pandas(purchases_and_refunds(orders, end=end))
+    paid = backend.to_pandas(purchases(orders, end=end))
+    back = backend.to_pandas(refunds(orders, end=end))
+    assert sorted(both.order_id[both.is_paid]) == sorted(paid.order_id)
+    assert sorted(both.order_id[~both.is_paid]) == sorted(back.order_id) == ["o4"]
+    # refund rows keep their sign here; refunds() makes them positive
+    assert both.set_index("order_id").amt["o4"] == -back.set_index("order_id").amt["o4"]

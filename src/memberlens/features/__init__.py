@@ -1,6 +1,12 @@
 """Per-member features computed in the engine (Ibis): purchase summaries for RFM and CLV."""
 
-from memberlens.features.purchases import TIME_UNIT_DAYS, TimeUnit, purchases, refunds
+from memberlens.features.purchases import (
+    TIME_UNIT_DAYS,
+    TimeUnit,
+    purchases,
+    purchases_and_refunds,
+    refunds,
+)
 from memberlens.features.rfm import (
     RFM_SUMMARY_COLUMNS,
     calibration_holdout_summary,
@@ -8,4 +14,4 @@ from memberlens.features.rfm import (
 )
 
 __all__ = ["RFM_SUMMARY_COLUMNS", "TIME_UNIT_DAYS", "TimeUnit", "calibration_holdout_summary",
-           "purchases", "refunds", "rfm_summary"]
+           "purchases", "purchases_and_refunds", "refunds", "rfm_summary"]

@@ -28,8 +28,8 @@ import pandas as pd
 
 from memberlens.exceptions import DataError
 
-__all__ = ["TIME_UNIT_DAYS", "TimeUnit", "as_day", "as_table", "purchases", "refunds",
-           "unit_days"]
+__all__ = ["TIME_UNIT_DAYS", "TimeUnit", "as_day", "as_table", "purchases",
+           "purchases_and_refunds", "refunds", "unit_days"]
 
 TimeUnit = Literal["D", "W", "M"]
 
@@ -137,3 +137,16 @@ def refunds(orders: ir.Table, *, end: dt.date) -> ir.Table:
             & (table.day <= ibis.date(end)))
     table = table.filter(keep)
     return table.mutate(amt=table.amt.abs())
+
+
+def purchases_and_refunds(orders: ir.Table, *, end: dt.date) -> ir.Table:
+    """Purchases and refunds of members with ``day <= end`` in one table, for summaries that
+    need both in one pass: the rows of :func:`purchases` and :func:`refunds` together, with
+    ``is_paid`` (True for a purchase, False for a refund); ``amt`` keeps its sign (take
+    ``amt.abs()`` of refund rows for the money returned, as :func:`refunds` does).
+    """
+    table = _with_day(orders)
+    is_paid = _status_is(table, "paid")
+    keep = ((is_paid | _status_is(table, "refunded")) & table.member_id.notnull()
+            & (table.day <= ibis.date(end)))
+    return table.mutate(is_paid=is_paid).filter(keep)
