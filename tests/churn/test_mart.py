@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from memberlens.churn import churn_mart, score_project
-from memberlens.churn.mart import risk_deciles
+from memberlens.churn.mart import risk_deciles, sample_rate
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +89,41 @@ def test_without_saved_models_it_trains_at_the_as_of_day(inputs, trained):
     assert summary["auc"] == pytest.approx(trained.backtest.metric("lightgbm").auc, abs=1e-12)
     assert summary["categories"] == {} and "category_1" not in frame.columns
     assert frame["churn_probability"].between(0, 1).all()
+
+
+def test_a_member_sample_is_the_same_members_every_time(inputs):
+    members = inputs.orders.member_id.nunique().execute()
+    sample = inputs.sample(4)
+    ids = set(sample.orders.member_id.to_pandas())
+    assert ids == set(inputs.sample(4).orders.member_id.to_pandas())
+    assert 0.2 * members < len(ids) < 0.3 * members  # about one member in four
+    # a sampled member keeps every order (the sample cuts members, not their history)
+    kept = inputs.orders.filter(inputs.orders.member_id.isin(list(ids))).count().execute()
+    assert sample.orders.count().execute() == kept
+    assert inputs.sample(1) is inputs
+    with pytest.raises(ValueError, match="one_in"):
+        inputs.sample(0)
+
+
+def test_sample_rate():
+    assert sample_rate(4000, None) == 1 and sample_rate(4000, 4000) == 1
+    assert sample_rate(4001, 4000) == 2 and sample_rate(4_100_000, 200_000) == 21
+
+
+@pytest.mark.slow  # trains the churn and purchase models twice (~60 s)
+def test_trained_on_a_sample_every_member_is_still_scored(inputs, trained, truth):
+    # reference: the simulator's latent state, as above; and the model trained on everyone
+    full, full_summary = churn_mart(inputs, as_of=trained.cutoff)
+    quarter = -(-len(full) // 4)
+    frame, summary = churn_mart(inputs, as_of=trained.cutoff, train_sample=quarter)
+    one_in = sample_rate(len(frame), quarter)
+    assert one_in == 4 and summary["churn"]["source"].endswith(f"on 1 member in {one_in}")
+    assert list(frame["member_id"]) == list(full["member_id"])  # everyone scored
+    ratio = summary["churn"]["n_train"] / full_summary["churn"]["n_train"]
+    assert 0.2 < ratio < 0.3
+    as_of = pd.Timestamp(summary["as_of"]) + pd.Timedelta(days=1)
+    alive = ~truth.set_index("member_id")["dropout_at"].lt(as_of)
+    y = alive.reindex(frame["member_id"]).fillna(True).astype(int).to_numpy()
+    sampled_auc = roc_auc_score(1 - y, frame["churn_probability"])
+    assert sampled_auc > 0.7
+    assert sampled_auc > roc_auc_score(1 - y, full["churn_probability"]) - 0.03

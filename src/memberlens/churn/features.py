@@ -17,7 +17,7 @@ see a later day (the leakage test deletes later orders and checks nothing change
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ibis
 import ibis.expr.types as ir
@@ -120,6 +120,25 @@ class ChurnInputs:
         optional = {name: con.table(name) if name in present else None
                     for name in ("events", "interactions", "order_items", "products")}
         return cls(orders=con.table("orders"), **optional)
+
+    def sample(self, one_in: int) -> ChurnInputs:
+        """These tables restricted to about one member in ``one_in``: those whose member_id
+        hashes to 0 modulo ``one_in`` (the same members on every call of one engine; engines
+        hash differently). ``order_items`` and ``products`` stay whole: order lines reach
+        members only through ``orders``. For training on a large shop (``churn_mart``'s
+        ``train_sample``): the model learns from the sample, every member is scored."""
+        if int(one_in) < 1:
+            raise ValueError(f"one_in: must be a whole number >= 1, got {one_in!r}")
+        if int(one_in) == 1:
+            return self
+
+        def keep(table: ir.Table | None) -> ir.Table | None:
+            if table is None:
+                return None
+            return table.filter(table.member_id.hash() % int(one_in) == 0)
+
+        return replace(self, orders=keep(self.orders), events=keep(self.events),
+                       interactions=keep(self.interactions))
 
     def features(self, cutoff: dt.date | str) -> ir.Table:
         """:func:`feature_table` of these tables at ``cutoff``."""

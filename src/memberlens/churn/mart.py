@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from memberlens.churn.features import ChurnInputs, fit_purchase_model, with_purchase_model
 from memberlens.churn.labels import PROPENSITY_DAYS
@@ -28,9 +29,9 @@ from memberlens.churn.training import (
     train_inputs,
 )
 from memberlens.exceptions import ConfigError
-from memberlens.features.purchases import as_day
+from memberlens.features.purchases import as_day, as_table, purchases
 
-__all__ = ["CATEGORY_SLOTS", "churn_mart", "risk_deciles"]
+__all__ = ["CATEGORY_SLOTS", "churn_mart", "risk_deciles", "sample_rate"]
 
 #: The member's most likely categories kept in the mart (category_1 ... category_3).
 CATEGORY_SLOTS = 3
@@ -67,7 +68,7 @@ def _saved(project, target: str, end: dt.date, category: str = ALL_CATEGORIES):
 
 
 def _model(project, inputs: ChurnInputs, target: str, end: dt.date,
-           train: bool) -> tuple[ChurnModel, dict]:
+           train: bool, one_in: int = 1) -> tuple[ChurnModel, dict]:
     saved = _saved(project, target, end)
     if saved is not None:
         return saved
@@ -75,8 +76,19 @@ def _model(project, inputs: ChurnInputs, target: str, end: dt.date,
         raise ConfigError(f"no saved {target} model with a cutoff on or before {end}; run "
                           f"`memberlens churn train --target {target}` (or let the mart train "
                           "it: train=True)")
-    model, meta = train_inputs(inputs, cutoff=end, target=target, backtest=False)
-    return model, {**meta, "source": f"trained at {end}"}
+    model, meta = train_inputs(inputs.sample(one_in), cutoff=end, target=target,
+                               backtest=False)
+    source = f"trained at {end}" + (f" on 1 member in {one_in}" if one_in > 1 else "")
+    return model, {**meta, "source": source, "sample_one_in": one_in}
+
+
+def sample_rate(members: int, train_sample: int | None) -> int:
+    """``one_in`` for training on about ``train_sample`` of ``members`` members (1: all)."""
+    if train_sample is None or members <= train_sample:
+        return 1
+    if train_sample < 1:
+        raise ConfigError(f"train_sample: must be a number of members >= 1, got {train_sample}")
+    return -(-members // train_sample)
 
 
 def _category_models(project, end: dt.date) -> dict[str, tuple[ChurnModel, dict]]:
@@ -101,7 +113,8 @@ def _metrics(meta: dict, category: str | None = None) -> dict:
     """The back-test's LightGBM figures and its baselines' AUC (None without a back-test)."""
     test = meta.get("backtest")
     out = {"source": meta["source"], "cutoff": meta["cutoff"],
-           "horizon_days": int(meta["horizon_days"]), "auc": None}
+           "horizon_days": int(meta["horizon_days"]), "n_train": meta.get("n_train"),
+           "auc": None}
     if not test:
         return {**out, "backtest_error": meta.get("backtest_error", "no back-test")}
     rows = [m for m in test["metrics"] if m.get("category") == category]
@@ -143,14 +156,18 @@ def _top_categories(models: dict, inputs: ChurnInputs, end: dt.date,
 
 
 def churn_mart(source, *, as_of: dt.date | str, project=None, batch_rows: int = BATCH_ROWS,
-               reasons: int = 3, train: bool = True, events=None, interactions=None,
-               order_items=None, products=None) -> tuple[pd.DataFrame, dict]:
+               reasons: int = 3, train: bool = True, train_sample: int | None = None,
+               events=None, interactions=None, order_items=None,
+               products=None) -> tuple[pd.DataFrame, dict]:
     """The churn mart and a summary of the models behind it.
 
     ``source``: an Ibis backend holding the canonical tables (the warehouse), a
     :class:`ChurnInputs`, or the ``orders`` table (then pass the optional tables by keyword).
     ``project``: where saved models are looked up (None: always train here). ``train=False``
     refuses to train a missing model (:class:`~memberlens.exceptions.ConfigError`).
+    ``train_sample``: train missing models on about this many members (one in
+    ``ceil(members / train_sample)``, chosen by a hash of member_id) when there are more; every
+    member is still scored. None: train on everyone.
 
     Returns ``(frame, summary)``. ``frame``: member_id, churn_probability, churn_risk_decile
     (1 = the tenth most at risk), propensity_30d (P(purchase in the next 30 days)),
@@ -162,10 +179,14 @@ def churn_mart(source, *, as_of: dt.date | str, project=None, batch_rows: int = 
     end = as_day(as_of, name="as_of")
     inputs = _inputs(source, {"events": events, "interactions": interactions,
                               "order_items": order_items, "products": products})
-    churn, churn_meta = _model(project, inputs, "churn", end, train)
-    buy, buy_meta = _model(project, inputs, "purchase", end, train)
-    horizon = int(churn_meta["horizon_days"])
     table = inputs.features(end)
+    one_in = 1
+    if train and train_sample is not None:
+        buyers = purchases(as_table(inputs.orders), end=end).member_id.nunique()
+        one_in = sample_rate(int(buyers.execute()), train_sample)
+    churn, churn_meta = _model(project, inputs, "churn", end, train, one_in)
+    buy, buy_meta = _model(project, inputs, "purchase", end, train, one_in)
+    horizon = int(churn_meta["horizon_days"])
     purchase_model = fit_purchase_model(table)
     parts = []
     for batch in table.to_pyarrow_batches(chunk_size=batch_rows):
@@ -173,12 +194,17 @@ def churn_mart(source, *, as_of: dt.date | str, project=None, batch_rows: int = 
         churn_features = with_purchase_model(base, purchase_model, horizon_days=horizon)
         buy_features = with_purchase_model(base, purchase_model, horizon_days=PROPENSITY_DAYS)
         why = churn.reasons(churn_features, top=reasons)
-        parts.append(pd.concat([pd.DataFrame({
-            "member_id": base["member_id"],
+        why = why[[c for c in why.columns if not c.endswith("_feature")]]
+        # reasons repeat a few hundred phrases: dictionary-encoded per batch (unified when the
+        # batches become one frame), not one Python string per member and reason
+        parts.append(pa.Table.from_pydict({
+            "member_id": pa.array(base["member_id"].to_numpy(dtype=object), pa.string()),
             "churn_probability": churn.probability(churn_features).to_numpy(),
             "propensity_30d": buy.probability(buy_features).to_numpy(),
-        }), why[[c for c in why.columns if not c.endswith("_feature")]]], axis=1))
-    frame = pd.concat(parts, ignore_index=True)
+            **{c: pa.array(why[c].to_numpy(dtype=object), pa.string()).dictionary_encode()
+               for c in why.columns}}))
+    frame = pa.concat_tables(parts).to_pandas()
+    del parts
     frame.insert(2, "churn_risk_decile", risk_deciles(frame["churn_probability"],
                                                       frame["member_id"]))
     has_lines = inputs.order_items is not None and inputs.products is not None

@@ -127,7 +127,7 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
         recommended = (timed("recommendations", lambda: _recommendations(
             wh, orders, items, products, events, day, proj, rules), n_orders)
             if items is not None and _enabled(proj, "recommendations") else None)
-        churn = (timed("churn", lambda: _churn(wh.con, day, proj, models, len(summary)),
+        churn = (timed("churn", lambda: _churn(wh.con, day, proj, models),
                        n_orders) if _enabled(proj, "churn") else None)
         forecast = (timed("forecast", lambda: _forecast(orders, items, products, day),
                           int(orders.count().execute())) if _enabled(proj, "forecast") else None)
@@ -513,27 +513,39 @@ def _recommendations(wh, orders, items, products, events, day, project: Project,
             f"{together['product_id'].nunique():,} products with a bought-together list")
 
 
-#: Above this many members the churn step only scores saved models (``memberlens churn train``)
-#: unless ``[churn] train_in_run = true``: training in every run costs minutes there.
-CHURN_TRAIN_MAX_MEMBERS = 200_000
+#: Above this many members the churn step trains a missing model on a sample of about this
+#: many members (one in ceil(members / this), by a hash of member_id) and scores everyone;
+#: ``[churn] train_in_run = true`` trains on everyone, ``false`` only scores saved models,
+#: ``[churn] train_sample = N`` changes the sample size.
+CHURN_TRAIN_SAMPLE = 200_000
 
 
-def _churn(con, day, project: Project, models: dict, n_members: int):
+def _churn(con, day, project: Project, models: dict):
     """Churn risk, 30-day (and per-category, when saved) purchase propensity and reasons."""
     from memberlens.churn import churn_mart
     from memberlens.exceptions import ConfigError, DataError, MissingTableError
 
-    setting = dict(project.settings.get("churn", {})).get("train_in_run", "auto")
-    train = n_members <= CHURN_TRAIN_MAX_MEMBERS if setting == "auto" else bool(setting)
+    settings = dict(project.settings.get("churn", {}))
+    setting = settings.get("train_in_run", "auto")
+    if setting not in ("auto", True, False):
+        return None, 0, "skipped", (f"[churn] train_in_run: must be \"auto\", true or false, "
+                                    f"got {setting!r}; fix it in memberlens.toml")
+    sample = settings.get("train_sample", CHURN_TRAIN_SAMPLE) if setting == "auto" else None
+    if sample is not None and (not isinstance(sample, int) or isinstance(sample, bool)
+                               or sample < 1):
+        return None, 0, "skipped", (f"[churn] train_sample: must be a number of members >= 1, "
+                                    f"got {sample!r}; fix it in memberlens.toml")
+    train = setting is not False
     try:
-        frame, summary = churn_mart(con, as_of=day, project=project, train=train)
+        frame, summary = churn_mart(con, as_of=day, project=project, train=train,
+                                    train_sample=sample)
     except (DataError, MissingTableError, ConfigError) as exc:
         return None, 0, "skipped", str(exc)
     models["churn"] = summary
     auc = summary["auc"]
     message = (f"back-test AUC {auc:.3f}, horizon {summary['horizon_days']} days"
                if auc is not None else summary["churn"].get("backtest_error", "no back-test"))
-    return frame, len(frame), "ok", message
+    return frame, len(frame), "ok", f"model {summary['churn']['source']}; {message}"
 
 
 def _forecast(orders, items, products, day):
