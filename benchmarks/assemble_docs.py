@@ -11,8 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "docs"
-ORDER = ("ingest", "run", "simulate", "rfm", "clv", "baskets", "mine", "churn", "recommend",
-         "forecast", "web")
+ORDER = (
+    "ingest",
+    "run",
+    "simulate",
+    "rfm",
+    "clv",
+    "baskets",
+    "mine",
+    "churn",
+    "recommend",
+    "forecast",
+    "web",
+)
 
 
 def assemble() -> str:

@@ -41,6 +41,7 @@ SIMULATED = {"min_support": 0.001, "min_confidence": 0.1}
 
 # ---------------------------------------------------------------- children (one side each)
 
+
 def _rss_mib() -> float:
     """Peak resident memory of this process so far. Linux's VmHWM starts afresh at exec, while
     ru_maxrss keeps the high-water mark of the parent that forked us."""
@@ -71,9 +72,12 @@ def _child_ours(data: str, task: str, min_support: float, min_confidence: float)
     start = time.perf_counter()
     if data.endswith(".npz"):
         arrays = np.load(data)
-        baskets = pa.table({"basket_id": arrays["basket"],
-                            "item": pa.DictionaryArray.from_arrays(arrays["item"],
-                                                                   pa.array(arrays["labels"]))})
+        baskets = pa.table(
+            {
+                "basket_id": arrays["basket"],
+                "item": pa.DictionaryArray.from_arrays(arrays["item"], pa.array(arrays["labels"])),
+            }
+        )
     else:
         baskets = _read_lines(data)
     loaded = time.perf_counter()
@@ -81,17 +85,21 @@ def _child_ours(data: str, task: str, min_support: float, min_confidence: float)
     if task == "itemsets":
         found = frequent_itemsets(baskets, min_support=min_support)
         done = time.perf_counter()
-        out["itemsets"] = [[sorted(map(str, s)), int(c)]
-                           for s, c in zip(found["itemset"], found["count"])]
+        out["itemsets"] = [
+            [sorted(map(str, s)), int(c)] for s, c in zip(found["itemset"], found["count"])
+        ]
     else:
-        rules = association_rules(baskets, min_support=min_support,
-                                  min_confidence=min_confidence, min_len=2)
+        rules = association_rules(
+            baskets, min_support=min_support, min_confidence=min_confidence, min_len=2
+        )
         done = time.perf_counter()
-        out["rules"] = sorted([sorted(map(str, a)), str(c), int(n)]
-                              for a, c, n in zip(rules["antecedent"], rules["consequent"],
-                                                 rules["count"]))
-    out.update(load_s=loaded - start, seconds=done - start, peak_mib=_rss_mib(),
-               baseline_mib=baseline)
+        out["rules"] = sorted(
+            [sorted(map(str, a)), str(c), int(n)]
+            for a, c, n in zip(rules["antecedent"], rules["consequent"], rules["count"])
+        )
+    out.update(
+        load_s=loaded - start, seconds=done - start, peak_mib=_rss_mib(), baseline_mib=baseline
+    )
     return out
 
 
@@ -118,22 +126,31 @@ def _child_mlxtend(data: str, task: str, min_support: float, min_confidence: flo
         frame = pd.DataFrame(encoder.fit(lines).transform(lines), columns=encoder.columns_)
     found = fpgrowth(frame, min_support=min_support, use_colnames=True)
     itemsets_done = time.perf_counter()
-    out = {"itemsets": [[sorted(map(str, s)), int(round(sup * len(frame)))]
-                        for s, sup in zip(found["itemsets"], found["support"])]}
-    rules = association_rules(found, len(frame), metric="confidence",
-                              min_threshold=min_confidence)
+    out = {
+        "itemsets": [
+            [sorted(map(str, s)), int(round(sup * len(frame)))]
+            for s, sup in zip(found["itemsets"], found["support"])
+        ]
+    }
+    rules = association_rules(found, len(frame), metric="confidence", min_threshold=min_confidence)
     rules = rules[rules["consequents"].map(len) == 1]
     done = time.perf_counter()
-    out["rules"] = sorted([sorted(map(str, a)), str(next(iter(c))),
-                           int(round(sup * len(frame)))]
-                          for a, c, sup in zip(rules["antecedents"], rules["consequents"],
-                                               rules["support"]))
-    out.update(load_s=loaded - start, itemsets_seconds=itemsets_done - start,
-               seconds=done - start, peak_mib=_rss_mib(), baseline_mib=baseline)
+    out["rules"] = sorted(
+        [sorted(map(str, a)), str(next(iter(c))), int(round(sup * len(frame)))]
+        for a, c, sup in zip(rules["antecedents"], rules["consequents"], rules["support"])
+    )
+    out.update(
+        load_s=loaded - start,
+        itemsets_seconds=itemsets_done - start,
+        seconds=done - start,
+        peak_mib=_rss_mib(),
+        baseline_mib=baseline,
+    )
     return out
 
 
 # ---------------------------------------------------------------- parent
+
 
 def simulate_baskets(n_baskets: int, path: Path, *, n_items: int = 300, seed: int = 7) -> dict:
     """Write simulated baskets to ``path`` (.npz: basket int32, item int16, labels)."""
@@ -156,17 +173,31 @@ def simulate_baskets(n_baskets: int, path: Path, *, n_items: int = 300, seed: in
         basket = np.concatenate([basket, np.repeat(who, 3)])
         item = np.concatenate([item, np.tile(bundle, who.size)])
     key = np.unique(basket * n_items + item)
-    np.savez(path, basket=(key // n_items).astype(np.int32),
-             item=(key % n_items).astype(np.int16),
-             labels=np.array([f"item_{k:03d}" for k in range(n_items)]))
+    np.savez(
+        path,
+        basket=(key // n_items).astype(np.int32),
+        item=(key % n_items).astype(np.int16),
+        labels=np.array([f"item_{k:03d}" for k in range(n_items)]),
+    )
     return {"baskets": n_baskets, "lines": int(key.size), "items": n_items}
 
 
 def run_side(python: str, side: str, data: Path, task: str, params: dict) -> dict:
     env = dict(os.environ, PYTHONHASHSEED="0")
-    args = [python, __file__, "--child", side, "--data", str(data), "--task", task,
-            "--min-support", str(params["min_support"]),
-            "--min-confidence", str(params["min_confidence"])]
+    args = [
+        python,
+        __file__,
+        "--child",
+        side,
+        "--data",
+        str(data),
+        "--task",
+        task,
+        "--min-support",
+        str(params["min_support"]),
+        "--min-confidence",
+        str(params["min_confidence"]),
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, env=env)
     if proc.returncode:
         raise SystemExit(f"{side} {task} on {data.name} failed:\n{proc.stderr[-3000:]}")
@@ -182,11 +213,12 @@ def _best(runs: list[dict], key: str = "seconds") -> float:
 
 
 def compare(name: str, data: Path, params: dict, peer_python: str, repeat: int) -> list[str]:
-    ours_sets = [run_side(sys.executable, "ours", data, "itemsets", params)
-                 for _ in range(repeat)]
+    ours_sets = [run_side(sys.executable, "ours", data, "itemsets", params) for _ in range(repeat)]
     ours_rules = [run_side(sys.executable, "ours", data, "rules", params) for _ in range(repeat)]
-    peer = [run_side(peer_python, "mlxtend", data, "rules", params)
-            for _ in range(1 if "npz" in data.name else repeat)]
+    peer = [
+        run_side(peer_python, "mlxtend", data, "rules", params)
+        for _ in range(1 if "npz" in data.name else repeat)
+    ]
     mine = sorted(map(tuple, ((tuple(s), c) for s, c in ours_sets[0]["itemsets"])))
     theirs = sorted(map(tuple, ((tuple(s), c) for s, c in peer[0]["itemsets"])))
     if mine != theirs:
@@ -215,10 +247,16 @@ def compare(name: str, data: Path, params: dict, peer_python: str, repeat: int) 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baskets", type=int, default=1_000_000)
-    parser.add_argument("--peer-python", default=os.environ.get(
-        "MEMBERLENS_PEER_PYTHON", "/work/peers-venv/bin/python"))
-    parser.add_argument("--repeat", type=int, default=3, help="runs per side (best kept); "
-                        "mlxtend runs once on the simulated baskets")
+    parser.add_argument(
+        "--peer-python",
+        default=os.environ.get("MEMBERLENS_PEER_PYTHON", "/work/peers-venv/bin/python"),
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs per side (best kept); mlxtend runs once on the simulated baskets",
+    )
     parser.add_argument("--child", choices=["ours", "mlxtend"], help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--task", default="rules", help=argparse.SUPPRESS)
@@ -233,35 +271,58 @@ def main(argv: list[str] | None = None) -> None:
     from memberlens.datasets import data_path
 
     peer_version = subprocess.run(
-        [args.peer_python, "-c", "import mlxtend, pandas, numpy; print(mlxtend.__version__, "
-         "pandas.__version__, numpy.__version__)"], capture_output=True, text=True, check=True
+        [
+            args.peer_python,
+            "-c",
+            "import mlxtend, pandas, numpy; print(mlxtend.__version__, "
+            "pandas.__version__, numpy.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     import numpy
     import pandas
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        rows += compare("Groceries (9,835 baskets, s=0.001, c=0.5)", data_path("groceries.csv"),
-                        GROCERIES, args.peer_python, args.repeat)
+        rows += compare(
+            "Groceries (9,835 baskets, s=0.001, c=0.5)",
+            data_path("groceries.csv"),
+            GROCERIES,
+            args.peer_python,
+            args.repeat,
+        )
         t0 = time.perf_counter()
         info = simulate_baskets(args.baskets, Path(tmp) / "simulated.npz")
-        print(f"simulated {info['baskets']:,} baskets, {info['lines']:,} lines in "
-              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        rows += compare(f"Simulated ({args.baskets:,} baskets, {info['lines']:,} lines, "
-                        f"s={SIMULATED['min_support']}, c={SIMULATED['min_confidence']})",
-                        Path(tmp) / "simulated.npz", SIMULATED, args.peer_python,
-                        args.repeat)
+        print(
+            f"simulated {info['baskets']:,} baskets, {info['lines']:,} lines in "
+            f"{time.perf_counter() - t0:.1f} s",
+            file=sys.stderr,
+        )
+        rows += compare(
+            f"Simulated ({args.baskets:,} baskets, {info['lines']:,} lines, "
+            f"s={SIMULATED['min_support']}, c={SIMULATED['min_confidence']})",
+            Path(tmp) / "simulated.npz",
+            SIMULATED,
+            args.peer_python,
+            args.repeat,
+        )
     print("## Association rules (memberlens.baskets vs mlxtend fpgrowth + association_rules)\n")
-    print(f"Machine: {os.cpu_count()} cores, "
-          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-          f"Python {platform.python_version()}. memberlens: numpy {numpy.__version__}, pandas "
-          f"{pandas.__version__}; peer: mlxtend {peer_version[0]}, pandas {peer_version[1]}, "
-          f"numpy {peer_version[2]}. Best of {args.repeat} runs (mlxtend once on the simulated "
-          f"baskets), each side in its own process; time from the loaded file to the result "
-          "(input building included). Peak memory is the child's VmHWM, in brackets above "
-          "its own baseline after imports. Itemsets and rules were checked identical.\n")
-    print("| task | memberlens s | mlxtend s | speed-up | memberlens peak MiB | "
-          "mlxtend peak MiB | less memory |")
+    print(
+        f"Machine: {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+        f"Python {platform.python_version()}. memberlens: numpy {numpy.__version__}, pandas "
+        f"{pandas.__version__}; peer: mlxtend {peer_version[0]}, pandas {peer_version[1]}, "
+        f"numpy {peer_version[2]}. Best of {args.repeat} runs (mlxtend once on the simulated "
+        f"baskets), each side in its own process; time from the loaded file to the result "
+        "(input building included). Peak memory is the child's VmHWM, in brackets above "
+        "its own baseline after imports. Itemsets and rules were checked identical.\n"
+    )
+    print(
+        "| task | memberlens s | mlxtend s | speed-up | memberlens peak MiB | "
+        "mlxtend peak MiB | less memory |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(rows))
 

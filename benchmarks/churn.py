@@ -72,9 +72,12 @@ inputs = ChurnInputs(**{name: con.read_parquet(f"{sys.argv[1]}/{name}.parquet", 
                         for name in ("orders", "order_items", "products")})
 """
 
-CATEGORY = """
+CATEGORY = (
+    """
 import json, resource, sys, time
-""" + SHOP + """
+"""
+    + SHOP
+    + """
 from memberlens.churn import train_inputs
 from memberlens.churn.labels import last_purchase_day
 t0 = time.perf_counter()
@@ -92,10 +95,14 @@ print(json.dumps({"seconds": seconds, "n_train": meta["n_train"],
                   "positive_rate": metrics[("lightgbm", None)]["positive_rate"],
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+)
 
-MART = """
+MART = (
+    """
 import json, resource, sys, time
-""" + SHOP + """
+"""
+    + SHOP
+    + """
 from memberlens.churn import churn_mart
 from memberlens.churn.labels import last_purchase_day
 t0 = time.perf_counter()
@@ -105,6 +112,7 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "members": len(frame),
                   "horizon_days": summary["horizon_days"],
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
+)
 
 
 def child(code: str, *args: str) -> dict:
@@ -124,10 +132,14 @@ def orders_part(n_orders: int) -> None:
     print(f"### {n_orders:,} orders\n")
     print("| step | members / rows | wall time (s) | peak memory (MiB) |")
     print("| --- | --- | --- | --- |")
-    print(f"| train (4 cutoffs, LightGBM + Platt; horizon {train['horizon_days']} d) | "
-          f"{train['n_train']:,} training rows | {train['seconds']:.1f} | {train['peak_mb']:,.0f} |")
-    print(f"| score (batches of 100,000, with reasons) | {score['members']:,} members | "
-          f"{score['seconds']:.1f} | {score['peak_mb']:,.0f} |\n")
+    print(
+        f"| train (4 cutoffs, LightGBM + Platt; horizon {train['horizon_days']} d) | "
+        f"{train['n_train']:,} training rows | {train['seconds']:.1f} | {train['peak_mb']:,.0f} |"
+    )
+    print(
+        f"| score (batches of 100,000, with reasons) | {score['members']:,} members | "
+        f"{score['seconds']:.1f} | {score['peak_mb']:,.0f} |\n"
+    )
 
 
 def shop_part(members: int, seed: int) -> None:
@@ -140,17 +152,24 @@ def shop_part(members: int, seed: int) -> None:
     print(f"### Simulated shop, {members:,} members (seed {seed})\n")
     print("| step | rows | wall time (s) | peak memory (MiB) | back-test |")
     print("| --- | --- | --- | --- | --- |")
-    print(f"| per-category propensity, top 5 ({', '.join(category['categories'])}): back-test + "
-          f"final fit | {category['n_train']:,} member x category training rows | "
-          f"{category['seconds']:.1f} | {category['peak_mb']:,.0f} | AUC {category['auc']:.3f} "
-          f"vs share x propensity {category['baseline_auc']:.3f}, category popularity "
-          f"{category['popularity_auc']:.3f} (positive rate {category['positive_rate']:.3f}) |")
-    print(f"| `churn_mart`, no saved model: churn (horizon {mart['horizon_days']} d) and 30-day "
-          f"models trained with back-tests, all members scored with reasons | "
-          f"{mart['members']:,} members | {mart['seconds']:.1f} | {mart['peak_mb']:,.0f} | churn "
-          f"AUC {mart['auc']:.3f}, propensity AUC {mart['propensity_auc']:.3f} |\n")
-    print("Per category (LightGBM AUC / share x propensity AUC): " + "; ".join(
-        f"{c} {a:.3f} / {b:.3f}" for c, (a, b) in category["per_category"].items()) + "\n")
+    print(
+        f"| per-category propensity, top 5 ({', '.join(category['categories'])}): back-test + "
+        f"final fit | {category['n_train']:,} member x category training rows | "
+        f"{category['seconds']:.1f} | {category['peak_mb']:,.0f} | AUC {category['auc']:.3f} "
+        f"vs share x propensity {category['baseline_auc']:.3f}, category popularity "
+        f"{category['popularity_auc']:.3f} (positive rate {category['positive_rate']:.3f}) |"
+    )
+    print(
+        f"| `churn_mart`, no saved model: churn (horizon {mart['horizon_days']} d) and 30-day "
+        f"models trained with back-tests, all members scored with reasons | "
+        f"{mart['members']:,} members | {mart['seconds']:.1f} | {mart['peak_mb']:,.0f} | churn "
+        f"AUC {mart['auc']:.3f}, propensity AUC {mart['propensity_auc']:.3f} |\n"
+    )
+    print(
+        "Per category (LightGBM AUC / share x propensity AUC): "
+        + "; ".join(f"{c} {a:.3f} / {b:.3f}" for c, (a, b) in category["per_category"].items())
+        + "\n"
+    )
 
 
 def main() -> None:
@@ -160,10 +179,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     print("## Churn: training and scoring\n")
-    print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, shared, load average before "
-          f"the run {', '.join(f'{x:.1f}' for x in os.getloadavg())}; command: "
-          f"`.venv/bin/python benchmarks/churn.py --orders {args.orders} --shop-members "
-          f"{args.shop_members}`\n")
+    print(
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, shared, load average before "
+        f"the run {', '.join(f'{x:.1f}' for x in os.getloadavg())}; command: "
+        f"`.venv/bin/python benchmarks/churn.py --orders {args.orders} --shop-members "
+        f"{args.shop_members}`\n"
+    )
     if args.orders:
         orders_part(args.orders)
     if args.shop_members:

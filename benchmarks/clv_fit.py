@@ -49,10 +49,17 @@ GG_TRUTH = {"p": 6.25, "q": 3.74, "gamma": 15.44}
 def cdnow_summary() -> pd.DataFrame:
     lines = load_cdnow_sample()
     orders = lines.assign(order_id=np.arange(len(lines)).astype(str), status="paid")
-    table = calibration_holdout_summary(orders, calibration_end="1997-09-30",
-                                        holdout_end="1998-06-30", time_unit="W")
-    return table.to_pandas().rename(columns={"frequency_cal": "frequency", "recency_cal": "recency",
-                                             "T_cal": "T", "monetary_value_cal": "monetary_value"})
+    table = calibration_holdout_summary(
+        orders, calibration_end="1997-09-30", holdout_end="1998-06-30", time_unit="W"
+    )
+    return table.to_pandas().rename(
+        columns={
+            "frequency_cal": "frequency",
+            "recency_cal": "recency",
+            "T_cal": "T",
+            "monetary_value_cal": "monetary_value",
+        }
+    )
 
 
 def simulated(n: int, seed: int, process: str) -> pd.DataFrame:
@@ -85,19 +92,35 @@ def ours(model: str, data: pd.DataFrame, repeat: int, warmup: int) -> dict:
     return {"params": fitted.params_.to_dict(), "runs": walls, "cpu_runs": cpus}
 
 
-def peer(python: str | None, tool: str, model: str, csv: Path, timeout: float, repeat: int = 1,
-         warmup: int = 0) -> dict:
+def peer(
+    python: str | None,
+    tool: str,
+    model: str,
+    csv: Path,
+    timeout: float,
+    repeat: int = 1,
+    warmup: int = 0,
+) -> dict:
     if not python:
         return {"error": "not run"}
     script = Path(__file__).with_name("clv_peers.py")
     try:
         # one BLAS thread, as memberlens uses inside its fits: on a small busy machine BLAS
         # spin-waits would otherwise slow the peers' optimisers many times over
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1"}
-        done = subprocess.run([python, str(script), tool, model, str(csv), str(repeat),
-                               str(warmup)], capture_output=True, text=True, timeout=timeout,
-                              check=False, env=env)
+        env = {
+            **os.environ,
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        done = subprocess.run(
+            [python, str(script), tool, model, str(csv), str(repeat), str(warmup)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            env=env,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish in {timeout:.0f} s"}
     try:
@@ -113,9 +136,13 @@ def pooled(results: list[dict]) -> dict:
         return results[-1]
     walls = [t for r in good for t in r["runs"]]
     cpus = [t for r in good for t in r["cpu_runs"]]
-    return {"params": good[-1]["params"], "seconds": float(np.median(walls)),
-            "cpu_seconds": float(np.median(cpus)), "n": len(walls),
-            "spread": (min(walls), max(walls))}
+    return {
+        "params": good[-1]["params"],
+        "seconds": float(np.median(walls)),
+        "cpu_seconds": float(np.median(cpus)),
+        "n": len(walls),
+        "spread": (min(walls), max(walls)),
+    }
 
 
 def agree(a: dict, b: dict) -> str:
@@ -139,22 +166,50 @@ def main() -> None:
     parser.add_argument("--lifetimes-python", default=None)
     parser.add_argument("--pymc-python", default=None)
     parser.add_argument("--peer-timeout", type=float, default=600.0)
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds per model on CDNOW, ours then the peers in each round")
-    parser.add_argument("--repeat", type=int, default=7,
-                        help="timed fits per contender and round on CDNOW (after one warm-up)")
-    parser.add_argument("--peer-max-pnbd", type=int, default=100_000,
-                        help="largest simulated set on which peers fit the Pareto/NBD "
-                             "(lifetimes needs minutes per 100,000 members)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds per model on CDNOW, ours then the peers in each round",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=7,
+        help="timed fits per contender and round on CDNOW (after one warm-up)",
+    )
+    parser.add_argument(
+        "--peer-max-pnbd",
+        type=int,
+        default=100_000,
+        help="largest simulated set on which peers fit the Pareto/NBD "
+        "(lifetimes needs minutes per 100,000 members)",
+    )
     args = parser.parse_args()
 
     # (label, frames, rounds, our repeats, peer repeats, warm-up fits)
-    sets = [("CDNOW sample (2,357)", {m: cdnow_summary() for m in OURS}, args.rounds,
-             args.repeat, args.repeat, 1)]
+    sets = [
+        (
+            "CDNOW sample (2,357)",
+            {m: cdnow_summary() for m in OURS},
+            args.rounds,
+            args.repeat,
+            args.repeat,
+            1,
+        )
+    ]
     for n in args.members:
         sim_bg = simulated(n, 1, "bgnbd")
-        sets.append((f"simulated ({n:,})", {"bgnbd": sim_bg, "gg": sim_bg,
-                                           "pnbd": simulated(n, 2, "pnbd")}, 1, 3, 1, 0))
+        sets.append(
+            (
+                f"simulated ({n:,})",
+                {"bgnbd": sim_bg, "gg": sim_bg, "pnbd": simulated(n, 2, "pnbd")},
+                1,
+                3,
+                1,
+                0,
+            )
+        )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, frames, rounds, repeat, peer_repeat, warmup in sets:
@@ -164,40 +219,80 @@ def main() -> None:
                 run_peers = not (model == "pnbd" and len(data) > args.peer_max_pnbd)
                 mine, life, pymc = [], [], []
                 # simulated sets: 3 rounds where lifetimes takes seconds, 1 where it takes minutes
-                rounds_here = rounds if label.startswith("CDNOW") else (
-                    3 if len(data) <= 100_000 and model != "pnbd" else 1)
+                rounds_here = (
+                    rounds
+                    if label.startswith("CDNOW")
+                    else (3 if len(data) <= 100_000 and model != "pnbd" else 1)
+                )
                 for _ in range(rounds_here):  # interleaved: outside load hits both alike
                     mine.append(ours(model, data, repeat, warmup))
-                    life.append(peer(args.lifetimes_python if run_peers else None, "lifetimes",
-                                     model, csv, args.peer_timeout, peer_repeat, warmup))
+                    life.append(
+                        peer(
+                            args.lifetimes_python if run_peers else None,
+                            "lifetimes",
+                            model,
+                            csv,
+                            args.peer_timeout,
+                            peer_repeat,
+                            warmup,
+                        )
+                    )
                 mine, life = pooled(mine), pooled(life)
-                pymc = pooled([peer(args.pymc_python if run_peers else None, "pymc", model,
-                                    csv, args.peer_timeout)])
-                speedup = (f"{life['seconds'] / mine['seconds']:.1f}x" if "seconds" in life
-                           else "-")
-                cpu_speedup = (f"{life['cpu_seconds'] / mine['cpu_seconds']:.1f}x"
-                               if "cpu_seconds" in life else "-")
-                rows.append((label, NAMES[model], cell(mine), cell(life), speedup, cpu_speedup,
-                             agree(mine["params"], life), cell(pymc),
-                             agree(mine["params"], pymc),
-                             ", ".join(f"{k} {v:.4g}" for k, v in mine["params"].items())))
-                print(f"done: {label} {model}: {rows[-1][4]} (CPU {rows[-1][5]})",
-                      file=sys.stderr, flush=True)
+                pymc = pooled(
+                    [
+                        peer(
+                            args.pymc_python if run_peers else None,
+                            "pymc",
+                            model,
+                            csv,
+                            args.peer_timeout,
+                        )
+                    ]
+                )
+                speedup = f"{life['seconds'] / mine['seconds']:.1f}x" if "seconds" in life else "-"
+                cpu_speedup = (
+                    f"{life['cpu_seconds'] / mine['cpu_seconds']:.1f}x"
+                    if "cpu_seconds" in life
+                    else "-"
+                )
+                rows.append(
+                    (
+                        label,
+                        NAMES[model],
+                        cell(mine),
+                        cell(life),
+                        speedup,
+                        cpu_speedup,
+                        agree(mine["params"], life),
+                        cell(pymc),
+                        agree(mine["params"], pymc),
+                        ", ".join(f"{k} {v:.4g}" for k, v in mine["params"].items()),
+                    )
+                )
+                print(
+                    f"done: {label} {model}: {rows[-1][4]} (CPU {rows[-1][5]})",
+                    file=sys.stderr,
+                    flush=True,
+                )
     print("## CLV model fits (memberlens.clv vs lifetimes 0.11.3 and pymc-marketing 0.19.2 MAP)\n")
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"Machine: 2 cores (shared), Python {platform.python_version()}, load average at the "
-          f"end {load}. Fit time in seconds, median (min–max, n runs): on CDNOW {args.rounds} "
-          f"rounds x {args.repeat} fits per contender after one untimed warm-up fit, ours and "
-          "lifetimes interleaved round by round; on the simulated sets rounds of 3 fits of ours "
-          "and one of lifetimes (3 rounds up to 100,000 members except the Pareto/NBD, else "
-          "1). Speed-up = lifetimes median / memberlens median, of wall time and of CPU time "
-          "(process time: less sensitive to other jobs on the shared cores). "
-          "pymc-marketing: one fit (its time includes compiling the model); peers run with one "
-          "BLAS thread (OPENBLAS_NUM_THREADS=1), as memberlens limits itself inside fits; "
-          "'not run' = skipped (no --pymc-python, or by --peer-max-pnbd).\n")
-    print("| data | model | memberlens s | lifetimes s | speed-up (wall) | speed-up (CPU) | "
-          "same params (3 s.f.) | pymc-marketing MAP s | same params (3 s.f.) | "
-          "memberlens estimates |")
+    print(
+        f"Machine: 2 cores (shared), Python {platform.python_version()}, load average at the "
+        f"end {load}. Fit time in seconds, median (min–max, n runs): on CDNOW {args.rounds} "
+        f"rounds x {args.repeat} fits per contender after one untimed warm-up fit, ours and "
+        "lifetimes interleaved round by round; on the simulated sets rounds of 3 fits of ours "
+        "and one of lifetimes (3 rounds up to 100,000 members except the Pareto/NBD, else "
+        "1). Speed-up = lifetimes median / memberlens median, of wall time and of CPU time "
+        "(process time: less sensitive to other jobs on the shared cores). "
+        "pymc-marketing: one fit (its time includes compiling the model); peers run with one "
+        "BLAS thread (OPENBLAS_NUM_THREADS=1), as memberlens limits itself inside fits; "
+        "'not run' = skipped (no --pymc-python, or by --peer-max-pnbd).\n"
+    )
+    print(
+        "| data | model | memberlens s | lifetimes s | speed-up (wall) | speed-up (CPU) | "
+        "same params (3 s.f.) | pymc-marketing MAP s | same params (3 s.f.) | "
+        "memberlens estimates |"
+    )
     print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- | --- |")
     for row in rows:
         print("| " + " | ".join(row) + " |")

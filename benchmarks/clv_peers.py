@@ -26,10 +26,13 @@ def timed(fit, model: str, data: pd.DataFrame, repeat: int, warmup: int) -> dict
     for _ in range(warmup):
         fit(model, data)
     runs = [fit(model, data) for _ in range(repeat)]
-    return {"params": runs[-1]["params"],
-            "seconds": statistics.median(r["seconds"] for r in runs),
-            "cpu_seconds": statistics.median(r["cpu_seconds"] for r in runs),
-            "runs": [r["seconds"] for r in runs], "cpu_runs": [r["cpu_seconds"] for r in runs]}
+    return {
+        "params": runs[-1]["params"],
+        "seconds": statistics.median(r["seconds"] for r in runs),
+        "cpu_seconds": statistics.median(r["cpu_seconds"] for r in runs),
+        "runs": [r["seconds"] for r in runs],
+        "cpu_runs": [r["cpu_seconds"] for r in runs],
+    }
 
 
 def lifetimes_fit(model: str, data: pd.DataFrame) -> dict:
@@ -56,16 +59,20 @@ def pymc_fit(model: str, data: pd.DataFrame) -> dict:
     flat = Prior("HalfFlat")
     if model == "bgnbd":
         names = {"r": "r", "alpha": "alpha", "a": "a", "b": "b"}
-        fitted = clv.BetaGeoModel(data=frame[["customer_id", "frequency", "recency", "T"]],
-                                  model_config={k: flat for k in names})
+        fitted = clv.BetaGeoModel(
+            data=frame[["customer_id", "frequency", "recency", "T"]],
+            model_config=dict.fromkeys(names, flat),
+        )
     elif model == "pnbd":
         names = {"r": "r", "alpha": "alpha", "s": "s", "beta": "beta"}
-        fitted = clv.ParetoNBDModel(data=frame[["customer_id", "frequency", "recency", "T"]],
-                                    model_config={k: flat for k in names})
+        fitted = clv.ParetoNBDModel(
+            data=frame[["customer_id", "frequency", "recency", "T"]],
+            model_config=dict.fromkeys(names, flat),
+        )
     else:
         names = {"p": "p", "q": "q", "v": "gamma"}
         rep = frame[frame["frequency"] > 0][["customer_id", "frequency", "monetary_value"]]
-        fitted = clv.GammaGammaModel(data=rep, model_config={k: flat for k in names})
+        fitted = clv.GammaGammaModel(data=rep, model_config=dict.fromkeys(names, flat))
     start, cpu = time.perf_counter(), time.process_time()
     fitted.fit(method="map", progressbar=False)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -81,8 +88,9 @@ def main() -> None:
     data = pd.read_csv(path, dtype={"member_id": str})
     warnings.simplefilter("ignore")
     try:
-        result = timed(lifetimes_fit if tool == "lifetimes" else pymc_fit, model, data, repeat,
-                       warmup)
+        result = timed(
+            lifetimes_fit if tool == "lifetimes" else pymc_fit, model, data, repeat, warmup
+        )
     except Exception as exc:  # report the peer's failure as data, the caller prints it
         result = {"error": f"{type(exc).__name__}: {exc}"[:300]}
     print(json.dumps(result))

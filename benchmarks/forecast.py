@@ -97,9 +97,15 @@ def cdnow_weekly() -> pd.DataFrame:
     from memberlens.forecast import weekly_sales
 
     raw = load_cdnow_sample()
-    orders = pd.DataFrame({"order_id": np.arange(len(raw)).astype(str),
-                           "member_id": raw["member_id"], "ordered_at": raw["ordered_at"],
-                           "amount": raw["amount"], "status": "paid"})
+    orders = pd.DataFrame(
+        {
+            "order_id": np.arange(len(raw)).astype(str),
+            "member_id": raw["member_id"],
+            "ordered_at": raw["ordered_at"],
+            "amount": raw["amount"],
+            "status": "paid",
+        }
+    )
     return weekly_sales({"orders": orders}, as_of="1998-06-28")
 
 
@@ -114,24 +120,35 @@ def holt_winters(history: np.ndarray, reach: int) -> np.ndarray:
     seasonal = "add" if len(history) >= 104 else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = ExponentialSmoothing(np.log1p(history), trend="add", damped_trend=True,
-                                   seasonal=seasonal,
-                                   seasonal_periods=52 if seasonal else None).fit()
+        fit = ExponentialSmoothing(
+            np.log1p(history),
+            trend="add",
+            damped_trend=True,
+            seasonal=seasonal,
+            seasonal_periods=52 if seasonal else None,
+        ).fit()
     return np.expm1(fit.forecast(reach))
 
 
-def run_series(name: str, weekly: pd.DataFrame, metric: str, festivals: bool,
-               prophet_python: str | None) -> pd.DataFrame:
-    from memberlens.forecast import (DEFAULT_FESTIVALS, SalesForecaster, festival_regressors,
-                                     naive_forecast, seasonal_naive_forecast)
+def run_series(
+    name: str, weekly: pd.DataFrame, metric: str, festivals: bool, prophet_python: str | None
+) -> pd.DataFrame:
+    from memberlens.forecast import (
+        DEFAULT_FESTIVALS,
+        SalesForecaster,
+        festival_regressors,
+        naive_forecast,
+        seasonal_naive_forecast,
+    )
 
     y = weekly[metric].to_numpy(dtype=float)
     weeks = pd.DatetimeIndex(weekly["week"])
     origins = origins_of(len(y))
     fest = DEFAULT_FESTIVALS if festivals else ()
-    ours = {"ours (local level)": SalesForecaster(metric=metric, festivals=fest),
-            "ours, AR(1) + trend": SalesForecaster(metric=metric, festivals=fest,
-                                                   errors="ar1")}
+    ours = {
+        "ours (local level)": SalesForecaster(metric=metric, festivals=fest),
+        "ours, AR(1) + trend": SalesForecaster(metric=metric, festivals=fest, errors="ar1"),
+    }
     forecasts: dict[str, list[np.ndarray]] = {}
     seconds: dict[str, float] = {}
     series = pd.Series(y, index=weeks)
@@ -140,14 +157,14 @@ def run_series(name: str, weekly: pd.DataFrame, metric: str, festivals: bool,
         for o in origins:
             reach = min(max(HORIZONS), len(y) - 1 - o)
             t0 = time.perf_counter()
-            out.append(model.fit(series.iloc[:o + 1]).predict(reach)["yhat"].to_numpy())
+            out.append(model.fit(series.iloc[: o + 1]).predict(reach)["yhat"].to_numpy())
             spent.append(time.perf_counter() - t0)
         forecasts[label], seconds[label] = out, float(np.mean(spent))
     out, spent = [], []
     for o in origins:
         reach = min(max(HORIZONS), len(y) - 1 - o)
         t0 = time.perf_counter()
-        out.append(holt_winters(y[:o + 1], reach))
+        out.append(holt_winters(y[: o + 1], reach))
         spent.append(time.perf_counter() - t0)
     forecasts["Holt-Winters (statsmodels)"] = out
     seconds["Holt-Winters (statsmodels)"] = float(np.mean(spent))
@@ -155,31 +172,49 @@ def run_series(name: str, weekly: pd.DataFrame, metric: str, festivals: bool,
         future = pd.date_range(weeks[0], weeks[-1] + pd.Timedelta(weeks=13), freq="7D")
         exposure = festival_regressors(future) if festivals else pd.DataFrame(index=future)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as job:
-            json.dump({"weeks": [w.isoformat() for w in weeks], "y": y.tolist(),
-                       "origins": origins, "horizons": list(HORIZONS),
-                       "exposure": exposure.to_dict(orient="list"),
-                       "exposure_weeks": [w.isoformat() for w in future]}, job)
-        done = subprocess.run([prophet_python, "-c", PROPHET, job.name], capture_output=True,
-                              text=True, check=True)
+            json.dump(
+                {
+                    "weeks": [w.isoformat() for w in weeks],
+                    "y": y.tolist(),
+                    "origins": origins,
+                    "horizons": list(HORIZONS),
+                    "exposure": exposure.to_dict(orient="list"),
+                    "exposure_weeks": [w.isoformat() for w in future],
+                },
+                job,
+            )
+        done = subprocess.run(
+            [prophet_python, "-c", PROPHET, job.name], capture_output=True, text=True, check=True
+        )
         os.unlink(job.name)
         result = json.loads(done.stdout.strip().splitlines()[-1])
         variants = ["prophet", "prophet_festivals"] if festivals else ["prophet"]
         for variant in variants:
-            label = ("Prophet + our festival regressors" if variant == "prophet_festivals"
-                     else "Prophet")
+            label = (
+                "Prophet + our festival regressors" if variant == "prophet_festivals" else "Prophet"
+            )
             forecasts[label] = [np.asarray(f) for f in result[variant]["forecasts"]]
             seconds[label] = result[variant]["seconds"]
-    forecasts["seasonal naive"] = [seasonal_naive_forecast(y[:o + 1], min(13, len(y) - 1 - o))
-                                   for o in origins]
-    forecasts["naive"] = [naive_forecast(y[:o + 1], min(13, len(y) - 1 - o)) for o in origins]
+    forecasts["seasonal naive"] = [
+        seasonal_naive_forecast(y[: o + 1], min(13, len(y) - 1 - o)) for o in origins
+    ]
+    forecasts["naive"] = [naive_forecast(y[: o + 1], min(13, len(y) - 1 - o)) for o in origins]
     rows = []
     for label, per_origin in forecasts.items():
         for o, f in zip(origins, per_origin):
             for h in HORIZONS:
                 if h <= len(f) and np.isfinite(f[h - 1]):
-                    rows.append({"series": name, "metric": metric, "model": label, "horizon": h,
-                                 "actual": y[o + h], "yhat": float(f[h - 1]),
-                                 "seconds": seconds.get(label, 0.0)})
+                    rows.append(
+                        {
+                            "series": name,
+                            "metric": metric,
+                            "model": label,
+                            "horizon": h,
+                            "actual": y[o + h],
+                            "yhat": float(f[h - 1]),
+                            "seconds": seconds.get(label, 0.0),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -188,13 +223,25 @@ def summarise(errors: pd.DataFrame) -> pd.DataFrame:
 
     rows = []
     for (model, horizon), part in errors.groupby(["model", "horizon"], sort=False):
-        rows.append({"model": model, "horizon": horizon, "smape": smape(part.actual, part.yhat),
-                     "mape": mape(part.actual, part.yhat)})
+        rows.append(
+            {
+                "model": model,
+                "horizon": horizon,
+                "smape": smape(part.actual, part.yhat),
+                "mape": mape(part.actual, part.yhat),
+            }
+        )
     by_h = pd.DataFrame(rows).pivot(index="model", columns="horizon", values="smape")
     overall = errors.groupby("model", sort=False).apply(
-        lambda p: pd.Series({"mean sMAPE": smape(p.actual, p.yhat),
-                             "mean MAPE": mape(p.actual, p.yhat),
-                             "s / fit": p.seconds.iloc[0]}), include_groups=False)
+        lambda p: pd.Series(
+            {
+                "mean sMAPE": smape(p.actual, p.yhat),
+                "mean MAPE": mape(p.actual, p.yhat),
+                "s / fit": p.seconds.iloc[0],
+            }
+        ),
+        include_groups=False,
+    )
     table = by_h.join(overall)
     order = [m for m in errors["model"].drop_duplicates()]
     return table.loc[order]
@@ -205,9 +252,13 @@ def markdown(table: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for model, row in table.iterrows():
         mape_text = f"{row['mean MAPE']:.1f}" if row["mean MAPE"] < 1e4 else "> 10,000"
-        cells = [model, *[f"{row[h]:.1f}" for h in HORIZONS], f"**{row['mean sMAPE']:.1f}**",
-                 mape_text,
-                 f"{row['s / fit']:.3f}" if row["s / fit"] else "-"]
+        cells = [
+            model,
+            *[f"{row[h]:.1f}" for h in HORIZONS],
+            f"**{row['mean sMAPE']:.1f}**",
+            mape_text,
+            f"{row['s / fit']:.3f}" if row["s / fit"] else "-",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -216,8 +267,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[7, 21, 22])
-    parser.add_argument("--prophet-python", default=None,
-                        help="python of a virtualenv with prophet installed (skipped if unset)")
+    parser.add_argument(
+        "--prophet-python",
+        default=None,
+        help="python of a virtualenv with prophet installed (skipped if unset)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks" / "forecast.md")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -231,34 +285,49 @@ def main() -> None:
     simulated_errors = pd.concat(parts, ignore_index=True)
     cdnow_frame = cdnow_weekly()
     cdnow_weeks = len(cdnow_frame)
-    cdnow = pd.concat([run_series("CDNOW sample", cdnow_frame, metric, False,
-                                  args.prophet_python) for metric in ("revenue", "orders")],
-                      ignore_index=True)
+    cdnow = pd.concat(
+        [
+            run_series("CDNOW sample", cdnow_frame, metric, False, args.prophet_python)
+            for metric in ("revenue", "orders")
+        ],
+        ignore_index=True,
+    )
     sections = []
     for title, errors in (
-            (f"Simulated shops ({args.members:,} members, seeds "
-             f"{', '.join(map(str, args.seeds))}; revenue and orders; "
-             f"{len(next(iter(simulated.values())))} weeks)",
-             simulated_errors),
-            ("CDNOW sample (real; revenue and orders; "
-             f"{cdnow_weeks} weeks; ours without festivals)", cdnow)):
+        (
+            f"Simulated shops ({args.members:,} members, seeds "
+            f"{', '.join(map(str, args.seeds))}; revenue and orders; "
+            f"{len(next(iter(simulated.values())))} weeks)",
+            simulated_errors,
+        ),
+        (
+            f"CDNOW sample (real; revenue and orders; {cdnow_weeks} weeks; ours without festivals)",
+            cdnow,
+        ),
+    ):
         table = summarise(errors)
         n = errors.loc[errors.model == errors.model.iloc[0]].shape[0]
-        sections.append(f"### {title}\n\n{n} forecasts per model (fewer for the seasonal "
-                        "naive where the week a year back is not known); sMAPE and MAPE in "
-                        f"percent (lower is better).\n\n{markdown(table)}\n")
+        sections.append(
+            f"### {title}\n\n{n} forecasts per model (fewer for the seasonal "
+            "naive where the week a year back is not known); sMAPE and MAPE in "
+            f"percent (lower is better).\n\n{markdown(table)}\n"
+        )
     uname = platform.uname()
-    command = ("`.venv/bin/python benchmarks/forecast.py --members "
-               f"{args.members} --seeds {' '.join(map(str, args.seeds))}"
-               + (f" --prophet-python {args.prophet_python}`" if args.prophet_python else "`"))
-    text = (f"## Sales forecast: rolling-origin back-test\n\n"
-            f"Machine: {uname.machine}, {os.cpu_count()} cores (shared with other jobs during "
-            f"the run). Command: {command} ({time.perf_counter() - started:.0f} s in all).\n\n"
-            f"Each model is refitted at {ORIGINS} origins, every {STEP} weeks back from the "
-            "latest one that leaves 13 weeks to test, and forecasts 1, 4, 8 and 13 weeks ahead; "
-            "all models forecast the same weeks. Holt-Winters and Prophet fit log(1 + sales) "
-            "like ours. \"s / fit\" is the mean wall time of one fit and forecast.\n\n"
-            + "\n".join(sections))
+    command = (
+        "`.venv/bin/python benchmarks/forecast.py --members "
+        f"{args.members} --seeds {' '.join(map(str, args.seeds))}"
+        + (f" --prophet-python {args.prophet_python}`" if args.prophet_python else "`")
+    )
+    text = (
+        f"## Sales forecast: rolling-origin back-test\n\n"
+        f"Machine: {uname.machine}, {os.cpu_count()} cores (shared with other jobs during "
+        f"the run). Command: {command} ({time.perf_counter() - started:.0f} s in all).\n\n"
+        f"Each model is refitted at {ORIGINS} origins, every {STEP} weeks back from the "
+        "latest one that leaves 13 weeks to test, and forecasts 1, 4, 8 and 13 weeks ahead; "
+        "all models forecast the same weeks. Holt-Winters and Prophet fit log(1 + sales) "
+        'like ours. "s / fit" is the mean wall time of one fit and forecast.\n\n'
+        + "\n".join(sections)
+    )
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

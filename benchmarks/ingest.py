@@ -39,7 +39,8 @@ def done(t, rows):
                       "cpu": u.ru_utime + u.ru_stime - t[1]}))
 """
 ROUTES = {
-    "memberlens": _MEASURE + """
+    "memberlens": _MEASURE
+    + """
 import sys
 from memberlens.project import init_project
 from memberlens.ingest import load
@@ -49,7 +50,8 @@ r = load("orders", sys.argv[1], project=proj)
 assert r.rows_stored + r.rows_quarantined + r.duplicates_dropped == r.rows_read
 done(t, r.rows_stored)
 """,
-    "duckdb": _MEASURE + """
+    "duckdb": _MEASURE
+    + """
 import sys, duckdb
 con = duckdb.connect(sys.argv[2] + "/bare.duckdb")
 t = start()
@@ -58,7 +60,8 @@ con.execute(f"CREATE TABLE orders AS SELECT * FROM {reader}('{sys.argv[1]}')")
 n = con.execute("SELECT count(*) FROM orders").fetchone()[0]
 done(t, n)
 """,
-    "pandas+to_sql": _MEASURE + """
+    "pandas+to_sql": _MEASURE
+    + """
 import sys, sqlite3
 import pandas as pd
 t = start()
@@ -72,8 +75,12 @@ done(t, n)
 }
 
 #: the same benchmark before the engine-read stage (2026-11-24, same machine and command).
-BEFORE = {("CSV", "memberlens"): (97.3, 6362), ("CSV", "duckdb"): (19.2, 400),
-          ("Parquet", "memberlens"): (114.9, 6475), ("Parquet", "duckdb"): (21.7, 436)}
+BEFORE = {
+    ("CSV", "memberlens"): (97.3, 6362),
+    ("CSV", "duckdb"): (19.2, 400),
+    ("Parquet", "memberlens"): (114.9, 6475),
+    ("Parquet", "duckdb"): (21.7, 436),
+}
 
 
 def generate(rows: int, out: Path) -> tuple[Path, Path]:
@@ -97,14 +104,18 @@ def generate(rows: int, out: Path) -> tuple[Path, Path]:
         amount = np.round(rng.gamma(2.0, 60.0, n), 2).astype(str)
         bad = rng.random(n) < 0.001
         amount[bad] = "n/a"
-        table = pa.table({
-            "order_id": pa.array(np.char.add("o", np.arange(lo, lo + n).astype(str))),
-            "member_id": pa.array(np.char.add("m", rng.integers(0, rows // 8, n).astype(str))),
-            "ordered_at": pa.array(np.datetime_as_string(ts, unit="s")).cast(pa.string()),
-            "amount": pa.array(amount),
-            "status": pa.array(rng.choice(["paid", "refunded", "cancelled"], n, p=[.9, .07, .03])),
-            "channel": pa.array(rng.choice(["app", "mini_program", "web", "store"], n)),
-        })
+        table = pa.table(
+            {
+                "order_id": pa.array(np.char.add("o", np.arange(lo, lo + n).astype(str))),
+                "member_id": pa.array(np.char.add("m", rng.integers(0, rows // 8, n).astype(str))),
+                "ordered_at": pa.array(np.datetime_as_string(ts, unit="s")).cast(pa.string()),
+                "amount": pa.array(amount),
+                "status": pa.array(
+                    rng.choice(["paid", "refunded", "cancelled"], n, p=[0.9, 0.07, 0.03])
+                ),
+                "channel": pa.array(rng.choice(["app", "mini_program", "web", "store"], n)),
+            }
+        )
         if writer is None:
             writer = pacsv.CSVWriter(csv_path, table.schema)
             pwriter = pq.ParquetWriter(pq_path, table.schema)
@@ -117,8 +128,12 @@ def generate(rows: int, out: Path) -> tuple[Path, Path]:
 
 def run(route: str, source: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run([sys.executable, "-c", ROUTES[route], str(source), tmp],
-                              capture_output=True, text=True, timeout=3600)
+        proc = subprocess.run(
+            [sys.executable, "-c", ROUTES[route], str(source), tmp],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -128,24 +143,31 @@ def summarise(runs: list[dict]) -> dict:
     ok = [r for r in runs if "error" not in r]
     if not ok:
         return runs[0]
-    return {"seconds": statistics.median(r["seconds"] for r in ok),
-            "cpu": statistics.median(r["cpu"] for r in ok),
-            "rows": ok[0]["rows"], "rss": max(r["rss"] for r in ok),
-            "all": [round(r["seconds"], 1) for r in ok]}
+    return {
+        "seconds": statistics.median(r["seconds"] for r in ok),
+        "cpu": statistics.median(r["cpu"] for r in ok),
+        "rows": ok[0]["rows"],
+        "rss": max(r["rss"] for r in ok),
+        "all": [round(r["seconds"], 1) for r in ok],
+    }
 
 
 def table(results: dict) -> list[str]:
-    lines = ["| format | route | seconds (median) | runs (s) | CPU s | rows/s | vs DuckDB bare "
-             "| peak RSS (MiB) |",
-             "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| format | route | seconds (median) | runs (s) | CPU s | rows/s | vs DuckDB bare "
+        "| peak RSS (MiB) |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
     for (fmt, route), r in results.items():
         if "error" in r:
             lines.append(f"| {fmt} | {route} | failed: {r['error']} | | | | | |")
             continue
         bare = results[(fmt, "duckdb")]["seconds"]
-        lines.append(f"| {fmt} | {route} | {r['seconds']:.1f} | {', '.join(map(str, r['all']))} "
-                     f"| {r['cpu']:.1f} | {r['rows'] / r['seconds']:,.0f} | "
-                     f"{bare / r['seconds']:.2f}x | {r['rss'] / 1024:,.0f} |")
+        lines.append(
+            f"| {fmt} | {route} | {r['seconds']:.1f} | {', '.join(map(str, r['all']))} "
+            f"| {r['cpu']:.1f} | {r['rows'] / r['seconds']:,.0f} | "
+            f"{bare / r['seconds']:.2f}x | {r['rss'] / 1024:,.0f} |"
+        )
     return lines
 
 
@@ -155,15 +177,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "_data")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--skip-pandas", action="store_true")
-    parser.add_argument("--write", action="store_true",
-                        help="write docs/benchmarks/ingest.md with the figures")
+    parser.add_argument(
+        "--write", action="store_true", help="write docs/benchmarks/ingest.md with the figures"
+    )
     args = parser.parse_args()
     t = time.perf_counter()
     csv_path, pq_path = generate(args.rows, args.out)
     print(f"generated {args.rows:,} rows in {time.perf_counter() - t:.1f}s", file=sys.stderr)
     routes = [r for r in ROUTES if not (args.skip_pandas and r.startswith("pandas"))]
     load_before = os.getloadavg()
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     runs: dict[tuple[str, str], list[dict]] = {}
     for fmt, src in (("CSV", csv_path), ("Parquet", pq_path)):
         for _ in range(args.repeat):
@@ -173,40 +196,66 @@ def main() -> None:
                 print(fmt, route, r, file=sys.stderr)
     results = {k: summarise(v) for k, v in runs.items()}
     load_after = os.getloadavg()
-    command = (f"python benchmarks/ingest.py --rows {args.rows} --repeat {args.repeat}"
-               + (" --skip-pandas" if args.skip_pandas else ""))
-    machine = (f"{platform.machine()}, {os.cpu_count()} cores, "
-               f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
-               f"Python {platform.python_version()}; load average {load_before[0]:.1f} at the "
-               f"start, {load_after[0]:.1f} at the end (shared machine)")
+    command = f"python benchmarks/ingest.py --rows {args.rows} --repeat {args.repeat}" + (
+        " --skip-pandas" if args.skip_pandas else ""
+    )
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
+        f"Python {platform.python_version()}; load average {load_before[0]:.1f} at the "
+        f"start, {load_after[0]:.1f} at the end (shared machine)"
+    )
     lines = table(results)
     print(f"\n### Ingest of {args.rows:,} order rows\n")
     print(f"Machine: {machine}. Command: `{command}` ({started:%Y-%m-%d %H:%M} UTC).\n")
     print("\n".join(lines))
     if args.write:
-        write_page(Path(__file__).parents[1] / "docs" / "benchmarks" / "ingest.md", args.rows,
-                   machine, command, started, lines, results)
+        write_page(
+            Path(__file__).parents[1] / "docs" / "benchmarks" / "ingest.md",
+            args.rows,
+            machine,
+            command,
+            started,
+            lines,
+            results,
+        )
 
 
-def write_page(path: Path, rows: int, machine: str, command: str, started: dt.datetime,
-               lines: list[str], results: dict) -> None:
-    ratios = {fmt: results[(fmt, "duckdb")]["seconds"] / results[(fmt, "memberlens")]["seconds"]
-              for fmt in ("CSV", "Parquet") if "error" not in results.get((fmt, "memberlens"), {
-                  "error": 1})}
+def write_page(
+    path: Path,
+    rows: int,
+    machine: str,
+    command: str,
+    started: dt.datetime,
+    lines: list[str],
+    results: dict,
+) -> None:
+    ratios = {
+        fmt: results[(fmt, "duckdb")]["seconds"] / results[(fmt, "memberlens")]["seconds"]
+        for fmt in ("CSV", "Parquet")
+        if "error" not in results.get((fmt, "memberlens"), {"error": 1})
+    }
     rss = max(results[(fmt, "memberlens")]["rss"] for fmt in ratios) / 2**20
     met = all(r >= 0.5 for r in ratios.values()) and rss < 4
-    before = ["| format | route | seconds | vs DuckDB bare | peak RSS (MiB) |",
-              "| --- | --- | ---: | ---: | ---: |"]
+    before = [
+        "| format | route | seconds | vs DuckDB bare | peak RSS (MiB) |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
     for fmt in ("CSV", "Parquet"):
         secs, mib = BEFORE[(fmt, "memberlens")]
         bare = BEFORE[(fmt, "duckdb")][0]
         before.append(f"| {fmt} | memberlens | {secs:.1f} | {bare / secs:.2f}x | {mib:,} |")
-    text = PAGE.format(rows=f"{rows:,}", machine=machine, command=command,
-                       when=f"{started:%Y-%m-%d %H:%M} UTC", table="\n".join(lines),
-                       before="\n".join(before),
-                       verdict=("met" if met else "not met"),
-                       ratios=", ".join(f"{fmt} {r:.2f}x" for fmt, r in ratios.items()),
-                       rss=f"{rss:.1f}")
+    text = PAGE.format(
+        rows=f"{rows:,}",
+        machine=machine,
+        command=command,
+        when=f"{started:%Y-%m-%d %H:%M} UTC",
+        table="\n".join(lines),
+        before="\n".join(before),
+        verdict=("met" if met else "not met"),
+        ratios=", ".join(f"{fmt} {r:.2f}x" for fmt, r in ratios.items()),
+        rss=f"{rss:.1f}",
+    )
     path.write_text(text, encoding="utf-8")
     print(f"wrote {path}", file=sys.stderr)
 

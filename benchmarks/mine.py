@@ -44,20 +44,28 @@ def clusters_child(members: int) -> dict:
     kinds = np.array([[1, 80, 600], [12, 3000, 20], [1, 90, 30], [15, 4000, 500], [5, 600, 120]])
     truth = rng.integers(0, len(kinds), members)
     centre = kinds[truth]
-    frame = pd.DataFrame({
-        "member_id": np.char.add("M", np.arange(members).astype(str)),
-        "frequency": np.maximum(0, np.round(rng.normal(centre[:, 0], 0.15 * centre[:, 0] + .1))),
-        "total_spend": centre[:, 1] * np.exp(rng.normal(0, 0.15, members)),
-        "days_since_last": np.abs(rng.normal(centre[:, 2], 0.08 * centre[:, 2])),
-    })
+    frame = pd.DataFrame(
+        {
+            "member_id": np.char.add("M", np.arange(members).astype(str)),
+            "frequency": np.maximum(
+                0, np.round(rng.normal(centre[:, 0], 0.15 * centre[:, 0] + 0.1))
+            ),
+            "total_spend": centre[:, 1] * np.exp(rng.normal(0, 0.15, members)),
+            "days_since_last": np.abs(rng.normal(centre[:, 2], 0.08 * centre[:, 2])),
+        }
+    )
     frame["aov"] = frame["total_spend"] / (frame["frequency"] + 1)
     frame["T"] = frame["days_since_last"] + rng.uniform(0, 700, members)
     start = time.perf_counter()
     result = cluster_members(frame, k="auto")
     seconds = time.perf_counter() - start
-    return {"members": members, "seconds": seconds, "k": result.k,
-            "ari": adjusted_rand_score(truth, result.labels["cluster"]),
-            "peak_mib": _peak_mib()}
+    return {
+        "members": members,
+        "seconds": seconds,
+        "k": result.k,
+        "ari": adjusted_rand_score(truth, result.labels["cluster"]),
+        "peak_mib": _peak_mib(),
+    }
 
 
 def replenishment_child(members: int) -> dict:
@@ -71,19 +79,30 @@ def replenishment_child(members: int) -> dict:
     params = ShopParameters(purchases=PurchaseProcess(r=2.0, alpha=10.0, a=0.5, b=20.0))
     simulate_shop(folder, members=members, seed=3, params=params)
     con = ibis.duckdb.connect()
-    tables = [con.read_parquet(f"{folder}/{name}.parquet", table_name=name)
-              for name in ("orders", "order_items", "products")]
+    tables = [
+        con.read_parquet(f"{folder}/{name}.parquet", table_name=name)
+        for name in ("orders", "order_items", "products")
+    ]
     lines = tables[1].count().execute()
     start = time.perf_counter()
     result = next_purchases(*tables, as_of="2025-12-31")
     seconds = time.perf_counter() - start
-    return {"members": members, "order_lines": int(lines), "seconds": seconds,
-            "pairs": len(result.predictions), "peak_mib": _peak_mib()}
+    return {
+        "members": members,
+        "order_lines": int(lines),
+        "seconds": seconds,
+        "pairs": len(result.predictions),
+        "peak_mib": _peak_mib(),
+    }
 
 
 def _child(part: str, n: int) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", part, "--n", str(n)],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", part, "--n", str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -103,12 +122,16 @@ def main() -> None:
     print("## Clusters and replenishment\n")
     print("| task | size | wall time | peak memory | result |")
     print("| --- | --- | --- | --- | --- |")
-    print(f"| `cluster_members` k-means, k=\"auto\" | {c['members']:,} members | "
-          f"{c['seconds']:.1f} s | {c['peak_mib']:,.0f} MiB | k = {c['k']}, "
-          f"ARI vs planted {c['ari']:.3f} |")
-    print(f"| `next_purchases` per category | {r['members']:,} members, "
-          f"{r['order_lines']:,} order lines | {r['seconds']:.1f} s | {r['peak_mib']:,.0f} MiB "
-          f"| {r['pairs']:,} member-category pairs |")
+    print(
+        f'| `cluster_members` k-means, k="auto" | {c["members"]:,} members | '
+        f"{c['seconds']:.1f} s | {c['peak_mib']:,.0f} MiB | k = {c['k']}, "
+        f"ARI vs planted {c['ari']:.3f} |"
+    )
+    print(
+        f"| `next_purchases` per category | {r['members']:,} members, "
+        f"{r['order_lines']:,} order lines | {r['seconds']:.1f} s | {r['peak_mib']:,.0f} MiB "
+        f"| {r['pairs']:,} member-category pairs |"
+    )
 
 
 if __name__ == "__main__":

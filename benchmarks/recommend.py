@@ -55,7 +55,7 @@ def make_data(path: Path, n_rows: int, n_members: int, n_items: int, seed: int =
     weight = np.empty(n_items)
     for c in range(n_cats):  # Zipf popularity within each category (a loop over 20 categories)
         size = bounds[c + 1] - bounds[c]
-        weight[bounds[c]:bounds[c + 1]] = rng.permutation(np.arange(1, size + 1) ** -1.1)
+        weight[bounds[c] : bounds[c + 1]] = rng.permutation(np.arange(1, size + 1) ** -1.1)
     within = np.zeros(n_items)
     for c in range(n_cats):
         lo, hi = bounds[c], bounds[c + 1]
@@ -63,23 +63,32 @@ def make_data(path: Path, n_rows: int, n_members: int, n_items: int, seed: int =
     cat_share = np.bincount(item_cat, weights=weight, minlength=n_cats)
     cat_share /= cat_share.sum()
     favourite = rng.choice(n_cats, size=n_members, p=cat_share)
-    cat = np.where(rng.random(n_rows) < 0.7, favourite[member],
-                   rng.choice(n_cats, size=n_rows, p=cat_share))
-    item = np.clip(np.searchsorted(within + item_cat, cat + rng.random(n_rows)),
-                   bounds[cat], bounds[cat + 1] - 1)
+    cat = np.where(
+        rng.random(n_rows) < 0.7, favourite[member], rng.choice(n_cats, size=n_rows, p=cat_share)
+    )
+    item = np.clip(
+        np.searchsorted(within + item_cat, cat + rng.random(n_rows)),
+        bounds[cat],
+        bounds[cat + 1] - 1,
+    )
     kind = rng.choice(3, size=n_rows, p=[0.70, 0.15, 0.15])
-    table = pa.table({
-        "member_id": pa.array(np.char.add("M", np.char.zfill(member.astype(str), 8))),
-        "product_id": pa.array(np.char.add("SKU", np.char.zfill(item.astype(str), 6))),
-        "weight": np.array([1.0, 4.0, 10.0])[kind],
-        "purchase_days": (kind == 2).astype(np.int64),
-    })
-    products = pa.table({
-        "product_id": pa.array(np.char.add("SKU", np.char.zfill(np.arange(n_items).astype(str),
-                                                              6))),
-        "name": pa.array(np.char.add("item ", np.arange(n_items).astype(str))),
-        "category": pa.array(np.char.add("category ", item_cat.astype(str))),
-    })
+    table = pa.table(
+        {
+            "member_id": pa.array(np.char.add("M", np.char.zfill(member.astype(str), 8))),
+            "product_id": pa.array(np.char.add("SKU", np.char.zfill(item.astype(str), 6))),
+            "weight": np.array([1.0, 4.0, 10.0])[kind],
+            "purchase_days": (kind == 2).astype(np.int64),
+        }
+    )
+    products = pa.table(
+        {
+            "product_id": pa.array(
+                np.char.add("SKU", np.char.zfill(np.arange(n_items).astype(str), 6))
+            ),
+            "name": pa.array(np.char.add("item ", np.arange(n_items).astype(str))),
+            "category": pa.array(np.char.add("category ", item_cat.astype(str))),
+        }
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
     pq.write_table(products, path.with_name(path.stem + "_products.parquet"))
@@ -153,9 +162,11 @@ print(json.dumps(out))
 
 
 def child(path: Path, who: str, settings: dict) -> dict:
-    proc = subprocess.run([sys.executable, "-c", WORKER, str(path), who, json.dumps(settings),
-                           str(BATCH)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", WORKER, str(path), who, json.dumps(settings), str(BATCH)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode:
         sys.exit(proc.stderr[-3000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -178,7 +189,8 @@ def markdown(results: list[dict], args, seconds: float, load: tuple[float, float
         f"member-product pairs) over {first['members']:,} members and {first['items']:,} "
         "products; member activity log-normal, item popularity Zipf(1.1) within 20 categories, "
         "view / cart / order = 70 / 15 / 15 % with weights 1 / 4 / 10. ALS settings for both: "
-        + ", ".join(f"{k}={v}" for k, v in SETTINGS.items()) + ", 2 threads. Latency: one "
+        + ", ".join(f"{k}={v}" for k, v in SETTINGS.items())
+        + ", 2 threads. Latency: one "
         f"member per call, 300 calls after 20 warm-up calls; batch: {BATCH:,} members in one "
         "call.",
         "",
@@ -189,31 +201,43 @@ def markdown(results: list[dict], args, seconds: float, load: tuple[float, float
     ]
     for r in results:
         prepare = "in fit" if r["prepare_s"] is None else f"{r['prepare_s']:.1f}"
-        lines.append(f"| {r['who']} | {prepare} | {r['fit_s']:.1f} | {r['fit_cpu_s']:.1f} | "
-                     f"{r['peak_mb']:,.0f} | {r['min_ms']:.2f} | {r['p50_ms']:.2f} | "
-                     f"{r['p95_ms']:.2f} | "
-                     f"{r['cpu_ms']:.2f} | {r['batch_per_s']:,.0f} |")
-    lines += ["", "memberlens' fit includes encoding the text ids (Arrow), log scaling, the "
-              "repeat-purchase flags and the popularity order; its serving includes the filters "
-              "(catalogue, already bought, diversity cap), the reasons in English and Chinese and "
-              "building a DataFrame. `implicit bare` returns two arrays (ids and scores). Peak "
-              "memory includes the loaded interaction table "
-              f"({results[0]['loaded_mb']:,.0f} MiB after reading the Parquet file). The fastest "
-              "call (serve min) is what one call costs when it gets a core to itself; p50 and "
-              "p95 include waiting for the shared cores."]
+        lines.append(
+            f"| {r['who']} | {prepare} | {r['fit_s']:.1f} | {r['fit_cpu_s']:.1f} | "
+            f"{r['peak_mb']:,.0f} | {r['min_ms']:.2f} | {r['p50_ms']:.2f} | "
+            f"{r['p95_ms']:.2f} | "
+            f"{r['cpu_ms']:.2f} | {r['batch_per_s']:,.0f} |"
+        )
+    lines += [
+        "",
+        "memberlens' fit includes encoding the text ids (Arrow), log scaling, the "
+        "repeat-purchase flags and the popularity order; its serving includes the filters "
+        "(catalogue, already bought, diversity cap), the reasons in English and Chinese and "
+        "building a DataFrame. `implicit bare` returns two arrays (ids and scores). Peak "
+        "memory includes the loaded interaction table "
+        f"({results[0]['loaded_mb']:,.0f} MiB after reading the Parquet file). The fastest "
+        "call (serve min) is what one call costs when it gets a core to itself; p50 and "
+        "p95 include waiting for the shared cores.",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--interactions", type=int, default=10_000_000)
-    parser.add_argument("--members", type=int, default=None,
-                        help="default: one member per 10 interaction rows")
+    parser.add_argument(
+        "--members", type=int, default=None, help="default: one member per 10 interaction rows"
+    )
     parser.add_argument("--items", type=int, default=50_000)
-    parser.add_argument("--with-hybrid", action="store_true",
-                        help="also time kind='hybrid' (ALS + item kNN + popularity)")
-    parser.add_argument("--no-write", action="store_true",
-                        help="print only; leave docs/benchmarks/recommend.md alone")
+    parser.add_argument(
+        "--with-hybrid",
+        action="store_true",
+        help="also time kind='hybrid' (ALS + item kNN + popularity)",
+    )
+    parser.add_argument(
+        "--no-write",
+        action="store_true",
+        help="print only; leave docs/benchmarks/recommend.md alone",
+    )
     args = parser.parse_args()
     members = args.members or max(100, args.interactions // 10)
     path = DATA / f"rec_interactions_{args.interactions}.parquet"
@@ -225,12 +249,12 @@ def main() -> None:
     for who in CONTENDERS + (("memberlens hybrid",) if args.with_hybrid else ()):
         print(f"running {who} ...", file=sys.stderr)
         results.append(child(path, who, SETTINGS))
-    text = markdown(results, args, time.perf_counter() - started,
-                    (load_start, os.getloadavg()[0]))
+    text = markdown(results, args, time.perf_counter() - started, (load_start, os.getloadavg()[0]))
     print(text)
     if not args.no_write:
         (ROOT / "docs" / "benchmarks" / "recommend.md").write_text(
-            "# Benchmark: recommendations\n\n" + text, encoding="utf-8")
+            "# Benchmark: recommendations\n\n" + text, encoding="utf-8"
+        )
 
 
 if __name__ == "__main__":

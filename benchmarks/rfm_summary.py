@@ -48,11 +48,23 @@ def _peer_lifetimes(path: str, as_of: str) -> None:
     frame = frame.assign(amount=frame["amount"].astype("float64"))
     start = time.perf_counter()
     summary = summary_data_from_transaction_data(
-        frame, "member_id", "ordered_at", monetary_value_col="amount",
-        observation_period_end=as_of, freq="D")
+        frame,
+        "member_id",
+        "ordered_at",
+        monetary_value_col="amount",
+        observation_period_end=as_of,
+        freq="D",
+    )
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "rows": len(summary),
-                      "sum_frequency": float(summary["frequency"].sum())}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rows": len(summary),
+                "sum_frequency": float(summary["frequency"].sum()),
+            }
+        )
+    )
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -70,16 +82,19 @@ def _write_orders(n_orders: int, path: Path, seed: int = 20261124) -> None:
     u = rng.uniform(size=n_orders)
     status = np.where(u < 0.96, "paid", np.where(u < 0.99, "refunded", "cancelled"))
     cents = np.where(status == "refunded", -cents, cents)
-    channel = rng.choice(np.array(["app", "store", "mini_program", "web"]), n_orders,
-                         p=[0.4, 0.3, 0.2, 0.1])
-    table = pa.table({
-        "order_id": pa.array(np.char.add("o", np.arange(n_orders).astype(str))),
-        "member_id": pa.array(np.char.add("m", member.astype(str))),
-        "ordered_at": pa.array(ordered_at, type=pa.timestamp("us")),
-        "amount": _cents_to_decimal(cents),
-        "status": pa.array(status),
-        "channel": pa.array(channel),
-    })
+    channel = rng.choice(
+        np.array(["app", "store", "mini_program", "web"]), n_orders, p=[0.4, 0.3, 0.2, 0.1]
+    )
+    table = pa.table(
+        {
+            "order_id": pa.array(np.char.add("o", np.arange(n_orders).astype(str))),
+            "member_id": pa.array(np.char.add("m", member.astype(str))),
+            "ordered_at": pa.array(ordered_at, type=pa.timestamp("us")),
+            "amount": _cents_to_decimal(cents),
+            "status": pa.array(status),
+            "channel": pa.array(channel),
+        }
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
 
@@ -92,8 +107,9 @@ def _cents_to_decimal(cents):
     words = np.empty((len(cents), 2), dtype="<i8")
     words[:, 0] = cents
     words[:, 1] = np.where(cents < 0, -1, 0)  # sign extension to 128 bits
-    return pa.Array.from_buffers(pa.decimal128(18, 2), len(cents),
-                                 [None, pa.py_buffer(words.tobytes())])
+    return pa.Array.from_buffers(
+        pa.decimal128(18, 2), len(cents), [None, pa.py_buffer(words.tobytes())]
+    )
 
 
 def _write_cdnow(path: Path) -> None:
@@ -103,11 +119,16 @@ def _write_cdnow(path: Path) -> None:
     from memberlens.datasets import load_cdnow_sample
 
     raw = load_cdnow_sample()
-    pd.DataFrame({
-        "order_id": (np.arange(len(raw)) + 1).astype(str), "member_id": raw["member_id"],
-        "ordered_at": raw["ordered_at"], "amount": raw["amount"], "status": "paid",
-        "channel": "web",
-    }).to_parquet(path)
+    pd.DataFrame(
+        {
+            "order_id": (np.arange(len(raw)) + 1).astype(str),
+            "member_id": raw["member_id"],
+            "ordered_at": raw["ordered_at"],
+            "amount": raw["amount"],
+            "status": "paid",
+            "channel": "web",
+        }
+    ).to_parquet(path)
 
 
 # -- contenders ----------------------------------------------------------------------------------
@@ -184,8 +205,10 @@ def _interleaved(fns: dict, repeat: int) -> dict[str, tuple[float, float, object
             results[name] = fn()
             walls[name].append(time.perf_counter() - start)
             cpus[name].append(time.process_time() - cpu)
-    return {name: (statistics.median(walls[name]), statistics.median(cpus[name]), results[name])
-            for name in fns}
+    return {
+        name: (statistics.median(walls[name]), statistics.median(cpus[name]), results[name])
+        for name in fns
+    }
 
 
 def _run_size(label: str, path: Path, as_of: str, args) -> dict:
@@ -198,12 +221,15 @@ def _run_size(label: str, path: Path, as_of: str, args) -> dict:
     orders = con.read_parquet(path, table_name="orders")
     n_orders = orders.count().execute()
     raw = duckdb.connect()
-    timed = _interleaved({
-        "ours": lambda: con.to_pyarrow(rfm_summary(orders, as_of=as_of)),
-        "lean": lambda: con.to_pyarrow(rfm_summary(orders, as_of=as_of, favourites=False)),
-        "core": lambda: raw.sql(CORE_SQL.format(path=path, as_of=as_of)).to_arrow_table(),
-        "full": lambda: raw.sql(FULL_SQL.format(path=path, as_of=as_of)).to_arrow_table(),
-    }, args.repeat)
+    timed = _interleaved(
+        {
+            "ours": lambda: con.to_pyarrow(rfm_summary(orders, as_of=as_of)),
+            "lean": lambda: con.to_pyarrow(rfm_summary(orders, as_of=as_of, favourites=False)),
+            "core": lambda: raw.sql(CORE_SQL.format(path=path, as_of=as_of)).to_arrow_table(),
+            "full": lambda: raw.sql(FULL_SQL.format(path=path, as_of=as_of)).to_arrow_table(),
+        },
+        args.repeat,
+    )
     row = {"size": label, "orders": n_orders, "members": timed["ours"][2].num_rows}
     compiles = []
     for _ in range(args.repeat):  # the fixed part of "ours": build the expression, compile SQL
@@ -215,9 +241,12 @@ def _run_size(label: str, path: Path, as_of: str, args) -> dict:
         row[f"{name}_s"], row[f"{name}_cpu_s"] = wall, cpu
         row[f"{name}_sum_frequency"] = int(result["frequency"].to_numpy().sum())
     if n_orders <= args.lifetimes_max and Path(args.peer_python).exists():
-        done = subprocess.run([args.peer_python, __file__, "--peer-lifetimes", str(path),
-                               "--as-of", as_of], capture_output=True, text=True,
-                              timeout=args.lifetimes_timeout)
+        done = subprocess.run(
+            [args.peer_python, __file__, "--peer-lifetimes", str(path), "--as-of", as_of],
+            capture_output=True,
+            text=True,
+            timeout=args.lifetimes_timeout,
+        )
         if done.returncode == 0:
             peer = json.loads(done.stdout.strip().splitlines()[-1])
             row["lifetimes_s"] = peer["seconds"]
@@ -243,9 +272,11 @@ def _behaviour(path: Path) -> None:
     calls = {
         "lifecycle_stages(as_of)": lambda: lifecycle_stages(orders, as_of=AS_OF),
         "lifecycle_counts(24 month ends)": lambda: lifecycle_counts(
-            orders, start="2023-01-01", end=AS_OF),
+            orders, start="2023-01-01", end=AS_OF
+        ),
         "stage_transitions(24 month ends)": lambda: stage_transitions(
-            orders, start="2023-01-01", end=AS_OF),
+            orders, start="2023-01-01", end=AS_OF
+        ),
         "cohort_retention(as_of)": lambda: cohort_retention(orders, as_of=AS_OF),
     }
     print(f"\n### Other member analytics on {path.name} (Ibis + DuckDB, one run each)\n")
@@ -266,8 +297,11 @@ def main() -> None:
     parser.add_argument("--peer-python", default="/work/peers-venv/bin/python")
     parser.add_argument("--peer-lifetimes")
     parser.add_argument("--as-of", default=AS_OF)
-    parser.add_argument("--behaviour", action="store_true",
-                        help="also time lifecycle and cohort tables on the largest size")
+    parser.add_argument(
+        "--behaviour",
+        action="store_true",
+        help="also time lifecycle and cohort tables on the largest size",
+    )
     args = parser.parse_args()
     if args.peer_lifetimes:
         _peer_lifetimes(args.peer_lifetimes, args.as_of)
@@ -286,28 +320,38 @@ def main() -> None:
         print(json.dumps(rows[-1]), file=sys.stderr)
 
     print("## rfm_summary\n")
-    print(f"Median of {args.repeat} interleaved runs per contender; wall seconds, and CPU "
-          "seconds (process time, DuckDB's threads included) in brackets; ratios are "
-          "memberlens / DuckDB SQL BTYD core.\n")
-    print("| data | orders | members | memberlens s | of which Ibis build + compile s | "
-          "memberlens, favourites=False s | "
-          "DuckDB SQL, BTYD core s | DuckDB SQL, same columns s | ratio (wall) | ratio (CPU) "
-          "| ratio favourites=False (wall / CPU) | lifetimes s | Σ frequency agrees |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-          "| --- |")
+    print(
+        f"Median of {args.repeat} interleaved runs per contender; wall seconds, and CPU "
+        "seconds (process time, DuckDB's threads included) in brackets; ratios are "
+        "memberlens / DuckDB SQL BTYD core.\n"
+    )
+    print(
+        "| data | orders | members | memberlens s | of which Ibis build + compile s | "
+        "memberlens, favourites=False s | "
+        "DuckDB SQL, BTYD core s | DuckDB SQL, same columns s | ratio (wall) | ratio (CPU) "
+        "| ratio favourites=False (wall / CPU) | lifetimes s | Σ frequency agrees |"
+    )
+    print(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    )
     for r in rows:
         life = r.get("lifetimes_s")
         sums = {r[f"{k}_sum_frequency"] for k in ("ours", "lean", "core", "full")}
-        agree = len(sums) == 1 and (life is None or r["ours_sum_frequency"]
-                                    == r.get("lifetimes_sum_frequency"))
-        cells = [f"{r[k + '_s']:.3f} ({r[k + '_cpu_s']:.3f})"
-                 for k in ("ours", "lean", "core", "full")]
+        agree = len(sums) == 1 and (
+            life is None or r["ours_sum_frequency"] == r.get("lifetimes_sum_frequency")
+        )
+        cells = [
+            f"{r[k + '_s']:.3f} ({r[k + '_cpu_s']:.3f})" for k in ("ours", "lean", "core", "full")
+        ]
         cells.insert(1, f"{r['compile_s']:.3f}")
-        print(f"| {r['size']} | {r['orders']:,} | {r['members']:,} | " + " | ".join(cells)
-              + f" | {r['ours_s'] / r['core_s']:.2f}x | {r['ours_cpu_s'] / r['core_cpu_s']:.2f}x"
-              f" | {r['lean_s'] / r['core_s']:.2f}x / {r['lean_cpu_s'] / r['core_cpu_s']:.2f}x | "
-              f"{'%.2f' % life if life else r.get('lifetimes_error', 'not run')} | "
-              f"{'yes' if agree else 'NO'} |")
+        print(
+            f"| {r['size']} | {r['orders']:,} | {r['members']:,} | "
+            + " | ".join(cells)
+            + f" | {r['ours_s'] / r['core_s']:.2f}x | {r['ours_cpu_s'] / r['core_cpu_s']:.2f}x"
+            f" | {r['lean_s'] / r['core_s']:.2f}x / {r['lean_cpu_s'] / r['core_cpu_s']:.2f}x | "
+            f"{f'{life:.2f}' if life else r.get('lifetimes_error', 'not run')} | "
+            f"{'yes' if agree else 'NO'} |"
+        )
     if args.behaviour and args.sizes:
         largest = max(int(float(s)) for s in args.sizes.split(",") if s)
         _behaviour(DATA / f"rfm_orders_{largest}.parquet")

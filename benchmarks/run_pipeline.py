@@ -44,8 +44,12 @@ print(json.dumps({"seconds": time.perf_counter() - t, "info": info,
 
 
 def stage(name: str, shop: Path, project: Path, *extra: str) -> dict:
-    proc = subprocess.run([sys.executable, "-c", STAGE, name, str(shop), str(project), *extra],
-                          capture_output=True, text=True, timeout=7200)
+    proc = subprocess.run(
+        [sys.executable, "-c", STAGE, name, str(shop), str(project), *extra],
+        capture_output=True,
+        text=True,
+        timeout=7200,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"{name} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -54,8 +58,7 @@ def stage(name: str, shop: Path, project: Path, *extra: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=4_100_000)
-    parser.add_argument("--out", type=Path,
-                        default=Path(__file__).parent / "_data" / "shop-10m")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "_data" / "shop-10m")
     args = parser.parse_args()
     results = {}
     if not (args.out / "orders.parquet").exists():
@@ -68,13 +71,18 @@ def main() -> None:
             print(name, results[name], file=sys.stderr)
     orders = results["ingest"]["info"]["orders"]
     print(f"\n### `memberlens run` on {orders:,} orders\n")
-    print(f"Machine: {platform.machine()}, 2 cores, 24 GiB; Python {platform.python_version()}. "
-          f"Command: `python benchmarks/run_pipeline.py --members {args.members}`.\n")
+    print(
+        f"Machine: {platform.machine()}, 2 cores, 24 GiB; Python {platform.python_version()}. "
+        f"Command: `python benchmarks/run_pipeline.py --members {args.members}`.\n"
+    )
     print("| stage | wall s | peak RSS (MiB) | detail |")
     print("| --- | ---: | ---: | --- |")
     for name, r in results.items():
-        detail = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
-                           for k, v in r["info"].items() if k != "marts")
+        detail = ", ".join(
+            f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+            for k, v in r["info"].items()
+            if k != "marts"
+        )
         print(f"| {name} | {r['seconds']:.1f} | {r['rss_mib']:,.0f} | {detail} |")
 
 

@@ -34,13 +34,16 @@ print(json.dumps({"rows": r.rows, "seconds": r.seconds}))
 
 def run_child(out: Path, members: int, seed: int, chunk: int) -> dict:
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(out), str(members), str(seed),
-                           str(chunk)], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(out), str(members), str(seed), str(chunk)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     wall = time.perf_counter() - t0
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result.update(wall=wall, peak_mib=usage.ru_maxrss / 1024,
-                  cpu=usage.ru_utime + usage.ru_stime)
+    result.update(wall=wall, peak_mib=usage.ru_maxrss / 1024, cpu=usage.ru_utime + usage.ru_stime)
     return result
 
 
@@ -51,15 +54,21 @@ def naive_pandas_orders(members: int, seed: int, out: Path) -> tuple[int, float]
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     rows = []
-    for i in range(members):                       # the naive way: a loop over members...
+    for i in range(members):  # the naive way: a loop over members...
         lam, p, nu = rng.gamma(0.55, 1 / 45.0), rng.beta(0.75, 3.0), rng.gamma(3.5, 1 / 90.0)
         t = rng.uniform(0, 1096)
         if rng.random() > 0.7:
             continue
-        while t < 1096:                            # ...and over purchases
-            rows.append({"order_id": f"{i:09d}{len(rows):06d}", "member_id": f"M{i:09d}",
-                         "ordered_at": pd.Timestamp("2023-01-01") + pd.Timedelta(days=t),
-                         "amount": round(rng.gamma(4.0, 1 / nu), 2), "status": "paid"})
+        while t < 1096:  # ...and over purchases
+            rows.append(
+                {
+                    "order_id": f"{i:09d}{len(rows):06d}",
+                    "member_id": f"M{i:09d}",
+                    "ordered_at": pd.Timestamp("2023-01-01") + pd.Timedelta(days=t),
+                    "amount": round(rng.gamma(4.0, 1 / nu), 2),
+                    "status": "paid",
+                }
+            )
             if rng.random() < p and len(rows) > 1:
                 break
             t += rng.exponential(1 / lam)
@@ -93,25 +102,40 @@ def main(argv: list[str] | None = None) -> None:
     load_after = os.getloadavg()[0]
     rows = big["rows"]
     print("## Simulator (`memberlens simulate`)\n")
-    print(f"Machine: {platform.machine()}, 2 cores, 24 GiB; Python {platform.python_version()}; "
-          f"command: `.venv/bin/python benchmarks/simulate.py --orders {args.orders}`.\n")
-    print(f"Load average (1 min) before / after: {load_before:.1f} / {load_after:.1f} (the "
-          "machine is shared; CPU seconds are less sensitive to that than wall time).\n")
-    print("| run | members | orders | all rows written | wall s | CPU s | orders / wall s | "
-          "peak RSS |")
+    print(
+        f"Machine: {platform.machine()}, 2 cores, 24 GiB; Python {platform.python_version()}; "
+        f"command: `.venv/bin/python benchmarks/simulate.py --orders {args.orders}`.\n"
+    )
+    print(
+        f"Load average (1 min) before / after: {load_before:.1f} / {load_after:.1f} (the "
+        "machine is shared; CPU seconds are less sensitive to that than wall time).\n"
+    )
+    print(
+        "| run | members | orders | all rows written | wall s | CPU s | orders / wall s | "
+        "peak RSS |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| memberlens, 9 tables + truth (chunks of {args.chunk_members:,} members) | "
-          f"{members:,} | {rows['orders']:,} | {sum(rows.values()):,} | {big['seconds']:.1f} | "
-          f"{big['cpu']:.1f} | {rows['orders'] / big['seconds']:,.0f} | "
-          f"{big['peak_mib']:,.0f} MiB |")
-    print(f"| memberlens, small shop (9 tables + truth) | {args.naive_members:,} | "
-          f"{small.rows['orders']:,} | {sum(small.rows.values()):,} | {small.seconds:.2f} | | "
-          f"{small.orders_per_second:,.0f} | |")
-    print(f"| naive pandas row loop, orders table only | {args.naive_members:,} | {n_naive:,} | "
-          f"{n_naive:,} | {t_naive:.2f} | | {n_naive / t_naive:,.0f} | |")
+    print(
+        f"| memberlens, 9 tables + truth (chunks of {args.chunk_members:,} members) | "
+        f"{members:,} | {rows['orders']:,} | {sum(rows.values()):,} | {big['seconds']:.1f} | "
+        f"{big['cpu']:.1f} | {rows['orders'] / big['seconds']:,.0f} | "
+        f"{big['peak_mib']:,.0f} MiB |"
+    )
+    print(
+        f"| memberlens, small shop (9 tables + truth) | {args.naive_members:,} | "
+        f"{small.rows['orders']:,} | {sum(small.rows.values()):,} | {small.seconds:.2f} | | "
+        f"{small.orders_per_second:,.0f} | |"
+    )
+    print(
+        f"| naive pandas row loop, orders table only | {args.naive_members:,} | {n_naive:,} | "
+        f"{n_naive:,} | {t_naive:.2f} | | {n_naive / t_naive:,.0f} | |"
+    )
     print()
-    print("Rows per table: " + ", ".join(f"{k} {v:,}" for k, v in rows.items())
-          + f"; {size / 2**30:.2f} GiB on disk (Parquet, zstd).")
+    print(
+        "Rows per table: "
+        + ", ".join(f"{k} {v:,}" for k, v in rows.items())
+        + f"; {size / 2**30:.2f} GiB on disk (Parquet, zstd)."
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent / "_data"
 
-PROVINCES = ["广东省", "浙江省", "江苏省", "北京市", "上海市", "四川省", "山东省", "湖北省",
-             "重庆市", "河南省", "陕西省", "福建省", "湖南省", "辽宁省", "安徽省", "天津市"]
+PROVINCES = [
+    "广东省",
+    "浙江省",
+    "江苏省",
+    "北京市",
+    "上海市",
+    "四川省",
+    "山东省",
+    "湖北省",
+    "重庆市",
+    "河南省",
+    "陕西省",
+    "福建省",
+    "湖南省",
+    "辽宁省",
+    "安徽省",
+    "天津市",
+]
 
 
 def build(members: int, path: Path) -> None:
@@ -85,8 +101,10 @@ def build(members: int, path: Path) -> None:
                  AS value_tier, 'active' AS lifecycle_stage,
                m.province, m.city, m.channel, m.gender, m.phone_masked, m.email_masked
         FROM s JOIN members m USING (member_id)""")
-    con.execute("CREATE TABLE _loads (load_id VARCHAR, table_name VARCHAR, source VARCHAR, "
-                "finished_at TIMESTAMP)")
+    con.execute(
+        "CREATE TABLE _loads (load_id VARCHAR, table_name VARCHAR, source VARCHAR, "
+        "finished_at TIMESTAMP)"
+    )
     con.close()
 
 
@@ -208,14 +226,20 @@ async def warm_up(base: str, token: str) -> dict[str, list[float]]:
 
     end = dt.date(2025, 12, 31)
     cold: dict[str, list[float]] = {"overview": [], "members": []}
-    async with httpx.AsyncClient(base_url=base, timeout=600,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=base, timeout=600, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
         for d in (6, 29, 89, 364):
             for g in ("day", "week", "month"):
                 t0 = time.perf_counter()
-                await client.get("/api/overview", params={
-                    "start": (end - dt.timedelta(days=d)).isoformat(), "end": end.isoformat(),
-                    "grain": g})
+                await client.get(
+                    "/api/overview",
+                    params={
+                        "start": (end - dt.timedelta(days=d)).isoformat(),
+                        "end": end.isoformat(),
+                        "grain": g,
+                    },
+                )
                 cold["overview"].append((time.perf_counter() - t0) * 1000)
         for sort in ("total_spend", "clv", "days_since_last"):
             t0 = time.perf_counter()
@@ -224,27 +248,38 @@ async def warm_up(base: str, token: str) -> dict[str, list[float]]:
     return cold
 
 
-async def run_load(base: str, token: str, users: int, seconds: float, members: int,
-                   think: float) -> dict:
+async def run_load(
+    base: str, token: str, users: int, seconds: float, members: int, think: float
+) -> dict:
     import httpx
 
     rng = random.Random(7)
     end = dt.date(2025, 12, 31)
-    ranges = [((end - dt.timedelta(days=d)).isoformat(), end.isoformat(), g)
-              for d in (6, 29, 89, 364) for g in ("day", "week", "month")]
+    ranges = [
+        ((end - dt.timedelta(days=d)).isoformat(), end.isoformat(), g)
+        for d in (6, 29, 89, 364)
+        for g in ("day", "week", "month")
+    ]
     lat: dict[str, list[float]] = {"overview": [], "members": [], "member": []}
-    errors: dict[str, int] = {k: 0 for k in lat}
+    errors: dict[str, int] = dict.fromkeys(lat, 0)
     codes: dict[str, int] = {}  # what the errors were (HTTP status or exception name)
     stop = time.monotonic() + seconds
 
     async def user(client: httpx.AsyncClient) -> None:
         while time.monotonic() < stop:
             s, e, g = rng.choice(ranges)
-            calls = [("overview", "/api/overview", {"start": s, "end": e, "grain": g}),
-                     ("members", "/api/members", {"page": rng.randint(1, 200),
-                                                  "sort": rng.choice(["total_spend", "clv",
-                                                                      "days_since_last"])}),
-                     ("member", f"/api/members/M{rng.randrange(members):09d}", {})]
+            calls = [
+                ("overview", "/api/overview", {"start": s, "end": e, "grain": g}),
+                (
+                    "members",
+                    "/api/members",
+                    {
+                        "page": rng.randint(1, 200),
+                        "sort": rng.choice(["total_spend", "clv", "days_since_last"]),
+                    },
+                ),
+                ("member", f"/api/members/M{rng.randrange(members):09d}", {}),
+            ]
             for name, path, params in calls:
                 t0 = time.perf_counter()
                 try:
@@ -262,8 +297,9 @@ async def run_load(base: str, token: str, users: int, seconds: float, members: i
                     await asyncio.sleep(rng.expovariate(1 / think))
 
     limits = httpx.Limits(max_connections=users)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=base, timeout=60, limits=limits, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
         await asyncio.gather(*(user(client) for _ in range(users)))
     return {"lat": lat, "errors": errors, "codes": codes}
 
@@ -283,23 +319,36 @@ def sequential_cost(base: str, token: str, pid: int, n: int, members: int) -> di
     rng = random.Random(3)
     end = dt.date(2025, 12, 31)
     calls = {
-        "overview": lambda: ("/api/overview", {
-            "start": (end - dt.timedelta(days=rng.choice((6, 29, 89, 364)))).isoformat(),
-            "end": end.isoformat(), "grain": rng.choice(("day", "week", "month"))}),
-        "members": lambda: ("/api/members", {"page": rng.randint(1, 200), "sort": rng.choice(
-            ["total_spend", "clv", "days_since_last"])}),
+        "overview": lambda: (
+            "/api/overview",
+            {
+                "start": (end - dt.timedelta(days=rng.choice((6, 29, 89, 364)))).isoformat(),
+                "end": end.isoformat(),
+                "grain": rng.choice(("day", "week", "month")),
+            },
+        ),
+        "members": lambda: (
+            "/api/members",
+            {
+                "page": rng.randint(1, 200),
+                "sort": rng.choice(["total_spend", "clv", "days_since_last"]),
+            },
+        ),
         "member": lambda: (f"/api/members/M{rng.randrange(members):09d}", {}),
     }
     out = {}
-    with httpx.Client(base_url=base, timeout=60,
-                      headers={"Authorization": f"Bearer {token}"}) as client:
+    with httpx.Client(
+        base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
         for name, make in calls.items():
             cpu0, t0 = _cpu_seconds(pid), time.perf_counter()
             for _ in range(n):
                 path, params = make()
                 client.get(path, params=params)
-            out[name] = (1000 * (_cpu_seconds(pid) - cpu0) / n,
-                         1000 * (time.perf_counter() - t0) / n)
+            out[name] = (
+                1000 * (_cpu_seconds(pid) - cpu0) / n,
+                1000 * (time.perf_counter() - t0) / n,
+            )
     return out
 
 
@@ -312,15 +361,27 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=1_000_000)
     ap.add_argument("--users", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--think", type=float, default=1.0,
-                    help="Mean think time (s, exponential) between a user's requests; 0 = "
-                    "closed loop, every user fires the next request at once.")
-    ap.add_argument("--index", action="store_true",
-                    help="Add ART indexes on member_id to orders, members and the member marts "
-                    "(as `memberlens run` does).")
-    ap.add_argument("--sequential", type=int, default=0, metavar="N",
-                    help="Also measure N requests per endpoint one at a time: server CPU and "
-                    "wall time per request (Linux).")
+    ap.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="Mean think time (s, exponential) between a user's requests; 0 = "
+        "closed loop, every user fires the next request at once.",
+    )
+    ap.add_argument(
+        "--index",
+        action="store_true",
+        help="Add ART indexes on member_id to orders, members and the member marts "
+        "(as `memberlens run` does).",
+    )
+    ap.add_argument(
+        "--sequential",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Also measure N requests per endpoint one at a time: server CPU and "
+        "wall time per request (Linux).",
+    )
     args = ap.parse_args()
     ROOT.mkdir(parents=True, exist_ok=True)
     proj = project_for(args.members, indexed=args.index)
@@ -329,8 +390,9 @@ def main() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = mp.get_context("spawn").Process(target=serve, args=(str(proj.root), db, port),
-                                             daemon=True)
+    server = mp.get_context("spawn").Process(
+        target=serve, args=(str(proj.root), db, port), daemon=True
+    )
     server.start()
     try:
         import httpx
@@ -344,10 +406,12 @@ def main() -> None:
             except httpx.HTTPError:
                 time.sleep(0.2)
         cold = asyncio.run(warm_up(base, token))
-        seq = (sequential_cost(base, token, server.pid, args.sequential, args.members)
-               if args.sequential else None)
-        out = asyncio.run(run_load(base, token, args.users, args.seconds, args.members,
-                                   args.think))
+        seq = (
+            sequential_cost(base, token, server.pid, args.sequential, args.members)
+            if args.sequential
+            else None
+        )
+        out = asyncio.run(run_load(base, token, args.users, args.seconds, args.members, args.think))
     finally:
         server.terminate()
         server.join(10)
@@ -356,30 +420,42 @@ def main() -> None:
     con = duckdb.connect(str(proj.warehouse), read_only=True)
     n_orders = con.execute("SELECT count(*) FROM orders").fetchone()[0]
     con.close()
-    print(f"## Web API under load ({args.users} concurrent users, mean think time "
-          f"{args.think:g} s, {args.seconds:.0f} s)\n")
-    print(f"Warehouse: {args.members:,} members, {n_orders:,} orders, mart_members"
-          f"{' (ART indexes on member_id)' if args.index else ' (no indexes)'}; one uvicorn "
-          f"worker; client and server on 127.0.0.1 of the same machine ({os.cpu_count()} cores, "
-          f"{platform.python_version()}).\n")
+    print(
+        f"## Web API under load ({args.users} concurrent users, mean think time "
+        f"{args.think:g} s, {args.seconds:.0f} s)\n"
+    )
+    print(
+        f"Warehouse: {args.members:,} members, {n_orders:,} orders, mart_members"
+        f"{' (ART indexes on member_id)' if args.index else ' (no indexes)'}; one uvicorn "
+        f"worker; client and server on 127.0.0.1 of the same machine ({os.cpu_count()} cores, "
+        f"{platform.python_version()}).\n"
+    )
     print("| endpoint | requests | errors | p50 ms | p95 ms | max ms |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, values in out["lat"].items():
         if values:
-            print(f"| {name} | {len(values)} | {out['errors'][name]} | {pct(values, 50):.0f} | "
-                  f"{pct(values, 95):.0f} | {max(values):.0f} |")
+            print(
+                f"| {name} | {len(values)} | {out['errors'][name]} | {pct(values, 50):.0f} | "
+                f"{pct(values, 95):.0f} | {max(values):.0f} |"
+            )
     if out["codes"]:
         print("\nErrors: " + "; ".join(f"{k} ({n}x)" for k, n in sorted(out["codes"].items())))
     total = sum(len(v) for v in out["lat"].values())
     print(f"\nThroughput: {total / args.seconds:.1f} requests/s.\n")
-    print("Cold cost before the run (first computation after start or a warehouse refresh, "
-          "then cached):\n")
+    print(
+        "Cold cost before the run (first computation after start or a warehouse refresh, "
+        "then cached):\n"
+    )
     print("| cached result | count | median ms | max ms |")
     print("| --- | ---: | ---: | ---: |")
-    print(f"| overview (4 ranges x 3 grains) | {len(cold['overview'])} | "
-          f"{statistics.median(cold['overview']):.0f} | {max(cold['overview']):.0f} |")
-    print(f"| member-list sort order (3 sorts) | {len(cold['members'])} | "
-          f"{statistics.median(cold['members']):.0f} | {max(cold['members']):.0f} |")
+    print(
+        f"| overview (4 ranges x 3 grains) | {len(cold['overview'])} | "
+        f"{statistics.median(cold['overview']):.0f} | {max(cold['overview']):.0f} |"
+    )
+    print(
+        f"| member-list sort order (3 sorts) | {len(cold['members'])} | "
+        f"{statistics.median(cold['members']):.0f} | {max(cold['members']):.0f} |"
+    )
     if seq:
         print(f"\nOne request at a time ({args.sequential} per endpoint, after the warm-up):\n")
         print("| endpoint | server CPU ms / request | wall ms / request |")

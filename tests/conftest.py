@@ -47,13 +47,15 @@ def cdnow_orders():
     from memberlens.datasets import load_cdnow_sample
 
     raw = load_cdnow_sample()
-    return pd.DataFrame({
-        "order_id": (np.arange(len(raw)) + 1).astype(str),
-        "member_id": raw["member_id"],
-        "ordered_at": raw["ordered_at"],
-        "amount": raw["amount"],
-        "status": "paid",
-    })
+    return pd.DataFrame(
+        {
+            "order_id": (np.arange(len(raw)) + 1).astype(str),
+            "member_id": raw["member_id"],
+            "ordered_at": raw["ordered_at"],
+            "amount": raw["amount"],
+            "status": "paid",
+        }
+    )
 
 
 @pytest.fixture

@@ -14,22 +14,25 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_cli_reference_is_current():
     from memberlens.cli._reference import cli_reference_markdown
 
-    assert (ROOT / "docs" / "cli.md").read_text() == cli_reference_markdown() + "\n", \
+    assert (ROOT / "docs" / "cli.md").read_text() == cli_reference_markdown() + "\n", (
         "regenerate: python -m memberlens.cli._reference > docs/cli.md"
+    )
 
 
 def test_data_contract_page_is_current():
     from memberlens.schema import data_contract_markdown
 
-    assert (ROOT / "docs" / "data-contract.md").read_text() == data_contract_markdown() + "\n", \
+    assert (ROOT / "docs" / "data-contract.md").read_text() == data_contract_markdown() + "\n", (
         "regenerate: python -m memberlens.schema > docs/data-contract.md"
+    )
 
 
 def test_every_command_is_in_the_readme_or_docs():
     from memberlens.cli._reference import command_names
 
     text = (ROOT / "README.md").read_text() + "".join(
-        p.read_text() for p in (ROOT / "docs").glob("*.md") if p.name != "cli.md")
+        p.read_text() for p in (ROOT / "docs").glob("*.md") if p.name != "cli.md"
+    )
     missing = [c for c in command_names() if c not in text and c.split()[1] not in text]
     assert not missing, f"document these commands beyond docs/cli.md: {missing}"
 
@@ -50,7 +53,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     export_cdnow_csv(tmp_path / "orders.csv")
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+    exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["report"].rows_stored == 6919
 
 

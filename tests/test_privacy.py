@@ -19,8 +19,9 @@ def test_every_value_gets_its_own_hmac_under_one_key():
     values = ["13812345678", "13812345678", "zhang.wei@example.com", "张伟", ""]
     key = b"\x0b" * 20  # RFC 4231 test case 1's key
     out = pseudonymise(pa.array(values), key).to_pylist()
-    assert out == [hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
-                   for v in values]
+    assert out == [
+        hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest()[:32] for v in values
+    ]
     assert out[0] == out[1] != out[2]
     # RFC 4231, test case 1: data "Hi There"
     assert pseudonymise(["Hi There"], key).to_pylist() == ["b0344c61d8db38535ca8afceaf0bf12b"]

@@ -59,15 +59,17 @@ def mask_values(kind: str, values: pa.Array | Iterable[str | None]) -> pa.Array:
     if kind == "phone":
         return pc.if_else(
             pc.greater_equal(pc.utf8_length(arr), 7),
-            pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 3), "****",
-                                        pc.utf8_slice_codeunits(arr, -4), ""),
+            pc.binary_join_element_wise(
+                pc.utf8_slice_codeunits(arr, 0, 3), "****", pc.utf8_slice_codeunits(arr, -4), ""
+            ),
             pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 1), "***", ""),
         )
     if kind == "email":
         domain = pc.replace_substring_regex(arr, r"^[^@]*", "")  # "@example.com" or ""
         return pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 1), "***", domain, "")
     if kind in ("id_number", "device"):
-        return pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 4), "****",
-                                           pc.utf8_slice_codeunits(arr, -2), "")
+        return pc.binary_join_element_wise(
+            pc.utf8_slice_codeunits(arr, 0, 4), "****", pc.utf8_slice_codeunits(arr, -2), ""
+        )
     # names and free text: the first character only
     return pc.binary_join_element_wise(pc.utf8_slice_codeunits(arr, 0, 1), "**", "")

@@ -85,36 +85,50 @@ class Project:
         privacy = dict(raw.get("privacy", {}))
         engine = wh.get("engine", "duckdb")
         if engine not in ENGINES:
-            raise ConfigError(f"{path}: [warehouse] engine = {engine!r} is not supported; "
-                              f"use one of {', '.join(ENGINES)}")
+            raise ConfigError(
+                f"{path}: [warehouse] engine = {engine!r} is not supported; "
+                f"use one of {', '.join(ENGINES)}"
+            )
         locale = proj.get("locale", "zh-CN")
         if locale not in LOCALES:
-            raise ConfigError(f"{path}: [project] locale = {locale!r}; use one of "
-                              f"{', '.join(LOCALES)}")
+            raise ConfigError(
+                f"{path}: [project] locale = {locale!r}; use one of {', '.join(LOCALES)}"
+            )
         as_of = proj.get("as_of") or None
         if isinstance(as_of, str):
             try:
                 as_of = dt.date.fromisoformat(as_of)
             except ValueError:
-                raise ConfigError(f"{path}: [project] as_of = {as_of!r} is not a date; write "
-                                  "YYYY-MM-DD, or leave it empty for the last day in the data") from None
+                raise ConfigError(
+                    f"{path}: [project] as_of = {as_of!r} is not a date; write "
+                    "YYYY-MM-DD, or leave it empty for the last day in the data"
+                ) from None
         elif isinstance(as_of, dt.datetime):
             as_of = as_of.date()
         sources = {}
         for table, entry in dict(raw.get("sources", {})).items():
             if table not in TABLES:
-                raise ConfigError(f"{path}: [sources.{table}] is not a canonical table; use one "
-                                  f"of {', '.join(TABLES)}")
-            sources[table] = SourceEntry(path=str(entry.get("path", "")),
-                                         mapping=str(entry.get("mapping", "")))
+                raise ConfigError(
+                    f"{path}: [sources.{table}] is not a canonical table; use one "
+                    f"of {', '.join(TABLES)}"
+                )
+            sources[table] = SourceEntry(
+                path=str(entry.get("path", "")), mapping=str(entry.get("mapping", ""))
+            )
         warehouse = Path(wh.get("path", "warehouse.duckdb" if engine == "duckdb" else "warehouse"))
         if not warehouse.is_absolute():
             warehouse = root / warehouse
         known = {"project", "warehouse", "privacy", "sources"}
         return cls(
-            root=root, name=str(proj.get("name", root.name)), engine=engine, warehouse=warehouse,
-            as_of=as_of, currency=str(proj.get("currency", "CNY")), locale=locale,
-            keep_clear_pii=bool(privacy.get("keep_clear_pii", False)), sources=sources,
+            root=root,
+            name=str(proj.get("name", root.name)),
+            engine=engine,
+            warehouse=warehouse,
+            as_of=as_of,
+            currency=str(proj.get("currency", "CNY")),
+            locale=locale,
+            keep_clear_pii=bool(privacy.get("keep_clear_pii", False)),
+            sources=sources,
             memory_limit=str(wh.get("memory_limit", "4GB")),
             settings={k: v for k, v in raw.items() if k not in known},
         )
@@ -162,9 +176,16 @@ keep_clear_pii = false
 """
 
 
-def init_project(root: str | os.PathLike[str], *, engine: Engine = "duckdb",
-                 as_of: dt.date | None = None, currency: str = "CNY", locale: Locale = "zh-CN",
-                 name: str | None = None, force: bool = False) -> Project:
+def init_project(
+    root: str | os.PathLike[str],
+    *,
+    engine: Engine = "duckdb",
+    as_of: dt.date | None = None,
+    currency: str = "CNY",
+    locale: Locale = "zh-CN",
+    name: str | None = None,
+    force: bool = False,
+) -> Project:
     """Create ``root/memberlens.toml`` (and the folder) and return the project."""
     root = Path(root).resolve()
     if engine not in ENGINES:
@@ -176,11 +197,18 @@ def init_project(root: str | os.PathLike[str], *, engine: Engine = "duckdb",
         raise ConfigError(f"{path} exists already; pass --force to overwrite it")
     root.mkdir(parents=True, exist_ok=True)
     sources = "\n".join(f'[sources.{t}]\npath = ""\nmapping = ""\n' for t in TABLES)
-    path.write_text(_TEMPLATE.format(
-        name=name or root.name, as_of=as_of.isoformat() if as_of else "", currency=currency,
-        locale=locale, engine=engine,
-        warehouse="warehouse.duckdb" if engine == "duckdb" else "warehouse",
-        sources=sources), encoding="utf-8")
+    path.write_text(
+        _TEMPLATE.format(
+            name=name or root.name,
+            as_of=as_of.isoformat() if as_of else "",
+            currency=currency,
+            locale=locale,
+            engine=engine,
+            warehouse="warehouse.duckdb" if engine == "duckdb" else "warehouse",
+            sources=sources,
+        ),
+        encoding="utf-8",
+    )
     project = Project.load(root)
     project.secret()
     return project

@@ -22,8 +22,16 @@ def run(capsys, *args) -> tuple[int, str, str]:
 
 
 def test_rules_json_reproduces_arules_on_groceries(capsys):
-    code, out, _ = run(capsys, "rules", data_path("groceries.csv"), "--min-support", 0.001,
-                       "--min-confidence", 0.5, "--json")
+    code, out, _ = run(
+        capsys,
+        "rules",
+        data_path("groceries.csv"),
+        "--min-support",
+        0.001,
+        "--min-confidence",
+        0.5,
+        "--json",
+    )
     assert code == 0
     payload = json.loads(out)
     assert payload["n_transactions"] == 9835 and payload["min_count"] == 10
@@ -35,9 +43,20 @@ def test_rules_json_reproduces_arules_on_groceries(capsys):
 
 
 def test_rules_table_and_top(capsys):
-    code, out, _ = run(capsys, "--quiet", "rules", data_path("groceries.csv"),
-                       "--min-support", 0.006, "--min-confidence", 0.25, "--min-len", 2,
-                       "--top", 3)
+    code, out, _ = run(
+        capsys,
+        "--quiet",
+        "rules",
+        data_path("groceries.csv"),
+        "--min-support",
+        0.006,
+        "--min-confidence",
+        0.25,
+        "--min-len",
+        2,
+        "--top",
+        3,
+    )
     assert code == 0
     assert "463 rules from 9,835 baskets" in out and "herbs" in out
 
@@ -50,10 +69,13 @@ def test_full_confidence_rules_have_null_conviction(capsys, tmp_path):
     assert code == 0 and {r["conviction"] for r in rules} == {None}
 
 
-@pytest.mark.parametrize("args, exit_code, message", [
-    (["--min-support", 0], 2, "min_support"),
-    (["--max-len", 0], 2, "max_len"),
-])
+@pytest.mark.parametrize(
+    "args, exit_code, message",
+    [
+        (["--min-support", 0], 2, "min_support"),
+        (["--max-len", 0], 2, "max_len"),
+    ],
+)
 def test_bad_options_exit_with_the_config_code(capsys, args, exit_code, message):
     code, _, err = run(capsys, "rules", data_path("groceries.csv"), *args)
     assert code == exit_code and message in err

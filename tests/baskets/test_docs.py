@@ -9,7 +9,8 @@ DOC = Path(__file__).parents[2] / "docs" / "baskets.md"
 
 
 def test_baskets_page_examples_run():
-    result = doctest.testfile(str(DOC), module_relative=False, verbose=False,
-                              optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testfile(
+        str(DOC), module_relative=False, verbose=False, optionflags=doctest.NORMALIZE_WHITESPACE
+    )
     assert result.attempted > 15
     assert result.failed == 0

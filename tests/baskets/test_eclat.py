@@ -11,8 +11,13 @@ import numpy as np
 import pytest
 
 from memberlens.baskets import _eclat, frequent_itemsets
-from memberlens.baskets._eclat import (basket_layout, line_starts, longest_basket, pair_counts,
-                                       sort_within_baskets)
+from memberlens.baskets._eclat import (
+    basket_layout,
+    line_starts,
+    longest_basket,
+    pair_counts,
+    sort_within_baskets,
+)
 
 
 @pytest.fixture
@@ -38,8 +43,7 @@ def test_basket_layout_finds_each_baskets_lines(incidence, monkeypatch):
     starts = line_starts(basket, dense.shape[0] + 2)  # two baskets without lines
     assert longest_basket(starts) == dense.sum(axis=1).max()
     layout = basket_layout(basket, item, starts)
-    np.testing.assert_array_equal(np.diff(layout.line_start),
-                                  np.append(dense.sum(axis=1), [0, 0]))
+    np.testing.assert_array_equal(np.diff(layout.line_start), np.append(dense.sum(axis=1), [0, 0]))
     t = 17
     lines = slice(layout.line_start[t], layout.line_start[t + 1])
     np.testing.assert_array_equal(layout.item[lines], np.flatnonzero(dense[t]))

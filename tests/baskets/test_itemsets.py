@@ -14,8 +14,7 @@ from memberlens.baskets import frequent_itemsets, min_count
 from memberlens.exceptions import ConfigError
 
 
-@pytest.mark.parametrize("case", range(6), ids=["0.001", "0.002", "0.005", "0.01", "0.02",
-                                                 "0.05"])
+@pytest.mark.parametrize("case", range(6), ids=["0.001", "0.002", "0.005", "0.01", "0.02", "0.05"])
 def test_groceries_itemset_counts_by_size(groceries, arules_reference, case):
     expected = arules_reference["frequent_itemsets"][case]
     itemsets = frequent_itemsets(groceries, min_support=expected["min_support"])
@@ -36,8 +35,7 @@ def test_floor_threshold_is_the_off_by_one_trap(groceries, arules_reference):
 
 
 def test_min_count_is_arules_ceiling():
-    assert [min_count(s, 9835) for s in (0.001, 0.005, 0.01, 0.02, 0.05)] == [10, 50, 99, 197,
-                                                                              492]
+    assert [min_count(s, 9835) for s in (0.001, 0.005, 0.01, 0.02, 0.05)] == [10, 50, 99, 197, 492]
     assert min_count(1e-9, 10) == 1
 
 
@@ -75,9 +73,11 @@ def test_bad_lengths_raise():
 
 
 @settings(max_examples=150, deadline=None)
-@given(baskets=st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=7), min_size=1,
-                        max_size=30),
-       min_support=st.floats(0.01, 1.0), max_len=st.none() | st.integers(1, 5))
+@given(
+    baskets=st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=7), min_size=1, max_size=30),
+    min_support=st.floats(0.01, 1.0),
+    max_len=st.none() | st.integers(1, 5),
+)
 def test_itemsets_equal_a_naive_counter(naive_itemsets, baskets, min_support, max_len):
     itemsets = frequent_itemsets(baskets, min_support=min_support, max_len=max_len)
     got = dict(zip(itemsets["itemset"].map(frozenset), itemsets["count"]))

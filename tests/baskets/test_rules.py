@@ -32,11 +32,12 @@ def _rule(rules: pd.DataFrame, antecedent, consequent) -> pd.Series:
 def _close(value: float, printed: float) -> bool:
     """Equal to the printed figure at the number of decimals it was printed with."""
     decimals = len(repr(printed).split(".")[1]) if "." in repr(printed) else 0
-    return math.isclose(value, printed, abs_tol=0.6 * 10 ** -decimals)
+    return math.isclose(value, printed, abs_tol=0.6 * 10**-decimals)
 
 
-@pytest.fixture(scope="module", params=range(4), ids=["s001c05", "s005c05", "s001c08",
-                                                        "s006c025minlen2"])
+@pytest.fixture(
+    scope="module", params=range(4), ids=["s001c05", "s005c05", "s001c08", "s006c025minlen2"]
+)
 def published(request, groceries, arules_reference):
     case = arules_reference["rules"][request.param]
     rules = association_rules(groceries, **case["parameters"])
@@ -112,12 +113,14 @@ def test_frame_layout_measures_and_attrs(groceries):
     n = 9835
     np.testing.assert_allclose(rules["support"], rules["count"] / n)
     np.testing.assert_allclose(rules["confidence"], rules["count"] / rules["antecedent_count"])
-    np.testing.assert_allclose(rules["lift"],
-                               rules["confidence"] / (rules["consequent_count"] / n))
-    np.testing.assert_allclose(rules["leverage"], rules["support"] - rules["antecedent_count"]
-                               * rules["consequent_count"] / n**2)
-    np.testing.assert_allclose(rules["conviction"], (1 - rules["consequent_count"] / n)
-                               / (1 - rules["confidence"]))
+    np.testing.assert_allclose(rules["lift"], rules["confidence"] / (rules["consequent_count"] / n))
+    np.testing.assert_allclose(
+        rules["leverage"],
+        rules["support"] - rules["antecedent_count"] * rules["consequent_count"] / n**2,
+    )
+    np.testing.assert_allclose(
+        rules["conviction"], (1 - rules["consequent_count"] / n) / (1 - rules["confidence"])
+    )
     assert rules["lift"].is_monotonic_decreasing
 
 
@@ -136,37 +139,51 @@ def test_no_rules_gives_an_empty_frame_with_the_columns():
     assert rules.empty and tuple(rules.columns) == RULE_COLUMNS
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"min_support": 0, "min_confidence": 0.5}, "min_support"),
-    ({"min_support": 1.5, "min_confidence": 0.5}, "min_support"),
-    ({"min_support": True, "min_confidence": 0.5}, "min_support"),
-    ({"min_support": 0.1, "min_confidence": 1.2}, "min_confidence"),
-    ({"min_support": 0.1, "min_confidence": "high"}, "min_confidence"),
-    ({"min_support": 0.1, "min_confidence": 0.5, "min_len": 0}, "min_len"),
-    ({"min_support": 0.1, "min_confidence": 0.5, "min_len": 3, "max_len": 2}, "max_len"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"min_support": 0, "min_confidence": 0.5}, "min_support"),
+        ({"min_support": 1.5, "min_confidence": 0.5}, "min_support"),
+        ({"min_support": True, "min_confidence": 0.5}, "min_support"),
+        ({"min_support": 0.1, "min_confidence": 1.2}, "min_confidence"),
+        ({"min_support": 0.1, "min_confidence": "high"}, "min_confidence"),
+        ({"min_support": 0.1, "min_confidence": 0.5, "min_len": 0}, "min_len"),
+        ({"min_support": 0.1, "min_confidence": 0.5, "min_len": 3, "max_len": 2}, "max_len"),
+    ],
+)
 def test_bad_settings_name_the_field(kwargs, field):
     with pytest.raises(ConfigError, match=field):
         association_rules([["a", "b"]], **kwargs)
 
 
 baskets_strategy = st.lists(
-    st.lists(st.sampled_from("abcdefg"), max_size=6), min_size=1, max_size=25)
+    st.lists(st.sampled_from("abcdefg"), max_size=6), min_size=1, max_size=25
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(baskets=baskets_strategy,
-       min_support=st.floats(0.02, 1.0),
-       min_confidence=st.floats(0.0, 1.0),
-       min_len=st.integers(1, 3),
-       extra_len=st.integers(0, 4))
-def test_rules_equal_a_naive_counter(naive_rules, baskets, min_support, min_confidence,
-                                     min_len, extra_len):
+@given(
+    baskets=baskets_strategy,
+    min_support=st.floats(0.02, 1.0),
+    min_confidence=st.floats(0.0, 1.0),
+    min_len=st.integers(1, 3),
+    extra_len=st.integers(0, 4),
+)
+def test_rules_equal_a_naive_counter(
+    naive_rules, baskets, min_support, min_confidence, min_len, extra_len
+):
     max_len = min_len + extra_len
-    rules = association_rules(baskets, min_support=min_support, min_confidence=min_confidence,
-                              min_len=min_len, max_len=max_len)
-    got = {(frozenset(r.antecedent), r.consequent): (r.count, r.antecedent_count)
-           for r in rules.itertuples()}
+    rules = association_rules(
+        baskets,
+        min_support=min_support,
+        min_confidence=min_confidence,
+        min_len=min_len,
+        max_len=max_len,
+    )
+    got = {
+        (frozenset(r.antecedent), r.consequent): (r.count, r.antecedent_count)
+        for r in rules.itertuples()
+    }
     assert len(got) == len(rules)
     assert got == naive_rules(baskets, min_support, min_confidence, min_len, max_len)
 

@@ -22,8 +22,10 @@ def shop(tmp_path_factory):
     out = tmp_path_factory.mktemp("shop")
     simulate_shop(out, members=20_000, seed=1)
     con = ibis.duckdb.connect()
-    pairs = baskets_from_orders(con.read_parquet(out / "order_items.parquet"),
-                                orders=con.read_parquet(out / "orders.parquet"))
+    pairs = baskets_from_orders(
+        con.read_parquet(out / "order_items.parquet"),
+        orders=con.read_parquet(out / "orders.parquet"),
+    )
     truth = pq.read_table(out / "truth" / "copurchase_pairs.parquet").to_pandas()
     return pairs, truth
 
@@ -31,11 +33,11 @@ def shop(tmp_path_factory):
 def test_planted_pairs_are_the_high_lift_rules(shop):
     pairs, truth = shop
     n = len(pc.unique(pairs.column("basket_id")))
-    rules = association_rules(pairs, min_support=5 / n, min_confidence=0.2, min_len=2,
-                              max_len=2)
+    rules = association_rules(pairs, min_support=5 / n, min_confidence=0.2, min_len=2, max_len=2)
     planted = {frozenset(p) for p in zip(truth["antecedent"], truth["consequent"])}
-    is_planted = [frozenset((a[0], c)) in planted
-                  for a, c in zip(rules["antecedent"], rules["consequent"])]
+    is_planted = [
+        frozenset((a[0], c)) in planted for a, c in zip(rules["antecedent"], rules["consequent"])
+    ]
     # every rule with lift above 20 is a planted pair; chance co-purchases stay below it. A
     # planted pair whose consequent is one of the shop's best sellers has a modest lift (0.45
     # over a high base rate), so the planted side is judged by its median, not its minimum.

@@ -26,8 +26,13 @@ def test_lists_collapse_repeats_and_count_empty_baskets():
     assert t.n_transactions == 5
     assert list(t.labels) == ["bread", "eggs", "milk", "tea"]
     assert t.item_counts().tolist() == [2, 2, 3, 1]
-    assert t.to_lists() == [["bread", "milk"], ["eggs", "milk"], [], ["bread", "eggs", "milk"],
-                            ["tea"]]
+    assert t.to_lists() == [
+        ["bread", "milk"],
+        ["eggs", "milk"],
+        [],
+        ["bread", "eggs", "milk"],
+        ["tea"],
+    ]
 
 
 def _same_rules(a, b):
@@ -40,11 +45,19 @@ def test_frame_arrow_and_lists_give_the_same_rules():
     frame = _pairs_frame(nonempty)
     _same_rules(nonempty, frame)
     _same_rules(nonempty, pa.Table.from_pandas(frame, preserve_index=False))
-    chunked = pa.concat_tables([pa.Table.from_pandas(frame.iloc[:4], preserve_index=False),
-                                pa.Table.from_pandas(frame.iloc[4:], preserve_index=False)])
+    chunked = pa.concat_tables(
+        [
+            pa.Table.from_pandas(frame.iloc[:4], preserve_index=False),
+            pa.Table.from_pandas(frame.iloc[4:], preserve_index=False),
+        ]
+    )
     _same_rules(nonempty, chunked)
-    dictionary = pa.table({"basket_id": pa.array(frame["basket_id"]).dictionary_encode(),
-                           "item": pa.array(frame["item"]).dictionary_encode()})
+    dictionary = pa.table(
+        {
+            "basket_id": pa.array(frame["basket_id"]).dictionary_encode(),
+            "item": pa.array(frame["item"]).dictionary_encode(),
+        }
+    )
     _same_rules(nonempty, dictionary)
 
 
@@ -62,8 +75,9 @@ def test_sorted_integer_ids_and_unsorted_ids_agree(groceries):
 
 def test_categorical_items_in_any_category_order():
     frame = _pairs_frame([b for b in BASKETS if b])
-    frame["item"] = pd.Categorical(frame["item"], categories=["tea", "milk", "zzz", "eggs",
-                                                              "bread"])
+    frame["item"] = pd.Categorical(
+        frame["item"], categories=["tea", "milk", "zzz", "eggs", "bread"]
+    )
     t = encode_baskets(frame)
     assert list(t.labels) == ["bread", "eggs", "milk", "tea", "zzz"]
     assert t.item_counts().tolist() == [2, 2, 3, 1, 0]
@@ -86,18 +100,21 @@ def test_unreadable_basket_files(tmp_path):
         read_basket_file(bad)
 
 
-@pytest.mark.parametrize("baskets, message", [
-    (pd.DataFrame({"order_id": ["1"], "product_id": ["a"]}), "basket_id"),
-    (pa.table({"order_id": ["1"], "item": ["a"]}), "basket_id"),
-    (pd.DataFrame({"basket_id": ["1", "2"], "item": ["a", None]}), "missing item"),
-    (pd.DataFrame({"basket_id": ["1", None], "item": ["a", "b"]}), "missing basket_id"),
-    (pa.table({"basket_id": ["1", "2"], "item": ["a", None]}), "missing item"),
-    (["milk", "bread"], "not a list of items"),
-    ([["milk"], 3], "not a list of items"),
-    ("milk,bread", "read_basket_file"),
-    (42, "cannot read baskets"),
-    ([], "no transactions"),
-])
+@pytest.mark.parametrize(
+    "baskets, message",
+    [
+        (pd.DataFrame({"order_id": ["1"], "product_id": ["a"]}), "basket_id"),
+        (pa.table({"order_id": ["1"], "item": ["a"]}), "basket_id"),
+        (pd.DataFrame({"basket_id": ["1", "2"], "item": ["a", None]}), "missing item"),
+        (pd.DataFrame({"basket_id": ["1", None], "item": ["a", "b"]}), "missing basket_id"),
+        (pa.table({"basket_id": ["1", "2"], "item": ["a", None]}), "missing item"),
+        (["milk", "bread"], "not a list of items"),
+        ([["milk"], 3], "not a list of items"),
+        ("milk,bread", "read_basket_file"),
+        (42, "cannot read baskets"),
+        ([], "no transactions"),
+    ],
+)
 def test_bad_baskets_name_the_problem(baskets, message):
     with pytest.raises(DataError, match=message):
         encode_baskets(baskets)

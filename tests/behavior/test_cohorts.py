@@ -28,10 +28,13 @@ def _pandas_retention(orders: pd.DataFrame, as_of: str) -> pd.DataFrame:
         members = first.index[first == c]
         k2 = second_k.reindex(members).dropna()
         for k in range(as_of_m - c + 1):
-            rows.append((c, k, n, active.get((c, k), 0), int((k2 <= k).sum()),
-                         revenue.get((c, k), 0.0)))
-    return pd.DataFrame(rows, columns=["c", "months_since", "cohort_size", "active_members",
-                                       "repeat_members", "revenue"])
+            rows.append(
+                (c, k, n, active.get((c, k), 0), int((k2 <= k).sum()), revenue.get((c, k), 0.0))
+            )
+    return pd.DataFrame(
+        rows,
+        columns=["c", "months_since", "cohort_size", "active_members", "repeat_members", "revenue"],
+    )
 
 
 def test_cdnow_retention_equals_pandas(backend, on_backend, cdnow_orders):
@@ -44,19 +47,32 @@ def test_cdnow_retention_equals_pandas(backend, on_backend, cdnow_orders):
         np.testing.assert_array_equal(got[col].to_numpy(), ref[col].to_numpy(), err_msg=col)
     np.testing.assert_allclose(got.revenue, ref.revenue, atol=1e-6)
     np.testing.assert_allclose(got.retention_rate, ref.active_members / ref.cohort_size)
-    assert got.cohort_size.sum() / 18 > 0 and got.groupby("cohort_month").cohort_size.first().sum() \
+    assert (
+        got.cohort_size.sum() / 18 > 0
+        and got.groupby("cohort_month").cohort_size.first().sum()
         == cdnow_orders.member_id.nunique()
+    )
     assert (got[got.months_since == 0].retention_rate == 1.0).all()
 
 
 def test_registration_cohorts_count_non_buyers():
-    orders = pd.DataFrame({
-        "order_id": ["1", "2", "3"], "member_id": ["a", "a", "b"],
-        "ordered_at": pd.to_datetime(["2024-01-05", "2024-03-02", "2024-02-20"]),
-        "amount": [10.0, 12.0, 9.0], "status": "paid"})
-    members = pd.DataFrame({"member_id": ["a", "b", "c", "d"],
-                            "registered_at": pd.to_datetime(["2024-01-01", "2024-01-15",
-                                                             "2024-01-20", "2024-05-01"])})
+    orders = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3"],
+            "member_id": ["a", "a", "b"],
+            "ordered_at": pd.to_datetime(["2024-01-05", "2024-03-02", "2024-02-20"]),
+            "amount": [10.0, 12.0, 9.0],
+            "status": "paid",
+        }
+    )
+    members = pd.DataFrame(
+        {
+            "member_id": ["a", "b", "c", "d"],
+            "registered_at": pd.to_datetime(
+                ["2024-01-01", "2024-01-15", "2024-01-20", "2024-05-01"]
+            ),
+        }
+    )
     got = registration_cohort_retention(orders, members, as_of="2024-03-31").to_pandas()
     assert got.cohort_month.nunique() == 1  # d registered after as-of
     assert got.cohort_size.tolist() == [3, 3, 3]

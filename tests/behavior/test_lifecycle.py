@@ -23,13 +23,13 @@ AS_OF = "2024-06-30"
 def _shop() -> pd.DataFrame:
     rows = [  # member, purchase days (2024 unless stated)
         ("new", ["2024-06-10"]),
-        ("won_back", ["2023-05-01", "2024-06-01"]),          # gap 397 days, recent
+        ("won_back", ["2023-05-01", "2024-06-01"]),  # gap 397 days, recent
         ("loyal", ["2024-01-10", "2024-03-10", "2024-06-01"]),
-        ("active", ["2024-04-15"]),                            # 76 days ago
-        ("declining", ["2024-02-01", "2024-02-20"]),           # 131 days
-        ("dormant", ["2023-09-01"]),                           # 303 days
-        ("churned", ["2023-01-01", "2023-02-01"]),             # 515 days
-        ("not_yet", ["2024-07-02"]),                           # after as-of: absent
+        ("active", ["2024-04-15"]),  # 76 days ago
+        ("declining", ["2024-02-01", "2024-02-20"]),  # 131 days
+        ("dormant", ["2023-09-01"]),  # 303 days
+        ("churned", ["2023-01-01", "2023-02-01"]),  # 515 days
+        ("not_yet", ["2024-07-02"]),  # after as-of: absent
     ]
     records = [(m, pd.Timestamp(d) + pd.Timedelta(hours=10)) for m, days in rows for d in days]
     frame = pd.DataFrame(records, columns=["member_id", "ordered_at"])
@@ -53,14 +53,17 @@ def test_thresholds_are_configurable():
     rules = LifecycleRules.from_dict({"active_days": 60, "loyal_purchase_days": 4})
     got = lifecycle_stages(_shop(), as_of=AS_OF, rules=rules).to_pandas().set_index("member_id")
     assert got.loc["active", "stage"] == "declining"  # 76 days > 60
-    assert got.loc["loyal", "stage"] == "active"      # only 3 purchase days
+    assert got.loc["loyal", "stage"] == "active"  # only 3 purchase days
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"active_days": 200}, "active_days < dormant_days"),
-    ({"new_days": 0}, "positive whole number"),
-    ({"weekly": 3}, "unknown setting"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"active_days": 200}, "active_days < dormant_days"),
+        ({"new_days": 0}, "positive whole number"),
+        ({"weekly": 3}, "unknown setting"),
+    ],
+)
 def test_bad_thresholds_name_the_setting(data, message):
     with pytest.raises(ConfigError, match=message):
         LifecycleRules.from_dict(data)
@@ -94,14 +97,19 @@ def test_one_pass_history_equals_the_point_in_time_stages(backend, on_backend, c
     for month in months:
         point = backend.to_pandas(lifecycle_stages(orders, as_of=month.date()))
         column = wide[f"stage_{month:%Y%m%d}"].dropna()
-        assert column.sort_index().to_dict() == point.set_index("member_id").stage.sort_index(
-        ).to_dict()
+        assert (
+            column.sort_index().to_dict()
+            == point.set_index("member_id").stage.sort_index().to_dict()
+        )
     moves = backend.to_pandas(stage_transitions(orders, start="1997-01-01", end="1997-09-30"))
     july = moves[pd.to_datetime(moves.to_as_of) == pd.Timestamp("1997-07-31")]
     june = backend.to_pandas(lifecycle_stages(orders, as_of="1997-06-30"))
     jul = backend.to_pandas(lifecycle_stages(orders, as_of="1997-07-31"))
     expected = jul.merge(june, on="member_id", how="left", suffixes=("", "_before"))
-    expected = expected.assign(from_stage=expected.stage_before.fillna("none")).groupby(
-        ["from_stage", "stage"]).size()
+    expected = (
+        expected.assign(from_stage=expected.stage_before.fillna("none"))
+        .groupby(["from_stage", "stage"])
+        .size()
+    )
     got = july.set_index(["from_stage", "to_stage"]).members
     assert got.sort_index().to_dict() == {k: v for k, v in expected.sort_index().items()}

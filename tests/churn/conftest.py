@@ -51,9 +51,21 @@ def category_training(demo_project) -> dict:
     import memberlens.cli.churn  # noqa: F401  (registers the sub-app)
     from memberlens.cli import app
 
-    out = CliRunner().invoke(app, ["--quiet", "churn", "train", "--project",
-                                   str(demo_project.root), "--target", "propensity",
-                                   "--category", "all", "--json"])
+    out = CliRunner().invoke(
+        app,
+        [
+            "--quiet",
+            "churn",
+            "train",
+            "--project",
+            str(demo_project.root),
+            "--target",
+            "propensity",
+            "--category",
+            "all",
+            "--json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     return json.loads(out.stdout)
 
@@ -61,5 +73,6 @@ def category_training(demo_project) -> dict:
 @pytest.fixture(scope="session")
 def preferences(demo_project) -> pd.DataFrame:
     """The simulator's true category preferences (one column per category, rows sum to 1)."""
-    return pd.read_parquet(demo_project.root / "shop-data" / "truth"
-                           / "category_preferences.parquet").set_index("member_id")
+    return pd.read_parquet(
+        demo_project.root / "shop-data" / "truth" / "category_preferences.parquet"
+    ).set_index("member_id")

@@ -27,7 +27,7 @@ def test_lightgbm_beats_the_p_alive_baseline(trained):
     lightgbm, alive = report.metric("lightgbm"), report.metric("bgnbd_p_alive")
     assert lightgbm.auc > alive.auc + 0.05
     assert lightgbm.auc > 0.7
-    assert lightgbm.pr_auc > lightgbm.positive_rate       # better than a random ranking
+    assert lightgbm.pr_auc > lightgbm.positive_rate  # better than a random ranking
     assert report.metric("logistic").auc > 0.6
 
 
@@ -39,7 +39,7 @@ def test_lift_table_adds_up(trained):
     assert lift["members"].sum() == members and lift["positives"].sum() == positives
     assert np.isclose(lift["capture_rate"].iloc[-1], 1.0)
     assert (np.diff(lift["capture_rate"]) >= 0).all()
-    assert lift["rate"].iloc[:3].mean() > lift["rate"].iloc[-3:].mean()   # monotone-ish
+    assert lift["rate"].iloc[:3].mean() > lift["rate"].iloc[-3:].mean()  # monotone-ish
     assert (np.diff(lift["mean_score"]) <= 1e-12).all()
 
 
@@ -54,10 +54,15 @@ def test_calibration_repairs_an_overconfident_model(inputs, trained):
     calib = labelled_features(inputs, cutoff=report.calibration_cutoff, horizon_days=h)
     test = labelled_features(inputs, cutoff=report.test_cutoff, horizon_days=h)
     for method in ("sigmoid", "isotonic"):
-        model = ChurnModel(n_estimators=60, num_leaves=31, min_child_samples=5,
-                           learning_rate=0.3, calibration=method).fit(
-            train, train["churned"], calibration_features=calib,
-            calibration_labels=calib["churned"])
+        model = ChurnModel(
+            n_estimators=60,
+            num_leaves=31,
+            min_child_samples=5,
+            learning_rate=0.3,
+            calibration=method,
+        ).fit(
+            train, train["churned"], calibration_features=calib, calibration_labels=calib["churned"]
+        )
         raw = brier_score_loss(test["churned"], model.raw_probability(test))
         calibrated = brier_score_loss(test["churned"], model.probability(test))
         assert calibrated <= raw, method

@@ -29,8 +29,10 @@ def test_report_and_score_run_on_a_trained_project(demo_project, trained, tmp_pa
     report = json.loads(out.output)
     assert {m["model"] for m in report["metrics"]} >= {"lightgbm", "logistic", "bgnbd_p_alive"}
     export = tmp_path / "scores.xlsx"
-    out = runner.invoke(app, ["--quiet", "churn", "score", "--project", str(demo_project.root),
-                              "--export", str(export)])
+    out = runner.invoke(
+        app,
+        ["--quiet", "churn", "score", "--project", str(demo_project.root), "--export", str(export)],
+    )
     assert out.exit_code == 0, out.output
     sheet = pd.read_excel(export)
     assert {"member_id", "churn_probability", "reason_1_en", "reason_1_zh"} <= set(sheet.columns)
@@ -48,16 +50,41 @@ def test_score_without_a_model_says_how_to_fix(tmp_path):
 def test_category_propensity_report_and_score(demo_project, category_training, tmp_path):
     assert category_training["target"] == "category"
     assert len(category_training["categories"]) == 5
-    out = runner.invoke(app, ["churn", "report", "--project", str(demo_project.root),
-                              "--target", "propensity", "--category", "all", "--json"])
+    out = runner.invoke(
+        app,
+        [
+            "churn",
+            "report",
+            "--project",
+            str(demo_project.root),
+            "--target",
+            "propensity",
+            "--category",
+            "all",
+            "--json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     report = json.loads(out.output)
     per_category = {m["category"] for m in report["metrics"]} - {None}
     assert per_category == set(category_training["categories"])
     export = tmp_path / "categories.csv"
-    out = runner.invoke(app, ["--quiet", "churn", "score", "--project", str(demo_project.root),
-                              "--target", "propensity", "--category", "all", "--export",
-                              str(export)])
+    out = runner.invoke(
+        app,
+        [
+            "--quiet",
+            "churn",
+            "score",
+            "--project",
+            str(demo_project.root),
+            "--target",
+            "propensity",
+            "--category",
+            "all",
+            "--export",
+            str(export),
+        ],
+    )
     assert out.exit_code == 0, out.output
     sheet = pd.read_csv(export)
     assert {"member_id", "category", "purchase_probability", "reason_1_zh"} <= set(sheet.columns)
@@ -65,9 +92,21 @@ def test_category_propensity_report_and_score(demo_project, category_training, t
 
 
 def test_category_needs_the_propensity_target_and_a_known_name(demo_project):
-    out = runner.invoke(app, ["churn", "train", "--project", str(demo_project.root),
-                              "--category", "all"])
+    out = runner.invoke(
+        app, ["churn", "train", "--project", str(demo_project.root), "--category", "all"]
+    )
     assert out.exit_code != 0 and "--target propensity" in str(out.exception)
-    out = runner.invoke(app, ["churn", "train", "--project", str(demo_project.root),
-                              "--target", "propensity", "--category", "玩具"])
-    assert out.exit_code != 0 and "美妆" in str(out.exception)      # lists the known ones
+    out = runner.invoke(
+        app,
+        [
+            "churn",
+            "train",
+            "--project",
+            str(demo_project.root),
+            "--target",
+            "propensity",
+            "--category",
+            "玩具",
+        ],
+    )
+    assert out.exit_code != 0 and "美妆" in str(out.exception)  # lists the known ones

@@ -20,23 +20,29 @@ def _orders(rows):
     return frame
 
 
-ORDERS = _orders([
-    ("a", "2024-01-01", "paid"), ("a", "2024-02-10", "paid"),      # returns in 40 days
-    ("b", "2024-01-05", "paid"), ("b", "2024-04-20", "paid"),      # returns after 60 days
-    ("c", "2024-01-20", "paid"), ("c", "2024-02-05", "refunded"),  # refund is no purchase
-    ("d", "2024-02-15", "paid"),                                    # first buys after cutoff
-    ("e", "2024-01-31", "paid"), ("e", "2024-01-31", "cancelled"),
-    ("f", "2024-06-30", "paid"),                                    # makes the data long enough
-])
+ORDERS = _orders(
+    [
+        ("a", "2024-01-01", "paid"),
+        ("a", "2024-02-10", "paid"),  # returns in 40 days
+        ("b", "2024-01-05", "paid"),
+        ("b", "2024-04-20", "paid"),  # returns after 60 days
+        ("c", "2024-01-20", "paid"),
+        ("c", "2024-02-05", "refunded"),  # refund is no purchase
+        ("d", "2024-02-15", "paid"),  # first buys after cutoff
+        ("e", "2024-01-31", "paid"),
+        ("e", "2024-01-31", "cancelled"),
+        ("f", "2024-06-30", "paid"),  # makes the data long enough
+    ]
+)
 
 
 def test_labels_count_only_paid_purchases_inside_the_window():
     # reference: counted by hand from ORDERS (cutoff 31 Jan, horizon 60 days -> to 31 Mar)
     got = churn_labels(ORDERS, cutoff="2024-01-31", horizon_days=60).to_pandas()
     got = got.set_index("member_id").sort_index()
-    assert list(got.index) == ["a", "b", "c", "e"]          # d and f had not bought yet
+    assert list(got.index) == ["a", "b", "c", "e"]  # d and f had not bought yet
     assert got["churned"].tolist() == [0, 1, 1, 1]
-    assert got["purchased"].tolist() == [1, 0, 0, 0]        # a's 10 Feb is within 30 days
+    assert got["purchased"].tolist() == [1, 0, 0, 0]  # a's 10 Feb is within 30 days
     # a purchase on the cutoff day belongs to the features, not to the label
     on_cutoff = churn_labels(ORDERS, cutoff="2024-02-10", horizon_days=60).to_pandas()
     on_cutoff = on_cutoff.set_index("member_id").sort_index()
@@ -55,7 +61,7 @@ def test_default_horizon_is_the_quantile_of_purchase_gaps():
         days = np.cumsum(rng.integers(1, 120, size=4))
         rows += [(f"m{m}", dt.date(2023, 1, 1) + dt.timedelta(days=int(d)), "paid") for d in days]
     orders = _orders(rows)
-    gaps = (orders.groupby("member_id")["ordered_at"].diff().dropna().dt.days.to_numpy())
+    gaps = orders.groupby("member_id")["ordered_at"].diff().dropna().dt.days.to_numpy()
     # reference: numpy's linear-interpolation quantile, rounded up
     expected = int(np.ceil(np.quantile(gaps, 0.8)))
     assert default_horizon_days(orders, cutoff="2024-12-31") == expected

@@ -22,18 +22,23 @@ def mart(demo_project, trained, category_training):
 
     warehouse = open_warehouse(demo_project, read_only=True)
     try:
-        return churn_mart(warehouse.con, as_of=trained.cutoff, project=demo_project,
-                          batch_rows=700)
+        return churn_mart(warehouse.con, as_of=trained.cutoff, project=demo_project, batch_rows=700)
     finally:
         warehouse.close()
 
 
 def test_columns_and_summary(mart, trained):
     frame, summary = mart
-    assert list(frame.columns[:5]) == ["member_id", "churn_probability", "churn_risk_decile",
-                                       "propensity_30d", "category_1"]
+    assert list(frame.columns[:5]) == [
+        "member_id",
+        "churn_probability",
+        "churn_risk_decile",
+        "propensity_30d",
+        "category_1",
+    ]
     assert {"category_3_propensity", "reason_1_en", "reason_1_zh", "reason_3_zh"} <= set(
-        frame.columns)
+        frame.columns
+    )
     assert frame["member_id"].is_unique and frame["member_id"].is_monotonic_increasing
     assert summary["members"] == len(frame) and summary["horizon_days"] == trained.horizon_days
     assert summary["churn"]["source"].startswith("saved")
@@ -47,16 +52,21 @@ def test_columns_and_summary(mart, trained):
 def test_scores_equal_the_saved_models_own(demo_project, mart):
     frame, _ = mart
     churn = score_project(demo_project).set_index("member_id")["churn_probability"]
-    np.testing.assert_allclose(frame.set_index("member_id")["churn_probability"],
-                               churn.reindex(frame["member_id"]), rtol=1e-12)
+    np.testing.assert_allclose(
+        frame.set_index("member_id")["churn_probability"],
+        churn.reindex(frame["member_id"]),
+        rtol=1e-12,
+    )
     categories = score_project(demo_project, target="category")
-    best = categories.sort_values(["member_id", "purchase_probability"],
-                                  ascending=[True, False]).drop_duplicates("member_id")
+    best = categories.sort_values(
+        ["member_id", "purchase_probability"], ascending=[True, False]
+    ).drop_duplicates("member_id")
     best = best.set_index("member_id")
     top = frame.set_index("member_id")
     assert (top["category_1"] == best["category"].reindex(top.index)).all()
-    np.testing.assert_allclose(top["category_1_propensity"],
-                               best["purchase_probability"].reindex(top.index), rtol=1e-12)
+    np.testing.assert_allclose(
+        top["category_1_propensity"], best["purchase_probability"].reindex(top.index), rtol=1e-12
+    )
     assert (top["category_1_propensity"] >= top["category_2_propensity"]).all()
     assert (top["category_2_propensity"] >= top["category_3_propensity"]).all()
 

@@ -16,15 +16,18 @@ from memberlens.churn import ChurnModel, labelled_features
 def frames(inputs, trained):
     report = trained.backtest
     h = report.horizon_days
-    return (labelled_features(inputs, cutoff=report.train_cutoff, horizon_days=h),
-            labelled_features(inputs, cutoff=report.calibration_cutoff, horizon_days=h))
+    return (
+        labelled_features(inputs, cutoff=report.train_cutoff, horizon_days=h),
+        labelled_features(inputs, cutoff=report.calibration_cutoff, horizon_days=h),
+    )
 
 
 @pytest.fixture(scope="module")
 def fitted(frames):
     train, calib = frames
-    return ChurnModel(n_estimators=60).fit(train, train["churned"], calibration_features=calib,
-                                           calibration_labels=calib["churned"])
+    return ChurnModel(n_estimators=60).fit(
+        train, train["churned"], calibration_features=calib, calibration_labels=calib["churned"]
+    )
 
 
 def test_contract(frames, fitted):
@@ -32,7 +35,7 @@ def test_contract(frames, fitted):
     before = train.copy()
     model = ChurnModel(n_estimators=20)
     assert model.fit(train, train["churned"]) is model
-    assert train.equals(before)                       # input not mutated
+    assert train.equals(before)  # input not mutated
     assert clone(model).get_params() == model.get_params()
     with pytest.raises(NotFittedError):
         ChurnModel().probability(train)
@@ -69,8 +72,9 @@ def test_missing_bgnbd_features_are_handled(frames):
     from memberlens.churn.features import with_purchase_model
 
     train, calib = frames
-    blank = with_purchase_model(train.drop(columns=["p_alive", "expected_purchases"]), None,
-                                horizon_days=90)
+    blank = with_purchase_model(
+        train.drop(columns=["p_alive", "expected_purchases"]), None, horizon_days=90
+    )
     assert blank["p_alive"].isna().all()
     model = ChurnModel(n_estimators=20).fit(blank, blank["churned"])
     assert model.probability(calib).between(0, 1).all()

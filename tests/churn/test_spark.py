@@ -43,8 +43,9 @@ def shop(tmp_path_factory):
 def _inputs(con, shop) -> ChurnInputs:
     from memberlens.engine import register_arrow
 
-    return ChurnInputs(**{name: register_arrow(con, f"churn_{name}", shop[name])
-                          for name in TABLES})
+    return ChurnInputs(
+        **{name: register_arrow(con, f"churn_{name}", shop[name]) for name in TABLES}
+    )
 
 
 def _frames(inputs: ChurnInputs) -> dict[str, pd.DataFrame | int | list]:
@@ -54,16 +55,19 @@ def _frames(inputs: ChurnInputs) -> dict[str, pd.DataFrame | int | list]:
     return {
         "horizon": default_horizon_days(inputs.orders, cutoff=CUTOFF),
         "categories": list(categories),
-        "features": feature_table(inputs.orders, cutoff=CUTOFF, events=inputs.events,
-                                  interactions=inputs.interactions).to_pandas()
+        "features": feature_table(
+            inputs.orders, cutoff=CUTOFF, events=inputs.events, interactions=inputs.interactions
+        )
+        .to_pandas()
         .sort_values(member, ignore_index=True),
-        "labels": churn_labels(inputs.orders, cutoff=CUTOFF, horizon_days=90).to_pandas()
+        "labels": churn_labels(inputs.orders, cutoff=CUTOFF, horizon_days=90)
+        .to_pandas()
         .sort_values(member, ignore_index=True),
-        "category_features": category_feature_table(inputs, cutoff=CUTOFF,
-                                                    categories=categories).to_pandas()
+        "category_features": category_feature_table(inputs, cutoff=CUTOFF, categories=categories)
+        .to_pandas()
         .sort_values(pair, ignore_index=True),
-        "category_labels": category_labels(inputs, cutoff=CUTOFF,
-                                           categories=categories).to_pandas()
+        "category_labels": category_labels(inputs, cutoff=CUTOFF, categories=categories)
+        .to_pandas()
         .sort_values(pair, ignore_index=True),
     }
 

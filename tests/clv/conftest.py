@@ -34,20 +34,35 @@ def reference() -> dict:
 def cdnow_orders() -> pd.DataFrame:
     """The sample's purchase lines as canonical paid orders (several lines may share a day)."""
     lines = load_cdnow_sample()
-    return pd.DataFrame({"order_id": np.arange(len(lines)).astype(str),
-                         "member_id": lines["member_id"], "ordered_at": lines["ordered_at"],
-                         "amount": lines["amount"], "status": "paid"})
+    return pd.DataFrame(
+        {
+            "order_id": np.arange(len(lines)).astype(str),
+            "member_id": lines["member_id"],
+            "ordered_at": lines["ordered_at"],
+            "amount": lines["amount"],
+            "status": "paid",
+        }
+    )
 
 
 def cdnow_calibration_summary(orders: pd.DataFrame) -> pd.DataFrame:
     """memberlens.features' split, with its ``*_cal`` columns named as the models read them."""
     from memberlens.features import calibration_holdout_summary
 
-    table = calibration_holdout_summary(orders, calibration_end=CALIBRATION_END.date(),
-                                        holdout_end=HOLDOUT_END.date(), time_unit="W")
-    summary = table.to_pandas().rename(columns={
-        "frequency_cal": "frequency", "recency_cal": "recency", "T_cal": "T",
-        "monetary_value_cal": "monetary_value"})
+    table = calibration_holdout_summary(
+        orders,
+        calibration_end=CALIBRATION_END.date(),
+        holdout_end=HOLDOUT_END.date(),
+        time_unit="W",
+    )
+    summary = table.to_pandas().rename(
+        columns={
+            "frequency_cal": "frequency",
+            "recency_cal": "recency",
+            "T_cal": "T",
+            "monetary_value_cal": "monetary_value",
+        }
+    )
     return summary.sort_values("member_id").reset_index(drop=True)
 
 

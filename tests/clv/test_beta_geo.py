@@ -43,9 +43,11 @@ def test_btyd_vignette_predictions(fitted, cdnow_summary, reference):
     assert model.expected_purchases_new_member(52) == pytest.approx(ref["new_member_52"], rel=1e-5)
     one = cdnow_summary[cdnow_summary["member_id"] == "1516"]
     assert model.expected_purchases(one, horizon=52).iloc[0] == pytest.approx(
-        ref["customer_1516_expected_52"], rel=1e-4)
-    assert model.probability_alive(one).iloc[0] == pytest.approx(ref["customer_1516_alive"],
-                                                                 rel=1e-5)
+        ref["customer_1516_expected_52"], rel=1e-4
+    )
+    assert model.probability_alive(one).iloc[0] == pytest.approx(
+        ref["customer_1516_alive"], rel=1e-5
+    )
 
 
 def test_mbgnbd_matches_lifetimes(cdnow_summary, reference):
@@ -62,14 +64,16 @@ def test_pmf_sums_to_one_and_to_the_mean(fitted, cdnow_summary, model_class, hor
     pmf = np.array([model.probability_of_purchases(n, horizon=horizon) for n in range(300)])
     assert pmf.sum() == pytest.approx(1.0, abs=1e-9)
     assert (np.arange(300) * pmf).sum() == pytest.approx(
-        model.expected_purchases_new_member(horizon), rel=1e-9)
+        model.expected_purchases_new_member(horizon), rel=1e-9
+    )
 
 
 def test_conditional_expectation_at_birth_equals_new_member(fitted):
     model = fitted["bgnbd"]
     newborn = pd.DataFrame({"frequency": [0], "recency": [0.0], "T": [0.0]})
     assert model.expected_purchases(newborn, horizon=20).iloc[0] == pytest.approx(
-        model.expected_purchases_new_member(20), rel=1e-10)
+        model.expected_purchases_new_member(20), rel=1e-10
+    )
 
 
 def test_time_unit_scaling(cdnow_summary):
@@ -81,27 +85,35 @@ def test_time_unit_scaling(cdnow_summary):
         assert daily.params_[name] == pytest.approx(weekly.params_[name], rel=1e-5)
     assert daily.params_["alpha"] == pytest.approx(7 * weekly.params_["alpha"], rel=1e-5)
     repeaters = cdnow_summary["frequency"].sum()
-    assert daily.log_likelihood_ == pytest.approx(weekly.log_likelihood_
-                                                  - repeaters * np.log(7), abs=1e-4)
+    assert daily.log_likelihood_ == pytest.approx(
+        weekly.log_likelihood_ - repeaters * np.log(7), abs=1e-4
+    )
     assert daily.expected_purchases(days, horizon=70).to_numpy() == pytest.approx(
-        weekly.expected_purchases(cdnow_summary, horizon=10).to_numpy(), rel=1e-5)
+        weekly.expected_purchases(cdnow_summary, horizon=10).to_numpy(), rel=1e-5
+    )
 
 
 def test_row_order_and_weights_do_not_matter(cdnow_summary, fitted):
     shuffled = cdnow_summary.sample(frac=1.0, random_state=7)
     again = BetaGeoModel().fit(shuffled)
     assert again.params_.to_numpy() == pytest.approx(fitted["bgnbd"].params_.to_numpy(), rel=1e-7)
-    counts = (cdnow_summary.groupby(["frequency", "recency", "T"]).size()
-              .rename("weights").reset_index())
+    counts = (
+        cdnow_summary.groupby(["frequency", "recency", "T"]).size().rename("weights").reset_index()
+    )
     weighted = BetaGeoModel().fit(counts)
-    assert weighted.params_.to_numpy() == pytest.approx(fitted["bgnbd"].params_.to_numpy(),
-                                                        rel=1e-7)
+    assert weighted.params_.to_numpy() == pytest.approx(
+        fitted["bgnbd"].params_.to_numpy(), rel=1e-7
+    )
     assert weighted.n_members_ == 2357
 
 
 @settings(max_examples=60, deadline=None)
-@given(x=st.integers(0, 2000), recency_share=st.floats(0, 1), T=st.floats(0.01, 500),
-       horizon=st.floats(0, 1000))
+@given(
+    x=st.integers(0, 2000),
+    recency_share=st.floats(0, 1),
+    T=st.floats(0.01, 500),
+    horizon=st.floats(0, 1000),
+)
 def test_probabilities_in_unit_interval(fitted, x, recency_share, T, horizon):
     model = fitted["bgnbd"]
     row = pd.DataFrame({"frequency": [x], "recency": [recency_share * T if x else 0.0], "T": [T]})
@@ -157,7 +169,8 @@ def test_segment_fits_match_separate_fits(cdnow_summary):
     assert by.n_members_.sum() == 2357
     part = summary[summary["segment"] == "early"]
     assert by.expected_purchases(part, horizon=10).to_numpy() == pytest.approx(
-        early.expected_purchases(part, horizon=10).to_numpy(), rel=1e-9)
+        early.expected_purchases(part, horizon=10).to_numpy(), rel=1e-9
+    )
     assert set(by.expected_purchases_new_member(52).index) == {"early", "late"}
 
 

@@ -16,8 +16,11 @@ def donations_model():
 
 def test_donations_parameters_match_fader_hardie_shang_2010(donations_model, reference):
     for name, value in reference["bgbb_paper"].items():
-        got = (donations_model.log_likelihood_ if name == "log_likelihood"
-               else donations_model.params_[name])
+        got = (
+            donations_model.log_likelihood_
+            if name == "log_likelihood"
+            else donations_model.params_[name]
+        )
         assert round(got, 1 if name == "log_likelihood" else 3) == pytest.approx(value)
     for name, value in reference["bgbb_btyd"].items():
         if name != "log_likelihood":
@@ -29,7 +32,8 @@ def test_pmf_and_expectation_agree(donations_model):
     pmf = np.array([donations_model.probability_of_purchases(n, horizon=6) for n in range(7)])
     assert pmf.sum() == pytest.approx(1.0, abs=1e-12)
     assert (np.arange(7) * pmf).sum() == pytest.approx(
-        donations_model.expected_purchases_new_member(6), rel=1e-10)
+        donations_model.expected_purchases_new_member(6), rel=1e-10
+    )
 
 
 def test_member_predictions_are_sane(donations_model):

@@ -8,9 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from memberlens.clv.checking import (backtest, conditional_expectations_by_frequency,
-                                     member_level_error, probability_alive_calibration,
-                                     repeat_purchase_tracking)
+from memberlens.clv.checking import (
+    backtest,
+    conditional_expectations_by_frequency,
+    member_level_error,
+    probability_alive_calibration,
+    repeat_purchase_tracking,
+)
 from memberlens.datasets import data_path
 
 SPLIT = {"calibration_end": "1997-09-30", "holdout_end": "1998-06-30"}
@@ -22,8 +26,9 @@ def weekly_reference() -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("model_key,column", [("bgnbd", "bgnbd_cum"), ("pnbd", "pnbd_cum")])
-def test_tracking_matches_reference_file(fitted, cdnow_transactions, weekly_reference,
-                                         model_key, column):
+def test_tracking_matches_reference_file(
+    fitted, cdnow_transactions, weekly_reference, model_key, column
+):
     tracking = repeat_purchase_tracking(fitted[model_key], cdnow_transactions, **SPLIT)
     frame = tracking.to_frame()
     assert len(frame) == 78 and tracking.calibration_periods == 39
@@ -31,7 +36,8 @@ def test_tracking_matches_reference_file(fitted, cdnow_transactions, weekly_refe
     np.testing.assert_array_equal(frame["actual_cumulative"], weekly_reference["actual_cum"])
     np.testing.assert_allclose(frame["expected_cumulative"], weekly_reference[column], atol=2e-3)
     assert frame["expected_incremental"].sum() == pytest.approx(
-        frame["expected_cumulative"].iloc[-1])
+        frame["expected_cumulative"].iloc[-1]
+    )
 
 
 def test_tracking_reproduces_published_totals(fitted, cdnow_transactions, reference):
@@ -39,13 +45,16 @@ def test_tracking_reproduces_published_totals(fitted, cdnow_transactions, refere
     bg = repeat_purchase_tracking(fitted["bgnbd"], cdnow_transactions, **SPLIT).to_frame()
     assert bg["actual_cumulative"].iloc[19:25].tolist() == ref["actual_cumulative_weeks_20_25"]
     assert bg["actual_cumulative"].iloc[-1] == ref["actual_cumulative_week_78"]
-    assert bg["expected_cumulative"].iloc[38] == pytest.approx(ref["bgnbd_cumulative_week_39"],
-                                                               abs=0.01)
-    assert bg["expected_cumulative"].iloc[77] == pytest.approx(ref["bgnbd_cumulative_week_78"],
-                                                               abs=0.01)
+    assert bg["expected_cumulative"].iloc[38] == pytest.approx(
+        ref["bgnbd_cumulative_week_39"], abs=0.01
+    )
+    assert bg["expected_cumulative"].iloc[77] == pytest.approx(
+        ref["bgnbd_cumulative_week_78"], abs=0.01
+    )
     # FHL (2005): BG/NBD under-forecasts cumulative week-78 sales by about 4%
-    assert bg["expected_cumulative"].iloc[77] / ref["actual_cumulative_week_78"] - 1 == \
-        pytest.approx(-0.041, abs=0.002)
+    assert bg["expected_cumulative"].iloc[77] / ref[
+        "actual_cumulative_week_78"
+    ] - 1 == pytest.approx(-0.041, abs=0.002)
 
 
 def test_conditional_expectations_match_btyd(fitted, cdnow_summary, reference):
@@ -60,10 +69,12 @@ def test_conditional_expectations_match_btyd(fitted, cdnow_summary, reference):
 def test_member_level_error_matches_fhl_correlation(fitted, cdnow_summary, reference):
     error = member_level_error(fitted["bgnbd"], cdnow_summary)
     assert round(error.correlation, 3) == reference["holdout"]["bgnbd_correlation_paper"]
-    assert error.correlation == pytest.approx(reference["holdout"]["bgnbd_correlation_verified"],
-                                              abs=1e-4)
+    assert error.correlation == pytest.approx(
+        reference["holdout"]["bgnbd_correlation_verified"], abs=1e-4
+    )
     assert error.expected_total == pytest.approx(
-        reference["holdout"]["bgnbd_expected_holdout_total"], abs=0.01)
+        reference["holdout"]["bgnbd_expected_holdout_total"], abs=0.01
+    )
     assert error.actual_total == 1882
     assert error.mae > 0 and error.rmse >= error.mae
 
@@ -72,8 +83,10 @@ def test_alive_calibration_table(fitted, cdnow_summary):
     table = probability_alive_calibration(fitted["pnbd"], cdnow_summary, bins=5)
     assert table["members"].sum() == 2357
     filled = table[table["members"] > 0]
-    assert ((filled["mean_probability_alive"] >= filled["lower"])
-            & (filled["mean_probability_alive"] <= filled["upper"])).all()
+    assert (
+        (filled["mean_probability_alive"] >= filled["lower"])
+        & (filled["mean_probability_alive"] <= filled["upper"])
+    ).all()
     total = member_level_error(fitted["pnbd"], cdnow_summary).expected_total
     assert (filled["members"] * filled["expected_mean"]).sum() == pytest.approx(total)
     # CDNOW, Pareto/NBD: members the model calls almost surely alive (P > 0.8) buy in the

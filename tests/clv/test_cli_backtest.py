@@ -17,8 +17,9 @@ _MAIN = "import sys, memberlens.cli.clv; from memberlens.cli import main; main(s
 
 
 def ml(*args):
-    return subprocess.run([sys.executable, "-c", _MAIN, *map(str, args)], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", _MAIN, *map(str, args)], capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,9 @@ def demo_project(tmp_path_factory):
     directory = tmp_path_factory.mktemp("cdnow")
     project = init_project(directory / "p")
     lines = load_cdnow_sample()
-    export = lines.rename(columns={"member_id": "customer_id", "ordered_at": "date",
-                                   "amount": "dollar_value"})
+    export = lines.rename(
+        columns={"member_id": "customer_id", "ordered_at": "date", "amount": "dollar_value"}
+    )
     export["date"] = export["date"].dt.strftime("%Y-%m-%d")
     source = directory / "cdnow.csv"
     export[["customer_id", "date", "dollar_value"]].to_csv(source, index=False)
@@ -41,32 +43,60 @@ def demo_project(tmp_path_factory):
 
 
 def test_backtest_json_reproduces_fhl_2005(demo_project, reference, tmp_path):
-    result = ml("backtest", "--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30",
-                "-p", demo_project, "--json", "--plot", tmp_path / "b.png")
+    result = ml(
+        "backtest",
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1998-06-30",
+        "-p",
+        demo_project,
+        "--json",
+        "--plot",
+        tmp_path / "b.png",
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert round(report["params"]["alpha"], 3) == reference["bgnbd_paper"]["alpha"]
     assert report["error"]["actual_total"] == 1882
-    assert round(report["error"]["correlation"], 3) == \
-        reference["holdout"]["bgnbd_correlation_paper"]
+    assert (
+        round(report["error"]["correlation"], 3) == reference["holdout"]["bgnbd_correlation_paper"]
+    )
     assert report["tracking"]["periods"]["actual_cumulative"][-1] == 4339
     assert (tmp_path / "b.png").stat().st_size > 0
 
 
 def test_backtest_table_output(demo_project):
-    result = ml("backtest", "--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30",
-                "-p", demo_project, "--model", "pnbd")
+    result = ml(
+        "backtest",
+        "--calibration-end",
+        "1997-09-30",
+        "--holdout-end",
+        "1998-06-30",
+        "-p",
+        demo_project,
+        "--model",
+        "pnbd",
+    )
     assert result.returncode == 0, result.stderr
     assert "pnbd on 2,357 members" in result.stdout and "7+" in result.stdout
 
 
 def test_bad_date_exits_with_the_error_code(demo_project):
-    result = ml("backtest", "--calibration-end", "1997-13-40", "--holdout-end", "1998-06-30",
-                "-p", demo_project)
+    result = ml(
+        "backtest",
+        "--calibration-end",
+        "1997-13-40",
+        "--holdout-end",
+        "1998-06-30",
+        "-p",
+        demo_project,
+    )
     assert result.returncode == 4 and "calibration_end" in result.stderr
 
 
 def test_unknown_model_is_refused(cdnow_transactions):
     with pytest.raises(ConfigError, match="model must be one of"):
-        backtest_orders(cdnow_transactions, calibration_end="1997-09-30",
-                        holdout_end="1998-06-30", model="xyz")
+        backtest_orders(
+            cdnow_transactions, calibration_end="1997-09-30", holdout_end="1998-06-30", model="xyz"
+        )

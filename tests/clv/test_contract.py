@@ -9,13 +9,23 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from memberlens.clv import (BetaGeoBetaBinomModel, BetaGeoModel, GammaGammaModel,
-                            ModifiedBetaGeoModel, ParetoNBDModel)
+from memberlens.clv import (
+    BetaGeoBetaBinomModel,
+    BetaGeoModel,
+    GammaGammaModel,
+    ModifiedBetaGeoModel,
+    ParetoNBDModel,
+)
 from memberlens.datasets import load_donations
 from memberlens.exceptions import ConfigError, DataError
 
-MODELS = [BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, GammaGammaModel,
-          BetaGeoBetaBinomModel]
+MODELS = [
+    BetaGeoModel,
+    ModifiedBetaGeoModel,
+    ParetoNBDModel,
+    GammaGammaModel,
+    BetaGeoBetaBinomModel,
+]
 
 
 def _data(model_class, cdnow_summary):
@@ -68,11 +78,14 @@ def test_loading_the_wrong_model_is_refused(cdnow_summary):
         ParetoNBDModel.from_json(text)
 
 
-@pytest.mark.parametrize("bad,match", [
-    ({"recency": 50.0}, "recency must be <= T"),
-    ({"frequency": -1}, "frequency must be a whole number"),
-    ({"T": np.nan}, "finite numbers"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        ({"recency": 50.0}, "recency must be <= T"),
+        ({"frequency": -1}, "frequency must be a whole number"),
+        ({"T": np.nan}, "finite numbers"),
+    ],
+)
 def test_bad_summaries_name_the_rule(cdnow_summary, bad, match):
     data = cdnow_summary.copy()
     column, value = next(iter(bad.items()))

@@ -16,7 +16,7 @@ def test_clv_page_examples_run(tmp_path, monkeypatch):
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
     assert len(blocks) >= 7
     namespace: dict = {}
-    exec(compile("\n".join(blocks), str(DOC), "exec"), namespace)  # noqa: S102
+    exec(compile("\n".join(blocks), str(DOC), "exec"), namespace)
     assert namespace["bgnbd"].params_["r"] == pytest.approx(0.2426, abs=1e-4)
 
 

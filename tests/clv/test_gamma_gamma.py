@@ -35,7 +35,8 @@ def test_conditional_spend_matches_lifetimes_docs(fitted, cdnow_summary, referen
 def test_independence_check_reports_lifetimes_correlation(cdnow_summary, reference):
     check = spend_frequency_independence(cdnow_summary)
     assert check.correlation == pytest.approx(
-        reference["gamma_gamma_lifetimes_docs"]["correlation"], abs=1e-5)
+        reference["gamma_gamma_lifetimes_docs"]["correlation"], abs=1e-5
+    )
     assert check.n_members == 946
     assert check.looks_independent and 0 < check.p_value < 0.01
 
@@ -43,8 +44,9 @@ def test_independence_check_reports_lifetimes_correlation(cdnow_summary, referen
 def test_dependent_spend_is_flagged():
     rng = np.random.default_rng(3)
     freq = rng.integers(1, 30, 500)
-    summary = pd.DataFrame({"frequency": freq, "monetary_value": 10.0 * freq
-                            + rng.gamma(2.0, 1.0, 500)})
+    summary = pd.DataFrame(
+        {"frequency": freq, "monetary_value": 10.0 * freq + rng.gamma(2.0, 1.0, 500)}
+    )
     assert not spend_frequency_independence(summary).looks_independent
 
 

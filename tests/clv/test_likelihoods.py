@@ -37,11 +37,13 @@ def test_beta_geo_matches_fhl_eq_6_written_plainly():
     # FHL (2005) eq. 6 without logs, for one small history
     r, alpha, a, b, x, t_x, T = 0.5, 3.0, 0.8, 2.5, 3.0, 10.0, 20.0
     common = np.exp(gammaln(r + x) - gammaln(r)) * alpha**r
-    plain = (np.exp(betaln(a, b + x) - betaln(a, b)) * common / (alpha + T) ** (r + x)
-             + np.exp(betaln(a + 1, b + x - 1) - betaln(a, b)) * common / (alpha + t_x) ** (r + x))
+    plain = np.exp(betaln(a, b + x) - betaln(a, b)) * common / (alpha + T) ** (r + x) + np.exp(
+        betaln(a + 1, b + x - 1) - betaln(a, b)
+    ) * common / (alpha + t_x) ** (r + x)
     one = lk.Rows.from_arrays(np.array([x]), np.array([t_x]), np.array([T]), np.ones(1))
     assert lk.beta_geo(np.array([r, alpha, a, b]), one, gradient=False)[0] == pytest.approx(
-        np.log(plain), rel=1e-12)
+        np.log(plain), rel=1e-12
+    )
 
 
 def test_gamma_gamma_gradient_and_density():
@@ -56,10 +58,14 @@ def test_gamma_gamma_gradient_and_density():
         return lk.gamma_gamma(np.exp(theta), data)[0]
 
     np.testing.assert_allclose(params * grad, central_gradient(loglik, np.log(params)), rtol=1e-6)
+
     # Fader & Hardie (2013) eq. 3 is a density in m_x: it integrates to one
     def density(v):
-        return np.exp(lk.gamma_gamma(params, lk.Spend.from_arrays(np.array([4.0]),
-                                                                  np.array([v]), np.ones(1)))[0])
+        return np.exp(
+            lk.gamma_gamma(
+                params, lk.Spend.from_arrays(np.array([4.0]), np.array([v]), np.ones(1))
+            )[0]
+        )
 
     total = quad(density, 0, np.inf)[0]
     assert total == pytest.approx(1.0, abs=1e-8)
@@ -92,11 +98,13 @@ def test_pareto_rows_match_the_sum_of_their_parts(rows):
 
 # -- analytic derivatives (scipy.optimize.check_grad against finite differences) -------------
 
+
 def _check_grad_relative(value, gradient, theta, epsilon=1e-7):
     """scipy.optimize.check_grad's error (2-norm of analytic - forward differences), relative
     to the gradient's size."""
     return check_grad(value, gradient, theta, epsilon=epsilon) / max(
-        np.linalg.norm(gradient(theta)), 1.0)
+        np.linalg.norm(gradient(theta)), 1.0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -111,13 +119,16 @@ def heavy_rows():
     return lk.Rows.from_arrays(x, t_x, T, rng.integers(1, 5, x.size).astype(float))
 
 
-@pytest.mark.parametrize("params", [
-    [0.55, 10.5, 0.6, 11.7],   # alpha < beta, every pair on the power series (CDNOW-like)
-    [0.55, 11.7, 0.6, 10.5],   # alpha > beta: the other Euler form
-    [0.5, 0.3, 0.6, 40.0],     # z up to 0.99: scipy's 2F1 with differences in r and s
-    [8.0, 0.5, 0.5, 40.0],     # the stress test's heavy buyers
-    [2.0, 50.0, 0.3, 0.2],
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        [0.55, 10.5, 0.6, 11.7],  # alpha < beta, every pair on the power series (CDNOW-like)
+        [0.55, 11.7, 0.6, 10.5],  # alpha > beta: the other Euler form
+        [0.5, 0.3, 0.6, 40.0],  # z up to 0.99: scipy's 2F1 with differences in r and s
+        [8.0, 0.5, 0.5, 40.0],  # the stress test's heavy buyers
+        [2.0, 50.0, 0.3, 0.2],
+    ],
+)
 def test_pareto_nbd_gradient_passes_check_grad(heavy_rows, params):
     pairs = lk.TailPairs.from_rows(heavy_rows)
 
@@ -131,8 +142,9 @@ def test_pareto_nbd_gradient_passes_check_grad(heavy_rows, params):
     assert lk.pareto_nbd(np.exp(theta), heavy_rows, pairs, gradient=True)[0] == value(theta)
     assert _check_grad_relative(value, gradient, theta) < 1e-5
     # and against central differences, much tighter
-    np.testing.assert_allclose(gradient(theta), central_gradient(value, theta), rtol=1e-6,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        gradient(theta), central_gradient(value, theta), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_pareto_tail_series_matches_scipy_hyp2f1():
@@ -142,8 +154,11 @@ def test_pareto_tail_series_matches_scipy_hyp2f1():
     x = np.array([0.0, 1.0, 3.0, 40.0, 800.0])
     t = np.array([0.0, 2.0, 5.0, 10.0, 30.0])
     x_values, x_index = np.unique(x, return_inverse=True)
-    for r, alpha, s, beta in [(0.55, 10.5, 0.6, 11.7), (0.55, 11.7, 0.6, 10.5),
-                              (1.3, 3.0, 0.2, 5.5)]:
+    for r, alpha, s, beta in [
+        (0.55, 10.5, 0.6, 11.7),
+        (0.55, 11.7, 0.6, 10.5),
+        (1.3, 3.0, 0.2, 5.5),
+    ]:
         log_a, log_b = np.log(alpha + t), np.log(beta + t)
         z = abs(alpha - beta) / (max(alpha, beta) + t)
         tail, grad = _tail_series(r, s, alpha, beta, x, x_values, x_index, t, z, log_a, log_b)
@@ -153,8 +168,10 @@ def test_pareto_tail_series_matches_scipy_hyp2f1():
             up, down = params.copy(), params.copy()
             up[k] += 1e-5
             down[k] -= 1e-5
-            numeric = (lk.pareto_log_tail(up[0], up[2], up[1], up[3], x, t)
-                       - lk.pareto_log_tail(down[0], down[2], down[1], down[3], x, t)) / 2e-5
+            numeric = (
+                lk.pareto_log_tail(up[0], up[2], up[1], up[3], x, t)
+                - lk.pareto_log_tail(down[0], down[2], down[1], down[3], x, t)
+            ) / 2e-5
             np.testing.assert_allclose(grad[k], numeric, rtol=1e-7, atol=1e-7)
 
 
@@ -163,6 +180,7 @@ def test_beta_geo_hessian_passes_check_grad(rows, modified):
     params = np.array([0.4, 3.0, 0.8, 2.5])
     hessian = lk.beta_geo(params, rows, modified=modified, hessian=True)[2]
     for k in range(4):  # row k of the Hessian is the gradient of the k-th gradient component
+
         def component(p, k=k):
             return lk.beta_geo(p, rows, modified=modified)[1][k]
 
@@ -170,16 +188,21 @@ def test_beta_geo_hessian_passes_check_grad(rows, modified):
             return lk.beta_geo(p, rows, modified=modified, hessian=True)[2][k]
 
         assert check_grad(component, row, params, epsilon=1e-7) < 1e-5 * max(
-            np.linalg.norm(hessian[k]), 1.0)
+            np.linalg.norm(hessian[k]), 1.0
+        )
 
 
 def test_gamma_gamma_hessian_passes_check_grad():
     rng = np.random.default_rng(7)
-    data = lk.Spend.from_arrays(rng.integers(1, 20, 200).astype(float),
-                                rng.gamma(3.0, 10.0, 200), rng.integers(1, 4, 200) * 1.0)
+    data = lk.Spend.from_arrays(
+        rng.integers(1, 20, 200).astype(float),
+        rng.gamma(3.0, 10.0, 200),
+        rng.integers(1, 4, 200) * 1.0,
+    )
     params = np.array([6.0, 3.5, 15.0])
     hessian = lk.gamma_gamma(params, data, hessian=True)[2]
     for k in range(3):
+
         def component(p, k=k):
             return lk.gamma_gamma(p, data)[1][k]
 
@@ -187,4 +210,5 @@ def test_gamma_gamma_hessian_passes_check_grad():
             return lk.gamma_gamma(p, data, hessian=True)[2][k]
 
         assert check_grad(component, row, params, epsilon=1e-7) < 1e-5 * max(
-            np.linalg.norm(hessian[k]), 1.0)
+            np.linalg.norm(hessian[k]), 1.0
+        )

@@ -13,6 +13,7 @@ def _normal(sample):
     def loglik(theta):  # theta = log(mean), log(sd)
         mu, sd = np.exp(theta)
         return float(np.sum(-np.log(sd) - 0.5 * ((sample - mu) / sd) ** 2))
+
     return loglik
 
 
@@ -22,8 +23,9 @@ def test_normal_mle_and_standard_errors():
     mean, sd = sample.mean(), sample.std()
     assert fit.params == pytest.approx([mean, sd], rel=1e-7)
     # textbook: se(mean) = sd / sqrt(n), se(sd) = sd / sqrt(2n)
-    assert fit.standard_errors == pytest.approx([sd / np.sqrt(5_000), sd / np.sqrt(10_000)],
-                                                rel=1e-3)
+    assert fit.standard_errors == pytest.approx(
+        [sd / np.sqrt(5_000), sd / np.sqrt(10_000)], rel=1e-3
+    )
 
 
 def test_divergence_is_reported():
@@ -48,10 +50,13 @@ def test_newton_route_matches_the_lbfgs_route():
     from memberlens.clv._mle import log_scale_hessian
     from memberlens.clv.simulation import simulate_beta_geo
 
-    summary = simulate_beta_geo(5_000, r=0.25, alpha=4.0, a=0.8, b=2.5, T=52.0,
-                                rng=np.random.default_rng(11))
-    rows = lk.Rows.from_arrays(*(summary[c].to_numpy(dtype=float)
-                                 for c in ("frequency", "recency", "T")), np.ones(len(summary)))
+    summary = simulate_beta_geo(
+        5_000, r=0.25, alpha=4.0, a=0.8, b=2.5, T=52.0, rng=np.random.default_rng(11)
+    )
+    rows = lk.Rows.from_arrays(
+        *(summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T")),
+        np.ones(len(summary)),
+    )
 
     def loglik(theta):
         return lk.beta_geo(np.exp(theta), rows, gradient=False)[0]

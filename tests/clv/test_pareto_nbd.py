@@ -38,7 +38,8 @@ def test_cdnow_parameters_match_verified(fitted, reference):
 
 def test_btyd_new_member_expectation(fitted, reference):
     assert fitted["pnbd"].expected_purchases_new_member(52) == pytest.approx(
-        reference["pnbd_btyd"]["new_member_52"], rel=1e-5)
+        reference["pnbd_btyd"]["new_member_52"], rel=1e-5
+    )
 
 
 @pytest.mark.parametrize("x", [0, 3, 40, 800])
@@ -46,6 +47,7 @@ def test_btyd_new_member_expectation(fitted, reference):
 def test_hypergeometric_term_equals_its_integral(x, alpha, beta):
     # Fader & Hardie (2005) eq. 22's 2F1 term is (r+s+x) * int_t^inf (a+u)^-(r+x) (b+u)^-(s+1)
     r, s, t = 0.55, 0.6, 4.0
+
     def integrand(u):  # scaled by (alpha + t)^(r+x) to stay of order one
         return np.exp(-(r + x) * np.log((alpha + u) / (alpha + t)) - (s + 1) * np.log(beta + u))
 
@@ -58,14 +60,16 @@ def test_pmf_sums_to_one_and_to_the_mean(fitted):
     model = fitted["pnbd"]
     pmf = np.array([model.probability_of_purchases(n, horizon=52) for n in range(300)])
     assert pmf.sum() == pytest.approx(1.0, abs=1e-8)
-    assert (np.arange(300) * pmf).sum() == pytest.approx(model.expected_purchases_new_member(52),
-                                                         rel=1e-7)
+    assert (np.arange(300) * pmf).sum() == pytest.approx(
+        model.expected_purchases_new_member(52), rel=1e-7
+    )
 
 
 def test_simulate_then_recover():
     rng = np.random.default_rng(1987)
-    summary = simulate_pareto_nbd(40_000, **TRUTH, T=rng.integers(30, 80, 40_000) * 1.0, rng=rng,
-                                  resolution=1 / 7)
+    summary = simulate_pareto_nbd(
+        40_000, **TRUTH, T=rng.integers(30, 80, 40_000) * 1.0, rng=rng, resolution=1 / 7
+    )
     model = ParetoNBDModel().fit(summary)
     for name, value in TRUTH.items():
         assert abs(model.params_[name] - value) < 4 * model.standard_errors_[name], name
@@ -93,7 +97,8 @@ def test_time_unit_scaling(cdnow_summary, fitted):
         assert daily.params_[name] == pytest.approx(weekly.params_[name], rel=1e-4)
     assert daily.params_["alpha"] == pytest.approx(7 * weekly.params_["alpha"], rel=1e-4)
     assert daily.probability_alive(days).to_numpy() == pytest.approx(
-        weekly.probability_alive(cdnow_summary).to_numpy(), abs=1e-5)
+        weekly.probability_alive(cdnow_summary).to_numpy(), abs=1e-5
+    )
 
 
 def test_alive_is_one_right_after_a_purchase(fitted):
@@ -102,8 +107,12 @@ def test_alive_is_one_right_after_a_purchase(fitted):
 
 
 @settings(max_examples=60, deadline=None)
-@given(x=st.integers(0, 2000), recency_share=st.floats(0, 1), T=st.floats(0.01, 500),
-       horizon=st.floats(0, 1000))
+@given(
+    x=st.integers(0, 2000),
+    recency_share=st.floats(0, 1),
+    T=st.floats(0.01, 500),
+    horizon=st.floats(0, 1000),
+)
 def test_probabilities_in_unit_interval(fitted, x, recency_share, T, horizon):
     row = pd.DataFrame({"frequency": [x], "recency": [recency_share * T if x else 0.0], "T": [T]})
     alive = fitted["pnbd"].probability_alive(row).iloc[0]

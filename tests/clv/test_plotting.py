@@ -7,15 +7,22 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from memberlens.clv.checking import (conditional_expectations_by_frequency,  # noqa: E402
-                                     probability_alive_calibration, repeat_purchase_tracking)
-from memberlens.clv.plotting import (plot_conditional_expectations,  # noqa: E402
-                                     plot_probability_alive_calibration, plot_tracking)
+from memberlens.clv.checking import (
+    conditional_expectations_by_frequency,
+    probability_alive_calibration,
+    repeat_purchase_tracking,
+)
+from memberlens.clv.plotting import (
+    plot_conditional_expectations,
+    plot_probability_alive_calibration,
+    plot_tracking,
+)
 
 
 def test_tracking_plot_shows_the_tracking_data(fitted, cdnow_transactions):
-    tracking = repeat_purchase_tracking(fitted["bgnbd"], cdnow_transactions,
-                                        calibration_end="1997-09-30", holdout_end="1998-06-30")
+    tracking = repeat_purchase_tracking(
+        fitted["bgnbd"], cdnow_transactions, calibration_end="1997-09-30", holdout_end="1998-06-30"
+    )
     ax = plot_tracking(tracking)
     actual, model = ax.get_lines()[:2]
     np.testing.assert_array_equal(actual.get_ydata(), tracking.actual_cumulative)

@@ -29,8 +29,16 @@ def test_pareto_mean_matches_closed_form():
 
 
 def test_resolution_rounds_recency_to_the_grid():
-    sim = simulate_beta_geo(5_000, r=1.0, alpha=2.0, a=1.0, b=3.0, T=10.0,
-                            rng=np.random.default_rng(1), resolution=1 / 7)
+    sim = simulate_beta_geo(
+        5_000,
+        r=1.0,
+        alpha=2.0,
+        a=1.0,
+        b=3.0,
+        T=10.0,
+        rng=np.random.default_rng(1),
+        resolution=1 / 7,
+    )
     days = sim["recency"] * 7
     assert np.allclose(days, np.round(days))
     assert (sim["recency"] <= sim["T"]).all()

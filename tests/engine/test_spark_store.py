@@ -33,7 +33,7 @@ def snapshot(project, table):
         t = wh.table(table)
         cols = [c for c in t.columns if c != "_load_id"]
         rows = t.select(*cols).to_pyarrow().to_pylist()
-    return sorted((tuple((k, str(v)) for k, v in r.items()) for r in rows))
+    return sorted(tuple((k, str(v)) for k, v in r.items()) for r in rows)
 
 
 @pytest.fixture
@@ -51,19 +51,47 @@ def test_same_loads_same_warehouse(projects, tmp_path):
         r1 = load("orders", tmp_path / "orders.csv", project=proj)
         r2 = load("order_items", tmp_path / "lines.csv", project=proj)
         r3 = load("orders", tmp_path / "orders.csv", project=proj)  # idempotent
-        reports[proj.engine] = [(r.rows_read, r.rows_stored, r.rows_quarantined,
-                                 r.duplicates_dropped, r.by_rule, r.derived, r.anonymous_rows,
-                                 r.already_loaded) for r in (r1, r2, r3)]
+        reports[proj.engine] = [
+            (
+                r.rows_read,
+                r.rows_stored,
+                r.rows_quarantined,
+                r.duplicates_dropped,
+                r.by_rule,
+                r.derived,
+                r.anonymous_rows,
+                r.already_loaded,
+            )
+            for r in (r1, r2, r3)
+        ]
     assert reports["duckdb"] == reports["pyspark"]
     assert reports["duckdb"][0][:4] == (7, 3, 2, 2)
     assert reports["duckdb"][1][5] == {"orders": 3}
     duck, spark = projects
     for table in ("orders", "order_items"):
         assert snapshot(duck, table) == snapshot(spark, table)
-    st_d = {t.table: (t.rows_read, t.rows_stored, t.rows_quarantined, t.duplicates_dropped,
-                      t.anonymous_rows, t.derived_rows) for t in warehouse_status(duck).tables}
-    st_s = {t.table: (t.rows_read, t.rows_stored, t.rows_quarantined, t.duplicates_dropped,
-                      t.anonymous_rows, t.derived_rows) for t in warehouse_status(spark).tables}
+    st_d = {
+        t.table: (
+            t.rows_read,
+            t.rows_stored,
+            t.rows_quarantined,
+            t.duplicates_dropped,
+            t.anonymous_rows,
+            t.derived_rows,
+        )
+        for t in warehouse_status(duck).tables
+    }
+    st_s = {
+        t.table: (
+            t.rows_read,
+            t.rows_stored,
+            t.rows_quarantined,
+            t.duplicates_dropped,
+            t.anonymous_rows,
+            t.derived_rows,
+        )
+        for t in warehouse_status(spark).tables
+    }
     assert st_d == st_s
     q = quarantine_rows("orders", spark).to_pylist()
     assert sorted((r["line"], r["rule"]) for r in q) == [(5, "bad_date"), (8, "negative_amount")]

@@ -27,19 +27,22 @@ REFERENCE = json.loads(
 
 def _pandas_summary(orders: pd.DataFrame, as_of: str, unit_days: float) -> pd.DataFrame:
     """The lifetimes definitions written directly in pandas (same-day merge, first day excluded)."""
-    o = orders[(orders.status == "paid") & (orders.ordered_at < pd.Timestamp(as_of)
-                                            + pd.Timedelta(days=1))].copy()
+    o = orders[
+        (orders.status == "paid") & (orders.ordered_at < pd.Timestamp(as_of) + pd.Timedelta(days=1))
+    ].copy()
     o["day"] = o.ordered_at.dt.normalize()
     daily = o.groupby(["member_id", "day"], as_index=False).amount.sum()
     daily = daily.sort_values(["member_id", "day"])
     daily["k"] = daily.groupby("member_id").cumcount()
     g = daily.groupby("member_id")
-    out = pd.DataFrame({
-        "frequency": g.size() - 1,
-        "recency": (g.day.max() - g.day.min()).dt.days / unit_days,
-        "T": (pd.Timestamp(as_of) - g.day.min()).dt.days / unit_days,
-        "total_spend": g.amount.sum(),
-    })
+    out = pd.DataFrame(
+        {
+            "frequency": g.size() - 1,
+            "recency": (g.day.max() - g.day.min()).dt.days / unit_days,
+            "T": (pd.Timestamp(as_of) - g.day.min()).dt.days / unit_days,
+            "total_spend": g.amount.sum(),
+        }
+    )
     repeat = daily[daily.k > 0].groupby("member_id").amount.mean()
     out["monetary_value"] = repeat.reindex(out.index).fillna(0.0)
     return out.sort_index()
@@ -48,8 +51,12 @@ def _pandas_summary(orders: pd.DataFrame, as_of: str, unit_days: float) -> pd.Da
 @pytest.fixture
 def cdnow_split(backend, on_backend, cdnow_orders):
     orders = on_backend(cdnow_orders, "cdnow_orders")
-    expr = calibration_holdout_summary(orders, calibration_end=REFERENCE["calibration_end"],
-                                       holdout_end=REFERENCE["holdout_end"], time_unit="W")
+    expr = calibration_holdout_summary(
+        orders,
+        calibration_end=REFERENCE["calibration_end"],
+        holdout_end=REFERENCE["holdout_end"],
+        time_unit="W",
+    )
     return backend.to_pandas(expr).set_index("member_id").sort_index()
 
 
@@ -62,19 +69,21 @@ def test_cdnow_calibration_holdout_matches_fader_hardie_lee(cdnow_split):
     repeaters = s[s.frequency_cal > 0]
     assert len(repeaters) == REFERENCE["repeaters"]
     assert repeaters.monetary_value_cal.mean() == pytest.approx(
-        REFERENCE["mean_monetary_value_repeaters"], abs=0.005)
+        REFERENCE["mean_monetary_value_repeaters"], abs=0.005
+    )
     assert (s.loc[s.frequency_cal == 0, "monetary_value_cal"] == 0).all()
     assert (s.duration_holdout == 39.0).all()
 
 
 def test_cdnow_every_member_matches_hardie_summary(cdnow_split):
     """lifetimes' cdnow_customers_summary_with_transactions.csv (Hardie's x, t_x, T, zbar)."""
-    ref = pd.read_csv(Path(__file__).parents[1] / "reference"
-                      / "cdnow_customers_summary_with_transactions.csv")
+    ref = pd.read_csv(
+        Path(__file__).parents[1] / "reference" / "cdnow_customers_summary_with_transactions.csv"
+    )
     ref.index = ref.ID.map("{:04d}".format)
     ours = cdnow_split.loc[ref.index]
     assert (ours.frequency_cal == ref.x).all()
-    np.testing.assert_allclose(ours.recency_cal, ref.t_x, atol=0.005)   # 2-decimal rounding
+    np.testing.assert_allclose(ours.recency_cal, ref.t_x, atol=0.005)  # 2-decimal rounding
     np.testing.assert_allclose(ours.T_cal, ref["T"], atol=0.005)
     np.testing.assert_allclose(ours.monetary_value_cal, ref.zbar, atol=0.005 + 1e-9)
 
@@ -106,41 +115,67 @@ def test_engines_agree_on_cdnow(backend, on_backend, cdnow_orders):
     expected = expected.sort_values("member_id").reset_index(drop=True)
     got = got.sort_values("member_id").reset_index(drop=True)
     assert list(got.columns) == list(RFM_SUMMARY_COLUMNS)
-    pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-12,
-                                  check_exact=False)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-12, check_exact=False)
 
 
 # -- contract rules on a small hand-made shop ------------------------------------------------
 
+
 def _shop() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     ts = pd.to_datetime
-    orders = pd.DataFrame({
-        "order_id": ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9"],
-        "member_id": ["a", "a", "a", "a", "a", "b", None, "b", "a"],
-        "ordered_at": ts(["2024-01-01 09:00:00", "2024-01-01 18:30:00", "2024-01-11 10:00:00",
-                          "2024-01-20 10:00:00", "2024-01-21 10:00:00", "2024-01-05 12:00:00",
-                          "2024-01-06 12:00:00", "2024-02-02 08:00:00", "2024-01-31 23:59:00"]),
-        "amount": [10.00, 5.50, 20.00, -20.00, 99.00, 40.00, 70.00, 12.00, 8.00],
-        "status": ["paid", "paid", "paid", "refunded", "cancelled", "paid", "paid", "paid",
-                   "paid"],
-        "channel": ["app", "store", "app", "app", "app", "store", "app", "app", "store"],
-        "refund_of": [None, None, None, "o3", None, None, None, None, None],
-    })
-    items = pd.DataFrame({
-        "order_id": ["o1", "o1", "o2", "o3", "o6", "o9"],
-        "product_id": ["p1", "p2", "p2", "p1", "p3", "p2"],
-        "amount": [4.00, 6.00, 5.50, 20.00, 40.00, 8.00],
-    })
-    products = pd.DataFrame({"product_id": ["p1", "p2", "p3"],
-                             "category": ["shoes", "bags", "toys"]})
+    orders = pd.DataFrame(
+        {
+            "order_id": ["o1", "o2", "o3", "o4", "o5", "o6", "o7", "o8", "o9"],
+            "member_id": ["a", "a", "a", "a", "a", "b", None, "b", "a"],
+            "ordered_at": ts(
+                [
+                    "2024-01-01 09:00:00",
+                    "2024-01-01 18:30:00",
+                    "2024-01-11 10:00:00",
+                    "2024-01-20 10:00:00",
+                    "2024-01-21 10:00:00",
+                    "2024-01-05 12:00:00",
+                    "2024-01-06 12:00:00",
+                    "2024-02-02 08:00:00",
+                    "2024-01-31 23:59:00",
+                ]
+            ),
+            "amount": [10.00, 5.50, 20.00, -20.00, 99.00, 40.00, 70.00, 12.00, 8.00],
+            "status": [
+                "paid",
+                "paid",
+                "paid",
+                "refunded",
+                "cancelled",
+                "paid",
+                "paid",
+                "paid",
+                "paid",
+            ],
+            "channel": ["app", "store", "app", "app", "app", "store", "app", "app", "store"],
+            "refund_of": [None, None, None, "o3", None, None, None, None, None],
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "order_id": ["o1", "o1", "o2", "o3", "o6", "o9"],
+            "product_id": ["p1", "p2", "p2", "p1", "p3", "p2"],
+            "amount": [4.00, 6.00, 5.50, 20.00, 40.00, 8.00],
+        }
+    )
+    products = pd.DataFrame(
+        {"product_id": ["p1", "p2", "p3"], "category": ["shoes", "bags", "toys"]}
+    )
     return orders, items, products
 
 
 def test_contract_rules_on_a_hand_computed_shop(backend, on_backend):
-    orders, items, products = (on_backend(f, n) for f, n in
-                               zip(_shop(), ("o", "i", "p"), strict=True))
-    got = backend.to_pandas(rfm_summary(orders, as_of="2024-01-31", order_items=items,
-                                        products=products))
+    orders, items, products = (
+        on_backend(f, n) for f, n in zip(_shop(), ("o", "i", "p"), strict=True)
+    )
+    got = backend.to_pandas(
+        rfm_summary(orders, as_of="2024-01-31", order_items=items, products=products)
+    )
     got = got.set_index("member_id").sort_index()
     assert list(got.index) == ["a", "b"]  # null member and b's February order excluded
     a, b = got.loc["a"], got.loc["b"]
@@ -168,8 +203,12 @@ def test_without_channel_or_catalogue_the_favourites_are_null():
 
 def _favourite_channel_by_hand(orders: pd.DataFrame, as_of: str) -> pd.Series:
     """The documented rule written plainly in pandas: most paid orders, ties by channel name."""
-    paid = orders[(orders.status == "paid") & orders.member_id.notna() & orders.channel.notna()
-                  & (orders.ordered_at < pd.Timestamp(as_of) + pd.Timedelta(days=1))]
+    paid = orders[
+        (orders.status == "paid")
+        & orders.member_id.notna()
+        & orders.channel.notna()
+        & (orders.ordered_at < pd.Timestamp(as_of) + pd.Timedelta(days=1))
+    ]
     counts = paid.groupby(["member_id", "channel"]).size().rename("n").reset_index()
     counts = counts.sort_values(["member_id", "n", "channel"], ascending=[True, False, True])
     return counts.drop_duplicates("member_id").set_index("member_id").channel
@@ -179,17 +218,18 @@ def test_favourite_channel_matches_the_rule_written_in_pandas(backend, on_backen
     # many ties: 300 members, 4 channels, 1-6 orders each; refunds and cancellations ignored
     rng = np.random.default_rng(42)
     n = 1_200
-    orders = pd.DataFrame({
-        "order_id": [f"o{i}" for i in range(n)],
-        "member_id": [f"m{i:03d}" for i in rng.integers(0, 300, n)],
-        "ordered_at": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 90 * 24, n),
-                                                                   unit="h"),
-        "amount": rng.integers(100, 10_000, n) / 100,
-        "status": rng.choice(["paid", "paid", "paid", "refunded", "cancelled"], n),
-        "channel": rng.choice(["app", "store", "web", "mini_program", "天猫", "京东", None], n),
-    })
-    got = backend.to_pandas(rfm_summary(on_backend(orders, "orders_channels"),
-                                        as_of="2024-03-15"))
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"o{i}" for i in range(n)],
+            "member_id": [f"m{i:03d}" for i in rng.integers(0, 300, n)],
+            "ordered_at": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta(rng.integers(0, 90 * 24, n), unit="h"),
+            "amount": rng.integers(100, 10_000, n) / 100,
+            "status": rng.choice(["paid", "paid", "paid", "refunded", "cancelled"], n),
+            "channel": rng.choice(["app", "store", "web", "mini_program", "天猫", "京东", None], n),
+        }
+    )
+    got = backend.to_pandas(rfm_summary(on_backend(orders, "orders_channels"), as_of="2024-03-15"))
     got = got.set_index("member_id").favourite_channel
     expected = _favourite_channel_by_hand(orders, "2024-03-15")
     assert got.notna().sum() == len(expected)
@@ -197,10 +237,12 @@ def test_favourite_channel_matches_the_rule_written_in_pandas(backend, on_backen
 
 
 def test_favourites_false_leaves_them_null_and_the_rest_unchanged(backend, on_backend):
-    orders, items, products = (on_backend(f, n) for f, n in
-                               zip(_shop(), ("o", "i", "p"), strict=True))
-    full = backend.to_pandas(rfm_summary(orders, as_of="2024-01-31", order_items=items,
-                                         products=products)).set_index("member_id")
+    orders, items, products = (
+        on_backend(f, n) for f, n in zip(_shop(), ("o", "i", "p"), strict=True)
+    )
+    full = backend.to_pandas(
+        rfm_summary(orders, as_of="2024-01-31", order_items=items, products=products)
+    ).set_index("member_id")
     lean = backend.to_pandas(rfm_summary(orders, as_of="2024-01-31", favourites=False))
     lean = lean.set_index("member_id")
     assert list(lean.columns) == list(full.columns)
@@ -208,8 +250,9 @@ def test_favourites_false_leaves_them_null_and_the_rest_unchanged(backend, on_ba
     rest = [c for c in full.columns if not c.startswith("favourite_")]
     pd.testing.assert_frame_equal(lean[rest], full.loc[lean.index, rest])
     with pytest.raises(ConfigError, match="favourites=False"):
-        rfm_summary(orders, as_of="2024-01-31", order_items=items, products=products,
-                    favourites=False)
+        rfm_summary(
+            orders, as_of="2024-01-31", order_items=items, products=products, favourites=False
+        )
 
 
 def test_without_status_every_order_is_paid():
@@ -218,10 +261,13 @@ def test_without_status_every_order_is_paid():
     assert got.loc["a", "order_count"] == 5
 
 
-@pytest.mark.parametrize("as_of, message", [
-    ("2024-01-31 12:00", "calendar day"),
-    ("not a date", "must be a date"),
-])
+@pytest.mark.parametrize(
+    "as_of, message",
+    [
+        ("2024-01-31 12:00", "calendar day"),
+        ("not a date", "must be a date"),
+    ],
+)
 def test_bad_as_of_is_refused(as_of, message):
     with pytest.raises(DataError, match=message):
         rfm_summary(_shop()[0], as_of=as_of)
@@ -236,25 +282,33 @@ def test_bad_inputs_name_the_field_and_the_fix():
     with pytest.raises(DataError, match="ordered_at.*timestamp or date"):
         rfm_summary(orders.assign(ordered_at="2024-01-01"), as_of="2024-01-31")
     with pytest.raises(DataError, match="holdout_end"):
-        calibration_holdout_summary(orders, calibration_end="2024-01-31",
-                                    holdout_end="2024-01-01")
+        calibration_holdout_summary(orders, calibration_end="2024-01-31", holdout_end="2024-01-01")
 
 
 # -- invariances (Hypothesis) -----------------------------------------------------------------
 
 _orders = st.lists(
-    st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 120),
-              st.integers(0, 23), st.integers(0, 50_000),
-              st.sampled_from(["paid", "paid", "paid", "refunded", "cancelled"])),
-    min_size=1, max_size=40,
-).map(lambda rows: pd.DataFrame({
-    "order_id": [str(i) for i in range(len(rows))],
-    "member_id": [r[0] for r in rows],
-    "ordered_at": pd.Timestamp("2024-01-01") + pd.to_timedelta([r[1] * 24 + r[2] for r in rows],
-                                                               unit="h"),
-    "amount": [(r[3] if r[4] != "refunded" else -r[3]) / 100 for r in rows],
-    "status": [r[4] for r in rows],
-}))
+    st.tuples(
+        st.sampled_from(["a", "b", "c", "d"]),
+        st.integers(0, 120),
+        st.integers(0, 23),
+        st.integers(0, 50_000),
+        st.sampled_from(["paid", "paid", "paid", "refunded", "cancelled"]),
+    ),
+    min_size=1,
+    max_size=40,
+).map(
+    lambda rows: pd.DataFrame(
+        {
+            "order_id": [str(i) for i in range(len(rows))],
+            "member_id": [r[0] for r in rows],
+            "ordered_at": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta([r[1] * 24 + r[2] for r in rows], unit="h"),
+            "amount": [(r[3] if r[4] != "refunded" else -r[3]) / 100 for r in rows],
+            "status": [r[4] for r in rows],
+        }
+    )
+)
 
 
 @settings(max_examples=12, deadline=None)

@@ -21,8 +21,10 @@ def shop(tmp_path_factory):
     out = tmp_path_factory.mktemp("forecast-shop")
     simulate_shop(out, members=MEMBERS, seed=SEED)
     con = ibis.duckdb.connect()
-    tables = {name: con.read_parquet(out / f"{name}.parquet", table_name=name)
-              for name in ("orders", "order_items", "products")}
+    tables = {
+        name: con.read_parquet(out / f"{name}.parquet", table_name=name)
+        for name in ("orders", "order_items", "products")
+    }
     return out, tables
 
 

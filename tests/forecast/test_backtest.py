@@ -8,8 +8,14 @@ import pandas as pd
 import pytest
 
 from memberlens.exceptions import ConfigError, DataError
-from memberlens.forecast import (SalesForecaster, backtest_forecast, mape, naive_forecast,
-                                 seasonal_naive_forecast, smape)
+from memberlens.forecast import (
+    SalesForecaster,
+    backtest_forecast,
+    mape,
+    naive_forecast,
+    seasonal_naive_forecast,
+    smape,
+)
 
 
 def test_error_measures_by_hand():
@@ -24,11 +30,11 @@ def test_error_measures_by_hand():
 
 
 def test_seasonal_naive_by_hand():
-    history = np.arange(1.0, 61.0)           # weeks 0..59 hold 1..60
+    history = np.arange(1.0, 61.0)  # weeks 0..59 hold 1..60
     # from origin week 59, h = 1..3 targets weeks 60..62; a year back: weeks 8, 9, 10
     assert seasonal_naive_forecast(history, 3).tolist() == [9.0, 10.0, 11.0]
     assert seasonal_naive_forecast(history, 2, season=4).tolist() == [57.0, 58.0]
-    short = seasonal_naive_forecast(history[:40], 2)   # no week 52 back yet
+    short = seasonal_naive_forecast(history[:40], 2)  # no week 52 back yet
     assert np.isnan(short).all()
     assert naive_forecast(history, 3).tolist() == [60.0, 60.0, 60.0]
 
@@ -86,8 +92,9 @@ def test_forecast_peaks_where_the_simulator_calendar_peaks(weekly_total, truth_w
 
 
 def test_bad_origins_and_horizons():
-    series = pd.Series(np.linspace(100, 200, 30), index=pd.date_range("2024-01-01", periods=30,
-                                                                      freq="7D"))
+    series = pd.Series(
+        np.linspace(100, 200, 30), index=pd.date_range("2024-01-01", periods=30, freq="7D")
+    )
     with pytest.raises(DataError, match="too few to back-test"):
         backtest_forecast(series, horizons=(13, 26))
     with pytest.raises(DataError, match="not a week of the series"):
@@ -98,4 +105,4 @@ def test_bad_origins_and_horizons():
         backtest_forecast(series, horizons=(0,))
     result = backtest_forecast(series, horizons=(1, 2), origins=["2024-05-20", "2024-07-08"])
     assert result.origins == (pd.Timestamp("2024-05-20").date(), pd.Timestamp("2024-07-08").date())
-    assert "seasonal_naive" in " ".join(result.notes)   # no year of history: left out
+    assert "seasonal_naive" in " ".join(result.notes)  # no year of history: left out

@@ -30,8 +30,16 @@ def project(shop, tmp_path_factory):
 def test_help_says_what_each_option_does():
     out = runner.invoke(app, ["forecast", "--help"])
     assert out.exit_code == 0
-    for text in ("--horizon", "--level", "--metric", "--project", "--json", "--export",
-                 "backtest", "春节"):
+    for text in (
+        "--horizon",
+        "--level",
+        "--metric",
+        "--project",
+        "--json",
+        "--export",
+        "backtest",
+        "春节",
+    ):
         assert text in out.output
     sub = runner.invoke(app, ["forecast", "backtest", "--help"])
     assert sub.exit_code == 0 and "--json" in sub.output and "seasonal-naive" in sub.output
@@ -39,8 +47,21 @@ def test_help_says_what_each_option_does():
 
 def test_forecast_json_and_export(project, tmp_path, weekly_total):
     export = tmp_path / "forecast.csv"
-    out = runner.invoke(app, ["forecast", "--project", str(project.root), "--horizon", "6",
-                              "--metric", "orders", "--json", "--export", str(export)])
+    out = runner.invoke(
+        app,
+        [
+            "forecast",
+            "--project",
+            str(project.root),
+            "--horizon",
+            "6",
+            "--metric",
+            "orders",
+            "--json",
+            "--export",
+            str(export),
+        ],
+    )
     assert out.exit_code == 0, out.output
     payload = json.loads(out.output)
     assert payload["level"] == "total" and payload["metric"] == "orders"
@@ -53,15 +74,17 @@ def test_forecast_json_and_export(project, tmp_path, weekly_total):
 
 
 def test_forecast_table_by_category(project):
-    out = runner.invoke(app, ["forecast", "--project", str(project.root), "--level",
-                              "category", "--horizon", "2"])
+    out = runner.invoke(
+        app, ["forecast", "--project", str(project.root), "--level", "category", "--horizon", "2"]
+    )
     assert out.exit_code == 0, out.output
     assert "美妆" in out.output and "revenue forecast" in out.output
 
 
 def test_backtest_json(project):
-    out = runner.invoke(app, ["forecast", "backtest", "--project", str(project.root),
-                              "--origins", "2", "--json"])
+    out = runner.invoke(
+        app, ["forecast", "backtest", "--project", str(project.root), "--origins", "2", "--json"]
+    )
     assert out.exit_code == 0, out.output
     payload = json.loads(out.output)
     models = {(row["model"], row["horizon"]) for row in payload["summary"]}

@@ -16,9 +16,9 @@ def test_forecast_page_example_runs(tmp_path, monkeypatch, capsys):
     page = (ROOT / "docs" / "forecast.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", page, re.S)
     assert len(blocks) == 1
-    monkeypatch.chdir(tmp_path)                   # the page writes ./shop
+    monkeypatch.chdir(tmp_path)  # the page writes ./shop
     namespace: dict = {}
-    exec(compile(blocks[0], "docs/forecast.md", "exec"), namespace)  # noqa: S102
+    exec(compile(blocks[0], "docs/forecast.md", "exec"), namespace)
     assert len(namespace["forecast"]) == 13
     assert set(namespace["result"].summary["model"]) == {"forecast", "seasonal_naive", "naive"}
 

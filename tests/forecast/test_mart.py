@@ -12,8 +12,14 @@ from memberlens.forecast import BACKTEST_MART_COLUMNS, FORECAST_MART_COLUMNS, fo
 @pytest.fixture(scope="module")
 def mart(shop):
     _, t = shop
-    return forecast_mart(t["orders"], t["order_items"], t["products"], as_of="2025-12-28",
-                         horizon_weeks=13, backtest_origins=4)
+    return forecast_mart(
+        t["orders"],
+        t["order_items"],
+        t["products"],
+        as_of="2025-12-28",
+        horizon_weeks=13,
+        backtest_origins=4,
+    )
 
 
 def test_forecast_mart_rows(mart, weekly_total):
@@ -30,7 +36,8 @@ def test_forecast_mart_rows(mart, weekly_total):
         assert (rows.kind == "forecast").sum() == 13
         history = rows[rows.kind == "history"].set_index("week")["actual"]
         assert history.to_numpy() == pytest.approx(
-            weekly_total.set_index("week")[metric].astype(float).to_numpy())
+            weekly_total.set_index("week")[metric].astype(float).to_numpy()
+        )
         future = rows[rows.kind == "forecast"]
         assert future["actual"].isna().all()
         assert future["week"].min() == pd.Timestamp("2025-12-29")
@@ -47,7 +54,7 @@ def test_forecast_mart_rows(mart, weekly_total):
 def test_backtest_mart(mart):
     frame = mart.backtest
     assert list(frame.columns) == list(BACKTEST_MART_COLUMNS)
-    assert len(frame) == 2 * 3 * 4          # metrics x models x horizons
+    assert len(frame) == 2 * 3 * 4  # metrics x models x horizons
     assert set(frame["model"]) == {"forecast", "seasonal_naive", "naive"}
     assert (frame["origins"] == 4).all()
     assert np.isfinite(frame["smape"]).all()
@@ -55,8 +62,15 @@ def test_backtest_mart(mart):
 
 def test_orders_only_gives_the_total_and_says_why(shop):
     _, t = shop
-    out = forecast_mart(t["orders"], None, None, as_of=None, horizon_weeks=4,
-                        metrics=("orders",), backtest_origins=1)
+    out = forecast_mart(
+        t["orders"],
+        None,
+        None,
+        as_of=None,
+        horizon_weeks=4,
+        metrics=("orders",),
+        backtest_origins=1,
+    )
     assert set(out.forecast["level"]) == {"total"}
     assert any("needs the order_items and products" in n for n in out.notes)
     assert any("last week (2025-12-29) is dropped" in n for n in out.notes)

@@ -17,10 +17,19 @@ from memberlens.exceptions import ConfigError, DataError
 from memberlens.forecast import DEFAULT_FESTIVALS, SalesForecaster, design_matrix
 
 #: Log lifts of a week fully exposed to each festival, in the synthetic series.
-TRUE_LIFTS = {"spring_festival_shopping": 0.25, "spring_festival_eve": -0.45,
-              "spring_festival_holiday": -0.9, "spring_festival_return": -0.2,
-              "womens_day": 0.3, "presale_618": 0.35, "day_618": 0.5, "golden_week": 0.1,
-              "presale_double11": 0.45, "double11": 0.9, "double12": 0.4}
+TRUE_LIFTS = {
+    "spring_festival_shopping": 0.25,
+    "spring_festival_eve": -0.45,
+    "spring_festival_holiday": -0.9,
+    "spring_festival_return": -0.2,
+    "womens_day": 0.3,
+    "presale_618": 0.35,
+    "day_618": 0.5,
+    "golden_week": 0.1,
+    "presale_double11": 0.45,
+    "double11": 0.9,
+    "double12": 0.4,
+}
 
 
 def synthetic(seed: int, *, weeks: int = 208, errors: str = "local_level") -> pd.Series:
@@ -31,7 +40,7 @@ def synthetic(seed: int, *, weeks: int = 208, errors: str = "local_level") -> pd
     season = 0.15 * x["sin1"] + 0.10 * x["cos1"] - 0.05 * x["sin2"]
     festivals = sum(lift * x[name] for name, lift in TRUE_LIFTS.items())
     if errors == "local_level":
-        level = 8.0 + np.cumsum(rng.normal(0.004, 0.02, weeks))   # a drifting, growing level
+        level = 8.0 + np.cumsum(rng.normal(0.004, 0.02, weeks))  # a drifting, growing level
         log_y = level + season + festivals + rng.normal(0.0, 0.05, weeks)
     else:
         u = np.zeros(weeks)
@@ -81,17 +90,22 @@ def test_statsmodels_sarimax_on_the_same_design_gives_the_same_fit(errors, order
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         direct = sm.tsa.SARIMAX(np.log1p(y.to_numpy()), exog=x.to_numpy(), order=order).fit(
-            disp=False, cov_type="approx", maxiter=500)
-    assert np.asarray(direct.params) == pytest.approx(model.params_.to_numpy(), rel=2e-3,
-                                                      abs=2e-3)
+            disp=False, cov_type="approx", maxiter=500
+        )
+    assert np.asarray(direct.params) == pytest.approx(model.params_.to_numpy(), rel=2e-3, abs=2e-3)
     k = len(model.columns_)
-    assert model.standard_errors().to_numpy() == pytest.approx(np.asarray(direct.bse)[:k],
-                                                               rel=0.1)
-    future = design_matrix(model.future_weeks(8), yearly_order=2, festivals=festivals,
-                           trend=errors == "ar1", origin=y.index[0])
+    assert model.standard_errors().to_numpy() == pytest.approx(np.asarray(direct.bse)[:k], rel=0.1)
+    future = design_matrix(
+        model.future_weeks(8),
+        yearly_order=2,
+        festivals=festivals,
+        trend=errors == "ar1",
+        origin=y.index[0],
+    )
     forecast = direct.get_forecast(8, exog=future.to_numpy())
     assert model.predict(8)["yhat"].to_numpy() == pytest.approx(
-        np.expm1(forecast.predicted_mean), rel=5e-3)
+        np.expm1(forecast.predicted_mean), rel=5e-3
+    )
 
 
 def test_forecast_frame_and_intervals():
@@ -103,7 +117,7 @@ def test_forecast_frame_and_intervals():
     assert (out["week"].diff().dropna() == pd.Timedelta(days=7)).all()
     assert ((out.yhat_lower <= out.yhat) & (out.yhat <= out.yhat_upper)).all()
     width = np.log1p(out.yhat_upper) - np.log1p(out.yhat_lower)
-    assert (np.diff(width) > 0).all()                       # a random-walk level: wider ahead
+    assert (np.diff(width) > 0).all()  # a random-walk level: wider ahead
     wider = SalesForecaster(interval=0.95).fit(y).predict(13)
     assert (wider.yhat_upper > out.yhat_upper).all()
     history = model.predict_in_sample()
@@ -167,13 +181,17 @@ def test_bad_input_is_refused_with_the_fix():
     with pytest.raises(DataError, match="negative value"):
         SalesForecaster().fit(y * np.where(np.arange(60) == 10, -1, 1))
     with pytest.raises(DataError, match="7 days apart"):
-        SalesForecaster().fit(pd.Series(y.to_numpy(), index=pd.date_range(
-            "2024-01-01", periods=60, freq="D")))
+        SalesForecaster().fit(
+            pd.Series(y.to_numpy(), index=pd.date_range("2024-01-01", periods=60, freq="D"))
+        )
     with pytest.raises(DataError, match="missing or infinite"):
         SalesForecaster().fit(y.where(np.arange(60) != 3))
     with pytest.raises(DataError, match="several categories"):
-        SalesForecaster().fit(pd.DataFrame({"week": list(y.index) * 2, "revenue": 1.0,
-                                            "category": ["a"] * 60 + ["b"] * 60}))
+        SalesForecaster().fit(
+            pd.DataFrame(
+                {"week": list(y.index) * 2, "revenue": 1.0, "category": ["a"] * 60 + ["b"] * 60}
+            )
+        )
     with pytest.raises(DataError, match="same value"):
         SalesForecaster().fit(pd.Series(500.0, index=y.index))
     with pytest.raises(ConfigError, match="errors: must be"):

@@ -27,7 +27,9 @@ A10,m2,2024-01-09,-30,refunded
 
 
 def reconciles(report) -> bool:
-    return report.rows_read == report.rows_stored + report.rows_quarantined + report.duplicates_dropped
+    return (
+        report.rows_read == report.rows_stored + report.rows_quarantined + report.duplicates_dropped
+    )
 
 
 def stored(project, sql):
@@ -39,14 +41,28 @@ def stored(project, sql):
 def test_each_rule_once_in_any_encoding(project, tmp_path, write, encoding):
     src = write(tmp_path / "orders.csv", DIRTY_ORDERS, encoding)
     report = load("orders", src, project=project)
-    assert (report.rows_read, report.rows_stored, report.rows_quarantined,
-            report.duplicates_dropped) == (12, 3, 7, 2)
-    assert report.by_rule == {"bad_date": 1, "bad_number": 1, "bad_value": 1,
-                              "date_in_future": 1, "date_too_old": 1, "duplicate_key": 1,
-                              "duplicate_line": 1, "missing_required": 1, "negative_amount": 1}
+    assert (
+        report.rows_read,
+        report.rows_stored,
+        report.rows_quarantined,
+        report.duplicates_dropped,
+    ) == (12, 3, 7, 2)
+    assert report.by_rule == {
+        "bad_date": 1,
+        "bad_number": 1,
+        "bad_value": 1,
+        "date_in_future": 1,
+        "date_too_old": 1,
+        "duplicate_key": 1,
+        "duplicate_line": 1,
+        "missing_required": 1,
+        "negative_amount": 1,
+    }
     assert reconciles(report)
-    rows = stored(project, "select order_id, member_id, ordered_at, amount, status from orders "
-                           "order by order_id")
+    rows = stored(
+        project,
+        "select order_id, member_id, ordered_at, amount, status from orders order by order_id",
+    )
     assert [(r[0], r[1], str(r[2]), str(r[3]), r[4]) for r in rows] == [
         ("A1", "m1", "2024-01-05 10:00:00", "1234.50", "paid"),
         ("A10", "m2", "2024-01-09 00:00:00", "-30.00", "refunded"),
@@ -68,13 +84,17 @@ def test_quarantine_names_file_line_field_rule_and_fix(project, tmp_path, write)
 
 
 def test_reload_is_idempotent_and_new_rows_add(project, tmp_path, write):
-    first = write(tmp_path / "jan.csv", "order_id,member_id,ordered_at,amount\n"
-                                        "o1,m1,2024-01-01,10\no2,m2,2024-01-02,20\n")
+    first = write(
+        tmp_path / "jan.csv",
+        "order_id,member_id,ordered_at,amount\no1,m1,2024-01-01,10\no2,m2,2024-01-02,20\n",
+    )
     assert load("orders", first, project=project).rows_stored == 2
     again = load("orders", first, project=project)
     assert again.already_loaded and again.rows_stored == 0 and reconciles(again)
-    overlap = write(tmp_path / "feb.csv", "order_id,member_id,ordered_at,amount\n"
-                                          "o2,m2,2024-01-02,20\no3,m3,2024-02-01,30\n")
+    overlap = write(
+        tmp_path / "feb.csv",
+        "order_id,member_id,ordered_at,amount\no2,m2,2024-01-02,20\no3,m3,2024-02-01,30\n",
+    )
     rep = load("orders", overlap, project=project)
     assert (rep.rows_stored, rep.by_rule) == (1, {"already_stored": 1})
     assert stored(project, "select count(*) from orders") == [(3,)]
@@ -105,23 +125,30 @@ def test_failed_load_leaves_warehouse_unchanged(project, tmp_path, write, monkey
 
 
 def test_unknown_member_when_members_are_loaded(project, tmp_path, write):
-    members = write(tmp_path / "members.csv", "会员编号,注册时间,手机号,邮箱\n"
-                                              "m1,2023-05-01,13812345678,Zhang.Wei@example.com\n")
+    members = write(
+        tmp_path / "members.csv",
+        "会员编号,注册时间,手机号,邮箱\nm1,2023-05-01,13812345678,Zhang.Wei@example.com\n",
+    )
     rep = load("members", members, project=project)
     assert rep.rows_stored == 1
-    orders = write(tmp_path / "orders.csv", "order_id,member_id,ordered_at,amount\n"
-                                            "o1,m1,2024-01-01,10\no2,m404,2024-01-01,10\n")
+    orders = write(
+        tmp_path / "orders.csv",
+        "order_id,member_id,ordered_at,amount\no1,m1,2024-01-01,10\no2,m404,2024-01-01,10\n",
+    )
     rep = load("orders", orders, project=project)
     assert rep.by_rule == {"unknown_member": 1} and rep.rows_stored == 1
 
 
 def test_pii_is_pseudonymised_and_masked(project, tmp_path, write):
-    members = write(tmp_path / "members.csv", "member_id,phone,email\n"
-                                              "m1,+86 138-1234-5678,Zhang.Wei@example.com\n"
-                                              "m2,13812345678,\n")
+    members = write(
+        tmp_path / "members.csv",
+        "member_id,phone,email\nm1,+86 138-1234-5678,Zhang.Wei@example.com\nm2,13812345678,\n",
+    )
     load("members", members, project=project)
-    rows = stored(project, "select member_id, phone, phone_masked, email, email_masked "
-                           "from members order by 1")
+    rows = stored(
+        project,
+        "select member_id, phone, phone_masked, email, email_masked from members order by 1",
+    )
     (m1, p1, pm1, e1, em1), (m2, p2, pm2, e2, em2) = rows
     assert pm1 == pm2 == "138****5678" and em1 == "z***@example.com"
     assert p1 == p2 and len(p1) == 32 and "5678" not in p1  # same person, same pseudonym
@@ -140,21 +167,28 @@ def test_clear_pii_can_be_kept_by_setting(tmp_path, write):
 
     proj = Project.load(proj.root)
     load("members", write(tmp_path / "m.csv", "member_id,phone\nm1,13812345678\n"), project=proj)
-    assert stored(proj, "select phone, phone_masked from members") == [("13812345678",
-                                                                         "138****5678")]
+    assert stored(proj, "select phone, phone_masked from members") == [
+        ("13812345678", "138****5678")
+    ]
 
 
 def test_excel_parquet_jsonl_and_sql_sources(project, tmp_path, write):
-    frame = pd.DataFrame({"会员ID": ["m1", "m2"], "支付时间": pd.to_datetime(["2024-03-01 09:30",
-                                                                        "2024-03-02 00:00"]),
-                          "订单编号": ["x1", "x2"], "订单金额": [12.5, 30]})
+    frame = pd.DataFrame(
+        {
+            "会员ID": ["m1", "m2"],
+            "支付时间": pd.to_datetime(["2024-03-01 09:30", "2024-03-02 00:00"]),
+            "订单编号": ["x1", "x2"],
+            "订单金额": [12.5, 30],
+        }
+    )
     frame.to_excel(tmp_path / "o.xlsx", index=False)
     rep = load("orders", tmp_path / "o.xlsx", project=project)
     assert rep.rows_stored == 2 and reconciles(rep)
     frame.assign(订单编号=["x3", "x4"]).to_parquet(tmp_path / "o.parquet")
     assert load("orders", tmp_path / "o.parquet", project=project).rows_stored == 2
     frame.assign(订单编号=["x5", "x6"], 支付时间=["2024-03-01", "2024-03-02"]).to_json(
-        tmp_path / "o.jsonl", orient="records", lines=True, force_ascii=False)
+        tmp_path / "o.jsonl", orient="records", lines=True, force_ascii=False
+    )
     assert load("orders", tmp_path / "o.jsonl", project=project).rows_stored == 2
     import sqlalchemy as sa
 
@@ -164,14 +198,18 @@ def test_excel_parquet_jsonl_and_sql_sources(project, tmp_path, write):
     assert rep.rows_stored == 2
     amounts = stored(project, "select order_id, ordered_at, amount from orders order by 1")
     assert [(a, str(b), str(c)) for a, b, c in amounts][:2] == [
-        ("x1", "2024-03-01 09:30:00", "12.50"), ("x2", "2024-03-02 00:00:00", "30.00")]
+        ("x1", "2024-03-01 09:30:00", "12.50"),
+        ("x2", "2024-03-02 00:00:00", "30.00"),
+    ]
     assert len(amounts) == 8
 
 
 def test_bad_files_get_clear_errors(project, tmp_path, write):
     with pytest.raises(SourceError, match="no such file"):
         load("orders", tmp_path / "missing.csv", project=project)
-    bad = write(tmp_path / "bad.csv", "order_id,member_id,ordered_at,amount\no1,m1,2024-01-01,1,2\n")
+    bad = write(
+        tmp_path / "bad.csv", "order_id,member_id,ordered_at,amount\no1,m1,2024-01-01,1,2\n"
+    )
     with pytest.raises(SourceError, match=r"bad.csv, line 2"):
         load("orders", bad, project=project)
     nocols = write(tmp_path / "x.csv", "foo,bar\n1,2\n")
@@ -181,29 +219,40 @@ def test_bad_files_get_clear_errors(project, tmp_path, write):
 
 
 def test_orders_without_order_id_get_generated_ids(project, tmp_path, write):
-    src = write(tmp_path / "cd.csv", "customer_id,date,dollar_value\n0001,19970101,29.33\n"
-                                     "0001,19970118,29.73\n")
+    src = write(
+        tmp_path / "cd.csv",
+        "customer_id,date,dollar_value\n0001,19970101,29.33\n0001,19970118,29.73\n",
+    )
     rep = load("orders", src, project=project)
     assert rep.rows_stored == 2
-    assert stored(project, "select order_id, str_split(order_id, ':')[2] from orders order by 1") \
-        == [("cd.csv:2", "2"), ("cd.csv:3", "3")]
+    assert stored(
+        project, "select order_id, str_split(order_id, ':')[2] from orders order by 1"
+    ) == [("cd.csv:2", "2"), ("cd.csv:3", "3")]
 
 
 def test_line_level_export_derives_orders_and_links_refunds(project, tmp_path, write):
     # Online-Retail style: invoices, C-prefixed cancellations, lines without a customer.
-    src = write(tmp_path / "lines.csv", "\n".join([
-        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
-        "536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",
-        "536365,71053,LANTERN,6,12/1/2010 8:26,3.39,17850,United Kingdom",
-        "536366,22633,HAND WARMER,6,12/1/2010 8:28,1.85,,United Kingdom",
-        "C536379,85123A,HEART,-2,12/13/2010 9:41,2.55,17850,United Kingdom",
-        "536380,22633,HAND WARMER,1,12/13/2010 9:41,-1.85,17850,United Kingdom",
-    ]) + "\n")
+    src = write(
+        tmp_path / "lines.csv",
+        "\n".join(
+            [
+                "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country",
+                "536365,85123A,HEART,6,12/1/2010 8:26,2.55,17850,United Kingdom",
+                "536365,71053,LANTERN,6,12/1/2010 8:26,3.39,17850,United Kingdom",
+                "536366,22633,HAND WARMER,6,12/1/2010 8:28,1.85,,United Kingdom",
+                "C536379,85123A,HEART,-2,12/13/2010 9:41,2.55,17850,United Kingdom",
+                "536380,22633,HAND WARMER,1,12/13/2010 9:41,-1.85,17850,United Kingdom",
+            ]
+        )
+        + "\n",
+    )
     rep = load("order_items", src, project=project)
     assert rep.rows_stored == 4 and rep.by_rule == {"negative_amount": 1}
     assert rep.derived == {"orders": 3} and rep.anonymous_rows == 1
-    rows = stored(project, "select order_id, member_id, ordered_at, amount, status, refund_of "
-                           "from orders order by 1")
+    rows = stored(
+        project,
+        "select order_id, member_id, ordered_at, amount, status, refund_of from orders order by 1",
+    )
     assert [(a, b, str(c), str(d), e, f) for a, b, c, d, e, f in rows] == [
         ("536365", "17850", "2010-12-01 08:26:00", "35.64", "paid", None),
         ("536366", None, "2010-12-01 08:28:00", "11.10", "paid", None),

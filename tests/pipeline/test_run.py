@@ -33,13 +33,17 @@ def test_marts_reconcile_with_orders(cdnow_project):
     assert result.marts["mart_members"] == 2357
     # revenue in the member mart equals paid revenue in orders ($244,091.94, SOURCE.md)
     assert sql(cdnow_project, "select round(sum(total_spend), 2) from mart_members") == [
-        (244091.94,)]
+        (244091.94,)
+    ]
     for scheme in ("cn8", "rfm11"):
-        members, share = sql(cdnow_project, "select sum(members), sum(revenue_share) from "
-                                            f"mart_segments where scheme = '{scheme}'")[0]
+        members, share = sql(
+            cdnow_project,
+            f"select sum(members), sum(revenue_share) from mart_segments where scheme = '{scheme}'",
+        )[0]
         assert members == 2357 and share == pytest.approx(1.0)
-    assert sql(cdnow_project, "select count(*) from mart_members where segment_cn8 is null") == \
-        [(0,)]
+    assert sql(cdnow_project, "select count(*) from mart_members where segment_cn8 is null") == [
+        (0,)
+    ]
     assert sql(cdnow_project, "select sum(members) from mart_tiers") == [(2357,)]
     assert sql(cdnow_project, "select sum(members) from mart_lifecycle") == [(2357,)]
     p = sql(cdnow_project, "select min(p_alive), max(p_alive), min(clv) from mart_members")[0]
@@ -83,8 +87,18 @@ def test_failed_run_keeps_the_old_marts(cdnow_project, monkeypatch):
 def test_run_log_records_each_step(cdnow_project):
     result = run_pipeline(cdnow_project)
     steps = [r for r in run_log(cdnow_project) if r["run_id"] == result.run_id]
-    assert {r["step"] for r in steps} == {"summary", "clv", "segments", "tiers", "lifecycle",
-                                          "cohorts", "profiles", "clusters", "churn", "forecast"}
+    assert {r["step"] for r in steps} == {
+        "summary",
+        "clv",
+        "segments",
+        "tiers",
+        "lifecycle",
+        "cohorts",
+        "profiles",
+        "clusters",
+        "churn",
+        "forecast",
+    }
     assert all(str(r["as_of"]) == "1998-06-30" for r in steps)
 
 
@@ -95,55 +109,82 @@ def test_demo_shop_marts_use_every_table(tmp_path):
 
     result = run_demo(tmp_path / "demo", members=3000, seed=5)
     project = result.project
-    engaged, with_province = sql(project, "select count(*) filter (where engagement > 0), "
-                                          "count(province) from mart_members")[0]
+    engaged, with_province = sql(
+        project, "select count(*) filter (where engagement > 0), count(province) from mart_members"
+    )[0]
     assert engaged > 0 and with_province == result.run.marts["mart_members"]
     dims = {r[0] for r in sql(project, "select distinct dimension from mart_profiles")}
     assert dims == {"segment_cn8", "province", "channel"}
     months = sql(project, "select count(distinct as_of) from mart_lifecycle_history")[0][0]
     assert months == 13  # 12 monthly moves need 13 month ends
     # each month's transitions account for every member counted at the later month end
-    moved = sql(project, "select to_as_of, sum(members) from mart_lifecycle_transitions "
-                         "group by 1 order by 1 desc limit 1")[0]
-    counted = sql(project, f"select sum(members) from mart_lifecycle_history "
-                           f"where as_of = '{moved[0]}'")[0][0]
+    moved = sql(
+        project,
+        "select to_as_of, sum(members) from mart_lifecycle_transitions "
+        "group by 1 order by 1 desc limit 1",
+    )[0]
+    counted = sql(
+        project, f"select sum(members) from mart_lifecycle_history where as_of = '{moved[0]}'"
+    )[0][0]
     assert moved[1] == counted
     # every product rule's counts are recounted from the stored lines of paid orders (the
     # planted co-purchase pairs are too rare at 3,000 members for the 20-basket support; the
     # simulator's pairs are checked in tests/baskets/test_simulated_truth.py)
-    rules = sql(project, "select antecedent, consequent, count, antecedent_count, confidence "
-                         "from mart_rules where antecedent_size = 1")
+    rules = sql(
+        project,
+        "select antecedent, consequent, count, antecedent_count, confidence "
+        "from mart_rules where antecedent_size = 1",
+    )
     assert rules
-    paid = ("select distinct i.order_id, i.product_id from order_items i join orders o "
-            "using (order_id) where o.status = 'paid'")
+    paid = (
+        "select distinct i.order_id, i.product_id from order_items i join orders o "
+        "using (order_id) where o.status = 'paid'"
+    )
     for antecedent, consequent, count, antecedent_count, confidence in rules[:5]:
-        both, alone = sql(project, f"select count(*) filter (where n = 2), count(*) from "
-                                   f"(select order_id, count(*) n from ({paid}) where product_id "
-                                   f"in ('{antecedent}', '{consequent}') group by 1) where "
-                                   f"order_id in (select order_id from ({paid}) where "
-                                   f"product_id = '{antecedent}')")[0]
+        both, alone = sql(
+            project,
+            f"select count(*) filter (where n = 2), count(*) from "
+            f"(select order_id, count(*) n from ({paid}) where product_id "
+            f"in ('{antecedent}', '{consequent}') group by 1) where "
+            f"order_id in (select order_id from ({paid}) where "
+            f"product_id = '{antecedent}')",
+        )[0]
         assert (both, alone) == (count, antecedent_count) and count >= 20
         assert confidence == pytest.approx(both / alone)
     # top-10 recommendations per member, ranked 1..n without repeats, with reasons
-    recs = sql(project, "select count(distinct member_id), max(rank), count(*) filter (where "
-                        "reason_en is null or reason_zh is null), count(*) - count(distinct "
-                        "(member_id, product_id)) from mart_recommendations")[0]
+    recs = sql(
+        project,
+        "select count(distinct member_id), max(rank), count(*) filter (where "
+        "reason_en is null or reason_zh is null), count(*) - count(distinct "
+        "(member_id, product_id)) from mart_recommendations",
+    )[0]
     assert recs[0] > 0 and recs[1] == 10 and recs[2] == 0 and recs[3] == 0
     # the scratch table the recommendations were streamed into is gone after the run
-    assert sql(project, "select count(*) from duckdb_tables() "
-                        "where table_name = '__next_mart_recommendations'") == [(0,)]
+    assert sql(
+        project,
+        "select count(*) from duckdb_tables() where table_name = '__next_mart_recommendations'",
+    ) == [(0,)]
     # bought together comes from the baskets step's product rules: every pair is a stored rule
     assert sql(project, "select count(*) > 0 from mart_bought_together") == [(True,)]
-    assert sql(project, "select count(*) from mart_bought_together b anti join mart_rules r "
-                        "on r.antecedent = b.product_id and r.consequent = b.other_product_id "
-                        "and r.antecedent_size = 1") == [(0,)]
+    assert sql(
+        project,
+        "select count(*) from mart_bought_together b anti join mart_rules r "
+        "on r.antecedent = b.product_id and r.consequent = b.other_product_id "
+        "and r.antecedent_size = 1",
+    ) == [(0,)]
     # churn scores for every buying member, copied into the member mart
-    churn = sql(project, "select count(*), min(churn_probability), max(churn_probability), "
-                         "count(distinct churn_risk_decile) from mart_churn")[0]
+    churn = sql(
+        project,
+        "select count(*), min(churn_probability), max(churn_probability), "
+        "count(distinct churn_risk_decile) from mart_churn",
+    )[0]
     assert churn[0] == result.run.marts["mart_members"] and 0 <= churn[1] < churn[2] <= 1
     assert churn[3] == 10
-    assert sql(project, "select count(*) from mart_members m join mart_churn c using (member_id) "
-                        "where m.churn_probability is distinct from c.churn_probability") == [(0,)]
+    assert sql(
+        project,
+        "select count(*) from mart_members m join mart_churn c using (member_id) "
+        "where m.churn_probability is distinct from c.churn_probability",
+    ) == [(0,)]
 
 
 def test_project_settings_drive_the_run(tmp_path):
@@ -166,17 +207,28 @@ def test_member_history_keeps_one_row_per_member_and_as_of(cdnow_project):
     run_pipeline(cdnow_project, as_of=dt.date(1998, 3, 31))
     run_pipeline(cdnow_project)
     run_pipeline(cdnow_project)
-    rows = sql(cdnow_project, "select as_of, count(*), count(distinct member_id), "
-                              "count(segment_cn8), count(value_tier), count(lifecycle_stage) "
-                              "from mart_member_history group by as_of order by as_of")
+    rows = sql(
+        cdnow_project,
+        "select as_of, count(*), count(distinct member_id), "
+        "count(segment_cn8), count(value_tier), count(lifecycle_stage) "
+        "from mart_member_history group by as_of order by as_of",
+    )
     # members who had bought by 1998-03-31 (all 2,357 joined in Q1 1997) and by the end
-    assert rows == [(dt.date(1998, 3, 31), 2357, 2357, 2357, 2357, 2357),
-                    (dt.date(1998, 6, 30), 2357, 2357, 2357, 2357, 2357)]
+    assert rows == [
+        (dt.date(1998, 3, 31), 2357, 2357, 2357, 2357, 2357),
+        (dt.date(1998, 6, 30), 2357, 2357, 2357, 2357, 2357),
+    ]
     # the latest date's segments are the member mart's
-    assert sql(cdnow_project, "select count(*) from mart_member_history h join mart_members m "
-                              "using (member_id) where h.as_of = '1998-06-30' and "
-                              "h.segment_cn8 is distinct from m.segment_cn8") == [(0,)]
-    moved = sql(cdnow_project, "select count(*) from mart_member_history a join "
-                               "mart_member_history b using (member_id) where a.as_of < b.as_of "
-                               "and a.lifecycle_stage <> b.lifecycle_stage")[0][0]
+    assert sql(
+        cdnow_project,
+        "select count(*) from mart_member_history h join mart_members m "
+        "using (member_id) where h.as_of = '1998-06-30' and "
+        "h.segment_cn8 is distinct from m.segment_cn8",
+    ) == [(0,)]
+    moved = sql(
+        cdnow_project,
+        "select count(*) from mart_member_history a join "
+        "mart_member_history b using (member_id) where a.as_of < b.as_of "
+        "and a.lifecycle_stage <> b.lifecycle_stage",
+    )[0][0]
     assert moved > 0  # three months later some members changed stage

@@ -53,5 +53,7 @@ def train(shop):
 @pytest.fixture(scope="session")
 def truth(shop_dir) -> dict[str, pd.DataFrame]:
     folder = shop_dir / "truth"
-    return {name: pd.read_parquet(folder / f"{name}.parquet")
-            for name in ("copurchase_pairs", "replenishment", "members")}
+    return {
+        name: pd.read_parquet(folder / f"{name}.parquet")
+        for name in ("copurchase_pairs", "replenishment", "members")
+    }

@@ -15,14 +15,24 @@ AS_OF = "2025-12-31"
 @pytest.fixture(scope="module")
 def marts(shop):
     t = {name: shop.table(name) for name in ("orders", "order_items", "products", "events")}
-    return recommendation_mart(t["orders"], t["order_items"], t["products"], t["events"],
-                               as_of=AS_OF, k=10, batch_size=500)
+    return recommendation_mart(
+        t["orders"], t["order_items"], t["products"], t["events"], as_of=AS_OF, k=10, batch_size=500
+    )
 
 
 def test_recommendations_mart(marts, shop, products):
     recs, _ = marts
-    assert list(recs.columns) == ["member_id", "rank", "product_id", "product_name", "category",
-                                  "score", "reason_en", "reason_zh", "source"]
+    assert list(recs.columns) == [
+        "member_id",
+        "rank",
+        "product_id",
+        "product_name",
+        "category",
+        "score",
+        "reason_en",
+        "reason_zh",
+        "source",
+    ]
     sizes = recs.groupby("member_id").size()
     assert sizes.eq(10).all()
     # every member with a paid line or a weighted event by the day, counted in plain SQL
@@ -46,21 +56,34 @@ def test_recommendations_mart(marts, shop, products):
 def test_batches_do_not_change_the_mart(marts, shop):
     recs, together = marts
     t = {name: shop.table(name) for name in ("orders", "order_items", "products", "events")}
-    again, together_again = recommendation_mart(t["orders"], t["order_items"], t["products"],
-                                                t["events"], as_of=AS_OF, k=10,
-                                                batch_size=100_000)
+    again, together_again = recommendation_mart(
+        t["orders"],
+        t["order_items"],
+        t["products"],
+        t["events"],
+        as_of=AS_OF,
+        k=10,
+        batch_size=100_000,
+    )
     pd.testing.assert_frame_equal(again, recs)
     pd.testing.assert_frame_equal(together_again, together)
 
 
 def test_bought_together_mart(marts, products):
     _, together = marts
-    assert list(together.columns) == ["product_id", "rank", "other_product_id",
-                                      "other_product_name", "confidence", "lift"]
+    assert list(together.columns) == [
+        "product_id",
+        "rank",
+        "other_product_id",
+        "other_product_name",
+        "confidence",
+        "lift",
+    ]
     assert len(together) > 50 and together["rank"].max() <= 10
     names = products.to_pandas().set_index("product_id")["name"]
-    assert together["other_product_name"].eq(
-        names.loc[together["other_product_id"]].to_numpy()).all()
+    assert (
+        together["other_product_name"].eq(names.loc[together["other_product_id"]].to_numpy()).all()
+    )
     assert np.all(together["lift"] > 1)
 
 
@@ -70,8 +93,16 @@ def test_arrow_form_holds_the_same_recommendations_in_dictionaries(marts, shop):
     import pyarrow as pa
 
     t = {name: shop.table(name) for name in ("orders", "order_items", "products", "events")}
-    table, _ = recommendation_mart(t["orders"], t["order_items"], t["products"], t["events"],
-                                   as_of=AS_OF, k=10, batch_size=500, as_arrow=True)
+    table, _ = recommendation_mart(
+        t["orders"],
+        t["order_items"],
+        t["products"],
+        t["events"],
+        as_of=AS_OF,
+        k=10,
+        batch_size=500,
+        as_arrow=True,
+    )
     assert isinstance(table, pa.Table) and table.num_rows == len(marts[0])
     assert pa.types.is_dictionary(table.schema.field("reason_en").type)
     assert table.column("reason_en").num_chunks > 1  # several batches, each its own dictionary

@@ -43,8 +43,9 @@ def test_binary_metrics_on_a_hand_computed_case():
     np.testing.assert_allclose(hit_rate(hits, 4), [1, 1, 0])
     # A: DCG = 1/log2(2) + 1/log2(4) = 1.5; IDCG = 1 + 1/log2(3) + 1/log2(4) = 2.1309
     # B: DCG = 1/log2(3) = 0.6309; IDCG = 1
-    np.testing.assert_allclose(ndcg_at_k(hits, relevant, 4),
-                               [1.5 / (1 + 1 / np.log2(3) + 0.5), 1 / np.log2(3), 0.0])
+    np.testing.assert_allclose(
+        ndcg_at_k(hits, relevant, 4), [1.5 / (1 + 1 / np.log2(3) + 0.5), 1 / np.log2(3), 0.0]
+    )
     # k shorter than the list, and a list shorter than k (missing ranks are misses)
     np.testing.assert_allclose(precision_at_k(hits, 2), [0.5, 0.5, 0.0])
     np.testing.assert_allclose(precision_at_k(hits[:, :2], 4), [0.25, 0.25, 0.0])
@@ -61,15 +62,21 @@ def test_ndcg_matches_scikit_learn():
     ranked = np.argsort(-scores, axis=1)
     hits = np.take_along_axis(truth, ranked, axis=1).astype(bool)
     ours = ndcg_at_k(hits, truth.sum(axis=1), k)
-    theirs = [ndcg_score(truth[i:i + 1], scores[i:i + 1], k=k) for i in range(len(truth))]
+    theirs = [ndcg_score(truth[i : i + 1], scores[i : i + 1], k=k) for i in range(len(truth))]
     np.testing.assert_allclose(ours, theirs, rtol=1e-12)
 
 
 def test_ranking_metrics_from_frames():
-    recs = pd.DataFrame({"member_id": ["a", "a", "b", "b", "x"], "rank": [1, 2, 1, 2, 1],
-                         "product_id": ["p1", "p2", "p3", "p1", "p9"]})
-    truth = pd.DataFrame({"member_id": ["a", "a", "b", "c"],
-                          "product_id": ["p2", "p2", "p5", "p1"]})
+    recs = pd.DataFrame(
+        {
+            "member_id": ["a", "a", "b", "b", "x"],
+            "rank": [1, 2, 1, 2, 1],
+            "product_id": ["p1", "p2", "p3", "p1", "p9"],
+        }
+    )
+    truth = pd.DataFrame(
+        {"member_id": ["a", "a", "b", "c"], "product_id": ["p2", "p2", "p5", "p1"]}
+    )
     m = ranking_metrics(recs, truth, k=2, catalogue_size=10)
     # a: hit at rank 2 (1 relevant); b: none; c: no list at all (a miss)
     assert m["members"] == 3

@@ -35,8 +35,15 @@ def test_contract(kind, small, tmp_path):
     assert twin.get_params() == model.get_params() and not hasattr(twin, "members_")
     members = list(frame["member_id"].unique()[:25]) + ["unknown member"]
     recs = model.recommend(members, k=7)
-    assert list(recs.columns) == ["member_id", "rank", "product_id", "score", "reason_en",
-                                  "reason_zh", "source"]
+    assert list(recs.columns) == [
+        "member_id",
+        "rank",
+        "product_id",
+        "score",
+        "reason_en",
+        "reason_zh",
+        "source",
+    ]
     assert recs.groupby("member_id").size().eq(7).all() and recs["member_id"].nunique() == 26
     loaded = Recommender.load(model.save(tmp_path / "model"))
     pd.testing.assert_frame_equal(loaded.recommend(members, k=7), recs)
@@ -54,59 +61,88 @@ def test_same_seed_same_model(small):
 
 
 def test_event_rows_equal_aggregated_weights():
-    events = pd.DataFrame({"member_id": ["a", "a", "a", "b", "b", "c", "c"],
-                           "product_id": ["x", "x", "y", "x", "z", "y", "z"],
-                           "event_type": ["order", "view", "cart", "order", "view", "order",
-                                          "order"]})
+    events = pd.DataFrame(
+        {
+            "member_id": ["a", "a", "a", "b", "b", "c", "c"],
+            "product_id": ["x", "x", "y", "x", "z", "y", "z"],
+            "event_type": ["order", "view", "cart", "order", "view", "order", "order"],
+        }
+    )
     weights = {"order": 10.0, "cart": 4.0, "view": 1.0}
-    aggregated = pd.DataFrame({"member_id": ["a", "a", "b", "b", "c", "c"],
-                               "product_id": ["x", "y", "x", "z", "y", "z"],
-                               "weight": [11.0, 4.0, 10.0, 1.0, 10.0, 10.0],
-                               "purchase_days": [1, 0, 1, 0, 1, 1]})
+    aggregated = pd.DataFrame(
+        {
+            "member_id": ["a", "a", "b", "b", "c", "c"],
+            "product_id": ["x", "y", "x", "z", "y", "z"],
+            "weight": [11.0, 4.0, 10.0, 1.0, 10.0, 10.0],
+            "purchase_days": [1, 0, 1, 0, 1, 1],
+        }
+    )
     one = Recommender(kind="item_knn", event_weights=weights, neighbours=3).fit(events)
     two = Recommender(kind="item_knn", neighbours=3).fit(aggregated)
     assert (one.user_items_ != two.user_items_).nnz == 0
     assert (one.purchases_ != two.purchases_).nnz == 0
-    pd.testing.assert_frame_equal(one.recommend(["a", "b", "c"], k=2),
-                                  two.recommend(["a", "b", "c"], k=2))
+    pd.testing.assert_frame_equal(
+        one.recommend(["a", "b", "c"], k=2), two.recommend(["a", "b", "c"], k=2)
+    )
 
 
 def test_reasons_name_the_bought_item():
-    frame = pd.DataFrame({"member_id": ["a", "a", "b", "b", "c", "d"],
-                          "product_id": ["tea", "cups", "tea", "cups", "tea", "milk"],
-                          "weight": [10.0] * 6})
-    products = pd.DataFrame({"product_id": ["tea", "cups", "milk"],
-                             "name": ["绿茶", "茶杯", "牛奶"],
-                             "category": ["食品", "家居", "食品"]})
-    recs = Recommender(kind="item_knn", neighbours=5).fit(frame, products=products).recommend(
-        ["c", "zz"], k=1)
+    frame = pd.DataFrame(
+        {
+            "member_id": ["a", "a", "b", "b", "c", "d"],
+            "product_id": ["tea", "cups", "tea", "cups", "tea", "milk"],
+            "weight": [10.0] * 6,
+        }
+    )
+    products = pd.DataFrame(
+        {
+            "product_id": ["tea", "cups", "milk"],
+            "name": ["绿茶", "茶杯", "牛奶"],
+            "category": ["食品", "家居", "食品"],
+        }
+    )
+    recs = (
+        Recommender(kind="item_knn", neighbours=5)
+        .fit(frame, products=products)
+        .recommend(["c", "zz"], k=1)
+    )
     assert recs.loc[0, "product_id"] == "cups"
     assert recs.loc[0, "reason_en"] == "because you bought 绿茶"
     assert recs.loc[0, "reason_zh"] == "因为您购买了 绿茶"
     assert recs.loc[1, "reason_en"] == "popular in 食品" and recs.loc[1, "reason_zh"] == "食品热销"
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"kind": "svd"}, "kind"), ({"factors": 0}, "factors"),
-    ({"hybrid_weights": (0, 0, 0)}, "hybrid_weights"), ({"scaling": "sqrt"}, "scaling"),
-    ({"exclude_bought": "some"}, "exclude_bought"), ({"replenishment": "guess"}, "replenishment"),
-    ({"max_per_category": 0}, "max_per_category"), ({"repeat_rate": 1.5}, "repeat_rate"),
-    ({"event_weights": {"view": 1.0}}, "order"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"kind": "svd"}, "kind"),
+        ({"factors": 0}, "factors"),
+        ({"hybrid_weights": (0, 0, 0)}, "hybrid_weights"),
+        ({"scaling": "sqrt"}, "scaling"),
+        ({"exclude_bought": "some"}, "exclude_bought"),
+        ({"replenishment": "guess"}, "replenishment"),
+        ({"max_per_category": 0}, "max_per_category"),
+        ({"repeat_rate": 1.5}, "repeat_rate"),
+        ({"event_weights": {"view": 1.0}}, "order"),
+    ],
+)
 def test_bad_settings_are_named(params, match):
     frame = pd.DataFrame({"member_id": ["a"], "product_id": ["x"], "weight": [1.0]})
     with pytest.raises(ConfigError, match=match):
         Recommender(**params).fit(frame)
 
 
-@pytest.mark.parametrize("frame, match", [
-    (pd.DataFrame({"member_id": ["a"], "weight": [1.0]}), "product_id"),
-    (pd.DataFrame({"member_id": ["a"], "product_id": ["x"]}), "weight"),
-    (pd.DataFrame({"member_id": ["a"], "product_id": ["x"], "weight": [-1.0]}), ">= 0"),
-    (pd.DataFrame({"member_id": [None], "product_id": ["x"], "weight": [1.0]}), "empty"),
-    (pd.DataFrame({"member_id": ["a"], "product_id": ["x"], "event_type": ["like"]}), "like"),
-    (pd.DataFrame({"member_id": [], "product_id": [], "weight": []}), "no rows"),
-])
+@pytest.mark.parametrize(
+    "frame, match",
+    [
+        (pd.DataFrame({"member_id": ["a"], "weight": [1.0]}), "product_id"),
+        (pd.DataFrame({"member_id": ["a"], "product_id": ["x"]}), "weight"),
+        (pd.DataFrame({"member_id": ["a"], "product_id": ["x"], "weight": [-1.0]}), ">= 0"),
+        (pd.DataFrame({"member_id": [None], "product_id": ["x"], "weight": [1.0]}), "empty"),
+        (pd.DataFrame({"member_id": ["a"], "product_id": ["x"], "event_type": ["like"]}), "like"),
+        (pd.DataFrame({"member_id": [], "product_id": [], "weight": []}), "no rows"),
+    ],
+)
 def test_bad_data_is_named(frame, match):
     with pytest.raises(DataError, match=match):
         Recommender(kind="popular").fit(frame)

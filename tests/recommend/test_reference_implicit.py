@@ -19,8 +19,9 @@ def _matrix(frame: pd.DataFrame):
     items = np.sort(frame["product_id"].unique())
     rows = np.searchsorted(members, frame["member_id"])
     cols = np.searchsorted(items, frame["product_id"])
-    matrix = sp.csr_matrix((frame["weight"].to_numpy(np.float32), (rows, cols)),
-                           shape=(len(members), len(items)))
+    matrix = sp.csr_matrix(
+        (frame["weight"].to_numpy(np.float32), (rows, cols)), shape=(len(members), len(items))
+    )
     return members, items, matrix
 
 
@@ -31,7 +32,8 @@ def purchases(train):
     frame = train.to_pandas()
     frame = frame[frame["purchase_days"] > 0]
     return frame.assign(weight=frame["purchase_days"].astype(float))[
-        ["member_id", "product_id", "weight"]].reset_index(drop=True)
+        ["member_id", "product_id", "weight"]
+    ].reset_index(drop=True)
 
 
 SETTINGS = dict(factors=16, regularization=0.05, alpha=5.0, iterations=8, random_state=3)
@@ -40,8 +42,14 @@ SETTINGS = dict(factors=16, regularization=0.05, alpha=5.0, iterations=8, random
 def test_als_scores_equal_implicit(purchases):
     from implicit.cpu.als import AlternatingLeastSquares
 
-    ours = Recommender(kind="als", scaling="none", exclude_bought="all", max_per_category=None,
-                       num_threads=1, **SETTINGS).fit(purchases)
+    ours = Recommender(
+        kind="als",
+        scaling="none",
+        exclude_bought="all",
+        max_per_category=None,
+        num_threads=1,
+        **SETTINGS,
+    ).fit(purchases)
     members, items, matrix = _matrix(purchases)
     with threadpool_limits(1, "blas"):
         bare = AlternatingLeastSquares(num_threads=1, **SETTINGS)
@@ -52,16 +60,23 @@ def test_als_scores_equal_implicit(purchases):
     recs = ours.recommend(members[chosen], k=10)
     assert len(recs) == ids.size
     np.testing.assert_array_equal(recs["product_id"].to_numpy().reshape(ids.shape), items[ids])
-    np.testing.assert_allclose(recs["score"].to_numpy().reshape(ids.shape), scores, rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        recs["score"].to_numpy().reshape(ids.shape), scores, rtol=1e-5, atol=1e-6
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Method expects CSR input")
 def test_item_knn_scores_equal_implicit(purchases):
     from implicit.nearest_neighbours import CosineRecommender
 
-    ours = Recommender(kind="item_knn", neighbours=30, scaling="none", exclude_bought="all",
-                       max_per_category=None, num_threads=1).fit(purchases)
+    ours = Recommender(
+        kind="item_knn",
+        neighbours=30,
+        scaling="none",
+        exclude_bought="all",
+        max_per_category=None,
+        num_threads=1,
+    ).fit(purchases)
     members, items, matrix = _matrix(purchases)
     bare = CosineRecommender(K=30, num_threads=1)
     bare.fit(matrix, show_progress=False)
@@ -77,7 +92,8 @@ def test_item_knn_scores_equal_implicit(purchases):
         # the same scores in the same order, and each item has implicit's score for it (items
         # with equal scores may swap places)
         np.testing.assert_allclose(mine["score"].to_numpy(), top, rtol=1e-5)
-        np.testing.assert_allclose(mine["score"].to_numpy(),
-                                   [theirs[p] for p in mine["product_id"]], rtol=1e-5)
+        np.testing.assert_allclose(
+            mine["score"].to_numpy(), [theirs[p] for p in mine["product_id"]], rtol=1e-5
+        )
         compared += len(top)
     assert compared > 50

@@ -42,8 +42,11 @@ def test_recommended_categories_follow_true_preferences(shop_dir, train, product
     members = np.asarray(pd.Index(train.column("member_id").unique().to_pylist())[:800])
 
     def mean_preference(kind):
-        recs = Recommender(kind=kind, max_per_category=None).fit(
-            train, products=products).recommend(members, k=10)
+        recs = (
+            Recommender(kind=kind, max_per_category=None)
+            .fit(train, products=products)
+            .recommend(members, k=10)
+        )
         cats = catalogue.reindex(recs["product_id"]).to_numpy()
         weights = prefs.reindex(recs["member_id"]).to_numpy()
         columns = pd.Index(prefs.columns).get_indexer(cats)
@@ -64,8 +67,10 @@ def big_shop(tmp_path_factory):
     con = ibis.duckdb.connect()
     for name in ("orders", "order_items", "products"):
         con.read_parquet(out / f"{name}.parquet", table_name=name)
-    truth = {name: pd.read_parquet(out / "truth" / f"{name}.parquet")
-             for name in ("copurchase_pairs", "replenishment", "members")}
+    truth = {
+        name: pd.read_parquet(out / "truth" / f"{name}.parquet")
+        for name in ("copurchase_pairs", "replenishment", "members")
+    }
     yield con, truth
     con.disconnect()
 
@@ -77,24 +82,28 @@ def test_bought_together_finds_the_planted_pairs(big_shop):
     con, truth = big_shop
     planted = truth["copurchase_pairs"]
     end = pd.Timestamp("2025-12-31").date()
-    rules = basket_rules(con.table("orders"), con.table("order_items"), as_of=end,
-                         min_baskets=5)
+    rules = basket_rules(con.table("orders"), con.table("order_items"), as_of=end, min_baskets=5)
     together = bought_together(rules, 3)
     lines = purchase_lines(con.table("orders"), con.table("order_items"), end=end)
-    seen = lines.select("order_id", "product_id").distinct().to_pandas()[
-        "product_id"].value_counts()
+    seen = (
+        lines.select("order_id", "product_id").distinct().to_pandas()["product_id"].value_counts()
+    )
     common = planted[planted["antecedent"].map(seen).fillna(0) >= 20]
     assert len(common) >= 25
     listed = together.groupby("product_id")["other_product_id"].apply(list)
-    first = [listed.get(a, [None])[0] == c for a, c in zip(common["antecedent"],
-                                                          common["consequent"])]
+    first = [
+        listed.get(a, [None])[0] == c for a, c in zip(common["antecedent"], common["consequent"])
+    ]
     top3 = [c in listed.get(a, []) for a, c in zip(common["antecedent"], common["consequent"])]
     # measured (seed 7): 34 of 36 first, 35 of 36 in the top 3
     assert np.mean(first) >= 0.85 and np.mean(top3) >= 0.9
     # lists are ranked by confidence within each product, lift above 1
     assert (together["lift"] > 1).all()
-    assert together.groupby("product_id")["confidence"].apply(
-        lambda c: c.is_monotonic_decreasing).all()
+    assert (
+        together.groupby("product_id")["confidence"]
+        .apply(lambda c: c.is_monotonic_decreasing)
+        .all()
+    )
 
 
 def test_derived_replenishment_items_are_the_true_ones(big_shop):
@@ -105,7 +114,8 @@ def test_derived_replenishment_items_are_the_true_ones(big_shop):
     con, truth = big_shop
     interactions = interactions_from_warehouse(con, as_of="2025-12-31")
     model = Recommender(kind="popular", replenishment="data").fit(
-        interactions, products=con.table("products").to_pyarrow())
+        interactions, products=con.table("products").to_pyarrow()
+    )
     derived = set(model.items_[model.replenishment_])
     cycle = set(truth["replenishment"]["product_id"])
     assert len(derived) >= 50

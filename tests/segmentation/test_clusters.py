@@ -28,18 +28,26 @@ def planted(n_per: int = 500, seed: int = 7) -> tuple[pd.DataFrame, np.ndarray]:
     its own favourite category."""
     rng = np.random.default_rng(seed)
     kinds = [  # (frequency mean, spend median, days since last mean, category)
-        (1, 80, 600, "图书"), (12, 3000, 20, "美妆"), (1, 90, 30, "食品"),
+        (1, 80, 600, "图书"),
+        (12, 3000, 20, "美妆"),
+        (1, 90, 30, "食品"),
         (15, 4000, 500, "数码"),
     ]
     parts = []
     for i, (freq, spend, idle, category) in enumerate(kinds):
-        parts.append(pd.DataFrame({
-            "frequency": np.maximum(0, np.round(rng.normal(freq, 0.15 * freq + 0.1, n_per))),
-            "total_spend": spend * np.exp(rng.normal(0, 0.15, n_per)),
-            "days_since_last": np.abs(rng.normal(idle, 0.08 * idle, n_per)),
-            "favourite_category": np.where(rng.random(n_per) < 0.8, category, "家居"),
-            "truth": i,
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "frequency": np.maximum(
+                        0, np.round(rng.normal(freq, 0.15 * freq + 0.1, n_per))
+                    ),
+                    "total_spend": spend * np.exp(rng.normal(0, 0.15, n_per)),
+                    "days_since_last": np.abs(rng.normal(idle, 0.08 * idle, n_per)),
+                    "favourite_category": np.where(rng.random(n_per) < 0.8, category, "家居"),
+                    "truth": i,
+                }
+            )
+        )
     frame = pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=seed)
     frame.insert(0, "member_id", [f"M{i:05d}" for i in range(len(frame))])
     truth = frame.pop("truth").to_numpy()
@@ -61,8 +69,7 @@ def test_kmeans_core_agrees_with_scikit_learn_kmeans():
 def test_ward_core_agrees_with_scikit_learn_agglomerative():
     frame, _ = planted(150)
     result = cluster_members(frame, method="ward", k=4, columns=COLUMNS)
-    reference = AgglomerativeClustering(n_clusters=4, linkage="ward").fit(
-        reference_matrix(frame))
+    reference = AgglomerativeClustering(n_clusters=4, linkage="ward").fit(reference_matrix(frame))
     np.testing.assert_array_equal(result.labels["cluster"].to_numpy(), reference.labels_)
 
 
@@ -70,7 +77,8 @@ def test_hdbscan_core_agrees_with_scikit_learn_hdbscan():
     frame, _ = planted(150)
     result = cluster_members(frame, method="hdbscan", columns=COLUMNS)
     reference = HDBSCAN(min_cluster_size=max(10, len(frame) // 100), copy=True).fit(
-        reference_matrix(frame))
+        reference_matrix(frame)
+    )
     np.testing.assert_array_equal(result.labels["cluster"].to_numpy(), reference.labels_)
 
 
@@ -78,8 +86,9 @@ def test_nearest_centroid_is_kmeans_predict():
     frame, _ = planted(200)
     matrix = reference_matrix(frame)
     model = KMeans(n_clusters=4, n_init=3, random_state=0).fit(matrix[:300])
-    np.testing.assert_array_equal(nearest_centroid(matrix, model.cluster_centers_),
-                                  model.predict(matrix))
+    np.testing.assert_array_equal(
+        nearest_centroid(matrix, model.cluster_centers_), model.predict(matrix)
+    )
 
 
 @pytest.mark.parametrize("method", ["kmeans", "ward"])
@@ -151,13 +160,16 @@ def test_accepts_an_ibis_table():
     assert adjusted_rand_score(truth, result.labels["cluster"]) > 0.9
 
 
-@pytest.mark.parametrize("kwargs, error, text", [
-    ({"method": "dbscan"}, ConfigError, "method"),
-    ({"method": "hdbscan", "k": 3}, ConfigError, "k:"),
-    ({"k": 1}, ConfigError, "k:"),
-    ({"columns": ["nope"]}, DataError, "nope"),
-    ({"columns": ["favourite_category"]}, DataError, "not numeric"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, text",
+    [
+        ({"method": "dbscan"}, ConfigError, "method"),
+        ({"method": "hdbscan", "k": 3}, ConfigError, "k:"),
+        ({"k": 1}, ConfigError, "k:"),
+        ({"columns": ["nope"]}, DataError, "nope"),
+        ({"columns": ["favourite_category"]}, DataError, "not numeric"),
+    ],
+)
 def test_bad_settings_are_named(kwargs, error, text):
     frame, _ = planted(20)
     with pytest.raises(error, match=text):
@@ -188,8 +200,9 @@ def test_clusters_command_json(demo_project):
     import memberlens.cli.mine  # noqa: F401  registers the command
     from memberlens.cli._app import app
 
-    out = CliRunner().invoke(app, ["clusters", "--project", str(demo_project), "--k", "3",
-                                   "--json"])
+    out = CliRunner().invoke(
+        app, ["clusters", "--project", str(demo_project), "--k", "3", "--json"]
+    )
     assert out.exit_code == 0, out.output
     payload = json.loads(out.stdout)
     assert payload["k"] == 3 and len(payload["profiles"]) == 3
@@ -211,4 +224,4 @@ def test_clusters_page_examples_run():
     assert len(blocks) == 2
     namespace: dict = {}
     for i, block in enumerate(blocks):
-        exec(compile(block, f"docs/clusters.md[{i}]", "exec"), namespace)  # noqa: S102
+        exec(compile(block, f"docs/clusters.md[{i}]", "exec"), namespace)

@@ -16,7 +16,7 @@ def test_segments_page_examples_run():
     namespace: dict = {}
     for i, block in enumerate(blocks):
         try:
-            exec(compile(block, f"docs/segments.md[block {i}]", "exec"), namespace)  # noqa: S102
+            exec(compile(block, f"docs/segments.md[block {i}]", "exec"), namespace)
         except Exception as exc:  # pragma: no cover - show which block broke
             pytest.fail(f"docs/segments.md block {i} failed: {exc!r}")
 
@@ -27,17 +27,26 @@ def test_every_public_symbol_is_documented():
     import memberlens.segmentation
 
     text = PAGE.read_text(encoding="utf-8") + (PAGE.parent / "glossary.md").read_text(
-        encoding="utf-8")
-    symbols = [name for mod in (memberlens.features, memberlens.segmentation, memberlens.behavior)
-               for name in mod.__all__]
+        encoding="utf-8"
+    )
+    symbols = [
+        name
+        for mod in (memberlens.features, memberlens.segmentation, memberlens.behavior)
+        for name in mod.__all__
+    ]
     assert [s for s in symbols if s not in text] == []
 
 
-@pytest.mark.parametrize("module", [
-    "memberlens.features.rfm", "memberlens.segmentation.scores",
-    "memberlens.segmentation.schemes", "memberlens.behavior.lifecycle",
-    "memberlens.behavior.cohorts",
-])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "memberlens.features.rfm",
+        "memberlens.segmentation.scores",
+        "memberlens.segmentation.schemes",
+        "memberlens.behavior.lifecycle",
+        "memberlens.behavior.cohorts",
+    ],
+)
 def test_docstring_examples_run(module):
     import doctest
     import importlib

@@ -44,9 +44,14 @@ def test_ties_share_a_score_and_leave_scores_empty(cdnow_summary):
 
 
 def test_recency_more_recent_scores_higher():
-    summary = pd.DataFrame({"member_id": list("abcdefghij"),
-                            "days_since_last": np.arange(10) * 10,
-                            "frequency": np.arange(10), "total_spend": np.arange(10) * 1.0})
+    summary = pd.DataFrame(
+        {
+            "member_id": list("abcdefghij"),
+            "days_since_last": np.arange(10) * 10,
+            "frequency": np.arange(10),
+            "total_spend": np.arange(10) * 1.0,
+        }
+    )
     scores = RFMScorer().fit_transform(summary)
     assert scores.R.tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
     assert scores.F.tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]

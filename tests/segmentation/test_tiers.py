@@ -22,30 +22,42 @@ def summary(cdnow_orders):
 
 def _members(n: int = 2_000, seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "member_id": [f"m{i}" for i in range(n)],
-        "total_spend": rng.gamma(2.0, 100.0, n), "frequency": rng.poisson(2.0, n),
-        "days_since_last": rng.integers(0, 700, n), "clv": rng.gamma(2.0, 50.0, n),
-        "p_alive": rng.uniform(size=n),
-    })
+    return pd.DataFrame(
+        {
+            "member_id": [f"m{i}" for i in range(n)],
+            "total_spend": rng.gamma(2.0, 100.0, n),
+            "frequency": rng.poisson(2.0, n),
+            "days_since_last": rng.integers(0, 700, n),
+            "clv": rng.gamma(2.0, 50.0, n),
+            "p_alive": rng.uniform(size=n),
+        }
+    )
 
 
 def test_missing_components_are_renormalised_and_reported(summary):
     model = ValueTierModel().fit(summary)
     w = DEFAULT_WEIGHTS
     base = w["spend"] + w["frequency"] + w["recency"]
-    assert model.weights_ == pytest.approx({"spend": w["spend"] / base,
-                                            "frequency": w["frequency"] / base,
-                                            "recency": w["recency"] / base})
+    assert model.weights_ == pytest.approx(
+        {
+            "spend": w["spend"] / base,
+            "frequency": w["frequency"] / base,
+            "recency": w["recency"] / base,
+        }
+    )
     assert sum(model.weights_.values()) == pytest.approx(1.0)
     assert any("clv" in n for n in model.notes_) and any("renormalised" in n for n in model.notes_)
 
 
 def test_score_matches_rank_percentiles_on_distinct_values():
     rng = np.random.default_rng(5)
-    members = pd.DataFrame({"total_spend": rng.permutation(1000) + 0.5,
-                            "frequency": rng.permutation(1000),
-                            "days_since_last": rng.permutation(1000)})
+    members = pd.DataFrame(
+        {
+            "total_spend": rng.permutation(1000) + 0.5,
+            "frequency": rng.permutation(1000),
+            "days_since_last": rng.permutation(1000),
+        }
+    )
     model = ValueTierModel(weights={"spend": 1.0, "frequency": 1.0, "recency": 2.0})
     got = model.fit_transform(members).value_score
     pct = members.rank(pct=True)  # pandas average ranks

@@ -13,6 +13,7 @@ SMALL_SEED = 11
 @pytest.fixture(scope="session")
 def small_shop(tmp_path_factory):
     out = tmp_path_factory.mktemp("shop")
-    report = simulate_shop(out, members=SMALL_MEMBERS, seed=SMALL_SEED, dirty=True,
-                           chunk_members=5_000)
+    report = simulate_shop(
+        out, members=SMALL_MEMBERS, seed=SMALL_SEED, dirty=True, chunk_members=5_000
+    )
     return out, report

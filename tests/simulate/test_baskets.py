@@ -11,8 +11,7 @@ import pyarrow.parquet as pq
 
 def _lines(out) -> pd.DataFrame:
     items = pq.read_table(out / "order_items.parquet", columns=["order_id", "product_id"])
-    orders = pq.read_table(out / "orders.parquet", columns=["order_id", "member_id",
-                                                            "ordered_at"])
+    orders = pq.read_table(out / "orders.parquet", columns=["order_id", "member_id", "ordered_at"])
     return items.join(orders, "order_id").to_pandas()
 
 
@@ -23,13 +22,13 @@ def test_planted_pairs_have_high_confidence_and_lift(small_shop):
     baskets = lines.groupby("order_id").product_id.agg(set)
     hits = total = 0
     lifts = []
-    for ante, cons, prob in pairs.itertuples(index=False):  # a few dozen pairs
-        with_ante = baskets[baskets.map(lambda b: ante in b)]
+    for ante, cons, prob in pairs.itertuples(index=False):  # noqa: B007 (prob: the last pair's, below)
+        with_ante = baskets[baskets.map(lambda b, a=ante: a in b)]
         if len(with_ante) < 15:
             continue
-        both = int(with_ante.map(lambda b: cons in b).sum())
+        both = int(with_ante.map(lambda b, c=cons: c in b).sum())
         hits, total = hits + both, total + len(with_ante)
-        lifts.append(both / len(with_ante) / baskets.map(lambda b: cons in b).mean())
+        lifts.append(both / len(with_ante) / baskets.map(lambda b, c=cons: c in b).mean())
     assert len(lifts) >= 10
     assert hits / total > 0.8 * prob  # confidence near the planted probability
     assert np.median(lifts) > 10
@@ -38,9 +37,14 @@ def test_planted_pairs_have_high_confidence_and_lift(small_shop):
 def test_replenishment_product_is_in_the_first_order_of_every_cycle(small_shop):
     out, _ = small_shop
     lines = _lines(out)
-    latent = pq.read_table(out / "truth" / "members.parquet",
-                           columns=["member_id", "first_purchase_at",
-                                    "replenishment_product_id"]).to_pandas().dropna()
+    latent = (
+        pq.read_table(
+            out / "truth" / "members.parquet",
+            columns=["member_id", "first_purchase_at", "replenishment_product_id"],
+        )
+        .to_pandas()
+        .dropna()
+    )
     cycles = pq.read_table(out / "truth" / "replenishment.parquet").to_pandas()
     latent = latent.merge(cycles, left_on="replenishment_product_id", right_on="product_id")
     orders = lines.drop_duplicates("order_id").merge(latent, on="member_id")
@@ -49,11 +53,14 @@ def test_replenishment_product_is_in_the_first_order_of_every_cycle(small_shop):
     first_of_cycle = orders.sort_values("ordered_at").drop_duplicates(["member_id", "period"])
     assert len(first_of_cycle) > 1000 and first_of_cycle.period.max() > 5
     has = set(zip(lines.order_id, lines.product_id))
-    assert all((o, p) in has for o, p in zip(first_of_cycle.order_id,
-                                             first_of_cycle.replenishment_product_id))
+    assert all(
+        (o, p) in has
+        for o, p in zip(first_of_cycle.order_id, first_of_cycle.replenishment_product_id)
+    )
     # so the product's purchases are about a cycle apart or more (other orders add a few more)
-    bought = orders[[(o, p) in has for o, p in zip(orders.order_id,
-                                                   orders.replenishment_product_id)]]
+    bought = orders[
+        [(o, p) in has for o, p in zip(orders.order_id, orders.replenishment_product_id)]
+    ]
     gap = bought.sort_values("ordered_at").groupby("member_id").ordered_at.diff()
     assert ((gap.dt.total_seconds() / 86400) / bought.cycle_days).median() > 1.0
 

@@ -20,7 +20,7 @@ def test_retail_time_spans_the_period_and_inverts():
     assert w[day("2024-11-11")] > 4 * np.median(w)
     assert w[day("2024-06-18")] > 2 * np.median(w)
     assert w[day("2024-12-12")] > 2 * np.median(w)
-    assert w[day("2024-02-11")] < 0.6 * np.median(w)          # 春节 2024-02-10
+    assert w[day("2024-02-11")] < 0.6 * np.median(w)  # 春节 2024-02-10
 
 
 def test_years_outside_the_calendar_are_refused():
@@ -30,11 +30,24 @@ def test_years_outside_the_calendar_are_refused():
 
 def test_orders_bunch_on_festivals(small_shop):
     out, _ = small_shop
-    per_day = duckdb.sql(f"select ordered_at::date d, count(*) n from '{out}/orders.parquet' "
-                         "where status = 'paid' group by 1").df().set_index("d").n
+    per_day = (
+        duckdb.sql(
+            f"select ordered_at::date d, count(*) n from '{out}/orders.parquet' "
+            "where status = 'paid' group by 1"
+        )
+        .df()
+        .set_index("d")
+        .n
+    )
     typical = per_day.median()
     for festival in ("2023-11-11", "2024-11-11", "2025-11-11"):
         assert per_day.loc[np.datetime64(festival)] > 3 * typical
-    hours = duckdb.sql(f"select hour(ordered_at) h, count(*) n from '{out}/orders.parquet' "
-                       "group by 1 order by 1").df().n.to_numpy()
+    hours = (
+        duckdb.sql(
+            f"select hour(ordered_at) h, count(*) n from '{out}/orders.parquet' "
+            "group by 1 order by 1"
+        )
+        .df()
+        .n.to_numpy()
+    )
     assert hours[21] > 4 * hours[4]

@@ -32,8 +32,10 @@ def _pooled_difference(df: pd.DataFrame) -> tuple[float, float]:
     n = cells["count"].sum(axis=1)
     w = n / n.sum()
     diff = cells["mean"]["treatment"] - cells["mean"]["control"]
-    var = (cells["var"]["treatment"] / cells["count"]["treatment"]
-           + cells["var"]["control"] / cells["count"]["control"])
+    var = (
+        cells["var"]["treatment"] / cells["count"]["treatment"]
+        + cells["var"]["control"] / cells["count"]["control"]
+    )
     return float((w * diff).sum()), float(np.sqrt((w**2 * var).sum()))
 
 

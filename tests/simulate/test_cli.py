@@ -10,9 +10,23 @@ from memberlens.cli._app import app
 
 
 def test_simulate_writes_tables_and_prints_a_summary(tmp_path):
-    result = CliRunner().invoke(app, ["simulate", str(tmp_path / "shop"),
-                                      "--members", "400", "--seed", "3", "--dirty",
-                                      "--start", "2024-01-01", "--days", "365", "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            str(tmp_path / "shop"),
+            "--members",
+            "400",
+            "--seed",
+            "3",
+            "--dirty",
+            "--start",
+            "2024-01-01",
+            "--days",
+            "365",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "orders" in result.output and "dirty/orders.csv" in result.output
     orders = pq.read_table(tmp_path / "shop" / "orders.parquet")

@@ -25,8 +25,8 @@ def test_ragged_helpers_match_loops(counts):
     counts = np.array(counts, dtype=np.int64)
     values = np.arange(int(counts.sum()), dtype=float) + 1
     expected_rank, expected_cumsum, expected_sum, k = [], [], [], 0
-    for c in counts:                                    # the loop the helpers replace
-        part = values[k:k + c]
+    for c in counts:  # the loop the helpers replace
+        part = values[k : k + c]
         expected_rank += list(range(c))
         expected_cumsum += list(np.cumsum(part))
         expected_sum.append(part.sum())
@@ -39,6 +39,7 @@ def test_ragged_helpers_match_loops(counts):
 
 def test_ids_and_timestamps():
     assert col.ids("M", np.array([1, 123]), 9).to_pylist() == ["M000000001", "M000000123"]
-    ts = col.timestamps(np.datetime64("2024-01-01"), np.array([0.5, 1.25]),
-                        valid=np.array([True, False]))
+    ts = col.timestamps(
+        np.datetime64("2024-01-01"), np.array([0.5, 1.25]), valid=np.array([True, False])
+    )
     assert [str(v) if v else v for v in ts.to_pylist()] == ["2024-01-01 12:00:00", None]

@@ -42,8 +42,7 @@ def _count(rows, header, required, key, rules) -> Counter:
             counts["duplicate_line"] += 1
             continue
         seen_lines.add(line)
-        checks = [("missing_required", lambda r, c: any(r[c[f]] == "" for f in required)),
-                  *rules]
+        checks = [("missing_required", lambda r, c: any(r[c[f]] == "" for f in required)), *rules]
         rule = next((name for name, test in checks if test(row, col)), None)  # lazy: in order
         if rule:
             counts[rule] += 1
@@ -74,8 +73,7 @@ def test_members_export_defects_match_truth(small_shop):
     counts = _count(rows, header, ["会员ID"], "会员ID", rules)
     truth = json.loads((out / "truth" / "dirty.json").read_text(encoding="utf-8"))["members"]
     assert dict(counts) == {k: v for k, v in truth.items() if v}
-    assert truth["rows"] == report.rows["members"] + sum(
-        v for k, v in truth.items() if k != "rows")
+    assert truth["rows"] == report.rows["members"] + sum(v for k, v in truth.items() if k != "rows")
     genders = {r[header.index("性别")] for r in rows}
     assert genders <= {s for spellings in GENDER.values() for s in spellings}
 
@@ -85,8 +83,11 @@ def test_orders_export_defects_match_truth(small_shop):
     header, rows = _read(out / "dirty" / "orders.csv", "gbk")  # decodes only if GBK
     assert header[:5] == ["订单号", "会员ID", "下单时间", "实付金额", "订单状态"]
     m_header, m_rows = _read(out / "dirty" / "members.csv", "utf-8-sig")
-    known = set(pq.read_table(out / "members.parquet", columns=["member_id"])
-                .column("member_id").to_pylist())
+    known = set(
+        pq.read_table(out / "members.parquet", columns=["member_id"])
+        .column("member_id")
+        .to_pylist()
+    )
     assert {r[0] for r in m_rows if r[0].startswith("M8")} == set()
 
     def status(r, c):
@@ -98,8 +99,10 @@ def test_orders_export_defects_match_truth(small_shop):
         ("bad_value", lambda r, c: status(r, c) is None),
         ("date_too_old", lambda r, c: _time(r[c["下单时间"]]) < dt.datetime(1990, 1, 1)),
         ("date_in_future", lambda r, c: _time(r[c["下单时间"]]) > NOW),
-        ("negative_amount", lambda r, c: _number(r[c["实付金额"]]) < 0
-         and status(r, c) != "refunded"),
+        (
+            "negative_amount",
+            lambda r, c: _number(r[c["实付金额"]]) < 0 and status(r, c) != "refunded",
+        ),
         ("unknown_member", lambda r, c: r[c["会员ID"]] not in known),
     ]
     counts = _count(rows, header, ["订单号", "会员ID", "下单时间", "实付金额"], "订单号", rules)
@@ -121,4 +124,8 @@ def test_clean_rows_of_the_export_are_the_parquet_table(small_shop):
     for o in clean.sample(300, random_state=0).itertuples():
         r = first[o.order_id]
         assert (r[1], r[2], Decimal(r[3]), r[4]) == (
-            o.member_id, o.ordered_at.strftime("%Y-%m-%d %H:%M:%S"), o.amount, zh[o.status])
+            o.member_id,
+            o.ordered_at.strftime("%Y-%m-%d %H:%M:%S"),
+            o.amount,
+            zh[o.status],
+        )

@@ -27,7 +27,10 @@ def test_clean_tables_load_without_quarantine(dirty_shop, tmp_path):
     for name in TABLES:  # members first, so unknown_member is checked for the others
         report = load(name, dirty_shop / f"{name}.parquet", project=project)
         assert (report.rows_stored, report.rows_quarantined, report.duplicates_dropped) == (
-            pq.read_metadata(dirty_shop / f"{name}.parquet").num_rows, 0, 0), name
+            pq.read_metadata(dirty_shop / f"{name}.parquet").num_rows,
+            0,
+            0,
+        ), name
 
 
 def test_dirty_exports_give_the_truth_counts_and_the_clean_table(dirty_shop, tmp_path):
@@ -40,8 +43,10 @@ def test_dirty_exports_give_the_truth_counts_and_the_clean_table(dirty_shop, tmp
         assert report.rows_read == truth[name]["rows"]
         assert report.rows_stored == pq.read_metadata(dirty_shop / f"{name}.parquet").num_rows
     with duckdb.connect(str(project.warehouse), read_only=True) as con:
-        stored = con.sql("select count(*), sum(amount), count(distinct order_id) "
-                         "from orders").fetchone()
-    clean = duckdb.sql(f"select count(*), sum(amount), count(distinct order_id) "
-                       f"from '{dirty_shop}/orders.parquet'").fetchone()
+        stored = con.sql(
+            "select count(*), sum(amount), count(distinct order_id) from orders"
+        ).fetchone()
+    clean = duckdb.sql(
+        f"select count(*), sum(amount), count(distinct order_id) from '{dirty_shop}/orders.parquet'"
+    ).fetchone()
     assert stored == clean

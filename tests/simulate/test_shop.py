@@ -26,7 +26,7 @@ def test_same_seed_same_tables_whatever_the_chunk_size(tmp_path):
     n = 2 * BLOCK_MEMBERS + 700  # three blocks, the last one partial
     a = simulate_shop(tmp_path / "a", members=n, seed=5, chunk_members=BLOCK_MEMBERS)
     b = simulate_shop(tmp_path / "b", members=n, seed=5, chunk_members=10 * BLOCK_MEMBERS)
-    c = simulate_shop(tmp_path / "c", members=n, seed=6, chunk_members=BLOCK_MEMBERS)
+    simulate_shop(tmp_path / "c", members=n, seed=6, chunk_members=BLOCK_MEMBERS)
     ta, tb, tc = _tables(tmp_path / "a"), _tables(tmp_path / "b"), _tables(tmp_path / "c")
     assert a.rows == b.rows
     for name in TABLES:
@@ -113,8 +113,15 @@ def test_events_and_interactions_belong_to_members(small_shop):
     assert events.member_id[logged_in].isin(members).all()
     assert events.anonymous_id[~logged_in].notna().all()
     assert 0.1 < (~logged_in).mean() < 0.2
-    assert set(events.event_type) == {"search", "view", "click", "favorite", "share", "cart",
-                                      "order"}
+    assert set(events.event_type) == {
+        "search",
+        "view",
+        "click",
+        "favorite",
+        "share",
+        "cart",
+        "order",
+    }
     assert (events.duration_s > 0).all()
     for name in ("interactions", "campaign_members", "identities"):
         assert set(t[name].column("member_id").to_pylist()) <= members, name
@@ -125,12 +132,16 @@ def test_events_and_interactions_belong_to_members(small_shop):
     assert per_member.min() >= 1 and (per_member >= 3).mean() > 0.3
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"members": 0}, "members"), ({"members": 10, "days": 5}, "days"),
-    ({"members": 10, "start": "2023-02-30"}, "start"),
-    ({"members": 10, "start": dt.date.today().isoformat()}, "start/days"),
-    ({"members": 10, "start": "2010-01-01"}, "start/days"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"members": 0}, "members"),
+        ({"members": 10, "days": 5}, "days"),
+        ({"members": 10, "start": "2023-02-30"}, "start"),
+        ({"members": 10, "start": dt.date.today().isoformat()}, "start/days"),
+        ({"members": 10, "start": "2010-01-01"}, "start/days"),
+    ],
+)
 def test_bad_settings_raise_a_config_error_naming_the_field(tmp_path, kwargs, field):
     with pytest.raises(ConfigError, match=field):
         simulate_shop(tmp_path, **kwargs)

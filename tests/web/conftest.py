@@ -75,9 +75,11 @@ def _login(client, username: str, password: str = PASSWORD):
     """Log in through the form, as a browser does (CSRF cookie first)."""
     client.get("/login")
     csrf = client.cookies.get("ml_csrf")
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": csrf, "next": "/"},
-                       follow_redirects=False)
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf, "next": "/"},
+        follow_redirects=False,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -113,4 +115,3 @@ def any_member(shop) -> str:
     with Warehouse(shop.warehouse, read_only=True) as wh:
         m = wh.table("mart_members")
         return m.order_by(m.total_spend.desc()).limit(1).to_pyarrow()["member_id"][0].as_py()
-

@@ -10,13 +10,23 @@ import pytest
 
 GET_ENDPOINTS = {
     # path: permission needed (None: any logged-in user)
-    "/api/me": None, "/api/roles": None, "/api/tokens": None,
-    "/api/overview": "view_kpis", "/api/segments": "view_kpis", "/api/cohorts": "view_kpis",
-    "/api/value": "view_kpis", "/api/geography": "view_kpis", "/api/baskets": "view_kpis",
-    "/api/members": "view_members", "/api/members/export?format=csv": "export_members",
-    "/api/data/status": "view_data", "/api/data/runs": "view_data",
+    "/api/me": None,
+    "/api/roles": None,
+    "/api/tokens": None,
+    "/api/overview": "view_kpis",
+    "/api/segments": "view_kpis",
+    "/api/cohorts": "view_kpis",
+    "/api/value": "view_kpis",
+    "/api/geography": "view_kpis",
+    "/api/baskets": "view_kpis",
+    "/api/members": "view_members",
+    "/api/members/export?format=csv": "export_members",
+    "/api/data/status": "view_data",
+    "/api/data/runs": "view_data",
     "/api/data/quarantine/orders": "view_data",
-    "/api/users": "manage_users", "/api/audit": "view_audit", "/api/views": None,
+    "/api/users": "manage_users",
+    "/api/audit": "view_audit",
+    "/api/views": None,
 }
 PHONE_MASK = re.compile(r"^\d{3}\*{4}\d{4}$")
 HEX32 = re.compile(r"\b[0-9a-f]{32}\b")
@@ -63,8 +73,9 @@ def test_member_list_filters_by_segment_of_either_scheme(clients, shop):
 
     con = duckdb.connect(str(shop.warehouse), read_only=True)
     try:
-        expected = con.execute("SELECT count(*) FROM mart_members WHERE segment_cn8 = ?",
-                               ["important_value"]).fetchone()[0]
+        expected = con.execute(
+            "SELECT count(*) FROM mart_members WHERE segment_cn8 = ?", ["important_value"]
+        ).fetchone()[0]
     finally:
         con.close()
     # the key, the Chinese and the English name of a segment select the same members
@@ -89,7 +100,9 @@ def test_member_360_has_profile_scores_orders_and_no_clear_contacts(clients, any
 
     con = duckdb.connect(str(shop.warehouse), read_only=True)
     try:
-        n = con.execute("SELECT count(*) FROM orders WHERE member_id = ?", [any_member]).fetchone()[0]
+        n = con.execute("SELECT count(*) FROM orders WHERE member_id = ?", [any_member]).fetchone()[
+            0
+        ]
     finally:
         con.close()
     assert body["orders_total"] == n and len(body["orders"]) == min(n, 200)
@@ -126,12 +139,22 @@ def test_reveal_shows_clear_values_when_the_project_keeps_them(tmp_path, login, 
     from memberlens.project import Project
 
     proj = Project.load(proj.root)
-    pacsv.write_csv(pa.table({"member_id": ["m1"], "phone": ["13812345678"],
-                              "email": ["li@example.com"]}), tmp_path / "members.csv")
-    pacsv.write_csv(pa.table({"order_id": ["o1"], "member_id": ["m1"],
-                              "ordered_at": ["2024-01-02 10:00:00"], "amount": ["12.50"],
-                              "status": ["paid"]}),
-                    tmp_path / "orders.csv")
+    pacsv.write_csv(
+        pa.table({"member_id": ["m1"], "phone": ["13812345678"], "email": ["li@example.com"]}),
+        tmp_path / "members.csv",
+    )
+    pacsv.write_csv(
+        pa.table(
+            {
+                "order_id": ["o1"],
+                "member_id": ["m1"],
+                "ordered_at": ["2024-01-02 10:00:00"],
+                "amount": ["12.50"],
+                "status": ["paid"],
+            }
+        ),
+        tmp_path / "orders.csv",
+    )
     load("members", tmp_path / "members.csv", project=proj)
     load("orders", tmp_path / "orders.csv", project=proj)
     app = create_app(proj, database=f"sqlite:///{tmp_path / 's.sqlite'}")
@@ -150,8 +173,9 @@ def test_reveal_shows_clear_values_when_the_project_keeps_them(tmp_path, login, 
 def test_export_columns_follow_the_role_and_are_audited(clients, role):
     from memberlens.web.roles import ROLES
 
-    r = clients[role].get("/api/members/export", params={"format": "csv",
-                                                         "segment": "重要价值客户"})
+    r = clients[role].get(
+        "/api/members/export", params={"format": "csv", "segment": "重要价值客户"}
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     frame = pd.read_csv(io.BytesIO(r.content), encoding="utf-8-sig", dtype=str)
     assert set(frame.columns) <= set(ROLES[role].export_columns)
@@ -178,8 +202,9 @@ def test_overview_matches_an_independent_pandas_computation(clients, shop):
 
     con = duckdb.connect(str(shop.warehouse), read_only=True)
     try:
-        o = con.execute("SELECT member_id, ordered_at, amount::DOUBLE AS amount, status "
-                        "FROM orders").df()
+        o = con.execute(
+            "SELECT member_id, ordered_at, amount::DOUBLE AS amount, status FROM orders"
+        ).df()
     finally:
         con.close()
     o["day"] = o["ordered_at"].dt.normalize()
@@ -189,9 +214,11 @@ def test_overview_matches_an_independent_pandas_computation(clients, shop):
     prev = paid[(paid.day >= start - pd.Timedelta(days=91)) & (paid.day < start)]
     first = paid.groupby("member_id").day.min()
     days = cur.groupby("member_id").day.nunique()
-    body = clients["viewer"].get("/api/overview", params={"start": "2025-07-01",
-                                                          "end": "2025-09-29",
-                                                          "grain": "week"}).json()
+    body = (
+        clients["viewer"]
+        .get("/api/overview", params={"start": "2025-07-01", "end": "2025-09-29", "grain": "week"})
+        .json()
+    )
     k = body["current"]
     assert k["revenue"] == pytest.approx(cur.amount.sum(), abs=0.01)
     assert k["orders"] == len(cur)
@@ -211,16 +238,20 @@ def test_aggregate_endpoints_read_the_marts(clients):
     assert {"cn8", "rfm11"} <= set(seg["schemes"])
     assert sum(s["revenue_share"] for s in seg["schemes"]["cn8"]) == pytest.approx(1.0)
     assert sum(s["members"] for s in seg["schemes"]["cn8"]) == sum(
-        t["members"] for t in seg["value_tier"])
+        t["members"] for t in seg["value_tier"]
+    )
     assert seg["transitions"] and {"from_stage", "to_stage", "members"} <= set(
-        seg["transitions"][0])
+        seg["transitions"][0]
+    )
     rows = clients["viewer"].get("/api/cohorts").json()["rows"]
     assert rows[0]["period"] == 0 and rows[0]["retention"] == pytest.approx(1.0)
     assert {"cohort", "members", "repurchase_rate"} <= set(rows[0])
     value = clients["viewer"].get("/api/value", params={"bins": 10}).json()
     assert len(value["clv_histogram"]) == 10
     risk = [r["value_at_risk"] for r in value["churn_risk"]]
-    assert risk == sorted(risk, reverse=True) and all(r["p_alive"] < 0.5 for r in value["churn_risk"])
+    assert risk == sorted(risk, reverse=True) and all(
+        r["p_alive"] < 0.5 for r in value["churn_risk"]
+    )
     geo = clients["viewer"].get("/api/geography").json()
     assert sum(p["members"] for p in geo["provinces"]) == 2000 and geo["countries"]
 
@@ -233,13 +264,19 @@ def test_basket_rules_are_filtered_and_sorted_by_lift(clients, shop):
     con = duckdb.connect(str(shop.warehouse), read_only=True)
     try:
         total, min_lift, min_conf = con.execute(
-            "SELECT count(*), median(lift), median(confidence) FROM mart_rules").fetchone()
-        expected = con.execute("SELECT count(*) FROM mart_rules WHERE lift >= ? AND "
-                               "confidence >= ?", [min_lift, min_conf]).fetchone()[0]
+            "SELECT count(*), median(lift), median(confidence) FROM mart_rules"
+        ).fetchone()
+        expected = con.execute(
+            "SELECT count(*) FROM mart_rules WHERE lift >= ? AND confidence >= ?",
+            [min_lift, min_conf],
+        ).fetchone()[0]
     finally:
         con.close()
-    body = clients["viewer"].get("/api/baskets", params={"min_lift": min_lift,
-                                                         "min_confidence": min_conf}).json()
+    body = (
+        clients["viewer"]
+        .get("/api/baskets", params={"min_lift": min_lift, "min_confidence": min_conf})
+        .json()
+    )
     assert body.get("table") == "mart_rules", body
     assert total > body["total"] == expected > 0
     lifts = [r["lift"] for r in body["rows"]]
@@ -250,8 +287,12 @@ def test_basket_rules_are_filtered_and_sorted_by_lift(clients, shop):
 def test_data_endpoints_reconcile_with_the_loader(clients):
     status = clients["analyst"].get("/api/data/status").json()
     orders = next(t for t in status["tables"] if t["table"] == "orders")
-    assert orders["rows_read"] == (orders["rows_stored"] - orders["derived_rows"]
-                                   + orders["rows_quarantined"] + orders["duplicates_dropped"])
+    assert orders["rows_read"] == (
+        orders["rows_stored"]
+        - orders["derived_rows"]
+        + orders["rows_quarantined"]
+        + orders["duplicates_dropped"]
+    )
     assert "/" not in status["warehouse"]  # no server paths
     assert clients["analyst"].get("/api/data/quarantine/nope").status_code == 422
 
@@ -275,17 +316,23 @@ def test_api_token_lifecycle(clients, app, csrf):
         revoked = me.delete(f"/api/tokens/{created.json()['id']}", headers=csrf(me))
         assert revoked.json()["revoked"] is True
         assert script.get("/api/members", headers=auth).status_code == 401
-        assert script.get("/api/members",
-                          headers={"Authorization": "Bearer mlt_forged"}).status_code == 401
+        assert (
+            script.get("/api/members", headers={"Authorization": "Bearer mlt_forged"}).status_code
+            == 401
+        )
 
 
 def test_csrf_is_required_for_cookie_requests(clients):
     admin = clients["admin"]
-    r = admin.post("/api/users", json={"username": "x1", "password": "0123456789",
-                                       "role": "viewer"})
+    r = admin.post(
+        "/api/users", json={"username": "x1", "password": "0123456789", "role": "viewer"}
+    )
     assert r.status_code == 403 and r.json()["error"] == "CsrfError"
-    r = admin.post("/api/users", json={"username": "x1", "password": "0123456789",
-                                       "role": "viewer"}, headers={"X-CSRF-Token": "forged"})
+    r = admin.post(
+        "/api/users",
+        json={"username": "x1", "password": "0123456789", "role": "viewer"},
+        headers={"X-CSRF-Token": "forged"},
+    )
     assert r.status_code == 403
 
 
@@ -293,11 +340,20 @@ def test_admin_manages_users_and_settings_are_audited(clients, login, app, csrf)
     from fastapi.testclient import TestClient
 
     admin = clients["admin"]
-    r = admin.post("/api/users", json={"username": "temp.user", "password": "temp-password-1",
-                                       "role": "viewer"}, headers=csrf(admin))
+    r = admin.post(
+        "/api/users",
+        json={"username": "temp.user", "password": "temp-password-1", "role": "viewer"},
+        headers=csrf(admin),
+    )
     assert r.status_code == 201
-    assert admin.post("/api/users", json={"username": "temp.user", "password": "temp-password-1",
-                                          "role": "viewer"}, headers=csrf(admin)).status_code == 400
+    assert (
+        admin.post(
+            "/api/users",
+            json={"username": "temp.user", "password": "temp-password-1", "role": "viewer"},
+            headers=csrf(admin),
+        ).status_code
+        == 400
+    )
     with TestClient(app) as c:
         assert login(c, "temp.user", "temp-password-1").status_code == 303
         assert c.get("/api/members").status_code == 403
@@ -305,8 +361,10 @@ def test_admin_manages_users_and_settings_are_audited(clients, login, app, csrf)
         assert c.get("/api/members").status_code == 200  # role change applies at once
         admin.patch("/api/users/temp.user", json={"active": False}, headers=csrf(admin))
         assert c.get("/api/members").status_code == 401
-    assert admin.patch("/api/users/admin", json={"role": "viewer"},
-                       headers=csrf(admin)).status_code == 403
+    assert (
+        admin.patch("/api/users/admin", json={"role": "viewer"}, headers=csrf(admin)).status_code
+        == 403
+    )
     actions = {e["action"] for e in admin.get("/api/audit").json()["events"]}
     assert {"login", "settings", "user_create"} <= actions
 
@@ -317,8 +375,10 @@ def test_login_is_rate_limited_and_failures_audited(app, login, clients):
     from memberlens.web.auth import MAX_FAILURES_PER_USER
 
     with TestClient(app) as c:
-        codes = [login(c, "viewer", "wrong-password").status_code
-                 for _ in range(MAX_FAILURES_PER_USER + 1)]
+        codes = [
+            login(c, "viewer", "wrong-password").status_code
+            for _ in range(MAX_FAILURES_PER_USER + 1)
+        ]
         assert codes[:MAX_FAILURES_PER_USER] == [401] * MAX_FAILURES_PER_USER
         assert codes[-1] == 429
         assert login(c, "viewer").status_code == 429  # even the right password, for now
@@ -344,9 +404,16 @@ def test_open_redirect_after_login_is_refused(app):
 
     with TestClient(app) as c:
         c.get("/login")
-        r = c.post("/login", data={"username": "marketer", "password": "correct-horse-battery",
-                                   "csrf_token": c.cookies.get("ml_csrf"),
-                                   "next": "//evil.example/x"}, follow_redirects=False)
+        r = c.post(
+            "/login",
+            data={
+                "username": "marketer",
+                "password": "correct-horse-battery",
+                "csrf_token": c.cookies.get("ml_csrf"),
+                "next": "//evil.example/x",
+            },
+            follow_redirects=False,
+        )
         assert r.headers["location"] == "/"
 
 
@@ -376,17 +443,25 @@ def test_bare_project_shows_empty_states_not_errors(bare, tmp_path, login):
 
 def test_saved_views_belong_to_their_owner(clients, csrf):
     mine, other = clients["marketer"], clients["analyst"]
-    r = mine.post("/api/views", json={"page": "members", "name": "广东冠军",
-                                      "params": {"segment": "Champions", "province": "广东省"}},
-                  headers=csrf(mine))
+    r = mine.post(
+        "/api/views",
+        json={
+            "page": "members",
+            "name": "广东冠军",
+            "params": {"segment": "Champions", "province": "广东省"},
+        },
+        headers=csrf(mine),
+    )
     assert r.status_code == 201
     view = r.json()
     assert view["params"] == {"segment": "Champions", "province": "广东省"}
     assert view["id"] in [v["id"] for v in mine.get("/api/views").json()["views"]]
     assert view["id"] not in [v["id"] for v in other.get("/api/views").json()["views"]]
     assert other.delete(f"/api/views/{view['id']}", headers=csrf(other)).status_code == 404
-    assert mine.post("/api/views", json={"page": "nope", "name": "x"},
-                     headers=csrf(mine)).status_code == 422
+    assert (
+        mine.post("/api/views", json={"page": "nope", "name": "x"}, headers=csrf(mine)).status_code
+        == 422
+    )
     assert mine.delete(f"/api/views/{view['id']}", headers=csrf(mine)).status_code == 200
     assert mine.get("/api/views").json()["views"] == []
 
@@ -410,9 +485,16 @@ def test_a_writer_holding_the_warehouse_gives_503_not_500(tmp_path, login):
     with app.state.ctx.store() as db:
         add_user(db, "a", "0123456789", "admin")
     writer = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('locked', flush=True); time.sleep(60)", str(proj.warehouse)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "print('locked', flush=True); time.sleep(60)",
+            str(proj.warehouse),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert writer.stdout.readline().strip() == "locked"
         with TestClient(app) as c:
@@ -436,7 +518,8 @@ def test_warm_start_computes_the_default_overview(shop, tmp_path):
     app = create_app(shop, database=f"sqlite:///{tmp_path / 's.sqlite'}", warm=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not any(
-            key[0][0] == "overview" for key in list(app.state.ctx._cache)):
+        key[0][0] == "overview" for key in list(app.state.ctx._cache)
+    ):
         time.sleep(0.1)
     assert any(key[0][0] == "overview" for key in app.state.ctx._cache)
 
@@ -452,12 +535,28 @@ def test_quarantine_browser_masks_rejected_contacts_and_hides_paths(tmp_path, lo
     from memberlens.web.store import add_user
 
     proj = init_project(tmp_path / "q")
-    pacsv.write_csv(pa.table({"member_id": ["m1", "m2"], "birthday": ["1990-01-02", "not-a-date"],
-                              "phone": ["13812345678", "13987654321"]}),
-                    tmp_path / "members.csv")
-    pacsv.write_csv(pa.table({"order_id": ["o1"], "member_id": ["m1"], "status": ["paid"],
-                              "ordered_at": ["2024-01-02 10:00:00"], "amount": ["1.00"]}),
-                    tmp_path / "orders.csv")
+    pacsv.write_csv(
+        pa.table(
+            {
+                "member_id": ["m1", "m2"],
+                "birthday": ["1990-01-02", "not-a-date"],
+                "phone": ["13812345678", "13987654321"],
+            }
+        ),
+        tmp_path / "members.csv",
+    )
+    pacsv.write_csv(
+        pa.table(
+            {
+                "order_id": ["o1"],
+                "member_id": ["m1"],
+                "status": ["paid"],
+                "ordered_at": ["2024-01-02 10:00:00"],
+                "amount": ["1.00"],
+            }
+        ),
+        tmp_path / "orders.csv",
+    )
     load("members", tmp_path / "members.csv", project=proj)
     load("orders", tmp_path / "orders.csv", project=proj)
     app = create_app(proj, database=f"sqlite:///{tmp_path / 's.sqlite'}")

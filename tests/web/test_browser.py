@@ -18,14 +18,33 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
-                       "(apt-get install -y chromium); browsers are never downloaded"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's chromium at /usr/bin/chromium "
+        "(apt-get install -y chromium); browsers are never downloaded",
+    ),
     pytest.mark.slow,
 ]
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-PAGES = ("/", "/segments", "/members", "/value", "/cohorts", "/geo", "/baskets", "/data",
-         "/admin", "/account")
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PAGES = (
+    "/",
+    "/segments",
+    "/members",
+    "/value",
+    "/cohorts",
+    "/geo",
+    "/baskets",
+    "/data",
+    "/admin",
+    "/account",
+)
 
 # Drawn pixels of every ECharts canvas on the page (0 = an empty chart).
 _DRAWN = """() => Array.from(document.querySelectorAll('.chart')).filter(d => d.offsetParent)
@@ -89,8 +108,9 @@ def browser():
 
 @pytest.fixture()
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True,
-                                  base_url=server)
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, accept_downloads=True, base_url=server
+    )
     pg = context.new_page()
     pg.errors = []
     pg.on("console", lambda m: pg.errors.append(m.text) if m.type == "error" else None)
@@ -98,8 +118,9 @@ def page(browser, server):
     pg.on("pageerror", lambda e: pg.errors.append(f"{e.message}\n{e.stack}"))
     if os.environ.get("MEMBERLENS_CPU_THROTTLE"):  # e.g. 6: run the pages as on a slow machine
         cdp = context.new_cdp_session(pg)
-        cdp.send("Emulation.setCPUThrottlingRate",
-                 {"rate": float(os.environ["MEMBERLENS_CPU_THROTTLE"])})
+        cdp.send(
+            "Emulation.setCPUThrottlingRate", {"rate": float(os.environ["MEMBERLENS_CPU_THROTTLE"])}
+        )
     pg.goto("/login")
     pg.fill("input[name=username]", "chief")
     pg.fill("input[name=password]", "browser-test-password")
@@ -143,8 +164,13 @@ def test_every_page_renders_its_charts_without_errors(page, artifacts):
 
 # the charts each new part of a page must draw (a canvas with pixels), per page
 NEW_CHARTS = {
-    "/value": ("chart-next", "chart-replenishment", "chart-tracking-cum", "chart-tracking-inc",
-               "chart-condexp"),
+    "/value": (
+        "chart-next",
+        "chart-replenishment",
+        "chart-tracking-cum",
+        "chart-tracking-inc",
+        "chart-condexp",
+    ),
     "/geo": ("chart-china", "chart-world"),
 }
 RAW_KEY = re.compile(r"\b(?:value|geo|member|col|chart|empty|setup|source|kpi)\.[a-z_]+\b")
@@ -171,16 +197,19 @@ def _first_recommendation(shop, member_id: str) -> tuple:
 
     con = duckdb.connect(str(shop.warehouse), read_only=True)
     try:
-        return con.execute("SELECT product_name, reason_en, reason_zh, source FROM "
-                           "mart_recommendations WHERE member_id = ? ORDER BY rank LIMIT 1",
-                           [member_id]).fetchone()
+        return con.execute(
+            "SELECT product_name, reason_en, reason_zh, source FROM "
+            "mart_recommendations WHERE member_id = ? ORDER BY rank LIMIT 1",
+            [member_id],
+        ).fetchone()
     finally:
         con.close()
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
-def test_value_geo_and_member_360_charts_in_both_languages(page, artifacts, lang, shop,
-                                                           member_with_history):
+def test_value_geo_and_member_360_charts_in_both_languages(
+    page, artifacts, lang, shop, member_with_history
+):
     from playwright.sync_api import expect
 
     from memberlens.web.i18n import catalogue
@@ -190,7 +219,8 @@ def test_value_geo_and_member_360_charts_in_both_languages(page, artifacts, lang
         page.goto(f"{path}?lang={lang}")
         if path == "/value":  # the back-test is fitted on the first visit (then cached per run)
             expect(page.locator("#backtest-summary")).not_to_have_text(
-                words["value.backtest_loading"], timeout=120_000)
+                words["value.backtest_loading"], timeout=120_000
+            )
             assert page.locator("#backtest-summary").inner_text().startswith("BGNBD")
             assert words["value.backtest"] in page.locator("#backtest-card h2").first.inner_text()
         _settle(page)
@@ -231,21 +261,29 @@ def first_run_server(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("first-run")
     proj = init_project(root / "p")
-    pacsv.write_csv(pa.table({"order_id": ["o1", "o2", "o3"], "member_id": ["m1", "m1", "m2"],
-                              "status": ["paid"] * 3, "amount": ["12.50", "7.50", "30.00"],
-                              "ordered_at": ["2024-01-02 10:00:00", "2024-01-20 10:00:00",
-                                             "2024-01-21 09:00:00"]}), root / "orders.csv")
+    pacsv.write_csv(
+        pa.table(
+            {
+                "order_id": ["o1", "o2", "o3"],
+                "member_id": ["m1", "m1", "m2"],
+                "status": ["paid"] * 3,
+                "amount": ["12.50", "7.50", "30.00"],
+                "ordered_at": ["2024-01-02 10:00:00", "2024-01-20 10:00:00", "2024-01-21 09:00:00"],
+            }
+        ),
+        root / "orders.csv",
+    )
     load("orders", root / "orders.csv", project=proj)
     app = create_app(proj, database=f"sqlite:///{root / 's.sqlite'}")
     yield from _serve(app)
 
 
-def test_first_run_page_creates_the_admin_in_both_languages(browser, first_run_server,
-                                                            artifacts):
+def test_first_run_page_creates_the_admin_in_both_languages(browser, first_run_server, artifacts):
     from memberlens.web.i18n import catalogue
 
-    context = browser.new_context(viewport={"width": 1280, "height": 800},
-                                  base_url=first_run_server)
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, base_url=first_run_server
+    )
     pg = context.new_page()
     errors = []
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -354,7 +392,6 @@ def test_baskets_page_recommends_for_a_chosen_member(page, artifacts, shop, memb
     assert first[0] in recs and first[1] in recs
     page.screenshot(path=str(artifacts / "baskets-recommendations.png"), full_page=True)
     assert page.errors == []
-
 
 
 def test_maps_and_graphs_survive_a_window_shrunk_to_nothing(page):

@@ -21,22 +21,48 @@ def test_user_add_list_token_and_login(tmp_path, login):
     proj = init_project(tmp_path / "p")
     run = CliRunner().invoke
     app = _app()
-    r = run(app, ["user", "add", "boss", "--role", "admin", "--password", "a-long-password",
-                  "--project", str(proj.root)])
+    r = run(
+        app,
+        [
+            "user",
+            "add",
+            "boss",
+            "--role",
+            "admin",
+            "--password",
+            "a-long-password",
+            "--project",
+            str(proj.root),
+        ],
+    )
     assert r.exit_code == 0, r.output
-    r = run(app, ["user", "add", "bad", "--role", "owner", "--password", "a-long-password",
-                  "--project", str(proj.root)])
+    r = run(
+        app,
+        [
+            "user",
+            "add",
+            "bad",
+            "--role",
+            "owner",
+            "--password",
+            "a-long-password",
+            "--project",
+            str(proj.root),
+        ],
+    )
     assert r.exit_code != 0 and "role" in str(r.exception or r.output)
     assert "boss\tadmin\tactive" in run(app, ["user", "list", "--project", str(proj.root)]).output
     token = run(app, ["user", "token", "boss", "--project", str(proj.root)]).output.strip()
     assert token.startswith("mlt_")
     web = create_app(proj)
     with TestClient(web) as c:
-        assert c.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()[
-            "role"] == "admin"
+        assert (
+            c.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()["role"] == "admin"
+        )
         assert login(c, "boss", "a-long-password").status_code == 303
-    assert run(app, ["user", "set-role", "boss", "viewer", "--project",
-                     str(proj.root)]).exit_code == 0
+    assert (
+        run(app, ["user", "set-role", "boss", "viewer", "--project", str(proj.root)]).exit_code == 0
+    )
     assert "boss\tviewer" in run(app, ["user", "list", "--project", str(proj.root)]).output
 
 
@@ -48,17 +74,25 @@ def test_serve_help_names_the_options():
 
 def test_migrations_upgrade_and_downgrade(tmp_path):
     # reference: Alembic's own command API run against the package's migration scripts
+    from pathlib import Path
+
     from alembic import command
     from alembic.config import Config
-    from pathlib import Path
     from sqlalchemy import inspect
 
     import memberlens.web.store as store
 
     s = store.open_store(f"sqlite:///{tmp_path / 'm.sqlite'}")
     names = set(inspect(s.engine).get_table_names())
-    assert {"users", "sessions", "api_tokens", "audit_events", "login_attempts",
-            "saved_views", "alembic_version"} <= names
+    assert {
+        "users",
+        "sessions",
+        "api_tokens",
+        "audit_events",
+        "login_attempts",
+        "saved_views",
+        "alembic_version",
+    } <= names
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(store.__file__).parent / "migrations"))
     with s.engine.begin() as conn:

@@ -49,8 +49,9 @@ def test_no_server_errors_and_no_pii(fuzz_app):
     headers = {"Authorization": f"Bearer {fuzz_app.state.fuzz_token}"}
     seen: set[str] = set()
 
-    @settings(max_examples=150, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(case=st.one_of([op.as_strategy() for op in operations]))
     def check(case):
         response = case.call(headers=headers)

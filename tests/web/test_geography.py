@@ -17,8 +17,9 @@ def _frames(shop):
 
     con = duckdb.connect(str(shop.warehouse), read_only=True)
     try:
-        orders = con.execute("SELECT member_id, ordered_at, amount::DOUBLE AS amount, status, "
-                             "country FROM orders").df()
+        orders = con.execute(
+            "SELECT member_id, ordered_at, amount::DOUBLE AS amount, status, country FROM orders"
+        ).df()
         members = con.execute("SELECT member_id, province, registered_at FROM members").df()
     finally:
         con.close()
@@ -71,11 +72,12 @@ def test_country_spellings_are_read_as_iso_codes_and_counted_once(tmp_path, logi
     from memberlens.web import create_app
     from memberlens.web.store import add_user
 
-    proj = init_project(tmp_path / "abroad", currency="EUR", locale="en",
-                        as_of=dt.date(2024, 3, 31))
+    proj = init_project(
+        tmp_path / "abroad", currency="EUR", locale="en", as_of=dt.date(2024, 3, 31)
+    )
     rows = [  # order, member, day, amount, country
         ("o1", "m1", "2024-03-02", "10.00", "United Kingdom"),
-        ("o2", "m1", "2024-03-09", "20.00", "GB"),          # same member, same country
+        ("o2", "m1", "2024-03-09", "20.00", "GB"),  # same member, same country
         ("o3", "m2", "2024-02-10", "5.00", "UK"),
         ("o4", "m3", "2024-03-15", "7.50", "EIRE"),
         ("o5", "m4", "2024-03-20", "12.00", "France"),
@@ -84,10 +86,19 @@ def test_country_spellings_are_read_as_iso_codes_and_counted_once(tmp_path, logi
         ("o8", "m7", "2024-03-23", "4.00", "Unspecified"),
     ]
     cols = list(zip(*rows))
-    pacsv.write_csv(pa.table({"order_id": cols[0], "member_id": cols[1],
-                              "ordered_at": [d + " 12:00:00" for d in cols[2]],
-                              "amount": cols[3], "status": ["paid"] * len(rows),
-                              "country": cols[4]}), tmp_path / "orders.csv")
+    pacsv.write_csv(
+        pa.table(
+            {
+                "order_id": cols[0],
+                "member_id": cols[1],
+                "ordered_at": [d + " 12:00:00" for d in cols[2]],
+                "amount": cols[3],
+                "status": ["paid"] * len(rows),
+                "country": cols[4],
+            }
+        ),
+        tmp_path / "orders.csv",
+    )
     load("orders", tmp_path / "orders.csv", project=proj)
     app = create_app(proj, database=f"sqlite:///{tmp_path / 's.sqlite'}")
     with app.state.ctx.store() as db:
@@ -104,8 +115,11 @@ def test_country_spellings_are_read_as_iso_codes_and_counted_once(tmp_path, logi
     assert by["GB"]["current"] == {"active_members": 1, "revenue": 30.0}
     assert by["GB"]["previous"] == {"active_members": 1, "revenue": 5.0}
     assert by["GB"]["change"]["revenue"] == pytest.approx(5.0)
-    assert (by["DE"]["name_en"], by["DE"]["name_zh"], by["DE"]["map_name"]) == \
-        ("Germany", "德国", "Germany")
+    assert (by["DE"]["name_en"], by["DE"]["name_zh"], by["DE"]["map_name"]) == (
+        "Germany",
+        "德国",
+        "Germany",
+    )
     assert by["IE"]["map_name"] == "Ireland" and by["CN"]["name_zh"] == "中国"
     assert by[None]["name_en"] == "Unspecified" and by[None]["map_name"] is None
     assert body["world_names_zh"]["United Kingdom"] == "英国"
@@ -116,8 +130,12 @@ def test_every_feature_of_the_vendored_world_map_has_an_iso_code():
     import pycountry
 
     from memberlens.web.app import VENDOR
-    from memberlens.web.queries.countries import (MAP_WITHOUT_ISO, country_code, country_info,
-                                                  map_feature_names)
+    from memberlens.web.queries.countries import (
+        MAP_WITHOUT_ISO,
+        country_code,
+        country_info,
+        map_feature_names,
+    )
 
     path = VENDOR / "maps" / "world.js"
     if not path.exists():

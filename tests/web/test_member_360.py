@@ -30,13 +30,16 @@ def test_history_is_the_members_rows_of_mart_member_history(clients, shop, moved
         expected = con.execute(
             "SELECT as_of::VARCHAR, segment_cn8, segment_rfm11, value_tier, lifecycle_stage "
             "FROM mart_member_history WHERE member_id = ? ORDER BY as_of",
-            [moved_member]).fetchall()
+            [moved_member],
+        ).fetchall()
     finally:
         con.close()
     body = clients["marketer"].get(f"/api/members/{moved_member}").json()["history"]
     assert body["available"] is True
-    got = [(r["as_of"], r["segment_cn"], r["segment_en"], r["value_tier"], r["lifecycle_stage"])
-           for r in body["rows"]]
+    got = [
+        (r["as_of"], r["segment_cn"], r["segment_en"], r["value_tier"], r["lifecycle_stage"])
+        for r in body["rows"]
+    ]
     assert got == [tuple(r) for r in expected]
     assert len(got) == 2 and got[0][0] == "2025-06-30"
     change = body["changes"][0]
@@ -49,8 +52,11 @@ def test_recommendations_are_the_members_rows_best_first(clients, shop, any_memb
 
     con = duckdb.connect(str(shop.warehouse), read_only=True)
     try:
-        expected = con.execute("SELECT product_id, reason_zh FROM mart_recommendations "
-                               "WHERE member_id = ? ORDER BY rank", [any_member]).fetchall()
+        expected = con.execute(
+            "SELECT product_id, reason_zh FROM mart_recommendations "
+            "WHERE member_id = ? ORDER BY rank",
+            [any_member],
+        ).fetchall()
     finally:
         con.close()
     body = clients["analyst"].get(f"/api/members/{any_member}").json()["recommendations"]
@@ -75,8 +81,14 @@ def test_absent_tables_give_empty_states(bare, tmp_path, login):
         member = c.get("/api/members").json()["rows"][0]["member_id"]
         body = c.get(f"/api/members/{member}").json()
         assert body["orders"]
-        for part, table in (("history", "mart_member_history"),
-                            ("recommendations", "mart_recommendations")):
-            assert body[part] == {"available": False, "missing": table,
-                                  "hint": "run `memberlens run`", "rows": []}
+        for part, table in (
+            ("history", "mart_member_history"),
+            ("recommendations", "mart_recommendations"),
+        ):
+            assert body[part] == {
+                "available": False,
+                "missing": table,
+                "hint": "run `memberlens run`",
+                "rows": [],
+            }
         assert c.get(f"/members/{member}").status_code == 200

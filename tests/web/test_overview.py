@@ -13,8 +13,9 @@ def paid(shop) -> pd.DataFrame:
 
     con = duckdb.connect(str(shop.warehouse), read_only=True)
     try:
-        o = con.execute("SELECT member_id, ordered_at, amount::DOUBLE AS amount, status "
-                        "FROM orders").df()
+        o = con.execute(
+            "SELECT member_id, ordered_at, amount::DOUBLE AS amount, status FROM orders"
+        ).df()
     finally:
         con.close()
     o["day"] = o["ordered_at"].dt.normalize()
@@ -33,20 +34,35 @@ def _bucket(day: pd.Series, grain: str) -> pd.Series:
 @pytest.mark.parametrize("start,end", [("2025-03-13", "2025-08-19"), ("2024-12-31", "2025-01-06")])
 @pytest.mark.parametrize("grain", ["day", "week", "month"])
 def test_trends_match_pandas(clients, paid, start, end, grain):
-    body = clients["viewer"].get("/api/overview", params={"start": start, "end": end,
-                                                          "grain": grain}).json()
+    body = (
+        clients["viewer"]
+        .get("/api/overview", params={"start": start, "end": end, "grain": grain})
+        .json()
+    )
     s, e = pd.Timestamp(start), pd.Timestamp(end)
     ps, pe = pd.Timestamp(body["previous_start"]), pd.Timestamp(body["previous_end"])
     assert (pe - ps) == (e - s) and pe == s - pd.Timedelta(days=1)
     for key, lo, hi in (("trend", s, e), ("previous_trend", ps, pe)):
         part = paid[(paid.day >= lo) & (paid.day <= hi)]
-        g = part.assign(bucket=_bucket(part.day, grain)).groupby("bucket").agg(
-            revenue=("amount", "sum"), orders=("amount", "size"),
-            active_members=("member_id", "nunique")).reset_index()
-        expected = [{"bucket": r.bucket.date().isoformat(), "revenue": pytest.approx(r.revenue,
-                                                                                     abs=0.01),
-                     "orders": r.orders, "active_members": r.active_members}
-                    for r in g.itertuples()]
+        g = (
+            part.assign(bucket=_bucket(part.day, grain))
+            .groupby("bucket")
+            .agg(
+                revenue=("amount", "sum"),
+                orders=("amount", "size"),
+                active_members=("member_id", "nunique"),
+            )
+            .reset_index()
+        )
+        expected = [
+            {
+                "bucket": r.bucket.date().isoformat(),
+                "revenue": pytest.approx(r.revenue, abs=0.01),
+                "orders": r.orders,
+                "active_members": r.active_members,
+            }
+            for r in g.itertuples()
+        ]
         assert body[key] == expected, (key, grain)
     cur = paid[(paid.day >= s) & (paid.day <= e)]
     k = body["current"]

@@ -23,9 +23,14 @@ from pathlib import Path
 import pytest
 
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-pytestmark = [pytest.mark.skipif(
-    not BINARIES, reason="PostgreSQL server binaries missing (/usr/lib/postgresql/*/bin/initdb): "
-    "apt-get install -y postgresql"), pytest.mark.slow]
+pytestmark = [
+    pytest.mark.skipif(
+        not BINARIES,
+        reason="PostgreSQL server binaries missing (/usr/lib/postgresql/*/bin/initdb): "
+        "apt-get install -y postgresql",
+    ),
+    pytest.mark.slow,
+]
 PASSWORD = "postgres-test-password"
 
 
@@ -53,8 +58,10 @@ def postgres_url(tmp_path_factory):
         try:
             owner = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.fail("running as root and there is no 'postgres' user to run the server "
-                        "(Debian's postgresql package creates it)")
+            pytest.fail(
+                "running as root and there is no 'postgres' user to run the server "
+                "(Debian's postgresql package creates it)"
+            )
         _reachable_by_others(base)
         os.chown(base, owner.pw_uid, owner.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
@@ -66,23 +73,54 @@ def postgres_url(tmp_path_factory):
     data, log = base / "data", base / "server.log"
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([*prefix, *args], capture_output=True, text=True, timeout=120,
-                              check=check)
+        return subprocess.run(
+            [*prefix, *args], capture_output=True, text=True, timeout=120, check=check
+        )
 
-    run(str(bindir / "initdb"), "-D", str(data), "-U", "memberlens", "--pwfile", str(pwfile),
-        "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8")
+    run(
+        str(bindir / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "memberlens",
+        "--pwfile",
+        str(pwfile),
+        "--auth=scram-sha-256",
+        "-E",
+        "UTF8",
+        "--locale=C.UTF-8",
+    )
     port = _free_port()
     options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={base}"
-    started = run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-                  "-w", "-t", "60", "start", check=False)
+    started = run(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(log),
+        "-o",
+        options,
+        "-w",
+        "-t",
+        "60",
+        "start",
+        check=False,
+    )
     if started.returncode != 0:
-        pytest.fail(f"PostgreSQL did not start: {started.stderr}\n"
-                    f"{log.read_text() if log.exists() else ''}")
+        pytest.fail(
+            f"PostgreSQL did not start: {started.stderr}\n{log.read_text() if log.exists() else ''}"
+        )
     try:
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=port, user="memberlens", password=secret,
-                             dbname="postgres", autocommit=True) as con:
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=port,
+            user="memberlens",
+            password=secret,
+            dbname="postgres",
+            autocommit=True,
+        ) as con:
             con.execute("CREATE DATABASE webstate")
         yield f"postgresql+psycopg://memberlens:{secret}@127.0.0.1:{port}/webstate"
     finally:
@@ -99,10 +137,18 @@ def project(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("pgproject")
     proj = init_project(root / "p", locale="en")
-    pacsv.write_csv(pa.table({"order_id": ["o1", "o2"], "member_id": ["m1", "m1"],
-                              "status": ["paid", "paid"], "amount": ["12.50", "7.50"],
-                              "ordered_at": ["2024-01-02 10:00:00", "2024-01-20 10:00:00"]}),
-                    root / "orders.csv")
+    pacsv.write_csv(
+        pa.table(
+            {
+                "order_id": ["o1", "o2"],
+                "member_id": ["m1", "m1"],
+                "status": ["paid", "paid"],
+                "amount": ["12.50", "7.50"],
+                "ordered_at": ["2024-01-02 10:00:00", "2024-01-20 10:00:00"],
+            }
+        ),
+        root / "orders.csv",
+    )
     load("orders", root / "orders.csv", project=proj)
     return proj
 
@@ -113,8 +159,9 @@ def _sql(url: str, query: str, *params):
     from sqlalchemy.engine import make_url
 
     u = make_url(url)
-    with psycopg.connect(host=u.host, port=u.port, user=u.username, password=u.password,
-                         dbname=u.database) as con:
+    with psycopg.connect(
+        host=u.host, port=u.port, user=u.username, password=u.password, dbname=u.database
+    ) as con:
         return con.execute(query, params).fetchall()
 
 
@@ -124,24 +171,38 @@ def test_migrations_create_the_schema_on_postgresql(postgres_url, project):
     store = open_store(postgres_url)
     assert store.engine.dialect.name == "postgresql"
     assert store.engine.dialect.driver == "psycopg"
-    tables = {r[0] for r in _sql(postgres_url, "SELECT table_name FROM information_schema.tables "
-                                 "WHERE table_schema = 'public'")}
-    assert {"users", "sessions", "api_tokens", "login_attempts", "audit_events", "saved_views",
-            "alembic_version"} <= tables
+    tables = {
+        r[0]
+        for r in _sql(
+            postgres_url,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+    }
+    assert {
+        "users",
+        "sessions",
+        "api_tokens",
+        "login_attempts",
+        "audit_events",
+        "saved_views",
+        "alembic_version",
+    } <= tables
     head = _sql(postgres_url, "SELECT version_num FROM alembic_version")
-    from alembic.script import ScriptDirectory
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     from memberlens.web import store as store_module
 
     cfg = Config()
-    cfg.set_main_option("script_location",
-                        str(Path(store_module.__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(Path(store_module.__file__).parent / "migrations"))
     assert head == [(ScriptDirectory.from_config(cfg).get_current_head(),)]
     open_store(postgres_url)  # upgrading an up-to-date schema changes nothing
     assert _sql(postgres_url, "SELECT count(*) FROM alembic_version") == [(1,)]
-    unique = _sql(postgres_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'users' "
-                  "AND indexdef LIKE 'CREATE UNIQUE%%'")
+    unique = _sql(
+        postgres_url,
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'users' "
+        "AND indexdef LIKE 'CREATE UNIQUE%%'",
+    )
     assert ("ix_users_username",) in unique
     store.engine.dispose()
 
@@ -160,9 +221,16 @@ def test_login_tokens_views_and_audit_on_postgresql(postgres_url, project):
 
     def login(c, user, password=PASSWORD):
         c.get("/login")
-        return c.post("/login", data={"username": user, "password": password,
-                                      "csrf_token": c.cookies.get("ml_csrf"), "next": "/"},
-                      follow_redirects=False)
+        return c.post(
+            "/login",
+            data={
+                "username": user,
+                "password": password,
+                "csrf_token": c.cookies.get("ml_csrf"),
+                "next": "/",
+            },
+            follow_redirects=False,
+        )
 
     with TestClient(app) as admin, TestClient(app) as script, TestClient(app) as other:
         assert login(admin, "pgadmin").status_code == 303
@@ -175,14 +243,19 @@ def test_login_tokens_views_and_audit_on_postgresql(postgres_url, project):
         bearer = {"Authorization": f"Bearer {token}"}
         assert script.get("/api/members", headers=bearer).json()["total"] == 1
         assert script.get("/api/overview", headers=bearer).json()["current"]["orders"] == 2
-        view = admin.post("/api/views", json={"page": "members", "name": "广东",
-                                              "params": {"province": "广东省"}}, headers=csrf)
+        view = admin.post(
+            "/api/views",
+            json={"page": "members", "name": "广东", "params": {"province": "广东省"}},
+            headers=csrf,
+        )
         assert view.status_code == 201
         assert admin.get("/api/views").json()["views"][0]["params"] == {"province": "广东省"}
         admin.delete(f"/api/tokens/{created.json()['id']}", headers=csrf)
         assert script.get("/api/members", headers=bearer).status_code == 401
-        codes = [login(other, "pgviewer", "wrong-password").status_code
-                 for _ in range(MAX_FAILURES_PER_USER + 1)]
+        codes = [
+            login(other, "pgviewer", "wrong-password").status_code
+            for _ in range(MAX_FAILURES_PER_USER + 1)
+        ]
         assert codes == [401] * MAX_FAILURES_PER_USER + [429]
         admin.post("/logout", data={"csrf_token": admin.cookies.get("ml_csrf")})
         assert admin.get("/api/me").status_code == 401
@@ -190,15 +263,23 @@ def test_login_tokens_views_and_audit_on_postgresql(postgres_url, project):
     stored = _sql(postgres_url, "SELECT token_hash, revoked_at IS NOT NULL FROM api_tokens")
     assert stored == [(stored[0][0], True)] and len(stored[0][0]) == 64
     assert token not in stored[0][0]
-    (hash_,) = _sql(postgres_url, "SELECT password_hash FROM users WHERE username = %s",
-                    "pgadmin")[0]
+    (hash_,) = _sql(postgres_url, "SELECT password_hash FROM users WHERE username = %s", "pgadmin")[
+        0
+    ]
     assert hash_.startswith("$argon2id$")
     actions = [r[0] for r in _sql(postgres_url, "SELECT action FROM audit_events ORDER BY id")]
-    for action in ("login", "token_create", "token_revoke", "login_failed", "login_blocked",
-                   "logout"):
+    for action in (
+        "login",
+        "token_create",
+        "token_revoke",
+        "login_failed",
+        "login_blocked",
+        "logout",
+    ):
         assert action in actions, action
-    detail = _sql(postgres_url, "SELECT detail ->> 'name' FROM audit_events "
-                  "WHERE action = 'token_create'")
+    detail = _sql(
+        postgres_url, "SELECT detail ->> 'name' FROM audit_events WHERE action = 'token_create'"
+    )
     assert detail == [("nightly",)]  # a JSON column PostgreSQL can query
     assert _sql(postgres_url, "SELECT count(*) FROM sessions WHERE revoked") == [(1,)]
     app.state.ctx.store.engine.dispose()

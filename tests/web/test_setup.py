@@ -23,9 +23,18 @@ def fresh(tmp_path):
     from memberlens.web import create_app
 
     proj = init_project(tmp_path / "p", locale="en")
-    pacsv.write_csv(pa.table({"order_id": ["o1"], "member_id": ["m1"], "status": ["paid"],
-                              "ordered_at": ["2024-01-02 10:00:00"], "amount": ["1.00"]}),
-                    tmp_path / "orders.csv")
+    pacsv.write_csv(
+        pa.table(
+            {
+                "order_id": ["o1"],
+                "member_id": ["m1"],
+                "status": ["paid"],
+                "ordered_at": ["2024-01-02 10:00:00"],
+                "amount": ["1.00"],
+            }
+        ),
+        tmp_path / "orders.csv",
+    )
     load("orders", tmp_path / "orders.csv", project=proj)
     return create_app(proj, database=f"sqlite:///{tmp_path / 's.sqlite'}")
 
@@ -53,8 +62,13 @@ def _events(app, action: str) -> list:
 def _form(c, **fields):
     page = c.get("/setup")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    data = {"username": "boss", "password": PASSWORD, "password2": PASSWORD,
-            "csrf_token": token.group(1) if token else "", **fields}
+    data = {
+        "username": "boss",
+        "password": PASSWORD,
+        "password2": PASSWORD,
+        "csrf_token": token.group(1) if token else "",
+        **fields,
+    }
     return c.post("/setup", data=data, follow_redirects=False)
 
 
@@ -74,9 +88,15 @@ def test_first_admin_from_this_machine(fresh, host):
         assert (me["username"], me["role"]) == ("boss", "admin")
         # once an account exists the page is refused, and the refusal is audited
         assert c.get("/setup").status_code == 403
-        again = c.post("/setup", data={"username": "x", "password": PASSWORD,
-                                       "password2": PASSWORD,
-                                       "csrf_token": c.cookies.get("ml_csrf")})
+        again = c.post(
+            "/setup",
+            data={
+                "username": "x",
+                "password": PASSWORD,
+                "password2": PASSWORD,
+                "csrf_token": c.cookies.get("ml_csrf"),
+            },
+        )
         assert again.status_code == 403
     assert _users(fresh) == 1
     (setup,) = _events(fresh, "setup")
@@ -89,12 +109,22 @@ def test_first_admin_from_this_machine(fresh, host):
 def test_setup_needs_the_csrf_token(fresh):
     with _client(fresh, "127.0.0.1") as c:
         c.get("/setup")
-        r = c.post("/setup", data={"username": "boss", "password": PASSWORD,
-                                   "password2": PASSWORD}, follow_redirects=False)
+        r = c.post(
+            "/setup",
+            data={"username": "boss", "password": PASSWORD, "password2": PASSWORD},
+            follow_redirects=False,
+        )
         assert r.status_code == 403
-        r = c.post("/setup", data={"username": "boss", "password": PASSWORD,
-                                   "password2": PASSWORD, "csrf_token": "forged"},
-                   follow_redirects=False)
+        r = c.post(
+            "/setup",
+            data={
+                "username": "boss",
+                "password": PASSWORD,
+                "password2": PASSWORD,
+                "csrf_token": "forged",
+            },
+            follow_redirects=False,
+        )
         assert r.status_code == 403
     assert _users(fresh) == 0
 
@@ -106,14 +136,19 @@ def test_setup_is_refused_from_other_addresses(fresh, host):
         assert page.status_code == 403 and "127.0.0.1" in page.text
         assert 'name="password2"' not in page.text
         c.get("/login")
-        r = c.post("/setup", data={"username": "evil", "password": PASSWORD,
-                                   "password2": PASSWORD,
-                                   "csrf_token": c.cookies.get("ml_csrf")},
-                   follow_redirects=False)
+        r = c.post(
+            "/setup",
+            data={
+                "username": "evil",
+                "password": PASSWORD,
+                "password2": PASSWORD,
+                "csrf_token": c.cookies.get("ml_csrf"),
+            },
+            follow_redirects=False,
+        )
         assert r.status_code == 403
         login = c.get("/login", follow_redirects=False)  # no redirect to /setup from afar
         assert login.status_code == 200 and 'id="no-account"' in login.text
     assert _users(fresh) == 0
     (refused,) = _events(fresh, "setup_refused")
-    assert (refused.username, refused.ip, refused.detail) == ("evil", host,
-                                                              {"reason": "not local"})
+    assert (refused.username, refused.ip, refused.detail) == ("evil", host, {"reason": "not local"})

@@ -32,8 +32,9 @@ def test_backtest_on_cdnow_reproduces_fader_hardie_lee_2005(cdnow_client):
     # reference: FHL (2005) BG/NBD on the CDNOW sample, 39 + 39 weeks (tests/reference/
     # cdnow_clv.json: paper parameters, holdout figures verified with lifetimes / BTYD)
     ref = json.loads(REFERENCE.read_text(encoding="utf-8"))
-    body = cdnow_client.get("/api/value/backtest", params={
-        "calibration_end": "1997-09-30", "holdout_end": "1998-06-30"}).json()
+    body = cdnow_client.get(
+        "/api/value/backtest", params={"calibration_end": "1997-09-30", "holdout_end": "1998-06-30"}
+    ).json()
     for name, value in ref["bgnbd_paper"].items():
         if name != "log_likelihood":
             assert round(body["params"][name], 3) == value, name
@@ -41,14 +42,16 @@ def test_backtest_on_cdnow_reproduces_fader_hardie_lee_2005(cdnow_client):
     assert track["actual_cumulative"][-1] == ref["holdout"]["actual_cumulative_week_78"]
     assert track["actual_cumulative"][19:25] == ref["holdout"]["actual_cumulative_weeks_20_25"]
     assert track["expected_cumulative"][38] == pytest.approx(
-        ref["holdout"]["bgnbd_cumulative_week_39"], abs=0.5)
+        ref["holdout"]["bgnbd_cumulative_week_39"], abs=0.5
+    )
     assert track["expected_cumulative"][77] == pytest.approx(
-        ref["holdout"]["bgnbd_cumulative_week_78"], abs=0.5)
+        ref["holdout"]["bgnbd_cumulative_week_78"], abs=0.5
+    )
     assert body["error"]["expected_total"] == pytest.approx(
-        ref["holdout"]["bgnbd_expected_holdout_total"], abs=0.5)
+        ref["holdout"]["bgnbd_expected_holdout_total"], abs=0.5
+    )
     assert round(body["error"]["correlation"], 3) == ref["holdout"]["bgnbd_correlation_paper"]
-    assert [r["members"] for r in body["by_frequency"]] == \
-        ref["bgnbd_by_frequency_btyd"]["members"]
+    assert [r["members"] for r in body["by_frequency"]] == ref["bgnbd_by_frequency_btyd"]["members"]
     assert body["tracking"]["period_end"][38] == "1997-09-30"  # week 39 ends on the split
     assert body["tracking"]["calibration_periods"] == 39
 
@@ -60,10 +63,13 @@ def test_backtest_default_split_and_actuals_match_pandas(clients, shop):
 
     con = duckdb.connect(str(shop.warehouse), read_only=True)
     try:
-        o = con.execute("SELECT member_id, ordered_at FROM orders WHERE status = 'paid' "
-                        "AND member_id IS NOT NULL").df()
-        first, last = con.execute("SELECT min(ordered_at)::DATE, max(ordered_at)::DATE "
-                                  "FROM orders").fetchone()
+        o = con.execute(
+            "SELECT member_id, ordered_at FROM orders WHERE status = 'paid' "
+            "AND member_id IS NOT NULL"
+        ).df()
+        first, last = con.execute(
+            "SELECT min(ordered_at)::DATE, max(ordered_at)::DATE FROM orders"
+        ).fetchone()
     finally:
         con.close()
     body = clients["viewer"].get("/api/value/backtest").json()
@@ -80,13 +86,11 @@ def test_backtest_default_split_and_actuals_match_pandas(clients, shop):
     week = ((repeat.day - origin).dt.days // 7).value_counts().sort_index()
     track = body["tracking"]["periods"]
     assert body["tracking"]["origin"] == origin.date().isoformat()
-    assert track["actual_incremental"] == [int(week.get(k, 0))
-                                           for k in range(len(track["period"]))]
+    assert track["actual_incremental"] == [int(week.get(k, 0)) for k in range(len(track["period"]))]
     # conditional expectations: members by calibration frequency (0..6, 7+) and their mean
     # holdout purchase days
     cal = cohort[cohort.day <= cal_end].groupby("member_id").size() - 1
-    hold = cohort[cohort.day > cal_end].groupby("member_id").size().reindex(cal.index,
-                                                                           fill_value=0)
+    hold = cohort[cohort.day > cal_end].groupby("member_id").size().reindex(cal.index, fill_value=0)
     group = cal.clip(upper=7)
     for row in body["by_frequency"]:
         k = 7 if row["frequency"] == "7+" else int(row["frequency"])
@@ -108,16 +112,29 @@ def test_backtest_is_cached_per_pipeline_run_and_validates_the_split(clients, ap
         con.close()
     keys = [k for k in app.state.ctx._cache if k[0][0] == "backtest"]
     assert keys and all(k[1] == ("run", run) for k in keys)
-    custom = clients["viewer"].get("/api/value/backtest", params={
-        "calibration_end": "2024-12-31", "holdout_end": "2025-06-30", "model": "mbgnbd"}).json()
-    assert (custom["calibration_end"], custom["holdout_end"], custom["model"]) == \
-        ("2024-12-31", "2025-06-30", "mbgnbd")
+    custom = (
+        clients["viewer"]
+        .get(
+            "/api/value/backtest",
+            params={
+                "calibration_end": "2024-12-31",
+                "holdout_end": "2025-06-30",
+                "model": "mbgnbd",
+            },
+        )
+        .json()
+    )
+    assert (custom["calibration_end"], custom["holdout_end"], custom["model"]) == (
+        "2024-12-31",
+        "2025-06-30",
+        "mbgnbd",
+    )
     assert custom["tracking"]["period_end"][-1] >= "2025-06-30"
-    bad = clients["viewer"].get("/api/value/backtest", params={
-        "calibration_end": "2025-06-30", "holdout_end": "2025-01-31"})
+    bad = clients["viewer"].get(
+        "/api/value/backtest", params={"calibration_end": "2025-06-30", "holdout_end": "2025-01-31"}
+    )
     assert bad.status_code == 400 and "calibration_end" in bad.json()["detail"]
-    assert clients["viewer"].get("/api/value/backtest",
-                                 params={"model": "nope"}).status_code == 422
+    assert clients["viewer"].get("/api/value/backtest", params={"model": "nope"}).status_code == 422
 
 
 def test_default_split_rule():
@@ -127,8 +144,7 @@ def test_default_split_rule():
     end = dt.date(2025, 12, 31)
     assert default_split(dt.date(2023, 1, 1), end) == (end - dt.timedelta(weeks=26), end)
     # 30 weeks of history: the last third (10 weeks) is the holdout
-    assert default_split(end - dt.timedelta(weeks=30), end) == \
-        (end - dt.timedelta(weeks=10), end)
+    assert default_split(end - dt.timedelta(weeks=30), end) == (end - dt.timedelta(weeks=10), end)
     with pytest.raises(DataError, match="at least 18 weeks"):
         default_split(end - dt.timedelta(weeks=10), end)
 
@@ -143,14 +159,17 @@ def test_next_purchases_match_the_marts(clients, shop):
     try:
         as_of = con.execute("SELECT max(as_of)::DATE FROM mart_members").fetchone()[0]
         weeks = body["members"]["weeks"]
-        assert len(weeks) == 13 and weeks[0]["week_start"] == \
-            (as_of + dt.timedelta(days=1)).isoformat()
+        assert (
+            len(weeks) == 13
+            and weeks[0]["week_start"] == (as_of + dt.timedelta(days=1)).isoformat()
+        )
         for w in weeks:
             lo = dt.date.fromisoformat(w["week_start"])
             n, alive = con.execute(
                 "SELECT count(*), coalesce(sum(p_alive), 0) FROM mart_members "
                 "WHERE next_purchase_date BETWEEN ? AND ?",
-                [lo, lo + dt.timedelta(days=6)]).fetchone()
+                [lo, lo + dt.timedelta(days=6)],
+            ).fetchone()
             assert (w["members"], w["expected"]) == (n, pytest.approx(alive, abs=0.01))
         assert sum(w["members"] for w in weeks) > 0
         rep = body["replenishment"]
@@ -161,7 +180,8 @@ def test_next_purchases_match_the_marts(clients, shop):
                 "expected_next_purchase::DATE > ? AND expected_next_purchase::DATE <= ?), "
                 "count(*) FILTER (WHERE days_overdue > 0), sum(p_within_window) "
                 "FROM mart_replenishment WHERE category = ?",
-                [as_of, as_of + dt.timedelta(days=30), c["category"]]).fetchone()
+                [as_of, as_of + dt.timedelta(days=30), c["category"]],
+            ).fetchone()
             assert (c["members"], c["due"], c["overdue"]) == (members, due, overdue)
             assert c["expected_buyers"] == pytest.approx(expected, abs=0.01)
         top = con.execute("SELECT max(p_within_window) FROM mart_replenishment").fetchone()[0]
@@ -173,8 +193,9 @@ def test_next_purchases_match_the_marts(clients, shop):
 
 
 def test_a_split_the_data_cannot_fit_is_reported_not_raised(cdnow_client):
-    body = cdnow_client.get("/api/value/backtest", params={
-        "calibration_end": "1990-01-31", "holdout_end": "1997-06-30"})
+    body = cdnow_client.get(
+        "/api/value/backtest", params={"calibration_end": "1990-01-31", "holdout_end": "1997-06-30"}
+    )
     assert body.status_code == 200
     got = body.json()
     assert (got["available"], got["error"]) == (False, "DataError")

@@ -13,9 +13,17 @@ from memberlens.baskets.itemsets import frequent_itemsets, min_count
 from memberlens.baskets.rules import RULE_COLUMNS, association_rules
 from memberlens.baskets.transactions import Transactions, encode_baskets, read_basket_file
 
-__all__ = ["RULE_COLUMNS", "Transactions", "association_rules", "basket_pairs",
-           "baskets_from_orders", "encode_baskets", "frequent_itemsets", "min_count",
-           "read_basket_file"]
+__all__ = [
+    "RULE_COLUMNS",
+    "Transactions",
+    "association_rules",
+    "basket_pairs",
+    "baskets_from_orders",
+    "encode_baskets",
+    "frequent_itemsets",
+    "min_count",
+    "read_basket_file",
+]
 
 
 def __getattr__(name: str):

@@ -21,8 +21,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BasketLayout", "ItemsetCounts", "basket_layout", "line_starts", "longest_basket",
-           "mine_itemsets", "pair_counts", "sort_within_baskets"]
+__all__ = [
+    "BasketLayout",
+    "ItemsetCounts",
+    "basket_layout",
+    "line_starts",
+    "longest_basket",
+    "mine_itemsets",
+    "pair_counts",
+    "sort_within_baskets",
+]
 
 # Intersect at most this many uint64 words per numpy call (2 MB: the gathered rows stay in cache).
 _BLOCK_WORDS = 1 << 18
@@ -63,7 +71,7 @@ def longest_basket(starts: np.ndarray) -> int:
     """Most lines in one basket (blockwise, without a full-length difference array)."""
     longest = 0
     for start in range(0, starts.size - 1, _BLOCK_LINES):
-        longest = max(longest, int(np.diff(starts[start:start + _BLOCK_LINES + 1]).max()))
+        longest = max(longest, int(np.diff(starts[start : start + _BLOCK_LINES + 1]).max()))
     return longest
 
 
@@ -111,8 +119,9 @@ def pair_counts(basket: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:
             if not at.size:
                 break
             low, high = code[at], code[at + d]
-            counts += np.bincount(np.minimum(low, high) * n_rows + np.maximum(low, high),
-                                  minlength=n_rows * n_rows)
+            counts += np.bincount(
+                np.minimum(low, high) * n_rows + np.maximum(low, high), minlength=n_rows * n_rows
+            )
         start = stop
     counts = counts.reshape(n_rows, n_rows)
     return counts + counts.T
@@ -129,16 +138,17 @@ def _group_pairs(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, first + 1 + offset
 
 
-def _frequent_pairs(tids: np.ndarray, first: np.ndarray, second: np.ndarray,
-                    min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _frequent_pairs(
+    tids: np.ndarray, first: np.ndarray, second: np.ndarray, min_count: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Intersect the tid-lists of rows ``first[p]`` and ``second[p]`` for every pair ``p``;
     keep the pairs held by at least ``min_count`` transactions, in pair order. Returns (kept
     pair positions, their counts, their tid-lists); works in blocks of bounded size."""
     step = max(1, _BLOCK_WORDS // max(1, tids.shape[1]))
     kept_pos, kept_counts, kept_tids = [], [], []
     for start in range(0, first.size, step):
-        block = tids[first[start:start + step]]
-        np.bitwise_and(block, tids[second[start:start + step]], out=block)
+        block = tids[first[start : start + step]]
+        np.bitwise_and(block, tids[second[start : start + step]], out=block)
         counts = np.bitwise_count(block).sum(axis=1, dtype=np.int64)
         keep = np.flatnonzero(counts >= min_count)
         kept_pos.append(keep + start)
@@ -146,8 +156,11 @@ def _frequent_pairs(tids: np.ndarray, first: np.ndarray, second: np.ndarray,
         kept_tids.append(block[keep])
     if len(kept_pos) <= 1:
         empty = np.empty(0, dtype=np.int64)
-        return ((kept_pos[0], kept_counts[0], kept_tids[0]) if kept_pos
-                else (empty, empty, np.empty((0, tids.shape[1]), dtype=np.uint64)))
+        return (
+            (kept_pos[0], kept_counts[0], kept_tids[0])
+            if kept_pos
+            else (empty, empty, np.empty((0, tids.shape[1]), dtype=np.uint64))
+        )
     return np.concatenate(kept_pos), np.concatenate(kept_counts), np.concatenate(kept_tids)
 
 
@@ -163,33 +176,43 @@ def _class_runs(counts: np.ndarray, per_item: np.ndarray) -> list[tuple[int, int
             continue
         hi, pairs, cap = lo + 1, int(per_item[lo]), 2 * int(counts[lo]) + 64
         lines = int(counts[lo])
-        while (hi < n_items and counts[hi] <= cap  # similar widths: little padding
-               and (pairs + per_item[hi]) * (int(counts[hi]) // 64 + 1) <= _BATCH_WORDS
-               and lines + counts[hi] <= _BLOCK_LINES):
+        while (
+            hi < n_items
+            and counts[hi] <= cap  # similar widths: little padding
+            and (pairs + per_item[hi]) * (int(counts[hi]) // 64 + 1) <= _BATCH_WORDS
+            and lines + counts[hi] <= _BLOCK_LINES
+        ):
             pairs, lines, hi = pairs + int(per_item[hi]), lines + int(counts[hi]), hi + 1
         runs.append((lo, hi, int(counts[lo:hi].max()) // 64 + 1))
         lo = hi
     return runs
 
 
-def _class_lines(lo: int, hi: int, layout: BasketLayout
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _class_lines(
+    lo: int, hi: int, layout: BasketLayout
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The lines of items ``lo..hi-1`` grouped by item, baskets ascending within an item: their
     basket, their item minus ``lo``, and the line itself. One scan of the lines per run."""
     found = []
     for start in range(0, layout.item.size, _BLOCK_LINES):
-        block = layout.item[start:start + _BLOCK_LINES]
+        block = layout.item[start : start + _BLOCK_LINES]
         at = np.flatnonzero((block >= lo) & (block < hi))
-        found.append((layout.basket[start + at], (block[at] - lo).astype(np.int32),
-                      (start + at).astype(layout.line_start.dtype)))
+        found.append(
+            (
+                layout.basket[start + at],
+                (block[at] - lo).astype(np.int32),
+                (start + at).astype(layout.line_start.dtype),
+            )
+        )
     tid, owner, line = (np.concatenate([f[i] for f in found]) for i in range(3))
     del found
     order = np.argsort(owner, kind="stable")  # stable: baskets stay ascending
     return tid[order], owner[order], line[order]
 
 
-def _project(lo: int, hi: int, width: int, pair_row: np.ndarray, n_pairs: int,
-             layout: BasketLayout) -> np.ndarray:
+def _project(
+    lo: int, hi: int, width: int, pair_row: np.ndarray, n_pairs: int, layout: BasketLayout
+) -> np.ndarray:
     """Tid-lists of the frequent pairs of classes ``lo..hi-1``, each over its class's own
     transactions: bit ``j`` of pair ``(a, b)`` is set when the ``j``-th transaction holding
     ``a`` holds ``b``. Built from the transactions' lines, in blocks."""
@@ -199,21 +222,30 @@ def _project(lo: int, hi: int, width: int, pair_row: np.ndarray, n_pairs: int,
     out = np.zeros(n_pairs * width, dtype=np.uint64)
     step = max(1, _BLOCK_LINES // 16)
     for start in range(0, tids.size, step):
-        tid, owner = tids[start:start + step], owners[start:start + step]
+        tid, owner = tids[start : start + step], owners[start : start + step]
         # items are sorted within a basket, so the partners (later items) follow the class item
-        begin = lines[start:start + step] + 1
+        begin = lines[start : start + step] + 1
         size = layout.line_start[tid + 1] - begin
         line = np.repeat(begin - np.cumsum(size) + size, size) + np.arange(int(size.sum()))
         row = pair_row[np.repeat(owner, size), layout.item[line]]
         keep = row >= 0
-        rank = np.repeat(ranks[start:start + step], size)[keep]
-        np.bitwise_or.at(out, row[keep].astype(np.int64) * width + (rank >> 6),
-                         np.left_shift(np.uint64(1), (rank & 63).astype(np.uint64)))
+        rank = np.repeat(ranks[start : start + step], size)[keep]
+        np.bitwise_or.at(
+            out,
+            row[keep].astype(np.int64) * width + (rank >> 6),
+            np.left_shift(np.uint64(1), (rank & 63).astype(np.uint64)),
+        )
     return out.reshape(n_pairs, width)
 
 
-def mine_itemsets(layout: BasketLayout | None, pair_counts: np.ndarray, *,
-                  item_counts: np.ndarray, min_count: int, max_len: int) -> ItemsetCounts:
+def mine_itemsets(
+    layout: BasketLayout | None,
+    pair_counts: np.ndarray,
+    *,
+    item_counts: np.ndarray,
+    min_count: int,
+    max_len: int,
+) -> ItemsetCounts:
     """All itemsets of at most ``max_len`` items held by at least ``min_count`` transactions.
 
     Items are ``0..n_items-1`` in ascending count order, all frequent; ``pair_counts`` is the
@@ -255,5 +287,7 @@ def mine_itemsets(layout: BasketLayout | None, pair_counts: np.ndarray, *,
             size += 1
             rows.setdefault(size, []).append(items)
             found.setdefault(size, []).append(cnt)
-    return ItemsetCounts(rows={k: np.concatenate(v) for k, v in rows.items()},
-                         counts={k: np.concatenate(v) for k, v in found.items()})
+    return ItemsetCounts(
+        rows={k: np.concatenate(v) for k, v in rows.items()},
+        counts={k: np.concatenate(v) for k, v in found.items()},
+    )

@@ -16,8 +16,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from memberlens.baskets._eclat import (ItemsetCounts, basket_layout, line_starts, longest_basket,
-                                       mine_itemsets, pair_counts, sort_within_baskets)
+from memberlens.baskets._eclat import (
+    ItemsetCounts,
+    basket_layout,
+    line_starts,
+    longest_basket,
+    mine_itemsets,
+    pair_counts,
+    sort_within_baskets,
+)
 from memberlens.baskets.transactions import blockwise_take, encode_baskets
 from memberlens.exceptions import ConfigError
 
@@ -35,11 +42,15 @@ def min_count(min_support: float, n_transactions: int) -> int:
 
 
 def check_support(min_support) -> float:
-    if (isinstance(min_support, bool) or not isinstance(min_support, numbers.Real)
-            or not 0 < min_support <= 1):
+    if (
+        isinstance(min_support, bool)
+        or not isinstance(min_support, numbers.Real)
+        or not 0 < min_support <= 1
+    ):
         raise ConfigError(
             f"min_support must be a share of baskets in (0, 1]; got {min_support!r}. "
-            "For an absolute count c over n baskets pass c / n (e.g. 0.001 for 10 in 9,835)")
+            "For an absolute count c over n baskets pass c / n (e.g. 0.001 for 10 in 9,835)"
+        )
     return float(min_support)
 
 
@@ -48,11 +59,14 @@ def check_lengths(min_len, max_len, *, max_len_name: str = "max_len") -> None:
         if value is None and name != "min_len":
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ConfigError(f"{name} must be a whole number >= 1 (items per itemset or rule, "
-                              f"left and right sides together); got {value!r}")
+            raise ConfigError(
+                f"{name} must be a whole number >= 1 (items per itemset or rule, "
+                f"left and right sides together); got {value!r}"
+            )
     if max_len is not None and max_len < min_len:
-        raise ConfigError(f"max_len ({max_len}) is below min_len ({min_len}); raise max_len or "
-                          "lower min_len")
+        raise ConfigError(
+            f"max_len ({max_len}) is below min_len ({min_len}); raise max_len or lower min_len"
+        )
 
 
 @dataclass(frozen=True)
@@ -76,8 +90,7 @@ def count_itemsets(baskets, *, min_support: float, max_len: int | None) -> Mined
     frequent = np.flatnonzero(item_counts >= threshold)
     # rank frequent items by ascending count (ties by code): short tid-lists come first
     frequent = frequent[np.argsort(item_counts[frequent], kind="stable")]
-    rank = np.full(transactions.n_items, -1,
-                   dtype=np.int16 if frequent.size < 2**15 else np.int32)
+    rank = np.full(transactions.n_items, -1, dtype=np.int16 if frequent.size < 2**15 else np.int32)
     rank[frequent] = np.arange(frequent.size)
     ranked = blockwise_take(rank, transactions.item)
     on = ranked >= 0
@@ -93,14 +106,21 @@ def count_itemsets(baskets, *, min_support: float, max_len: int | None) -> Mined
         sort_within_baskets(basket, ranked)
         layout = basket_layout(basket, ranked, starts)
     del starts, basket, ranked
-    found = mine_itemsets(layout, pairs, item_counts=item_counts[frequent], min_count=threshold,
-                          max_len=limit)
+    found = mine_itemsets(
+        layout, pairs, item_counts=item_counts[frequent], min_count=threshold, max_len=limit
+    )
     del layout
-    rows = {size: np.sort(frequent[ranked], axis=1)  # back to item codes, in label order
-            for size, ranked in found.rows.items()}
-    return MinedItemsets(itemsets=ItemsetCounts(rows=rows, counts=found.counts),
-                         item_counts=item_counts, labels=labels, n_transactions=n,
-                         min_count=threshold)
+    rows = {
+        size: np.sort(frequent[ranked], axis=1)  # back to item codes, in label order
+        for size, ranked in found.rows.items()
+    }
+    return MinedItemsets(
+        itemsets=ItemsetCounts(rows=rows, counts=found.counts),
+        item_counts=item_counts,
+        labels=labels,
+        n_transactions=n,
+        min_count=threshold,
+    )
 
 
 def _sorted_order(rows: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -116,8 +136,9 @@ def itemset_tuples(labels: np.ndarray, rows: np.ndarray) -> list[tuple]:
     return list(map(tuple, labels[rows].tolist()))
 
 
-def frequent_itemsets(baskets, *, min_support: float, min_len: int = 1,
-                      max_len: int | None = None) -> pd.DataFrame:
+def frequent_itemsets(
+    baskets, *, min_support: float, min_len: int = 1, max_len: int | None = None
+) -> pd.DataFrame:
     """Itemsets held by at least ``ceil(min_support * n)`` of the ``n`` baskets (arules rule).
 
     Returns a frame with ``itemset`` (tuple of items in sorted order), ``size``, ``count`` and
@@ -139,15 +160,21 @@ def frequent_itemsets(baskets, *, min_support: float, min_len: int = 1,
     found, labels, n = mined.itemsets, mined.labels, mined.n_transactions
     sizes = [size for size in sorted(found.rows) if size >= min_len]
     orders = {size: _sorted_order(found.rows[size], found.counts[size]) for size in sizes}
-    counts = np.concatenate([np.empty(0, np.int64)] +
-                            [found.counts[size][orders[size]] for size in sizes])
-    frame = pd.DataFrame({
-        "itemset": [t for size in sizes
-                    for t in itemset_tuples(labels, found.rows[size][orders[size]])],
-        "size": np.repeat(np.array(sizes, dtype=np.int64),
-                          [orders[size].size for size in sizes]),
-        "count": counts,
-        "support": counts / n,
-    }, columns=["itemset", "size", "count", "support"])
+    counts = np.concatenate(
+        [np.empty(0, np.int64)] + [found.counts[size][orders[size]] for size in sizes]
+    )
+    frame = pd.DataFrame(
+        {
+            "itemset": [
+                t for size in sizes for t in itemset_tuples(labels, found.rows[size][orders[size]])
+            ],
+            "size": np.repeat(
+                np.array(sizes, dtype=np.int64), [orders[size].size for size in sizes]
+            ),
+            "count": counts,
+            "support": counts / n,
+        },
+        columns=["itemset", "size", "count", "support"],
+    )
     frame.attrs.update(n_transactions=n, min_count=mined.min_count)
     return frame

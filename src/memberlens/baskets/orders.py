@@ -25,12 +25,17 @@ def _require(table: ibis.Table, name: str, columns: tuple[str, ...]) -> None:
     if missing:
         raise SchemaError(
             f"{name}: missing column(s) {missing}; found {list(table.columns)}. Map the source "
-            f"columns to the canonical names at ingest (see docs/data-contract.md)")
+            f"columns to the canonical names at ingest (see docs/data-contract.md)"
+        )
 
 
-def basket_pairs(order_items: ibis.Table, *, level: BasketLevel = "product",
-                 products: ibis.Table | None = None,
-                 orders: ibis.Table | None = None) -> ibis.Table:
+def basket_pairs(
+    order_items: ibis.Table,
+    *,
+    level: BasketLevel = "product",
+    products: ibis.Table | None = None,
+    orders: ibis.Table | None = None,
+) -> ibis.Table:
     """The Ibis expression of distinct ``(basket_id, item)`` pairs, as strings.
 
     ``level="product"`` uses ``product_id``; ``level="category"`` joins ``products`` and uses
@@ -47,30 +52,36 @@ def basket_pairs(order_items: ibis.Table, *, level: BasketLevel = "product",
         paid = orders.filter(orders.status == "paid").select("order_id").distinct()
         lines = lines.semi_join(paid, "order_id")
     if level == "product":
-        pairs = lines.select(basket_id=lines.order_id.cast("string"),
-                             item=lines.product_id.cast("string"))
+        pairs = lines.select(
+            basket_id=lines.order_id.cast("string"), item=lines.product_id.cast("string")
+        )
     elif level == "category":
         if products is None:
             raise MissingTableError(
                 "level='category' needs the products table (product_id, category); pass "
-                "products=... or use level='product'")
+                "products=... or use level='product'"
+            )
         _require(products, "products", ("product_id", "category"))
-        catalogue = products.select(cat_product=products.product_id.cast("string"),
-                                    category=products.category.cast("string"))
-        joined = lines.join(catalogue,
-                            lines.product_id.cast("string") == catalogue.cat_product)
+        catalogue = products.select(
+            cat_product=products.product_id.cast("string"),
+            category=products.category.cast("string"),
+        )
+        joined = lines.join(catalogue, lines.product_id.cast("string") == catalogue.cat_product)
         joined = joined.filter(joined.category.notnull())
-        pairs = joined.select(basket_id=joined.order_id.cast("string"),
-                              item=joined.category)
+        pairs = joined.select(basket_id=joined.order_id.cast("string"), item=joined.category)
     else:
         raise ConfigError(f"level must be 'product' or 'category'; got {level!r}")
     pairs = pairs.filter(pairs.basket_id.notnull() & pairs.item.notnull())
     return pairs.select(*BASKET_COLUMNS).distinct()
 
 
-def baskets_from_orders(order_items: ibis.Table, *, level: BasketLevel = "product",
-                        products: ibis.Table | None = None,
-                        orders: ibis.Table | None = None) -> pa.Table:
+def baskets_from_orders(
+    order_items: ibis.Table,
+    *,
+    level: BasketLevel = "product",
+    products: ibis.Table | None = None,
+    orders: ibis.Table | None = None,
+) -> pa.Table:
     """Run :func:`basket_pairs` in the engine and return the pairs as an Arrow table
     (columns ``basket_id``, ``item``), ready for :func:`frequent_itemsets` and
     :func:`association_rules`. Row order is the engine's; mining does not depend on it.
@@ -82,5 +93,4 @@ def baskets_from_orders(order_items: ibis.Table, *, level: BasketLevel = "produc
     >>> baskets_from_orders(lines).to_pandas().sort_values(["basket_id", "item"]).values.tolist()
     [['o1', 'p1'], ['o1', 'p2'], ['o2', 'p1']]
     """
-    return basket_pairs(order_items, level=level, products=products,
-                        orders=orders).to_pyarrow()
+    return basket_pairs(order_items, level=level, products=products, orders=orders).to_pyarrow()

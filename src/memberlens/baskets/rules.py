@@ -19,14 +19,23 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from memberlens.baskets.itemsets import (check_lengths, check_support, count_itemsets,
-                                         itemset_tuples)
+from memberlens.baskets.itemsets import check_lengths, check_support, count_itemsets, itemset_tuples
 from memberlens.exceptions import ConfigError
 
 __all__ = ["RULE_COLUMNS", "association_rules"]
 
-RULE_COLUMNS = ("antecedent", "consequent", "support", "confidence", "lift", "leverage",
-                "conviction", "count", "antecedent_count", "consequent_count")
+RULE_COLUMNS = (
+    "antecedent",
+    "consequent",
+    "support",
+    "confidence",
+    "lift",
+    "leverage",
+    "conviction",
+    "count",
+    "antecedent_count",
+    "consequent_count",
+)
 
 # arules src/istree.c: #define EPSILON 1e-12 /* to cope with roundoff errors */
 _CONFIDENCE_TOLERANCE = 1e-12
@@ -44,21 +53,31 @@ def _lookup(table: np.ndarray, queries: np.ndarray, n_items: int) -> np.ndarray:
     _, inverse = np.unique(both, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     where = np.empty(inverse.max() + 1, dtype=np.int64)
-    where[inverse[:table.shape[0]]] = np.arange(table.shape[0])
-    return where[inverse[table.shape[0]:]]
+    where[inverse[: table.shape[0]]] = np.arange(table.shape[0])
+    return where[inverse[table.shape[0] :]]
 
 
-def _rules_of_size(rows: np.ndarray, counts: np.ndarray, sub_rows: np.ndarray | None,
-                   sub_counts: np.ndarray | None, n: int, n_items: int,
-                   min_confidence: float):
+def _rules_of_size(
+    rows: np.ndarray,
+    counts: np.ndarray,
+    sub_rows: np.ndarray | None,
+    sub_counts: np.ndarray | None,
+    n: int,
+    n_items: int,
+    min_confidence: float,
+):
     """(antecedent codes, consequent code, count, antecedent count) of the kept rules built from
     itemsets ``rows`` of one size; ``sub_rows`` are the itemsets one item shorter."""
     size = rows.shape[1]
     if size == 1:  # {} => {c}: the antecedent is the empty set, held by every basket
         lhs_counts = np.full(rows.shape[0], n, dtype=np.int64)
         keep = counts / lhs_counts >= min_confidence - _CONFIDENCE_TOLERANCE
-        return (np.empty((int(keep.sum()), 0), dtype=np.int64), rows[keep, 0], counts[keep],
-                lhs_counts[keep])
+        return (
+            np.empty((int(keep.sum()), 0), dtype=np.int64),
+            rows[keep, 0],
+            counts[keep],
+            lhs_counts[keep],
+        )
     lhs = np.concatenate([np.delete(rows, j, axis=1) for j in range(size)])
     rhs = np.concatenate([rows[:, j] for j in range(size)])
     total = np.tile(counts, size)
@@ -72,13 +91,18 @@ def _sort_rules(frame_keys: dict[str, np.ndarray], lhs: np.ndarray) -> np.ndarra
     pad = np.where(lhs >= 0, lhs, np.iinfo(np.int64).max)
     keys = [frame_keys["rhs"]]
     keys += [pad[:, j] for j in range(pad.shape[1] - 1, -1, -1)]
-    keys += [frame_keys["size"], -frame_keys["count"], -frame_keys["confidence"],
-             -frame_keys["lift"]]
+    keys += [
+        frame_keys["size"],
+        -frame_keys["count"],
+        -frame_keys["confidence"],
+        -frame_keys["lift"],
+    ]
     return np.lexsort(keys)
 
 
-def association_rules(baskets, *, min_support: float, min_confidence: float, min_len: int = 1,
-                      max_len: int = 10) -> pd.DataFrame:
+def association_rules(
+    baskets, *, min_support: float, min_confidence: float, min_len: int = 1, max_len: int = 10
+) -> pd.DataFrame:
     """Rules ``antecedent => consequent`` (one item on the right) with arules' semantics.
 
     ``min_len`` / ``max_len`` count the items of both sides together, as arules' ``minlen`` /
@@ -98,10 +122,15 @@ def association_rules(baskets, *, min_support: float, min_confidence: float, min
     2         ()       milk        0.75  1.000000
     """
     min_support = check_support(min_support)
-    if (isinstance(min_confidence, bool) or not isinstance(min_confidence, numbers.Real)
-            or not 0 <= min_confidence <= 1):
-        raise ConfigError(f"min_confidence must be a share in [0, 1]; got {min_confidence!r} "
-                          "(e.g. 0.5 keeps rules right at least half of the time)")
+    if (
+        isinstance(min_confidence, bool)
+        or not isinstance(min_confidence, numbers.Real)
+        or not 0 <= min_confidence <= 1
+    ):
+        raise ConfigError(
+            f"min_confidence must be a share in [0, 1]; got {min_confidence!r} "
+            "(e.g. 0.5 keeps rules right at least half of the time)"
+        )
     check_lengths(min_len, max_len)
     mined = count_itemsets(baskets, min_support=min_support, max_len=max_len)
     found, item_counts, labels = mined.itemsets, mined.item_counts, mined.labels
@@ -112,11 +141,16 @@ def association_rules(baskets, *, min_support: float, min_confidence: float, min
         if size < min_len:
             continue
         lhs, rhs, count, lhs_count = _rules_of_size(
-            found.rows[size], found.counts[size], found.rows.get(size - 1),
-            found.counts.get(size - 1), n, labels.size,
-            float(min_confidence))
+            found.rows[size],
+            found.counts[size],
+            found.rows.get(size - 1),
+            found.counts.get(size - 1),
+            n,
+            labels.size,
+            float(min_confidence),
+        )
         padded = np.full((rhs.size, width), -1, dtype=np.int64)
-        padded[:, :size - 1] = lhs
+        padded[:, : size - 1] = lhs
         parts.append((padded, rhs, count, lhs_count, itemset_tuples(labels, lhs)))
     if parts:
         lhs = np.concatenate([p[0] for p in parts])
@@ -128,26 +162,31 @@ def association_rules(baskets, *, min_support: float, min_confidence: float, min
     support, confidence = count / n, count / lhs_count
     rhs_support = rhs_count / n
     slack = 1 - confidence
-    conviction = np.divide(1 - rhs_support, slack, out=np.full(slack.shape, np.inf),
-                           where=slack > 0)
+    conviction = np.divide(
+        1 - rhs_support, slack, out=np.full(slack.shape, np.inf), where=slack > 0
+    )
     lift = confidence / rhs_support
     size = (lhs >= 0).sum(axis=1) + 1
-    order = _sort_rules({"rhs": rhs, "size": size, "count": count, "confidence": confidence,
-                         "lift": lift}, lhs)
+    order = _sort_rules(
+        {"rhs": rhs, "size": size, "count": count, "confidence": confidence, "lift": lift}, lhs
+    )
     lhs, size = lhs[order], size[order]
     unsorted = [t for p in parts for t in p[4]]
     antecedents = [unsorted[i] for i in order.tolist()]
-    frame = pd.DataFrame({
-        "antecedent": antecedents,
-        "consequent": pd.Series(labels[rhs[order]], dtype=object),  # items keep their type
-        "support": support[order],
-        "confidence": confidence[order],
-        "lift": lift[order],
-        "leverage": support[order] - (lhs_count[order] / n) * rhs_support[order],
-        "conviction": conviction[order],
-        "count": count[order],
-        "antecedent_count": lhs_count[order],
-        "consequent_count": rhs_count[order],
-    }, columns=list(RULE_COLUMNS))
+    frame = pd.DataFrame(
+        {
+            "antecedent": antecedents,
+            "consequent": pd.Series(labels[rhs[order]], dtype=object),  # items keep their type
+            "support": support[order],
+            "confidence": confidence[order],
+            "lift": lift[order],
+            "leverage": support[order] - (lhs_count[order] / n) * rhs_support[order],
+            "conviction": conviction[order],
+            "count": count[order],
+            "antecedent_count": lhs_count[order],
+            "consequent_count": rhs_count[order],
+        },
+        columns=list(RULE_COLUMNS),
+    )
     frame.attrs.update(n_transactions=n, min_count=mined.min_count)
     return frame

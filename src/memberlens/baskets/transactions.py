@@ -33,7 +33,7 @@ def blockwise_take(table: np.ndarray, index: np.ndarray) -> np.ndarray:
     line-sized index would cost more than the result."""
     out = np.empty(index.size, dtype=table.dtype)
     for start in range(0, index.size, _BLOCK):
-        out[start:start + _BLOCK] = table[index[start:start + _BLOCK]]
+        out[start : start + _BLOCK] = table[index[start : start + _BLOCK]]
     return out
 
 
@@ -56,7 +56,7 @@ class Transactions:
         """Number of baskets holding each item, indexed by item code."""
         counts = np.zeros(self.n_items, dtype=np.int64)
         for start in range(0, self.item.size, _BLOCK):  # bincount widens its input to int64
-            counts += np.bincount(self.item[start:start + _BLOCK], minlength=self.n_items)
+            counts += np.bincount(self.item[start : start + _BLOCK], minlength=self.n_items)
         return counts
 
     def to_lists(self) -> list[list]:
@@ -65,7 +65,7 @@ class Transactions:
         sizes = np.bincount(self.basket, minlength=self.n_transactions)
         labels = self.labels[self.item[order]].tolist()
         bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
-        return [labels[bounds[b]:bounds[b + 1]] for b in range(self.n_transactions)]
+        return [labels[bounds[b] : bounds[b + 1]] for b in range(self.n_transactions)]
 
 
 def _small_int(codes: np.ndarray, n_values: int) -> np.ndarray:
@@ -77,8 +77,11 @@ def _factorize_items(values, *, where: str) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         codes = values.cat.codes.to_numpy()
         categories = values.cat.categories
-        order = np.argsort(np.asarray(categories, dtype=object), kind="stable") \
-            if not categories.is_monotonic_increasing else None
+        order = (
+            np.argsort(np.asarray(categories, dtype=object), kind="stable")
+            if not categories.is_monotonic_increasing
+            else None
+        )
         if order is not None:  # recode into label order (a small lookup table)
             recode = np.empty(order.size + 1, dtype=np.int32)
             recode[order], recode[-1] = np.arange(order.size), -1
@@ -91,12 +94,14 @@ def _factorize_items(values, *, where: str) -> tuple[np.ndarray, np.ndarray]:
         except TypeError as exc:
             raise DataError(
                 f"{where}: items of mixed, unorderable types ({exc}); use one type for every "
-                "item, e.g. all strings") from exc
+                "item, e.g. all strings"
+            ) from exc
         labels = np.asarray(labels, dtype=object)
     if (codes < 0).any():
         raise DataError(
             f"{where}: {(codes < 0).sum()} missing item value(s) (null/NaN); drop those rows or "
-            "give the item a name")
+            "give the item a name"
+        )
     return _small_int(codes, labels.size), labels
 
 
@@ -119,7 +124,8 @@ def _basket_codes(values: pd.Series, where: str) -> tuple[np.ndarray, int]:
     if values.isna().any():
         raise DataError(
             f"{where}: {int(values.isna().sum())} row(s) with a missing basket_id; drop them or "
-            "give each line the id of its basket")
+            "give each line the id of its basket"
+        )
     fast = _integer_codes(values.to_numpy())
     if fast is not None:
         return fast
@@ -127,8 +133,9 @@ def _basket_codes(values: pd.Series, where: str) -> tuple[np.ndarray, int]:
     return codes.astype(np.int32), len(uniques)
 
 
-def _pairs(basket: np.ndarray, item: np.ndarray, labels: np.ndarray,
-           n_transactions: int) -> Transactions:
+def _pairs(
+    basket: np.ndarray, item: np.ndarray, labels: np.ndarray, n_transactions: int
+) -> Transactions:
     """Distinct pairs sorted by basket, then item. Input already in that order is kept as is;
     otherwise one sort of ``basket * n_items + item`` (cheaper than hashing at this size)."""
     width = max(1, labels.size)
@@ -146,9 +153,12 @@ def _pairs(basket: np.ndarray, item: np.ndarray, labels: np.ndarray,
         basket = (key // width).astype(np.int32)
         item = _small_int(key % width, width)
         del key
-    return Transactions(basket=basket.astype(np.int32, copy=False),
-                        item=_small_int(item, width), labels=labels,
-                        n_transactions=int(n_transactions))
+    return Transactions(
+        basket=basket.astype(np.int32, copy=False),
+        item=_small_int(item, width),
+        labels=labels,
+        n_transactions=int(n_transactions),
+    )
 
 
 def _from_frame(frame: pd.DataFrame, where: str) -> Transactions:
@@ -157,7 +167,8 @@ def _from_frame(frame: pd.DataFrame, where: str) -> Transactions:
         raise DataError(
             f"{where}: missing column(s) {missing}; found {list(frame.columns)}. Pass one row per "
             "(basket, item) pair with columns 'basket_id' and 'item' (rename yours, e.g. "
-            "frame.rename(columns={'order_id': 'basket_id', 'product_id': 'item'}))")
+            "frame.rename(columns={'order_id': 'basket_id', 'product_id': 'item'}))"
+        )
     basket, n_transactions = _basket_codes(frame["basket_id"], where)
     item, labels = _factorize_items(frame["item"], where=where)
     return _pairs(basket, item, labels, n_transactions)
@@ -172,8 +183,9 @@ def _arrow_codes(column, name: str, where: str) -> tuple[np.ndarray, np.ndarray 
         column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     array = column
     if array.null_count:
-        raise DataError(f"{where}: {array.null_count} row(s) with a missing {name}; drop them "
-                        f"or fill them in")
+        raise DataError(
+            f"{where}: {array.null_count} row(s) with a missing {name}; drop them or fill them in"
+        )
     if pa.types.is_integer(array.type):
         fast = _integer_codes(array.to_numpy())
         if fast is not None:
@@ -193,7 +205,8 @@ def _from_arrow(table: pa.Table, where: str) -> Transactions:
     if missing:
         raise DataError(
             f"{where}: Arrow table without column(s) {missing}; found {table.column_names}. "
-            "Select or rename to 'basket_id' and 'item'")
+            "Select or rename to 'basket_id' and 'item'"
+        )
     basket, basket_ids = _arrow_codes(table.column("basket_id"), "basket_id", where)
     item, labels = _arrow_codes(table.column("item"), "item", where)
     order = np.argsort(labels, kind="stable")
@@ -207,13 +220,17 @@ def _from_arrow(table: pa.Table, where: str) -> Transactions:
 
 def _from_lists(baskets: Iterable, where: str) -> Transactions:
     baskets = baskets if isinstance(baskets, list) else list(baskets)
-    odd = [] if set(map(type, baskets)) <= {list, tuple} else [
-        b for b in baskets if not isinstance(b, (list, tuple))]
+    odd = (
+        []
+        if set(map(type, baskets)) <= {list, tuple}
+        else [b for b in baskets if not isinstance(b, (list, tuple))]
+    )
     if any(isinstance(b, (str, bytes)) or not isinstance(b, Iterable) for b in odd):
         raise DataError(
             f"{where}: a basket is not a list of items (a string or a single value); pass e.g. "
             "[['milk', 'bread'], ['milk']] (split the lines of a basket file with "
-            "read_basket_file)")
+            "read_basket_file)"
+        )
     sizes = np.fromiter(map(len, baskets), dtype=np.int64, count=len(baskets))
     flat = np.fromiter(chain.from_iterable(baskets), dtype=object, count=int(sizes.sum()))
     item, labels = _factorize_items(flat, where=where)
@@ -239,7 +256,8 @@ def encode_baskets(baskets) -> Transactions:
         raise DataError(
             f"{where}: cannot read baskets from a {type(baskets).__name__}; pass a list of lists "
             "of items, a pandas frame or Arrow table of (basket_id, item) pairs, or use "
-            "read_basket_file(path) for a basket file")
+            "read_basket_file(path) for a basket file"
+        )
     else:
         out = _from_lists(baskets, where)
     if out.n_transactions == 0:
@@ -258,5 +276,6 @@ def read_basket_file(path: str | Path, *, sep: str = ",") -> list[list[str]]:
     except UnicodeDecodeError as exc:
         raise SourceError(
             f"basket file {str(path)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-            "re-save it as UTF-8") from exc
+            "re-save it as UTF-8"
+        ) from exc
     return [line.split(sep) for line in text.splitlines() if line]

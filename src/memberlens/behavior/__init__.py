@@ -19,7 +19,20 @@ from memberlens.behavior.lifecycle import (
 )
 from memberlens.behavior.profiles import category_mix, purchase_profile
 
-__all__ = ["COHORT_COLUMNS", "STAGE_NAMES", "LifecycleRules", "StageRule", "category_mix",
-           "cohort_retention", "counts_from_monthly", "lifecycle_counts", "lifecycle_stages",
-           "monthly_stages", "purchase_profile", "registration_cohort_retention",
-           "stage_transitions", "transition_matrix", "transitions_from_monthly"]
+__all__ = [
+    "COHORT_COLUMNS",
+    "STAGE_NAMES",
+    "LifecycleRules",
+    "StageRule",
+    "category_mix",
+    "cohort_retention",
+    "counts_from_monthly",
+    "lifecycle_counts",
+    "lifecycle_stages",
+    "monthly_stages",
+    "purchase_profile",
+    "registration_cohort_retention",
+    "stage_transitions",
+    "transition_matrix",
+    "transitions_from_monthly",
+]

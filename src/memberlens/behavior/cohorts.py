@@ -27,8 +27,15 @@ from memberlens.features.purchases import as_day, as_table, purchases
 __all__ = ["COHORT_COLUMNS", "cohort_retention", "registration_cohort_retention"]
 
 COHORT_COLUMNS: tuple[str, ...] = (
-    "cohort_month", "months_since", "cohort_size", "active_members", "retention_rate",
-    "repeat_members", "repurchase_rate", "revenue", "revenue_per_member",
+    "cohort_month",
+    "months_since",
+    "cohort_size",
+    "active_members",
+    "retention_rate",
+    "repeat_members",
+    "repurchase_rate",
+    "revenue",
+    "revenue_per_member",
 )
 
 
@@ -57,39 +64,44 @@ def _second_days(paid: ir.Table) -> ir.Table:
 def _grid(cohorts: ir.Table, as_of_idx: int) -> ir.Table:
     """Every (cohort, months_since) from 0 to the as-of month."""
     return cohorts.mutate(
-        months_since=ibis.range(0, as_of_idx - cohorts.cohort_idx + 1).unnest().cast("int64"))
+        months_since=ibis.range(0, as_of_idx - cohorts.cohort_idx + 1).unnest().cast("int64")
+    )
 
 
-def _assemble(cohorts: ir.Table, members: ir.Table, months: ir.Table, repeats: ir.Table,
-              as_of_idx: int) -> ir.Table:
+def _assemble(
+    cohorts: ir.Table, members: ir.Table, months: ir.Table, repeats: ir.Table, as_of_idx: int
+) -> ir.Table:
     """Join cohort sizes, monthly activity and cumulative repeat buyers on the grid.
 
     ``members``: member_id, cohort_idx; ``months``: member_id, month_idx, revenue;
     ``repeats``: member_id, repeat_idx.
     """
-    active = months.join(members, "member_id").filter(
-        lambda t: t.month_idx >= t.cohort_idx)
+    active = months.join(members, "member_id").filter(lambda t: t.month_idx >= t.cohort_idx)
     active = active.mutate(months_since=(active.month_idx - active.cohort_idx).cast("int64"))
     activity = active.group_by(["cohort_idx", "months_since"]).aggregate(
-        active_members=active.count(), revenue_dec=active.revenue.sum())
+        active_members=active.count(), revenue_dec=active.revenue.sum()
+    )
     rep = repeats.join(members, "member_id")
-    rep = rep.mutate(months_since=ibis.greatest(rep.repeat_idx - rep.cohort_idx, 0)
-                     .cast("int64"))
+    rep = rep.mutate(months_since=ibis.greatest(rep.repeat_idx - rep.cohort_idx, 0).cast("int64"))
     new_repeat = rep.group_by(["cohort_idx", "months_since"]).aggregate(new_repeat=rep.count())
 
     grid = _grid(cohorts, as_of_idx)
-    out = (grid.left_join(activity, ["cohort_idx", "months_since"])
-           .drop("cohort_idx_right", "months_since_right")
-           .left_join(new_repeat, ["cohort_idx", "months_since"])
-           .drop("cohort_idx_right", "months_since_right"))
+    out = (
+        grid.left_join(activity, ["cohort_idx", "months_since"])
+        .drop("cohort_idx_right", "months_since_right")
+        .left_join(new_repeat, ["cohort_idx", "months_since"])
+        .drop("cohort_idx_right", "months_since_right")
+    )
     active_members = out.active_members.fill_null(0).cast("int64")
     revenue = out.revenue_dec.cast("float64").fill_null(0.0)
-    repeat_members = out.new_repeat.fill_null(0).sum().over(
-        group_by=out.cohort_idx, order_by=out.months_since,
-        rows=(None, 0)).cast("int64")
+    repeat_members = (
+        out.new_repeat.fill_null(0)
+        .sum()
+        .over(group_by=out.cohort_idx, order_by=out.months_since, rows=(None, 0))
+        .cast("int64")
+    )
     size = out.cohort_size.cast("float64")
-    out = out.mutate(active_members=active_members, revenue=revenue,
-                     repeat_members=repeat_members)
+    out = out.mutate(active_members=active_members, revenue=revenue, repeat_members=repeat_members)
     return out.select(
         cohort_month=_month_of_index(out.cohort_idx),
         months_since=out.months_since,
@@ -123,9 +135,9 @@ def cohort_retention(orders: ir.Table | pd.DataFrame, *, as_of: dt.date | str) -
     return _assemble(cohorts, members, months, _second_days(paid), as_of_idx)
 
 
-def registration_cohort_retention(orders: ir.Table | pd.DataFrame,
-                                  members: ir.Table | pd.DataFrame, *,
-                                  as_of: dt.date | str) -> ir.Table:
+def registration_cohort_retention(
+    orders: ir.Table | pd.DataFrame, members: ir.Table | pd.DataFrame, *, as_of: dt.date | str
+) -> ir.Table:
     """The same table by registration month (``members.registered_at``): cohort_size counts
     every member registered that month (buyers or not) and repeat_members counts those who have
     made a **first** purchase by that month (conversion), so repurchase_rate reads "bought at

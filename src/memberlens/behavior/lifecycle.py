@@ -41,18 +41,31 @@ import pandas as pd
 from memberlens.exceptions import ConfigError
 from memberlens.features.purchases import as_day, as_table, purchases
 
-__all__ = ["STAGE_NAMES", "LifecycleRules", "StageRule", "counts_from_monthly",
-           "lifecycle_counts", "lifecycle_stages", "monthly_stages", "stage_transitions",
-           "transition_matrix", "transitions_from_monthly"]
+__all__ = [
+    "STAGE_NAMES",
+    "LifecycleRules",
+    "StageRule",
+    "counts_from_monthly",
+    "lifecycle_counts",
+    "lifecycle_stages",
+    "monthly_stages",
+    "stage_transitions",
+    "transition_matrix",
+    "transitions_from_monthly",
+]
 
 Fact = Literal["days_since_first", "days_since_last", "gap_before_last", "recent_purchase_days"]
 Op = Literal["<=", "<", ">", ">="]
 
 #: Stage key -> (English, Chinese) names; "none" marks a member with no purchase yet.
 STAGE_NAMES: dict[str, tuple[str, str]] = {
-    "new": ("New", "新客"), "won_back": ("Won back", "回流"), "loyal": ("Loyal", "忠诚"),
-    "active": ("Active", "活跃"), "declining": ("Declining", "衰退"),
-    "dormant": ("Dormant", "沉睡"), "churned": ("Churned", "流失"),
+    "new": ("New", "新客"),
+    "won_back": ("Won back", "回流"),
+    "loyal": ("Loyal", "忠诚"),
+    "active": ("Active", "活跃"),
+    "declining": ("Declining", "衰退"),
+    "dormant": ("Dormant", "沉睡"),
+    "churned": ("Churned", "流失"),
     "none": ("Not yet a buyer", "未购买"),
 }
 
@@ -89,12 +102,14 @@ class LifecycleRules:
         for f in fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"lifecycle.{f.name}: must be a positive whole number, got "
-                                  f"{value!r}")
+                raise ConfigError(
+                    f"lifecycle.{f.name}: must be a positive whole number, got {value!r}"
+                )
         if not self.active_days < self.dormant_days < self.churned_days:
             raise ConfigError(
                 "lifecycle: need active_days < dormant_days < churned_days, got "
-                f"{self.active_days}, {self.dormant_days}, {self.churned_days}; fix the order")
+                f"{self.active_days}, {self.dormant_days}, {self.churned_days}; fix the order"
+            )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LifecycleRules:
@@ -102,8 +117,10 @@ class LifecycleRules:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ConfigError(f"lifecycle: unknown setting(s) {sorted(unknown)}; allowed: "
-                              f"{', '.join(sorted(known))}")
+            raise ConfigError(
+                f"lifecycle: unknown setting(s) {sorted(unknown)}; allowed: "
+                f"{', '.join(sorted(known))}"
+            )
         return cls(**dict(data))
 
     @property
@@ -113,8 +130,7 @@ class LifecycleRules:
         return (
             StageRule("new", (("days_since_first", "<=", self.new_days),)),
             StageRule("won_back", (recent, ("gap_before_last", ">", self.won_back_gap_days))),
-            StageRule("loyal", (recent,
-                                ("recent_purchase_days", ">=", self.loyal_purchase_days))),
+            StageRule("loyal", (recent, ("recent_purchase_days", ">=", self.loyal_purchase_days))),
             StageRule("active", (recent,)),
             StageRule("declining", (("days_since_last", "<=", self.dormant_days),)),
             StageRule("dormant", (("days_since_last", "<=", self.churned_days),)),
@@ -122,8 +138,12 @@ class LifecycleRules:
         )
 
 
-_OPS = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b}
+_OPS = {
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
 
 
 def _member_days(orders: ir.Table, end: dt.date) -> ir.Table:
@@ -135,7 +155,8 @@ def _member_days(orders: ir.Table, end: dt.date) -> ir.Table:
     days = paid.select("member_id", "day").distinct()
     return days.mutate(
         gap=days.day.delta(
-            days.day.lag().over(group_by=days.member_id, order_by=days.day), unit="day"),
+            days.day.lag().over(group_by=days.member_id, order_by=days.day), unit="day"
+        ),
     )
 
 
@@ -173,12 +194,18 @@ def _stages(days: ir.Table, as_of: dt.date, rules: LifecycleRules) -> ir.Table:
     facts = _facts(days, as_of, rules)
     branches = _branches(facts, rules)
     return facts.mutate(stage=ibis.cases(*branches, else_=ibis.null("string"))).select(
-        "member_id", "stage", "days_since_first", "days_since_last", "gap_before_last",
-        "recent_purchase_days")
+        "member_id",
+        "stage",
+        "days_since_first",
+        "days_since_last",
+        "gap_before_last",
+        "recent_purchase_days",
+    )
 
 
-def lifecycle_stages(orders: ir.Table | pd.DataFrame, *, as_of: dt.date | str,
-                     rules: LifecycleRules | None = None) -> ir.Table:
+def lifecycle_stages(
+    orders: ir.Table | pd.DataFrame, *, as_of: dt.date | str, rules: LifecycleRules | None = None
+) -> ir.Table:
     """One row per member who bought on or before ``as_of``: member_id, stage, the four facts.
 
     >>> import pandas as pd
@@ -203,13 +230,19 @@ def _checked_months(start, end, *, at_least: int, caller: str) -> list[dt.date]:
     months = _month_ends(as_day(start, name="start"), as_day(end, name="end"))
     if len(months) < at_least:
         need = "a month end" if at_least == 1 else "two month ends"
-        raise ConfigError(f"{caller}: need {need} between start={start} and end={end}; "
-                          "widen the range")
+        raise ConfigError(
+            f"{caller}: need {need} between start={start} and end={end}; widen the range"
+        )
     return months
 
 
-def monthly_stages(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
-                   end: dt.date | str, rules: LifecycleRules | None = None) -> ir.Table:
+def monthly_stages(
+    orders: ir.Table | pd.DataFrame,
+    *,
+    start: dt.date | str,
+    end: dt.date | str,
+    rules: LifecycleRules | None = None,
+) -> ir.Table:
     """Each member's stage at every month end in ``[start, end]``, wide and lazy.
 
     One row per member who bought by the last month end: ``member_id`` and one column
@@ -241,7 +274,8 @@ def monthly_stages(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
         branches = _branches(values, rules)
         bought = facts.first_day <= as_of
         columns[_stage_column(m)] = ibis.cases(
-            *[(bought & ok, key) for ok, key in branches], else_=ibis.null("string"))
+            *[(bought & ok, key) for ok, key in branches], else_=ibis.null("string")
+        )
     return facts.select("member_id", **columns)
 
 
@@ -250,8 +284,11 @@ def _stage_column(month: dt.date) -> str:
 
 
 def _months_of(wide: ir.Table) -> list[dt.date]:
-    return [dt.datetime.strptime(c.removeprefix("stage_"), "%Y%m%d").date()
-            for c in wide.columns if c.startswith("stage_")]
+    return [
+        dt.datetime.strptime(c.removeprefix("stage_"), "%Y%m%d").date()
+        for c in wide.columns
+        if c.startswith("stage_")
+    ]
 
 
 def counts_from_monthly(wide: ir.Table) -> ir.Table:
@@ -275,17 +312,28 @@ def transitions_from_monthly(wide: ir.Table) -> ir.Table:
     parts = []
     for before, after in zip(months[:-1], months[1:], strict=True):
         old, new = wide[_stage_column(before)], wide[_stage_column(after)]
-        parts.append(wide.filter(new.notnull()).select(
-            from_as_of=ibis.date(before), to_as_of=ibis.date(after),
-            from_stage=old.fill_null("none"), to_stage=new))
+        parts.append(
+            wide.filter(new.notnull()).select(
+                from_as_of=ibis.date(before),
+                to_as_of=ibis.date(after),
+                from_stage=old.fill_null("none"),
+                to_stage=new,
+            )
+        )
     stacked = ibis.union(*parts, distinct=False)
     counts = stacked.group_by(["from_as_of", "to_as_of", "from_stage", "to_stage"]).aggregate(
-        members=stacked.count())
+        members=stacked.count()
+    )
     return counts.order_by(["from_as_of", "from_stage", "to_stage"])
 
 
-def lifecycle_counts(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
-                     end: dt.date | str, rules: LifecycleRules | None = None) -> ir.Table:
+def lifecycle_counts(
+    orders: ir.Table | pd.DataFrame,
+    *,
+    start: dt.date | str,
+    end: dt.date | str,
+    rules: LifecycleRules | None = None,
+) -> ir.Table:
     """Members per stage at every month end in ``[start, end]`` (long: as_of, stage, members).
 
     Lazy, one engine query over :func:`monthly_stages`.
@@ -294,8 +342,13 @@ def lifecycle_counts(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
     return counts_from_monthly(monthly_stages(orders, start=start, end=end, rules=rules))
 
 
-def stage_transitions(orders: ir.Table | pd.DataFrame, *, start: dt.date | str,
-                      end: dt.date | str, rules: LifecycleRules | None = None) -> ir.Table:
+def stage_transitions(
+    orders: ir.Table | pd.DataFrame,
+    *,
+    start: dt.date | str,
+    end: dt.date | str,
+    rules: LifecycleRules | None = None,
+) -> ir.Table:
     """Member moves between consecutive month ends (lazy, long: from_as_of, to_as_of,
     from_stage, to_stage, members). A member without a purchase yet at the earlier month is
     ``"none"``.
@@ -308,12 +361,15 @@ def transition_matrix(transitions: pd.DataFrame, *, normalize: bool = True) -> p
     """Stage-to-stage matrix summed over months; rows are shares of the from-stage if
     ``normalize`` (each row sums to 1), else member counts.
     """
-    order = [k for k in STAGE_NAMES if k in set(transitions.from_stage)
-             | set(transitions.to_stage)]
-    matrix = transitions.pivot_table(index="from_stage", columns="to_stage", values="members",
-                                     aggfunc="sum", fill_value=0)
-    matrix = matrix.reindex(index=[k for k in order if k in matrix.index],
-                            columns=[k for k in order if k != "none"], fill_value=0)
+    order = [k for k in STAGE_NAMES if k in set(transitions.from_stage) | set(transitions.to_stage)]
+    matrix = transitions.pivot_table(
+        index="from_stage", columns="to_stage", values="members", aggfunc="sum", fill_value=0
+    )
+    matrix = matrix.reindex(
+        index=[k for k in order if k in matrix.index],
+        columns=[k for k in order if k != "none"],
+        fill_value=0,
+    )
     if normalize:
         matrix = matrix.div(matrix.sum(axis=1), axis=0)
     return matrix

@@ -21,16 +21,22 @@ from memberlens.features.purchases import as_day, as_table, purchases
 __all__ = ["category_mix", "purchase_profile"]
 
 
-def _grouped(orders: ir.Table | pd.DataFrame, groups: ir.Table | pd.DataFrame, by: str,
-             as_of: dt.date) -> tuple[ir.Table, ir.Table]:
+def _grouped(
+    orders: ir.Table | pd.DataFrame, groups: ir.Table | pd.DataFrame, by: str, as_of: dt.date
+) -> tuple[ir.Table, ir.Table]:
     paid = purchases(as_table(orders), end=as_of)
     grp = as_table(groups, name="groups", required=("member_id", by))
     grp = grp.select("member_id", grp[by].cast("string").name("group"))
     return paid, grp
 
 
-def purchase_profile(orders: ir.Table | pd.DataFrame, groups: ir.Table | pd.DataFrame, *,
-                     by: str, as_of: dt.date | str) -> ir.Table:
+def purchase_profile(
+    orders: ir.Table | pd.DataFrame,
+    groups: ir.Table | pd.DataFrame,
+    *,
+    by: str,
+    as_of: dt.date | str,
+) -> ir.Table:
     """Per group: members (buyers), orders, orders_per_member, purchase_days_per_member,
     repeat_rate (share with two or more purchase days), spend_per_member, order_amount_mean,
     interval_days_mean (mean of all inter-purchase intervals) and members_with_interval.
@@ -38,11 +44,18 @@ def purchase_profile(orders: ir.Table | pd.DataFrame, groups: ir.Table | pd.Data
     """
     paid, grp = _grouped(orders, groups, by, as_day(as_of))
     days = paid.group_by(["member_id", "day"]).aggregate(n=paid.count(), spend=paid.amt.sum())
-    days = days.mutate(gap=days.day.delta(
-        days.day.lag().over(group_by=days.member_id, order_by=days.day), unit="day"))
+    days = days.mutate(
+        gap=days.day.delta(
+            days.day.lag().over(group_by=days.member_id, order_by=days.day), unit="day"
+        )
+    )
     per_member = days.group_by("member_id").aggregate(
-        orders=days.n.sum(), purchase_days=days.count(), spend=days.spend.sum(),
-        gap_sum=days.gap.sum(), gap_n=days.gap.count())
+        orders=days.n.sum(),
+        purchase_days=days.count(),
+        spend=days.spend.sum(),
+        gap_sum=days.gap.sum(),
+        gap_n=days.gap.count(),
+    )
     joined = per_member.left_join(grp, "member_id").drop("member_id_right")
     stats = joined.group_by("group").aggregate(
         members=joined.count(),
@@ -65,34 +78,52 @@ def purchase_profile(orders: ir.Table | pd.DataFrame, groups: ir.Table | pd.Data
         repeat_rate=stats.repeaters.cast("float64") / members,
         spend_per_member=spend / members,
         order_amount_mean=spend / stats.orders.cast("float64"),
-        interval_days_mean=ibis.ifelse(stats.gap_n > 0, stats.gap_sum.cast("float64")
-                                       / stats.gap_n.cast("float64"), ibis.null("float64")),
+        interval_days_mean=ibis.ifelse(
+            stats.gap_n > 0,
+            stats.gap_sum.cast("float64") / stats.gap_n.cast("float64"),
+            ibis.null("float64"),
+        ),
         members_with_interval=stats.members_with_interval.cast("int64"),
     ).order_by(by)
 
 
-def category_mix(orders: ir.Table | pd.DataFrame, order_items: ir.Table | pd.DataFrame,
-                 products: ir.Table | pd.DataFrame, groups: ir.Table | pd.DataFrame, *,
-                 by: str, as_of: dt.date | str) -> ir.Table:
+def category_mix(
+    orders: ir.Table | pd.DataFrame,
+    order_items: ir.Table | pd.DataFrame,
+    products: ir.Table | pd.DataFrame,
+    groups: ir.Table | pd.DataFrame,
+    *,
+    by: str,
+    as_of: dt.date | str,
+) -> ir.Table:
     """Per group and product category: revenue (line amounts of paid orders), lines, and
     share of the group's revenue. Line amount is ``amount``, else quantity x unit_price.
     """
     paid, grp = _grouped(orders, groups, by, as_day(as_of))
     items = as_table(order_items, name="order_items", required=("order_id", "product_id"))
     prods = as_table(products, name="products", required=("product_id", "category"))
-    line = (items.amount if "amount" in items.columns
-            else items.quantity * items.unit_price)
-    items = items.select(items.order_id.cast("string").name("order_id"),
-                         items.product_id.cast("string").name("product_id"),
-                         line.cast("decimal(18, 2)").name("line_amount"))
+    line = items.amount if "amount" in items.columns else items.quantity * items.unit_price
+    items = items.select(
+        items.order_id.cast("string").name("order_id"),
+        items.product_id.cast("string").name("product_id"),
+        line.cast("decimal(18, 2)").name("line_amount"),
+    )
     prods = prods.select(prods.product_id.cast("string").name("product_id"), "category")
     orders_ = paid.select(paid.order_id.cast("string").name("order_id"), "member_id")
-    lines = (items.join(prods, "product_id").join(orders_, "order_id")
-             .left_join(grp, "member_id").drop("member_id_right"))
+    lines = (
+        items.join(prods, "product_id")
+        .join(orders_, "order_id")
+        .left_join(grp, "member_id")
+        .drop("member_id_right")
+    )
     mix = lines.group_by(["group", "category"]).aggregate(
-        revenue=lines.line_amount.sum().cast("float64"), lines=lines.count())
+        revenue=lines.line_amount.sum().cast("float64"), lines=lines.count()
+    )
     total = mix.revenue.sum().over(group_by=mix.group)
     return mix.select(
-        mix.group.name(by), "category", "revenue", lines=mix.lines.cast("int64"),
+        mix.group.name(by),
+        "category",
+        "revenue",
+        lines=mix.lines.cast("int64"),
         share=ibis.ifelse(total > 0, mix.revenue / total, ibis.null("float64")),
     ).order_by([by, ibis.desc("revenue"), "category"])

@@ -44,8 +44,14 @@ import pandas as pd
 
 from memberlens.exceptions import ConfigError, DataError
 
-__all__ = ["ReplenishmentBacktest", "ReplenishmentResult", "backtest_replenishment",
-           "calibration_table", "next_purchases", "purchase_intervals"]
+__all__ = [
+    "ReplenishmentBacktest",
+    "ReplenishmentResult",
+    "backtest_replenishment",
+    "calibration_table",
+    "next_purchases",
+    "purchase_intervals",
+]
 
 Level = Literal["category", "product_id"]
 MAX_KAPPA = 50.0
@@ -70,10 +76,13 @@ class ReplenishmentResult:
         return self.predictions
 
     def to_dict(self) -> dict:
-        return {"level": self.level, "as_of": self.as_of.date().isoformat(),
-                "window_days": self.window_days,
-                "keys": self.keys.to_dict(orient="records"), "members": int(
-                    self.predictions["member_id"].nunique())}
+        return {
+            "level": self.level,
+            "as_of": self.as_of.date().isoformat(),
+            "window_days": self.window_days,
+            "keys": self.keys.to_dict(orient="records"),
+            "members": int(self.predictions["member_id"].nunique()),
+        }
 
 
 @dataclass(frozen=True)
@@ -101,8 +110,11 @@ class ReplenishmentBacktest:
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     def to_dict(self) -> dict:
-        out = {k: (v.date().isoformat() if isinstance(v, pd.Timestamp) else v)
-               for k, v in self.__dict__.items() if k != "calibration"}
+        out = {
+            k: (v.date().isoformat() if isinstance(v, pd.Timestamp) else v)
+            for k, v in self.__dict__.items()
+            if k != "calibration"
+        }
         return {**out, "calibration": self.calibration.to_dict(orient="records")}
 
 
@@ -115,13 +127,15 @@ def calibration_table(p, outcome, *, bins: int = 10) -> pd.DataFrame:
     order = np.argsort(p, kind="stable")
     group = np.empty(p.size, dtype=np.int64)
     group[order] = np.arange(p.size) * bins // max(p.size, 1) + 1
-    frame = pd.DataFrame({"bin": group, "p": p, "y": y}).groupby("bin").agg(
-        pairs=("y", "size"), mean_predicted=("p", "mean"), observed_rate=("y", "mean"))
+    frame = (
+        pd.DataFrame({"bin": group, "p": p, "y": y})
+        .groupby("bin")
+        .agg(pairs=("y", "size"), mean_predicted=("p", "mean"), observed_rate=("y", "mean"))
+    )
     return frame.reset_index()
 
 
-def purchase_intervals(orders, order_items, products, *, level: Level = "category",
-                       as_of=None):
+def purchase_intervals(orders, order_items, products, *, level: Level = "category", as_of=None):
     """Ibis table: per member and key, ``purchase_days``, ``first_day``, ``last_day``,
     ``n_intervals``, ``sum_log``, ``sum_log_sq`` (log-intervals in days) over paid orders up to
     ``as_of`` (inclusive, whole days)."""
@@ -132,7 +146,8 @@ def purchase_intervals(orders, order_items, products, *, level: Level = "categor
         paid = paid.filter(paid.ordered_at < pd.Timestamp(as_of) + pd.Timedelta(days=1))
     lines = order_items.select("order_id", "product_id")
     joined = paid.select("order_id", "member_id", day=paid.ordered_at.date()).join(
-        lines, "order_id")
+        lines, "order_id"
+    )
     if level == "category":
         joined = joined.join(products.select("product_id", "category"), "product_id")
     days = joined.select("member_id", level, "day").distinct()
@@ -140,28 +155,34 @@ def purchase_intervals(orders, order_items, products, *, level: Level = "categor
     gaps = days.mutate(gap=(days.day.epoch_days() - days.day.lag().over(window).epoch_days()))
     log_gap = gaps.gap.cast("float64").log()
     return gaps.group_by(["member_id", level]).aggregate(
-        purchase_days=gaps.count(), first_day=gaps.day.min(), last_day=gaps.day.max(),
-        n_intervals=gaps.gap.count(), sum_log=log_gap.sum(),
-        sum_log_sq=(log_gap * log_gap).sum())
+        purchase_days=gaps.count(),
+        first_day=gaps.day.min(),
+        last_day=gaps.day.max(),
+        n_intervals=gaps.gap.count(),
+        sum_log=log_gap.sum(),
+        sum_log_sq=(log_gap * log_gap).sum(),
+    )
 
 
-def next_purchases(orders, order_items, products, *, as_of, level: Level = "category",
-                   window_days: int = 30) -> ReplenishmentResult:
+def next_purchases(
+    orders, order_items, products, *, as_of, level: Level = "category", window_days: int = 30
+) -> ReplenishmentResult:
     """Next purchase per member and key, shrunk toward the key (see the module docstring)."""
     _check(level, window_days)
     as_of = pd.Timestamp(as_of).normalize()
-    frame = purchase_intervals(orders, order_items, products, level=level,
-                               as_of=as_of).to_pandas()
+    frame = purchase_intervals(orders, order_items, products, level=level, as_of=as_of).to_pandas()
     frame = frame[frame["n_intervals"] > 0].reset_index(drop=True)
     if frame.empty:
-        raise DataError("orders: no member bought the same " + level + " on two different "
-                        f"days up to {as_of.date()}; replenishment needs repeat buying")
+        raise DataError(
+            "orders: no member bought the same " + level + " on two different "
+            f"days up to {as_of.date()}; replenishment needs repeat buying"
+        )
     return _fit(frame, level, as_of, window_days)
 
 
-def backtest_replenishment(orders, order_items, products, *, cutoff,
-                           level: Level = "category",
-                           window_days: int = 30) -> ReplenishmentBacktest:
+def backtest_replenishment(
+    orders, order_items, products, *, cutoff, level: Level = "category", window_days: int = 30
+) -> ReplenishmentBacktest:
     """Fit on purchases up to ``cutoff``, then check each scored pair against what it did in
     the ``window_days`` after it."""
     from sklearn.metrics import roc_auc_score
@@ -172,19 +193,29 @@ def backtest_replenishment(orders, order_items, products, *, cutoff,
     last = paid_all.ordered_at.max().execute()
     window_end = cutoff + pd.Timedelta(days=window_days)
     if last is None or pd.isna(last) or pd.Timestamp(last).normalize() < window_end:
-        latest = (pd.Timestamp(last).normalize() - pd.Timedelta(days=window_days)
-                  if last is not None and not pd.isna(last) else None)
-        raise DataError(f"cutoff: {cutoff.date()} + {window_days} days ends on "
-                        f"{window_end.date()}, after the last paid order "
-                        f"({pd.Timestamp(last).date() if latest is not None else 'none'}); the "
-                        "window must lie inside the data: pass a cutoff on or before "
-                        f"{latest.date() if latest is not None else 'the last order day'}")
-    fitted = next_purchases(orders, order_items, products, as_of=cutoff, level=level,
-                            window_days=window_days)
-    paid = orders.filter((orders.status == "paid") & orders.member_id.notnull()
-                         & (orders.ordered_at >= cutoff + pd.Timedelta(days=1)))
+        latest = (
+            pd.Timestamp(last).normalize() - pd.Timedelta(days=window_days)
+            if last is not None and not pd.isna(last)
+            else None
+        )
+        raise DataError(
+            f"cutoff: {cutoff.date()} + {window_days} days ends on "
+            f"{window_end.date()}, after the last paid order "
+            f"({pd.Timestamp(last).date() if latest is not None else 'none'}); the "
+            "window must lie inside the data: pass a cutoff on or before "
+            f"{latest.date() if latest is not None else 'the last order day'}"
+        )
+    fitted = next_purchases(
+        orders, order_items, products, as_of=cutoff, level=level, window_days=window_days
+    )
+    paid = orders.filter(
+        (orders.status == "paid")
+        & orders.member_id.notnull()
+        & (orders.ordered_at >= cutoff + pd.Timedelta(days=1))
+    )
     after = paid.select("order_id", "member_id", day=paid.ordered_at.date()).join(
-        order_items.select("order_id", "product_id"), "order_id")
+        order_items.select("order_id", "product_id"), "order_id"
+    )
     if level == "category":
         after = after.join(products.select("product_id", "category"), "product_id")
     nxt = after.group_by(["member_id", level]).aggregate(next_day=after.day.min()).to_pandas()
@@ -195,17 +226,26 @@ def backtest_replenishment(orders, order_items, products, *, cutoff,
     seen = next_day.notna().to_numpy()
     error = (pd.to_datetime(pred["expected_next_purchase"]) - next_day).dt.days.abs()
     key_cycle = pred[level].map(fitted.keys.set_index(level)["cycle_days"])
-    baseline = (pd.to_datetime(pred["last_purchase"]) + pd.to_timedelta(key_cycle, unit="D")
-                - next_day).dt.days.abs()
+    baseline = (
+        pd.to_datetime(pred["last_purchase"]) + pd.to_timedelta(key_cycle, unit="D") - next_day
+    ).dt.days.abs()
     auc = float(roc_auc_score(bought, p)) if 0 < bought.sum() < len(bought) else float("nan")
     return ReplenishmentBacktest(
-        cutoff=cutoff, window_days=window_days, pairs=len(pred), auc=auc,
-        brier=float(np.mean((p - bought) ** 2)), mean_predicted=float(p.mean()),
+        cutoff=cutoff,
+        window_days=window_days,
+        pairs=len(pred),
+        auc=auc,
+        brier=float(np.mean((p - bought) ** 2)),
+        mean_predicted=float(p.mean()),
         observed_rate=float(bought.mean()),
         median_abs_error_days=float(np.median(error[seen])) if seen.any() else float("nan"),
-        baseline_median_abs_error_days=(float(np.median(baseline[seen])) if seen.any()
-                                        else float("nan")),
-        level=level, repeat_pairs=int(seen.sum()), calibration=calibration_table(p, bought))
+        baseline_median_abs_error_days=(
+            float(np.median(baseline[seen])) if seen.any() else float("nan")
+        ),
+        level=level,
+        repeat_pairs=int(seen.sum()),
+        calibration=calibration_table(p, bought),
+    )
 
 
 def shrunk_log_cycle(n, ybar, mu, kappa):
@@ -227,17 +267,31 @@ def key_hyperparameters(frame: pd.DataFrame, level: str) -> pd.DataFrame:
     """Per key ``mu``, ``sigma``, ``tau``, ``kappa`` by the method of moments."""
     n = frame["n_intervals"].to_numpy(float)
     ybar = frame["sum_log"].to_numpy() / n
-    within_ss = np.maximum(frame["sum_log_sq"].to_numpy() - n * ybar ** 2, 0.0)
-    parts = pd.DataFrame({level: frame[level].to_numpy(), "ybar": ybar, "ss": within_ss,
-                          "dof": n - 1, "n": n, "sum_log": frame["sum_log"].to_numpy(),
-                          "sum_log_sq": frame["sum_log_sq"].to_numpy()})
+    within_ss = np.maximum(frame["sum_log_sq"].to_numpy() - n * ybar**2, 0.0)
+    parts = pd.DataFrame(
+        {
+            level: frame[level].to_numpy(),
+            "ybar": ybar,
+            "ss": within_ss,
+            "dof": n - 1,
+            "n": n,
+            "sum_log": frame["sum_log"].to_numpy(),
+            "sum_log_sq": frame["sum_log_sq"].to_numpy(),
+        }
+    )
     g = parts.groupby(level)
-    out = pd.DataFrame({"members": g.size(), "intervals": g["n"].sum(), "mu": g["ybar"].mean(),
-                        "var_ybar": g["ybar"].var(ddof=1).fillna(0.0)})
+    out = pd.DataFrame(
+        {
+            "members": g.size(),
+            "intervals": g["n"].sum(),
+            "mu": g["ybar"].mean(),
+            "var_ybar": g["ybar"].var(ddof=1).fillna(0.0),
+        }
+    )
     pooled = g["ss"].sum() / g["dof"].sum().replace(0, np.nan)
     total = g["sum_log_sq"].sum() / out["intervals"] - (g["sum_log"].sum() / out["intervals"]) ** 2
-    sigma2 = pooled.fillna(total).clip(lower=MIN_SIGMA ** 2)
-    mean_noise = (sigma2.reindex(parts[level]).to_numpy() / n)
+    sigma2 = pooled.fillna(total).clip(lower=MIN_SIGMA**2)
+    mean_noise = sigma2.reindex(parts[level]).to_numpy() / n
     noise = pd.Series(mean_noise, index=parts.index).groupby(parts[level]).mean()
     tau2 = np.maximum(out["var_ybar"] - noise, sigma2 / MAX_KAPPA)
     out["sigma"] = np.sqrt(sigma2)
@@ -247,8 +301,9 @@ def key_hyperparameters(frame: pd.DataFrame, level: str) -> pd.DataFrame:
     return out.drop(columns="var_ybar").reset_index()
 
 
-def _fit(frame: pd.DataFrame, level: str, as_of: pd.Timestamp,
-         window_days: int) -> ReplenishmentResult:
+def _fit(
+    frame: pd.DataFrame, level: str, as_of: pd.Timestamp, window_days: int
+) -> ReplenishmentResult:
     keys = key_hyperparameters(frame, level)
     k = keys.set_index(level).reindex(frame[level])
     n = frame["n_intervals"].to_numpy(float)
@@ -261,17 +316,24 @@ def _fit(frame: pd.DataFrame, level: str, as_of: pd.Timestamp,
     elapsed = (as_of - last).dt.days.to_numpy(float)
     cycle = np.exp(mu_hat)
     expected = last + pd.to_timedelta(np.round(cycle), unit="D")
-    predictions = pd.DataFrame({
-        "member_id": frame["member_id"].to_numpy(), level: frame[level].to_numpy(),
-        "purchase_days": frame["purchase_days"].to_numpy(), "n_intervals": n.astype(int),
-        "last_purchase": last.to_numpy(), "own_cycle_days": np.exp(ybar),
-        "cycle_days": cycle, "weight": n / (n + kappa),
-        "expected_next_purchase": expected.to_numpy(),
-        "days_overdue": (as_of - expected).dt.days.to_numpy(),
-        "p_within_window": probability_within(mu_hat, s, elapsed, float(window_days)),
-    }).sort_values(["member_id", level], ignore_index=True)
-    return ReplenishmentResult(level=level, as_of=as_of, window_days=window_days,
-                               predictions=predictions, keys=keys)
+    predictions = pd.DataFrame(
+        {
+            "member_id": frame["member_id"].to_numpy(),
+            level: frame[level].to_numpy(),
+            "purchase_days": frame["purchase_days"].to_numpy(),
+            "n_intervals": n.astype(int),
+            "last_purchase": last.to_numpy(),
+            "own_cycle_days": np.exp(ybar),
+            "cycle_days": cycle,
+            "weight": n / (n + kappa),
+            "expected_next_purchase": expected.to_numpy(),
+            "days_overdue": (as_of - expected).dt.days.to_numpy(),
+            "p_within_window": probability_within(mu_hat, s, elapsed, float(window_days)),
+        }
+    ).sort_values(["member_id", level], ignore_index=True)
+    return ReplenishmentResult(
+        level=level, as_of=as_of, window_days=window_days, predictions=predictions, keys=keys
+    )
 
 
 def _day(value, name: str) -> pd.Timestamp:
@@ -288,7 +350,9 @@ def _day(value, name: str) -> pd.Timestamp:
 def _check(level, window_days) -> None:
     if level not in ("category", "product_id"):
         raise ConfigError(f"level: must be 'category' or 'product_id', got {level!r}")
-    if isinstance(window_days, bool) or not isinstance(window_days, (int, np.integer)) \
-            or window_days < 1:
-        raise ConfigError(f"window_days: must be a whole number of days >= 1, got "
-                          f"{window_days!r}")
+    if (
+        isinstance(window_days, bool)
+        or not isinstance(window_days, (int, np.integer))
+        or window_days < 1
+    ):
+        raise ConfigError(f"window_days: must be a whole number of days >= 1, got {window_days!r}")

@@ -29,16 +29,37 @@ from memberlens.features import rfm_summary
 from memberlens.features.engagement import engagement_counts
 from memberlens.features.purchases import as_day, as_table, purchases
 
-__all__ = ["FEATURE_COLUMNS", "WINDOWS", "ChurnInputs", "feature_table", "fit_purchase_model",
-           "member_features", "with_purchase_model"]
+__all__ = [
+    "FEATURE_COLUMNS",
+    "WINDOWS",
+    "ChurnInputs",
+    "feature_table",
+    "fit_purchase_model",
+    "member_features",
+    "with_purchase_model",
+]
 
 WINDOWS: tuple[int, ...] = (30, 90, 180)
-_RFM = ("frequency", "recency", "T", "monetary_value", "total_spend", "order_count", "aov",
-        "days_since_last", "refund_share")
+_RFM = (
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "total_spend",
+    "order_count",
+    "aov",
+    "days_since_last",
+    "refund_share",
+)
 _ENGINE_COLUMNS: tuple[str, ...] = (
     *_RFM,
-    *(f"orders_{w}d" for w in WINDOWS), *(f"spend_{w}d" for w in WINDOWS),
-    "orders_trend_90d", "coupon_share", "events_30d", "events_90d", "interactions_90d",
+    *(f"orders_{w}d" for w in WINDOWS),
+    *(f"spend_{w}d" for w in WINDOWS),
+    "orders_trend_90d",
+    "coupon_share",
+    "events_30d",
+    "events_90d",
+    "interactions_90d",
 )
 #: Model input columns, in order.
 FEATURE_COLUMNS: tuple[str, ...] = (*_ENGINE_COLUMNS, "p_alive", "expected_purchases")
@@ -47,22 +68,30 @@ FEATURE_COLUMNS: tuple[str, ...] = (*_ENGINE_COLUMNS, "p_alive", "expected_purch
 def _windows(paid: ir.Table, end: dt.date) -> ir.Table:
     def within(lo: int, hi: int = 0):
         return (paid.day > ibis.date(end - dt.timedelta(days=lo))) & (
-            paid.day <= ibis.date(end - dt.timedelta(days=hi)))
+            paid.day <= ibis.date(end - dt.timedelta(days=hi))
+        )
 
     counts = {f"orders_{w}d": within(w).cast("int64").sum() for w in WINDOWS}
-    spend = {f"spend_{w}d": ibis.ifelse(within(w), paid.amt, 0).sum().cast("float64")
-             for w in WINDOWS}
+    spend = {
+        f"spend_{w}d": ibis.ifelse(within(w), paid.amt, 0).sum().cast("float64") for w in WINDOWS
+    }
     prior = {"orders_prior_90d": within(180, 90).cast("int64").sum()}
     if "coupon_id" in paid.columns:
         coupon = {"coupon_orders": paid.coupon_id.notnull().cast("int64").sum()}
     else:  # no coupon column: nobody is recorded as using one
         coupon = {}
-    agg = paid.group_by("member_id").aggregate(**counts, **spend, **prior, **coupon,
-                                               paid_orders=paid.count())
-    share = (agg.coupon_orders.cast("float64") / agg.paid_orders.cast("float64") if coupon
-             else ibis.literal(0.0))
+    agg = paid.group_by("member_id").aggregate(
+        **counts, **spend, **prior, **coupon, paid_orders=paid.count()
+    )
+    share = (
+        agg.coupon_orders.cast("float64") / agg.paid_orders.cast("float64")
+        if coupon
+        else ibis.literal(0.0)
+    )
     return agg.select(
-        "member_id", *counts, *spend,
+        "member_id",
+        *counts,
+        *spend,
         orders_trend_90d=(agg.orders_90d - agg.orders_prior_90d).cast("int64"),
         coupon_share=share,
     )
@@ -74,19 +103,26 @@ def _cut(table: ir.Table | None, end: dt.date) -> ir.Table | None:
     return table.filter(table.occurred_at.date() <= ibis.date(end))
 
 
-def feature_table(orders: ir.Table | pd.DataFrame, *, cutoff: dt.date | str,
-                  events: ir.Table | None = None,
-                  interactions: ir.Table | None = None) -> ir.Table:
+def feature_table(
+    orders: ir.Table | pd.DataFrame,
+    *,
+    cutoff: dt.date | str,
+    events: ir.Table | None = None,
+    interactions: ir.Table | None = None,
+) -> ir.Table:
     """The engine features of every member who bought on or before ``cutoff`` (lazy Ibis)."""
     end = as_day(cutoff, name="cutoff")
     table = as_table(orders)
     table = table.filter(table.ordered_at.date() <= ibis.date(end))
     summary = rfm_summary(table, as_of=end, time_unit="D").select("member_id", *_RFM)
     out = summary.left_join(_windows(purchases(table, end=end), end), "member_id").drop(
-        "member_id_right")
+        "member_id_right"
+    )
     events, interactions = _cut(events, end), _cut(interactions, end)
-    parts = [engagement_counts(as_of=end, days=days, events=events, interactions=interactions)
-             for days in (30, 90)]
+    parts = [
+        engagement_counts(as_of=end, days=days, events=events, interactions=interactions)
+        for days in (30, 90)
+    ]
     for part in parts:
         if part is not None:
             part = part.drop("engagement")
@@ -115,10 +151,14 @@ class ChurnInputs:
 
         present = set(con.list_tables())
         if "orders" not in present:
-            raise MissingTableError("table 'orders' is not in the warehouse; churn needs it: "
-                                    "load it with `memberlens ingest orders FILE`")
-        optional = {name: con.table(name) if name in present else None
-                    for name in ("events", "interactions", "order_items", "products")}
+            raise MissingTableError(
+                "table 'orders' is not in the warehouse; churn needs it: "
+                "load it with `memberlens ingest orders FILE`"
+            )
+        optional = {
+            name: con.table(name) if name in present else None
+            for name in ("events", "interactions", "order_items", "products")
+        }
         return cls(orders=con.table("orders"), **optional)
 
     def sample(self, one_in: int) -> ChurnInputs:
@@ -137,13 +177,18 @@ class ChurnInputs:
                 return None
             return table.filter(table.member_id.hash() % int(one_in) == 0)
 
-        return replace(self, orders=keep(self.orders), events=keep(self.events),
-                       interactions=keep(self.interactions))
+        return replace(
+            self,
+            orders=keep(self.orders),
+            events=keep(self.events),
+            interactions=keep(self.interactions),
+        )
 
     def features(self, cutoff: dt.date | str) -> ir.Table:
         """:func:`feature_table` of these tables at ``cutoff``."""
-        return feature_table(self.orders, cutoff=cutoff, events=self.events,
-                             interactions=self.interactions)
+        return feature_table(
+            self.orders, cutoff=cutoff, events=self.events, interactions=self.interactions
+        )
 
 
 def fit_purchase_model(features: ir.Table | pd.DataFrame) -> BetaGeoModel | None:
@@ -161,18 +206,23 @@ def fit_purchase_model(features: ir.Table | pd.DataFrame) -> BetaGeoModel | None
     else:
         counts = features.group_by(keys).aggregate(weights=features.count()).to_pandas()
         counts = counts.sort_values(keys, ignore_index=True)
-    weeks = pd.DataFrame({"frequency": counts["frequency"].to_numpy(),
-                          "recency": counts["recency"].to_numpy() / 7.0,
-                          "T": counts["T"].to_numpy() / 7.0,
-                          "weights": counts["weights"].to_numpy(dtype=float)})
+    weeks = pd.DataFrame(
+        {
+            "frequency": counts["frequency"].to_numpy(),
+            "recency": counts["recency"].to_numpy() / 7.0,
+            "T": counts["T"].to_numpy() / 7.0,
+            "weights": counts["weights"].to_numpy(dtype=float),
+        }
+    )
     try:
         return BetaGeoModel().fit(weeks)
     except ConvergenceError:
         return None
 
 
-def member_features(inputs: ChurnInputs, *, cutoff: dt.date | str,
-                    horizon_days: int) -> pd.DataFrame:
+def member_features(
+    inputs: ChurnInputs, *, cutoff: dt.date | str, horizon_days: int
+) -> pd.DataFrame:
     """All :data:`FEATURE_COLUMNS` at ``cutoff`` as one pandas frame (member_id first), sorted
     by member_id: engines return rows in any order, and LightGBM's row subsampling must see
     the same order every time for a fit to be reproducible."""
@@ -180,15 +230,21 @@ def member_features(inputs: ChurnInputs, *, cutoff: dt.date | str,
     return with_purchase_model(frame, fit_purchase_model(frame), horizon_days=horizon_days)
 
 
-def with_purchase_model(features: pd.DataFrame, model: BetaGeoModel | None, *,
-                        horizon_days: int) -> pd.DataFrame:
+def with_purchase_model(
+    features: pd.DataFrame, model: BetaGeoModel | None, *, horizon_days: int
+) -> pd.DataFrame:
     """``features`` plus ``p_alive`` and ``expected_purchases`` (next ``horizon_days``)."""
     if model is None:
         return features.assign(p_alive=np.nan, expected_purchases=np.nan)
-    weeks = pd.DataFrame({"frequency": features["frequency"].to_numpy(),
-                          "recency": features["recency"].to_numpy() / 7.0,
-                          "T": features["T"].to_numpy() / 7.0})
+    weeks = pd.DataFrame(
+        {
+            "frequency": features["frequency"].to_numpy(),
+            "recency": features["recency"].to_numpy() / 7.0,
+            "T": features["T"].to_numpy() / 7.0,
+        }
+    )
     alive = model.probability_alive(weeks).to_numpy()
     expected = model.expected_purchases(weeks, horizon=horizon_days / 7.0).to_numpy()
-    return features.assign(p_alive=np.asarray(alive, dtype=float),
-                           expected_purchases=np.asarray(expected, dtype=float))
+    return features.assign(
+        p_alive=np.asarray(alive, dtype=float), expected_purchases=np.asarray(expected, dtype=float)
+    )

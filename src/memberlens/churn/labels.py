@@ -46,18 +46,22 @@ def last_purchase_day(orders: ir.Table | pd.DataFrame) -> dt.date:
     paid = purchases(table, end=dt.date(9999, 12, 31))
     value = paid.day.max().execute()
     if value is None or pd.isna(value):
-        raise DataError("orders: no paid orders with a member_id; churn needs purchases of "
-                        "members (status 'paid', member_id set)")
+        raise DataError(
+            "orders: no paid orders with a member_id; churn needs purchases of "
+            "members (status 'paid', member_id set)"
+        )
     return pd.Timestamp(value).date()
 
 
-def default_horizon_days(orders: ir.Table | pd.DataFrame, *, cutoff: dt.date | str,
-                         quantile: float = 0.8) -> int:
+def default_horizon_days(
+    orders: ir.Table | pd.DataFrame, *, cutoff: dt.date | str, quantile: float = 0.8
+) -> int:
     """The ``quantile`` of gaps (days) between a member's consecutive purchase days up to
     ``cutoff``, rounded up and kept within [30, 365] days."""
     if not 0.0 < quantile < 1.0:
-        raise DataError(f"quantile: must be between 0 and 1 (exclusive), got {quantile!r}; "
-                        "pass e.g. 0.8")
+        raise DataError(
+            f"quantile: must be between 0 and 1 (exclusive), got {quantile!r}; pass e.g. 0.8"
+        )
     end = as_day(cutoff, name="cutoff")
     days = _purchase_days(as_table(orders), end=end)
     previous = days.day.lag().over(group_by=days.member_id, order_by=days.day)
@@ -68,8 +72,9 @@ def default_horizon_days(orders: ir.Table | pd.DataFrame, *, cutoff: dt.date | s
     return int(min(max(int(-(-float(value) // 1)), MIN_HORIZON_DAYS), MAX_HORIZON_DAYS))
 
 
-def churn_labels(orders: ir.Table | pd.DataFrame, *, cutoff: dt.date | str,
-                 horizon_days: int) -> ir.Table:
+def churn_labels(
+    orders: ir.Table | pd.DataFrame, *, cutoff: dt.date | str, horizon_days: int
+) -> ir.Table:
     """Per member who bought on or before ``cutoff``: member_id, churned (0/1), purchased (0/1).
 
     The windows must lie inside the data: a label end after the last purchase day would call
@@ -85,14 +90,19 @@ def churn_labels(orders: ir.Table | pd.DataFrame, *, cutoff: dt.date | str,
         raise DataError(
             f"cutoff: {end} + {max(int(horizon_days), PROPENSITY_DAYS)} days ends on {label_end}, "
             f"after the last purchase day in the data ({last}); pass a cutoff on or before "
-            f"{last - dt.timedelta(days=max(int(horizon_days), PROPENSITY_DAYS))}")
+            f"{last - dt.timedelta(days=max(int(horizon_days), PROPENSITY_DAYS))}"
+        )
     base = _purchase_days(table, end=end).select("member_id").distinct()
     after = _purchase_days(table, start=end, end=end + dt.timedelta(days=int(horizon_days)))
     soon = _purchase_days(table, start=end, end=end + dt.timedelta(days=PROPENSITY_DAYS))
     came_back = after.select("member_id").distinct().mutate(back=ibis.literal(1))
     bought = soon.select("member_id").distinct().mutate(soon=ibis.literal(1))
-    out = (base.left_join(came_back, "member_id").drop("member_id_right")
-           .left_join(bought, "member_id").drop("member_id_right"))
+    out = (
+        base.left_join(came_back, "member_id")
+        .drop("member_id_right")
+        .left_join(bought, "member_id")
+        .drop("member_id_right")
+    )
     return out.select(
         "member_id",
         churned=(1 - out.back.fill_null(0)).cast("int8"),

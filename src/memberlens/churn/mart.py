@@ -67,17 +67,19 @@ def _saved(project, target: str, end: dt.date, category: str = ALL_CATEGORIES):
     return model, {**meta, "source": f"saved ({folder.name})"}
 
 
-def _model(project, inputs: ChurnInputs, target: str, end: dt.date,
-           train: bool, one_in: int = 1) -> tuple[ChurnModel, dict]:
+def _model(
+    project, inputs: ChurnInputs, target: str, end: dt.date, train: bool, one_in: int = 1
+) -> tuple[ChurnModel, dict]:
     saved = _saved(project, target, end)
     if saved is not None:
         return saved
     if not train:
-        raise ConfigError(f"no saved {target} model with a cutoff on or before {end}; run "
-                          f"`memberlens churn train --target {target}` (or let the mart train "
-                          "it: train=True)")
-    model, meta = train_inputs(inputs.sample(one_in), cutoff=end, target=target,
-                               backtest=False)
+        raise ConfigError(
+            f"no saved {target} model with a cutoff on or before {end}; run "
+            f"`memberlens churn train --target {target}` (or let the mart train "
+            "it: train=True)"
+        )
+    model, meta = train_inputs(inputs.sample(one_in), cutoff=end, target=target, backtest=False)
     source = f"trained at {end}" + (f" on 1 member in {one_in}" if one_in > 1 else "")
     return model, {**meta, "source": source, "sample_one_in": one_in}
 
@@ -97,8 +99,10 @@ def _category_models(project, end: dt.date) -> dict[str, tuple[ChurnModel, dict]
     if project is None:
         return {}
     found: dict[str, tuple[ChurnModel, dict]] = {}
-    folders = sorted(Path(model_dir(project, "category")).parent.glob("churn-category-*"),
-                     key=lambda f: f.name != model_dir(project, "category").name)
+    folders = sorted(
+        Path(model_dir(project, "category")).parent.glob("churn-category-*"),
+        key=lambda f: f.name != model_dir(project, "category").name,
+    )
     for folder in folders:  # "all" first, then one folder per named category
         if not (folder / "model.json").exists():
             continue
@@ -112,22 +116,36 @@ def _category_models(project, end: dt.date) -> dict[str, tuple[ChurnModel, dict]
 def _metrics(meta: dict, category: str | None = None) -> dict:
     """The back-test's LightGBM figures and its baselines' AUC (None without a back-test)."""
     test = meta.get("backtest")
-    out = {"source": meta["source"], "cutoff": meta["cutoff"],
-           "horizon_days": int(meta["horizon_days"]), "n_train": meta.get("n_train"),
-           "auc": None}
+    out = {
+        "source": meta["source"],
+        "cutoff": meta["cutoff"],
+        "horizon_days": int(meta["horizon_days"]),
+        "n_train": meta.get("n_train"),
+        "auc": None,
+    }
     if not test:
         return {**out, "backtest_error": meta.get("backtest_error", "no back-test")}
     rows = [m for m in test["metrics"] if m.get("category") == category]
     best = next(m for m in rows if m["model"] == "lightgbm")
-    return {**out, "auc": best["auc"], "pr_auc": best["pr_auc"], "brier": best["brier"],
-            "top_decile_lift": best["top_decile_lift"], "test_cutoff": test["test_cutoff"],
-            "members_tested": best["members"],
-            "baseline_auc": {m["model"]: m["auc"] for m in rows
-                             if m["model"] not in ("lightgbm", "lightgbm_uncalibrated")}}
+    return {
+        **out,
+        "auc": best["auc"],
+        "pr_auc": best["pr_auc"],
+        "brier": best["brier"],
+        "top_decile_lift": best["top_decile_lift"],
+        "test_cutoff": test["test_cutoff"],
+        "members_tested": best["members"],
+        "baseline_auc": {
+            m["model"]: m["auc"]
+            for m in rows
+            if m["model"] not in ("lightgbm", "lightgbm_uncalibrated")
+        },
+    }
 
 
-def _top_categories(models: dict, inputs: ChurnInputs, end: dt.date,
-                    batch_rows: int) -> pd.DataFrame | None:
+def _top_categories(
+    models: dict, inputs: ChurnInputs, end: dt.date, batch_rows: int
+) -> pd.DataFrame | None:
     """member_id, category_1, category_1_propensity, ... (the member's most likely)."""
     if not models:
         return None
@@ -136,13 +154,21 @@ def _top_categories(models: dict, inputs: ChurnInputs, end: dt.date,
         groups.setdefault(id(model), (model, []))[1].append(category)
     best = []
     for model, categories in groups.values():
-        for batch in scores(model, inputs, as_of=end, horizon_days=PROPENSITY_DAYS, column="p",
-                            batch_rows=batch_rows, top=0, categories=tuple(categories)):
-            batch = batch.sort_values(["member_id", "p", "category"],
-                                      ascending=[True, False, True])
+        for batch in scores(
+            model,
+            inputs,
+            as_of=end,
+            horizon_days=PROPENSITY_DAYS,
+            column="p",
+            batch_rows=batch_rows,
+            top=0,
+            categories=tuple(categories),
+        ):
+            batch = batch.sort_values(["member_id", "p", "category"], ascending=[True, False, True])
             best.append(batch.groupby("member_id", sort=False).head(CATEGORY_SLOTS))
     rows = pd.concat(best, ignore_index=True).sort_values(
-        ["member_id", "p", "category"], ascending=[True, False, True])
+        ["member_id", "p", "category"], ascending=[True, False, True]
+    )
     rows = rows.groupby("member_id", sort=False).head(CATEGORY_SLOTS)
     rows["slot"] = rows.groupby("member_id", sort=False).cumcount() + 1
     wide = rows.pivot(index="member_id", columns="slot", values=["category", "p"])
@@ -150,15 +176,24 @@ def _top_categories(models: dict, inputs: ChurnInputs, end: dt.date,
     for slot in range(1, CATEGORY_SLOTS + 1):
         has = slot in wide.columns.get_level_values(1)
         out[f"category_{slot}"] = wide[("category", slot)] if has else None
-        out[f"category_{slot}_propensity"] = (wide[("p", slot)].astype(float) if has
-                                              else np.nan)
+        out[f"category_{slot}_propensity"] = wide[("p", slot)].astype(float) if has else np.nan
     return out.reset_index()
 
 
-def churn_mart(source, *, as_of: dt.date | str, project=None, batch_rows: int = BATCH_ROWS,
-               reasons: int = 3, train: bool = True, train_sample: int | None = None,
-               events=None, interactions=None, order_items=None,
-               products=None) -> tuple[pd.DataFrame, dict]:
+def churn_mart(
+    source,
+    *,
+    as_of: dt.date | str,
+    project=None,
+    batch_rows: int = BATCH_ROWS,
+    reasons: int = 3,
+    train: bool = True,
+    train_sample: int | None = None,
+    events=None,
+    interactions=None,
+    order_items=None,
+    products=None,
+) -> tuple[pd.DataFrame, dict]:
     """The churn mart and a summary of the models behind it.
 
     ``source``: an Ibis backend holding the canonical tables (the warehouse), a
@@ -177,8 +212,15 @@ def churn_mart(source, *, as_of: dt.date | str, project=None, batch_rows: int = 
     ``propensity``, ``categories``) its source, cutoffs and back-test figures.
     """
     end = as_day(as_of, name="as_of")
-    inputs = _inputs(source, {"events": events, "interactions": interactions,
-                              "order_items": order_items, "products": products})
+    inputs = _inputs(
+        source,
+        {
+            "events": events,
+            "interactions": interactions,
+            "order_items": order_items,
+            "products": products,
+        },
+    )
     table = inputs.features(end)
     one_in = 1
     if train and train_sample is not None:
@@ -197,16 +239,24 @@ def churn_mart(source, *, as_of: dt.date | str, project=None, batch_rows: int = 
         why = why[[c for c in why.columns if not c.endswith("_feature")]]
         # reasons repeat a few hundred phrases: dictionary-encoded per batch (unified when the
         # batches become one frame), not one Python string per member and reason
-        parts.append(pa.Table.from_pydict({
-            "member_id": pa.array(base["member_id"].to_numpy(dtype=object), pa.string()),
-            "churn_probability": churn.probability(churn_features).to_numpy(),
-            "propensity_30d": buy.probability(buy_features).to_numpy(),
-            **{c: pa.array(why[c].to_numpy(dtype=object), pa.string()).dictionary_encode()
-               for c in why.columns}}))
+        parts.append(
+            pa.Table.from_pydict(
+                {
+                    "member_id": pa.array(base["member_id"].to_numpy(dtype=object), pa.string()),
+                    "churn_probability": churn.probability(churn_features).to_numpy(),
+                    "propensity_30d": buy.probability(buy_features).to_numpy(),
+                    **{
+                        c: pa.array(why[c].to_numpy(dtype=object), pa.string()).dictionary_encode()
+                        for c in why.columns
+                    },
+                }
+            )
+        )
     frame = pa.concat_tables(parts).to_pandas()
     del parts
-    frame.insert(2, "churn_risk_decile", risk_deciles(frame["churn_probability"],
-                                                      frame["member_id"]))
+    frame.insert(
+        2, "churn_risk_decile", risk_deciles(frame["churn_probability"], frame["member_id"])
+    )
     has_lines = inputs.order_items is not None and inputs.products is not None
     category_models = _category_models(project, end) if has_lines else {}
     top = _top_categories(category_models, inputs, end, batch_rows)
@@ -217,8 +267,10 @@ def churn_mart(source, *, as_of: dt.date | str, project=None, batch_rows: int = 
     frame = frame.sort_values("member_id", ignore_index=True)
     calibration = churn.calibration_["method"] if churn.calibration_ else "uncalibrated"
     summary = {
-        "as_of": end.isoformat(), "members": len(frame),
-        "model_kind": f"lightgbm ({calibration})", "horizon_days": horizon,
+        "as_of": end.isoformat(),
+        "members": len(frame),
+        "model_kind": f"lightgbm ({calibration})",
+        "horizon_days": horizon,
         "auc": _metrics(churn_meta)["auc"],
         "churn": _metrics(churn_meta),
         "propensity": _metrics(buy_meta),

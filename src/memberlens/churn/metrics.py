@@ -42,8 +42,11 @@ def lift_table(y_true, score, *, bins: int = 10) -> pd.DataFrame:
     order = np.argsort(-s, kind="stable")
     decile = np.empty(y.size, dtype=np.int64)
     decile[order] = np.arange(y.size) * bins // max(y.size, 1) + 1
-    frame = pd.DataFrame({"decile": decile, "y": y, "s": s}).groupby("decile").agg(
-        members=("y", "size"), positives=("y", "sum"), mean_score=("s", "mean"))
+    frame = (
+        pd.DataFrame({"decile": decile, "y": y, "s": s})
+        .groupby("decile")
+        .agg(members=("y", "size"), positives=("y", "sum"), mean_score=("s", "mean"))
+    )
     frame = frame.reset_index()
     base = y.mean() if y.size else np.nan
     frame["rate"] = frame["positives"] / frame["members"]

@@ -32,9 +32,11 @@ Calibration = Literal["isotonic", "sigmoid", "none"]
 def _matrix(features: pd.DataFrame, columns: list[str]) -> np.ndarray:
     missing = [c for c in columns if c not in features.columns]
     if missing:
-        raise DataError(f"features: missing column(s) {missing}; build them with "
-                        "memberlens.churn.member_features (columns found: "
-                        f"{list(features.columns)})")
+        raise DataError(
+            f"features: missing column(s) {missing}; build them with "
+            "memberlens.churn.member_features (columns found: "
+            f"{list(features.columns)})"
+        )
     return features[columns].to_numpy(dtype=float)
 
 
@@ -50,11 +52,18 @@ class ChurnModel(BaseEstimator):
     ``calibration_`` (dict: method and its numbers, or None), ``n_train_``, ``positive_rate_``.
     """
 
-    def __init__(self, *, n_estimators: int = 200, learning_rate: float = 0.03,
-                 num_leaves: int = 7, min_child_samples: int = 50,
-                 calibration: Calibration = "sigmoid", random_state: int = 0,
-                 feature_columns: tuple[str, ...] | None = None,
-                 n_jobs: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 200,
+        learning_rate: float = 0.03,
+        num_leaves: int = 7,
+        min_child_samples: int = 50,
+        calibration: Calibration = "sigmoid",
+        random_state: int = 0,
+        feature_columns: tuple[str, ...] | None = None,
+        n_jobs: int | None = None,
+    ) -> None:
         self.feature_columns = feature_columns
         self.n_jobs = n_jobs
         self.n_estimators = n_estimators
@@ -64,29 +73,44 @@ class ChurnModel(BaseEstimator):
         self.calibration = calibration
         self.random_state = random_state
 
-    def fit(self, features: pd.DataFrame, labels, *, calibration_features: pd.DataFrame | None = None,
-            calibration_labels=None) -> ChurnModel:
+    def fit(
+        self,
+        features: pd.DataFrame,
+        labels,
+        *,
+        calibration_features: pd.DataFrame | None = None,
+        calibration_labels=None,
+    ) -> ChurnModel:
         """Fit on one cutoff's ``features`` / ``labels`` (0/1); calibrate on the other set."""
         import lightgbm as lgb
 
         if self.calibration not in ("isotonic", "sigmoid", "none"):
-            raise ConfigError(f"calibration: must be 'isotonic', 'sigmoid' or 'none', got "
-                              f"{self.calibration!r}")
+            raise ConfigError(
+                f"calibration: must be 'isotonic', 'sigmoid' or 'none', got {self.calibration!r}"
+            )
         wanted = FEATURE_COLUMNS if self.feature_columns is None else self.feature_columns
         columns = [c for c in wanted if c in features.columns]
         x = _matrix(features, columns)
         y = np.asarray(labels, dtype=int)
         if y.shape[0] != x.shape[0] or np.unique(y).size != 2:
-            raise DataError(f"labels: need one 0/1 label per feature row with both classes "
-                            f"present; got {y.shape[0]} labels for {x.shape[0]} rows and "
-                            f"classes {np.unique(y).tolist()}; pick a cutoff with churners and "
-                            "returners")
+            raise DataError(
+                f"labels: need one 0/1 label per feature row with both classes "
+                f"present; got {y.shape[0]} labels for {x.shape[0]} rows and "
+                f"classes {np.unique(y).tolist()}; pick a cutoff with churners and "
+                "returners"
+            )
         classifier = lgb.LGBMClassifier(
-            n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
-            subsample=0.8, subsample_freq=1, colsample_bytree=0.8,
-            random_state=self.random_state, verbose=-1,
-            n_jobs=self.n_jobs or 1)
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.8,
+            random_state=self.random_state,
+            verbose=-1,
+            n_jobs=self.n_jobs or 1,
+        )
         classifier.fit(pd.DataFrame(x, columns=columns), y)
         self.booster_ = classifier.booster_
         self.feature_names_ = columns
@@ -95,20 +119,26 @@ class ChurnModel(BaseEstimator):
         self.calibration_ = None
         if self.calibration != "none" and calibration_features is not None:
             self.calibration_ = self._fit_calibration(
-                classifier, pd.DataFrame(_matrix(calibration_features, columns), columns=columns),
-                np.asarray(calibration_labels, dtype=int))
+                classifier,
+                pd.DataFrame(_matrix(calibration_features, columns), columns=columns),
+                np.asarray(calibration_labels, dtype=int),
+            )
         return self
 
     def _fit_calibration(self, classifier, x: pd.DataFrame, y: np.ndarray) -> dict:
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.frozen import FrozenEstimator
 
-        calibrated = CalibratedClassifierCV(FrozenEstimator(classifier),
-                                            method=self.calibration).fit(x, y)
+        calibrated = CalibratedClassifierCV(
+            FrozenEstimator(classifier), method=self.calibration
+        ).fit(x, y)
         calibrator = calibrated.calibrated_classifiers_[0].calibrators[0]
         if self.calibration == "isotonic":
-            return {"method": "isotonic", "x": calibrator.X_thresholds_.tolist(),
-                    "y": calibrator.y_thresholds_.tolist()}
+            return {
+                "method": "isotonic",
+                "x": calibrator.X_thresholds_.tolist(),
+                "y": calibrator.y_thresholds_.tolist(),
+            }
         return {"method": "sigmoid", "a": float(calibrator.a_), "b": float(calibrator.b_)}
 
     # -- prediction ------------------------------------------------------------------------
@@ -138,16 +168,21 @@ class ChurnModel(BaseEstimator):
 
     def probability(self, features: pd.DataFrame) -> pd.Series:
         """Calibrated P(positive) per row, indexed like ``features``."""
-        return pd.Series(self.predict_proba(features)[:, 1], index=features.index,
-                         name="probability")
+        return pd.Series(
+            self.predict_proba(features)[:, 1], index=features.index, name="probability"
+        )
 
     def reasons(self, features: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
         """Top reasons per row in English and Chinese (see :mod:`memberlens.churn.reasons`)."""
         check_is_fitted(self, "booster_")
-        contrib = self.booster_.predict(_matrix(features, self.feature_names_),
-                                        pred_contrib=True)
-        return top_reasons(contrib, features, columns=self.feature_names_, top=top,
-                           category=features["category"] if "category" in features else None)
+        contrib = self.booster_.predict(_matrix(features, self.feature_names_), pred_contrib=True)
+        return top_reasons(
+            contrib,
+            features,
+            columns=self.feature_names_,
+            top=top,
+            category=features["category"] if "category" in features else None,
+        )
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, folder: str | Path, *, metadata: dict | None = None) -> Path:
@@ -156,12 +191,19 @@ class ChurnModel(BaseEstimator):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.booster_.save_model(str(folder / "model.txt"))
-        meta = {"format_version": FORMAT_VERSION, "class": type(self).__name__,
-                "params": self.get_params(), "feature_names": self.feature_names_,
-                "calibration": self.calibration_, "n_train": self.n_train_,
-                "positive_rate": self.positive_rate_, "metadata": metadata or {}}
-        (folder / "model.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
-                                           encoding="utf-8")
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "class": type(self).__name__,
+            "params": self.get_params(),
+            "feature_names": self.feature_names_,
+            "calibration": self.calibration_,
+            "n_train": self.n_train_,
+            "positive_rate": self.positive_rate_,
+            "metadata": metadata or {},
+        }
+        (folder / "model.json").write_text(
+            json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
         return folder
 
     @classmethod
@@ -171,12 +213,16 @@ class ChurnModel(BaseEstimator):
 
         folder = Path(folder)
         if not (folder / "model.json").exists() or not (folder / "model.txt").exists():
-            raise ConfigError(f"{folder}: no trained churn model (model.txt + model.json); run "
-                              "`memberlens churn train` first")
+            raise ConfigError(
+                f"{folder}: no trained churn model (model.txt + model.json); run "
+                "`memberlens churn train` first"
+            )
         meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
         if meta.get("format_version") != FORMAT_VERSION:
-            raise ConfigError(f"{folder / 'model.json'}: format_version "
-                              f"{meta.get('format_version')!r} is not {FORMAT_VERSION}; retrain")
+            raise ConfigError(
+                f"{folder / 'model.json'}: format_version "
+                f"{meta.get('format_version')!r} is not {FORMAT_VERSION}; retrain"
+            )
         model = cls(**meta["params"])
         model.booster_ = lgb.Booster(model_file=str(folder / "model.txt"))
         model.feature_names_ = list(meta["feature_names"])

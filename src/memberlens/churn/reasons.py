@@ -35,31 +35,43 @@ PHRASES: dict[str, tuple[str, str, str]] = {
     "spend_30d": ("spent ¥{v} in the last 30 days", "近30天消费¥{v}", "int"),
     "spend_90d": ("spent ¥{v} in the last 90 days", "近90天消费¥{v}", "int"),
     "spend_180d": ("spent ¥{v} in the last 180 days", "近180天消费¥{v}", "int"),
-    "orders_trend_90d": ("orders in the last 90 days vs the 90 before: {v}",
-                         "近90天订单较前90天变化{v}单", "signed"),
+    "orders_trend_90d": (
+        "orders in the last 90 days vs the 90 before: {v}",
+        "近90天订单较前90天变化{v}单",
+        "signed",
+    ),
     "coupon_share": ("{v} of orders used a coupon", "{v}的订单使用了优惠券", "pct"),
     "events_30d": ("{v} browsing events in the last 30 days", "近30天浏览等行为{v}次", "int"),
     "events_90d": ("{v} browsing events in the last 90 days", "近90天浏览等行为{v}次", "int"),
-    "interactions_90d": ("{v} interactions (service, reviews, points) in the last 90 days",
-                         "近90天互动(客服、评价、积分){v}次", "int"),
+    "interactions_90d": (
+        "{v} interactions (service, reviews, points) in the last 90 days",
+        "近90天互动(客服、评价、积分){v}次",
+        "int",
+    ),
     "p_alive": ("purchase model puts P(still active) at {v}", "购买模型估计仍活跃概率{v}", "pct"),
-    "expected_purchases": ("expected purchases in the horizon: {v}", "预计周期内购买{v}次",
-                           "dec"),
+    "expected_purchases": ("expected purchases in the horizon: {v}", "预计周期内购买{v}次", "dec"),
     # per-category propensity ({c}: the row's category)
     "cat_purchase_days": ("bought {c} on {v} different days", "{v}个不同日期购买过{c}", "int"),
     "cat_day_share": ("{c} in {v} of purchase days", "{v}的购物日购买了{c}", "pct"),
     "cat_spend_share": ("{c} is {v} of spend", "{c}占消费{v}", "pct"),
     "cat_days_since_last": ("last bought {c} {v} days ago", "{v}天前购买过{c}", "int"),
-    "cat_days_90d": ("bought {c} on {v} days in the last 90 days", "近90天有{v}天购买{c}",
-                     "int"),
-    "cat_mean_gap_days": ("buys {c} every {v} days on average", "平均每{v}天购买一次{c}",
-                          "int"),
-    "cat_overdue": ("{v} of the usual gap between {c} purchases has passed",
-                    "距上次购买{c}已过平常间隔的{v}", "pct"),
-    "cat_popularity_30d": ("{c} was bought by {v} of members in the last 30 days",
-                           "近30天{v}的会员购买了{c}", "pct1"),
-    "cat_popularity_365d": ("{c} was bought by {v} of members in the last year",
-                            "近一年{v}的会员购买了{c}", "pct"),
+    "cat_days_90d": ("bought {c} on {v} days in the last 90 days", "近90天有{v}天购买{c}", "int"),
+    "cat_mean_gap_days": ("buys {c} every {v} days on average", "平均每{v}天购买一次{c}", "int"),
+    "cat_overdue": (
+        "{v} of the usual gap between {c} purchases has passed",
+        "距上次购买{c}已过平常间隔的{v}",
+        "pct",
+    ),
+    "cat_popularity_30d": (
+        "{c} was bought by {v} of members in the last 30 days",
+        "近30天{v}的会员购买了{c}",
+        "pct1",
+    ),
+    "cat_popularity_365d": (
+        "{c} was bought by {v} of members in the last year",
+        "近一年{v}的会员购买了{c}",
+        "pct",
+    ),
 }
 #: feature -> (English, Chinese) when the member's value is missing.
 MISSING_PHRASES: dict[str, tuple[str, str]] = {
@@ -89,8 +101,14 @@ def _fill(template: str, values: pd.Series, category: pd.Series) -> pd.Series:
     return out
 
 
-def top_reasons(contributions: np.ndarray, features: pd.DataFrame, *, columns: list[str],
-                top: int = 3, category: pd.Series | None = None) -> pd.DataFrame:
+def top_reasons(
+    contributions: np.ndarray,
+    features: pd.DataFrame,
+    *,
+    columns: list[str],
+    top: int = 3,
+    category: pd.Series | None = None,
+) -> pd.DataFrame:
     """The ``top`` reasons per row: columns ``reason_1_en``, ``reason_1_zh``, ... and
     ``reason_1_feature`` (empty text when fewer features push the score up).
 
@@ -114,12 +132,14 @@ def top_reasons(contributions: np.ndarray, features: pd.DataFrame, *, columns: l
             rows = np.flatnonzero((order[:, slot] == j) & positive[:, slot])
             if rows.size == 0:
                 continue
-            template_en, template_zh, kind = PHRASES.get(column, (f"{column} = {{v}}",
-                                                                  f"{column} = {{v}}", "dec"))
+            template_en, template_zh, kind = PHRASES.get(
+                column, (f"{column} = {{v}}", f"{column} = {{v}}", "dec")
+            )
             raw = features[column].to_numpy(dtype=float)[rows]
             values = _formatted(raw, kind)
-            names = pd.Series(cats[rows] if cats is not None else np.full(rows.size, ""),
-                              dtype=object)
+            names = pd.Series(
+                cats[rows] if cats is not None else np.full(rows.size, ""), dtype=object
+            )
             en_text = _fill(template_en, values, names)
             zh_text = _fill(template_zh, values, names)
             missing = np.isnan(raw)

@@ -11,20 +11,19 @@ import sys
 
 import typer
 
-from memberlens.cli._app import app, state
-
 # Command modules register themselves on import (keep this list sorted).
-from memberlens.cli import baskets as _baskets  # noqa: E402,F401
-from memberlens.cli import churn as _churn  # noqa: E402,F401
-from memberlens.cli import clv as _clv  # noqa: E402,F401
-from memberlens.cli import data as _data  # noqa: E402,F401
-from memberlens.cli import demo as _demo  # noqa: E402,F401
-from memberlens.cli import forecast as _forecast  # noqa: E402,F401
-from memberlens.cli import mine as _mine  # noqa: E402,F401
-from memberlens.cli import recommend as _recommend  # noqa: E402,F401
-from memberlens.cli import run as _run  # noqa: E402,F401
-from memberlens.cli import simulate as _simulate  # noqa: E402,F401
-from memberlens.cli import web as _web  # noqa: E402,F401
+from memberlens.cli import baskets as _baskets  # noqa: F401
+from memberlens.cli import churn as _churn  # noqa: F401
+from memberlens.cli import clv as _clv  # noqa: F401
+from memberlens.cli import data as _data  # noqa: F401
+from memberlens.cli import demo as _demo  # noqa: F401
+from memberlens.cli import forecast as _forecast  # noqa: F401
+from memberlens.cli import mine as _mine  # noqa: F401
+from memberlens.cli import recommend as _recommend  # noqa: F401
+from memberlens.cli import run as _run  # noqa: F401
+from memberlens.cli import simulate as _simulate  # noqa: F401
+from memberlens.cli import web as _web  # noqa: F401
+from memberlens.cli._app import app, state
 
 __all__ = ["app", "main"]
 
@@ -46,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if state.debug:
             raise
-        typer.secho(f"internal error: {exc!r} (rerun with --debug for the traceback)",
-                    fg="red", err=True)
+        typer.secho(
+            f"internal error: {exc!r} (rerun with --debug for the traceback)", fg="red", err=True
+        )
         sys.exit(70)

@@ -19,9 +19,13 @@ def cli_reference_markdown() -> str:
     from memberlens.cli import app
 
     root = typer.main.get_command(app)
-    lines = ["# Command reference", "",
-             "Generated from the commands (`python -m memberlens.cli._reference > docs/cli.md`); "
-             "every command also has `--help`.", ""]
+    lines = [
+        "# Command reference",
+        "",
+        "Generated from the commands (`python -m memberlens.cli._reference > docs/cli.md`); "
+        "every command also has `--help`.",
+        "",
+    ]
     for path, cmd in _walk(root, "memberlens"):
         if path == "memberlens":
             lines += ["## Global options", ""]

@@ -6,23 +6,36 @@ per-category purchase propensity (P(buy the category in the next 30 days))."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from memberlens.cli._app import app, state
 from memberlens.cli._output import emit_json, progress_steps
 
-churn_app = typer.Typer(help="Churn and purchase propensity (流失与购买倾向): train, score, "
-                        "report.", no_args_is_help=True)
+churn_app = typer.Typer(
+    help="Churn and purchase propensity (流失与购买倾向): train, score, report.",
+    no_args_is_help=True,
+)
 app.add_typer(churn_app, name="churn")
 
-_PROJECT = typer.Option(None, "--project", "-p", help="Project folder (default: "
-                        "$MEMBERLENS_PROJECT or the current folder).")
-_TARGET = typer.Option("churn", "--target", help="churn (no purchase in the horizon) or "
-                       "propensity (a purchase in the next 30 days; 'purchase' is the same).")
-_CATEGORY = typer.Option(None, "--category", help="With --target propensity: 'all' (the top "
-                         "categories, one pooled model) or one category name (按品类购买倾向).")
+_PROJECT = typer.Option(
+    None,
+    "--project",
+    "-p",
+    help="Project folder (default: $MEMBERLENS_PROJECT or the current folder).",
+)
+_TARGET = typer.Option(
+    "churn",
+    "--target",
+    help="churn (no purchase in the horizon) or "
+    "propensity (a purchase in the next 30 days; 'purchase' is the same).",
+)
+_CATEGORY = typer.Option(
+    None,
+    "--category",
+    help="With --target propensity: 'all' (the top "
+    "categories, one pooled model) or one category name (按品类购买倾向).",
+)
 
 
 def _target(value: str, category: str | None = None) -> tuple[str, str]:
@@ -31,13 +44,14 @@ def _target(value: str, category: str | None = None) -> tuple[str, str]:
     from memberlens.exceptions import ConfigError
 
     if value not in ("churn", "purchase", "propensity"):
-        raise ConfigError(f"--target: must be 'churn' or 'propensity' ('purchase'), got "
-                          f"{value!r}")
+        raise ConfigError(f"--target: must be 'churn' or 'propensity' ('purchase'), got {value!r}")
     if category is None:
         return ("churn" if value == "churn" else "purchase"), ALL_CATEGORIES
     if value == "churn":
-        raise ConfigError("--category: per-category models predict purchases; pass "
-                          "--target propensity with --category")
+        raise ConfigError(
+            "--category: per-category models predict purchases; pass "
+            "--target propensity with --category"
+        )
     if not category.strip():
         raise ConfigError("--category: pass 'all' or a category name, got an empty value")
     return "category", category
@@ -46,11 +60,19 @@ def _target(value: str, category: str | None = None) -> tuple[str, str]:
 def _metrics_table(report, title: str):
     from rich.table import Table
 
-    grid = Table("category", "model", "AUC", "PR-AUC", "Brier", "top-decile lift", "positive",
-                 title=title)
+    grid = Table(
+        "category", "model", "AUC", "PR-AUC", "Brier", "top-decile lift", "positive", title=title
+    )
     for m in report.metrics:
-        grid.add_row(m.category or "all", m.model, f"{m.auc:.3f}", f"{m.pr_auc:.3f}",
-                     f"{m.brier:.4f}", f"{m.top_decile_lift:.2f}", f"{m.positive_rate:.3f}")
+        grid.add_row(
+            m.category or "all",
+            m.model,
+            f"{m.auc:.3f}",
+            f"{m.pr_auc:.3f}",
+            f"{m.brier:.4f}",
+            f"{m.top_decile_lift:.2f}",
+            f"{m.positive_rate:.3f}",
+        )
     return grid
 
 
@@ -60,28 +82,52 @@ def _lift_table(report):
     lift = report.lift
     if "category" in lift.columns:  # per-category target: the pooled rows
         lift = lift[lift["category"] == "all"]
-    grid = Table("decile", "members", "positives", "rate", "lift", "capture",
-                 title="LightGBM (calibrated) by decile, highest scores first")
+    grid = Table(
+        "decile",
+        "members",
+        "positives",
+        "rate",
+        "lift",
+        "capture",
+        title="LightGBM (calibrated) by decile, highest scores first",
+    )
     for row in lift.itertuples(index=False):
-        grid.add_row(str(row.decile), f"{row.members:,}", f"{row.positives:,}",
-                     f"{row.rate:.3f}", f"{row.lift:.2f}", f"{row.capture_rate:.3f}")
+        grid.add_row(
+            str(row.decile),
+            f"{row.members:,}",
+            f"{row.positives:,}",
+            f"{row.rate:.3f}",
+            f"{row.lift:.2f}",
+            f"{row.capture_rate:.3f}",
+        )
     return grid
 
 
 @churn_app.command()
 def train(
-    project: Optional[Path] = _PROJECT,
-    cutoff: Optional[str] = typer.Option(None, "--cutoff", help="Train with what is known on "
-                                         "this day, YYYY-MM-DD (default: project as_of or the "
-                                         "last purchase day)."),
-    horizon_days: Optional[int] = typer.Option(None, "--horizon-days", help="Churn = no "
-                                               "purchase in this many days (default: 80th "
-                                               "percentile of gaps between purchase days)."),
+    project: Path | None = _PROJECT,
+    cutoff: str | None = typer.Option(
+        None,
+        "--cutoff",
+        help="Train with what is known on "
+        "this day, YYYY-MM-DD (default: project as_of or the "
+        "last purchase day).",
+    ),
+    horizon_days: int | None = typer.Option(
+        None,
+        "--horizon-days",
+        help="Churn = no "
+        "purchase in this many days (default: 80th "
+        "percentile of gaps between purchase days).",
+    ),
     target: str = _TARGET,
-    category: Optional[str] = _CATEGORY,
-    top_categories: int = typer.Option(5, "--top-categories", min=1, help="With --category "
-                                       "all: how many categories (most buyers in the last "
-                                       "year)."),
+    category: str | None = _CATEGORY,
+    top_categories: int = typer.Option(
+        5,
+        "--top-categories",
+        min=1,
+        help="With --category all: how many categories (most buyers in the last year).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Back-test on a time split, then fit LightGBM on all known labels and save it."""
@@ -93,14 +139,22 @@ def train(
     kind, which = _target(target, category)
     with progress_steps("churn train", quiet=state.quiet or as_json) as step:
         step("features, labels, back-test and final fit")
-        result = train_project(Project.load(project), cutoff=cutoff, horizon_days=horizon_days,
-                               target=kind, category=which, top=top_categories)
+        result = train_project(
+            Project.load(project),
+            cutoff=cutoff,
+            horizon_days=horizon_days,
+            target=kind,
+            category=which,
+            top=top_categories,
+        )
     if as_json:
         emit_json(result.to_dict())
         return
     console = Console()
-    console.print(f"saved {result.target} model to {result.model_dir} (cutoff {result.cutoff}, "
-                  f"horizon {result.horizon_days} days, {result.n_train:,} training rows)")
+    console.print(
+        f"saved {result.target} model to {result.model_dir} (cutoff {result.cutoff}, "
+        f"horizon {result.horizon_days} days, {result.n_train:,} training rows)"
+    )
     if result.categories:
         console.print("categories: " + ", ".join(result.categories))
     console.print(_metrics_table(result.backtest, f"back-test at {result.backtest.test_cutoff}"))
@@ -108,13 +162,15 @@ def train(
 
 @churn_app.command()
 def score(
-    project: Optional[Path] = _PROJECT,
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="Score as of this day "
-                                        "(default: the model's cutoff)."),
+    project: Path | None = _PROJECT,
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Score as of this day (default: the model's cutoff)."
+    ),
     target: str = _TARGET,
-    category: Optional[str] = _CATEGORY,
-    export: Optional[Path] = typer.Option(None, "--export", help="Also write the scores to "
-                                          "this .xlsx, .csv or .parquet file."),
+    category: str | None = _CATEGORY,
+    export: Path | None = typer.Option(
+        None, "--export", help="Also write the scores to this .xlsx, .csv or .parquet file."
+    ),
     top: int = typer.Option(20, "--top", help="Rows to print (all rows go to --export)."),
     as_json: bool = typer.Option(False, "--json", help="Print all scores as JSON."),
 ) -> None:
@@ -134,26 +190,34 @@ def score(
         suffix = export.suffix.lower()
         if suffix == ".xlsx":
             if len(scores) > 1_048_575:
-                raise ConfigError(f"--export: {len(scores):,} rows do not fit in one Excel "
-                                  "sheet (1,048,575 max); export to .csv or .parquet")
+                raise ConfigError(
+                    f"--export: {len(scores):,} rows do not fit in one Excel "
+                    "sheet (1,048,575 max); export to .csv or .parquet"
+                )
             scores.to_excel(export, index=False)
         elif suffix == ".csv":
             scores.to_csv(export, index=False, encoding="utf-8-sig")
         elif suffix == ".parquet":
             scores.to_parquet(export, index=False)
         else:
-            raise ConfigError(f"--export: unknown file type {suffix!r}; use .xlsx, .csv or "
-                              ".parquet")
+            raise ConfigError(
+                f"--export: unknown file type {suffix!r}; use .xlsx, .csv or .parquet"
+            )
     if as_json:
         emit_json(scores.to_dict(orient="records"))
         return
     column = "churn_probability" if kind == "churn" else "purchase_probability"
     keys = ["member_id", "category"] if kind == "category" else ["member_id"]
-    grid = Table(*keys, column, "reason 1", "原因 1", title=f"{len(scores):,} rows, "
-                 f"highest {column} first")
+    grid = Table(
+        *keys, column, "reason 1", "原因 1", title=f"{len(scores):,} rows, highest {column} first"
+    )
     for row in scores.head(top).itertuples(index=False):
-        grid.add_row(*(str(getattr(row, k)) for k in keys), f"{getattr(row, column):.3f}",
-                     row.reason_1_en, row.reason_1_zh)
+        grid.add_row(
+            *(str(getattr(row, k)) for k in keys),
+            f"{getattr(row, column):.3f}",
+            row.reason_1_en,
+            row.reason_1_zh,
+        )
     Console().print(grid)
     if export is not None:
         Console().print(f"wrote {len(scores):,} rows to {export}")
@@ -161,9 +225,9 @@ def score(
 
 @churn_app.command()
 def report(
-    project: Optional[Path] = _PROJECT,
+    project: Path | None = _PROJECT,
     target: str = _TARGET,
-    category: Optional[str] = _CATEGORY,
+    category: str | None = _CATEGORY,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """The saved model's back-test: AUC, PR-AUC, Brier, lift and capture by decile."""
@@ -178,8 +242,10 @@ def report(
         emit_json(result.to_dict())
         return
     console = Console()
-    console.print(f"{result.target}: horizon {result.horizon_days} days; trained at "
-                  f"{result.train_cutoff} ({result.n_train:,} rows), calibrated at "
-                  f"{result.calibration_cutoff}, tested at {result.test_cutoff}")
+    console.print(
+        f"{result.target}: horizon {result.horizon_days} days; trained at "
+        f"{result.train_cutoff} ({result.n_train:,} rows), calibrated at "
+        f"{result.calibration_cutoff}, tested at {result.test_cutoff}"
+    )
     console.print(_metrics_table(result, "time-split back-test"))
     console.print(_lift_table(result))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -16,16 +15,21 @@ from memberlens.cli._output import emit_json, progress_steps
 
 console = Console()
 
-ProjectOpt = typer.Option(None, "--project", "-p", help="Project folder (default: "
-                          "$MEMBERLENS_PROJECT or the current folder).")
+ProjectOpt = typer.Option(
+    None,
+    "--project",
+    "-p",
+    help="Project folder (default: $MEMBERLENS_PROJECT or the current folder).",
+)
 
 
 @app.command()
 def init(
     directory: Path = typer.Argument(..., help="Folder of the new project (created if needed)."),
     engine: str = typer.Option("duckdb", help="duckdb (embedded) or pyspark."),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="Analysis date YYYY-MM-DD "
-                                        "(default: the last day in the data)."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Analysis date YYYY-MM-DD (default: the last day in the data)."
+    ),
     currency: str = typer.Option("CNY", help="Currency code used in reports."),
     locale: str = typer.Option("zh-CN", help="zh-CN or en."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing memberlens.toml."),
@@ -38,57 +42,99 @@ def init(
         day = dt.date.fromisoformat(as_of) if as_of else None
     except ValueError:
         raise ConfigError(f"--as-of {as_of!r} is not a date; write YYYY-MM-DD") from None
-    project = init_project(directory, engine=engine, as_of=day, currency=currency,
-                           locale=locale, force=force)
+    project = init_project(
+        directory, engine=engine, as_of=day, currency=currency, locale=locale, force=force
+    )
     if not state.quiet:
-        console.print(f"created [bold]{project.file}[/]  (engine {project.engine}, warehouse "
-                      f"{project.warehouse.name}, locale {project.locale})")
+        console.print(
+            f"created [bold]{project.file}[/]  (engine {project.engine}, warehouse "
+            f"{project.warehouse.name}, locale {project.locale})"
+        )
         console.print(f"next: memberlens ingest orders FILE --project {directory}")
 
 
 @app.command()
 def ingest(
-    table: str = typer.Argument(..., help="Canonical table: members, orders, order_items, "
-                                "products, events, interactions, campaigns, campaign_members, "
-                                "identities."),
-    source: str = typer.Argument(..., help="CSV/TSV, .xlsx, .parquet, .jsonl, or a SQLAlchemy "
-                                 "URL (with --sql-table or --query)."),
-    mapping: Optional[Path] = typer.Option(None, "--mapping", "-m", help="Column mapping file "
-                                           "(TOML); default: automatic from header names."),
-    project: Optional[Path] = ProjectOpt,
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the mapping and the first rows "
-                                 "as they would be stored; store nothing."),
-    write_mapping: Optional[Path] = typer.Option(None, "--write-mapping", help="Save the "
-                                                 "mapping used to this file for editing."),
-    sql_table: Optional[str] = typer.Option(None, "--sql-table", help="Table to read from a "
-                                            "database URL."),
-    query: Optional[str] = typer.Option(None, "--query", help="SQL query to read from a "
-                                        "database URL."),
-    sheet: Optional[str] = typer.Option(None, "--sheet", help="Excel sheet name (default: the "
-                                        "first)."),
+    table: str = typer.Argument(
+        ...,
+        help="Canonical table: members, orders, order_items, "
+        "products, events, interactions, campaigns, campaign_members, "
+        "identities.",
+    ),
+    source: str = typer.Argument(
+        ...,
+        help="CSV/TSV, .xlsx, .parquet, .jsonl, or a SQLAlchemy URL (with --sql-table or --query).",
+    ),
+    mapping: Path | None = typer.Option(
+        None,
+        "--mapping",
+        "-m",
+        help="Column mapping file (TOML); default: automatic from header names.",
+    ),
+    project: Path | None = ProjectOpt,
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Show the mapping and the first rows as they would be stored; store nothing.",
+    ),
+    write_mapping: Path | None = typer.Option(
+        None, "--write-mapping", help="Save the mapping used to this file for editing."
+    ),
+    sql_table: str | None = typer.Option(
+        None, "--sql-table", help="Table to read from a database URL."
+    ),
+    query: str | None = typer.Option(
+        None, "--query", help="SQL query to read from a database URL."
+    ),
+    sheet: str | None = typer.Option(
+        None, "--sheet", help="Excel sheet name (default: the first)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the load report as JSON."),
 ) -> None:
     """Load one source file into a canonical table: map, check, quarantine, store atomically."""
     from memberlens.ingest import load, preview
 
     if dry_run:
-        pv = preview(table, source, mapping=mapping, project=_project_or_none(project),
-                     sql_table=sql_table, query=query)
+        pv = preview(
+            table,
+            source,
+            mapping=mapping,
+            project=_project_or_none(project),
+            sql_table=sql_table,
+            query=query,
+        )
         if write_mapping:
             write_mapping.write_text(pv.mapping.to_toml(), encoding="utf-8")
         if as_json:
-            emit_json({"table": table, "source": pv.source, "encoding": pv.encoding,
-                       "mapping": pv.mapping.columns, "unused": list(pv.mapping.unused),
-                       "rows": pv.rows.to_pylist()})
+            emit_json(
+                {
+                    "table": table,
+                    "source": pv.source,
+                    "encoding": pv.encoding,
+                    "mapping": pv.mapping.columns,
+                    "unused": list(pv.mapping.unused),
+                    "rows": pv.rows.to_pylist(),
+                }
+            )
             return
         _print_mapping(pv)
         if write_mapping:
-            console.print(f"mapping written to [bold]{write_mapping}[/]; edit it and pass "
-                          f"--mapping {write_mapping}")
+            console.print(
+                f"mapping written to [bold]{write_mapping}[/]; edit it and pass "
+                f"--mapping {write_mapping}"
+            )
         return
     with progress_steps(f"ingest {table}", quiet=state.quiet or as_json) as step:
-        report = load(table, source, mapping=mapping, project=project, sql_table=sql_table,
-                      query=query, sheet=sheet, progress=step)
+        report = load(
+            table,
+            source,
+            mapping=mapping,
+            project=project,
+            sql_table=sql_table,
+            query=query,
+            sheet=sheet,
+            progress=step,
+        )
     if write_mapping:
         from memberlens.ingest import Mapping
 
@@ -97,13 +143,15 @@ def ingest(
         emit_json(report.to_dict())
         return
     if report.already_loaded:
-        console.print(f"{report.source} was loaded before (load {report.load_id}); nothing "
-                      "stored again")
+        console.print(
+            f"{report.source} was loaded before (load {report.load_id}); nothing stored again"
+        )
         return
     console.print(
         f"[bold]{table}[/]: read {report.rows_read:,}, stored [green]{report.rows_stored:,}[/], "
         f"quarantined [red]{report.rows_quarantined:,}[/], duplicates dropped "
-        f"{report.duplicates_dropped:,}  (load {report.load_id})")
+        f"{report.duplicates_dropped:,}  (load {report.load_id})"
+    )
     for rule, n in report.by_rule.items():
         console.print(f"  {rule:<18} {n:>10,}")
     for other, n in report.derived.items():
@@ -114,7 +162,7 @@ def ingest(
         console.print(f"see them with: memberlens quarantine {table}")
 
 
-def _project_or_none(project: Optional[Path]):
+def _project_or_none(project: Path | None):
     from memberlens.exceptions import ConfigError
     from memberlens.project import Project
 
@@ -140,7 +188,7 @@ def _print_mapping(pv) -> None:
 
 @app.command()
 def status(
-    project: Optional[Path] = ProjectOpt,
+    project: Path | None = ProjectOpt,
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Rows stored, quarantined by rule, duplicates, date range and last load per table; run log."""
@@ -150,25 +198,55 @@ def status(
     if as_json:
         emit_json(st.to_dict())
         return
-    grid = Table("table", "read", "stored", "quarantined", "duplicates", "anonymous", "from",
-                 "to", "last load", title=f"warehouse {st.warehouse}")
+    grid = Table(
+        "table",
+        "read",
+        "stored",
+        "quarantined",
+        "duplicates",
+        "anonymous",
+        "from",
+        "to",
+        "last load",
+        title=f"warehouse {st.warehouse}",
+    )
     for t in st.tables:
-        grid.add_row(t.table, f"{t.rows_read:,}", f"{t.rows_stored:,}"
-                     + (f" ({t.derived_rows:,} derived)" if t.derived_rows else ""),
-                     f"{t.rows_quarantined:,}", f"{t.duplicates_dropped:,}",
-                     f"{t.anonymous_rows:,}", (t.first_at or "")[:10], (t.last_at or "")[:10],
-                     (t.last_load or "")[:19])
+        grid.add_row(
+            t.table,
+            f"{t.rows_read:,}",
+            f"{t.rows_stored:,}" + (f" ({t.derived_rows:,} derived)" if t.derived_rows else ""),
+            f"{t.rows_quarantined:,}",
+            f"{t.duplicates_dropped:,}",
+            f"{t.anonymous_rows:,}",
+            (t.first_at or "")[:10],
+            (t.last_at or "")[:10],
+            (t.last_load or "")[:19],
+        )
     console.print(grid)
     for t in st.tables:
         if t.quarantined_by_rule:
             rules = ", ".join(f"{k} {v:,}" for k, v in sorted(t.quarantined_by_rule.items()))
             console.print(f"  {t.table} quarantined by rule: {rules}")
-    log = Table("finished", "table", "source", "read", "stored", "quarantined", "dups",
-                title="load log (newest first)")
+    log = Table(
+        "finished",
+        "table",
+        "source",
+        "read",
+        "stored",
+        "quarantined",
+        "dups",
+        title="load log (newest first)",
+    )
     for r in st.loads[:20]:
-        log.add_row(str(r["finished_at"])[:19], r["table_name"], Path(r["source"]).name,
-                    f"{r['rows_read']:,}", f"{r['rows_stored']:,}", f"{r['rows_quarantined']:,}",
-                    f"{r['duplicates_dropped']:,}")
+        log.add_row(
+            str(r["finished_at"])[:19],
+            r["table_name"],
+            Path(r["source"]).name,
+            f"{r['rows_read']:,}",
+            f"{r['rows_stored']:,}",
+            f"{r['rows_quarantined']:,}",
+            f"{r['duplicates_dropped']:,}",
+        )
     console.print(log)
     _print_runs(project)
 
@@ -179,22 +257,38 @@ def _print_runs(project) -> None:
     runs = run_log(project, limit=20)
     if not runs:
         return
-    grid = Table("run", "step", "as of", "rows in", "rows out", "status", "finished",
-                 title="run log (newest first)")
+    grid = Table(
+        "run",
+        "step",
+        "as of",
+        "rows in",
+        "rows out",
+        "status",
+        "finished",
+        title="run log (newest first)",
+    )
     for r in runs:
-        grid.add_row(r["run_id"], r["step"], str(r["as_of"]), f"{r['rows_in'] or 0:,}",
-                     f"{r['rows_out'] or 0:,}", r["status"], str(r["finished_at"])[:19])
+        grid.add_row(
+            r["run_id"],
+            r["step"],
+            str(r["as_of"]),
+            f"{r['rows_in'] or 0:,}",
+            f"{r['rows_out'] or 0:,}",
+            r["status"],
+            str(r["finished_at"])[:19],
+        )
     console.print(grid)
 
 
 @app.command()
 def quarantine(
     table: str = typer.Argument(..., help="Canonical table whose rejected rows to list."),
-    project: Optional[Path] = ProjectOpt,
-    rule: Optional[str] = typer.Option(None, help="Only this rule (e.g. bad_date)."),
+    project: Path | None = ProjectOpt,
+    rule: str | None = typer.Option(None, help="Only this rule (e.g. bad_date)."),
     limit: int = typer.Option(50, help="Rows to show (export writes all)."),
-    export: Optional[Path] = typer.Option(None, "--export", help="Write all rejected rows to "
-                                          "a .csv, .xlsx or .parquet file."),
+    export: Path | None = typer.Option(
+        None, "--export", help="Write all rejected rows to a .csv, .xlsx or .parquet file."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Rejected rows with source file, line number, field, rule and reason."""
@@ -208,11 +302,18 @@ def quarantine(
     if as_json:
         emit_json(rows.to_pylist())
         return
-    grid = Table("source", "line", "field", "rule", "reason", title=f"quarantine of {table} "
-                 f"({rows.num_rows:,} shown)")
+    grid = Table(
+        "source",
+        "line",
+        "field",
+        "rule",
+        "reason",
+        title=f"quarantine of {table} ({rows.num_rows:,} shown)",
+    )
     for r in rows.to_pylist():
-        grid.add_row(Path(r["source"]).name, str(r["line"]), r["field"] or "", r["rule"],
-                     r["reason"] or "")
+        grid.add_row(
+            Path(r["source"]).name, str(r["line"]), r["field"] or "", r["rule"], r["reason"] or ""
+        )
     console.print(grid)
 
 
@@ -232,4 +333,4 @@ def _export(rows, path: Path) -> None:
         raise ConfigError(f"--export {path}: use a .csv, .xlsx or .parquet file name")
 
 
-__all__ = ["ingest", "init", "quarantine", "status", "json"]
+__all__ = ["ingest", "init", "json", "quarantine", "status"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -12,20 +11,33 @@ from memberlens.cli._output import emit_json, progress_steps
 
 forecast_app = typer.Typer(
     help="Weekly sales forecast (销售预测): revenue or paid orders for the next weeks, overall "
-         "or per category, with yearly seasonality and the shopping festivals (春节, 38, 618, "
-         "国庆, 双11, 双12). Run without a command to forecast; `backtest` says how good it is.",
-    invoke_without_command=True, no_args_is_help=False)
+    "or per category, with yearly seasonality and the shopping festivals (春节, 38, 618, "
+    "国庆, 双11, 双12). Run without a command to forecast; `backtest` says how good it is.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 app.add_typer(forecast_app, name="forecast")
 
-_PROJECT = typer.Option(None, "--project", "-p", help="Project folder (default: "
-                        "$MEMBERLENS_PROJECT or the current folder).")
-_LEVEL = typer.Option("total", "--level", help="total (the whole shop) or category (one "
-                      "series per product category; needs order_items and products).")
-_METRIC = typer.Option("revenue", "--metric", help="revenue (paid amount) or orders (paid "
-                       "orders).")
-_AS_OF = typer.Option(None, "--as-of", help="Use data up to this day, YYYY-MM-DD (default: the "
-                      "project's as_of, else the last day with a paid order). A week cut by "
-                      "it is dropped.")
+_PROJECT = typer.Option(
+    None,
+    "--project",
+    "-p",
+    help="Project folder (default: $MEMBERLENS_PROJECT or the current folder).",
+)
+_LEVEL = typer.Option(
+    "total",
+    "--level",
+    help="total (the whole shop) or category (one "
+    "series per product category; needs order_items and products).",
+)
+_METRIC = typer.Option("revenue", "--metric", help="revenue (paid amount) or orders (paid orders).")
+_AS_OF = typer.Option(
+    None,
+    "--as-of",
+    help="Use data up to this day, YYYY-MM-DD (default: the "
+    "project's as_of, else the last day with a paid order). A week cut by "
+    "it is dropped.",
+)
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -36,7 +48,7 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _weekly(project: Optional[Path], level: str, as_of: Optional[str]):
+def _weekly(project: Path | None, level: str, as_of: str | None):
     """Weekly sales of the project's warehouse (the warehouse is closed before returning)."""
     from memberlens.engine.warehouse import open_warehouse
     from memberlens.forecast import weekly_sales
@@ -72,15 +84,19 @@ def _export(frame, path: Path) -> None:
 @forecast_app.callback(invoke_without_command=True)
 def forecast(
     ctx: typer.Context,
-    project: Optional[Path] = _PROJECT,
+    project: Path | None = _PROJECT,
     horizon: int = typer.Option(13, "--horizon", min=1, max=104, help="Weeks to forecast."),
     level: str = _LEVEL,
     metric: str = _METRIC,
-    as_of: Optional[str] = _AS_OF,
-    export: Optional[Path] = typer.Option(None, "--export", help="Also write the forecast to "
-                                          "this .csv, .xlsx or .parquet file."),
-    as_json: bool = typer.Option(False, "--json", help="Print the forecast, the festival "
-                                 "effects (total level) and the notes as JSON."),
+    as_of: str | None = _AS_OF,
+    export: Path | None = typer.Option(
+        None, "--export", help="Also write the forecast to this .csv, .xlsx or .parquet file."
+    ),
+    as_json: bool = typer.Option(
+        False,
+        "--json",
+        help="Print the forecast, the festival effects (total level) and the notes as JSON.",
+    ),
 ) -> None:
     """Forecast weekly sales: yhat with a 90% interval for each of the next weeks."""
     if ctx.invoked_subcommand is not None:
@@ -102,8 +118,9 @@ def forecast(
         payload["as_of"] = weekly.attrs["as_of"]
         payload["level"] = level
         if None in result.models:
-            payload["festival_effects"] = (result.models[None].festival_effects()
-                                           .to_dict(orient="records"))
+            payload["festival_effects"] = (
+                result.models[None].festival_effects().to_dict(orient="records")
+            )
         emit_json(payload)
         return
     import pandas as pd
@@ -112,15 +129,27 @@ def forecast(
 
     console = Console()
     unit = "CNY" if metric == "revenue" else "orders"
-    festivals = dict(zip(frame["week"].drop_duplicates(),
-                         _festivals_of(frame["week"].drop_duplicates())))
-    grid = Table("category", "week", f"forecast ({unit})", "90% low", "90% high", "festivals",
-                 title=f"{metric} forecast, {horizon} weeks after {result.last_week} "
-                       f"(weeks Monday-Sunday)")
+    festivals = dict(
+        zip(frame["week"].drop_duplicates(), _festivals_of(frame["week"].drop_duplicates()))
+    )
+    grid = Table(
+        "category",
+        "week",
+        f"forecast ({unit})",
+        "90% low",
+        "90% high",
+        "festivals",
+        title=f"{metric} forecast, {horizon} weeks after {result.last_week} (weeks Monday-Sunday)",
+    )
     for row in frame.itertuples(index=False):
-        grid.add_row("total" if pd.isna(row.category) else str(row.category),
-                     row.week.date().isoformat(), f"{row.yhat:,.0f}", f"{row.yhat_lower:,.0f}",
-                     f"{row.yhat_upper:,.0f}", festivals.get(row.week, ""))
+        grid.add_row(
+            "total" if pd.isna(row.category) else str(row.category),
+            row.week.date().isoformat(),
+            f"{row.yhat:,.0f}",
+            f"{row.yhat_lower:,.0f}",
+            f"{row.yhat_upper:,.0f}",
+            festivals.get(row.week, ""),
+        )
     console.print(grid)
     if not state.quiet:
         for note in result.notes:
@@ -129,16 +158,22 @@ def forecast(
             console.print(f"wrote {len(frame):,} rows to {export}")
 
 
-@forecast_app.command(help="Back-test the forecast: MAPE and sMAPE 1, 4, 8 and 13 weeks ahead, "
-                      "refitted at each origin, against the seasonal-naive (same week last "
-                      "year) and naive (last week) baselines.")
+@forecast_app.command(
+    help="Back-test the forecast: MAPE and sMAPE 1, 4, 8 and 13 weeks ahead, "
+    "refitted at each origin, against the seasonal-naive (same week last "
+    "year) and naive (last week) baselines."
+)
 def backtest(
-    project: Optional[Path] = _PROJECT,
+    project: Path | None = _PROJECT,
     level: str = _LEVEL,
     metric: str = _METRIC,
-    as_of: Optional[str] = _AS_OF,
-    origins: int = typer.Option(13, "--origins", min=1, help="Forecast origins, every 4 "
-                                "weeks back from the latest that leaves 13 weeks to test."),
+    as_of: str | None = _AS_OF,
+    origins: int = typer.Option(
+        13,
+        "--origins",
+        min=1,
+        help="Forecast origins, every 4 weeks back from the latest that leaves 13 weeks to test.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the back-test as JSON."),
 ) -> None:
     from memberlens.forecast import backtest_level
@@ -152,8 +187,15 @@ def backtest(
         summary, notes = backtest_level(weekly, metric=metric, origins=origins)
     notes = list(weekly.attrs.get("notes", [])) + notes
     if as_json:
-        emit_json({"as_of": weekly.attrs["as_of"], "level": level, "metric": metric,
-                   "notes": notes, "summary": summary.to_dict(orient="records")})
+        emit_json(
+            {
+                "as_of": weekly.attrs["as_of"],
+                "level": level,
+                "metric": metric,
+                "notes": notes,
+                "summary": summary.to_dict(orient="records"),
+            }
+        )
         return
     import pandas as pd
     from rich.console import Console
@@ -162,14 +204,25 @@ def backtest(
     console = Console()
     for category, part in summary.groupby("category", dropna=False, sort=True):
         name = "total" if pd.isna(category) else str(category)
-        grid = Table("model", "horizon (weeks)", "MAPE %", "sMAPE %", "in 90% interval",
-                     "forecasts",
-                     title=f"{name} {metric}: back-test over {int(part['origins'].iloc[0])} "
-                           "origins")
+        grid = Table(
+            "model",
+            "horizon (weeks)",
+            "MAPE %",
+            "sMAPE %",
+            "in 90% interval",
+            "forecasts",
+            title=f"{name} {metric}: back-test over {int(part['origins'].iloc[0])} origins",
+        )
         for row in part.itertuples(index=False):
             covered = "" if pd.isna(row.coverage) else f"{row.coverage:.0%}"
-            grid.add_row(row.model, str(row.horizon), f"{row.mape:.1f}", f"{row.smape:.1f}",
-                         covered, str(row.n))
+            grid.add_row(
+                row.model,
+                str(row.horizon),
+                f"{row.mape:.1f}",
+                f"{row.smape:.1f}",
+                covered,
+                str(row.n),
+            )
         console.print(grid)
     if not state.quiet:
         for note in notes:

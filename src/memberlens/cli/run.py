@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -18,9 +17,12 @@ console = Console()
 
 @app.command()
 def run(
-    project: Optional[Path] = typer.Option(None, "--project", "-p", help="Project folder."),
-    as_of: Optional[str] = typer.Option(None, "--as-of", help="Analysis date YYYY-MM-DD "
-                                        "(default: the project's, else the last order day)."),
+    project: Path | None = typer.Option(None, "--project", "-p", help="Project folder."),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Analysis date YYYY-MM-DD (default: the project's, else the last order day).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the run record as JSON."),
 ) -> None:
     """Build the marts (member summary, CLV, segments, tiers, lifecycle, cohorts) atomically."""
@@ -36,38 +38,60 @@ def run(
     if as_json:
         emit_json(result.to_dict())
         return
-    grid = Table("step", "rows in", "rows out", "seconds", "status", "note",
-                 title=f"run {result.run_id} as of {result.as_of}")
+    grid = Table(
+        "step",
+        "rows in",
+        "rows out",
+        "seconds",
+        "status",
+        "note",
+        title=f"run {result.run_id} as of {result.as_of}",
+    )
     for r in result.steps:
-        grid.add_row(r.step, f"{r.rows_in:,}", f"{r.rows_out:,}", f"{r.seconds:.2f}", r.status,
-                     r.message)
+        grid.add_row(
+            r.step, f"{r.rows_in:,}", f"{r.rows_out:,}", f"{r.seconds:.2f}", r.status, r.message
+        )
     console.print(grid)
     console.print("marts: " + ", ".join(f"{k} ({v:,})" for k, v in result.marts.items()))
 
 
 @app.command()
 def members(
-    project: Optional[Path] = typer.Option(None, "--project", "-p", help="Project folder."),
-    segment: Optional[str] = typer.Option(None, help="Segment key, e.g. important_value or "
-                                          "champions."),
-    scheme: str = typer.Option("cn8", help="Segment scheme: cn8 (8 classes), rfm11 (11 "
-                               "segments), rf_grid, or one from the project file."),
-    tier: Optional[str] = typer.Option(None, help="Value tier: high_value, medium_value, "
-                                       "low_value, potential_value, churn_risk."),
-    stage: Optional[str] = typer.Option(None, help="Lifecycle stage: new, active, loyal, "
-                                        "declining, dormant, churned, won_back."),
+    project: Path | None = typer.Option(None, "--project", "-p", help="Project folder."),
+    segment: str | None = typer.Option(
+        None, help="Segment key, e.g. important_value or champions."
+    ),
+    scheme: str = typer.Option(
+        "cn8",
+        help="Segment scheme: cn8 (8 classes), rfm11 (11 "
+        "segments), rf_grid, or one from the project file.",
+    ),
+    tier: str | None = typer.Option(
+        None, help="Value tier: high_value, medium_value, low_value, potential_value, churn_risk."
+    ),
+    stage: str | None = typer.Option(
+        None, help="Lifecycle stage: new, active, loyal, declining, dormant, churned, won_back."
+    ),
     order_by: str = typer.Option("clv", "--order-by", help="Sort column, largest first."),
     limit: int = typer.Option(20, help="Rows to show (export writes all)."),
-    export: Optional[Path] = typer.Option(None, "--export", help="Write the list to .xlsx, "
-                                          ".csv or .parquet."),
+    export: Path | None = typer.Option(
+        None, "--export", help="Write the list to .xlsx, .csv or .parquet."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """List members with their scores, segment, tier and stage (from the last `run`)."""
     from memberlens.cli.data import _export
     from memberlens.pipeline.members import LIST_COLUMNS, member_list
 
-    rows = member_list(project, segment=segment, scheme=scheme, tier=tier, stage=stage,
-                       order_by=order_by, limit=None if export else limit)
+    rows = member_list(
+        project,
+        segment=segment,
+        scheme=scheme,
+        tier=tier,
+        stage=stage,
+        order_by=order_by,
+        limit=None if export else limit,
+    )
     if export:
         _export(rows, export)
         console.print(f"wrote {rows.num_rows:,} members to {export}")
@@ -78,6 +102,10 @@ def members(
     cols = [c for c in LIST_COLUMNS if c in rows.column_names]
     grid = Table(*cols, title=f"{rows.num_rows:,} members")
     for r in rows.select(cols).to_pylist():
-        grid.add_row(*[f"{v:,.2f}" if isinstance(v, float) else ("" if v is None else str(v))
-                       for v in r.values()])
+        grid.add_row(
+            *[
+                f"{v:,.2f}" if isinstance(v, float) else ("" if v is None else str(v))
+                for v in r.values()
+            ]
+        )
     console.print(grid)

@@ -11,8 +11,11 @@ Model checking against a holdout period: :mod:`memberlens.clv.checking`; plots:
 
 from memberlens.clv.beta_geo import BetaGeoModel, ModifiedBetaGeoModel
 from memberlens.clv.beta_geo_beta_binom import BetaGeoBetaBinomModel
-from memberlens.clv.gamma_gamma import (GammaGammaModel, IndependenceCheck,
-                                        spend_frequency_independence)
+from memberlens.clv.gamma_gamma import (
+    GammaGammaModel,
+    IndependenceCheck,
+    spend_frequency_independence,
+)
 from memberlens.clv.pareto_nbd import ParetoNBDModel
 from memberlens.clv.value import customer_lifetime_value
 

@@ -36,8 +36,9 @@ class ClvModel(BaseEstimator):
     _param_names: ClassVar[tuple[str, ...]] = ()
     _columns: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, *, initial_params: dict[str, float] | None = None,
-                 max_iter: int = 1000) -> None:
+    def __init__(
+        self, *, initial_params: dict[str, float] | None = None, max_iter: int = 1000
+    ) -> None:
         self.initial_params = initial_params
         self.max_iter = max_iter
 
@@ -54,12 +55,16 @@ class ClvModel(BaseEstimator):
         given = self.initial_params or {}
         unknown = sorted(set(given) - set(self._param_names))
         if unknown:
-            raise ConfigError(f"{type(self).__name__}: initial_params has unknown name(s) "
-                              f"{unknown}; allowed: {list(self._param_names)}")
+            raise ConfigError(
+                f"{type(self).__name__}: initial_params has unknown name(s) "
+                f"{unknown}; allowed: {list(self._param_names)}"
+            )
         values = [float(given.get(name, default[name])) for name in self._param_names]
         if min(values) <= 0:
-            raise ConfigError(f"{type(self).__name__}: initial_params must be > 0; found "
-                              f"{dict(zip(self._param_names, values))}")
+            raise ConfigError(
+                f"{type(self).__name__}: initial_params must be > 0; found "
+                f"{dict(zip(self._param_names, values))}"
+            )
         return np.log(values)
 
     def fit(self, summary: pd.DataFrame, *, by: str | None = None):
@@ -68,8 +73,9 @@ class ClvModel(BaseEstimator):
         Rows may carry a ``weights`` column (members per row). Returns ``self``.
         """
         if self.max_iter < 1:
-            raise ConfigError(f"{type(self).__name__}: max_iter must be >= 1; found "
-                              f"{self.max_iter!r}")
+            raise ConfigError(
+                f"{type(self).__name__}: max_iter must be >= 1; found {self.max_iter!r}"
+            )
         with single_blas_thread():  # the whole fit, its data preparation included
             self._fit(summary, by)
         return self
@@ -80,19 +86,24 @@ class ClvModel(BaseEstimator):
             fit = self._fit_arrays(arrays)
             names = _names_index(self._param_names)
             self.params_ = pd.Series(fit.params, index=names, name="estimate")
-            self.standard_errors_ = pd.Series(fit.standard_errors, index=names,
-                                              name="standard_error")
+            self.standard_errors_ = pd.Series(
+                fit.standard_errors, index=names, name="standard_error"
+            )
             self.log_likelihood_ = fit.log_likelihood
             self.n_members_ = self._n_members(arrays)
         else:
             if by not in summary.columns:
-                raise DataError(f"{type(self).__name__}: segment column {by!r} (by=) is not in "
-                                f"the summary; found {list(summary.columns)}; fix: add it or "
-                                "pass by=None")
+                raise DataError(
+                    f"{type(self).__name__}: segment column {by!r} (by=) is not in "
+                    f"the summary; found {list(summary.columns)}; fix: add it or "
+                    "pass by=None"
+                )
             if summary[by].isna().any():
-                raise DataError(f"{type(self).__name__}: segment column {by!r} has "
-                                f"{int(summary[by].isna().sum())} missing value(s); fix: fill "
-                                "them (e.g. 'unknown') before fitting by segment")
+                raise DataError(
+                    f"{type(self).__name__}: segment column {by!r} has "
+                    f"{int(summary[by].isna().sum())} missing value(s); fix: fill "
+                    "them (e.g. 'unknown') before fitting by segment"
+                )
             codes, values = pd.factorize(summary[by])
             rows_of = pd.Series(np.arange(codes.size)).groupby(codes).indices
             fits = {}
@@ -101,22 +112,27 @@ class ClvModel(BaseEstimator):
                 try:
                     fit = self._fit_arrays(part)
                 except ConvergenceError as exc:
-                    raise ConvergenceError(f"segment {by}={value!r} ({rows_of[code].size} "
-                                           f"rows): {exc}") from exc
+                    raise ConvergenceError(
+                        f"segment {by}={value!r} ({rows_of[code].size} rows): {exc}"
+                    ) from exc
                 fits[_plain(value)] = (fit, self._n_members(part))
             self._set_segment_fits(by, fits)
         self.by_ = by
 
     def _set_segment_fits(self, by: str, fits: dict[Any, tuple[MaximumLikelihood, float]]):
         index = pd.Index(list(fits), name=by)
-        self.params_ = pd.DataFrame([f.params for f, _ in fits.values()], index=index,
-                                    columns=list(self._param_names))
-        self.standard_errors_ = pd.DataFrame([f.standard_errors for f, _ in fits.values()],
-                                             index=index, columns=list(self._param_names))
-        self.log_likelihood_ = pd.Series([f.log_likelihood for f, _ in fits.values()],
-                                         index=index, name="log_likelihood")
-        self.n_members_ = pd.Series([n for _, n in fits.values()], index=index,
-                                    name="n_members")
+        self.params_ = pd.DataFrame(
+            [f.params for f, _ in fits.values()], index=index, columns=list(self._param_names)
+        )
+        self.standard_errors_ = pd.DataFrame(
+            [f.standard_errors for f, _ in fits.values()],
+            index=index,
+            columns=list(self._param_names),
+        )
+        self.log_likelihood_ = pd.Series(
+            [f.log_likelihood for f, _ in fits.values()], index=index, name="log_likelihood"
+        )
+        self.n_members_ = pd.Series([n for _, n in fits.values()], index=index, name="n_members")
 
     # -- parameters per member -----------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -128,15 +144,19 @@ class ClvModel(BaseEstimator):
         if self.by_ is None:
             return {name: float(self.params_[name]) for name in self._param_names}
         if self.by_ not in summary.columns:
-            raise DataError(f"{type(self).__name__}: this model was fitted by segment "
-                            f"{self.by_!r}, which the summary lacks; found "
-                            f"{list(summary.columns)}; fix: add the segment column")
+            raise DataError(
+                f"{type(self).__name__}: this model was fitted by segment "
+                f"{self.by_!r}, which the summary lacks; found "
+                f"{list(summary.columns)}; fix: add the segment column"
+            )
         position = self.params_.index.get_indexer(summary[self.by_])
         if (position < 0).any():
             unknown = pd.unique(summary[self.by_].to_numpy()[position < 0])[:5]
-            raise DataError(f"{type(self).__name__}: segment value(s) {list(unknown)} in "
-                            f"column {self.by_!r} were not seen in fit (known: "
-                            f"{list(self.params_.index)}); fix: refit including them")
+            raise DataError(
+                f"{type(self).__name__}: segment value(s) {list(unknown)} in "
+                f"column {self.by_!r} were not seen in fit (known: "
+                f"{list(self.params_.index)}); fix: refit including them"
+            )
         return {name: self.params_[name].to_numpy()[position] for name in self._param_names}
 
     def _population_params(self) -> tuple[dict[str, float | np.ndarray], pd.Index | None]:
@@ -144,8 +164,10 @@ class ClvModel(BaseEstimator):
         self._check_fitted()
         if self.by_ is None:
             return {name: float(self.params_[name]) for name in self._param_names}, None
-        return ({name: self.params_[name].to_numpy() for name in self._param_names},
-                self.params_.index)
+        return (
+            {name: self.params_[name].to_numpy() for name in self._param_names},
+            self.params_.index,
+        )
 
     def _read(self, summary: pd.DataFrame, columns: tuple[str, ...] | None = None):
         self._check_fitted()
@@ -175,8 +197,9 @@ class ClvModel(BaseEstimator):
             "segments": [_plain(v) for v in self.params_.index] if segmented else None,
             "params": self.params_.to_numpy().tolist(),
             "standard_errors": self.standard_errors_.to_numpy().tolist(),
-            "log_likelihood": (self.log_likelihood_.tolist() if segmented
-                               else self.log_likelihood_),
+            "log_likelihood": (
+                self.log_likelihood_.tolist() if segmented else self.log_likelihood_
+            ),
             "n_members": self.n_members_.tolist() if segmented else self.n_members_,
         }
 
@@ -192,28 +215,34 @@ class ClvModel(BaseEstimator):
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
         if data.get("model") != cls.__name__ or data.get("format") != FORMAT_VERSION:
-            raise ConfigError(f"{cls.__name__}.from_json: the file holds model "
-                              f"{data.get('model')!r} format {data.get('format')!r}; expected "
-                              f"{cls.__name__!r} format {FORMAT_VERSION}; fix: load it with "
-                              "the class named in the file")
+            raise ConfigError(
+                f"{cls.__name__}.from_json: the file holds model "
+                f"{data.get('model')!r} format {data.get('format')!r}; expected "
+                f"{cls.__name__!r} format {FORMAT_VERSION}; fix: load it with "
+                "the class named in the file"
+            )
         model = cls(**data["settings"])
         names = list(data["param_names"])
         model.by_ = data["by"]
         if model.by_ is None:
             model.params_ = pd.Series(data["params"], index=names, name="estimate", dtype=float)
-            model.standard_errors_ = pd.Series(data["standard_errors"], index=names,
-                                               name="standard_error", dtype=float)
+            model.standard_errors_ = pd.Series(
+                data["standard_errors"], index=names, name="standard_error", dtype=float
+            )
             model.log_likelihood_ = float(data["log_likelihood"])
             model.n_members_ = float(data["n_members"])
         else:
             index = pd.Index(data["segments"], name=model.by_)
             model.params_ = pd.DataFrame(data["params"], index=index, columns=names, dtype=float)
-            model.standard_errors_ = pd.DataFrame(data["standard_errors"], index=index,
-                                                  columns=names, dtype=float)
-            model.log_likelihood_ = pd.Series(data["log_likelihood"], index=index,
-                                              name="log_likelihood", dtype=float)
-            model.n_members_ = pd.Series(data["n_members"], index=index, name="n_members",
-                                         dtype=float)
+            model.standard_errors_ = pd.DataFrame(
+                data["standard_errors"], index=index, columns=names, dtype=float
+            )
+            model.log_likelihood_ = pd.Series(
+                data["log_likelihood"], index=index, name="log_likelihood", dtype=float
+            )
+            model.n_members_ = pd.Series(
+                data["n_members"], index=index, name="n_members", dtype=float
+            )
         return model
 
     @classmethod

@@ -19,8 +19,8 @@ from scipy.special import (
     gammaln,
     hyp2f1,
     logsumexp,
-    zeta,
     roots_laguerre,
+    zeta,
 )
 
 _LAGUERRE_NODES, _LAGUERRE_WEIGHTS = roots_laguerre(48)
@@ -50,29 +50,54 @@ class Rows:
     T_index: np.ndarray
 
     @classmethod
-    def from_arrays(cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray,
-                    weights: np.ndarray) -> Rows:
+    def from_arrays(
+        cls, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights: np.ndarray
+    ) -> Rows:
         x_values, x_index = np.unique(x, return_inverse=True)
         t_x_values, t_x_index = np.unique(t_x, return_inverse=True)
         T_values, T_index = np.unique(T, return_inverse=True)
-        return cls(x, t_x, T, weights, x_values, x_index,
-                   np.bincount(x_index, weights=weights, minlength=x_values.size),
-                   t_x_values, t_x_index, T_values, T_index)
+        return cls(
+            x,
+            t_x,
+            T,
+            weights,
+            x_values,
+            x_index,
+            np.bincount(x_index, weights=weights, minlength=x_values.size),
+            t_x_values,
+            t_x_index,
+            T_values,
+            T_index,
+        )
 
     @classmethod
     def from_compressed(cls, data) -> Rows:
         """From a :class:`~memberlens.clv._summary.Compressed` (frequency, recency, T)."""
         x_index = data.index["frequency"]
         x_values = data.values["frequency"]
-        return cls(data.columns["frequency"], data.columns["recency"], data.columns["T"],
-                   data.weights, x_values, x_index,
-                   np.bincount(x_index, weights=data.weights, minlength=x_values.size),
-                   data.values["recency"], data.index["recency"], data.values["T"],
-                   data.index["T"])
+        return cls(
+            data.columns["frequency"],
+            data.columns["recency"],
+            data.columns["T"],
+            data.weights,
+            x_values,
+            x_index,
+            np.bincount(x_index, weights=data.weights, minlength=x_values.size),
+            data.values["recency"],
+            data.index["recency"],
+            data.values["T"],
+            data.index["T"],
+        )
 
 
-def beta_geo(params: np.ndarray, rows: Rows, *, modified: bool = False,
-             gradient: bool = True, hessian: bool = False):
+def beta_geo(
+    params: np.ndarray,
+    rows: Rows,
+    *,
+    modified: bool = False,
+    gradient: bool = True,
+    hessian: bool = False,
+):
     """BG/NBD total log-likelihood, gradient and (optionally) Hessian in (r, alpha, a, b).
 
     Fader, Hardie & Lee (2005), eq. 6; with ``modified`` the MBG/NBD of Batislam, Denizel &
@@ -107,16 +132,20 @@ def beta_geo(params: np.ndarray, rows: Rows, *, modified: bool = False,
     total = float(rows.x_weights.sum())
     d_log = log_tx - log_t
     d_inv = inv_tx - inv_t
-    d_r = (np.dot(rows.x_weights, digamma(r + xv) - digamma(r) + np.log(alpha))
-           - np.dot(wts, log_t) - np.dot(ww2, d_log))
+    d_r = (
+        np.dot(rows.x_weights, digamma(r + xv) - digamma(r) + np.log(alpha))
+        - np.dot(wts, log_t)
+        - np.dot(ww2, d_log)
+    )
     d_alpha = r / alpha * total - np.dot(wts * rx, inv_t) - np.dot(ww2 * rx, d_inv)
     ab = digamma(a + b)
     big = digamma(a + b + xv + shift)
     d_a = ww2.sum() / a + np.dot(rows.x_weights, ab - big)
     inv = np.where(has_second, 1.0 / np.maximum(b + xv + shift - 1, 1e-300), 0.0)
     inv_row = inv[idx]
-    d_b = (np.dot(rows.x_weights, digamma(b + xv + shift) - big - digamma(b) + ab)
-           - np.dot(ww2, inv_row))
+    d_b = np.dot(rows.x_weights, digamma(b + xv + shift) - big - digamma(b) + ab) - np.dot(
+        ww2, inv_row
+    )
     grad = np.array([d_r, d_alpha, d_a, d_b])
     if not hessian:
         return value, grad
@@ -133,14 +162,18 @@ def beta_geo(params: np.ndarray, rows: Rows, *, modified: bool = False,
     tri_a = _trigamma(a)
     hess[0, 0] += np.dot(rows.x_weights, _trigamma(r + xv) - _trigamma(r))
     hess[0, 1] += total / alpha - np.dot(wts, inv_t) - np.dot(ww2, d_inv)
-    hess[1, 1] += (-r / alpha**2 * total + np.dot(wts * rx, inv_t**2)
-                   + np.dot(ww2 * rx, inv_tx**2 - inv_t**2))
-    hess[2, 2] += (-total * (tri_a - tri_ab) + np.dot(rows.x_weights, tri_a - tri_big)
-                   - ww2.sum() / a**2)
+    hess[1, 1] += (
+        -r / alpha**2 * total + np.dot(wts * rx, inv_t**2) + np.dot(ww2 * rx, inv_tx**2 - inv_t**2)
+    )
+    hess[2, 2] += (
+        -total * (tri_a - tri_ab) + np.dot(rows.x_weights, tri_a - tri_big) - ww2.sum() / a**2
+    )
     hess[2, 3] += total * tri_ab - np.dot(rows.x_weights, tri_big)
-    hess[3, 3] += (-total * (_trigamma(b) - tri_ab)
-                   + np.dot(rows.x_weights, _trigamma(b + xv + shift) - tri_big)
-                   + np.dot(ww2, inv_row**2))
+    hess[3, 3] += (
+        -total * (_trigamma(b) - tri_ab)
+        + np.dot(rows.x_weights, _trigamma(b + xv + shift) - tri_big)
+        + np.dot(ww2, inv_row**2)
+    )
     hess[1, 0], hess[3, 2] = hess[0, 1], hess[2, 3]
     return value, grad, hess
 
@@ -155,8 +188,13 @@ def _pareto_tail_laguerre(r, s, alpha, beta, x, t):
     k = (alpha + t) / (beta + t)
     v = np.expm1(_LAGUERRE_NODES[None, :] / n[:, None])
     inner = np.log(np.dot((1.0 + k[:, None] * v) ** -(s[:, None] + 1.0), _LAGUERRE_WEIGHTS))
-    return (np.log(r + s + x) + (1.0 - r - x) * np.log(alpha + t) - (s + 1.0) * np.log(beta + t)
-            + inner - np.log(n))
+    return (
+        np.log(r + s + x)
+        + (1.0 - r - x) * np.log(alpha + t)
+        - (s + 1.0) * np.log(beta + t)
+        + inner
+        - np.log(n)
+    )
 
 
 def pareto_log_tail(r, s, alpha, beta, x, t):
@@ -173,27 +211,40 @@ def pareto_log_tail(r, s, alpha, beta, x, t):
         log_a, log_b = np.log(alpha + t), np.log(beta + t)
         with np.errstate(all="ignore"):
             if alpha >= beta:
-                out = (np.log(hyp2f1(1.0, r + x, c, (alpha - beta) / (alpha + t)))
-                       - s * log_b - (r + x) * log_a)
+                out = (
+                    np.log(hyp2f1(1.0, r + x, c, (alpha - beta) / (alpha + t)))
+                    - s * log_b
+                    - (r + x) * log_a
+                )
             else:
-                out = (np.log(hyp2f1(1.0, s + 1.0, c, (beta - alpha) / (beta + t)))
-                       + (1.0 - r - x) * log_a - (s + 1.0) * log_b)
+                out = (
+                    np.log(hyp2f1(1.0, s + 1.0, c, (beta - alpha) / (beta + t)))
+                    + (1.0 - r - x) * log_a
+                    - (s + 1.0) * log_b
+                )
         bad = ~np.isfinite(out)
         if bad.any():
-            out[bad] = _pareto_tail_laguerre(r[bad], s[bad], np.full(bad.sum(), alpha),
-                                             np.full(bad.sum(), beta), x[bad], t[bad])
+            out[bad] = _pareto_tail_laguerre(
+                r[bad], s[bad], np.full(bad.sum(), alpha), np.full(bad.sum(), beta), x[bad], t[bad]
+            )
         return out
-    r, s, alpha, beta, x, t = np.broadcast_arrays(*(np.asarray(v, dtype=float)
-                                                     for v in (r, s, alpha, beta, x, t)))
+    r, s, alpha, beta, x, t = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (r, s, alpha, beta, x, t))
+    )
     c = r + s + x + 1.0
     alpha_big = alpha >= beta
     z = np.where(alpha_big, (alpha - beta) / (alpha + t), (beta - alpha) / (beta + t))
     with np.errstate(all="ignore"):
         h = np.where(alpha_big, hyp2f1(1.0, r + x, c, z), hyp2f1(1.0, s + 1.0, c, z))
         log_h = np.log(h)
-    out = np.where(alpha_big,
-                   -s * np.log(beta + t) - (r + x) * np.log(alpha + t),
-                   (1.0 - r - x) * np.log(alpha + t) - (s + 1.0) * np.log(beta + t)) + log_h
+    out = (
+        np.where(
+            alpha_big,
+            -s * np.log(beta + t) - (r + x) * np.log(alpha + t),
+            (1.0 - r - x) * np.log(alpha + t) - (s + 1.0) * np.log(beta + t),
+        )
+        + log_h
+    )
     bad = ~np.isfinite(out)
     if bad.any():
         out = out.copy()
@@ -224,8 +275,8 @@ def _hyp_series(b, c, index, z):
     inv_c = 1.0 / (c + n)
     a_next = np.cumprod(b_n * inv_c, axis=0)  # a_{n+1}
     coef = np.empty((4, terms, b.size))
-    coef[0] = a_next                          # G: a_{n+1} z^n
-    a_n = coef[3]                             # a_n (scratch, overwritten below)
+    coef[0] = a_next  # G: a_{n+1} z^n
+    a_n = coef[3]  # a_n (scratch, overwritten below)
     a_n[0] = 1.0
     a_n[1:] = a_next[:-1]
     np.multiply(a_n, np.cumsum(inv_b, axis=0) - inv_b, out=coef[1])
@@ -250,15 +301,28 @@ def _tail_series(r, s, alpha, beta, x, x_values, x_index, t, z, log_a, log_b):
         g, f_b, f_c, k = _hyp_series(r + x_values, r + s + x_values + 1.0, x_index, z)
         f = 1.0 + z * g
         out = np.log(f) - s * log_b - (r + x) * log_a
-        return out, np.array([-log_a + (f_b - f_c) / f, -rsx * g / (f * (alpha + t)),
-                              -log_b - f_c / f, -(s + 1.0) * rsx * k / (f * (beta + t))])
+        return out, np.array(
+            [
+                -log_a + (f_b - f_c) / f,
+                -rsx * g / (f * (alpha + t)),
+                -log_b - f_c / f,
+                -(s + 1.0) * rsx * k / (f * (beta + t)),
+            ]
+        )
     # 2F1(1, s+1; r+s+x+1; z)
-    g, f_b, f_c, k = _hyp_series(np.full(x_values.shape, s + 1.0), r + s + x_values + 1.0,
-                                 x_index, z)
+    g, f_b, f_c, k = _hyp_series(
+        np.full(x_values.shape, s + 1.0), r + s + x_values + 1.0, x_index, z
+    )
     f = 1.0 + z * g
     out = np.log(f) + (1.0 - r - x) * log_a - (s + 1.0) * log_b
-    return out, np.array([-log_a - f_c / f, -(r + x) * rsx * k / (f * (alpha + t)),
-                          -log_b + (f_b - f_c) / f, -rsx * g / (f * (beta + t))])
+    return out, np.array(
+        [
+            -log_a - f_c / f,
+            -(r + x) * rsx * k / (f * (alpha + t)),
+            -log_b + (f_b - f_c) / f,
+            -rsx * g / (f * (beta + t)),
+        ]
+    )
 
 
 def _tail_differences(r, s, alpha, beta, x, t):
@@ -270,11 +334,13 @@ def _tail_differences(r, s, alpha, beta, x, t):
     grad[1] = -(r + x) * share * np.exp(pareto_log_tail(r + 1.0, s, alpha, beta, x, t) - tail)
     grad[3] = -(s + 1.0) * share * np.exp(pareto_log_tail(r, s + 1.0, alpha, beta, x, t) - tail)
     h = 1e-5 * max(r, 1e-3)
-    grad[0] = (pareto_log_tail(r + h, s, alpha, beta, x, t)
-               - pareto_log_tail(r - h, s, alpha, beta, x, t)) / (2.0 * h)
+    grad[0] = (
+        pareto_log_tail(r + h, s, alpha, beta, x, t) - pareto_log_tail(r - h, s, alpha, beta, x, t)
+    ) / (2.0 * h)
     h = 1e-5 * max(s, 1e-3)
-    grad[2] = (pareto_log_tail(r, s + h, alpha, beta, x, t)
-               - pareto_log_tail(r, s - h, alpha, beta, x, t)) / (2.0 * h)
+    grad[2] = (
+        pareto_log_tail(r, s + h, alpha, beta, x, t) - pareto_log_tail(r, s - h, alpha, beta, x, t)
+    ) / (2.0 * h)
     return tail, grad
 
 
@@ -292,14 +358,23 @@ def pareto_log_tail_gradient(r, s, alpha, beta, pairs: TailPairs):
     z = (alpha - beta) / (alpha + t) if alpha >= beta else (beta - alpha) / (beta + t)
     easy = z <= _SERIES_MAX_Z
     if easy.all():
-        return _tail_series(r, s, alpha, beta, x, pairs.x_values, pairs.x_index, t, z, log_a,
-                            log_b)
+        return _tail_series(r, s, alpha, beta, x, pairs.x_values, pairs.x_index, t, z, log_a, log_b)
     out = np.empty(x.shape)
     grad = np.empty((4,) + x.shape)
     if easy.any():
         out[easy], grad[:, easy] = _tail_series(
-            r, s, alpha, beta, x[easy], pairs.x_values, pairs.x_index[easy], t[easy], z[easy],
-            log_a[easy], log_b[easy])
+            r,
+            s,
+            alpha,
+            beta,
+            x[easy],
+            pairs.x_values,
+            pairs.x_index[easy],
+            t[easy],
+            z[easy],
+            log_a[easy],
+            log_b[easy],
+        )
     hard = ~easy
     out[hard], grad[:, hard] = _tail_differences(r, s, alpha, beta, x[hard], t[hard])
     return out, grad
@@ -318,8 +393,13 @@ def pareto_nbd_rows(params, x, t_x, T):
     r, alpha, s, beta = params
     first = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
     second = np.log(s) - np.log(r + s + x) + pareto_log_a0(r, s, alpha, beta, x, t_x, T)
-    return (gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-            + np.logaddexp(first, second))
+    return (
+        gammaln(r + x)
+        - gammaln(r)
+        + r * np.log(alpha)
+        + s * np.log(beta)
+        + np.logaddexp(first, second)
+    )
 
 
 @dataclass(frozen=True)
@@ -329,22 +409,29 @@ class TailPairs:
 
     x: np.ndarray
     t: np.ndarray
-    x_values: np.ndarray    # the distinct frequencies, x == x_values[x_index]
+    x_values: np.ndarray  # the distinct frequencies, x == x_values[x_index]
     x_index: np.ndarray
     at_recency: np.ndarray  # rows' (x, t_x) == pairs[at_recency]
-    at_age: np.ndarray      # rows' (x, T) == pairs[at_age]
+    at_age: np.ndarray  # rows' (x, T) == pairs[at_age]
 
     @classmethod
     def from_rows(cls, rows: Rows) -> TailPairs:
         where, times = pd.factorize(np.concatenate([rows.t_x_values, rows.T_values]))
-        t_x_code = where[:rows.t_x_values.size][rows.t_x_index]
-        T_code = where[rows.t_x_values.size:][rows.T_index]
-        keys = np.concatenate([rows.x_index * times.size + t_x_code,
-                               rows.x_index * times.size + T_code])
+        t_x_code = where[: rows.t_x_values.size][rows.t_x_index]
+        T_code = where[rows.t_x_values.size :][rows.T_index]
+        keys = np.concatenate(
+            [rows.x_index * times.size + t_x_code, rows.x_index * times.size + T_code]
+        )
         inverse, unique = pd.factorize(keys)
         x_index, t_code = np.divmod(unique, times.size)
-        return cls(rows.x_values[x_index], times[t_code], rows.x_values, x_index,
-                   inverse[:rows.x.size], inverse[rows.x.size:])
+        return cls(
+            rows.x_values[x_index],
+            times[t_code],
+            rows.x_values,
+            x_index,
+            inverse[: rows.x.size],
+            inverse[rows.x.size :],
+        )
 
 
 def pareto_nbd(params: np.ndarray, rows: Rows, pairs: TailPairs, *, gradient: bool = False):
@@ -367,8 +454,7 @@ def pareto_nbd(params: np.ndarray, rows: Rows, pairs: TailPairs, *, gradient: bo
     first = -(r + x) * log_at - s * log_bt
     second = (np.log(s) - np.log(r + s + xv))[idx] + log_a0
     head = gammaln(r + xv) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-    value = float(np.dot(rows.x_weights, head)
-                  + np.dot(rows.weights, np.logaddexp(first, second)))
+    value = float(np.dot(rows.x_weights, head) + np.dot(rows.weights, np.logaddexp(first, second)))
     if not gradient:
         return value
     w_second = rows.weights * expit(second - first)  # weight of the "died before T" term
@@ -378,19 +464,31 @@ def pareto_nbd(params: np.ndarray, rows: Rows, pairs: TailPairs, *, gradient: bo
     with np.errstate(divide="ignore", invalid="ignore"):
         spread = w_second * np.where(ratio < 1.0, 1.0 / (1.0 - ratio), 0.0)
     size = pairs.x.size
-    per_pair = (np.bincount(pairs.at_recency, weights=spread, minlength=size)
-                - np.bincount(pairs.at_age, weights=spread * ratio, minlength=size))
+    per_pair = np.bincount(pairs.at_recency, weights=spread, minlength=size) - np.bincount(
+        pairs.at_age, weights=spread * ratio, minlength=size
+    )
     d_a0 = d_tail @ per_pair
     inv_rsx = np.dot(w_second, (1.0 / (r + s + xv))[idx])
     total = float(rows.x_weights.sum())
     sum_second = float(w_second.sum())
-    d_r = (np.dot(rows.x_weights, digamma(r + xv) - digamma(r)) + total * np.log(alpha)
-           - np.dot(w_first, log_at) + d_a0[0] - inv_rsx)
-    d_alpha = (total * r / alpha - np.dot(w_first * (r + x), 1.0 / (alpha + rows.T_values)
-                                          [rows.T_index]) + d_a0[1])
-    d_s = (total * np.log(beta) - np.dot(w_first, log_bt) + sum_second / s - inv_rsx + d_a0[2])
-    d_beta = (total * s / beta - s * np.dot(w_first, (1.0 / (beta + rows.T_values))
-                                            [rows.T_index]) + d_a0[3])
+    d_r = (
+        np.dot(rows.x_weights, digamma(r + xv) - digamma(r))
+        + total * np.log(alpha)
+        - np.dot(w_first, log_at)
+        + d_a0[0]
+        - inv_rsx
+    )
+    d_alpha = (
+        total * r / alpha
+        - np.dot(w_first * (r + x), 1.0 / (alpha + rows.T_values)[rows.T_index])
+        + d_a0[1]
+    )
+    d_s = total * np.log(beta) - np.dot(w_first, log_bt) + sum_second / s - inv_rsx + d_a0[2]
+    d_beta = (
+        total * s / beta
+        - s * np.dot(w_first, (1.0 / (beta + rows.T_values))[rows.T_index])
+        + d_a0[3]
+    )
     return value, np.array([d_r, d_alpha, d_s, d_beta])
 
 
@@ -405,9 +503,9 @@ class Spend:
     x_values: np.ndarray
     x_index: np.ndarray
     x_weights: np.ndarray
-    sum_log_m: float        # sum of w * log m
+    sum_log_m: float  # sum of w * log m
     sum_x_log_m: np.ndarray  # per distinct x: sum of w * log m
-    mx: np.ndarray           # m * x: a row's total spend
+    mx: np.ndarray  # m * x: a row's total spend
 
     @classmethod
     def from_arrays(cls, x: np.ndarray, m: np.ndarray, weights: np.ndarray) -> Spend:
@@ -420,16 +518,28 @@ class Spend:
     @classmethod
     def from_compressed(cls, data) -> Spend:
         """From a :class:`~memberlens.clv._summary.Compressed` (frequency, monetary_value)."""
-        return cls._build(data.columns["frequency"], data.columns["monetary_value"],
-                          data.weights, data.values["frequency"], data.index["frequency"])
+        return cls._build(
+            data.columns["frequency"],
+            data.columns["monetary_value"],
+            data.weights,
+            data.values["frequency"],
+            data.index["frequency"],
+        )
 
     @classmethod
     def _build(cls, x, m, weights, values, index) -> Spend:
         log_m = np.log(m)
-        return cls(x, m, weights, values, index,
-                   np.bincount(index, weights=weights, minlength=values.size),
-                   float(np.dot(weights, log_m)),
-                   np.bincount(index, weights=weights * log_m, minlength=values.size), m * x)
+        return cls(
+            x,
+            m,
+            weights,
+            values,
+            index,
+            np.bincount(index, weights=weights, minlength=values.size),
+            float(np.dot(weights, log_m)),
+            np.bincount(index, weights=weights * log_m, minlength=values.size),
+            m * x,
+        )
 
 
 def gamma_gamma(params: np.ndarray, data: Spend, *, hessian: bool = False):
@@ -451,20 +561,25 @@ def gamma_gamma(params: np.ndarray, data: Spend, *, hessian: bool = False):
     log_sum = np.log(shifted, out=shifted)
     x_log_sum = np.bincount(data.x_index, weights=data.weights * log_sum, minlength=size)
     x_inv_sum = np.bincount(data.x_index, weights=data.weights * inv_sum, minlength=size)
-    value = (np.dot(wx, gammaln(px_q) - gammaln(pxv) + pxv * np.log(xv))
-             + total * (q * np.log(gam) - gammaln(q))
-             + p * np.dot(xv, data.sum_x_log_m) - data.sum_log_m
-             - np.dot(px_q, x_log_sum))
+    value = (
+        np.dot(wx, gammaln(px_q) - gammaln(pxv) + pxv * np.log(xv))
+        + total * (q * np.log(gam) - gammaln(q))
+        + p * np.dot(xv, data.sum_x_log_m)
+        - data.sum_log_m
+        - np.dot(px_q, x_log_sum)
+    )
     dig = digamma(px_q)
-    d_p = (np.dot(wx * xv, dig - digamma(pxv) + np.log(xv)) + np.dot(xv, data.sum_x_log_m)
-           - np.dot(xv, x_log_sum))
+    d_p = (
+        np.dot(wx * xv, dig - digamma(pxv) + np.log(xv))
+        + np.dot(xv, data.sum_x_log_m)
+        - np.dot(xv, x_log_sum)
+    )
     d_q = np.dot(wx, dig) - total * (digamma(q) - np.log(gam)) - x_log_sum.sum()
     d_gam = q / gam * total - np.dot(px_q, x_inv_sum)
     grad = np.array([d_p, d_q, d_gam])
     if not hessian:
         return float(value), grad
-    x_inv_sq = np.bincount(data.x_index, weights=data.weights * inv_sum * inv_sum,
-                           minlength=size)
+    x_inv_sq = np.bincount(data.x_index, weights=data.weights * inv_sum * inv_sum, minlength=size)
     tri = _trigamma(px_q)
     hess = np.empty((3, 3))
     hess[0, 0] = np.dot(wx * xv**2, tri - _trigamma(pxv))
@@ -491,8 +606,11 @@ def beta_geo_beta_binom_rows(params, x, t_x, n):
     i = np.arange(width)[None, :]
     valid = i < (n - t_x - 1)[:, None] + 1
     i_safe = np.where(valid, i, 0)
-    terms = (betaln(alpha + x[:, None], beta + t_x[:, None] - x[:, None] + i_safe)
-             + betaln(gam + 1, delta + t_x[:, None] + i_safe) - base)
+    terms = (
+        betaln(alpha + x[:, None], beta + t_x[:, None] - x[:, None] + i_safe)
+        + betaln(gam + 1, delta + t_x[:, None] + i_safe)
+        - base
+    )
     terms = np.where(valid, terms, -np.inf)
     return np.logaddexp(alive, logsumexp(terms, axis=1))
 

@@ -55,7 +55,7 @@ def log_scale_hessian(params: np.ndarray, grad: np.ndarray, hess: np.ndarray) ->
     """The Hessian in theta = log(params) from the gradient and Hessian in params (chain rule:
     d2/dtheta_i dtheta_j = p_i p_j H_ij + [i == j] p_i g_i)."""
     out = params[:, None] * hess * params[None, :]
-    out.flat[::params.size + 1] += params * grad
+    out.flat[:: params.size + 1] += params * grad
     return out
 
 
@@ -73,8 +73,9 @@ def single_blas_thread():
     return _threadpools().limit(limits=1, user_api="blas")
 
 
-def _hessian_from_gradient(gradient: Gradient, theta: np.ndarray,
-                           at_theta: np.ndarray | None = None, step: float = 1e-5) -> np.ndarray:
+def _hessian_from_gradient(
+    gradient: Gradient, theta: np.ndarray, at_theta: np.ndarray | None = None, step: float = 1e-5
+) -> np.ndarray:
     """Hessian by differences of an analytic gradient: central, or forward from ``at_theta``
     (the gradient at theta, already known) with a smaller step (error ~1e-6 relative, plenty
     for standard errors, at half the cost)."""
@@ -102,15 +103,24 @@ def _hessian_from_values(loglik: LogLik, theta: np.ndarray, step: float = 1e-4) 
         hess[i, i] = (loglik(theta + eye[i]) - 2 * center + loglik(theta - eye[i])) / step**2
         for j in range(i):
             hess[i, j] = hess[j, i] = (
-                loglik(theta + eye[i] + eye[j]) - loglik(theta + eye[i] - eye[j])
-                - loglik(theta - eye[i] + eye[j]) + loglik(theta - eye[i] - eye[j])) / (4 * step**2)
+                loglik(theta + eye[i] + eye[j])
+                - loglik(theta + eye[i] - eye[j])
+                - loglik(theta - eye[i] + eye[j])
+                + loglik(theta - eye[i] - eye[j])
+            ) / (4 * step**2)
     return hess
 
 
-def maximize(loglik: LogLik, start: np.ndarray, *,
-             value_and_gradient: ValueAndGradient | None = None,
-             value_gradient_hessian: ValueGradientHessian | None = None,
-             max_iter: int = 1000, tol: float = 1e-9, who: str = "model") -> MaximumLikelihood:
+def maximize(
+    loglik: LogLik,
+    start: np.ndarray,
+    *,
+    value_and_gradient: ValueAndGradient | None = None,
+    value_gradient_hessian: ValueGradientHessian | None = None,
+    max_iter: int = 1000,
+    tol: float = 1e-9,
+    who: str = "model",
+) -> MaximumLikelihood:
     """Maximise ``loglik(theta)`` (total log-likelihood of log-parameters ``theta``).
 
     ``value_gradient_hessian(theta)`` (all three analytic) makes the search a damped Newton
@@ -124,15 +134,23 @@ def maximize(loglik: LogLik, start: np.ndarray, *,
         start = np.asarray(start, dtype=float)
         if value_gradient_hessian is not None:
             if value_and_gradient is None:
+
                 def value_and_gradient(theta):
                     return value_gradient_hessian(theta)[:2]
+
             found = _newton(loglik, value_gradient_hessian, start, max_iter=min(max_iter, 50))
             if found is not None:
                 return _result(*found, who=who)
             # did not settle: L-BFGS-B from the start, its Hessian analytic
-        return _maximize(loglik, start, value_and_gradient=value_and_gradient,
-                         value_gradient_hessian=value_gradient_hessian, max_iter=max_iter,
-                         tol=tol, who=who)
+        return _maximize(
+            loglik,
+            start,
+            value_and_gradient=value_and_gradient,
+            value_gradient_hessian=value_gradient_hessian,
+            max_iter=max_iter,
+            tol=tol,
+            who=who,
+        )
 
 
 def _ascent_step(hess: np.ndarray, grad: np.ndarray) -> np.ndarray | None:
@@ -165,8 +183,13 @@ def _newton(loglik, value_gradient_hessian, theta, *, max_iter):
                 return None
             decrement = float(grad @ step)
             if decrement <= 1e-11 * max(abs(value), 1.0) and np.max(np.abs(step)) < 1e-3:
-                return (theta + step, value + decrement / 2, grad + hess @ step, hess,
-                        iteration + 1)
+                return (
+                    theta + step,
+                    value + decrement / 2,
+                    grad + hess @ step,
+                    hess,
+                    iteration + 1,
+                )
             step = step * min(1.0, 2.0 / float(np.max(np.abs(step))))  # a factor e^2 at most
             # Armijo line search; the full step (accepted near the optimum) is evaluated with
             # its derivatives at once, shorter ones by value first
@@ -181,7 +204,7 @@ def _newton(loglik, value_gradient_hessian, theta, *, max_iter):
             theta = theta + step
             if np.max(np.abs(theta)) >= _THETA_BOUND:
                 return None
-            value, grad, hess = (found if len(found) == 3 else value_gradient_hessian(theta))
+            value, grad, hess = found if len(found) == 3 else value_gradient_hessian(theta)
     return None
 
 
@@ -189,19 +212,25 @@ def _result(theta, value, grad, hess, iterations, *, who) -> MaximumLikelihood:
     scale = max(abs(value), 1.0)
     runaway = np.abs(theta) > _RUNAWAY
     if not np.isfinite(value) or np.max(np.abs(grad)) > max(1e-6 * scale, 1e-2):
-        hint = (f"parameter(s) number {(np.flatnonzero(runaway) + 1).tolist()} run off to "
-                f"{np.exp(theta[runaway])}: the data do not identify them (e.g. too few "
-                "members, or no sign of drop-out); fix: fit on more members or a longer period"
-                if runaway.any() else "fix: check the summary's time unit (T of order 1 to "
-                "1000 works best) or pass initial_params")
+        hint = (
+            f"parameter(s) number {(np.flatnonzero(runaway) + 1).tolist()} run off to "
+            f"{np.exp(theta[runaway])}: the data do not identify them (e.g. too few "
+            "members, or no sign of drop-out); fix: fit on more members or a longer period"
+            if runaway.any()
+            else "fix: check the summary's time unit (T of order 1 to "
+            "1000 works best) or pass initial_params"
+        )
         raise ConvergenceError(
             f"{who}: the likelihood maximisation did not converge (log-likelihood {value!r}, "
-            f"largest gradient {np.max(np.abs(grad)):.3g} at parameters {np.exp(theta)}); "
-            + hint)
+            f"largest gradient {np.max(np.abs(grad)):.3g} at parameters {np.exp(theta)}); " + hint
+        )
     if np.any(np.abs(theta) >= _THETA_BOUND - 1e-6):
-        warnings.warn(f"{who}: a parameter reached the edge of its range "
-                      f"({np.exp(theta)}); the data do not identify it",
-                      RuntimeWarning, stacklevel=4)
+        warnings.warn(
+            f"{who}: a parameter reached the edge of its range "
+            f"({np.exp(theta)}); the data do not identify it",
+            RuntimeWarning,
+            stacklevel=4,
+        )
     with np.errstate(all="ignore"):
         try:
             cov = np.linalg.inv(-hess)
@@ -212,8 +241,9 @@ def _result(theta, value, grad, hess, iterations, *, who) -> MaximumLikelihood:
     return MaximumLikelihood(params, float(value), standard_errors, int(iterations))
 
 
-def _maximize(loglik, start, *, value_and_gradient, value_gradient_hessian, max_iter, tol,
-              who) -> MaximumLikelihood:
+def _maximize(
+    loglik, start, *, value_and_gradient, value_gradient_hessian, max_iter, tol, who
+) -> MaximumLikelihood:
     analytic = value_and_gradient is not None
     if value_and_gradient is None:
         # Forward differences while searching (half the cost); the Newton polish below uses
@@ -227,8 +257,10 @@ def _maximize(loglik, start, *, value_and_gradient, value_gradient_hessian, max_
         def grad(theta):
             return central_gradient(loglik, theta)
     else:
+
         def grad(theta):
             return value_and_gradient(theta)[1]
+
     scale = max(abs(loglik(np.asarray(start, dtype=float))), 1.0)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -240,8 +272,7 @@ def _maximize(loglik, start, *, value_and_gradient, value_gradient_hessian, max_
 
     bounds = [(-_THETA_BOUND, _THETA_BOUND)] * len(start)
     options = {"maxiter": max_iter, "ftol": 1e-10, "gtol": tol}
-    result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                      options=options)
+    result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds, options=options)
     if not analytic and not result.success:
         # forward differences can stall the line search near the optimum: go on with central
         def objective_central(theta):
@@ -251,8 +282,9 @@ def _maximize(loglik, start, *, value_and_gradient, value_gradient_hessian, max_
                     return 1e10, np.zeros_like(theta)
                 return -value / scale, -grad(theta) / scale
 
-        result = minimize(objective_central, result.x, jac=True, method="L-BFGS-B",
-                          bounds=bounds, options=options)
+        result = minimize(
+            objective_central, result.x, jac=True, method="L-BFGS-B", bounds=bounds, options=options
+        )
     theta = result.x
     # Newton polish with one Hessian: L-BFGS-B stops on its own criteria, a few Newton steps
     # reach the optimum to machine precision; the same Hessian gives the standard errors.

@@ -23,8 +23,10 @@ UNIT_DAYS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12}
 def check_horizon(horizon, who: str) -> float:
     value = float(horizon)
     if not np.isfinite(value) or value < 0:
-        raise ConfigError(f"{who}: horizon must be a finite number >= 0 (in the summary's time "
-                          f"unit); found {horizon!r}")
+        raise ConfigError(
+            f"{who}: horizon must be a finite number >= 0 (in the summary's time "
+            f"unit); found {horizon!r}"
+        )
     return value
 
 
@@ -54,15 +56,20 @@ class PurchaseModel(ClvModel):
     # -- public --------------------------------------------------------------------------------
     def _member_arrays(self, summary):
         arrays = self._read(summary)
-        return (self._row_params(summary), arrays["frequency"], arrays["recency"],
-                arrays[self._age_column])
+        return (
+            self._row_params(summary),
+            arrays["frequency"],
+            arrays["recency"],
+            arrays[self._age_column],
+        )
 
     def probability_alive(self, summary: pd.DataFrame) -> pd.Series:
         """P(the member is still active at the end of the observation period), per member."""
         p, x, t_x, T = self._member_arrays(summary)
         with np.errstate(over="ignore", under="ignore"):
-            return self._series(np.clip(self._alive(p, x, t_x, T), 0.0, 1.0), summary,
-                                "probability_alive")
+            return self._series(
+                np.clip(self._alive(p, x, t_x, T), 0.0, 1.0), summary, "probability_alive"
+            )
 
     def expected_purchases(self, summary: pd.DataFrame, *, horizon: float) -> pd.Series:
         """E[purchases in the next ``horizon`` time units | the member's history]."""
@@ -81,15 +88,19 @@ class PurchaseModel(ClvModel):
     def probability_of_purchases(self, n: int, *, horizon: float):
         """P(exactly ``n`` repeat purchases in ``horizon`` time units) for a new member."""
         if int(n) != n or n < 0:
-            raise ConfigError(f"{type(self).__name__}: n must be a whole number >= 0; "
-                              f"found {n!r}")
+            raise ConfigError(f"{type(self).__name__}: n must be a whole number >= 0; found {n!r}")
         t = check_horizon(horizon, type(self).__name__)
         p, index = self._population_params()
         return self._population(self._pmf(p, int(n), t), index, "probability")
 
-    def next_purchase(self, summary: pd.DataFrame, *, quantile: float = 0.5,
-                      as_of: str | pd.Timestamp | None = None,
-                      time_unit: TimeUnit = "W") -> pd.DataFrame:
+    def next_purchase(
+        self,
+        summary: pd.DataFrame,
+        *,
+        quantile: float = 0.5,
+        as_of: str | pd.Timestamp | None = None,
+        time_unit: TimeUnit = "W",
+    ) -> pd.DataFrame:
         """When each member is expected to buy next, as a CRM team reads it.
 
         Columns: ``probability_alive``; ``time_between_orders`` (1 / the posterior mean purchase
@@ -101,24 +112,31 @@ class PurchaseModel(ClvModel):
         D = 1, W = 7, M = 30.44).
         """
         if not 0 < quantile < 1:
-            raise ConfigError(f"{type(self).__name__}: quantile must be in (0, 1); "
-                              f"found {quantile!r}")
+            raise ConfigError(
+                f"{type(self).__name__}: quantile must be in (0, 1); found {quantile!r}"
+            )
         p, x, t_x, T = self._member_arrays(summary)
         rate, shape = self._rate(p, x, t_x, T)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             wait = shape / rate * np.expm1(-np.log1p(-quantile) / shape)
             observed = np.where(x > 0, t_x / np.where(x > 0, x, 1.0), np.nan)
-            frame = pd.DataFrame({
-                "probability_alive": np.clip(self._alive(p, x, t_x, T), 0.0, 1.0),
-                "time_between_orders": 1.0 / rate,
-                "observed_time_between_orders": observed,
-                "time_to_next_purchase": wait,
-            }, index=member_index(summary))
+            frame = pd.DataFrame(
+                {
+                    "probability_alive": np.clip(self._alive(p, x, t_x, T), 0.0, 1.0),
+                    "time_between_orders": 1.0 / rate,
+                    "observed_time_between_orders": observed,
+                    "time_to_next_purchase": wait,
+                },
+                index=member_index(summary),
+            )
         if as_of is not None:
             if time_unit not in UNIT_DAYS:
-                raise ConfigError(f"{type(self).__name__}: time_unit must be one of "
-                                  f"{list(UNIT_DAYS)}; found {time_unit!r}")
+                raise ConfigError(
+                    f"{type(self).__name__}: time_unit must be one of "
+                    f"{list(UNIT_DAYS)}; found {time_unit!r}"
+                )
             days = frame["time_to_next_purchase"].to_numpy() * UNIT_DAYS[time_unit]
-            frame["next_purchase_date"] = (pd.Timestamp(as_of)
-                                           + pd.to_timedelta(np.round(days), unit="D")).normalize()
+            frame["next_purchase_date"] = (
+                pd.Timestamp(as_of) + pd.to_timedelta(np.round(days), unit="D")
+            ).normalize()
         return frame

@@ -46,28 +46,37 @@ class BetaGeoModel(PurchaseModel):
         # purchase (a = 1, b = 3). Only a starting point: Newton's method takes it from there.
         mean_t = float(np.average(rows.T, weights=rows.weights)) or 1.0
         mean_x = max(float(np.average(rows.x, weights=rows.weights)), 0.1)
-        start = self._start({"r": 0.5, "alpha": max(0.5 * mean_t / mean_x, 1e-3), "a": 1.0,
-                             "b": 3.0})
+        start = self._start(
+            {"r": 0.5, "alpha": max(0.5 * mean_t / mean_x, 1e-3), "a": 1.0, "b": 3.0}
+        )
 
         def loglik(theta):
-            return _likelihoods.beta_geo(np.exp(theta), rows, modified=self._modified,
-                                         gradient=False)[0]
+            return _likelihoods.beta_geo(
+                np.exp(theta), rows, modified=self._modified, gradient=False
+            )[0]
 
         def value_gradient_hessian(theta):
             params = np.exp(theta)
-            value, grad, hess = _likelihoods.beta_geo(params, rows, modified=self._modified,
-                                                      hessian=True)
+            value, grad, hess = _likelihoods.beta_geo(
+                params, rows, modified=self._modified, hessian=True
+            )
             return value, params * grad, log_scale_hessian(params, grad, hess)
 
-        return maximize(loglik, start, value_gradient_hessian=value_gradient_hessian,
-                        max_iter=self.max_iter, who=type(self).__name__)
+        return maximize(
+            loglik,
+            start,
+            value_gradient_hessian=value_gradient_hessian,
+            max_iter=self.max_iter,
+            who=type(self).__name__,
+        )
 
     # Fader, Hardie & Lee (2005), eq. 13 (P(alive)).
     def _alive(self, p, x, t_x, T):
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         with np.errstate(divide="ignore", invalid="ignore"):
-            log_odds = (np.log(a) - np.log(b + x - 1)
-                        + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
+            log_odds = (
+                np.log(a) - np.log(b + x - 1) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+            )
         return np.where(x > 0, expit(-log_odds), 1.0)
 
     # Fader, Hardie & Lee (2005), eq. 10, with Euler's transformation of 2F1 so that members with
@@ -84,8 +93,11 @@ class BetaGeoModel(PurchaseModel):
     def _new_member(self, p, t):
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         z = t / (alpha + t)
-        return (a + b - 1) / (a - 1) * (1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1,
-                                                                       a + b - 1, z))
+        return (
+            (a + b - 1)
+            / (a - 1)
+            * (1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z))
+        )
 
     # Fader, Hardie & Lee (2005), eq. 8: the inner sum is a negative binomial survival function.
     def _pmf(self, p, n, t):

@@ -44,8 +44,9 @@ class BetaGeoBetaBinomModel(PurchaseModel):
     def _log_l(self, p, x, t_x, n):
         """log L per member (eq. 5), grouping members that share a segment's parameters."""
         if self.by_ is None:
-            return _likelihoods.beta_geo_beta_binom_rows([p[k] for k in self._param_names],
-                                                         x, t_x, n)
+            return _likelihoods.beta_geo_beta_binom_rows(
+                [p[k] for k in self._param_names], x, t_x, n
+            )
         stacked = np.column_stack([np.broadcast_to(p[k], x.shape) for k in self._param_names])
         keys, group = np.unique(stacked, axis=0, return_inverse=True)
         out = np.empty(x.shape)
@@ -57,17 +58,23 @@ class BetaGeoBetaBinomModel(PurchaseModel):
     # Fader, Hardie & Shang (2010), eq. 11: P(alive in period n + 1 | x, t_x, n).
     def _alive(self, p, x, t_x, n):
         a, b, g, d = p["alpha"], p["beta"], p["gamma"], p["delta"]
-        log_alive = (betaln(a + x, b + n - x) - betaln(a, b) + betaln(g, d + n + 1)
-                     - betaln(g, d))
+        log_alive = betaln(a + x, b + n - x) - betaln(a, b) + betaln(g, d + n + 1) - betaln(g, d)
         return np.exp(log_alive - self._log_l(p, x, t_x, n))
 
     # Fader, Hardie & Shang (2010), eq. 13: E[X(n, n + n*) | x, t_x, n].
     def _expected(self, p, x, t_x, n, t):
         a, b, g, d = p["alpha"], p["beta"], p["gamma"], p["delta"]
-        log_k = (betaln(a + x + 1, b + n - x) - betaln(a, b) + np.log(d) + gammaln(g + d)
-                 - gammaln(1 + d) - self._log_l(p, x, t_x, n))
-        bracket = (np.exp(gammaln(1 + d + n) - gammaln(g + d + n))
-                   - np.exp(gammaln(1 + d + n + t) - gammaln(g + d + n + t)))
+        log_k = (
+            betaln(a + x + 1, b + n - x)
+            - betaln(a, b)
+            + np.log(d)
+            + gammaln(g + d)
+            - gammaln(1 + d)
+            - self._log_l(p, x, t_x, n)
+        )
+        bracket = np.exp(gammaln(1 + d + n) - gammaln(g + d + n)) - np.exp(
+            gammaln(1 + d + n + t) - gammaln(g + d + n + t)
+        )
         return np.exp(log_k) * bracket / (g - 1)
 
     # Fader, Hardie & Shang (2010), eq. 9: E[X(n)] for a new member.
@@ -85,8 +92,9 @@ class BetaGeoBetaBinomModel(PurchaseModel):
         base = betaln(a, b) + betaln(g, d)
         total = comb(n, x) * np.exp(betaln(a + x, b + n - x) + betaln(g, d + n) - base)
         for i in range(x, n):  # loop over opportunities, not members
-            total = total + comb(i, x) * np.exp(betaln(a + x, b + i - x) + betaln(g + 1, d + i)
-                                                - base)
+            total = total + comb(i, x) * np.exp(
+                betaln(a + x, b + i - x) + betaln(g + 1, d + i) - base
+            )
         return total
 
     # Posterior p of an active member is Beta(alpha + x, beta + n - x); its gamma approximation

@@ -27,9 +27,11 @@ def _repeaters(arrays: dict[str, np.ndarray], who: str) -> dict[str, np.ndarray]
     keep = arrays["frequency"] > 0
     spend = arrays["monetary_value"][keep]
     if (spend <= 0).any():
-        raise DataError(f"{who}: monetary_value must be > 0 for members with frequency > 0 "
-                        f"(the model is for positive spend); found {int((spend <= 0).sum())} "
-                        "such row(s); fix: drop them (e.g. all repeat purchases refunded)")
+        raise DataError(
+            f"{who}: monetary_value must be > 0 for members with frequency > 0 "
+            f"(the model is for positive spend); found {int((spend <= 0).sum())} "
+            "such row(s); fix: drop them (e.g. all repeat purchases refunded)"
+        )
     return {k: v[keep] for k, v in arrays.items()}
 
 
@@ -48,12 +50,15 @@ class GammaGammaModel(ClvModel):
 
     def _fit_arrays(self, arrays) -> MaximumLikelihood:
         rep = _repeaters(arrays, type(self).__name__)
-        spend = _likelihoods.Spend.from_arrays(rep["frequency"], rep["monetary_value"],
-                                               rep["weights"])
+        spend = _likelihoods.Spend.from_arrays(
+            rep["frequency"], rep["monetary_value"], rep["weights"]
+        )
         m, w = spend.m, spend.weights
         if w.sum() == 0:
-            raise DataError(f"{type(self).__name__}: no member with frequency > 0 to fit on; "
-                            "fix: use a longer calibration period")
+            raise DataError(
+                f"{type(self).__name__}: no member with frequency > 0 to fit on; "
+                "fix: use a longer calibration period"
+            )
         # Start: q from the spread of mean spend across members (the mean of x transactions has
         # squared coefficient of variation >= 1 / (q - 2)), p = 4 (a single transaction's
         # spend varying by 1 / sqrt(p) = 50 % around the member's mean), gamma matching the
@@ -71,8 +76,13 @@ class GammaGammaModel(ClvModel):
             value, grad, hess = _likelihoods.gamma_gamma(params, spend, hessian=True)
             return value, params * grad, log_scale_hessian(params, grad, hess)
 
-        return maximize(loglik, start, value_gradient_hessian=value_gradient_hessian,
-                        max_iter=self.max_iter, who=type(self).__name__)
+        return maximize(
+            loglik,
+            start,
+            value_gradient_hessian=value_gradient_hessian,
+            max_iter=self.max_iter,
+            who=type(self).__name__,
+        )
 
     # Fader, Hardie & Lee (2005, "RFM and CLV"), eq. 5: a weighted mean of the population mean
     # p*gamma/(q-1) and the member's observed mean; members without repeat purchases get the
@@ -114,8 +124,9 @@ class IndependenceCheck:
         return pd.DataFrame([self.to_dict()])
 
 
-def spend_frequency_independence(summary: pd.DataFrame, *,
-                                 max_abs_correlation: float = 0.3) -> IndependenceCheck:
+def spend_frequency_independence(
+    summary: pd.DataFrame, *, max_abs_correlation: float = 0.3
+) -> IndependenceCheck:
     """Check the Gamma-Gamma assumption that spend does not depend on purchase frequency.
 
     Pearson correlation of ``frequency`` and ``monetary_value`` over members with frequency > 0
@@ -124,8 +135,11 @@ def spend_frequency_independence(summary: pd.DataFrame, *,
     arrays = read_summary(summary, GammaGammaModel._columns, who="spend_frequency_independence")
     rep = _repeaters(arrays, "spend_frequency_independence")
     if len(rep["frequency"]) < 3:
-        raise DataError("spend_frequency_independence: needs at least 3 members with "
-                        f"frequency > 0; found {len(rep['frequency'])}")
+        raise DataError(
+            "spend_frequency_independence: needs at least 3 members with "
+            f"frequency > 0; found {len(rep['frequency'])}"
+        )
     result = pearsonr(rep["frequency"], rep["monetary_value"])
-    return IndependenceCheck(float(result.statistic), float(result.pvalue),
-                             len(rep["frequency"]), max_abs_correlation)
+    return IndependenceCheck(
+        float(result.statistic), float(result.pvalue), len(rep["frequency"]), max_abs_correlation
+    )

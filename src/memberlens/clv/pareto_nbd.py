@@ -43,8 +43,14 @@ class ParetoNBDModel(PurchaseModel):
         # starting point.
         mean_t = float(np.average(rows.T, weights=rows.weights)) or 1.0
         mean_x = max(float(np.average(rows.x, weights=rows.weights)), 0.1)
-        start = self._start({"r": 0.5, "alpha": max(0.5 * mean_t / mean_x, 1e-3), "s": 0.5,
-                             "beta": max(0.5 * mean_t, 1e-3)})
+        start = self._start(
+            {
+                "r": 0.5,
+                "alpha": max(0.5 * mean_t / mean_x, 1e-3),
+                "s": 0.5,
+                "beta": max(0.5 * mean_t, 1e-3),
+            }
+        )
 
         pairs = _likelihoods.TailPairs.from_rows(rows)
 
@@ -56,23 +62,38 @@ class ParetoNBDModel(PurchaseModel):
             value, grad = _likelihoods.pareto_nbd(params, rows, pairs, gradient=True)
             return value, params * grad
 
-        return maximize(loglik, start, value_and_gradient=value_and_gradient,
-                        max_iter=self.max_iter, who=type(self).__name__)
+        return maximize(
+            loglik,
+            start,
+            value_and_gradient=value_and_gradient,
+            max_iter=self.max_iter,
+            who=type(self).__name__,
+        )
 
     # Fader & Hardie (2005, MATLAB note), eq. 24 (P(alive) = first term of eq. 22 / L).
     def _alive(self, p, x, t_x, T):
         r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
         log_a0 = _likelihoods.pareto_log_a0(r, s, alpha, beta, x, t_x, T)
-        log_odds = (np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T)
-                    + s * np.log(beta + T) + log_a0)
+        log_odds = (
+            np.log(s)
+            - np.log(r + s + x)
+            + (r + x) * np.log(alpha + T)
+            + s * np.log(beta + T)
+            + log_a0
+        )
         return expit(-log_odds)
 
     # Fader & Hardie (2005, MATLAB note), eq. 25 (conditional expectation).
     def _expected(self, p, x, t_x, T, t):
         r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
         y = (beta + T) / (beta + T + t)
-        return ((r + x) * (beta + T) / (alpha + T) * _one_minus_power_over(y, s - 1)
-                * self._alive(p, x, t_x, T))
+        return (
+            (r + x)
+            * (beta + T)
+            / (alpha + T)
+            * _one_minus_power_over(y, s - 1)
+            * self._alive(p, x, t_x, T)
+        )
 
     # Schmittlein, Morrison & Colombo (1987), eq. 17 (E[X(t)] of a new member).
     def _new_member(self, p, t):
@@ -87,7 +108,7 @@ class ParetoNBDModel(PurchaseModel):
         survive = (beta / (beta + t)) ** s
         alive_part = survive * nbinom.pmf(n, r, alpha / (alpha + t))
         u_end = 1.0 - survive
-        u = (np.asarray(u_end)[..., None] * (_LEGENDRE_NODES + 1.0) / 2.0)
+        u = np.asarray(u_end)[..., None] * (_LEGENDRE_NODES + 1.0) / 2.0
         tau = beta[..., None] * np.expm1(-np.log1p(-u) / s[..., None])
         dead = nbinom.pmf(n, r[..., None], alpha[..., None] / (alpha[..., None] + tau))
         return alive_part + u_end / 2.0 * np.sum(dead * _LEGENDRE_WEIGHTS, axis=-1)

@@ -8,8 +8,7 @@ import pandas as pd
 
 from memberlens.clv.checking import RepeatTracking
 
-__all__ = ["plot_conditional_expectations", "plot_probability_alive_calibration",
-           "plot_tracking"]
+__all__ = ["plot_conditional_expectations", "plot_probability_alive_calibration", "plot_tracking"]
 
 
 def _axes(ax):
@@ -25,10 +24,16 @@ def plot_tracking(tracking: RepeatTracking, *, cumulative: bool = True, ax=None)
     ax = _axes(ax)
     kind = "cumulative" if cumulative else "incremental"
     ax.plot(tracking.period, getattr(tracking, f"actual_{kind}"), label="actual", color="black")
-    ax.plot(tracking.period, getattr(tracking, f"expected_{kind}"), label="model",
-            linestyle="--", color="tab:blue")
-    ax.axvline(tracking.calibration_periods, color="grey", linestyle=":",
-               label="end of calibration")
+    ax.plot(
+        tracking.period,
+        getattr(tracking, f"expected_{kind}"),
+        label="model",
+        linestyle="--",
+        color="tab:blue",
+    )
+    ax.axvline(
+        tracking.calibration_periods, color="grey", linestyle=":", label="end of calibration"
+    )
     ax.set_xlabel(f"period ({tracking.time_unit}) since {tracking.origin.date()}")
     ax.set_ylabel(f"{kind} repeat purchases")
     ax.legend()
@@ -41,8 +46,14 @@ def plot_conditional_expectations(table: pd.DataFrame, *, ax=None):
     ax = _axes(ax)
     positions = np.arange(len(table))
     ax.plot(positions, table["actual_mean"], marker="o", label="actual", color="black")
-    ax.plot(positions, table["expected_mean"], marker="s", linestyle="--", label="model",
-            color="tab:blue")
+    ax.plot(
+        positions,
+        table["expected_mean"],
+        marker="s",
+        linestyle="--",
+        label="model",
+        color="tab:blue",
+    )
     ax.set_xticks(positions, [str(v) for v in table.index])
     ax.set_xlabel("purchases in calibration period")
     ax.set_ylabel("mean purchases in holdout period")
@@ -55,8 +66,13 @@ def plot_probability_alive_calibration(table: pd.DataFrame, *, ax=None):
     :func:`~memberlens.clv.checking.probability_alive_calibration`)."""
     ax = _axes(ax)
     filled = table[table["members"] > 0]
-    ax.plot(filled["mean_probability_alive"], filled["share_active_in_holdout"], marker="o",
-            color="black", label="share buying in holdout")
+    ax.plot(
+        filled["mean_probability_alive"],
+        filled["share_active_in_holdout"],
+        marker="o",
+        color="black",
+        label="share buying in holdout",
+    )
     ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="diagonal")
     ax.set_xlabel("predicted P(alive) at end of calibration")
     ax.set_ylabel("share of members")

@@ -18,13 +18,19 @@ __all__ = ["simulate_beta_geo", "simulate_pareto_nbd"]
 def _frame(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, resolution: float | None):
     if resolution is not None:
         t_x = np.minimum(np.round(t_x / resolution) * resolution, T)
-    return pd.DataFrame({"member_id": np.char.add("m", np.arange(x.size).astype(str)),
-                         "frequency": x.astype(np.int64), "recency": np.where(x > 0, t_x, 0.0),
-                         "T": T})
+    return pd.DataFrame(
+        {
+            "member_id": np.char.add("m", np.arange(x.size).astype(str)),
+            "frequency": x.astype(np.int64),
+            "recency": np.where(x > 0, t_x, 0.0),
+            "T": T,
+        }
+    )
 
 
-def _last_purchase(x: np.ndarray, n: np.ndarray, window: np.ndarray,
-                   rng: np.random.Generator) -> np.ndarray:
+def _last_purchase(
+    x: np.ndarray, n: np.ndarray, window: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Time of the x-th of n Poisson arrivals in [0, window]: window * Beta(x, n - x + 1)."""
     out = np.zeros(x.size)
     some = x > 0
@@ -32,9 +38,18 @@ def _last_purchase(x: np.ndarray, n: np.ndarray, window: np.ndarray,
     return out
 
 
-def simulate_beta_geo(n_members: int, *, r: float, alpha: float, a: float, b: float,
-                      T: float | np.ndarray, rng: np.random.Generator, modified: bool = False,
-                      resolution: float | None = None) -> pd.DataFrame:
+def simulate_beta_geo(
+    n_members: int,
+    *,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    T: float | np.ndarray,
+    rng: np.random.Generator,
+    modified: bool = False,
+    resolution: float | None = None,
+) -> pd.DataFrame:
     """BG/NBD (or with ``modified`` MBG/NBD) members: lambda ~ Gamma(r, alpha), p ~ Beta(a, b);
     each repeat purchase (MBG/NBD: also the first purchase) ends activity with probability p
     (Fader, Hardie & Lee 2005, sec. 3)."""
@@ -47,9 +62,17 @@ def simulate_beta_geo(n_members: int, *, r: float, alpha: float, a: float, b: fl
     return _frame(x, _last_purchase(x, n, T, rng), T, resolution)
 
 
-def simulate_pareto_nbd(n_members: int, *, r: float, alpha: float, s: float, beta: float,
-                        T: float | np.ndarray, rng: np.random.Generator,
-                        resolution: float | None = None) -> pd.DataFrame:
+def simulate_pareto_nbd(
+    n_members: int,
+    *,
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    T: float | np.ndarray,
+    rng: np.random.Generator,
+    resolution: float | None = None,
+) -> pd.DataFrame:
     """Pareto/NBD members: lambda ~ Gamma(r, alpha), lifetime ~ Exponential(mu),
     mu ~ Gamma(s, beta) (Schmittlein, Morrison & Colombo 1987)."""
     T = np.broadcast_to(np.asarray(T, dtype=float), (n_members,)).copy()

@@ -13,8 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["data_path", "load_cdnow_sample", "load_donations", "load_groceries",
-           "load_groceries_items"]
+__all__ = [
+    "data_path",
+    "load_cdnow_sample",
+    "load_donations",
+    "load_groceries",
+    "load_groceries_items",
+]
 
 
 def data_path(name: str) -> Path:
@@ -33,7 +38,9 @@ def load_cdnow_sample() -> pd.DataFrame:
     day; the literature merges them into one transaction.
     """
     frame = pd.read_csv(
-        data_path("CDNOW_sample.txt"), sep=r"\s+", header=None,
+        data_path("CDNOW_sample.txt"),
+        sep=r"\s+",
+        header=None,
         names=["master_id", "member_id", "ordered_at", "quantity", "amount"],
         dtype={"master_id": str, "member_id": str, "ordered_at": str},
     )

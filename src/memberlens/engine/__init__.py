@@ -28,12 +28,13 @@ def connect(project_or_url=None, *, read_only: bool = False):
             return ibis.duckdb.connect(str(path), read_only=read_only)
     from memberlens.engine.warehouse import open_warehouse
 
-    project = project_or_url if isinstance(project_or_url, Project) else Project.load(project_or_url)
+    project = (
+        project_or_url if isinstance(project_or_url, Project) else Project.load(project_or_url)
+    )
     return open_warehouse(project, read_only=read_only).con
 
 
-def spark_session(*, app_name: str = "memberlens", master: str | None = None,
-                  memory: str = "2g"):
+def spark_session(*, app_name: str = "memberlens", master: str | None = None, memory: str = "2g"):
     """A local Spark session tuned for a small machine (UI off, few shuffle partitions).
 
     ``SPARK_LOCAL_IP`` defaults to 127.0.0.1 and the session time zone to UTC, so naive local

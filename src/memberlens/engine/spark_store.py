@@ -30,11 +30,22 @@ from memberlens.schema import IBIS_TYPES, TABLES, TableSpec
 
 _COMMITS = "_commits"
 _LOAD_COLUMNS = {
-    "load_id": "string", "table_name": "string", "source": "string", "fingerprint": "string",
-    "format": "string", "encoding": "string", "started_at": "timestamp", "finished_at": "timestamp",
-    "rows_read": "int64", "rows_stored": "int64", "rows_quarantined": "int64",
-    "duplicates_dropped": "int64", "anonymous_rows": "int64", "by_rule": "string",
-    "mapping": "string", "derived": "string",
+    "load_id": "string",
+    "table_name": "string",
+    "source": "string",
+    "fingerprint": "string",
+    "format": "string",
+    "encoding": "string",
+    "started_at": "timestamp",
+    "finished_at": "timestamp",
+    "rows_read": "int64",
+    "rows_stored": "int64",
+    "rows_quarantined": "int64",
+    "duplicates_dropped": "int64",
+    "anonymous_rows": "int64",
+    "by_rule": "string",
+    "mapping": "string",
+    "derived": "string",
 }
 
 
@@ -50,8 +61,13 @@ def canonical_schema(spec: TableSpec) -> ibis.Schema:
 
 def quarantine_schema(spec: TableSpec) -> ibis.Schema:
     cols = {f.name: "string" for f in spec.fields}
-    cols |= {"_line": "int64", "_rule": "string", "_field": "string", "_reason": "string",
-             "_load_id": "string"}
+    cols |= {
+        "_line": "int64",
+        "_rule": "string",
+        "_field": "string",
+        "_reason": "string",
+        "_load_id": "string",
+    }
     return ibis.schema(cols)
 
 
@@ -64,8 +80,10 @@ class SparkWarehouse:
         self.path = Path(path)
         self.read_only = read_only
         if read_only and not self.path.exists():
-            raise MissingTableError(f"{self.path}: no warehouse yet; load data with "
-                                    "`memberlens ingest TABLE FILE` first")
+            raise MissingTableError(
+                f"{self.path}: no warehouse yet; load data with "
+                "`memberlens ingest TABLE FILE` first"
+            )
         (self.path / _COMMITS).mkdir(parents=True, exist_ok=True)
         self.session = session or spark_session()
         self.con = ibis.pyspark.connect(self.session)
@@ -144,8 +162,11 @@ class SparkWarehouse:
         if name == "_loads":
             rows = [_parse_times(r["load"]) for r in self._records() if "load" in r]
             schema = self._schemas["_loads"]
-            data = pa.Table.from_pylist(rows, schema=schema.to_pyarrow()) if rows else \
-                schema.to_pyarrow().empty_table()
+            data = (
+                pa.Table.from_pylist(rows, schema=schema.to_pyarrow())
+                if rows
+                else schema.to_pyarrow().empty_table()
+            )
             return _register(self.con, "_loads", data)
         folders = self._live_folders(name)
         if not folders:

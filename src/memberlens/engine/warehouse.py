@@ -45,22 +45,35 @@ def canonical_ddl(spec: TableSpec) -> str:
 
 def quarantine_ddl(spec: TableSpec) -> str:
     cols = [f'"{f.name}" VARCHAR' for f in spec.fields]
-    cols += ['"_line" BIGINT', '"_rule" VARCHAR', '"_field" VARCHAR', '"_reason" VARCHAR',
-             '"_load_id" VARCHAR']
+    cols += [
+        '"_line" BIGINT',
+        '"_rule" VARCHAR',
+        '"_field" VARCHAR',
+        '"_reason" VARCHAR',
+        '"_load_id" VARCHAR',
+    ]
     return f'CREATE TABLE IF NOT EXISTS "_quarantine_{spec.name}" ({", ".join(cols)})'
 
 
 class Warehouse:
     """An open warehouse (use as a context manager, or call :meth:`close`)."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False,
-                 memory_limit: str | None = None, temp_directory: str | Path | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        temp_directory: str | Path | None = None,
+    ):
         self.path = Path(path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
-            raise MissingTableError(f"{self.path}: no warehouse yet; load data with "
-                                    "`memberlens ingest TABLE FILE` first")
+            raise MissingTableError(
+                f"{self.path}: no warehouse yet; load data with "
+                "`memberlens ingest TABLE FILE` first"
+            )
         self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
         # runtime settings rather than connection config: DuckDB refuses a second connection
         # to the same file with a different config, which would lock out plain duckdb users
@@ -104,8 +117,10 @@ class Warehouse:
         if not self.has(name):
             raise MissingTableError(
                 f"table {name!r} is not in the warehouse {self.path}; load it with "
-                f"`memberlens ingest {name} FILE`" if name in TABLES else
-                f"table {name!r} is not in the warehouse {self.path}; run `memberlens run`")
+                f"`memberlens ingest {name} FILE`"
+                if name in TABLES
+                else f"table {name!r} is not in the warehouse {self.path}; run `memberlens run`"
+            )
         return self.con.table(name)
 
     def count(self, name: str) -> int:
@@ -131,8 +146,9 @@ class Warehouse:
         """The load's line in ``_loads`` (inside the load's transaction)."""
         import pyarrow as pa
 
-        self.con.insert("_loads", ibis.memtable(pa.Table.from_pylist([record],
-                                                                       schema=_loads_schema())))
+        self.con.insert(
+            "_loads", ibis.memtable(pa.Table.from_pylist([record], schema=_loads_schema()))
+        )
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
         """Compute ``expr`` once into a temporary table that later steps read several times.
@@ -164,13 +180,26 @@ def _loads_schema():
     import pyarrow as pa
 
     ts = pa.timestamp("us")
-    return pa.schema([("load_id", pa.string()), ("table_name", pa.string()),
-                      ("source", pa.string()), ("fingerprint", pa.string()),
-                      ("format", pa.string()), ("encoding", pa.string()), ("started_at", ts),
-                      ("finished_at", ts), ("rows_read", pa.int64()), ("rows_stored", pa.int64()),
-                      ("rows_quarantined", pa.int64()), ("duplicates_dropped", pa.int64()),
-                      ("anonymous_rows", pa.int64()), ("by_rule", pa.string()),
-                      ("mapping", pa.string()), ("derived", pa.string())])
+    return pa.schema(
+        [
+            ("load_id", pa.string()),
+            ("table_name", pa.string()),
+            ("source", pa.string()),
+            ("fingerprint", pa.string()),
+            ("format", pa.string()),
+            ("encoding", pa.string()),
+            ("started_at", ts),
+            ("finished_at", ts),
+            ("rows_read", pa.int64()),
+            ("rows_stored", pa.int64()),
+            ("rows_quarantined", pa.int64()),
+            ("duplicates_dropped", pa.int64()),
+            ("anonymous_rows", pa.int64()),
+            ("by_rule", pa.string()),
+            ("mapping", pa.string()),
+            ("derived", pa.string()),
+        ]
+    )
 
 
 def open_warehouse(project, *, read_only: bool = False):
@@ -181,5 +210,9 @@ def open_warehouse(project, *, read_only: bool = False):
         return SparkWarehouse(project.warehouse, read_only=read_only)
     if project.engine != "duckdb":
         raise ConfigError(f"{project.file}: unknown engine {project.engine!r}")
-    return Warehouse(project.warehouse, read_only=read_only, memory_limit=project.memory_limit,
-                     temp_directory=project.state_dir / "tmp")
+    return Warehouse(
+        project.warehouse,
+        read_only=read_only,
+        memory_limit=project.memory_limit,
+        temp_directory=project.state_dir / "tmp",
+    )

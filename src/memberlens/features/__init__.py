@@ -13,5 +13,13 @@ from memberlens.features.rfm import (
     rfm_summary,
 )
 
-__all__ = ["RFM_SUMMARY_COLUMNS", "TIME_UNIT_DAYS", "TimeUnit", "calibration_holdout_summary",
-           "purchases", "purchases_and_refunds", "refunds", "rfm_summary"]
+__all__ = [
+    "RFM_SUMMARY_COLUMNS",
+    "TIME_UNIT_DAYS",
+    "TimeUnit",
+    "calibration_holdout_summary",
+    "purchases",
+    "purchases_and_refunds",
+    "refunds",
+    "rfm_summary",
+]

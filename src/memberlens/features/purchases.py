@@ -28,8 +28,16 @@ import pandas as pd
 
 from memberlens.exceptions import DataError
 
-__all__ = ["TIME_UNIT_DAYS", "TimeUnit", "as_day", "as_table", "purchases",
-           "purchases_and_refunds", "refunds", "unit_days"]
+__all__ = [
+    "TIME_UNIT_DAYS",
+    "TimeUnit",
+    "as_day",
+    "as_table",
+    "purchases",
+    "purchases_and_refunds",
+    "refunds",
+    "unit_days",
+]
 
 TimeUnit = Literal["D", "W", "M"]
 
@@ -64,24 +72,33 @@ def as_day(value: object, *, name: str = "as_of") -> dt.date:
     if stamp is pd.NaT or pd.isna(stamp):
         raise DataError(f"{name}: must be a date such as '2024-06-30', got {value!r}")
     if stamp.tzinfo is not None:
-        raise DataError(f"{name}: must be a naive local date (no time zone), got {value!r}; "
-                        "pass the local calendar day, e.g. '2024-06-30'")
+        raise DataError(
+            f"{name}: must be a naive local date (no time zone), got {value!r}; "
+            "pass the local calendar day, e.g. '2024-06-30'"
+        )
     if stamp != stamp.normalize():
-        raise DataError(f"{name}: must be a calendar day (analytics are day-resolution), got "
-                        f"{value!r} with a time of day; pass {stamp.date().isoformat()!r}")
+        raise DataError(
+            f"{name}: must be a calendar day (analytics are day-resolution), got "
+            f"{value!r} with a time of day; pass {stamp.date().isoformat()!r}"
+        )
     return stamp.date()
 
 
-def as_table(data: ir.Table | pd.DataFrame, *, name: str = "orders",
-             required: tuple[str, ...] = ("member_id", "ordered_at", "amount")) -> ir.Table:
+def as_table(
+    data: ir.Table | pd.DataFrame,
+    *,
+    name: str = "orders",
+    required: tuple[str, ...] = ("member_id", "ordered_at", "amount"),
+) -> ir.Table:
     """An Ibis table from an Ibis table or a pandas frame, with the required columns checked."""
     if isinstance(data, pd.DataFrame):
         table = ibis.memtable(data)
     elif isinstance(data, ir.Table):
         table = data
     else:
-        raise DataError(f"{name}: expected an Ibis table or a pandas DataFrame, got "
-                        f"{type(data).__name__}")
+        raise DataError(
+            f"{name}: expected an Ibis table or a pandas DataFrame, got {type(data).__name__}"
+        )
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise DataError(
@@ -98,20 +115,25 @@ def _with_day(orders: ir.Table) -> ir.Table:
     dtype = ordered_at.type()
     if dtype.is_timestamp():
         if dtype.timezone is not None:
-            raise DataError(f"orders.ordered_at: must be a naive local timestamp, found time zone "
-                            f"{dtype.timezone!r}; convert to local time and drop the zone")
+            raise DataError(
+                f"orders.ordered_at: must be a naive local timestamp, found time zone "
+                f"{dtype.timezone!r}; convert to local time and drop the zone"
+            )
         day = ordered_at.date()
     elif dtype.is_date():
         day = ordered_at
     else:
-        raise DataError(f"orders.ordered_at: must be a timestamp or date, found {dtype}; "
-                        "parse it at ingest (`memberlens ingest`) or cast it")
+        raise DataError(
+            f"orders.ordered_at: must be a timestamp or date, found {dtype}; "
+            "parse it at ingest (`memberlens ingest`) or cast it"
+        )
     if not dtype.is_timestamp():
         ordered_at = ordered_at.cast("timestamp")
     amount = orders.amount
     if not amount.type().is_numeric():
-        raise DataError(f"orders.amount: must be numeric, found {amount.type()}; "
-                        "parse it at ingest or cast it")
+        raise DataError(
+            f"orders.amount: must be numeric, found {amount.type()}; parse it at ingest or cast it"
+        )
     return orders.mutate(day=day, ordered_at=ordered_at, amt=amount.cast(MONEY))
 
 
@@ -133,8 +155,7 @@ def purchases(orders: ir.Table, *, end: dt.date, start: dt.date | None = None) -
 def refunds(orders: ir.Table, *, end: dt.date) -> ir.Table:
     """Refund rows of members with ``day <= end``, ``amt`` made positive (money returned)."""
     table = _with_day(orders)
-    keep = (_status_is(table, "refunded") & table.member_id.notnull()
-            & (table.day <= ibis.date(end)))
+    keep = _status_is(table, "refunded") & table.member_id.notnull() & (table.day <= ibis.date(end))
     table = table.filter(keep)
     return table.mutate(amt=table.amt.abs())
 
@@ -147,6 +168,9 @@ def purchases_and_refunds(orders: ir.Table, *, end: dt.date) -> ir.Table:
     """
     table = _with_day(orders)
     is_paid = _status_is(table, "paid")
-    keep = ((is_paid | _status_is(table, "refunded")) & table.member_id.notnull()
-            & (table.day <= ibis.date(end)))
+    keep = (
+        (is_paid | _status_is(table, "refunded"))
+        & table.member_id.notnull()
+        & (table.day <= ibis.date(end))
+    )
     return table.mutate(is_paid=is_paid).filter(keep)

@@ -39,9 +39,22 @@ __all__ = ["RFM_SUMMARY_COLUMNS", "calibration_holdout_summary", "rfm_summary"]
 
 #: Output columns of :func:`rfm_summary`, in order.
 RFM_SUMMARY_COLUMNS: tuple[str, ...] = (
-    "member_id", "first_purchase_at", "last_purchase_at", "purchase_days", "frequency",
-    "recency", "T", "monetary_value", "total_spend", "order_count", "aov", "days_since_last",
-    "refunded_amount", "refund_share", "favourite_category", "favourite_channel",
+    "member_id",
+    "first_purchase_at",
+    "last_purchase_at",
+    "purchase_days",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "total_spend",
+    "order_count",
+    "aov",
+    "days_since_last",
+    "refunded_amount",
+    "refund_share",
+    "favourite_category",
+    "favourite_channel",
 )
 
 
@@ -116,15 +129,19 @@ def _order_level(rows: ir.Table, *, by_channel: bool) -> ir.Table:
     if not by_channel:
         return rows.group_by("member_id").aggregate(**sums)
     per_channel = rows.group_by(["member_id", "channel"]).aggregate(
-        n=rows.count(where=paid), **sums)
+        n=rows.count(where=paid), **sums
+    )
     names = per_channel.select("channel").filter(per_channel.channel.notnull()).distinct()
-    names = names.mutate(rank=ibis.dense_rank().over(order_by=names.channel),
-                         m=ibis._.count().over())
+    names = names.mutate(
+        rank=ibis.dense_rank().over(order_by=names.channel), m=ibis._.count().over()
+    )
     keyed = per_channel.left_join(names, "channel").drop("channel_right")
-    key = ibis.ifelse((keyed.n > 0) & keyed.rank.notnull(),
-                      keyed.n * keyed.m + (keyed.m - keyed.rank), 0).cast("int64")
-    keyed = keyed.mutate(key=key, channel=ibis.ifelse(key > 0, keyed.channel.cast("string"),
-                                                      ibis.null("string")))
+    key = ibis.ifelse(
+        (keyed.n > 0) & keyed.rank.notnull(), keyed.n * keyed.m + (keyed.m - keyed.rank), 0
+    ).cast("int64")
+    keyed = keyed.mutate(
+        key=key, channel=ibis.ifelse(key > 0, keyed.channel.cast("string"), ibis.null("string"))
+    )
     # the largest key belongs to a channel with paid orders whenever the member has one (keys
     # of those are > 0, unique per member); otherwise every channel is null and so is the pick
     return keyed.group_by("member_id").aggregate(
@@ -145,29 +162,36 @@ def _top_by(table: ir.Table, key: str, weight: str | None, out: str) -> ir.Table
     """
     table = table.filter(table[key].notnull())
     counts = table.group_by(["member_id", key]).aggregate(
-        n=table.count(), **({} if weight is None else {"w": table[weight].sum()}))
+        n=table.count(), **({} if weight is None else {"w": table[weight].sum()})
+    )
     order = {} if weight is None else {"w": -counts.w}
     best = counts.group_by("member_id").aggregate(
-        pick=ibis.struct({**order, "n": -counts.n, "value": counts[key]}).min())
+        pick=ibis.struct({**order, "n": -counts.n, "value": counts[key]}).min()
+    )
     return best.select("member_id", best.pick["value"].cast("string").name(out))
 
 
-def _favourite_category(paid: ir.Table, order_items: ir.Table | pd.DataFrame,
-                        products: ir.Table | pd.DataFrame) -> ir.Table:
+def _favourite_category(
+    paid: ir.Table, order_items: ir.Table | pd.DataFrame, products: ir.Table | pd.DataFrame
+) -> ir.Table:
     items = as_table(order_items, name="order_items", required=("order_id", "product_id"))
     prods = as_table(products, name="products", required=("product_id", "category"))
     if "order_id" not in paid.columns:
-        raise DataError("orders: missing column order_id, needed to join order_items for "
-                        "favourite_category; map it at ingest or leave order_items out")
+        raise DataError(
+            "orders: missing column order_id, needed to join order_items for "
+            "favourite_category; map it at ingest or leave order_items out"
+        )
     if "amount" in items.columns:
         line = items.amount
     elif {"quantity", "unit_price"} <= set(items.columns):
         line = items.quantity * items.unit_price
     else:
         line = ibis.literal(1)
-    items = items.select(items.order_id.cast("string").name("order_id"),
-                         items.product_id.cast("string").name("product_id"),
-                         line.cast("decimal(18, 2)").name("line_amount"))
+    items = items.select(
+        items.order_id.cast("string").name("order_id"),
+        items.product_id.cast("string").name("product_id"),
+        line.cast("decimal(18, 2)").name("line_amount"),
+    )
     prods = prods.select(prods.product_id.cast("string").name("product_id"), "category")
     orders = paid.select(paid.order_id.cast("string").name("order_id"), "member_id")
     lines = items.join(prods, "product_id").join(orders, "order_id")
@@ -214,9 +238,11 @@ def rfm_summary(
     days_per_unit = unit_days(time_unit)
     table = as_table(orders)
     if not favourites and (order_items is not None or products is not None):
-        raise ConfigError("rfm_summary: order_items and products are read only for "
-                          "favourite_category, which favourites=False leaves out; fix: pass "
-                          "favourites=True or leave order_items and products out")
+        raise ConfigError(
+            "rfm_summary: order_items and products are read only for "
+            "favourite_category, which favourites=False leaves out; fix: pass "
+            "favourites=True or leave order_items and products out"
+        )
     paid = purchases(table, end=as_of_day)
     summary = _core(_daily(paid), as_of=as_of_day, days_per_unit=days_per_unit)
     by_channel = favourites and "channel" in table.columns
@@ -238,8 +264,9 @@ def rfm_summary(
     if not favourites or order_items is None or products is None:
         summary = summary.mutate(favourite_category=ibis.null("string"))
     else:
-        summary = summary.left_join(_favourite_category(paid, order_items, products),
-                                    "member_id").drop("member_id_right")
+        summary = summary.left_join(
+            _favourite_category(paid, order_items, products), "member_id"
+        ).drop("member_id_right")
     return summary.select(*RFM_SUMMARY_COLUMNS)
 
 
@@ -262,8 +289,10 @@ def calibration_holdout_summary(
     cal_end = as_day(calibration_end, name="calibration_end")
     hold_end = as_day(holdout_end, name="holdout_end")
     if hold_end <= cal_end:
-        raise DataError(f"holdout_end: must be after calibration_end ({cal_end}), got {hold_end}; "
-                        "pass a later holdout_end")
+        raise DataError(
+            f"holdout_end: must be after calibration_end ({cal_end}), got {hold_end}; "
+            "pass a later holdout_end"
+        )
     days_per_unit = unit_days(time_unit)
     table = as_table(orders)
     paid_cal = purchases(table, end=cal_end)
@@ -283,7 +312,11 @@ def calibration_holdout_summary(
     frequency_holdout = joined.frequency_holdout.fill_null(0)
     duration = (hold_end - cal_end).days / days_per_unit
     return joined.select(
-        "member_id", "frequency_cal", "recency_cal", "T_cal", "monetary_value_cal",
+        "member_id",
+        "frequency_cal",
+        "recency_cal",
+        "T_cal",
+        "monetary_value_cal",
         frequency_holdout=frequency_holdout,
         monetary_value_holdout=ibis.ifelse(
             frequency_holdout > 0,

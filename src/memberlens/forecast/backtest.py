@@ -29,8 +29,15 @@ from sklearn.base import clone
 from memberlens.exceptions import ConfigError, DataError
 from memberlens.forecast.model import SalesForecaster, weekly_values
 
-__all__ = ["SEASON_WEEKS", "BacktestResult", "backtest_forecast", "mape", "naive_forecast",
-           "seasonal_naive_forecast", "smape"]
+__all__ = [
+    "SEASON_WEEKS",
+    "BacktestResult",
+    "backtest_forecast",
+    "mape",
+    "naive_forecast",
+    "seasonal_naive_forecast",
+    "smape",
+]
 
 #: Weeks in a season of the seasonal-naive baseline.
 SEASON_WEEKS = 52
@@ -53,13 +60,13 @@ def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
     if a.size == 0:
         return float("nan")
     denominator = np.abs(a) + np.abs(f)
-    ratio = np.divide(2.0 * np.abs(a - f), denominator, out=np.zeros_like(a),
-                      where=denominator > 0)
+    ratio = np.divide(2.0 * np.abs(a - f), denominator, out=np.zeros_like(a), where=denominator > 0)
     return float(100.0 * np.mean(ratio))
 
 
-def seasonal_naive_forecast(history: np.ndarray, horizon: int, *,
-                            season: int = SEASON_WEEKS) -> np.ndarray:
+def seasonal_naive_forecast(
+    history: np.ndarray, horizon: int, *, season: int = SEASON_WEEKS
+) -> np.ndarray:
     """``f[h] = y[n - 1 + h - season]`` for h = 1..horizon (NaN where that week is unknown)."""
     y = np.asarray(history, dtype=float)
     n = y.size
@@ -96,9 +103,12 @@ class BacktestResult:
         return self.summary.copy()
 
     def to_dict(self) -> dict:
-        return {"horizons": list(self.horizons),
-                "origins": [o.isoformat() for o in self.origins],
-                "summary": self.summary.to_dict(orient="records"), "notes": list(self.notes)}
+        return {
+            "horizons": list(self.horizons),
+            "origins": [o.isoformat() for o in self.origins],
+            "summary": self.summary.to_dict(orient="records"),
+            "notes": list(self.notes),
+        }
 
     def skill(self, *, metric: str = "smape", baseline: str = "seasonal_naive") -> pd.Series:
         """``1 - error(forecast) / error(baseline)`` by horizon (positive: the model is better)."""
@@ -106,42 +116,54 @@ class BacktestResult:
         return (1.0 - table["forecast"] / table[baseline]).rename(f"{metric}_skill")
 
 
-def _origins(index: pd.DatetimeIndex, origins, horizons: Sequence[int], min_weeks: int,
-             step: int) -> list[int]:
+def _origins(
+    index: pd.DatetimeIndex, origins, horizons: Sequence[int], min_weeks: int, step: int
+) -> list[int]:
     n = len(index)
     if origins is None or isinstance(origins, (int, np.integer)):
         count = 13 if origins is None else int(origins)
         if count < 1:
-            raise ConfigError(f"origins: must be a positive count or a list of weeks, got "
-                              f"{origins!r}")
+            raise ConfigError(
+                f"origins: must be a positive count or a list of weeks, got {origins!r}"
+            )
         last = n - 1 - max(horizons)
         found = [o for o in range(last, last - step * count, -step) if o + 1 >= min_weeks]
         if not found:
-            raise DataError(f"series: {n} weeks are too few to back-test {max(horizons)} weeks "
-                            f"ahead with at least {min_weeks} weeks of training; need "
-                            f"{min_weeks + max(horizons)} weeks or shorter horizons")
+            raise DataError(
+                f"series: {n} weeks are too few to back-test {max(horizons)} weeks "
+                f"ahead with at least {min_weeks} weeks of training; need "
+                f"{min_weeks + max(horizons)} weeks or shorter horizons"
+            )
         return sorted(found)
     positions = []
     for value in origins:
         week = pd.Timestamp(value).normalize()
         where = index.get_indexer([week])[0]
         if where < 0:
-            raise DataError(f"origins: {week.date()} is not a week of the series (weeks are "
-                            f"named by their first day, {index[0].date()} .. {index[-1].date()})")
+            raise DataError(
+                f"origins: {week.date()} is not a week of the series (weeks are "
+                f"named by their first day, {index[0].date()} .. {index[-1].date()})"
+            )
         if where + 1 < min_weeks:
-            raise DataError(f"origins: {week.date()} leaves {where + 1} training weeks, fewer "
-                            f"than {min_weeks}; choose a later origin")
+            raise DataError(
+                f"origins: {week.date()} leaves {where + 1} training weeks, fewer "
+                f"than {min_weeks}; choose a later origin"
+            )
         if where >= n - 1:
             raise DataError(f"origins: {week.date()} is the last week; nothing after it to test")
         positions.append(int(where))
     return sorted(set(positions))
 
 
-def backtest_forecast(series: pd.Series | pd.DataFrame, *,
-                      horizons: Sequence[int] = (1, 4, 8, 13),
-                      origins: int | Sequence[dt.date | str] | None = None,
-                      forecaster: SalesForecaster | None = None, step: int = 4,
-                      season: int = SEASON_WEEKS) -> BacktestResult:
+def backtest_forecast(
+    series: pd.Series | pd.DataFrame,
+    *,
+    horizons: Sequence[int] = (1, 4, 8, 13),
+    origins: int | Sequence[dt.date | str] | None = None,
+    forecaster: SalesForecaster | None = None,
+    step: int = 4,
+    season: int = SEASON_WEEKS,
+) -> BacktestResult:
     """Rolling-origin back-test of ``forecaster`` (default :class:`SalesForecaster`) against the
     seasonal-naive and naive baselines, MAPE and sMAPE by horizon.
 
@@ -162,41 +184,73 @@ def backtest_forecast(series: pd.Series | pd.DataFrame, *,
     rows = []
     for o in positions:
         reach = min(max(horizons), len(values) - 1 - o)
-        fitted = clone(model).fit(y.iloc[:o + 1])
+        fitted = clone(model).fit(y.iloc[: o + 1])
         predicted = fitted.predict(reach)
         lower, upper = predicted["yhat_lower"].to_numpy(), predicted["yhat_upper"].to_numpy()
-        baselines = {"forecast": predicted["yhat"].to_numpy(),
-                     "seasonal_naive": seasonal_naive_forecast(values[:o + 1], reach,
-                                                               season=season),
-                     "naive": naive_forecast(values[:o + 1], reach)}
+        baselines = {
+            "forecast": predicted["yhat"].to_numpy(),
+            "seasonal_naive": seasonal_naive_forecast(values[: o + 1], reach, season=season),
+            "naive": naive_forecast(values[: o + 1], reach),
+        }
         for h in horizons:
             if h > reach:
                 continue
             for name in MODELS:
-                bounds = ((lower[h - 1], upper[h - 1]) if name == "forecast"
-                          else (np.nan, np.nan))
-                rows.append((y.index[o], y.index[o + h], h, name, values[o + h],
-                             baselines[name][h - 1], *bounds))
-    errors = pd.DataFrame(rows, columns=["origin", "week", "horizon", "model", "actual", "yhat",
-                                         "yhat_lower", "yhat_upper"])
+                bounds = (lower[h - 1], upper[h - 1]) if name == "forecast" else (np.nan, np.nan)
+                rows.append(
+                    (
+                        y.index[o],
+                        y.index[o + h],
+                        h,
+                        name,
+                        values[o + h],
+                        baselines[name][h - 1],
+                        *bounds,
+                    )
+                )
+    errors = pd.DataFrame(
+        rows,
+        columns=[
+            "origin",
+            "week",
+            "horizon",
+            "model",
+            "actual",
+            "yhat",
+            "yhat_lower",
+            "yhat_upper",
+        ],
+    )
     if errors.loc[errors.model == "seasonal_naive", "yhat"].isna().any():
-        notes.append(f"seasonal_naive needs the week {season} weeks before each target; "
-                     "targets without it are left out of its errors")
+        notes.append(
+            f"seasonal_naive needs the week {season} weeks before each target; "
+            "targets without it are left out of its errors"
+        )
     summary = []
     for (name, h), part in errors.groupby(["model", "horizon"], sort=False):
         part = part.dropna(subset=["yhat"])
         inside = (part.actual >= part.yhat_lower) & (part.actual <= part.yhat_upper)
-        summary.append({"model": name, "horizon": int(h),
-                        "mape": mape(part.actual, part.yhat),
-                        "smape": smape(part.actual, part.yhat),
-                        "coverage": float(inside.mean()) if name == "forecast" and len(part)
-                        else np.nan,
-                        "n": len(part), "n_mape": int((part.actual != 0).sum())})
-    summary = pd.DataFrame(summary, columns=["model", "horizon", "mape", "smape", "coverage",
-                                             "n", "n_mape"])
+        summary.append(
+            {
+                "model": name,
+                "horizon": int(h),
+                "mape": mape(part.actual, part.yhat),
+                "smape": smape(part.actual, part.yhat),
+                "coverage": float(inside.mean()) if name == "forecast" and len(part) else np.nan,
+                "n": len(part),
+                "n_mape": int((part.actual != 0).sum()),
+            }
+        )
+    summary = pd.DataFrame(
+        summary, columns=["model", "horizon", "mape", "smape", "coverage", "n", "n_mape"]
+    )
     summary["model"] = pd.Categorical(summary["model"], categories=list(MODELS))
     summary = summary.sort_values(["model", "horizon"], ignore_index=True)
     summary["model"] = summary["model"].astype(str)
-    return BacktestResult(errors=errors, summary=summary, horizons=horizons,
-                          origins=tuple(y.index[o].date() for o in positions),
-                          notes=tuple(notes))
+    return BacktestResult(
+        errors=errors,
+        summary=summary,
+        horizons=horizons,
+        origins=tuple(y.index[o].date() for o in positions),
+        notes=tuple(notes),
+    )

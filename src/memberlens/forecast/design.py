@@ -33,9 +33,14 @@ def fourier_terms(weeks: pd.DatetimeIndex, order: int) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.DatetimeIndex(weeks), dtype=float)
 
 
-def design_matrix(weeks: Sequence[dt.date] | pd.DatetimeIndex, *, yearly_order: int,
-                  festivals: Sequence[str], trend: bool = False,
-                  origin: dt.date | pd.Timestamp | None = None) -> pd.DataFrame:
+def design_matrix(
+    weeks: Sequence[dt.date] | pd.DatetimeIndex,
+    *,
+    yearly_order: int,
+    festivals: Sequence[str],
+    trend: bool = False,
+    origin: dt.date | pd.Timestamp | None = None,
+) -> pd.DataFrame:
     """Regressors per week: [const, trend], Fourier terms, then one column per festival."""
     index = pd.DatetimeIndex(pd.to_datetime(weeks)).normalize()
     parts = []

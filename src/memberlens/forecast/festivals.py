@@ -23,19 +23,44 @@ import pandas as pd
 
 from memberlens.exceptions import ConfigError, DataError
 
-__all__ = ["DEFAULT_FESTIVALS", "FESTIVALS", "SPRING_FESTIVAL", "Festival", "festival_dates",
-           "festival_regressors"]
+__all__ = [
+    "DEFAULT_FESTIVALS",
+    "FESTIVALS",
+    "SPRING_FESTIVAL",
+    "Festival",
+    "festival_dates",
+    "festival_regressors",
+]
 
 #: 春节 (Chinese New Year's day, 正月初一), Gregorian dates. 2015-2030 are the simulator's table
 #: (memberlens.simulate.calendar.SPRING_FESTIVAL); 2010-2014 and 2031-2035 were added here.
 SPRING_FESTIVAL: dict[int, str] = {
-    2010: "2010-02-14", 2011: "2011-02-03", 2012: "2012-01-23", 2013: "2013-02-10",
-    2014: "2014-01-31", 2015: "2015-02-19", 2016: "2016-02-08", 2017: "2017-01-28",
-    2018: "2018-02-16", 2019: "2019-02-05", 2020: "2020-01-25", 2021: "2021-02-12",
-    2022: "2022-02-01", 2023: "2023-01-22", 2024: "2024-02-10", 2025: "2025-01-29",
-    2026: "2026-02-17", 2027: "2027-02-06", 2028: "2028-01-26", 2029: "2029-02-13",
-    2030: "2030-02-03", 2031: "2031-01-23", 2032: "2032-02-11", 2033: "2033-01-31",
-    2034: "2034-02-19", 2035: "2035-02-08",
+    2010: "2010-02-14",
+    2011: "2011-02-03",
+    2012: "2012-01-23",
+    2013: "2013-02-10",
+    2014: "2014-01-31",
+    2015: "2015-02-19",
+    2016: "2016-02-08",
+    2017: "2017-01-28",
+    2018: "2018-02-16",
+    2019: "2019-02-05",
+    2020: "2020-01-25",
+    2021: "2021-02-12",
+    2022: "2022-02-01",
+    2023: "2023-01-22",
+    2024: "2024-02-10",
+    2025: "2025-01-29",
+    2026: "2026-02-17",
+    2027: "2027-02-06",
+    2028: "2028-01-26",
+    2029: "2029-02-13",
+    2030: "2030-02-03",
+    2031: "2031-01-23",
+    2032: "2032-02-11",
+    2033: "2033-01-31",
+    2034: "2034-02-19",
+    2035: "2035-02-08",
 }
 
 
@@ -62,27 +87,29 @@ class Festival:
                     f"weeks: the 春节 table covers {min(SPRING_FESTIVAL)}-{max(SPRING_FESTIVAL)}, "
                     f"found year {year}; drop the spring_festival regressors "
                     "(SalesForecaster(festivals=...)) or add the date to "
-                    "memberlens.forecast.festivals.SPRING_FESTIVAL")
+                    "memberlens.forecast.festivals.SPRING_FESTIVAL"
+                )
             anchor = pd.Timestamp(SPRING_FESTIVAL[year])
         else:
             month, day = self.anchor
             anchor = pd.Timestamp(year=year, month=month, day=day)
-        return pd.date_range(anchor + pd.Timedelta(days=self.first),
-                             anchor + pd.Timedelta(days=self.last), freq="D")
+        return pd.date_range(
+            anchor + pd.Timedelta(days=self.first), anchor + pd.Timedelta(days=self.last), freq="D"
+        )
 
 
 #: Every festival regressor the forecaster knows, in design-matrix order.
 FESTIVALS: tuple[Festival, ...] = (
-    Festival("spring_festival_shopping", "年货节", "spring", -20, -8),     # 春节 -20..-8 days
-    Festival("spring_festival_eve", "春节前停运", "spring", -7, -1),        # couriers stop
-    Festival("spring_festival_holiday", "春节", "spring", 0, 6),           # 初一..初七
-    Festival("spring_festival_return", "春节后", "spring", 7, 14),          # 初八..十五
+    Festival("spring_festival_shopping", "年货节", "spring", -20, -8),  # 春节 -20..-8 days
+    Festival("spring_festival_eve", "春节前停运", "spring", -7, -1),  # couriers stop
+    Festival("spring_festival_holiday", "春节", "spring", 0, 6),  # 初一..初七
+    Festival("spring_festival_return", "春节后", "spring", 7, 14),  # 初八..十五
     Festival("womens_day", "38女王节", (3, 8)),
-    Festival("presale_618", "618预热", (6, 1), 0, 16),                      # 1-17 June
+    Festival("presale_618", "618预热", (6, 1), 0, 16),  # 1-17 June
     Festival("day_618", "618", (6, 18)),
-    Festival("golden_week", "国庆", (10, 1), 0, 6),                         # 1-7 October
-    Festival("presale_double11", "双11预售", (11, 1), 0, 9),                # 1-10 November
-    Festival("double11", "双11", (11, 11), 0, 1),                          # 11-12 November
+    Festival("golden_week", "国庆", (10, 1), 0, 6),  # 1-7 October
+    Festival("presale_double11", "双11预售", (11, 1), 0, 9),  # 1-10 November
+    Festival("double11", "双11", (11, 11), 0, 1),  # 11-12 November
     Festival("double12", "双12", (12, 12)),
 )
 
@@ -95,25 +122,34 @@ DEFAULT_FESTIVALS: tuple[str, ...] = tuple(f.name for f in FESTIVALS)
 def _festivals(names: Sequence[str]) -> list[Festival]:
     unknown = [n for n in names if n not in _BY_NAME]
     if unknown:
-        raise ConfigError(f"festivals: unknown name(s) {', '.join(map(repr, unknown))}; choose "
-                          f"from {', '.join(_BY_NAME)}")
+        raise ConfigError(
+            f"festivals: unknown name(s) {', '.join(map(repr, unknown))}; choose "
+            f"from {', '.join(_BY_NAME)}"
+        )
     return [_BY_NAME[n] for n in names]
 
 
-def festival_dates(years: Sequence[int], names: Sequence[str] = DEFAULT_FESTIVALS
-                   ) -> pd.DataFrame:
+def festival_dates(years: Sequence[int], names: Sequence[str] = DEFAULT_FESTIVALS) -> pd.DataFrame:
     """One row per festival and year: festival, label_zh, year, first_day, last_day."""
     rows = []
     for f in _festivals(names):
         for year in years:
             days = f.dates(int(year))
-            rows.append({"festival": f.name, "label_zh": f.label_zh, "year": int(year),
-                         "first_day": days[0].date(), "last_day": days[-1].date()})
+            rows.append(
+                {
+                    "festival": f.name,
+                    "label_zh": f.label_zh,
+                    "year": int(year),
+                    "first_day": days[0].date(),
+                    "last_day": days[-1].date(),
+                }
+            )
     return pd.DataFrame(rows, columns=["festival", "label_zh", "year", "first_day", "last_day"])
 
 
-def festival_regressors(weeks: Sequence[dt.date] | pd.DatetimeIndex,
-                        names: Sequence[str] = DEFAULT_FESTIVALS) -> pd.DataFrame:
+def festival_regressors(
+    weeks: Sequence[dt.date] | pd.DatetimeIndex, names: Sequence[str] = DEFAULT_FESTIVALS
+) -> pd.DataFrame:
     """Per week (first day of a 7-day week) and festival: the exposed share of the window.
 
     >>> weeks = pd.to_datetime(["2024-10-28", "2024-11-04", "2024-11-11"])  # Mondays

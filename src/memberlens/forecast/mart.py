@@ -15,14 +15,28 @@ from memberlens.forecast.model import SalesForecaster
 from memberlens.forecast.sales import BACKTEST_COLUMNS, backtest_level, forecast_level
 from memberlens.forecast.series import weekly_sales
 
-__all__ = ["BACKTEST_MART_COLUMNS", "FORECAST_MART_COLUMNS", "METRICS", "ForecastMart",
-           "forecast_mart"]
+__all__ = [
+    "BACKTEST_MART_COLUMNS",
+    "FORECAST_MART_COLUMNS",
+    "METRICS",
+    "ForecastMart",
+    "forecast_mart",
+]
 
 METRICS: tuple[str, ...] = ("revenue", "orders")
 
 #: Columns of :attr:`ForecastMart.forecast` (``mart_forecast``).
-FORECAST_MART_COLUMNS: tuple[str, ...] = ("level", "category", "week", "metric", "actual",
-                                          "yhat", "lower", "upper", "kind")
+FORECAST_MART_COLUMNS: tuple[str, ...] = (
+    "level",
+    "category",
+    "week",
+    "metric",
+    "actual",
+    "yhat",
+    "lower",
+    "upper",
+    "kind",
+)
 #: Columns of :attr:`ForecastMart.backtest` (``mart_forecast_backtest``).
 BACKTEST_MART_COLUMNS: tuple[str, ...] = BACKTEST_COLUMNS
 
@@ -42,8 +56,12 @@ class ForecastMart:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict:
-        return {"as_of": self.as_of.isoformat(), "last_week": self.last_week.isoformat(),
-                "notes": list(self.notes), "backtest": self.backtest.to_dict(orient="records")}
+        return {
+            "as_of": self.as_of.isoformat(),
+            "last_week": self.last_week.isoformat(),
+            "notes": list(self.notes),
+            "backtest": self.backtest.to_dict(orient="records"),
+        }
 
 
 def _mart_rows(result) -> pd.DataFrame:
@@ -54,11 +72,18 @@ def _mart_rows(result) -> pd.DataFrame:
     return out[list(FORECAST_MART_COLUMNS)]
 
 
-def forecast_mart(orders: ir.Table | pd.DataFrame, items: ir.Table | pd.DataFrame | None,
-                  products: ir.Table | pd.DataFrame | None, *, as_of: dt.date | str | None,
-                  horizon_weeks: int = 13, metrics: Sequence[str] = METRICS,
-                  forecaster: SalesForecaster | None = None, backtest_origins: int = 13,
-                  progress: Callable[[str], None] | None = None) -> ForecastMart:
+def forecast_mart(
+    orders: ir.Table | pd.DataFrame,
+    items: ir.Table | pd.DataFrame | None,
+    products: ir.Table | pd.DataFrame | None,
+    *,
+    as_of: dt.date | str | None,
+    horizon_weeks: int = 13,
+    metrics: Sequence[str] = METRICS,
+    forecaster: SalesForecaster | None = None,
+    backtest_origins: int = 13,
+    progress: Callable[[str], None] | None = None,
+) -> ForecastMart:
     """Forecast revenue and orders ``horizon_weeks`` ahead, overall and (with ``items`` and
     ``products``) per category, with the total level's rolling-origin back-test.
 
@@ -80,15 +105,17 @@ def forecast_mart(orders: ir.Table | pd.DataFrame, items: ir.Table | pd.DataFram
         weekly.attrs["notes"] = []  # the partial weeks dropped are the same: said once above
         for metric in metrics:
             say(f"forecast: {weekly['level'].iloc[0]} {metric}")
-            result = forecast_level(weekly, metric=metric, horizon=horizon_weeks,
-                                    forecaster=forecaster)
+            result = forecast_level(
+                weekly, metric=metric, horizon=horizon_weeks, forecaster=forecaster
+            )
             notes += result.notes
             frames.append(_mart_rows(result))
     for metric in metrics:
         say(f"back-test: total {metric}")
         try:
-            summary, more = backtest_level(total, metric=metric, origins=backtest_origins,
-                                           forecaster=forecaster)
+            summary, more = backtest_level(
+                total, metric=metric, origins=backtest_origins, forecaster=forecaster
+            )
         except MemberlensError as exc:
             notes.append(f"total {metric}: no back-test ({exc})")
             continue
@@ -96,9 +123,16 @@ def forecast_mart(orders: ir.Table | pd.DataFrame, items: ir.Table | pd.DataFram
         backtests.append(summary)
     forecast = pd.concat(frames, ignore_index=True)
     forecast["category"] = forecast["category"].astype("string")
-    backtest = (pd.concat(backtests, ignore_index=True) if backtests
-                else pd.DataFrame(columns=list(BACKTEST_MART_COLUMNS)))
+    backtest = (
+        pd.concat(backtests, ignore_index=True)
+        if backtests
+        else pd.DataFrame(columns=list(BACKTEST_MART_COLUMNS))
+    )
     backtest["category"] = backtest["category"].astype("string")
-    return ForecastMart(forecast=forecast, backtest=backtest,
-                        as_of=dt.date.fromisoformat(total.attrs["as_of"]),
-                        last_week=pd.Timestamp(total["week"].max()).date(), notes=tuple(notes))
+    return ForecastMart(
+        forecast=forecast,
+        backtest=backtest,
+        as_of=dt.date.fromisoformat(total.attrs["as_of"]),
+        last_week=pd.Timestamp(total["week"].max()).date(),
+        notes=tuple(notes),
+    )

@@ -51,28 +51,37 @@ FORECAST_COLUMNS: tuple[str, ...] = ("week", "yhat", "yhat_lower", "yhat_upper")
 _LABELS = {f.name: f.label_zh for f in FESTIVALS}
 
 
-def weekly_values(series: pd.Series | pd.DataFrame, *, metric: str = "revenue"
-                  ) -> tuple[pd.Series, list[str]]:
+def weekly_values(
+    series: pd.Series | pd.DataFrame, *, metric: str = "revenue"
+) -> tuple[pd.Series, list[str]]:
     """A float Series on a regular 7-day index from a Series indexed by week or from a frame
     with a ``week`` column (one category); missing weeks become 0, leading zero weeks are cut.
     Returns the series and notes on what was changed."""
     if isinstance(series, pd.DataFrame):
         if "week" not in series.columns or metric not in series.columns:
             found = ", ".join(map(str, series.columns))
-            raise DataError(f"series: a frame needs columns 'week' and {metric!r} (the output "
-                            f"of weekly_sales); columns found: {found}")
+            raise DataError(
+                f"series: a frame needs columns 'week' and {metric!r} (the output "
+                f"of weekly_sales); columns found: {found}"
+            )
         if "category" in series.columns and series["category"].nunique(dropna=False) > 1:
-            raise DataError("series: the frame holds several categories; pass one, e.g. "
-                            "frame[frame.category == '美妆']")
+            raise DataError(
+                "series: the frame holds several categories; pass one, e.g. "
+                "frame[frame.category == '美妆']"
+            )
         series = pd.Series(series[metric].to_numpy(), index=pd.to_datetime(series["week"]))
     if not isinstance(series, pd.Series):
-        raise DataError(f"series: expected a pandas Series indexed by week or a weekly_sales "
-                        f"frame, got {type(series).__name__}")
+        raise DataError(
+            f"series: expected a pandas Series indexed by week or a weekly_sales "
+            f"frame, got {type(series).__name__}"
+        )
     try:
         index = pd.DatetimeIndex(pd.to_datetime(series.index))
     except (TypeError, ValueError):
-        raise DataError("series: the index must hold the weeks' first days (dates); build the "
-                        "series with memberlens.forecast.weekly_sales") from None
+        raise DataError(
+            "series: the index must hold the weeks' first days (dates); build the "
+            "series with memberlens.forecast.weekly_sales"
+        ) from None
     if not pd.api.types.is_numeric_dtype(series.dtype):
         raise DataError(f"series: values must be numeric, found {series.dtype}")
     values = pd.Series(series.to_numpy(dtype=float), index=index.normalize())
@@ -81,19 +90,25 @@ def weekly_values(series: pd.Series | pd.DataFrame, *, metric: str = "revenue"
         raise DataError(f"series: week {dup} appears twice; aggregate to one value per week")
     values = values.sort_index()
     if not np.isfinite(values.to_numpy()).all():
-        raise DataError("series: holds missing or infinite values; a week without sales is 0, "
-                        "fill it with 0 (weekly_sales does)")
+        raise DataError(
+            "series: holds missing or infinite values; a week without sales is 0, "
+            "fill it with 0 (weekly_sales does)"
+        )
     if (values < 0).any():
         bad = values[values < 0].index[0].date()
-        raise DataError(f"series: negative value in week {bad}; sales are paid amounts or "
-                        "order counts (refunds are reported apart, not netted)")
+        raise DataError(
+            f"series: negative value in week {bad}; sales are paid amounts or "
+            "order counts (refunds are reported apart, not netted)"
+        )
     notes: list[str] = []
     if len(values) > 1:
         steps = np.diff(values.index.values.astype("datetime64[D]").astype(np.int64))
         if (steps % 7).any():
-            raise DataError("series: weeks must be 7 days apart (first days of the weeks), "
-                            f"found gaps of {sorted(set(steps.tolist()))} days; use "
-                            "memberlens.forecast.weekly_sales to build the series")
+            raise DataError(
+                "series: weeks must be 7 days apart (first days of the weeks), "
+                f"found gaps of {sorted(set(steps.tolist()))} days; use "
+                "memberlens.forecast.weekly_sales to build the series"
+            )
         full = pd.date_range(values.index[0], values.index[-1], freq="7D")
         if len(full) > len(values):
             notes.append(f"{len(full) - len(values)} missing week(s) filled with 0")
@@ -102,9 +117,11 @@ def weekly_values(series: pd.Series | pd.DataFrame, *, metric: str = "revenue"
     if nonzero.size == 0:
         raise DataError("series: no week with sales; nothing to forecast")
     if nonzero[0] > 0:
-        notes.append(f"{nonzero[0]} leading week(s) without sales cut (the series starts at "
-                     f"its first sale, {values.index[nonzero[0]].date()})")
-        values = values.iloc[nonzero[0]:]
+        notes.append(
+            f"{nonzero[0]} leading week(s) without sales cut (the series starts at "
+            f"its first sale, {values.index[nonzero[0]].date()})"
+        )
+        values = values.iloc[nonzero[0] :]
     values.index.name = "week"
     return values, notes
 
@@ -146,9 +163,17 @@ class SalesForecaster(BaseEstimator):
     ['week', 'yhat', 'yhat_lower', 'yhat_upper']
     """
 
-    def __init__(self, *, metric: str = "revenue", yearly_order: int = 3,
-                 festivals: Sequence[str] = DEFAULT_FESTIVALS, errors: Errors = "local_level",
-                 interval: float = 0.9, min_weeks: int = 12, yearly_min_weeks: int = 104) -> None:
+    def __init__(
+        self,
+        *,
+        metric: str = "revenue",
+        yearly_order: int = 3,
+        festivals: Sequence[str] = DEFAULT_FESTIVALS,
+        errors: Errors = "local_level",
+        interval: float = 0.9,
+        min_weeks: int = 12,
+        yearly_min_weeks: int = 104,
+    ) -> None:
         self.metric = metric
         self.yearly_order = yearly_order
         self.festivals = festivals
@@ -162,17 +187,24 @@ class SalesForecaster(BaseEstimator):
         if self.errors not in ("local_level", "ar1"):
             raise ConfigError(f"errors: must be 'local_level' or 'ar1', got {self.errors!r}")
         if not 0.0 < float(self.interval) < 1.0:
-            raise ConfigError(f"interval: must be a coverage between 0 and 1, e.g. 0.9, got "
-                              f"{self.interval!r}")
+            raise ConfigError(
+                f"interval: must be a coverage between 0 and 1, e.g. 0.9, got {self.interval!r}"
+            )
         if int(self.yearly_order) < 0 or int(self.yearly_order) > 26:
             raise ConfigError(f"yearly_order: must be 0..26 harmonics, got {self.yearly_order!r}")
         if int(self.min_weeks) < 8:
             raise ConfigError(f"min_weeks: must be at least 8, got {self.min_weeks!r}")
 
-    def _design(self, weeks: pd.DatetimeIndex, yearly_order: int,
-                origin: pd.Timestamp) -> pd.DataFrame:
-        return design_matrix(weeks, yearly_order=yearly_order, festivals=tuple(self.festivals),
-                             trend=self.errors == "ar1", origin=origin)
+    def _design(
+        self, weeks: pd.DatetimeIndex, yearly_order: int, origin: pd.Timestamp
+    ) -> pd.DataFrame:
+        return design_matrix(
+            weeks,
+            yearly_order=yearly_order,
+            festivals=tuple(self.festivals),
+            trend=self.errors == "ar1",
+            origin=origin,
+        )
 
     def fit(self, series: pd.Series | pd.DataFrame) -> SalesForecaster:
         """Fit on a weekly series (a Series indexed by week, or a one-category
@@ -186,15 +218,20 @@ class SalesForecaster(BaseEstimator):
             raise DataError(
                 f"series: {n} full week(s) of sales, the forecast needs at least "
                 f"{int(self.min_weeks)}; use a later as_of or more history (or forecast the total "
-                "instead of a small category)")
+                "instead of a small category)"
+            )
         if np.ptp(y.to_numpy()) == 0:
-            raise DataError(f"series: the same value ({y.iloc[0]:g}) every week; there is "
-                            "nothing to model, the forecast is that value")
+            raise DataError(
+                f"series: the same value ({y.iloc[0]:g}) every week; there is "
+                "nothing to model, the forecast is that value"
+            )
         yearly = int(self.yearly_order)
         if yearly and n < int(self.yearly_min_weeks):
-            notes.append(f"yearly seasonality terms dropped: {n} weeks of history, "
-                         f"{int(self.yearly_min_weeks)} (two years) are needed to tell a yearly "
-                         "cycle from the level's drift")
+            notes.append(
+                f"yearly seasonality terms dropped: {n} weeks of history, "
+                f"{int(self.yearly_min_weeks)} (two years) are needed to tell a yearly "
+                "cycle from the level's drift"
+            )
             yearly = 0
         x = self._design(y.index, yearly, y.index[0])
         kept = _independent(x)
@@ -203,11 +240,15 @@ class SalesForecaster(BaseEstimator):
         if absent:
             notes.append(f"festival(s) not in the history, so not estimated: {', '.join(absent)}")
         if dependent:
-            notes.append(f"regressor(s) dropped as they repeat others in this history: "
-                         f"{', '.join(dependent)}")
+            notes.append(
+                f"regressor(s) dropped as they repeat others in this history: "
+                f"{', '.join(dependent)}"
+            )
         if len(kept) >= n - 4:
-            raise DataError(f"series: {n} weeks are too few for {len(kept)} regressors; pass "
-                            "fewer festivals or a longer history")
+            raise DataError(
+                f"series: {n} weeks are too few for {len(kept)} regressors; pass "
+                "fewer festivals or a longer history"
+            )
         x = x[kept]
         order = (0, 1, 1) if self.errors == "local_level" else (1, 0, 0)
         exog = x.to_numpy() if kept else None
@@ -225,17 +266,24 @@ class SalesForecaster(BaseEstimator):
                 try:
                     params = model.fit(method="statespace", return_params=True)
                 except (ValueError, ZeroDivisionError, np.linalg.LinAlgError) as exc:
-                    raise ConvergenceError(f"sales forecast: the fit failed ({exc}); try the "
-                                           "other errors= model or fewer festivals") from exc
+                    raise ConvergenceError(
+                        f"sales forecast: the fit failed ({exc}); try the "
+                        "other errors= model or fewer festivals"
+                    ) from exc
             params = np.asarray(params, dtype=float)
             if not np.isfinite(params).all():
-                raise ConvergenceError("sales forecast: the fit gave non-finite parameters; try "
-                                       "the other errors= model or fewer festivals")
+                raise ConvergenceError(
+                    "sales forecast: the fit gave non-finite parameters; try "
+                    "the other errors= model or fewer festivals"
+                )
             # the Kalman filter at the estimates: forecasts, intervals and in-sample predictions
             # (standard errors are computed on demand: standard_errors())
             results = model.filter(params, cov_type="none")
-        names = list(kept) + [n_ for n_ in model.param_names
-                              if n_.startswith(("ar.", "ma."))] + ["sigma2"]
+        names = (
+            list(kept)
+            + [n_ for n_ in model.param_names if n_.startswith(("ar.", "ma."))]
+            + ["sigma2"]
+        )
         self.results_ = results
         self.first_week_ = y.index[0]
         self.params_ = pd.Series(params, index=names, name="estimate")
@@ -250,18 +298,21 @@ class SalesForecaster(BaseEstimator):
     # -- outputs --------------------------------------------------------------------------------
     def _frame(self, weeks, mean, lower, upper) -> pd.DataFrame:
         with np.errstate(over="ignore"):  # the diffuse first in-sample week: inf, then NaN
-            return pd.DataFrame({
-                "week": pd.DatetimeIndex(weeks).astype("datetime64[us]"),
-                "yhat": np.expm1(np.asarray(mean, dtype=float)),
-                "yhat_lower": np.maximum(np.expm1(np.asarray(lower, dtype=float)), 0.0),
-                "yhat_upper": np.expm1(np.asarray(upper, dtype=float)),
-            })
+            return pd.DataFrame(
+                {
+                    "week": pd.DatetimeIndex(weeks).astype("datetime64[us]"),
+                    "yhat": np.expm1(np.asarray(mean, dtype=float)),
+                    "yhat_lower": np.maximum(np.expm1(np.asarray(lower, dtype=float)), 0.0),
+                    "yhat_upper": np.expm1(np.asarray(upper, dtype=float)),
+                }
+            )
 
     def future_weeks(self, horizon: int) -> pd.DatetimeIndex:
         """The ``horizon`` weeks after the last fitted week."""
         check_is_fitted(self, "results_")
-        return pd.DatetimeIndex([self.last_week_ + pd.Timedelta(days=7 * h)
-                                 for h in range(1, int(horizon) + 1)])
+        return pd.DatetimeIndex(
+            [self.last_week_ + pd.Timedelta(days=7 * h) for h in range(1, int(horizon) + 1)]
+        )
 
     def predict(self, horizon: int = 13) -> pd.DataFrame:
         """Forecast of the next ``horizon`` weeks: week, yhat, yhat_lower, yhat_upper."""
@@ -269,8 +320,11 @@ class SalesForecaster(BaseEstimator):
         if isinstance(horizon, bool) or int(horizon) != horizon or int(horizon) < 1:
             raise ConfigError(f"horizon: must be a positive number of weeks, got {horizon!r}")
         weeks = self.future_weeks(int(horizon))
-        exog = (self._design(weeks, self.yearly_order_, self.first_week_)[self.columns_]
-                .to_numpy() if self.columns_ else None)
+        exog = (
+            self._design(weeks, self.yearly_order_, self.first_week_)[self.columns_].to_numpy()
+            if self.columns_
+            else None
+        )
         forecast = self.results_.get_forecast(int(horizon), exog=exog)
         bounds = np.asarray(forecast.conf_int(alpha=1.0 - float(self.interval)))
         return self._frame(weeks, forecast.predicted_mean, bounds[:, 0], bounds[:, 1])
@@ -285,8 +339,9 @@ class SalesForecaster(BaseEstimator):
         out = self._frame(weeks, prediction.predicted_mean, bounds[:, 0], bounds[:, 1])
         if self.errors == "local_level":  # the diffuse first level predicts nothing
             out.loc[0, ["yhat", "yhat_lower", "yhat_upper"]] = np.nan
-        out.insert(1, "actual", np.expm1(np.asarray(self.results_.model.endog,
-                                                    dtype=float).ravel()))
+        out.insert(
+            1, "actual", np.expm1(np.asarray(self.results_.model.endog, dtype=float).ravel())
+        )
         return out
 
     def standard_errors(self) -> pd.Series:
@@ -313,11 +368,13 @@ class SalesForecaster(BaseEstimator):
             ma = np.array(self.params_[["ma.L1"]], dtype=float)
         else:
             ar = np.array(self.params_[["ar.L1"]], dtype=float)
-        white, _ = arma_innovations.arma_innovations(data, ar_params=ar, ma_params=ma,
-                                                     normalize=True)
+        white, _ = arma_innovations.arma_innovations(
+            data, ar_params=ar, ma_params=ma, normalize=True
+        )
         fit = OLS(white[:, 0], white[:, 1:]).fit()
-        return pd.Series(np.asarray(fit.bse, dtype=float), index=self.columns_,
-                         name="standard_error")
+        return pd.Series(
+            np.asarray(fit.bse, dtype=float), index=self.columns_, name="standard_error"
+        )
 
     def festival_effects(self) -> pd.DataFrame:
         """Per festival used: coefficient and standard error (log scale), and the lift of a
@@ -328,14 +385,17 @@ class SalesForecaster(BaseEstimator):
         z = norm.ppf(0.5 + float(self.interval) / 2.0)
         coef = self.params_[self.festivals_]
         se = self.standard_errors()[self.festivals_]
-        return pd.DataFrame({
-            "festival": self.festivals_,
-            "label_zh": [_LABELS[f] for f in self.festivals_],
-            "coef": coef.to_numpy(), "se": se.to_numpy(),
-            "lift": np.expm1(coef.to_numpy()),
-            "lift_lower": np.expm1((coef - z * se).to_numpy()),
-            "lift_upper": np.expm1((coef + z * se).to_numpy()),
-        })
+        return pd.DataFrame(
+            {
+                "festival": self.festivals_,
+                "label_zh": [_LABELS[f] for f in self.festivals_],
+                "coef": coef.to_numpy(),
+                "se": se.to_numpy(),
+                "lift": np.expm1(coef.to_numpy()),
+                "lift_lower": np.expm1((coef - z * se).to_numpy()),
+                "lift_upper": np.expm1((coef + z * se).to_numpy()),
+            }
+        )
 
     @property
     def last_week(self) -> dt.date:

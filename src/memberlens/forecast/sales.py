@@ -17,8 +17,18 @@ from memberlens.forecast.model import SalesForecaster
 __all__ = ["BACKTEST_COLUMNS", "SalesForecast", "backtest_level", "forecast_level"]
 
 #: Columns of :func:`backtest_level`.
-BACKTEST_COLUMNS: tuple[str, ...] = ("level", "category", "metric", "model", "horizon", "mape",
-                                     "smape", "coverage", "n", "origins")
+BACKTEST_COLUMNS: tuple[str, ...] = (
+    "level",
+    "category",
+    "metric",
+    "model",
+    "horizon",
+    "mape",
+    "smape",
+    "coverage",
+    "n",
+    "origins",
+)
 
 
 @dataclass(frozen=True)
@@ -41,8 +51,12 @@ class SalesForecast:
     def to_dict(self) -> dict:
         rows = self.forecast.assign(week=self.forecast["week"].dt.strftime("%Y-%m-%d"))
         rows = rows.astype(object).where(rows.notna(), None)
-        return {"metric": self.metric, "last_week": self.last_week.isoformat(),
-                "notes": list(self.notes), "forecast": rows.to_dict(orient="records")}
+        return {
+            "metric": self.metric,
+            "last_week": self.last_week.isoformat(),
+            "notes": list(self.notes),
+            "forecast": rows.to_dict(orient="records"),
+        }
 
 
 def _series(weekly: pd.DataFrame) -> Iterator[tuple[str, str | None, pd.DataFrame]]:
@@ -68,8 +82,13 @@ def _tag(frame: pd.DataFrame, level: str, category: str | None, metric: str) -> 
     return frame
 
 
-def forecast_level(weekly: pd.DataFrame, *, metric: str = "revenue", horizon: int = 13,
-                   forecaster: SalesForecaster | None = None) -> SalesForecast:
+def forecast_level(
+    weekly: pd.DataFrame,
+    *,
+    metric: str = "revenue",
+    horizon: int = 13,
+    forecaster: SalesForecaster | None = None,
+) -> SalesForecast:
     """Fit and forecast each series of a :func:`weekly_sales` frame (one level).
 
     A category that cannot be fitted (too short, a failed fit) is skipped with a note; at the
@@ -99,13 +118,24 @@ def forecast_level(weekly: pd.DataFrame, *, metric: str = "revenue", horizon: in
     history = pd.concat(histories, ignore_index=True)
     for frame in (forecast, history):
         frame["category"] = frame["category"].astype("string")
-    return SalesForecast(forecast=forecast, history=history, models=models, metric=metric,
-                         last_week=last, notes=tuple(notes))
+    return SalesForecast(
+        forecast=forecast,
+        history=history,
+        models=models,
+        metric=metric,
+        last_week=last,
+        notes=tuple(notes),
+    )
 
 
-def backtest_level(weekly: pd.DataFrame, *, metric: str = "revenue",
-                   horizons: Sequence[int] = (1, 4, 8, 13), origins: int | None = None,
-                   forecaster: SalesForecaster | None = None) -> tuple[pd.DataFrame, list[str]]:
+def backtest_level(
+    weekly: pd.DataFrame,
+    *,
+    metric: str = "revenue",
+    horizons: Sequence[int] = (1, 4, 8, 13),
+    origins: int | None = None,
+    forecaster: SalesForecaster | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
     """Rolling-origin back-test of each series of a :func:`weekly_sales` frame: one row per
     series, model and horizon (:data:`BACKTEST_COLUMNS`), and notes on series left out."""
     base = clone(forecaster if forecaster is not None else SalesForecaster())
@@ -115,16 +145,18 @@ def backtest_level(weekly: pd.DataFrame, *, metric: str = "revenue",
     for level, category, part in _series(weekly):
         label = _label(level, category, metric)
         try:
-            result = backtest_forecast(part, horizons=horizons, origins=origins,
-                                       forecaster=base)
+            result = backtest_forecast(part, horizons=horizons, origins=origins, forecaster=base)
         except MemberlensError as exc:
             if category is None:
                 raise
             notes.append(f"{label}: no back-test ({exc})")
             continue
         notes += [f"{label}: {note}" for note in result.notes]
-        parts.append(result.summary.assign(level=level, category=category, metric=metric,
-                                           origins=len(result.origins)))
+        parts.append(
+            result.summary.assign(
+                level=level, category=category, metric=metric, origins=len(result.origins)
+            )
+        )
     if not parts:
         return pd.DataFrame(columns=list(BACKTEST_COLUMNS)), notes
     out = pd.concat(parts, ignore_index=True)[list(BACKTEST_COLUMNS)]

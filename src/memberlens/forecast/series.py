@@ -30,9 +30,9 @@ from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
-from ibis.backends import BaseBackend
 import numpy as np
 import pandas as pd
+from ibis.backends import BaseBackend
 
 from memberlens.exceptions import DataError, MissingTableError
 from memberlens.features.purchases import as_day, as_table
@@ -58,11 +58,14 @@ def _tables(con_or_tables) -> dict[str, ir.Table | pd.DataFrame]:
     if not isinstance(con, BaseBackend):
         con = getattr(con, "con", None)  # a memberlens Warehouse holds its backend as .con
     if not isinstance(con, BaseBackend):
-        raise DataError(f"con_or_tables: expected an Ibis backend, a warehouse or a mapping of "
-                        f"table name to table, got {type(con_or_tables).__name__}")
+        raise DataError(
+            f"con_or_tables: expected an Ibis backend, a warehouse or a mapping of "
+            f"table name to table, got {type(con_or_tables).__name__}"
+        )
     present = set(con.list_tables())
-    return {name: con.table(name) for name in ("orders", "order_items", "products")
-            if name in present}
+    return {
+        name: con.table(name) for name in ("orders", "order_items", "products") if name in present
+    }
 
 
 def _with_week(orders: ir.Table) -> ir.Table:
@@ -70,17 +73,23 @@ def _with_week(orders: ir.Table) -> ir.Table:
     dtype = orders.ordered_at.type()
     if dtype.is_timestamp():
         if dtype.timezone is not None:
-            raise DataError(f"orders.ordered_at: must be a naive local timestamp, found time zone "
-                            f"{dtype.timezone!r}; convert to local time and drop the zone")
+            raise DataError(
+                f"orders.ordered_at: must be a naive local timestamp, found time zone "
+                f"{dtype.timezone!r}; convert to local time and drop the zone"
+            )
         day = orders.ordered_at.date()
     elif dtype.is_date():
         day = orders.ordered_at
     else:
-        raise DataError(f"orders.ordered_at: must be a timestamp or date, found {dtype}; "
-                        "parse it at ingest (`memberlens ingest`) or cast it")
+        raise DataError(
+            f"orders.ordered_at: must be a timestamp or date, found {dtype}; "
+            "parse it at ingest (`memberlens ingest`) or cast it"
+        )
     if not orders.amount.type().is_numeric():
-        raise DataError(f"orders.amount: must be numeric, found {orders.amount.type()}; "
-                        "parse it at ingest or cast it")
+        raise DataError(
+            f"orders.amount: must be numeric, found {orders.amount.type()}; "
+            "parse it at ingest or cast it"
+        )
     # Monday of the week: portable date arithmetic (day_of_week.index(): Monday = 0 on every
     # engine), rather than date_trunc whose week start and return type vary by engine
     week = day - day.day_of_week.index().cast("int32").as_interval("D")
@@ -97,8 +106,9 @@ def _last_day(orders: ir.Table) -> dt.date:
     paid = _with_week(orders)
     last = paid.filter(_status_is(paid, "paid")).day.max().to_pandas()
     if last is None or pd.isna(last):
-        raise MissingTableError("orders: no paid order found; load orders first with "
-                                "`memberlens ingest orders FILE`")
+        raise MissingTableError(
+            "orders: no paid order found; load orders first with `memberlens ingest orders FILE`"
+        )
     return pd.Timestamp(last).date()
 
 
@@ -111,25 +121,33 @@ def _line_amount(items: ir.Table) -> ir.NumericValue:
 
 
 def _category_weeks(paid: ir.Table, items: ir.Table, products: ir.Table) -> ir.Table:
-    lines = items.select(order_id=items.order_id.cast("string"),
-                         product_id=items.product_id.cast("string"),
-                         line=_line_amount(items).fill_null(0.0))
-    prods = products.select(product_id=products.product_id.cast("string"),
-                            category=products.category.cast("string"))
+    lines = items.select(
+        order_id=items.order_id.cast("string"),
+        product_id=items.product_id.cast("string"),
+        line=_line_amount(items).fill_null(0.0),
+    )
+    prods = products.select(
+        product_id=products.product_id.cast("string"), category=products.category.cast("string")
+    )
     prods = prods.distinct(on="product_id", keep="first")
-    orders = paid.select(order_id=paid.order_id.cast("string"), week=paid.week,
-                         paid_amount=paid.amt.cast("float64"))
-    joined = (lines.join(orders, "order_id")
-              .left_join(prods, "product_id")
-              .select("order_id", "week", "paid_amount", "line", "category"))
+    orders = paid.select(
+        order_id=paid.order_id.cast("string"), week=paid.week, paid_amount=paid.amt.cast("float64")
+    )
+    joined = (
+        lines.join(orders, "order_id")
+        .left_join(prods, "product_id")
+        .select("order_id", "week", "paid_amount", "line", "category")
+    )
     per_order = ibis.window(group_by=joined.order_id)
     total_line = joined.line.sum().over(per_order)
     n_lines = joined.count().over(per_order).cast("float64")
     share = ibis.ifelse(total_line > 0, joined.line / total_line, 1.0 / n_lines)
-    joined = joined.mutate(alloc=joined.paid_amount * share,
-                           category=joined.category.fill_null(UNKNOWN_CATEGORY))
+    joined = joined.mutate(
+        alloc=joined.paid_amount * share, category=joined.category.fill_null(UNKNOWN_CATEGORY)
+    )
     return joined.group_by(["week", "category"]).aggregate(
-        revenue=joined.alloc.sum(), orders=joined.order_id.nunique())
+        revenue=joined.alloc.sum(), orders=joined.order_id.nunique()
+    )
 
 
 def _weeks_range(first_sale: dt.date, as_of: dt.date) -> tuple[dt.date, dt.date, list[str]]:
@@ -137,20 +155,25 @@ def _weeks_range(first_sale: dt.date, as_of: dt.date) -> tuple[dt.date, dt.date,
     notes = []
     first = first_sale - dt.timedelta(days=first_sale.weekday())
     if first_sale.weekday() != 0:
-        notes.append(f"the first week ({first.isoformat()}) is dropped: the data start on "
-                     f"{first_sale.isoformat()}, not on a Monday, so that week is partial")
+        notes.append(
+            f"the first week ({first.isoformat()}) is dropped: the data start on "
+            f"{first_sale.isoformat()}, not on a Monday, so that week is partial"
+        )
         first += dt.timedelta(days=7)
     last = as_of - dt.timedelta(days=as_of.weekday())
     if as_of.weekday() != 6:
-        notes.append(f"the last week ({last.isoformat()}) is dropped: as_of {as_of.isoformat()} "
-                     f"is not a Sunday, so that week is partial; pass as_of="
-                     f"{(last - dt.timedelta(days=1)).isoformat()} to make it explicit")
+        notes.append(
+            f"the last week ({last.isoformat()}) is dropped: as_of {as_of.isoformat()} "
+            f"is not a Sunday, so that week is partial; pass as_of="
+            f"{(last - dt.timedelta(days=1)).isoformat()} to make it explicit"
+        )
         last -= dt.timedelta(days=7)
     return first, last, notes
 
 
-def weekly_sales(con_or_tables, *, level: Level = "total",
-                 as_of: dt.date | str | None = None) -> pd.DataFrame:
+def weekly_sales(
+    con_or_tables, *, level: Level = "total", as_of: dt.date | str | None = None
+) -> pd.DataFrame:
     """Weekly revenue and paid-order counts, overall or per category (see the module notes).
 
     ``con_or_tables`` is an Ibis backend (or a warehouse) holding the canonical tables, or a
@@ -163,10 +186,13 @@ def weekly_sales(con_or_tables, *, level: Level = "total",
         raise DataError(f"level: must be 'total' or 'category', got {level!r}")
     tables = _tables(con_or_tables)
     if "orders" not in tables:
-        raise MissingTableError("orders: the sales forecast needs the orders table; load it "
-                                "with `memberlens ingest orders FILE`")
-    orders = as_table(tables["orders"], name="orders",
-                      required=("order_id", "ordered_at", "amount"))
+        raise MissingTableError(
+            "orders: the sales forecast needs the orders table; load it "
+            "with `memberlens ingest orders FILE`"
+        )
+    orders = as_table(
+        tables["orders"], name="orders", required=("order_id", "ordered_at", "amount")
+    )
     end = as_day(as_of) if as_of is not None else _last_day(orders)
     table = _with_week(orders)
     table = table.filter(table.day <= ibis.date(end))
@@ -174,17 +200,22 @@ def weekly_sales(con_or_tables, *, level: Level = "total",
 
     first_sale = paid.day.min().to_pandas()
     if first_sale is None or pd.isna(first_sale):
-        raise DataError(f"orders: no paid order on or before as_of {end.isoformat()}; pass a "
-                        "later as_of or load orders first")
+        raise DataError(
+            f"orders: no paid order on or before as_of {end.isoformat()}; pass a "
+            "later as_of or load orders first"
+        )
     first, last, notes = _weeks_range(pd.Timestamp(first_sale).date(), end)
     if last < first:
-        raise DataError(f"orders: no full week of sales between {first_sale} and as_of "
-                        f"{end.isoformat()}; load more data or pass a later as_of")
+        raise DataError(
+            f"orders: no full week of sales between {first_sale} and as_of "
+            f"{end.isoformat()}; load more data or pass a later as_of"
+        )
     grid = pd.date_range(first, last, freq="7D")
 
     if level == "total":
-        weekly = paid.group_by("week").aggregate(revenue=paid.amt.sum(),
-                                                 orders=paid.count()).to_pandas()
+        weekly = (
+            paid.group_by("week").aggregate(revenue=paid.amt.sum(), orders=paid.count()).to_pandas()
+        )
         back = table.filter(_status_is(table, "refunded"))
         refunded = back.group_by("week").aggregate(refunded=back.amt.abs().sum()).to_pandas()
         weekly = weekly.merge(refunded, on="week", how="outer")
@@ -196,16 +227,20 @@ def weekly_sales(con_or_tables, *, level: Level = "total",
             raise MissingTableError(
                 f"{' and '.join(missing)}: level='category' needs order_items and products "
                 f"(to find each line's category); load them with `memberlens ingest "
-                f"{missing[0]} FILE` or use level='total'")
-        items = as_table(tables["order_items"], name="order_items",
-                         required=("order_id", "product_id"))
-        products = as_table(tables["products"], name="products",
-                            required=("product_id", "category"))
+                f"{missing[0]} FILE` or use level='total'"
+            )
+        items = as_table(
+            tables["order_items"], name="order_items", required=("order_id", "product_id")
+        )
+        products = as_table(
+            tables["products"], name="products", required=("product_id", "category")
+        )
         weekly = _category_weeks(paid, items, products).to_pandas()
         weekly["refunded"] = np.nan
         categories = sorted(weekly["category"].dropna().unique().tolist())
-        keys = pd.MultiIndex.from_product([grid, categories], names=["week", "category"]
-                                          ).to_frame(index=False)
+        keys = pd.MultiIndex.from_product([grid, categories], names=["week", "category"]).to_frame(
+            index=False
+        )
     weekly["week"] = pd.to_datetime(weekly["week"]).astype("datetime64[us]")
     keys["week"] = keys["week"].astype("datetime64[us]")
     out = keys.merge(weekly, on=["week", "category"], how="left")
@@ -216,8 +251,9 @@ def weekly_sales(con_or_tables, *, level: Level = "total",
         out["refunded"] = out["refunded"].fillna(0.0)
     out["level"] = level
     out["category"] = out["category"].astype("string")
-    out = out[list(SERIES_COLUMNS)].sort_values(["category", "week"], na_position="first",
-                                                 ignore_index=True)
+    out = out[list(SERIES_COLUMNS)].sort_values(
+        ["category", "week"], na_position="first", ignore_index=True
+    )
     zero = int((out["orders"] == 0).sum())
     if zero:
         notes.append(f"{zero} week(s) without a paid order are kept as zeros")

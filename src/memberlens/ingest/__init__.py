@@ -11,5 +11,16 @@ from memberlens.ingest.mapping import Mapping, propose_mapping, read_mapping
 from memberlens.ingest.rules import DUPLICATES, RULES
 from memberlens.ingest.sources import Source, read_source
 
-__all__ = ["DUPLICATES", "LoadReport", "Mapping", "Preview", "RULES", "Source", "load", "preview",
-           "propose_mapping", "read_mapping", "read_source"]
+__all__ = [
+    "DUPLICATES",
+    "RULES",
+    "LoadReport",
+    "Mapping",
+    "Preview",
+    "Source",
+    "load",
+    "preview",
+    "propose_mapping",
+    "read_mapping",
+    "read_source",
+]

@@ -26,20 +26,24 @@ from memberlens.engine.warehouse import Warehouse
 from memberlens.exceptions import SourceError
 from memberlens.ingest.mapping import Mapping
 from memberlens.ingest.personal import normalised
-from memberlens.ingest.rules import (RAW, normalise_dates, normalise_numbers, stage,
-                                     typed_value)
+from memberlens.ingest.rules import RAW, normalise_dates, normalise_numbers, stage, typed_value
 from memberlens.ingest.sources import GENERATED_ORDER_ID, LINE, Source, id_prefix
 from memberlens.privacy import mask_values, pseudonymise
 from memberlens.project import Project
 from memberlens.schema import TableSpec
 
 #: the temporary tables and view of a load's stage.
-STAGE, LINES, FIXED, MARKS = ("__ingest_stage", "__ingest_lines", "__ingest_stage_fixed",
-                              "__ingest_marks")
+STAGE, LINES, FIXED, MARKS = (
+    "__ingest_stage",
+    "__ingest_lines",
+    "__ingest_stage_fixed",
+    "__ingest_marks",
+)
 
 
-def stage_file(wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, proj: Project,
-               tmp_dir: Path) -> ir.Table:
+def stage_file(
+    wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, proj: Project, tmp_dir: Path
+) -> ir.Table:
     """The load's typed stage of a described CSV/Parquet file, read by DuckDB."""
     inp = _engine_input(wh, spec, src, chosen, proj, tmp_dir)
     try:
@@ -55,10 +59,14 @@ def stage_file(wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, pro
         first = 2 if src.format == "csv" else 1
         generated = ""
         if chosen.columns.get("order_id") == GENERATED_ORDER_ID:
-            generated = (f", {sql_literal(id_prefix(src))} || CAST(rowid + {first} AS VARCHAR) "
-                         f"AS {sql_name(RAW + 'order_id')}")
-        wh.con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{LINES}" AS SELECT rowid + {first} '
-                       f'AS "{LINE}"{generated}, * FROM "{STAGE}"')
+            generated = (
+                f", {sql_literal(id_prefix(src))} || CAST(rowid + {first} AS VARCHAR) "
+                f"AS {sql_name(RAW + 'order_id')}"
+            )
+        wh.con.raw_sql(
+            f'CREATE OR REPLACE TEMP VIEW "{LINES}" AS SELECT rowid + {first} '
+            f'AS "{LINE}"{generated}, * FROM "{STAGE}"'
+        )
         staged = wh.con.table(LINES)
     return _fix_spellings(wh, staged, spec, inp, chosen)
 
@@ -72,8 +80,9 @@ def drop_stage(wh: Warehouse) -> None:
             wh.drop_temp(name)
 
 
-def _engine_input(wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, proj: Project,
-                  tmp_dir: Path) -> ir.Table:
+def _engine_input(
+    wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, proj: Project, tmp_dir: Path
+) -> ir.Table:
     """The mapped columns of a file DuckDB reads itself, as ``prepare`` gives them from Arrow:
     ``_raw_<field>`` cleaned text (personal data pseudonymised, plus ``<field>_masked``) and,
     for typed Parquet columns, ``<field>`` with the column's own type."""
@@ -92,12 +101,17 @@ def _engine_input(wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, 
         elif kind == "DATE":
             c = f"strftime({c}, '%Y-%m-%d %H:%M:%S')"
         elif kind in ("DOUBLE", "FLOAT"):  # Arrow writes 3.0 as "3"
-            c = (f"CASE WHEN {c} = trunc({c}) AND abs({c}) < 1e15 THEN "
-                 f"CAST(CAST({c} AS BIGINT) AS VARCHAR) ELSE CAST({c} AS VARCHAR) END")
+            c = (
+                f"CASE WHEN {c} = trunc({c}) AND abs({c}) < 1e15 THEN "
+                f"CAST(CAST({c} AS BIGINT) AS VARCHAR) ELSE CAST({c} AS VARCHAR) END"
+            )
         elif kind != "VARCHAR":
             c = f"CAST({c} AS VARCHAR)"
-        text[name] = (sql_clean_text(c, ascii_ws=profile[0], non_ascii=not profile[1])
-                      if profile and kind == "VARCHAR" else sql_clean_text(c))
+        text[name] = (
+            sql_clean_text(c, ascii_ws=profile[0], non_ascii=not profile[1])
+            if profile and kind == "VARCHAR"
+            else sql_clean_text(c)
+        )
     sel = [f'"{LINE}"'] if has_line else []
     for f in spec.fields:
         col = chosen.columns.get(f.name)
@@ -106,8 +120,9 @@ def _engine_input(wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, 
         raw = sql_name(RAW + f.name)
         if col == GENERATED_ORDER_ID:
             if has_line:
-                sel.append(f"{sql_literal(id_prefix(src))} || CAST({sql_name(LINE)} AS VARCHAR) "
-                           f"AS {raw}")
+                sel.append(
+                    f"{sql_literal(id_prefix(src))} || CAST({sql_name(LINE)} AS VARCHAR) AS {raw}"
+                )
             continue
         if f.pii:
             by_type = spec.name == "identities" and "id_type" in text
@@ -139,17 +154,22 @@ def _register_udf(wh: Warehouse, f, proj: Project, *, by_type: bool) -> str:
             id_type = id_type.combine_chunks()
         norm = normalised(f.pii, value.cast(pa.string()), id_type)
         stored = norm if key is None else pseudonymise(norm, key)
-        return pa.StructArray.from_arrays([stored, mask_values(f.pii, norm)],
-                                          names=["stored", "masked"])
+        return pa.StructArray.from_arrays(
+            [stored, mask_values(f.pii, norm)], names=["stored", "masked"]
+        )
 
     if by_type:
+
         def pii(value, id_type):
             return forms(value, id_type)
     else:
+
         def pii(value):
             return forms(value)
-    wh.con.con.create_function(name, pii, params, result, type="arrow", null_handling="special",
-                               side_effects=False)
+
+    wh.con.con.create_function(
+        name, pii, params, result, type="arrow", null_handling="special", side_effects=False
+    )
     return name
 
 
@@ -159,31 +179,48 @@ def _drop_udfs(wh: Warehouse, spec: TableSpec) -> None:
             wh.con.con.remove_function(f"__ml_pii_{f.name}")
 
 
-def _fix_spellings(wh: Warehouse, staged: ir.Table, spec: TableSpec, inp: ir.Table,
-                   chosen: Mapping) -> ir.Table:
+def _fix_spellings(
+    wh: Warehouse, staged: ir.Table, spec: TableSpec, inp: ir.Table, chosen: Mapping
+) -> ir.Table:
     """Dates and numbers the engine could not read as they are (``2024年1月5日``, ``20240105``,
     ``1/5/2024``, ``￥1,234.50``) are rewritten by the same Arrow code that ``prepare`` applies to
     Arrow sources, and typed again; values the engine read directly are unchanged by it."""
-    fields = [f for f in spec.fields if f.name in chosen.columns and f.name not in inp.columns
-              and f"__{f.name}" in staged.columns and f.type in _SPELLED]
+    fields = [
+        f
+        for f in spec.fields
+        if f.name in chosen.columns
+        and f.name not in inp.columns
+        and f"__{f.name}" in staged.columns
+        and f.type in _SPELLED
+    ]
     fixed = staged
     fix_cols = []
     for f in fields:
         raw, typed = staged[RAW + f.name], staged[f"__{f.name}"]
-        bad = staged.filter(raw.notnull() & typed.isnull()).select(
-            staged[LINE], raw.name("v")).order_by(LINE).to_pyarrow()
+        bad = (
+            staged.filter(raw.notnull() & typed.isnull())
+            .select(staged[LINE], raw.name("v"))
+            .order_by(LINE)
+            .to_pyarrow()
+        )
         if not bad.num_rows:
             continue
         text = bad.column("v").combine_chunks()
-        norm = (normalise_dates(text) if f.type in ("timestamp", "date")
-                else normalise_numbers(text))
+        norm = normalise_dates(text) if f.type in ("timestamp", "date") else normalise_numbers(text)
         changed = pc.fill_null(pc.not_equal(norm, text), False)
         if not pc.any(changed).as_py():
             continue
         name = f"__ingest_fix_{f.name}"
-        part = register_arrow(wh.con, name, pa.table({
-            f"__fix_line_{f.name}": bad.column(LINE).combine_chunks().filter(changed),
-            f"__fix_{f.name}": norm.filter(changed)}))
+        part = register_arrow(
+            wh.con,
+            name,
+            pa.table(
+                {
+                    f"__fix_line_{f.name}": bad.column(LINE).combine_chunks().filter(changed),
+                    f"__fix_{f.name}": norm.filter(changed),
+                }
+            ),
+        )
         fixed = fixed.left_join(part, fixed[LINE] == part[f"__fix_line_{f.name}"])
         value = typed_value(fixed[f"__fix_{f.name}"], f, chosen.values.get(f.name, {}))
         fixed = fixed.mutate(**{f"__{f.name}": ibis.coalesce(fixed[f"__{f.name}"], value)})
@@ -204,8 +241,11 @@ _SPELLED = ("timestamp", "date", "decimal", "float", "integer")
 
 #: the characters Arrow's ``utf8_trim_whitespace`` removes (Unicode White_Space), so that text
 #: cleaned by DuckDB is exactly the text cleaned in Arrow.
-WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
-              + "".join(map(chr, range(0x2000, 0x200b))) + "\u2028\u2029\u202f\u205f\u3000")
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def sql_literal(text: str) -> str:
@@ -236,12 +276,16 @@ def sql_clean_text(expr: str, *, ascii_ws: str = ASCII_WS, non_ascii: bool = Tru
     trailing = " OR ".join(f"suffix({expr}, {sql_literal(ch)})" for ch in ascii_ws)
     first = f"ord({expr}) BETWEEN 33 AND 126"
     if not non_ascii:
-        return (f"CASE WHEN {first} AND NOT ({trailing}) THEN {expr} "
-                f"ELSE nullif(trim({expr}, {ws}), '') END")
-    return (f"CASE WHEN {first} AND strlen({expr}) = length({expr}) AND NOT ({trailing}) "
-            f"THEN {expr} WHEN strlen({expr}) <> length({expr}) "
-            f"AND NOT contains({ws}, {expr}[1]) AND NOT contains({ws}, {expr}[-1]) THEN {expr} "
-            f"ELSE nullif(trim({expr}, {ws}), '') END")
+        return (
+            f"CASE WHEN {first} AND NOT ({trailing}) THEN {expr} "
+            f"ELSE nullif(trim({expr}, {ws}), '') END"
+        )
+    return (
+        f"CASE WHEN {first} AND strlen({expr}) = length({expr}) AND NOT ({trailing}) "
+        f"THEN {expr} WHEN strlen({expr}) <> length({expr}) "
+        f"AND NOT contains({ws}, {expr}[1]) AND NOT contains({ws}, {expr}[-1]) THEN {expr} "
+        f"ELSE nullif(trim({expr}, {ws}), '') END"
+    )
 
 
 def text_profile(path: Path) -> tuple[str, bool]:
@@ -260,14 +304,15 @@ def text_profile(path: Path) -> tuple[str, bool]:
         return " \n", True
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
         for at in range(0, len(data), block):
-            chunk = data[at:at + block]
+            chunk = data[at : at + block]
             ascii_only = ascii_only and chunk.isascii()
             present |= {ch for ch in rare - present if ch.encode() in chunk}
     return " \n" + "".join(sorted(present)), ascii_only
 
 
-def scan_relation(con, src: Source, columns: list[str], *,
-                  tmp_dir: Path) -> tuple[str, dict[str, str], int | None, tuple | None]:
+def scan_relation(
+    con, src: Source, columns: list[str], *, tmp_dir: Path
+) -> tuple[str, dict[str, str], int | None, tuple | None]:
     """A DuckDB relation (SQL text) reading ``columns`` of a described source.
 
     Returns (relation, {column: DuckDB type}, first line, the CSV's :func:`text_profile` or
@@ -281,23 +326,34 @@ def scan_relation(con, src: Source, columns: list[str], *,
     if src.format == "csv":
         path = _utf8_copy(src, tmp_dir)
         spec = ", ".join(f"{sql_literal(f'c{i}')}: 'VARCHAR'" for i in range(len(src.columns)))
-        rel = (f"read_csv({sql_literal(str(path))}, header=false, skip=1, columns={{{spec}}}, "
-               f"delim={sql_literal(src.delimiter or ',')}, quote='\"', escape='\"', "
-               "auto_detect=false, null_padding=false, strict_mode=true)")
+        rel = (
+            f"read_csv({sql_literal(str(path))}, header=false, skip=1, columns={{{spec}}}, "
+            f"delim={sql_literal(src.delimiter or ',')}, quote='\"', escape='\"', "
+            "auto_detect=false, null_padding=false, strict_mode=true)"
+        )
         sel = ", ".join(f"c{index[c]} AS c{j}" for j, c in enumerate(columns))
-        return f"(SELECT {sel} FROM {rel})", {c: "VARCHAR" for c in columns}, 2, text_profile(path)
+        return (
+            f"(SELECT {sel} FROM {rel})",
+            dict.fromkeys(columns, "VARCHAR"),
+            2,
+            text_profile(path),
+        )
     import pyarrow.parquet as pq
 
     parts, offset = [], 0
     for p in src.files:
         names = set(pq.read_schema(p).names)
-        sel = ", ".join((f"{sql_name(c)} AS c{j}" if c in names else f"NULL AS c{j}")
-                        for j, c in enumerate(columns))
+        sel = ", ".join(
+            (f"{sql_name(c)} AS c{j}" if c in names else f"NULL AS c{j}")
+            for j, c in enumerate(columns)
+        )
         if len(src.files) == 1:
             parts.append(f"SELECT {sel} FROM read_parquet({sql_literal(str(p))})")
         else:
-            parts.append(f"SELECT {sel}, file_row_number + {offset + 1} AS _line FROM "
-                         f"read_parquet({sql_literal(str(p))}, file_row_number=true)")
+            parts.append(
+                f"SELECT {sel}, file_row_number + {offset + 1} AS _line FROM "
+                f"read_parquet({sql_literal(str(p))}, file_row_number=true)"
+            )
         offset += pq.read_metadata(p).num_rows
     rel = "(" + " UNION ALL BY NAME ".join(parts) + ")"
     types = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
@@ -320,12 +376,14 @@ def _utf8_copy(src: Source, tmp_dir: Path) -> Path:
             try:
                 text = decoder.decode(block, final=not block)
             except UnicodeDecodeError as exc:
-                line += bytes(exc.object[:exc.start]).count(b"\n")
+                line += bytes(exc.object[: exc.start]).count(b"\n")
                 fout.close()
                 out.unlink(missing_ok=True)
-                raise SourceError(f"{path}, line {line}: cannot decode as {src.encoding} "
-                                  f"({exc.reason}); save the file as UTF-8 (or GBK) and load "
-                                  "it again") from None
+                raise SourceError(
+                    f"{path}, line {line}: cannot decode as {src.encoding} "
+                    f"({exc.reason}); save the file as UTF-8 (or GBK) and load "
+                    "it again"
+                ) from None
             fout.write(text)
             line += text.count("\n")
             if not block:
@@ -340,9 +398,16 @@ def csv_error(src: Source, exc: Exception) -> SourceError:
     text = str(exc)
     line = re.search(r"CSV Error on Line: (\d+)", text)
     where = f", line {line.group(1)}" if line else ""
-    detail = next((ln.strip() for ln in text.splitlines()[1:]
-                   if ln.strip() and not ln.startswith(("Original Line", "Possible", "*", " "))),
-                  text.splitlines()[0])
-    return SourceError(f"{src.label}{where}: cannot parse as {src.encoding} CSV ({detail}); check "
-                       "the delimiter, quote fields that contain it, and make every line have as "
-                       "many fields as the header")
+    detail = next(
+        (
+            ln.strip()
+            for ln in text.splitlines()[1:]
+            if ln.strip() and not ln.startswith(("Original Line", "Possible", "*", " "))
+        ),
+        text.splitlines()[0],
+    )
+    return SourceError(
+        f"{src.label}{where}: cannot parse as {src.encoding} CSV ({detail}); check "
+        "the delimiter, quote fields that contain it, and make every line have as "
+        "many fields as the header"
+    )

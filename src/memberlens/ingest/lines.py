@@ -52,10 +52,15 @@ def derive_orders(wh, load_id: str) -> int:
     links = _refund_links(items, per_order)
     per_order = per_order.left_join(links, per_order.order_id == links.link_order)
     target = orders.schema()
-    cols = [(per_order[f.name] if f.name in per_order.columns else ibis.null())
-            .cast(target[f.name]).name(f.name) for f in spec.fields]
-    rows = wh.materialize("__derived_orders", per_order.select(*cols,
-                                                                _load_id=ibis.literal(load_id)))
+    cols = [
+        (per_order[f.name] if f.name in per_order.columns else ibis.null())
+        .cast(target[f.name])
+        .name(f.name)
+        for f in spec.fields
+    ]
+    rows = wh.materialize(
+        "__derived_orders", per_order.select(*cols, _load_id=ibis.literal(load_id))
+    )
     n = int(rows.count().execute())
     wh.append("orders", rows, load_id)
     wh.drop_temp("__derived_orders")
@@ -65,15 +70,23 @@ def derive_orders(wh, load_id: str) -> int:
 def _refund_links(items: ir.Table, orders: ir.Table) -> ir.Table:
     """For each cancellation, the member's latest earlier paid order with one of its products."""
     cancels = orders.filter(orders.status == "refunded").select(
-        c_order="order_id", c_member="member_id", c_time="ordered_at")
+        c_order="order_id", c_member="member_id", c_time="ordered_at"
+    )
     c_lines = items.join(cancels, items.order_id == cancels.c_order).select(
-        "c_order", "c_member", "c_time", "product_id")
+        "c_order", "c_member", "c_time", "product_id"
+    )
     bought = items.filter(~is_cancellation(items.order_id, items.quantity)).select(
-        o_order="order_id", o_member="member_id", o_time="ordered_at", o_product="product_id")
-    pairs = c_lines.join(bought, (c_lines.c_member == bought.o_member)
-                         & (c_lines.product_id == bought.o_product)
-                         & (bought.o_time <= c_lines.c_time))
-    ranked = pairs.mutate(rk=ibis.row_number().over(group_by="c_order",
-                                                    order_by=[ibis.desc("o_time"),
-                                                              ibis.desc("o_order")]))
+        o_order="order_id", o_member="member_id", o_time="ordered_at", o_product="product_id"
+    )
+    pairs = c_lines.join(
+        bought,
+        (c_lines.c_member == bought.o_member)
+        & (c_lines.product_id == bought.o_product)
+        & (bought.o_time <= c_lines.c_time),
+    )
+    ranked = pairs.mutate(
+        rk=ibis.row_number().over(
+            group_by="c_order", order_by=[ibis.desc("o_time"), ibis.desc("o_order")]
+        )
+    )
     return ranked.filter(ranked.rk == 0).select(link_order="c_order", refund_of="o_order")

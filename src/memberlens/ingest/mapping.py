@@ -29,12 +29,19 @@ class Mapping:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_toml(self) -> str:
-        lines = [f"# memberlens column mapping for table {self.table!r}.",
-                 "# canonical field = \"column in your file\"; delete a line to leave it out.",
-                 f'table = "{self.table}"', "", "[columns]"]
-        lines += [f'{k} = "{_esc(v)}"' if not v.startswith("_") else
-                  f"# {k}: none in the file; generated as <file name>:<line>"
-                  for k, v in self.columns.items()]
+        lines = [
+            f"# memberlens column mapping for table {self.table!r}.",
+            '# canonical field = "column in your file"; delete a line to leave it out.',
+            f'table = "{self.table}"',
+            "",
+            "[columns]",
+        ]
+        lines += [
+            f'{k} = "{_esc(v)}"'
+            if not v.startswith("_")
+            else f"# {k}: none in the file; generated as <file name>:<line>"
+            for k, v in self.columns.items()
+        ]
         if self.unused:
             lines += ["", "# columns of the file that are not loaded:"]
             lines += [f"#   {c}" for c in self.unused]
@@ -81,38 +88,59 @@ def read_mapping(path: str | Path, spec: TableSpec, columns: list[str]) -> Mappi
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise MappingError(f"{path}: mapping file not found; write one with "
-                           "`memberlens ingest TABLE FILE --dry-run --write-mapping "
-                           f"{path}`") from None
+        raise MappingError(
+            f"{path}: mapping file not found; write one with "
+            "`memberlens ingest TABLE FILE --dry-run --write-mapping "
+            f"{path}`"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(f"{path}: invalid TOML ({exc})") from None
     if raw.get("table", spec.name) != spec.name:
-        raise MappingError(f"{path}: this mapping is for table {raw['table']!r}, not "
-                           f"{spec.name!r}; pass the mapping written for {spec.name!r}")
+        raise MappingError(
+            f"{path}: this mapping is for table {raw['table']!r}, not "
+            f"{spec.name!r}; pass the mapping written for {spec.name!r}"
+        )
     cols = dict(raw.get("columns", {}))
     for canonical, source_col in cols.items():
         if canonical not in spec.names:
-            raise MappingError(f"{path}: [columns] {canonical} is not a field of "
-                               f"{spec.name!r}; use one of {', '.join(spec.names)}")
+            raise MappingError(
+                f"{path}: [columns] {canonical} is not a field of "
+                f"{spec.name!r}; use one of {', '.join(spec.names)}"
+            )
         if source_col not in columns:
-            raise MappingError(f"{path}: [columns] {canonical} = {source_col!r}, but the file "
-                               f"has no such column; its columns are {columns}")
+            raise MappingError(
+                f"{path}: [columns] {canonical} = {source_col!r}, but the file "
+                f"has no such column; its columns are {columns}"
+            )
     values = {k: {str(a): str(b) for a, b in v.items()} for k, v in raw.get("values", {}).items()}
     used = set(cols.values())
-    return Mapping(table=spec.name, columns=cols, origin=str(path), values=values,
-                   unused=tuple(c for c in columns if c not in used and not c.startswith("_")))
+    return Mapping(
+        table=spec.name,
+        columns=cols,
+        origin=str(path),
+        values=values,
+        unused=tuple(c for c in columns if c not in used and not c.startswith("_")),
+    )
 
 
-def check_required(mapping: Mapping, spec: TableSpec, *, label: str,
-                   columns: list[str], optional: tuple[str, ...] = ()) -> None:
+def check_required(
+    mapping: Mapping,
+    spec: TableSpec,
+    *,
+    label: str,
+    columns: list[str],
+    optional: tuple[str, ...] = (),
+) -> None:
     """Raise a :class:`MappingError` naming every required field that has no column."""
     missing = [f for f in spec.required if f not in mapping.columns and f not in optional]
     if missing:
         hints = "; ".join(
             f"{m} (headers we recognise: {', '.join((m,) + spec.field(m).synonyms[:5])})"
-            for m in missing)
+            for m in missing
+        )
         raise MappingError(
             f"{label}: no column for required field(s) of {spec.name!r}: {hints}. The file has "
             f"columns {[c for c in columns if not c.startswith('_')]}. Rename the column, or write "
             f"a mapping with `memberlens ingest {spec.name} {label} --dry-run --write-mapping "
-            f"map.toml`, edit it, and pass --mapping map.toml")
+            f"map.toml`, edit it, and pass --mapping map.toml"
+        )

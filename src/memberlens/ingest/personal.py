@@ -18,10 +18,14 @@ def protect(prepared: pa.Table, spec: TableSpec, project: Project | None) -> pa.
     for f in spec.pii_fields:
         if f.name not in prepared.column_names:
             continue
-        id_type = prepared.column("id_type").combine_chunks() \
-            if spec.name == "identities" and "id_type" in prepared.column_names else None
-        stored, masked = personal_forms(f.pii, prepared.column(f.name).combine_chunks(),
-                                        project, id_type)
+        id_type = (
+            prepared.column("id_type").combine_chunks()
+            if spec.name == "identities" and "id_type" in prepared.column_names
+            else None
+        )
+        stored, masked = personal_forms(
+            f.pii, prepared.column(f.name).combine_chunks(), project, id_type
+        )
         idx = prepared.column_names.index(f.name)
         prepared = prepared.set_column(idx, f.name, stored)
         raw_idx = prepared.column_names.index(RAW + f.name)
@@ -30,8 +34,9 @@ def protect(prepared: pa.Table, spec: TableSpec, project: Project | None) -> pa.
     return prepared
 
 
-def personal_forms(kind: str, value: pa.Array, project: Project | None,
-                   id_type: pa.Array | None = None) -> tuple[pa.Array, pa.Array]:
+def personal_forms(
+    kind: str, value: pa.Array, project: Project | None, id_type: pa.Array | None = None
+) -> tuple[pa.Array, pa.Array]:
     """(stored, masked) forms of personal values: normalised, then pseudonymised unless the
     project keeps clear values (identities: normalised by the kind their id_type names)."""
     norm = normalised(kind, value, id_type)
@@ -43,9 +48,15 @@ def normalised(kind: str, value: pa.Array, id_type: pa.Array | None = None) -> p
     if id_type is None:
         return normalise_values(kind, value)
     id_type = pc.utf8_lower(pc.fill_null(id_type, ""))
-    return pc.if_else(pc.equal(id_type, "phone"), normalise_values("phone", value),
-                      pc.if_else(pc.equal(id_type, "email"), normalise_values("email", value),
-                                 normalise_values("device", value)))
+    return pc.if_else(
+        pc.equal(id_type, "phone"),
+        normalise_values("phone", value),
+        pc.if_else(
+            pc.equal(id_type, "email"),
+            normalise_values("email", value),
+            normalise_values("device", value),
+        ),
+    )
 
 
 def _stored_form(norm: pa.Array, project: Project | None) -> pa.Array:

@@ -102,9 +102,9 @@ def prepare(raw: pa.Table, mapping: Mapping, spec: TableSpec) -> pa.Table:
 def _as_text(col: pa.Array) -> pa.Array:
     if pa.types.is_timestamp(col.type) or pa.types.is_date(col.type):
         text = pc.strftime(col, format="%Y-%m-%d %H:%M:%S")
-    elif pa.types.is_floating(col.type):
-        text = col.cast(pa.string())
-    elif not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+    elif pa.types.is_floating(col.type) or (
+        not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type)
+    ):
         text = col.cast(pa.string())
     else:
         text = col.cast(pa.string())
@@ -186,8 +186,9 @@ def typed_values(staged: ir.Table, spec: TableSpec) -> dict[str, ir.Value]:
             out[f.name] = staged[RAW + f.name].cast(IBIS_TYPES[f.type])
         else:
             default = DEFAULTS.get((spec.name, f.name))
-            out[f.name] = (ibis.literal(default) if default is not None
-                           else ibis.null(IBIS_TYPES[f.type]))
+            out[f.name] = (
+                ibis.literal(default) if default is not None else ibis.null(IBIS_TYPES[f.type])
+            )
     return out
 
 
@@ -220,8 +221,9 @@ def failures(staged: ir.Table, spec: TableSpec, ctx: Context) -> list[tuple[str,
     found += _negative_rules(spec, typed, present)
     if ctx.members is not None and "member_id" in present and spec.name != "members":
         mid = typed["member_id"]
-        found.append(("unknown_member", "member_id",
-                      mid.notnull() & ~mid.isin(ctx.members.member_id)))
+        found.append(
+            ("unknown_member", "member_id", mid.notnull() & ~mid.isin(ctx.members.member_id))
+        )
     return sorted(found, key=lambda x: list(RULES).index(x[0]))
 
 
@@ -229,19 +231,23 @@ def rule_of(found) -> ir.StringValue:
     """The first rule a row breaks (null when it breaks none)."""
     if not found:
         return ibis.null("string")
-    return ibis.cases(*[(cond.fill_null(False), name) for name, _, cond in found],
-                      else_=ibis.null("string"))
+    return ibis.cases(
+        *[(cond.fill_null(False), name) for name, _, cond in found], else_=ibis.null("string")
+    )
 
 
 def field_of(found) -> ir.StringValue:
     """The field of the first rule a row breaks."""
     if not found:
         return ibis.null("string")
-    return ibis.cases(*[(cond.fill_null(False), fname) for _, fname, cond in found],
-                      else_=ibis.null("string"))
+    return ibis.cases(
+        *[(cond.fill_null(False), fname) for _, fname, cond in found], else_=ibis.null("string")
+    )
 
 
-def check(table: ir.Table, spec: TableSpec, ctx: Context, *, recode: dict | None = None) -> ir.Table:
+def check(
+    table: ir.Table, spec: TableSpec, ctx: Context, *, recode: dict | None = None
+) -> ir.Table:
     """Typed columns plus ``_rule``, ``_field``, ``_reason`` (null when the row is valid) and ``_dup``.
 
     One lazy expression (the stage is not stored): right for previews and small tables; the
@@ -250,8 +256,12 @@ def check(table: ir.Table, spec: TableSpec, ctx: Context, *, recode: dict | None
     staged = stage(table, spec, recode=recode)
     found = failures(staged, spec, ctx)
     typed = typed_values(staged, spec)
-    out = staged.mutate(**{f"__{k}": v for k, v in typed.items()},
-                        _rule=rule_of(found), _field=field_of(found), _reason=reason(staged, found))
+    out = staged.mutate(
+        **{f"__{k}": v for k, v in typed.items()},
+        _rule=rule_of(found),
+        _field=field_of(found),
+        _reason=reason(staged, found),
+    )
     dups = _duplicates(staged, spec, _present(staged))
     if dups is None:
         return out.mutate(_dup=ibis.null("string"))
@@ -267,20 +277,22 @@ def duplicate_marks(staged: ir.Table, spec: TableSpec, ctx: Context) -> ir.Table
     if not spec.key or ctx.stored is None or not all(k in present for k in spec.key):
         return dups
     typed = typed_values(staged, spec)
-    valid = staged.mutate(_rule=rule_of(failures(staged, spec, ctx)),
-                          **{f"__k_{k}": typed[k] for k in spec.key})
+    valid = staged.mutate(
+        _rule=rule_of(failures(staged, spec, ctx)), **{f"__k_{k}": typed[k] for k in spec.key}
+    )
     valid = valid.filter(valid._rule.isnull())
     if dups is not None:
         valid = valid.anti_join(dups, valid[LINE] == dups["__dup_line"])
     stored_keys = ctx.stored.select(*[ctx.stored[k].name(f"__s_{k}") for k in spec.key]).distinct()
-    hits = valid.semi_join(stored_keys, [valid[f"__k_{k}"] == stored_keys[f"__s_{k}"]
-                                         for k in spec.key])
+    hits = valid.semi_join(
+        stored_keys, [valid[f"__k_{k}"] == stored_keys[f"__s_{k}"] for k in spec.key]
+    )
     already = hits.select(__dup_line=hits[LINE], _dup=ibis.literal("already_stored"))
     return already if dups is None else dups.union(already)
 
 
 def _present(table: ir.Table) -> set[str]:
-    return {c[len(RAW):] for c in table.columns if c.startswith(RAW)}
+    return {c[len(RAW) :] for c in table.columns if c.startswith(RAW)}
 
 
 def _is_text(f: FieldSpec) -> bool:
@@ -305,6 +317,7 @@ def _duplicates(table: ir.Table, spec: TableSpec, present: set[str]) -> ir.Table
     key_names = [RAW + k for k in spec.key if k in present] if spec.key else raw_names
     if not key_names:
         return None
+
     # (each side reads ``table`` by its own path: a shared filtered table would become a CTE,
     # which DuckDB materialises in full)
     def has_key(t):
@@ -312,6 +325,7 @@ def _duplicates(table: ir.Table, spec: TableSpec, present: set[str]) -> ir.Table
 
     agg = table.filter(has_key(table)) if spec.key else table
     if len(key_names) > 1 or not spec.key:  # several fields (or NULLs, which do not join): hash
+
         def key_hash(t):
             return ibis.struct({n: t[n] for n in key_names}).hash()
 
@@ -328,10 +342,14 @@ def _duplicates(table: ir.Table, spec: TableSpec, present: set[str]) -> ir.Table
     window = ibis.window(group_by=[lines[k] for k in key_names], order_by=lines[LINE])
     rank = ibis.row_number().over(window)
     same = ibis.and_(*[lines[r].first().over(window).identical_to(lines[r]) for r in raw_names])
-    marked = lines.select(__dup_line=lines[LINE],
-                          _dup=ibis.cases(((rank > 0) & same, "duplicate_line"),
-                                          (rank > 0, "duplicate_key"),
-                                          else_=ibis.null("string")))
+    marked = lines.select(
+        __dup_line=lines[LINE],
+        _dup=ibis.cases(
+            ((rank > 0) & same, "duplicate_line"),
+            (rank > 0, "duplicate_key"),
+            else_=ibis.null("string"),
+        ),
+    )
     return marked.filter(marked._dup.notnull())
 
 
@@ -368,8 +386,13 @@ def _negative_rules(spec: TableSpec, typed: dict[str, ir.Value], present: set[st
     rules = []
     if spec.name == "orders" and "amount" in present:
         status = typed["status"] if "status" in present else ibis.literal("paid")
-        rules.append(("negative_amount", "amount",
-                      (typed["amount"] < 0) & (status.fill_null("paid") != "refunded")))
+        rules.append(
+            (
+                "negative_amount",
+                "amount",
+                (typed["amount"] < 0) & (status.fill_null("paid") != "refunded"),
+            )
+        )
     elif spec.name == "order_items":
         qty = typed["quantity"] if "quantity" in present else ibis.literal(1)
         is_return = (qty < 0) | typed["order_id"].cast("string").upper().startswith("C")
@@ -390,8 +413,11 @@ def reason(table: ir.Table, found) -> ir.StringValue:
     branches = []
     for name, fname, cond in found:
         value = table[RAW + fname].fill_null("")
-        text = (ibis.literal(f"{fname}=") + value.cast("string")
-                + ibis.literal(f": {RULES[name]}; fix: {FIXES[name]}"))
+        text = (
+            ibis.literal(f"{fname}=")
+            + value.cast("string")
+            + ibis.literal(f": {RULES[name]}; fix: {FIXES[name]}")
+        )
         branches.append((cond.fill_null(False), text))
     return ibis.cases(*branches, else_=ibis.null("string"))
 
@@ -405,7 +431,11 @@ def mark_key_duplicates(checked: ir.Table, spec: TableSpec, ctx: Context) -> ir.
     pred = [checked[f"__{k}"] == stored_keys[f"__k_{k}"] for k in spec.key]
     joined = checked.left_join(stored_keys, pred)
     hit = joined["__stored"].fill_null(False)
-    joined = joined.mutate(_dup=ibis.cases(
-        (joined._dup.notnull(), joined._dup),
-        (hit & joined._rule.isnull(), "already_stored"), else_=ibis.null("string")))
+    joined = joined.mutate(
+        _dup=ibis.cases(
+            (joined._dup.notnull(), joined._dup),
+            (hit & joined._rule.isnull(), "already_stored"),
+            else_=ibis.null("string"),
+        )
+    )
     return joined.drop("__stored", *[f"__k_{k}" for k in spec.key])

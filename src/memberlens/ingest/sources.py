@@ -52,9 +52,14 @@ class Source:
         return list(self.columns)
 
 
-def scan_source(source: str | Path, *, sql_table: str | None = None,
-                query: str | None = None, sheet: str | int | None = None,
-                fingerprint: bool = True) -> Source:
+def scan_source(
+    source: str | Path,
+    *,
+    sql_table: str | None = None,
+    query: str | None = None,
+    sheet: str | int | None = None,
+    fingerprint: bool = True,
+) -> Source:
     """Describe a CSV/TSV or Parquet file without reading its rows (``table`` is None); read any
     other source as :func:`read_source` does. With ``fingerprint=False`` a described file's
     ``fingerprint`` is left empty (for the caller to compute, e.g. while the engine reads it)."""
@@ -65,9 +70,16 @@ def scan_source(source: str | Path, *, sql_table: str | None = None,
             suffix = path.suffix.lower()
             if suffix in (".csv", ".tsv", ".txt", ""):
                 encoding, delimiter, names = _describe_csv(path)
-                return Source(None, str(path), file_fingerprint([path]) if fingerprint else "",
-                              "csv", encoding, files=(path,), columns=tuple(names),
-                              delimiter=delimiter)
+                return Source(
+                    None,
+                    str(path),
+                    file_fingerprint([path]) if fingerprint else "",
+                    "csv",
+                    encoding,
+                    files=(path,),
+                    columns=tuple(names),
+                    delimiter=delimiter,
+                )
             if suffix in (".parquet", ".pq"):
                 return _describe_parquet(path, [path], fingerprint)
         elif path.is_dir():
@@ -84,20 +96,33 @@ def _describe_parquet(path: Path, parts: list[Path], fingerprint: bool = True) -
         names = list(dict.fromkeys(n for p in parts for n in pq.read_schema(p).names))
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"{path}: not a readable Parquet file ({exc})") from None
-    return Source(None, str(path), file_fingerprint(parts) if fingerprint else "", "parquet",
-                  files=tuple(parts), columns=tuple(names))
+    return Source(
+        None,
+        str(path),
+        file_fingerprint(parts) if fingerprint else "",
+        "parquet",
+        files=tuple(parts),
+        columns=tuple(names),
+    )
 
 
-def read_source(source: str | Path, *, sql_table: str | None = None,
-                query: str | None = None, sheet: str | int | None = None) -> Source:
+def read_source(
+    source: str | Path,
+    *,
+    sql_table: str | None = None,
+    query: str | None = None,
+    sheet: str | int | None = None,
+) -> Source:
     """Read ``source`` (a path or a SQLAlchemy URL) into a :class:`Source`."""
     text = str(source)
     if "://" in text:
         return _read_sql(text, sql_table=sql_table, query=query)
     path = Path(source)
     if not path.exists():
-        raise SourceError(f"{path}: no such file; check the path (relative paths are taken from "
-                          f"the current folder {Path.cwd()})")
+        raise SourceError(
+            f"{path}: no such file; check the path (relative paths are taken from "
+            f"the current folder {Path.cwd()})"
+        )
     if path.is_dir():
         parts = sorted(path.glob("*.parquet"))
         if not parts:
@@ -112,8 +137,10 @@ def read_source(source: str | Path, *, sql_table: str | None = None,
         return _read_jsonl(path)
     if suffix in (".csv", ".tsv", ".txt", ""):
         return _read_csv(path)
-    raise SourceError(f"{path}: unsupported file type {suffix!r}; use CSV/TSV, .xlsx, .parquet, "
-                      ".jsonl, or a database URL such as sqlite:///shop.db with --sql-table")
+    raise SourceError(
+        f"{path}: unsupported file type {suffix!r}; use CSV/TSV, .xlsx, .parquet, "
+        ".jsonl, or a database URL such as sqlite:///shop.db with --sql-table"
+    )
 
 
 def id_prefix(src: Source) -> str:
@@ -154,7 +181,9 @@ def detect_encoding(sample: bytes) -> str:
 def _with_lines(table: pa.Table, first: int) -> pa.Table:
     import numpy as np
 
-    return table.append_column(LINE, pa.array(np.arange(first, first + table.num_rows, dtype=np.int64)))
+    return table.append_column(
+        LINE, pa.array(np.arange(first, first + table.num_rows, dtype=np.int64))
+    )
 
 
 def _describe_csv(path: Path) -> tuple[str, str, list[str]]:
@@ -170,8 +199,10 @@ def _describe_csv(path: Path) -> tuple[str, str, list[str]]:
     header = next(csv.reader([first_line], delimiter=delimiter))
     names = [h.strip().lstrip("\ufeff") for h in header]
     if len(set(names)) != len(names) or any(not n for n in names):
-        raise SourceError(f"{path}, line 1: the header has empty or repeated column names "
-                          f"({names}); give every column a unique name")
+        raise SourceError(
+            f"{path}, line 1: the header has empty or repeated column names "
+            f"({names}); give every column a unique name"
+        )
     return encoding, delimiter, names
 
 
@@ -182,24 +213,32 @@ def _read_csv(path: Path) -> Source:
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding="utf8" if encoding == "utf-8-sig" else encoding,
-                                           column_names=names, skip_rows=1,
-                                           block_size=1 << 24),
+            read_options=pacsv.ReadOptions(
+                encoding="utf8" if encoding == "utf-8-sig" else encoding,
+                column_names=names,
+                skip_rows=1,
+                block_size=1 << 24,
+            ),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                 strings_can_be_null=True,
-                                                 null_values=[""], quoted_strings_can_be_null=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=True,
+            ),
         )
     except pa.ArrowInvalid as exc:
         where = _line_of(path, encoding, str(exc))
-        raise SourceError(f"{path}{where}: cannot parse as {encoding} CSV ({exc}); check the "
-                          "delimiter, quote fields that contain it, and make every line have as "
-                          "many fields as the header") from None
+        raise SourceError(
+            f"{path}{where}: cannot parse as {encoding} CSV ({exc}); check the "
+            "delimiter, quote fields that contain it, and make every line have as "
+            "many fields as the header"
+        ) from None
     return Source(_with_lines(table, 2), str(path), file_fingerprint([path]), "csv", encoding)
 
 
 def _line_of(path: Path, encoding: str, message: str) -> str:
-    """", line N" for the line Arrow quotes in its parse error, if it can be found."""
+    """ ", line N" for the line Arrow quotes in its parse error, if it can be found."""
     quoted = message.split(": ", 2)[-1].strip() if "got" in message else ""
     if not quoted:
         return ""
@@ -242,13 +281,15 @@ def _read_excel(path: Path, sheet: str | int | None) -> Source:
     import pandas as pd
 
     try:
-        frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=object,
-                              engine="openpyxl")
+        frame = pd.read_excel(
+            path, sheet_name=sheet if sheet is not None else 0, dtype=object, engine="openpyxl"
+        )
     except Exception as exc:  # openpyxl raises many kinds
         raise SourceError(f"{path}: cannot read the Excel sheet ({exc})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    return Source(_with_lines(_frame_to_arrow(frame), 2), str(path), file_fingerprint([path]),
-                  "xlsx")
+    return Source(
+        _with_lines(_frame_to_arrow(frame), 2), str(path), file_fingerprint([path]), "xlsx"
+    )
 
 
 def _frame_to_arrow(frame) -> pa.Table:
@@ -282,8 +323,9 @@ def _read_sql(url: str, *, sql_table: str | None, query: str | None) -> Source:
             names = list(result.keys())
             rows = result.fetchall()
     except sa.exc.SQLAlchemyError as exc:
-        raise SourceError(f"{_safe_url(url)}: cannot read ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0]})") from None
+        raise SourceError(
+            f"{_safe_url(url)}: cannot read ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+        ) from None
     finally:
         if "engine" in locals():
             engine.dispose()

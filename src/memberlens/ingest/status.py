@@ -43,14 +43,16 @@ class WarehouseStatus:
         return asdict(self)
 
 
-def warehouse_status(project: Project | str | Path | None = None, *,
-                     log_limit: int = 50) -> WarehouseStatus:
+def warehouse_status(
+    project: Project | str | Path | None = None, *, log_limit: int = 50
+) -> WarehouseStatus:
     """Per-table counts and the most recent loads. Counts reconcile per table:
     ``rows_read == rows_stored - derived_rows + rows_quarantined + duplicates_dropped``."""
     proj = project if isinstance(project, Project) else Project.load(project)
     if not proj.warehouse.exists():
-        raise MissingTableError(f"{proj.warehouse}: no warehouse yet; load data with "
-                                "`memberlens ingest TABLE FILE`")
+        raise MissingTableError(
+            f"{proj.warehouse}: no warehouse yet; load data with `memberlens ingest TABLE FILE`"
+        )
     with open_warehouse(proj, read_only=True) as wh:
         loads = wh.table("_loads").order_by(ibis.desc("finished_at")).to_pyarrow().to_pylist()
         tables = []
@@ -60,8 +62,10 @@ def warehouse_status(project: Project | str | Path | None = None, *,
             mine = [r for r in loads if r["table_name"] == name]
             derived = sum(json.loads(r["derived"] or "{}").get(name, 0) for r in loads)
             q = wh.table(f"_quarantine_{name}")
-            by_rule = {r["_rule"]: int(r["n"]) for r in
-                       q.group_by("_rule").agg(n=q.count()).to_pyarrow().to_pylist()}
+            by_rule = {
+                r["_rule"]: int(r["n"])
+                for r in q.group_by("_rule").agg(n=q.count()).to_pyarrow().to_pylist()
+            }
             first = last = None
             if spec.time_field:
                 rng = t.aggregate(lo=t[spec.time_field].min(), hi=t[spec.time_field].max())
@@ -71,21 +75,36 @@ def warehouse_status(project: Project | str | Path | None = None, *,
             anonymous = 0
             if "member_id" in t.columns and name in ("orders", "order_items"):
                 anonymous = int(t.filter(t.member_id.isnull()).count().execute())
-            tables.append(TableStatus(
-                table=name, rows_stored=int(t.count().execute()),
-                rows_read=sum(int(r["rows_read"]) for r in mine),
-                rows_quarantined=sum(by_rule.values()),
-                duplicates_dropped=sum(int(r["duplicates_dropped"]) for r in mine),
-                quarantined_by_rule=by_rule, first_at=first, last_at=last,
-                last_load=str(mine[0]["finished_at"]) if mine else None, loads=len(mine),
-                anonymous_rows=anonymous, derived_rows=derived))
-    log = [{k: (str(v) if not isinstance(v, (int, float, type(None))) else v) for k, v in r.items()}
-           for r in loads[:log_limit]]
+            tables.append(
+                TableStatus(
+                    table=name,
+                    rows_stored=int(t.count().execute()),
+                    rows_read=sum(int(r["rows_read"]) for r in mine),
+                    rows_quarantined=sum(by_rule.values()),
+                    duplicates_dropped=sum(int(r["duplicates_dropped"]) for r in mine),
+                    quarantined_by_rule=by_rule,
+                    first_at=first,
+                    last_at=last,
+                    last_load=str(mine[0]["finished_at"]) if mine else None,
+                    loads=len(mine),
+                    anonymous_rows=anonymous,
+                    derived_rows=derived,
+                )
+            )
+    log = [
+        {k: (str(v) if not isinstance(v, (int, float, type(None))) else v) for k, v in r.items()}
+        for r in loads[:log_limit]
+    ]
     return WarehouseStatus(str(proj.warehouse), tables, log)
 
 
-def quarantine_rows(table: str, project: Project | str | Path | None = None, *,
-                    rule: str | None = None, limit: int | None = None) -> pa.Table:
+def quarantine_rows(
+    table: str,
+    project: Project | str | Path | None = None,
+    *,
+    rule: str | None = None,
+    limit: int | None = None,
+) -> pa.Table:
     """Rejected rows of ``table`` with their source file, line, field, rule and reason."""
     spec = table_spec(table)
     proj = project if isinstance(project, Project) else Project.load(project)
@@ -98,8 +117,14 @@ def quarantine_rows(table: str, project: Project | str | Path | None = None, *,
         j = q.join(loads, q._load_id == loads.load_id)
         if rule:
             j = j.filter(j._rule == rule)
-        out = j.select(j.source, line=j._line, field=j._field, rule=j._rule, reason=j._reason,
-                       *[j[n] for n in spec.names]).order_by(["source", "line"])
+        out = j.select(
+            j.source,
+            j._line.name("line"),
+            j._field.name("field"),
+            j._rule.name("rule"),
+            j._reason.name("reason"),
+            *[j[n] for n in spec.names],
+        ).order_by(["source", "line"])
         if limit:
             out = out.limit(limit)
         return out.to_pyarrow()

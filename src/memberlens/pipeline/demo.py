@@ -19,8 +19,17 @@ from memberlens.pipeline.run import RunResult, run_pipeline
 from memberlens.project import Project, init_project
 
 #: members first (so orders of unknown members are caught), then what refers to them.
-LOAD_ORDER = ("members", "products", "orders", "order_items", "events", "interactions",
-              "campaigns", "campaign_members", "identities")
+LOAD_ORDER = (
+    "members",
+    "products",
+    "orders",
+    "order_items",
+    "events",
+    "interactions",
+    "campaigns",
+    "campaign_members",
+    "identities",
+)
 DEFAULT_MEMBERS = 20_000
 
 
@@ -36,15 +45,27 @@ class DemoResult:
 def export_cdnow_csv(path: Path) -> Path:
     """The CDNOW sample as a CSV export with its own header names (as a shop would send it)."""
     frame = load_cdnow_sample()
-    out = frame.rename(columns={"member_id": "customer_id", "ordered_at": "date",
-                                "quantity": "number_of_cds", "amount": "dollar_value"})
+    out = frame.rename(
+        columns={
+            "member_id": "customer_id",
+            "ordered_at": "date",
+            "quantity": "number_of_cds",
+            "amount": "dollar_value",
+        }
+    )
     out["date"] = out["date"].dt.strftime("%Y%m%d")
     out[["customer_id", "date", "number_of_cds", "dollar_value"]].to_csv(path, index=False)
     return path
 
 
-def run_demo(directory: str | Path, *, data: Literal["simulated", "cdnow"] = "simulated",
-             members: int = DEFAULT_MEMBERS, seed: int = 7, progress=None) -> DemoResult:
+def run_demo(
+    directory: str | Path,
+    *,
+    data: Literal["simulated", "cdnow"] = "simulated",
+    members: int = DEFAULT_MEMBERS,
+    seed: int = 7,
+    progress=None,
+) -> DemoResult:
     """Create (or reuse) a project in ``directory``, load the demo data and run the pipeline."""
     step = progress or (lambda _msg: None)
     directory = Path(directory)
@@ -57,8 +78,9 @@ def run_demo(directory: str | Path, *, data: Literal["simulated", "cdnow"] = "si
     loads = []
     if data == "cdnow":
         step("loading the CDNOW sample")
-        loads.append(load("orders", export_cdnow_csv(directory / "cdnow_orders.csv"),
-                          project=project))
+        loads.append(
+            load("orders", export_cdnow_csv(directory / "cdnow_orders.csv"), project=project)
+        )
     else:
         shop = directory / "shop-data"
         if not (shop / "orders.parquet").exists():

@@ -75,13 +75,18 @@ def resolve_as_of(project: Project, orders) -> dt.date:
         return project.as_of
     last = orders.ordered_at.max().execute()
     if last is None or last is pd.NaT:
-        raise MissingTableError("orders is empty: load orders first with "
-                                "`memberlens ingest orders FILE`")
+        raise MissingTableError(
+            "orders is empty: load orders first with `memberlens ingest orders FILE`"
+        )
     return pd.Timestamp(last).date()
 
 
-def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date | None = None,
-                 progress: Progress | None = None) -> RunResult:
+def run_pipeline(
+    project: Project | str | Path | None = None,
+    *,
+    as_of: dt.date | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
     """Build every mart for ``as_of`` (default: the project's, else the last order day)."""
     step_msg = progress or (lambda _m: None)
     proj = project if isinstance(project, Project) else Project.load(project)
@@ -101,53 +106,106 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
             step_msg(name)
             t0 = time.perf_counter()
             out, rows_out, status, message = fn()
-            records.append(StepRecord(name, rows_in, rows_out, time.perf_counter() - t0, status,
-                                      message))
+            records.append(
+                StepRecord(name, rows_in, rows_out, time.perf_counter() - t0, status, message)
+            )
             return out
 
         events = wh.table("events") if wh.count("events") else None
         interactions = wh.table("interactions") if wh.count("interactions") else None
-        summary = timed("summary", lambda: _summary(member_orders, day, items, products,
-                                                    events, interactions), n_orders)
+        summary = timed(
+            "summary",
+            lambda: _summary(member_orders, day, items, products, events, interactions),
+            n_orders,
+        )
         models: dict = {}
         summary = timed("clv", lambda: _clv(summary, member_orders, day, models), len(summary))
         summary, segments = timed("segments", lambda: _segments(summary, proj), len(summary))
         summary, tiers = timed("tiers", lambda: _tiers(summary, models, proj), len(summary))
         lifecycle, history, moves = timed(
-            "lifecycle", lambda: _lifecycle(wh, member_orders, day, proj), n_orders)
+            "lifecycle", lambda: _lifecycle(wh, member_orders, day, proj), n_orders
+        )
         cohorts = timed("cohorts", lambda: _cohorts(member_orders, day), n_orders)
-        profiles = timed("profiles", lambda: _profiles(member_orders, summary, members, day),
-                         n_orders)
-        rules = (timed("baskets", lambda: _baskets(items, orders, products, proj),
-                       int(items.count().execute())) if items is not None else None)
+        profiles = timed(
+            "profiles", lambda: _profiles(member_orders, summary, members, day), n_orders
+        )
+        rules = (
+            timed(
+                "baskets",
+                lambda: _baskets(items, orders, products, proj),
+                int(items.count().execute()),
+            )
+            if items is not None
+            else None
+        )
         summary, clusters = timed("clusters", lambda: _clusters(summary), len(summary))
-        replenish = (timed("replenishment", lambda: _replenishment(member_orders, items,
-                                                                   products, day),
-                           n_orders) if items is not None and products is not None else None)
-        recommended = (timed("recommendations", lambda: _recommendations(
-            wh, orders, items, products, events, day, proj, rules), n_orders)
-            if items is not None and _enabled(proj, "recommendations") else None)
-        churn = (timed("churn", lambda: _churn(wh.con, day, proj, models),
-                       n_orders) if _enabled(proj, "churn") else None)
-        forecast = (timed("forecast", lambda: _forecast(orders, items, products, day),
-                          int(orders.count().execute())) if _enabled(proj, "forecast") else None)
+        replenish = (
+            timed(
+                "replenishment",
+                lambda: _replenishment(member_orders, items, products, day),
+                n_orders,
+            )
+            if items is not None and products is not None
+            else None
+        )
+        recommended = (
+            timed(
+                "recommendations",
+                lambda: _recommendations(wh, orders, items, products, events, day, proj, rules),
+                n_orders,
+            )
+            if items is not None and _enabled(proj, "recommendations")
+            else None
+        )
+        churn = (
+            timed("churn", lambda: _churn(wh.con, day, proj, models), n_orders)
+            if _enabled(proj, "churn")
+            else None
+        )
+        forecast = (
+            timed(
+                "forecast",
+                lambda: _forecast(orders, items, products, day),
+                int(orders.count().execute()),
+            )
+            if _enabled(proj, "forecast")
+            else None
+        )
 
-        lifecycle_stage = lifecycle[["member_id", "stage"]].rename(columns={"stage":
-                                                                            "lifecycle_stage"})
+        lifecycle_stage = lifecycle[["member_id", "stage"]].rename(
+            columns={"stage": "lifecycle_stage"}
+        )
         mart = summary.merge(lifecycle_stage, on="member_id", how="left")
         del summary  # mart holds the same columns: one copy of the members, not two
         if members is not None:
-            attrs = [c for c in ("province", "city", "channel", "gender", "registered_at",
-                                 "phone_masked", "email_masked", "name_masked")
-                     if c in members.columns]
-            profile = members.select("member_id", *attrs).rename(
-                {"registration_channel": "channel"} if "channel" in attrs else {}).to_pandas()
+            attrs = [
+                c
+                for c in (
+                    "province",
+                    "city",
+                    "channel",
+                    "gender",
+                    "registered_at",
+                    "phone_masked",
+                    "email_masked",
+                    "name_masked",
+                )
+                if c in members.columns
+            ]
+            profile = (
+                members.select("member_id", *attrs)
+                .rename({"registration_channel": "channel"} if "channel" in attrs else {})
+                .to_pandas()
+            )
             mart = mart.merge(profile, on="member_id", how="left")
         if churn is not None:
-            mart = mart.merge(churn[["member_id", "churn_probability", "churn_risk_decile",
-                                     "propensity_30d"]], on="member_id", how="left")
+            mart = mart.merge(
+                churn[["member_id", "churn_probability", "churn_risk_decile", "propensity_30d"]],
+                on="member_id",
+                how="left",
+            )
         mart.insert(1, "as_of", pd.Timestamp(day))
-        lifecycle_counts = (lifecycle.groupby("stage").size().rename("members").reset_index())
+        lifecycle_counts = lifecycle.groupby("stage").size().rename("members").reset_index()
         marts = {
             "mart_members": mart,
             "mart_segments": segments,
@@ -159,19 +217,34 @@ def run_pipeline(project: Project | str | Path | None = None, *, as_of: dt.date 
             **({"mart_rules": rules} if rules is not None else {}),
             **({"mart_clusters": clusters} if clusters is not None else {}),
             **({"mart_replenishment": replenish} if replenish is not None else {}),
-            **({"mart_recommendations": recommended[0], "mart_bought_together": recommended[1]}
-               if recommended is not None else {}),
-            **({"mart_forecast": forecast.forecast, "mart_forecast_backtest": forecast.backtest}
-               if forecast is not None else {}),
+            **(
+                {"mart_recommendations": recommended[0], "mart_bought_together": recommended[1]}
+                if recommended is not None
+                else {}
+            ),
+            **(
+                {"mart_forecast": forecast.forecast, "mart_forecast_backtest": forecast.backtest}
+                if forecast is not None
+                else {}
+            ),
             **({"mart_churn": churn} if churn is not None else {}),
             "mart_cohorts": cohorts,
-            "mart_models": pd.DataFrame([{"run_id": run_id, "as_of": pd.Timestamp(day),
-                                          "models": json.dumps(models, default=_json_default)}]),
+            "mart_models": pd.DataFrame(
+                [
+                    {
+                        "run_id": run_id,
+                        "as_of": pd.Timestamp(day),
+                        "models": json.dumps(models, default=_json_default),
+                    }
+                ]
+            ),
         }
         step_msg("writing marts")
         started = dt.datetime.now()
-        sizes = {k: int(v.count().execute()) if isinstance(v, ir.Table) else len(v)
-                 for k, v in marts.items()}
+        sizes = {
+            k: int(v.count().execute()) if isinstance(v, ir.Table) else len(v)
+            for k, v in marts.items()
+        }
         with wh.transaction():
             _append_history(wh, mart, day, run_id)
             del mart
@@ -205,8 +278,9 @@ def _to_arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:
         columns.append(pa.Table.from_pandas(one, preserve_index=False))
     if not columns:
         return pa.Table.from_pandas(frame, preserve_index=False)
-    return pa.Table.from_arrays([c.column(0) for c in columns],
-                                schema=pa.schema([c.schema.field(0) for c in columns]))
+    return pa.Table.from_arrays(
+        [c.column(0) for c in columns], schema=pa.schema([c.schema.field(0) for c in columns])
+    )
 
 
 def _json_default(value):
@@ -221,8 +295,9 @@ def _summary(orders, day, items, products, events, interactions):
     from memberlens.features import rfm_summary
     from memberlens.features.engagement import engagement_counts
 
-    frame = rfm_summary(orders, as_of=day, time_unit="D", order_items=items,
-                        products=products).to_pandas()
+    frame = rfm_summary(
+        orders, as_of=day, time_unit="D", order_items=items, products=products
+    ).to_pandas()
     engaged = engagement_counts(as_of=day, events=events, interactions=interactions)
     if engaged is not None:
         frame = frame.merge(engaged.to_pandas(), on="member_id", how="left")
@@ -245,22 +320,33 @@ def _clv(summary: pd.DataFrame, orders, day, models: dict):
         out[col] = np.nan
     out["next_purchase_date"] = pd.NaT
     if repeaters < 50:
-        return out, len(out), "skipped", (f"only {repeaters} members bought more than once; "
-                                          "BG/NBD needs at least 50")
+        return (
+            out,
+            len(out),
+            "skipped",
+            (f"only {repeaters} members bought more than once; BG/NBD needs at least 50"),
+        )
     bg = BetaGeoModel().fit(weekly)
     out["p_alive"] = bg.probability_alive(weekly).to_numpy()
     out["expected_purchases_90d"] = bg.expected_purchases(
-        weekly, horizon=P_ALIVE_HORIZON_DAYS / 7.0).to_numpy()
+        weekly, horizon=P_ALIVE_HORIZON_DAYS / 7.0
+    ).to_numpy()
     out["next_purchase_date"] = bg.next_purchase(weekly, as_of=day, time_unit="W")[
-        "next_purchase_date"].to_numpy()
-    models["bgnbd"] = {"params": bg.params_, "log_likelihood": bg.log_likelihood_,
-                       "n_members": len(weekly), "time_unit": "W"}
+        "next_purchase_date"
+    ].to_numpy()
+    models["bgnbd"] = {
+        "params": bg.params_,
+        "log_likelihood": bg.log_likelihood_,
+        "n_members": len(weekly),
+        "time_unit": "W",
+    }
     spend = weekly[(weekly.frequency > 0) & (weekly.monetary_value > 0)]
     message = ""
     if len(spend) >= 50:
         gg = GammaGammaModel().fit(spend)
-        value = customer_lifetime_value(bg, gg, weekly, horizon=CLV_HORIZON_MONTHS,
-                                        discount_rate=0.01, period=52.0 / 12.0)
+        value = customer_lifetime_value(
+            bg, gg, weekly, horizon=CLV_HORIZON_MONTHS, discount_rate=0.01, period=52.0 / 12.0
+        )
         out["clv"] = value.to_numpy()
         models["gamma_gamma"] = {"params": gg.params_, "log_likelihood": gg.log_likelihood_}
     else:
@@ -274,20 +360,28 @@ def _segments(summary: pd.DataFrame, project: Project):
     scorer = RFMScorer().fit(summary)
     out = summary
     rows = []
-    custom = [scheme_from_dict(name, spec)
-              for name, spec in dict(project.settings.get("segments", {})).items()]
+    custom = [
+        scheme_from_dict(name, spec)
+        for name, spec in dict(project.settings.get("segments", {})).items()
+    ]
     for scheme in [*SCHEMES.values(), *custom]:
         seg = assign_segments(summary, scheme, scorer)
         if "R" not in out.columns:
             for c in ("R", "F", "M", "rfm_cell", "rfm_total"):
                 out[c] = seg[c].to_numpy()
         out[f"segment_{scheme.name}"] = seg["segment"].to_numpy()
-        grouped = pd.DataFrame({"segment": seg["segment"], "segment_en": seg["segment_en"],
-                                "segment_zh": seg["segment_zh"],
-                                "revenue": summary["total_spend"],
-                                "clv": summary.get("clv", pd.Series(np.nan, index=summary.index))})
+        grouped = pd.DataFrame(
+            {
+                "segment": seg["segment"],
+                "segment_en": seg["segment_en"],
+                "segment_zh": seg["segment_zh"],
+                "revenue": summary["total_spend"],
+                "clv": summary.get("clv", pd.Series(np.nan, index=summary.index)),
+            }
+        )
         agg = grouped.groupby(["segment", "segment_en", "segment_zh"], dropna=False).agg(
-            members=("revenue", "size"), revenue=("revenue", "sum"), avg_clv=("clv", "mean"))
+            members=("revenue", "size"), revenue=("revenue", "sum"), avg_clv=("clv", "mean")
+        )
         agg = agg.reset_index()
         agg.insert(0, "scheme", scheme.name)
         agg["revenue_share"] = agg["revenue"] / max(float(agg["revenue"].sum()), 1e-12)
@@ -306,11 +400,17 @@ def _tiers(summary: pd.DataFrame, models: dict, project: Project):
     tiers = model.transform(frame)
     out["value_score"] = tiers["value_score"].to_numpy()
     out["value_tier"] = tiers["tier"].to_numpy()
-    models["value_tiers"] = {"weights": model.weights_, "thresholds": model.thresholds_,
-                             "notes": model.notes_,
-                             "rules": [asdict(r) for r in model.rules_]}
-    counts = out.groupby("value_tier").agg(members=("member_id", "size"),
-                                           revenue=("total_spend", "sum")).reset_index()
+    models["value_tiers"] = {
+        "weights": model.weights_,
+        "thresholds": model.thresholds_,
+        "notes": model.notes_,
+        "rules": [asdict(r) for r in model.rules_],
+    }
+    counts = (
+        out.groupby("value_tier")
+        .agg(members=("member_id", "size"), revenue=("total_spend", "sum"))
+        .reset_index()
+    )
     return (out, counts), len(out), "ok", "; ".join(model.notes_)
 
 
@@ -321,15 +421,20 @@ def _lifecycle(wh, orders, day, project: Project):
     then counted and compared month to month (one scan of the purchases instead of one per
     month end for the counts and two for each transition).
     """
-    from memberlens.behavior.lifecycle import (LifecycleRules, counts_from_monthly,
-                                               lifecycle_stages, monthly_stages,
-                                               transitions_from_monthly)
+    from memberlens.behavior.lifecycle import (
+        LifecycleRules,
+        counts_from_monthly,
+        lifecycle_stages,
+        monthly_stages,
+        transitions_from_monthly,
+    )
 
     rules = LifecycleRules.from_dict(dict(project.settings.get("lifecycle", {})))
     frame = lifecycle_stages(orders, as_of=day, rules=rules).to_pandas()
     start = (pd.Timestamp(day) - pd.DateOffset(months=LIFECYCLE_MONTHS)).date()
-    wide = wh.materialize("__monthly_stages",
-                          monthly_stages(orders, start=start, end=day, rules=rules))
+    wide = wh.materialize(
+        "__monthly_stages", monthly_stages(orders, start=start, end=day, rules=rules)
+    )
     try:
         history = counts_from_monthly(wide).to_pandas()
         moves = transitions_from_monthly(wide).to_pandas()
@@ -345,12 +450,14 @@ def _profiles(orders, summary: pd.DataFrame, members, day):
     parts = []
     groups = {"segment_cn8": summary[["member_id", "segment_cn8"]]}
     if members is not None:
-        attrs = members.select("member_id", *[c for c in ("province", "channel")
-                                              if c in members.columns]).to_pandas()
+        attrs = members.select(
+            "member_id", *[c for c in ("province", "channel") if c in members.columns]
+        ).to_pandas()
         groups |= {c: attrs[["member_id", c]] for c in attrs.columns if c != "member_id"}
     for by, frame in groups.items():
-        table = purchase_profile(orders, frame.rename(columns={by: "value"}), by="value",
-                                 as_of=day).to_pandas()
+        table = purchase_profile(
+            orders, frame.rename(columns={by: "value"}), by="value", as_of=day
+        ).to_pandas()
         table.insert(0, "dimension", by)
         parts.append(table.rename(columns={"value": "group"}))
     out = pd.concat(parts, ignore_index=True)
@@ -371,17 +478,25 @@ def _baskets(items, orders, products, project: Project):
 
     settings = dict(project.settings.get("baskets", {}))
     level = settings.get("level", "product")
-    pairs = baskets_from_orders(items, level=level, orders=orders,
-                                products=products if level == "category" else None)
+    pairs = baskets_from_orders(
+        items, level=level, orders=orders, products=products if level == "category" else None
+    )
     n_baskets = pc.count_distinct(pairs.column("basket_id")).as_py() if pairs.num_rows else 0
     if n_baskets == 0:
         return pd.DataFrame(), 0, "skipped", "no baskets"
     support = float(settings.get("min_support", max(20 / n_baskets, 1e-6)))
-    rules = association_rules(pairs, min_support=support,
-                              min_confidence=float(settings.get("min_confidence", 0.05)),
-                              min_len=2, max_len=int(settings.get("max_len", 3)))
-    out = rules.assign(antecedent=[" + ".join(map(str, a)) for a in rules.antecedent],
-                       antecedent_size=[len(a) for a in rules.antecedent], level=level)
+    rules = association_rules(
+        pairs,
+        min_support=support,
+        min_confidence=float(settings.get("min_confidence", 0.05)),
+        min_len=2,
+        max_len=int(settings.get("max_len", 3)),
+    )
+    out = rules.assign(
+        antecedent=[" + ".join(map(str, a)) for a in rules.antecedent],
+        antecedent_size=[len(a) for a in rules.antecedent],
+        level=level,
+    )
     out["conviction"] = out["conviction"].replace(np.inf, np.nan)
     return out, len(out), "ok", f"{n_baskets:,} baskets, min support {support:.5f}"
 
@@ -398,9 +513,13 @@ def _clusters(summary: pd.DataFrame):
     profiles = result.profiles.copy()
     for col in profiles.columns:
         if profiles[col].dtype == object:
-            profiles[col] = profiles[col].map(lambda v: v if isinstance(v, str) or v is None
-                                              else json.dumps(v, default=_json_default,
-                                                              ensure_ascii=False))
+            profiles[col] = profiles[col].map(
+                lambda v: (
+                    v
+                    if isinstance(v, str) or v is None
+                    else json.dumps(v, default=_json_default, ensure_ascii=False)
+                )
+            )
     return (out, profiles), len(out), "ok", f"k = {result.k}"
 
 
@@ -422,24 +541,33 @@ def _append_history(wh, mart: pd.DataFrame, day: dt.date, run_id: str) -> None:
     One row per member and as-of date: a re-run for the same date replaces that date's rows
     (idempotent), other dates are kept, so Member 360 can show how a member moved.
     """
-    frame = pd.DataFrame({"as_of": pd.Timestamp(day), "run_id": run_id,
-                          "member_id": mart["member_id"]})
+    frame = pd.DataFrame(
+        {"as_of": pd.Timestamp(day), "run_id": run_id, "member_id": mart["member_id"]}
+    )
     for col in HISTORY_COLUMNS:
         frame[col] = mart[col] if col in mart.columns else None
-    schema = pa.schema([("as_of", pa.date32()), ("run_id", pa.string()),
-                        ("member_id", pa.string()),
-                        *[(c, pa.string()) for c in HISTORY_COLUMNS]])
+    schema = pa.schema(
+        [
+            ("as_of", pa.date32()),
+            ("run_id", pa.string()),
+            ("member_id", pa.string()),
+            *[(c, pa.string()) for c in HISTORY_COLUMNS],
+        ]
+    )
     frame["member_id"] = frame["member_id"].astype("string")
     for col in HISTORY_COLUMNS:
         frame[col] = frame[col].astype("string")
     frame["as_of"] = frame["as_of"].dt.date
-    new = register_arrow(wh.con, "__new_mart_member_history",
-                         pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+    new = register_arrow(
+        wh.con,
+        "__new_mart_member_history",
+        pa.Table.from_pandas(frame, schema=schema, preserve_index=False),
+    )
     if wh.has("mart_member_history"):
         old = wh.table("mart_member_history")
         kept = old.filter(old.as_of != day).select(*new.columns)
         new = kept.union(new)
-        if wh.con.name == "duckdb":   # the old table must not be read while it is replaced
+        if wh.con.name == "duckdb":  # the old table must not be read while it is replaced
             new = wh.materialize("__member_history_next", new)
     wh.replace("mart_member_history", new, run_id)
 
@@ -478,8 +606,11 @@ def _recommendations(wh, orders, items, products, events, day, project: Project,
     from memberlens.recommend.mart import MART_RECOMMENDATION_COLUMNS
 
     settings = dict(project.settings.get("recommend", {}))
-    product_rules = (rules if rules is not None and len(rules)
-                     and set(rules.get("level", [])) == {"product"} else None)
+    product_rules = (
+        rules
+        if rules is not None and len(rules) and set(rules.get("level", [])) == {"product"}
+        else None
+    )
     wh.con.drop_table(NEXT_RECOMMENDATIONS, force=True)
     written = []
 
@@ -495,22 +626,36 @@ def _recommendations(wh, orders, items, products, events, day, project: Project,
             unregister(wh.con, "__recommendation_batch")
 
     try:
-        rows, together = recommendation_mart(orders, items, products, events, as_of=day,
-                                             k=int(settings.get("k", 10)),
-                                             kind=settings.get("kind", "hybrid"), sink=append,
-                                             rules=product_rules)
+        rows, together = recommendation_mart(
+            orders,
+            items,
+            products,
+            events,
+            as_of=day,
+            k=int(settings.get("k", 10)),
+            kind=settings.get("kind", "hybrid"),
+            sink=append,
+            rules=product_rules,
+        )
     except DataError as exc:
         wh.con.drop_table(NEXT_RECOMMENDATIONS, force=True)
         return None, 0, "skipped", str(exc)
     if not written:  # nobody to recommend to: an empty mart with the mart's columns
         types = {"rank": pa.int64(), "score": pa.float64()}
-        append(pa.table({c: pa.array([], types.get(c, pa.string()))
-                         for c in MART_RECOMMENDATION_COLUMNS}))
+        append(
+            pa.table(
+                {c: pa.array([], types.get(c, pa.string())) for c in MART_RECOMMENDATION_COLUMNS}
+            )
+        )
     recs = wh.con.table(NEXT_RECOMMENDATIONS)
     members = int(recs.member_id.nunique().execute()) if rows else 0
-    return ((recs, together), rows, "ok",
-            f"{members:,} members, "
-            f"{together['product_id'].nunique():,} products with a bought-together list")
+    return (
+        (recs, together),
+        rows,
+        "ok",
+        f"{members:,} members, "
+        f"{together['product_id'].nunique():,} products with a bought-together list",
+    )
 
 
 #: Above this many members the churn step trains a missing model on a sample of about this
@@ -528,23 +673,42 @@ def _churn(con, day, project: Project, models: dict):
     settings = dict(project.settings.get("churn", {}))
     setting = settings.get("train_in_run", "auto")
     if setting not in ("auto", True, False):
-        return None, 0, "skipped", (f"[churn] train_in_run: must be \"auto\", true or false, "
-                                    f"got {setting!r}; fix it in memberlens.toml")
+        return (
+            None,
+            0,
+            "skipped",
+            (
+                f'[churn] train_in_run: must be "auto", true or false, '
+                f"got {setting!r}; fix it in memberlens.toml"
+            ),
+        )
     sample = settings.get("train_sample", CHURN_TRAIN_SAMPLE) if setting == "auto" else None
-    if sample is not None and (not isinstance(sample, int) or isinstance(sample, bool)
-                               or sample < 1):
-        return None, 0, "skipped", (f"[churn] train_sample: must be a number of members >= 1, "
-                                    f"got {sample!r}; fix it in memberlens.toml")
+    if sample is not None and (
+        not isinstance(sample, int) or isinstance(sample, bool) or sample < 1
+    ):
+        return (
+            None,
+            0,
+            "skipped",
+            (
+                f"[churn] train_sample: must be a number of members >= 1, "
+                f"got {sample!r}; fix it in memberlens.toml"
+            ),
+        )
     train = setting is not False
     try:
-        frame, summary = churn_mart(con, as_of=day, project=project, train=train,
-                                    train_sample=sample)
+        frame, summary = churn_mart(
+            con, as_of=day, project=project, train=train, train_sample=sample
+        )
     except (DataError, MissingTableError, ConfigError) as exc:
         return None, 0, "skipped", str(exc)
     models["churn"] = summary
     auc = summary["auc"]
-    message = (f"back-test AUC {auc:.3f}, horizon {summary['horizon_days']} days"
-               if auc is not None else summary["churn"].get("backtest_error", "no back-test"))
+    message = (
+        f"back-test AUC {auc:.3f}, horizon {summary['horizon_days']} days"
+        if auc is not None
+        else summary["churn"].get("backtest_error", "no back-test")
+    )
     return frame, len(frame), "ok", f"model {summary['churn']['source']}; {message}"
 
 
@@ -556,7 +720,7 @@ def _forecast(orders, items, products, day):
 
     try:
         result = forecast_mart(orders, items, products, as_of=day, backtest_origins=8)
-    except MemberlensError as exc:          # e.g. fewer than 12 full weeks of sales
+    except MemberlensError as exc:  # e.g. fewer than 12 full weeks of sales
         return None, 0, "skipped", str(exc)
     return result, len(result.forecast), "ok", "; ".join(result.notes)[:500]
 
@@ -568,23 +732,52 @@ def _index_member_ids(wh) -> None:
     """
     if wh.con.name != "duckdb":
         return
-    for table in ("orders", "members", "mart_members", "mart_member_history",
-                  "mart_recommendations"):
+    for table in (
+        "orders",
+        "members",
+        "mart_members",
+        "mart_member_history",
+        "mart_recommendations",
+    ):
         if wh.has(table):
-            wh.con.raw_sql(f'CREATE INDEX IF NOT EXISTS "{table}_member_id" '
-                           f'ON "{table}" (member_id)')
+            wh.con.raw_sql(
+                f'CREATE INDEX IF NOT EXISTS "{table}_member_id" ON "{table}" (member_id)'
+            )
 
 
 def _record_run(wh, run_id, day, config_hash, started, records) -> None:
-    rows = [{"run_id": run_id, "step": r.step, "as_of": day, "config_hash": config_hash,
-             "started_at": started, "finished_at": dt.datetime.now(), "rows_in": r.rows_in,
-             "rows_out": r.rows_out, "status": r.status, "message": r.message}
-            for r in records]
-    table = pa.Table.from_pylist(rows, schema=pa.schema([
-        ("run_id", pa.string()), ("step", pa.string()), ("as_of", pa.date32()),
-        ("config_hash", pa.string()), ("started_at", pa.timestamp("us")),
-        ("finished_at", pa.timestamp("us")), ("rows_in", pa.int64()), ("rows_out", pa.int64()),
-        ("status", pa.string()), ("message", pa.string())]))
+    rows = [
+        {
+            "run_id": run_id,
+            "step": r.step,
+            "as_of": day,
+            "config_hash": config_hash,
+            "started_at": started,
+            "finished_at": dt.datetime.now(),
+            "rows_in": r.rows_in,
+            "rows_out": r.rows_out,
+            "status": r.status,
+            "message": r.message,
+        }
+        for r in records
+    ]
+    table = pa.Table.from_pylist(
+        rows,
+        schema=pa.schema(
+            [
+                ("run_id", pa.string()),
+                ("step", pa.string()),
+                ("as_of", pa.date32()),
+                ("config_hash", pa.string()),
+                ("started_at", pa.timestamp("us")),
+                ("finished_at", pa.timestamp("us")),
+                ("rows_in", pa.int64()),
+                ("rows_out", pa.int64()),
+                ("status", pa.string()),
+                ("message", pa.string()),
+            ]
+        ),
+    )
     if wh.con.name == "duckdb":
         wh.con.insert("_runs", ibis.memtable(table))
     else:

@@ -29,14 +29,31 @@ from memberlens.recommend.metrics import (
 from memberlens.recommend.model import KINDS, RECOMMENDATION_COLUMNS, Recommender
 from memberlens.recommend.together import BOUGHT_TOGETHER_COLUMNS, bought_together
 
-__all__ = ["BOUGHT_TOGETHER_COLUMNS", "DEFAULT_WEIGHTS", "KINDS", "RECOMMENDATION_COLUMNS",
-           "RecommenderEvaluation", "Recommender", "bought_together", "catalogue_coverage",
-           "evaluate_recommender", "hit_rate", "interactions_from_warehouse", "ndcg_at_k",
-           "precision_at_k", "ranking_metrics", "recall_at_k", "recommendation_mart"]
+__all__ = [
+    "BOUGHT_TOGETHER_COLUMNS",
+    "DEFAULT_WEIGHTS",
+    "KINDS",
+    "RECOMMENDATION_COLUMNS",
+    "Recommender",
+    "RecommenderEvaluation",
+    "bought_together",
+    "catalogue_coverage",
+    "evaluate_recommender",
+    "hit_rate",
+    "interactions_from_warehouse",
+    "ndcg_at_k",
+    "precision_at_k",
+    "ranking_metrics",
+    "recall_at_k",
+    "recommendation_mart",
+]
 
-_LAZY = {"interactions_from_warehouse": "interactions",
-         "evaluate_recommender": "evaluation", "RecommenderEvaluation": "evaluation",
-         "recommendation_mart": "mart"}
+_LAZY = {
+    "interactions_from_warehouse": "interactions",
+    "evaluate_recommender": "evaluation",
+    "RecommenderEvaluation": "evaluation",
+    "recommendation_mart": "mart",
+}
 
 
 def __getattr__(name: str):

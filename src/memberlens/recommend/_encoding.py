@@ -38,8 +38,10 @@ def as_arrow(data, *, name: str) -> pa.Table:
         return pa.Table.from_pandas(data, preserve_index=False)
     if hasattr(data, "to_pyarrow"):
         return data.to_pyarrow()
-    raise DataError(f"{name}: expected a pandas DataFrame, an Arrow table or an Ibis table; "
-                    f"got {type(data).__name__}")
+    raise DataError(
+        f"{name}: expected a pandas DataFrame, an Arrow table or an Ibis table; "
+        f"got {type(data).__name__}"
+    )
 
 
 def _id_column(table: pa.Table, column: str, name: str) -> pa.ChunkedArray:
@@ -48,10 +50,15 @@ def _id_column(table: pa.Table, column: str, name: str) -> pa.ChunkedArray:
         values = values.cast(values.type.value_type)
     nulls = values.null_count
     if nulls:
-        raise DataError(f"{name}.{column}: {nulls:,} empty value(s); every row needs a "
-                        f"{column} (drop anonymous rows or resolve them to members first)")
-    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
-            or pa.types.is_integer(values.type)):
+        raise DataError(
+            f"{name}.{column}: {nulls:,} empty value(s); every row needs a "
+            f"{column} (drop anonymous rows or resolve them to members first)"
+        )
+    if not (
+        pa.types.is_string(values.type)
+        or pa.types.is_large_string(values.type)
+        or pa.types.is_integer(values.type)
+    ):
         values = values.cast(pa.string())
     return values
 
@@ -71,19 +78,21 @@ def _index(values: pa.Array) -> pd.Index:
     return pd.Index(values.to_pandas(), copy=False)
 
 
-def encode_interactions(data, *, weights: Mapping[str, float],
-                        extra_items=None) -> Encoded:
+def encode_interactions(data, *, weights: Mapping[str, float], extra_items=None) -> Encoded:
     """Validate and encode ``data`` (member_id, product_id and ``weight`` [+ ``purchase_days``]
     or ``event_type``). ``extra_items`` (e.g. the catalogue) join the item axis unweighted."""
     table = as_arrow(data, name="interactions")
     for column in ("member_id", "product_id"):
         if column not in table.column_names:
-            raise DataError(f"interactions: missing column {column!r}; found "
-                            f"{table.column_names}. Build it with "
-                            "memberlens.recommend.interactions_from_warehouse")
+            raise DataError(
+                f"interactions: missing column {column!r}; found "
+                f"{table.column_names}. Build it with "
+                "memberlens.recommend.interactions_from_warehouse"
+            )
     if table.num_rows == 0:
-        raise DataError("interactions: no rows; a recommender needs purchases or events "
-                        "before the as-of day")
+        raise DataError(
+            "interactions: no rows; a recommender needs purchases or events before the as-of day"
+        )
     members = _id_column(table, "member_id", "interactions")
     items = _id_column(table, "product_id", "interactions")
     if "weight" in table.column_names:
@@ -97,19 +106,25 @@ def encode_interactions(data, *, weights: Mapping[str, float],
         names = pc.unique(kinds).to_pylist()
         unknown = sorted(k for k in names if k not in weights)
         if unknown:
-            raise DataError(f"interactions.event_type: no weight for {unknown}; pass weights="
-                            f"{{...}} with every event type (current: {dict(weights)})")
+            raise DataError(
+                f"interactions.event_type: no weight for {unknown}; pass weights="
+                f"{{...}} with every event type (current: {dict(weights)})"
+            )
         lookup = pa.array(list(weights))
         position = pc.index_in(kinds, value_set=lookup).to_numpy(zero_copy_only=False)
         weight = np.array(list(weights.values()), dtype=np.float64)[position]
         bought = np.isin(kinds.to_numpy(zero_copy_only=False), _PURCHASE_EVENTS).astype(float)
     else:
-        raise DataError("interactions: needs a 'weight' column (with optional "
-                        "'purchase_days') or an 'event_type' column; found "
-                        f"{table.column_names}")
+        raise DataError(
+            "interactions: needs a 'weight' column (with optional "
+            "'purchase_days') or an 'event_type' column; found "
+            f"{table.column_names}"
+        )
     if not np.isfinite(weight).all() or (weight < 0).any():
-        raise DataError("interactions.weight: must be finite and >= 0; found "
-                        f"{int((~np.isfinite(weight) | (weight < 0)).sum()):,} bad value(s)")
+        raise DataError(
+            "interactions.weight: must be finite and >= 0; found "
+            f"{int((~np.isfinite(weight) | (weight < 0)).sum()):,} bad value(s)"
+        )
     if extra_items is not None:
         extra = pa.chunked_array([pa.array(np.asarray(extra_items)).cast(items.type)])
         all_items = pa.chunked_array(items.chunks + extra.chunks, type=items.type)
@@ -125,5 +140,9 @@ def encode_interactions(data, *, weights: Mapping[str, float],
     purchased.eliminate_zeros()
     matrix.sort_indices()
     purchased.sort_indices()
-    return Encoded(members=_index(member_values), items=_index(item_values), weights=matrix,
-                   purchases=purchased)
+    return Encoded(
+        members=_index(member_values),
+        items=_index(item_values),
+        weights=matrix,
+        purchases=purchased,
+    )

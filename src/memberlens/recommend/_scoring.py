@@ -19,8 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SOURCES", "als_scores", "knn_scores", "score_batch", "similarity_function",
-           "unit_item_factors"]
+__all__ = [
+    "SOURCES",
+    "als_scores",
+    "knn_scores",
+    "score_batch",
+    "similarity_function",
+    "unit_item_factors",
+]
 
 SOURCES = ("als", "item_knn", "popular")
 _ALS, _KNN, _POP = range(3)
@@ -48,8 +54,7 @@ def knn_scores(model, rows: np.ndarray) -> np.ndarray:
     return (model.user_items_[rows] @ model.similarity_).toarray().astype(np.float32)
 
 
-def score_batch(model, rows: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray,
-                                                            np.ndarray]:
+def score_batch(model, rows: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(key, score, source) for warm member ``rows`` of a fitted Recommender."""
     b, n = len(rows), len(model.items_)
     share = model.popularity_share_.astype(np.float32)
@@ -67,9 +72,13 @@ def score_batch(model, rows: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndar
         return key, np.where(evidence, score, share), source
     w_als, w_knn, w_pop = (float(w) for w in model.hybrid_weights)
     pop = np.float32(w_pop / max(float(share.max()), 1e-12)) * share
-    parts = np.stack([w_als * _row_scaled(als_scores(model, rows)),
-                      w_knn * _row_scaled(knn_scores(model, rows)),
-                      np.broadcast_to(pop, (b, n))]).astype(np.float32, copy=False)
+    parts = np.stack(
+        [
+            w_als * _row_scaled(als_scores(model, rows)),
+            w_knn * _row_scaled(knn_scores(model, rows)),
+            np.broadcast_to(pop, (b, n)),
+        ]
+    ).astype(np.float32, copy=False)
     score = parts.sum(axis=0)
     source = parts.argmax(axis=0).astype(np.int8)
     return score, score, source

@@ -30,18 +30,19 @@ def _occurrence(rows: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return occurrence.reshape(groups.shape)
 
 
-def _select(key: np.ndarray, k: int, candidates: int, category: np.ndarray | None,
-            cap: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _select(
+    key: np.ndarray, k: int, candidates: int, category: np.ndarray | None, cap: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     b, n = key.shape
     if candidates < n and b == 1:  # one member (serving): a value partition is cheaper
         row = key[0]
         threshold = np.partition(row, n - candidates)[n - candidates]
         found = np.flatnonzero(row >= threshold)
         if len(found) > 4 * candidates:  # many equal keys (e.g. excluded items): exact path
-            found = np.argpartition(row, n - candidates)[n - candidates:]
+            found = np.argpartition(row, n - candidates)[n - candidates :]
         cand = found[None, :]
     elif candidates < n:  # the largest keys sit at the end of an ascending partition
-        cand = np.argpartition(key, n - candidates, axis=1)[:, n - candidates:]
+        cand = np.argpartition(key, n - candidates, axis=1)[:, n - candidates :]
     else:
         cand = np.broadcast_to(np.arange(n), (b, n))
     values = np.take_along_axis(key, cand, axis=1)
@@ -63,8 +64,13 @@ def _select(key: np.ndarray, k: int, candidates: int, category: np.ndarray | Non
     return out, take.sum(axis=1)
 
 
-def top_k(key: np.ndarray, k: int, *, category: np.ndarray | None = None,
-          max_per_category: int | None = None) -> np.ndarray:
+def top_k(
+    key: np.ndarray,
+    k: int,
+    *,
+    category: np.ndarray | None = None,
+    max_per_category: int | None = None,
+) -> np.ndarray:
     """Item indices (``rows x k``, ``-1`` where fewer than ``k`` items are allowed) of the
     highest finite ``key`` per row, at most ``max_per_category`` per category (``category``:
     code per item, ``-1`` = none, never capped). Ties go to the lower item index."""
@@ -92,16 +98,23 @@ def opt_out_pairs(opted_out, categories: np.ndarray) -> pd.DataFrame | None:
         return None
     if isinstance(opted_out, pd.DataFrame):
         if not {"member_id", "category"} <= set(opted_out.columns):
-            raise DataError("opted_out: a frame needs member_id and category columns; found "
-                            f"{list(opted_out.columns)}")
+            raise DataError(
+                "opted_out: a frame needs member_id and category columns; found "
+                f"{list(opted_out.columns)}"
+            )
         pairs = opted_out[["member_id", "category"]]
     elif isinstance(opted_out, Mapping):
-        rows = [(m, c) for m, cats in opted_out.items()
-                for c in ([cats] if isinstance(cats, str) else cats)]
+        rows = [
+            (m, c)
+            for m, cats in opted_out.items()
+            for c in ([cats] if isinstance(cats, str) else cats)
+        ]
         pairs = pd.DataFrame(rows, columns=["member_id", "category"], dtype=object)
     else:
-        raise DataError("opted_out: pass a mapping member_id -> categories or a frame with "
-                        f"member_id and category; got {type(opted_out).__name__}")
+        raise DataError(
+            "opted_out: pass a mapping member_id -> categories or a frame with "
+            f"member_id and category; got {type(opted_out).__name__}"
+        )
     codes = pd.Index(categories).get_indexer(pairs["category"].astype(str))
     out = pd.DataFrame({"member_id": pairs["member_id"].to_numpy(), "code": codes})
     return out[out["code"] >= 0]

@@ -12,8 +12,14 @@ __all__ = ["DEFAULT_WEIGHTS", "check_weights"]
 
 #: Weight of one purchase day and of one event of each type (orders > cart > favourite >
 #: click / share > view). ``search`` has no product and is not counted.
-DEFAULT_WEIGHTS: dict[str, float] = {"order": 10.0, "cart": 4.0, "favorite": 3.0,
-                                     "click": 2.0, "share": 2.0, "view": 1.0}
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "order": 10.0,
+    "cart": 4.0,
+    "favorite": 3.0,
+    "click": 2.0,
+    "share": 2.0,
+    "view": 1.0,
+}
 
 
 def check_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
@@ -21,15 +27,22 @@ def check_weights(weights: Mapping[str, float] | None) -> dict[str, float]:
     if weights is None:
         return dict(DEFAULT_WEIGHTS)
     if not isinstance(weights, Mapping) or not weights:
-        raise ConfigError(f"weights: must be a mapping event_type -> weight such as "
-                          f"{DEFAULT_WEIGHTS}; got {weights!r}")
+        raise ConfigError(
+            f"weights: must be a mapping event_type -> weight such as "
+            f"{DEFAULT_WEIGHTS}; got {weights!r}"
+        )
     out = {}
     for key, value in weights.items():
-        if (isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0
-                or value != value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or value < 0
+            or value != value
+        ):
             raise ConfigError(f"weights[{key!r}]: must be a number >= 0, got {value!r}")
         out[str(key)] = float(value)
     if out.get("order", 0) <= 0:
-        raise ConfigError(f"weights: needs a positive 'order' weight (a purchase must count); "
-                          f"got {weights!r}")
+        raise ConfigError(
+            f"weights: needs a positive 'order' weight (a purchase must count); got {weights!r}"
+        )
     return out

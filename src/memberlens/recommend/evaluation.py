@@ -58,17 +58,23 @@ class RecommenderEvaluation:
         for s in self.scores:
             if s.kind == kind:
                 return s
-        raise KeyError(f"kind {kind!r} was not evaluated; evaluated: "
-                       f"{[s.kind for s in self.scores]}")
+        raise KeyError(
+            f"kind {kind!r} was not evaluated; evaluated: {[s.kind for s in self.scores]}"
+        )
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(s) for s in self.scores])
 
     def to_dict(self) -> dict:
-        return {"cutoff": self.cutoff.isoformat(), "end": self.end.isoformat(), "k": self.k,
-                "n_train_interactions": self.n_train_interactions,
-                "n_members": self.n_members, "n_cold_members": self.n_cold_members,
-                "scores": [asdict(s) for s in self.scores]}
+        return {
+            "cutoff": self.cutoff.isoformat(),
+            "end": self.end.isoformat(),
+            "k": self.k,
+            "n_train_interactions": self.n_train_interactions,
+            "n_members": self.n_members,
+            "n_cold_members": self.n_cold_members,
+            "scores": [asdict(s) for s in self.scores],
+        }
 
 
 def _last_day(orders) -> dt.date:
@@ -78,11 +84,18 @@ def _last_day(orders) -> dt.date:
     return pd.Timestamp(last).date()
 
 
-def evaluate_recommender(con_or_tables, *, cutoff: dt.date | str, k: int = 10,
-                         kinds: tuple[str, ...] = ("popular", "als", "item_knn", "hybrid"),
-                         horizon_days: int | None = None, weights: dict | None = None,
-                         params: dict | None = None, max_members: int | None = None,
-                         seed: int = 0) -> RecommenderEvaluation:
+def evaluate_recommender(
+    con_or_tables,
+    *,
+    cutoff: dt.date | str,
+    k: int = 10,
+    kinds: tuple[str, ...] = ("popular", "als", "item_knn", "hybrid"),
+    horizon_days: int | None = None,
+    weights: dict | None = None,
+    params: dict | None = None,
+    max_members: int | None = None,
+    seed: int = 0,
+) -> RecommenderEvaluation:
     """Fit each of ``kinds`` on interactions up to ``cutoff`` and score its top-``k`` on the
     purchases after it (see the module notes). ``con_or_tables``: as for
     :func:`interactions_from_warehouse` (``products`` is used as the catalogue when present).
@@ -95,13 +108,17 @@ def evaluate_recommender(con_or_tables, *, cutoff: dt.date | str, k: int = 10,
     tables = named_tables(con_or_tables)
     train = interactions_from_warehouse(tables, as_of=day, weights=weights)
     if train.num_rows == 0:
-        raise DataError(f"cutoff {day}: no purchase or event on or before it; choose a later "
-                        "cutoff")
-    end = (day + dt.timedelta(days=int(horizon_days)) if horizon_days
-           else _last_day(tables["orders"]))
+        raise DataError(
+            f"cutoff {day}: no purchase or event on or before it; choose a later cutoff"
+        )
+    end = (
+        day + dt.timedelta(days=int(horizon_days)) if horizon_days else _last_day(tables["orders"])
+    )
     if end <= day:
-        raise DataError(f"cutoff {day}: no day after it in the data (last order {end}); choose "
-                        "an earlier cutoff")
+        raise DataError(
+            f"cutoff {day}: no day after it in the data (last order {end}); choose "
+            "an earlier cutoff"
+        )
     lines = purchase_lines(tables["orders"], tables["order_items"], end=end, start=day)
     test = lines.select("member_id", "product_id").distinct().to_pandas()
     if test.empty:
@@ -118,13 +135,23 @@ def evaluate_recommender(con_or_tables, *, cutoff: dt.date | str, k: int = 10,
     for kind in kinds:
         model = Recommender(**{**(params or {}), "kind": kind}).fit(train, products=products)
         recs = model.recommend(np.asarray(warm), k=k)
-        m = ranking_metrics(recs, relevant, k=k,
-                            catalogue_size=int(model.recommendable_.sum()))
-        results.append(RankingScores(kind=kind, precision=m["precision"], recall=m["recall"],
-                                     ndcg=m["ndcg"], hit_rate=m["hit_rate"],
-                                     coverage=m["coverage"]))
-    return RecommenderEvaluation(cutoff=day, end=end, k=int(k),
-                                 n_train_interactions=int(train.num_rows),
-                                 n_members=int(len(warm)),
-                                 n_cold_members=int(len(buyers) - buyers.isin(known).sum()),
-                                 scores=tuple(results))
+        m = ranking_metrics(recs, relevant, k=k, catalogue_size=int(model.recommendable_.sum()))
+        results.append(
+            RankingScores(
+                kind=kind,
+                precision=m["precision"],
+                recall=m["recall"],
+                ndcg=m["ndcg"],
+                hit_rate=m["hit_rate"],
+                coverage=m["coverage"],
+            )
+        )
+    return RecommenderEvaluation(
+        cutoff=day,
+        end=end,
+        k=int(k),
+        n_train_interactions=int(train.num_rows),
+        n_members=int(len(warm)),
+        n_cold_members=int(len(buyers) - buyers.isin(known).sum()),
+        scores=tuple(results),
+    )

@@ -31,8 +31,9 @@ _PAIR_CHUNK = 250_000
 Similarity = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def anchors(items: np.ndarray, rows: np.ndarray, history: sp.csr_matrix,
-            similarity: Similarity) -> np.ndarray:
+def anchors(
+    items: np.ndarray, rows: np.ndarray, history: sp.csr_matrix, similarity: Similarity
+) -> np.ndarray:
     """For each recommended ``items[e]`` of member row ``rows[e]`` (``-1`` = cold), the history
     item of highest positive similarity (other than the item itself), or ``-1``."""
     best = np.full(len(items), -1, dtype=np.int64)
@@ -49,8 +50,12 @@ def anchors(items: np.ndarray, rows: np.ndarray, history: sp.csr_matrix,
     entry, hist, target = entry[other], hist[other], target[other]
     if entry.size == 0:
         return best
-    sims = np.concatenate([similarity(hist[i:i + _PAIR_CHUNK], target[i:i + _PAIR_CHUNK])
-                           for i in range(0, len(entry), _PAIR_CHUNK)])
+    sims = np.concatenate(
+        [
+            similarity(hist[i : i + _PAIR_CHUNK], target[i : i + _PAIR_CHUNK])
+            for i in range(0, len(entry), _PAIR_CHUNK)
+        ]
+    )
     positive = sims > 0
     entry, hist, sims = entry[positive], hist[positive], sims[positive]
     if entry.size == 0:
@@ -66,9 +71,13 @@ def _texts(prefix: str, names: pa.Array, suffix: str = "") -> pa.Array:
     return pc.binary_join_element_wise(prefix, names, suffix, "")
 
 
-def reason_texts(kind: np.ndarray, subject: np.ndarray, item_names: pa.Array,
-                 category: np.ndarray | None,
-                 category_names: pa.Array | None) -> tuple[pa.Array, pa.Array]:
+def reason_texts(
+    kind: np.ndarray,
+    subject: np.ndarray,
+    item_names: pa.Array,
+    category: np.ndarray | None,
+    category_names: pa.Array | None,
+) -> tuple[pa.Array, pa.Array]:
     """English and Chinese reasons from the reason ``kind`` (index into :data:`REASON_KINDS`),
     the ``subject`` item (the item itself for "again", the anchor for "bought" / "viewed",
     the recommended item for "popular", whose category is named)."""
@@ -83,15 +92,29 @@ def reason_texts(kind: np.ndarray, subject: np.ndarray, item_names: pa.Array,
         cat = pc.if_else(pa.array(codes >= 0), cat, pa.nulls(n, pa.string()))
     else:
         cat = pa.nulls(n, pa.string())
-    popular_en = pc.if_else(pc.is_null(cat), pa.scalar("popular with members"),
-                            _texts("popular in ", pc.fill_null(cat, "")))
-    popular_zh = pc.if_else(pc.is_null(cat), pa.scalar("会员热门商品"),
-                            _texts("", pc.fill_null(cat, ""), "热销"))
+    popular_en = pc.if_else(
+        pc.is_null(cat),
+        pa.scalar("popular with members"),
+        _texts("popular in ", pc.fill_null(cat, "")),
+    )
+    popular_zh = pc.if_else(
+        pc.is_null(cat), pa.scalar("会员热门商品"), _texts("", pc.fill_null(cat, ""), "热销")
+    )
     conditions = pa.StructArray.from_arrays(
-        [pa.array(kind == i) for i in range(3)], names=list(REASON_KINDS[:3]))
-    en = pc.case_when(conditions, _texts("buy again: you bought ", name, " before"),
-                      _texts("because you bought ", name), _texts("because you viewed ", name),
-                      popular_en)
-    zh = pc.case_when(conditions, _texts("再次购买：您之前买过 ", name),
-                      _texts("因为您购买了 ", name), _texts("因为您浏览过 ", name), popular_zh)
+        [pa.array(kind == i) for i in range(3)], names=list(REASON_KINDS[:3])
+    )
+    en = pc.case_when(
+        conditions,
+        _texts("buy again: you bought ", name, " before"),
+        _texts("because you bought ", name),
+        _texts("because you viewed ", name),
+        popular_en,
+    )
+    zh = pc.case_when(
+        conditions,
+        _texts("再次购买：您之前买过 ", name),
+        _texts("因为您购买了 ", name),
+        _texts("因为您浏览过 ", name),
+        popular_zh,
+    )
     return en, zh

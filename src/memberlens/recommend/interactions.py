@@ -27,8 +27,15 @@ from memberlens.exceptions import DataError, MissingTableError
 from memberlens.features.purchases import as_day, purchases
 from memberlens.recommend._weights import DEFAULT_WEIGHTS, check_weights
 
-__all__ = ["DEFAULT_WEIGHTS", "INTERACTION_COLUMNS", "check_weights", "interaction_table",
-           "interactions_from_warehouse", "named_tables", "purchase_lines"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "INTERACTION_COLUMNS",
+    "check_weights",
+    "interaction_table",
+    "interactions_from_warehouse",
+    "named_tables",
+    "purchase_lines",
+]
 
 INTERACTION_COLUMNS = ("member_id", "product_id", "weight", "purchase_days")
 _PURCHASE_EVENTS = ("order", "purchase")
@@ -47,43 +54,61 @@ def named_tables(con_or_tables) -> dict[str, ir.Table]:
     if not hasattr(con, "list_tables"):  # a memberlens Warehouse holds its backend as .con
         con = getattr(con, "con", con)
     if not hasattr(con, "list_tables"):
-        raise DataError(f"con_or_tables: expected an Ibis backend, a warehouse or a mapping of "
-                        f"table name -> table; got {type(con_or_tables).__name__}")
+        raise DataError(
+            f"con_or_tables: expected an Ibis backend, a warehouse or a mapping of "
+            f"table name -> table; got {type(con_or_tables).__name__}"
+        )
     present = set(con.list_tables())
-    return {name: con.table(name) for name in ("orders", "order_items", "products", "events")
-            if name in present}
+    return {
+        name: con.table(name)
+        for name in ("orders", "order_items", "products", "events")
+        if name in present
+    }
 
 
 def _require(table: ir.Table, name: str, columns: tuple[str, ...]) -> None:
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise DataError(f"{name}: missing column(s) {missing}; found {list(table.columns)}. "
-                        "Map the source columns to the canonical names at ingest "
-                        "(see docs/data-contract.md)")
+        raise DataError(
+            f"{name}: missing column(s) {missing}; found {list(table.columns)}. "
+            "Map the source columns to the canonical names at ingest "
+            "(see docs/data-contract.md)"
+        )
 
 
-def purchase_lines(orders: ir.Table, order_items: ir.Table, *, end: dt.date,
-                   start: dt.date | None = None) -> ir.Table:
+def purchase_lines(
+    orders: ir.Table, order_items: ir.Table, *, end: dt.date, start: dt.date | None = None
+) -> ir.Table:
     """Paid lines of members with ``start < day <= end``: member_id, product_id, order_id, day
     (strings and a date), as an Ibis expression."""
     _require(order_items, "order_items", ("order_id", "product_id"))
     paid = purchases(orders, end=end, start=start)
-    paid = paid.select(p_order=paid.order_id.cast("string"),
-                       member_id=paid.member_id.cast("string"), day=paid.day)
+    paid = paid.select(
+        p_order=paid.order_id.cast("string"), member_id=paid.member_id.cast("string"), day=paid.day
+    )
     lines = order_items
     if "quantity" in lines.columns:
         lines = lines.filter(lines.quantity.isnull() | (lines.quantity > 0))
     lines = lines.filter(lines.product_id.notnull())
-    lines = lines.select(l_order=lines.order_id.cast("string"),
-                         product_id=lines.product_id.cast("string"))
+    lines = lines.select(
+        l_order=lines.order_id.cast("string"), product_id=lines.product_id.cast("string")
+    )
     joined = lines.join(paid, lines.l_order == paid.p_order)
-    return joined.select(member_id=joined.member_id, product_id=joined.product_id,
-                         order_id=joined.l_order, day=joined.day)
+    return joined.select(
+        member_id=joined.member_id,
+        product_id=joined.product_id,
+        order_id=joined.l_order,
+        day=joined.day,
+    )
 
 
-def interaction_table(tables: Mapping[str, ir.Table], *, as_of: dt.date,
-                      weights: Mapping[str, float] | None = None,
-                      start: dt.date | None = None) -> ir.Table:
+def interaction_table(
+    tables: Mapping[str, ir.Table],
+    *,
+    as_of: dt.date,
+    weights: Mapping[str, float] | None = None,
+    start: dt.date | None = None,
+) -> ir.Table:
     """The Ibis expression of :data:`INTERACTION_COLUMNS` (see the module notes).
 
     ``tables`` needs ``orders`` and ``order_items``; ``events`` is used when present.
@@ -91,41 +116,66 @@ def interaction_table(tables: Mapping[str, ir.Table], *, as_of: dt.date,
     w = check_weights(weights)
     for name in ("orders", "order_items"):
         if name not in tables:
-            raise MissingTableError(f"recommendations need the {name} table; load it with "
-                                    f"`memberlens ingest {name} FILE`")
+            raise MissingTableError(
+                f"recommendations need the {name} table; load it with "
+                f"`memberlens ingest {name} FILE`"
+            )
     lines = purchase_lines(tables["orders"], tables["order_items"], end=as_of, start=start)
     bought = lines.group_by(["member_id", "product_id"]).aggregate(
-        purchase_days=lines.day.nunique().cast("int64"))
-    parts = [bought.select("member_id", "product_id",
-                           weight=(bought.purchase_days * w["order"]).cast("float64"),
-                           purchase_days=bought.purchase_days)]
+        purchase_days=lines.day.nunique().cast("int64")
+    )
+    parts = [
+        bought.select(
+            "member_id",
+            "product_id",
+            weight=(bought.purchase_days * w["order"]).cast("float64"),
+            purchase_days=bought.purchase_days,
+        )
+    ]
     event_weights = {k: v for k, v in w.items() if k not in _PURCHASE_EVENTS and v > 0}
     events = tables.get("events")
     if events is not None and event_weights:
         _require(events, "events", ("member_id", "product_id", "event_type", "occurred_at"))
         day = events.occurred_at.cast("timestamp").date()
-        keep = (events.member_id.notnull() & events.product_id.notnull()
-                & events.event_type.isin(list(event_weights)) & (day <= ibis.date(as_of)))
+        keep = (
+            events.member_id.notnull()
+            & events.product_id.notnull()
+            & events.event_type.isin(list(event_weights))
+            & (day <= ibis.date(as_of))
+        )
         if start is not None:
             keep &= day > ibis.date(start)
         chosen = events.filter(keep)
-        value = ibis.cases(*[(chosen.event_type == k, v) for k, v in event_weights.items()],
-                           else_=0.0)
-        scored = chosen.select(member_id=chosen.member_id.cast("string"),
-                               product_id=chosen.product_id.cast("string"),
-                               value=value.cast("float64"))
-        seen = scored.group_by(["member_id", "product_id"]).aggregate(
-            weight=scored.value.sum())
-        parts.append(seen.select("member_id", "product_id", weight=seen.weight,
-                                 purchase_days=ibis.literal(0, "int64")))
+        value = ibis.cases(
+            *[(chosen.event_type == k, v) for k, v in event_weights.items()], else_=0.0
+        )
+        scored = chosen.select(
+            member_id=chosen.member_id.cast("string"),
+            product_id=chosen.product_id.cast("string"),
+            value=value.cast("float64"),
+        )
+        seen = scored.group_by(["member_id", "product_id"]).aggregate(weight=scored.value.sum())
+        parts.append(
+            seen.select(
+                "member_id",
+                "product_id",
+                weight=seen.weight,
+                purchase_days=ibis.literal(0, "int64"),
+            )
+        )
     union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
     return union.group_by(["member_id", "product_id"]).aggregate(
-        weight=union.weight.sum(), purchase_days=union.purchase_days.sum().cast("int64"))
+        weight=union.weight.sum(), purchase_days=union.purchase_days.sum().cast("int64")
+    )
 
 
-def interactions_from_warehouse(con_or_tables, *, as_of: dt.date | str,
-                                weights: Mapping[str, float] | None = None,
-                                start: dt.date | str | None = None) -> pa.Table:
+def interactions_from_warehouse(
+    con_or_tables,
+    *,
+    as_of: dt.date | str,
+    weights: Mapping[str, float] | None = None,
+    start: dt.date | str | None = None,
+) -> pa.Table:
     """Member x product implicit feedback as an Arrow table: member_id, product_id, weight,
     purchase_days, sorted by member and product.
 
@@ -149,8 +199,8 @@ def interactions_from_warehouse(con_or_tables, *, as_of: dt.date | str,
     """
     day = as_day(as_of, name="as_of")
     first = as_day(start, name="start") if start is not None else None
-    expr = interaction_table(named_tables(con_or_tables), as_of=day, weights=weights,
-                             start=first)
+    expr = interaction_table(named_tables(con_or_tables), as_of=day, weights=weights, start=first)
     table = expr.to_pyarrow()
     return table.select(list(INTERACTION_COLUMNS)).sort_by(
-        [("member_id", "ascending"), ("product_id", "ascending")])
+        [("member_id", "ascending"), ("product_id", "ascending")]
+    )

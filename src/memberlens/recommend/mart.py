@@ -23,17 +23,38 @@ from memberlens.recommend.interactions import interactions_from_warehouse, purch
 from memberlens.recommend.model import Recommender
 from memberlens.recommend.together import bought_together
 
-__all__ = ["MART_BOUGHT_TOGETHER_COLUMNS", "MART_RECOMMENDATION_COLUMNS", "basket_rules",
-           "product_labels", "recommendation_mart"]
+__all__ = [
+    "MART_BOUGHT_TOGETHER_COLUMNS",
+    "MART_RECOMMENDATION_COLUMNS",
+    "basket_rules",
+    "product_labels",
+    "recommendation_mart",
+]
 
-MART_RECOMMENDATION_COLUMNS = ("member_id", "rank", "product_id", "product_name", "category",
-                               "score", "reason_en", "reason_zh", "source")
-MART_BOUGHT_TOGETHER_COLUMNS = ("product_id", "rank", "other_product_id", "other_product_name",
-                                "confidence", "lift")
+MART_RECOMMENDATION_COLUMNS = (
+    "member_id",
+    "rank",
+    "product_id",
+    "product_name",
+    "category",
+    "score",
+    "reason_en",
+    "reason_zh",
+    "source",
+)
+MART_BOUGHT_TOGETHER_COLUMNS = (
+    "product_id",
+    "rank",
+    "other_product_id",
+    "other_product_name",
+    "confidence",
+    "lift",
+)
 
 
-def basket_rules(orders, items, *, as_of: dt.date, min_baskets: int = 5,
-                 min_confidence: float = 0.01) -> pd.DataFrame:
+def basket_rules(
+    orders, items, *, as_of: dt.date, min_baskets: int = 5, min_confidence: float = 0.01
+) -> pd.DataFrame:
     """Pair rules ``{a} => b`` (arules semantics) on the paid baskets up to ``as_of``."""
     from memberlens.baskets import association_rules
 
@@ -42,8 +63,13 @@ def basket_rules(orders, items, *, as_of: dt.date, min_baskets: int = 5,
     if pairs.num_rows == 0:
         return pd.DataFrame()
     n = len(pc.unique(pairs.column("basket_id")))
-    return association_rules(pairs, min_support=min(1.0, max(int(min_baskets), 1) / n),
-                             min_confidence=min_confidence, min_len=2, max_len=2)
+    return association_rules(
+        pairs,
+        min_support=min(1.0, max(int(min_baskets), 1) / n),
+        min_confidence=min_confidence,
+        min_len=2,
+        max_len=2,
+    )
 
 
 def product_labels(model: Recommender, product_ids, *, with_category: bool) -> dict[str, pa.Array]:
@@ -51,30 +77,39 @@ def product_labels(model: Recommender, product_ids, *, with_category: bool) -> d
     found = codes >= 0
     safe = pa.array(np.maximum(codes, 0))
     names = pa.array(model.item_names_, pa.string()).take(safe)
-    names = pc.if_else(pa.array(found), names,
-                               pa.array(np.asarray(product_ids).astype(str), pa.string()))
+    names = pc.if_else(
+        pa.array(found), names, pa.array(np.asarray(product_ids).astype(str), pa.string())
+    )
     out = {"name": names}
     if with_category:
         cat_codes = np.where(found, model.item_category_[np.maximum(codes, 0)], -1)
         if len(model.categories_):
-            cats = pa.array(model.categories_, pa.string()).take(pa.array(np.maximum(cat_codes,
-                                                                                     0)))
-            cats = pc.if_else(pa.array(cat_codes >= 0), cats,
-                                      pa.nulls(len(cat_codes), pa.string()))
+            cats = pa.array(model.categories_, pa.string()).take(pa.array(np.maximum(cat_codes, 0)))
+            cats = pc.if_else(pa.array(cat_codes >= 0), cats, pa.nulls(len(cat_codes), pa.string()))
         else:
             cats = pa.nulls(len(cat_codes), pa.string())
         out["category"] = cats
     return out
 
 
-def recommendation_mart(orders, items, products, events, *, as_of: dt.date | str, k: int = 10,
-                        kind: str = "hybrid", params: dict | None = None, rules=None,
-                        together_k: int = 10, min_baskets: int = 5,
-                        batch_size: int | None = None,
-                        progress: Callable[[str], None] | None = None,
-                        as_arrow: bool = False,
-                        sink: Callable[[pa.Table], None] | None = None,
-                        ) -> tuple[pd.DataFrame | pa.Table | int, pd.DataFrame]:
+def recommendation_mart(
+    orders,
+    items,
+    products,
+    events,
+    *,
+    as_of: dt.date | str,
+    k: int = 10,
+    kind: str = "hybrid",
+    params: dict | None = None,
+    rules=None,
+    together_k: int = 10,
+    min_baskets: int = 5,
+    batch_size: int | None = None,
+    progress: Callable[[str], None] | None = None,
+    as_arrow: bool = False,
+    sink: Callable[[pa.Table], None] | None = None,
+) -> tuple[pd.DataFrame | pa.Table | int, pd.DataFrame]:
     """(recommendations, bought together) as of ``as_of`` from Ibis tables (``products`` and
     ``events`` may be None).
 
@@ -94,18 +129,21 @@ def recommendation_mart(orders, items, products, events, *, as_of: dt.date | str
     day = as_day(as_of, name="as_of")
     tables = {"orders": orders, "order_items": items, "products": products, "events": events}
     say("interactions")
-    train = interactions_from_warehouse({n: t for n, t in tables.items() if t is not None},
-                                        as_of=day)
+    train = interactions_from_warehouse(
+        {n: t for n, t in tables.items() if t is not None}, as_of=day
+    )
     catalogue = products.to_pyarrow() if products is not None else None
     say(f"fitting {kind}")
     model = Recommender(**{**(params or {}), "kind": kind}).fit(train, products=catalogue)
     say("recommending")
     parts = []
     handed = 0
-    for batch in model.recommend_arrow_batches(np.asarray(model.members_), k=k,
-                                               batch_size=batch_size):
-        extra = product_labels(model, batch.column("product_id").to_numpy(zero_copy_only=False),
-                               with_category=True)
+    for batch in model.recommend_arrow_batches(
+        np.asarray(model.members_), k=k, batch_size=batch_size
+    ):
+        extra = product_labels(
+            model, batch.column("product_id").to_numpy(zero_copy_only=False), with_category=True
+        )
         batch = batch.add_column(3, "product_name", extra["name"])
         batch = batch.add_column(4, "category", extra["category"])
         if sink is not None:
@@ -116,22 +154,36 @@ def recommendation_mart(orders, items, products, events, *, as_of: dt.date | str
     if sink is not None:
         recs = handed
     elif as_arrow:
-        recs = pa.concat_tables(parts) if parts else pa.table(
-            {c: pa.array([], pa.string()) for c in MART_RECOMMENDATION_COLUMNS})
+        recs = (
+            pa.concat_tables(parts)
+            if parts
+            else pa.table({c: pa.array([], pa.string()) for c in MART_RECOMMENDATION_COLUMNS})
+        )
     else:
-        recs = (pa.concat_tables(parts).to_pandas() if parts
-                else pd.DataFrame({c: [] for c in MART_RECOMMENDATION_COLUMNS}))
+        recs = (
+            pa.concat_tables(parts).to_pandas()
+            if parts
+            else pd.DataFrame({c: [] for c in MART_RECOMMENDATION_COLUMNS})
+        )
     say("bought together")
     if rules is None:
         rules = basket_rules(orders, items, as_of=day, min_baskets=min_baskets)
-    together = bought_together(rules, together_k) if len(rules) else pd.DataFrame(
-        {c: [] for c in ("product_id", "rank", "other_product_id", "confidence", "lift")})
+    together = (
+        bought_together(rules, together_k)
+        if len(rules)
+        else pd.DataFrame(
+            {c: [] for c in ("product_id", "rank", "other_product_id", "confidence", "lift")}
+        )
+    )
     together = together.astype({"product_id": str, "other_product_id": str})
     other = product_labels(model, together["other_product_id"].to_numpy(), with_category=False)
     together.insert(3, "other_product_name", other["name"].to_pandas())
     if sink is None:
-        recs = (recs.select(list(MART_RECOMMENDATION_COLUMNS)) if as_arrow
-                else recs[list(MART_RECOMMENDATION_COLUMNS)])
+        recs = (
+            recs.select(list(MART_RECOMMENDATION_COLUMNS))
+            if as_arrow
+            else recs[list(MART_RECOMMENDATION_COLUMNS)]
+        )
     return recs, together[list(MART_BOUGHT_TOGETHER_COLUMNS)].reset_index(drop=True)
 
 
@@ -144,6 +196,5 @@ def _compact(batch: pa.Table) -> pa.Table:
     for name in _REPEATED:
         col = batch.column(name)
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            batch = batch.set_column(batch.column_names.index(name), name,
-                                     col.dictionary_encode())
+            batch = batch.set_column(batch.column_names.index(name), name, col.dictionary_encode())
     return batch

@@ -26,8 +26,16 @@ import pandas as pd
 
 from memberlens.exceptions import DataError
 
-__all__ = ["catalogue_coverage", "dcg", "hit_rate", "hits_matrix", "ndcg_at_k",
-           "precision_at_k", "ranking_metrics", "recall_at_k"]
+__all__ = [
+    "catalogue_coverage",
+    "dcg",
+    "hit_rate",
+    "hits_matrix",
+    "ndcg_at_k",
+    "precision_at_k",
+    "ranking_metrics",
+    "recall_at_k",
+]
 
 
 def _hits(hits, k: int) -> np.ndarray:
@@ -45,8 +53,10 @@ def _hits(hits, k: int) -> np.ndarray:
 def _relevant(n_relevant, rows: int) -> np.ndarray:
     counts = np.asarray(n_relevant, dtype=float)
     if counts.shape != (rows,) or (counts < 1).any():
-        raise DataError("n_relevant: one count >= 1 per member (members with nothing "
-                        "relevant cannot be scored; leave them out)")
+        raise DataError(
+            "n_relevant: one count >= 1 per member (members with nothing "
+            "relevant cannot be scored; leave them out)"
+        )
     return counts
 
 
@@ -66,8 +76,9 @@ def hit_rate(hits, k: int) -> np.ndarray:
     return _hits(hits, k).any(axis=1).astype(float)
 
 
-def dcg(gains, *, variant: Literal["standard", "jarvelin"] = "standard",
-        base: float = 2.0) -> np.ndarray:
+def dcg(
+    gains, *, variant: Literal["standard", "jarvelin"] = "standard", base: float = 2.0
+) -> np.ndarray:
     """Cumulated DCG vector of one ranked list of ``gains`` (graded or 0/1).
 
     ``"standard"``: ``sum_{j<=i} g_j / log_base(j + 1)``; ``"jarvelin"``: Järvelin &
@@ -101,14 +112,16 @@ def catalogue_coverage(recommended_items, catalogue_size: int) -> float:
     return len(pd.unique(np.asarray(recommended_items, dtype=object))) / int(catalogue_size)
 
 
-def hits_matrix(recommendations: pd.DataFrame, relevant: pd.DataFrame,
-                k: int) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+def hits_matrix(
+    recommendations: pd.DataFrame, relevant: pd.DataFrame, k: int
+) -> tuple[pd.Index, np.ndarray, np.ndarray]:
     """(members, hits ``members x k``, relevant counts) for the members of ``relevant``
     (member_id, product_id; duplicates ignored) from ``recommendations`` (member_id, rank,
     product_id)."""
-    for name, frame, columns in (("recommendations", recommendations,
-                                  ("member_id", "rank", "product_id")),
-                                 ("relevant", relevant, ("member_id", "product_id"))):
+    for name, frame, columns in (
+        ("recommendations", recommendations, ("member_id", "rank", "product_id")),
+        ("relevant", relevant, ("member_id", "product_id")),
+    ):
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise DataError(f"{name}: missing column(s) {missing}; found {list(frame.columns)}")
@@ -122,18 +135,22 @@ def hits_matrix(recommendations: pd.DataFrame, relevant: pd.DataFrame,
     return members, hits, counts
 
 
-def ranking_metrics(recommendations: pd.DataFrame, relevant: pd.DataFrame, *, k: int,
-                    catalogue_size: int) -> dict[str, float]:
+def ranking_metrics(
+    recommendations: pd.DataFrame, relevant: pd.DataFrame, *, k: int, catalogue_size: int
+) -> dict[str, float]:
     """Mean precision@k, recall@k, NDCG@k and hit rate over the members of ``relevant``, and
     the catalogue coverage of ``recommendations`` (ranks up to ``k``)."""
     members, hits, counts = hits_matrix(recommendations, relevant, k)
     if len(members) == 0:
-        raise DataError("relevant: no member bought anything in the test period; choose an "
-                        "earlier cutoff")
+        raise DataError(
+            "relevant: no member bought anything in the test period; choose an earlier cutoff"
+        )
     shown = recommendations.loc[recommendations["rank"] <= k, "product_id"]
-    return {"members": int(len(members)),
-            "precision": float(precision_at_k(hits, k).mean()),
-            "recall": float(recall_at_k(hits, counts, k).mean()),
-            "ndcg": float(ndcg_at_k(hits, counts, k).mean()),
-            "hit_rate": float(hit_rate(hits, k).mean()),
-            "coverage": catalogue_coverage(shown, catalogue_size)}
+    return {
+        "members": int(len(members)),
+        "precision": float(precision_at_k(hits, k).mean()),
+        "recall": float(recall_at_k(hits, counts, k).mean()),
+        "ndcg": float(ndcg_at_k(hits, counts, k).mean()),
+        "hit_rate": float(hit_rate(hits, k).mean()),
+        "coverage": catalogue_coverage(shown, catalogue_size),
+    }

@@ -42,8 +42,15 @@ __all__ = ["KINDS", "RECOMMENDATION_COLUMNS", "Recommender"]
 
 Kind = Literal["als", "item_knn", "popular", "hybrid"]
 KINDS = ("als", "item_knn", "popular", "hybrid")
-RECOMMENDATION_COLUMNS = ("member_id", "rank", "product_id", "score", "reason_en",
-                          "reason_zh", "source")
+RECOMMENDATION_COLUMNS = (
+    "member_id",
+    "rank",
+    "product_id",
+    "score",
+    "reason_en",
+    "reason_zh",
+    "source",
+)
 FORMAT_VERSION = 1
 _SCORE_CELLS = 8_000_000  # members x items per scoring batch (a few tens of MB per matrix)
 
@@ -64,8 +71,7 @@ def _positive_int(name: str, value) -> int:
 
 
 def _number(name: str, value, *, low: float = 0.0, high: float = np.inf) -> float:
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not low <= value <= high):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
         raise ConfigError(f"{name}: must be a number in [{low}, {high}], got {value!r}")
     return float(value)
 
@@ -80,14 +86,26 @@ class Recommender(BaseEstimator):
     -1 = none), ``item_names_``.
     """
 
-    def __init__(self, *, kind: Kind = "hybrid", factors: int = 32,
-                 regularization: float = 0.05, alpha: float = 10.0, iterations: int = 15,
-                 neighbours: int = 100, hybrid_weights: tuple = (0.3, 0.5, 0.2),
-                 scaling: Literal["log", "none"] = "log", event_weights: dict | None = None,
-                 exclude_bought: Literal["non_replenishment", "all", "none"] =
-                 "non_replenishment", replenishment="auto", repeat_rate: float = 0.2,
-                 min_repeat_buyers: int = 5, max_per_category: int | None = 4,
-                 random_state: int | None = 0, num_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        kind: Kind = "hybrid",
+        factors: int = 32,
+        regularization: float = 0.05,
+        alpha: float = 10.0,
+        iterations: int = 15,
+        neighbours: int = 100,
+        hybrid_weights: tuple = (0.3, 0.5, 0.2),
+        scaling: Literal["log", "none"] = "log",
+        event_weights: dict | None = None,
+        exclude_bought: Literal["non_replenishment", "all", "none"] = "non_replenishment",
+        replenishment="auto",
+        repeat_rate: float = 0.2,
+        min_repeat_buyers: int = 5,
+        max_per_category: int | None = 4,
+        random_state: int | None = 0,
+        num_threads: int | None = None,
+    ) -> None:
         self.kind = kind
         self.factors = factors
         self.regularization = regularization
@@ -116,20 +134,27 @@ class Recommender(BaseEstimator):
         _number("repeat_rate", self.repeat_rate, high=1.0)
         weights = tuple(self.hybrid_weights)
         if len(weights) != 3 or sum(_number("hybrid_weights", w) for w in weights) <= 0:
-            raise ConfigError(f"hybrid_weights: three numbers >= 0 (ALS, item kNN, "
-                              f"popularity) with a positive sum, got {self.hybrid_weights!r}")
+            raise ConfigError(
+                f"hybrid_weights: three numbers >= 0 (ALS, item kNN, "
+                f"popularity) with a positive sum, got {self.hybrid_weights!r}"
+            )
         if self.scaling not in ("log", "none"):
-            raise ConfigError(f"scaling: must be 'log' (log(1 + weight)) or 'none', got "
-                              f"{self.scaling!r}")
+            raise ConfigError(
+                f"scaling: must be 'log' (log(1 + weight)) or 'none', got {self.scaling!r}"
+            )
         if self.exclude_bought not in ("non_replenishment", "all", "none"):
-            raise ConfigError(f"exclude_bought: must be 'non_replenishment', 'all' or 'none', "
-                              f"got {self.exclude_bought!r}")
+            raise ConfigError(
+                f"exclude_bought: must be 'non_replenishment', 'all' or 'none', "
+                f"got {self.exclude_bought!r}"
+            )
         if self.max_per_category is not None:
             _positive_int("max_per_category", self.max_per_category)
-        if self.num_threads is not None and (isinstance(self.num_threads, bool)
-                                             or int(self.num_threads) < 0):
-            raise ConfigError(f"num_threads: must be >= 0 (0 = all cores) or None, got "
-                              f"{self.num_threads!r}")
+        if self.num_threads is not None and (
+            isinstance(self.num_threads, bool) or int(self.num_threads) < 0
+        ):
+            raise ConfigError(
+                f"num_threads: must be >= 0 (0 = all cores) or None, got {self.num_threads!r}"
+            )
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, interactions, y=None, *, products=None) -> Recommender:
@@ -140,8 +165,10 @@ class Recommender(BaseEstimator):
         self._check_params()
         catalogue = self._catalogue(products)
         encoded = encode_interactions(
-            interactions, weights=check_weights(self.event_weights),
-            extra_items=None if catalogue is None else catalogue["product_id"].to_numpy())
+            interactions,
+            weights=check_weights(self.event_weights),
+            extra_items=None if catalogue is None else catalogue["product_id"].to_numpy(),
+        )
         self.members_, self.items_ = encoded.members, encoded.items
         confidence = encoded.weights.astype(np.float32)
         if self.scaling == "log":
@@ -170,9 +197,11 @@ class Recommender(BaseEstimator):
             raise DataError("products.product_id: empty values; every catalogue row needs an id")
         duplicated = frame["product_id"].duplicated()
         if duplicated.any():
-            raise DataError(f"products.product_id: {int(duplicated.sum())} duplicate id(s), e.g. "
-                            f"{frame.loc[duplicated, 'product_id'].iloc[0]!r}; keep one row per "
-                            "product")
+            raise DataError(
+                f"products.product_id: {int(duplicated.sum())} duplicate id(s), e.g. "
+                f"{frame.loc[duplicated, 'product_id'].iloc[0]!r}; keep one row per "
+                "product"
+            )
         return frame
 
     def _describe_items(self, catalogue: pd.DataFrame | None) -> None:
@@ -189,10 +218,12 @@ class Recommender(BaseEstimator):
         if "active" in aligned.columns:
             listed &= aligned["active"].fillna(True).astype(bool).to_numpy()
         self.recommendable_ = np.asarray(listed, dtype=bool)
-        names = (aligned["name"] if "name" in aligned.columns
-                 else pd.Series(np.nan, index=aligned.index))
-        self.item_names_ = np.asarray(names.astype(object).where(names.notna(), ids.astype(str))
-                                      .astype(str), dtype=str)
+        names = (
+            aligned["name"] if "name" in aligned.columns else pd.Series(np.nan, index=aligned.index)
+        )
+        self.item_names_ = np.asarray(
+            names.astype(object).where(names.notna(), ids.astype(str)).astype(str), dtype=str
+        )
         if "category" in aligned.columns and aligned["category"].notna().any():
             codes, uniques = pd.factorize(aligned["category"].astype(object), sort=True)
             self.item_category_ = codes.astype(np.int64)
@@ -216,18 +247,24 @@ class Recommender(BaseEstimator):
         if rule is None:
             return np.zeros(len(self.items_), dtype=bool)
         if isinstance(rule, str) and rule not in ("auto", "data", "catalogue"):
-            raise ConfigError(f"replenishment: 'auto', 'data', 'catalogue', None or a list of "
-                              f"product ids; got {rule!r}")
+            raise ConfigError(
+                f"replenishment: 'auto', 'data', 'catalogue', None or a list of "
+                f"product ids; got {rule!r}"
+            )
         if not isinstance(rule, str):
             return self.items_.isin(pd.Index(list(rule)).astype(self.items_.dtype))
         declared = declared_replenishment(catalogue, self.items_)
         if rule == "catalogue":
-            return (np.zeros(len(self.items_), dtype=bool) if declared is None
-                    else np.asarray(declared))
+            return (
+                np.zeros(len(self.items_), dtype=bool) if declared is None else np.asarray(declared)
+            )
         return replenishment_mask(
-            self.purchases_, category_codes=self.item_category_,
-            threshold=float(self.repeat_rate), min_buyers=int(self.min_repeat_buyers),
-            declared=declared if rule == "auto" else None)
+            self.purchases_,
+            category_codes=self.item_category_,
+            threshold=float(self.repeat_rate),
+            min_buyers=int(self.min_repeat_buyers),
+            declared=declared if rule == "auto" else None,
+        )
 
     def _fit_als(self, threads: int) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -237,9 +274,13 @@ class Recommender(BaseEstimator):
         # (and makes implicit warn): one BLAS thread while fitting, nothing changed globally
         with threadpool_limits(limits=1, user_api="blas"):
             model = AlternatingLeastSquares(
-                factors=int(self.factors), regularization=float(self.regularization),
-                alpha=float(self.alpha), iterations=int(self.iterations),
-                random_state=self.random_state, num_threads=threads)
+                factors=int(self.factors),
+                regularization=float(self.regularization),
+                alpha=float(self.alpha),
+                iterations=int(self.iterations),
+                random_state=self.random_state,
+                num_threads=threads,
+            )
             model.fit(self.user_items_, show_progress=False)
         self.user_factors_ = np.asarray(model.user_factors)
         self.item_factors_ = np.asarray(model.item_factors)
@@ -274,11 +315,11 @@ class Recommender(BaseEstimator):
         score = np.empty((b, n), dtype=np.float32)
         source = np.empty((b, n), dtype=np.int8)
         if warm.any():
-            key[warm], score[warm], source[warm] = _scoring.score_batch(self, rows[warm],
-                                                                        self.kind)
+            key[warm], score[warm], source[warm] = _scoring.score_batch(self, rows[warm], self.kind)
         if (~warm).any():  # cold members: what is popular
             key[~warm], score[~warm], source[~warm] = _scoring.score_batch(
-                self, np.zeros((~warm).sum(), dtype=np.int64), "popular")
+                self, np.zeros((~warm).sum(), dtype=np.int64), "popular"
+            )
         key[:, ~self.recommendable_] = -np.inf
         if self.exclude_bought != "none" and warm.any():
             bought = self.purchases_[rows[warm]].tocoo()
@@ -289,29 +330,38 @@ class Recommender(BaseEstimator):
             else:
                 key[np.flatnonzero(warm)[bought.row], cols] = -np.inf
         if opt is not None and len(opt):
-            chosen = pd.DataFrame({"member_id": ids, "pos": np.arange(b)}).merge(opt,
-                                                                                 on="member_id")
+            chosen = pd.DataFrame({"member_id": ids, "pos": np.arange(b)}).merge(
+                opt, on="member_id"
+            )
             if len(chosen):
                 blocked = np.zeros((b, len(self.categories_)), dtype=bool)
                 blocked[chosen["pos"].to_numpy(), chosen["code"].to_numpy()] = True
                 codes = self.item_category_
                 key[blocked[:, np.maximum(codes, 0)] & (codes >= 0)] = -np.inf
-        recs = top_k(key, k, category=self.item_category_,
-                     max_per_category=self.max_per_category)
+        recs = top_k(key, k, category=self.item_category_, max_per_category=self.max_per_category)
         return self._frame(ids, rows, recs, score, source)
 
     def _names_arrow(self) -> tuple[pa.Array, pa.Array, pa.Array]:
         """Item names, category names and product ids as Arrow arrays (built once)."""
         cached = getattr(self, "_arrow_names", None)
         if cached is None or cached[0] is not self.item_names_:
-            cached = (self.item_names_, pa.array(self.item_names_, pa.string()),
-                      pa.array(self.categories_, pa.string()),
-                      pa.array(np.asarray(self.items_)))
+            cached = (
+                self.item_names_,
+                pa.array(self.item_names_, pa.string()),
+                pa.array(self.categories_, pa.string()),
+                pa.array(np.asarray(self.items_)),
+            )
             self._arrow_names = cached
         return cached[1], cached[2], cached[3]
 
-    def _frame(self, ids: np.ndarray, rows: np.ndarray, recs: np.ndarray, score: np.ndarray,
-               source: np.ndarray) -> pa.Table:
+    def _frame(
+        self,
+        ids: np.ndarray,
+        rows: np.ndarray,
+        recs: np.ndarray,
+        score: np.ndarray,
+        source: np.ndarray,
+    ) -> pa.Table:
         r, j = np.nonzero(recs >= 0)
         items = recs[r, j]
         member_rows = rows[r]
@@ -328,39 +378,44 @@ class Recommender(BaseEstimator):
                 open_ = chosen[kind[chosen] == 3]
                 if open_.size == 0 or similar is None:
                     break
-                anchor = explanations.anchors(items[open_], member_rows[open_], history,
-                                              similar)
+                anchor = explanations.anchors(items[open_], member_rows[open_], history, similar)
                 found = anchor >= 0
                 kind[open_[found]] = code
                 subject[open_[found]] = anchor[found]
         names, categories, product_ids = self._names_arrow()
-        reason_en, reason_zh = explanations.reason_texts(kind, subject, names,
-                                                         self.item_category_, categories)
-        return pa.table({
-            "member_id": pa.array(ids[r]),
-            "rank": pa.array(j + 1, pa.int64()),
-            "product_id": product_ids.take(pa.array(items)),
-            "score": pa.array(score[r, items].astype(np.float64)),
-            "reason_en": reason_en,
-            "reason_zh": reason_zh,
-            "source": pa.array(np.asarray(_scoring.SOURCES)[src], pa.string()),
-        })
+        reason_en, reason_zh = explanations.reason_texts(
+            kind, subject, names, self.item_category_, categories
+        )
+        return pa.table(
+            {
+                "member_id": pa.array(ids[r]),
+                "rank": pa.array(j + 1, pa.int64()),
+                "product_id": product_ids.take(pa.array(items)),
+                "score": pa.array(score[r, items].astype(np.float64)),
+                "reason_en": reason_en,
+                "reason_zh": reason_zh,
+                "source": pa.array(np.asarray(_scoring.SOURCES)[src], pa.string()),
+            }
+        )
 
     def _batch_rows(self, batch_size: int | None) -> int:
         if batch_size is not None:
             return _positive_int("batch_size", batch_size)
         return max(1, min(10_000, _SCORE_CELLS // max(1, len(self.items_))))
 
-    def recommend_batches(self, member_ids, k: int = 10, *, opted_out=None,
-                          batch_size: int | None = None) -> Iterator[pd.DataFrame]:
+    def recommend_batches(
+        self, member_ids, k: int = 10, *, opted_out=None, batch_size: int | None = None
+    ) -> Iterator[pd.DataFrame]:
         """:meth:`recommend`, one frame per batch of members (bounded memory: a batch holds
         ``batch_size x items`` scores; by default about 8 million cells)."""
-        for table in self.recommend_arrow_batches(member_ids, k, opted_out=opted_out,
-                                                  batch_size=batch_size):
+        for table in self.recommend_arrow_batches(
+            member_ids, k, opted_out=opted_out, batch_size=batch_size
+        ):
             yield table.to_pandas()
 
-    def recommend_arrow_batches(self, member_ids, k: int = 10, *, opted_out=None,
-                                batch_size: int | None = None) -> Iterator[pa.Table]:
+    def recommend_arrow_batches(
+        self, member_ids, k: int = 10, *, opted_out=None, batch_size: int | None = None
+    ) -> Iterator[pa.Table]:
         """:meth:`recommend_batches` as Arrow tables (no pandas copy of the text columns)."""
         check_is_fitted(self, "members_")
         k = _positive_int("k", k)
@@ -368,10 +423,11 @@ class Recommender(BaseEstimator):
         opt = self._opt_out_frame(opted_out)
         step = self._batch_rows(batch_size)
         for start in range(0, len(ids), step):
-            yield self._batch(ids[start:start + step], k, opt)
+            yield self._batch(ids[start : start + step], k, opt)
 
-    def recommend(self, member_ids, k: int = 10, *, opted_out=None,
-                  batch_size: int | None = None) -> pd.DataFrame:
+    def recommend(
+        self, member_ids, k: int = 10, *, opted_out=None, batch_size: int | None = None
+    ) -> pd.DataFrame:
         """Top ``k`` items per member: member_id, rank (1 = best), product_id, score,
         reason_en, reason_zh, source (``als``, ``item_knn`` or ``popular``).
 
@@ -384,7 +440,7 @@ class Recommender(BaseEstimator):
         ids = _as_ids(member_ids)
         opt = self._opt_out_frame(opted_out)
         step = self._batch_rows(batch_size)
-        parts = [self._batch(ids[s:s + step], k, opt) for s in range(0, len(ids), step)]
+        parts = [self._batch(ids[s : s + step], k, opt) for s in range(0, len(ids), step)]
         if not parts:
             return pd.DataFrame({c: [] for c in RECOMMENDATION_COLUMNS})
         return pa.concat_tables(parts).to_pandas()

@@ -24,8 +24,7 @@ _CATALOGUE = ("orders", "order_items", "products", "events")
 def _last_order_day(con) -> dt.date:
     last = con.table("orders").ordered_at.max().execute()
     if last is None or pd.isna(last):
-        raise DataError("orders is empty: load orders first with "
-                        "`memberlens ingest orders FILE`")
+        raise DataError("orders is empty: load orders first with `memberlens ingest orders FILE`")
     return pd.Timestamp(last).date()
 
 
@@ -43,9 +42,14 @@ def _from_mart(con, member_ids: list[str], k: int) -> pd.DataFrame | None:
     return rows.sort_values(["_order", "rank"]).drop(columns="_order").reset_index(drop=True)
 
 
-def recommend_for_project(project, member_ids: list[str], *, k: int = 10,
-                          kind: str | None = None,
-                          as_of: dt.date | str | None = None) -> pd.DataFrame:
+def recommend_for_project(
+    project,
+    member_ids: list[str],
+    *,
+    k: int = 10,
+    kind: str | None = None,
+    as_of: dt.date | str | None = None,
+) -> pd.DataFrame:
     """Top ``k`` per member with product name and category (see the module notes)."""
     from memberlens.engine.warehouse import open_warehouse
     from memberlens.recommend.interactions import interactions_from_warehouse
@@ -60,8 +64,11 @@ def recommend_for_project(project, member_ids: list[str], *, k: int = 10,
             cached = _from_mart(con, ids, k)
             if cached is not None:
                 return cached
-        day = (as_day(as_of, name="as_of") if as_of is not None
-               else project.as_of or _last_order_day(con))
+        day = (
+            as_day(as_of, name="as_of")
+            if as_of is not None
+            else project.as_of or _last_order_day(con)
+        )
         interactions = interactions_from_warehouse(con, as_of=day)
         present = set(con.list_tables())
         products = con.table("products").to_pyarrow() if "products" in present else None
@@ -75,9 +82,14 @@ def recommend_for_project(project, member_ids: list[str], *, k: int = 10,
     return recs
 
 
-def evaluate_project(project, *, cutoff: dt.date | str | None = None, k: int = 10,
-                     horizon_days: int | None = None,
-                     kinds: tuple[str, ...] = ("popular", "als", "item_knn", "hybrid")):
+def evaluate_project(
+    project,
+    *,
+    cutoff: dt.date | str | None = None,
+    k: int = 10,
+    horizon_days: int | None = None,
+    kinds: tuple[str, ...] = ("popular", "als", "item_knn", "hybrid"),
+):
     """:func:`evaluate_recommender` on the project's warehouse; the default cutoff is 90 days
     before the last order day."""
     from memberlens.engine.warehouse import open_warehouse
@@ -86,9 +98,11 @@ def evaluate_project(project, *, cutoff: dt.date | str | None = None, k: int = 1
     warehouse = open_warehouse(project, read_only=True)
     try:
         con = warehouse.con
-        day = (as_day(cutoff, name="cutoff") if cutoff is not None
-               else _last_order_day(con) - dt.timedelta(days=90))
-        return evaluate_recommender(con, cutoff=day, k=k, kinds=kinds,
-                                    horizon_days=horizon_days)
+        day = (
+            as_day(cutoff, name="cutoff")
+            if cutoff is not None
+            else _last_order_day(con) - dt.timedelta(days=90)
+        )
+        return evaluate_recommender(con, cutoff=day, k=k, kinds=kinds, horizon_days=horizon_days)
     finally:
         warehouse.close()

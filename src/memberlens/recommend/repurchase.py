@@ -31,9 +31,14 @@ def repeat_purchase_rates(purchases: sp.csr_matrix) -> tuple[np.ndarray, np.ndar
     return buyers, repeaters
 
 
-def replenishment_mask(purchases: sp.csr_matrix, *, category_codes: np.ndarray | None,
-                       threshold: float, min_buyers: int,
-                       declared: np.ndarray | None = None) -> np.ndarray:
+def replenishment_mask(
+    purchases: sp.csr_matrix,
+    *,
+    category_codes: np.ndarray | None,
+    threshold: float,
+    min_buyers: int,
+    declared: np.ndarray | None = None,
+) -> np.ndarray:
     """Boolean per item: rebought (see the module notes) or declared by the catalogue."""
     buyers, repeaters = repeat_purchase_rates(purchases)
     rate = np.divide(repeaters, buyers, out=np.zeros(len(buyers)), where=buyers > 0)

@@ -1,4 +1,4 @@
-""""Bought together" (经常一起购买): for each product, the products most often in the same
+""" "Bought together" (经常一起购买): for each product, the products most often in the same
 basket, from association rules (:func:`memberlens.baskets.association_rules`).
 
 Only rules with one item on each side count (``{a} => b``). For product ``a`` the others are
@@ -18,8 +18,15 @@ from memberlens.exceptions import ConfigError, DataError
 
 __all__ = ["BOUGHT_TOGETHER_COLUMNS", "bought_together"]
 
-BOUGHT_TOGETHER_COLUMNS = ("product_id", "rank", "other_product_id", "confidence", "lift",
-                           "support", "count")
+BOUGHT_TOGETHER_COLUMNS = (
+    "product_id",
+    "rank",
+    "other_product_id",
+    "confidence",
+    "lift",
+    "support",
+    "count",
+)
 
 
 def _single_antecedents(rules: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -30,10 +37,18 @@ def _single_antecedents(rules: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         single = rules["antecedent_size"].to_numpy() == 1
         return single, antecedent.to_numpy(dtype=object)
     values = antecedent.to_numpy(dtype=object)
-    sizes = np.fromiter((len(a) if isinstance(a, (tuple, list, frozenset, set)) else 1
-                         for a in values), dtype=np.int64, count=len(values))
-    first = np.array([next(iter(a)) if isinstance(a, (tuple, list, frozenset, set)) and a
-                      else a for a in values], dtype=object)
+    sizes = np.fromiter(
+        (len(a) if isinstance(a, (tuple, list, frozenset, set)) else 1 for a in values),
+        dtype=np.int64,
+        count=len(values),
+    )
+    first = np.array(
+        [
+            next(iter(a)) if isinstance(a, (tuple, list, frozenset, set)) and a else a
+            for a in values
+        ],
+        dtype=object,
+    )
     return sizes == 1, first
 
 
@@ -56,19 +71,28 @@ def bought_together(rules: pd.DataFrame, k: int = 5, *, min_lift: float = 1.0) -
     needed = ("antecedent", "consequent", "confidence", "lift", "support", "count")
     missing = [c for c in needed if c not in rules.columns]
     if missing:
-        raise DataError(f"rules: missing column(s) {missing}; pass the frame of "
-                        "memberlens.baskets.association_rules (or the rules mart)")
+        raise DataError(
+            f"rules: missing column(s) {missing}; pass the frame of "
+            "memberlens.baskets.association_rules (or the rules mart)"
+        )
     if rules.empty:
         return pd.DataFrame({c: [] for c in BOUGHT_TOGETHER_COLUMNS})
     single, item = _single_antecedents(rules)
     keep = single & (rules["lift"].to_numpy() > float(min_lift))
-    frame = pd.DataFrame({"product_id": item[keep],
-                          "other_product_id": rules["consequent"].to_numpy(dtype=object)[keep],
-                          "confidence": rules["confidence"].to_numpy()[keep],
-                          "lift": rules["lift"].to_numpy()[keep],
-                          "support": rules["support"].to_numpy()[keep],
-                          "count": rules["count"].to_numpy()[keep]})
-    frame = frame.sort_values(["product_id", "confidence", "lift", "other_product_id"],
-                              ascending=[True, False, False, True], ignore_index=True)
+    frame = pd.DataFrame(
+        {
+            "product_id": item[keep],
+            "other_product_id": rules["consequent"].to_numpy(dtype=object)[keep],
+            "confidence": rules["confidence"].to_numpy()[keep],
+            "lift": rules["lift"].to_numpy()[keep],
+            "support": rules["support"].to_numpy()[keep],
+            "count": rules["count"].to_numpy()[keep],
+        }
+    )
+    frame = frame.sort_values(
+        ["product_id", "confidence", "lift", "other_product_id"],
+        ascending=[True, False, False, True],
+        ignore_index=True,
+    )
     frame.insert(1, "rank", frame.groupby("product_id", sort=False).cumcount() + 1)
     return frame[frame["rank"] <= k].reset_index(drop=True)[list(BOUGHT_TOGETHER_COLUMNS)]

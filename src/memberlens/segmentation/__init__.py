@@ -20,10 +20,26 @@ from memberlens.segmentation.tiers import (
     ValueTierModel,
 )
 
-__all__ = ["CN8", "COMPONENTS", "DEFAULT_WEIGHTS", "RFM11", "RF_GRID", "RFMScorer", "SCHEMES",
-           "Segment", "SegmentScheme", "TIERS", "TierRule", "ValueTierModel", "assign_segments",
-           "quantile_edges", "scheme_from_dict", "scores_from_edges", "segment_table"]
+__all__ = [
+    "CN8",
+    "COMPONENTS",
+    "DEFAULT_WEIGHTS",
+    "RFM11",
+    "RF_GRID",
+    "SCHEMES",
+    "TIERS",
+    "RFMScorer",
+    "Segment",
+    "SegmentScheme",
+    "TierRule",
+    "ValueTierModel",
+    "assign_segments",
+    "quantile_edges",
+    "scheme_from_dict",
+    "scores_from_edges",
+    "segment_table",
+]
 
-from memberlens.segmentation.clusters import ClusterResult, cluster_members  # noqa: E402
+from memberlens.segmentation.clusters import ClusterResult, cluster_members
 
 __all__ += ["ClusterResult", "cluster_members"]

@@ -25,12 +25,15 @@ __all__ = ["cluster_profiles"]
 MIN_LIFT = 1.2
 MIN_CATEGORY_SHARE = 0.05
 _LABELS = {  # column -> (English phrase, Chinese phrase)
-    "total_spend": ("total spend", "累计消费"), "monetary_value": ("average repeat order",
-                                                                 "复购客单价"),
-    "frequency": ("repeat purchases", "复购次数"), "aov": ("order value", "客单价"),
+    "total_spend": ("total spend", "累计消费"),
+    "monetary_value": ("average repeat order", "复购客单价"),
+    "frequency": ("repeat purchases", "复购次数"),
+    "aov": ("order value", "客单价"),
     "days_since_last": ("days since last purchase", "距上次购买天数"),
-    "clv": ("predicted CLV", "预测终身价值"), "p_alive": ("P(alive)", "存活概率"),
-    "engagement": ("engagement", "互动度"), "refund_share": ("refund share", "退款占比"),
+    "clv": ("predicted CLV", "预测终身价值"),
+    "p_alive": ("P(alive)", "存活概率"),
+    "engagement": ("engagement", "互动度"),
+    "refund_share": ("refund share", "退款占比"),
 }
 
 
@@ -39,22 +42,33 @@ def cluster_profiles(frame: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
     ``ratio_<col>`` for every numeric column, ``top_categories`` (list of
     ``{"category", "share", "lift"}``), ``name_en``, ``name_zh``, ``description_en``,
     ``description_zh``. Sizes add up to the members, size-weighted means to the base means."""
-    numeric = [c for c in frame.columns if c != "member_id"
-               and pd.api.types.is_numeric_dtype(frame[c])
-               and not pd.api.types.is_bool_dtype(frame[c])]
+    numeric = [
+        c
+        for c in frame.columns
+        if c != "member_id"
+        and pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+    ]
     values = frame[numeric].astype(float)
     base = values.mean()
     groups = values.groupby(labels)
     means = groups.mean()
     sizes = groups.size()
-    out = pd.DataFrame({"cluster": sizes.index.astype(int), "size": sizes.to_numpy(),
-                        "share": sizes.to_numpy() / len(frame)})
+    out = pd.DataFrame(
+        {
+            "cluster": sizes.index.astype(int),
+            "size": sizes.to_numpy(),
+            "share": sizes.to_numpy() / len(frame),
+        }
+    )
     for column in numeric:
         out[f"mean_{column}"] = means[column].to_numpy()
         denominator = base[column]
-        out[f"ratio_{column}"] = (means[column].to_numpy() / denominator
-                                  if denominator not in (0, 0.0) and np.isfinite(denominator)
-                                  else np.nan)
+        out[f"ratio_{column}"] = (
+            means[column].to_numpy() / denominator
+            if denominator not in (0, 0.0) and np.isfinite(denominator)
+            else np.nan
+        )
     out["top_categories"] = _top_categories(frame, labels, out["cluster"].to_numpy())
     names = [_name(row) for row in out.to_dict(orient="records")]
     out["name_en"], out["name_zh"] = _unique(names, out["top_categories"], out["cluster"])
@@ -74,10 +88,21 @@ def _top_categories(frame, labels, clusters) -> list[list[dict]]:
     out = []
     for cluster in clusters:
         row = pd.DataFrame({"share": within.loc[cluster], "lift": lift.loc[cluster]})
-        row = row[(row["lift"] >= MIN_LIFT) & (row["share"] >= MIN_CATEGORY_SHARE)
-                  & (row.index != "(none)")].sort_values("lift", ascending=False).head(3)
-        out.append([{"category": str(c), "share": float(r.share), "lift": float(r.lift)}
-                    for c, r in row.iterrows()])
+        row = (
+            row[
+                (row["lift"] >= MIN_LIFT)
+                & (row["share"] >= MIN_CATEGORY_SHARE)
+                & (row.index != "(none)")
+            ]
+            .sort_values("lift", ascending=False)
+            .head(3)
+        )
+        out.append(
+            [
+                {"category": str(c), "share": float(r.share), "lift": float(r.lift)}
+                for c, r in row.iterrows()
+            ]
+        )
     return out
 
 
@@ -95,8 +120,13 @@ def _name(row) -> tuple[str, str]:
     spend = _ratio(row, "total_spend", "monetary_value", "clv")
     freq = _ratio(row, "frequency", "order_count")
     idle = _ratio(row, "days_since_last", "recency")
-    en, zh = (("High-spend", "高消费") if spend >= 1.5 else ("Low-spend", "低消费")
-              if spend <= 0.6 else ("Mid-spend", "中等消费"))
+    en, zh = (
+        ("High-spend", "高消费")
+        if spend >= 1.5
+        else ("Low-spend", "低消费")
+        if spend <= 0.6
+        else ("Mid-spend", "中等消费")
+    )
     if idle >= 1.5:
         kind = ("lapsing", "流失风险客户")
     elif freq >= 1.5:
@@ -130,11 +160,15 @@ def _phrases(row, base, zh: bool) -> list[str]:
         if ratio is None or not np.isfinite(ratio):
             continue
         if zh:
-            parts.append(f"{label_zh}为整体的 {ratio:.1f} 倍（{row[f'mean_{column}']:.4g} 对 "
-                         f"{base[column]:.4g}）")
+            parts.append(
+                f"{label_zh}为整体的 {ratio:.1f} 倍（{row[f'mean_{column}']:.4g} 对 "
+                f"{base[column]:.4g}）"
+            )
         else:
-            parts.append(f"{label_en} {ratio:.1f}x the base ({row[f'mean_{column}']:.4g} vs "
-                         f"{base[column]:.4g})")
+            parts.append(
+                f"{label_en} {ratio:.1f}x the base ({row[f'mean_{column}']:.4g} vs "
+                f"{base[column]:.4g})"
+            )
     return parts[:4]
 
 
@@ -142,8 +176,9 @@ def _describe_en(row, base) -> str:
     text = f"{row['size']:,} members ({row['share']:.1%}): "
     text += "; ".join(_phrases(row, base, False))
     if row["top_categories"]:
-        text += "; favours " + ", ".join(f"{c['category']} (lift {c['lift']:.1f})"
-                                         for c in row["top_categories"])
+        text += "; favours " + ", ".join(
+            f"{c['category']} (lift {c['lift']:.1f})" for c in row["top_categories"]
+        )
     return text + "."
 
 
@@ -151,6 +186,7 @@ def _describe_zh(row, base) -> str:
     text = f"{row['size']:,} 名会员（{row['share']:.1%}）："
     text += "；".join(_phrases(row, base, True))
     if row["top_categories"]:
-        text += "；偏好品类：" + "、".join(f"{c['category']}（提升度 {c['lift']:.1f}）"
-                                       for c in row["top_categories"])
+        text += "；偏好品类：" + "、".join(
+            f"{c['category']}（提升度 {c['lift']:.1f}）" for c in row["top_categories"]
+        )
     return text + "。"

@@ -42,19 +42,45 @@ import pandas as pd
 from memberlens.exceptions import ConfigError, DataError
 from memberlens.segmentation._cluster_profiles import cluster_profiles
 
-__all__ = ["ClusterResult", "DEFAULT_COLUMNS", "LOG_COLUMNS", "cluster_members",
-           "scale_features"]
+__all__ = [
+    "DEFAULT_COLUMNS",
+    "LOG_COLUMNS",
+    "ClusterResult",
+    "cluster_members",
+    "scale_features",
+]
 
 Method = Literal["kmeans", "ward", "hdbscan"]
 
 #: feature columns used by default (those present in the frame)
-DEFAULT_COLUMNS: tuple[str, ...] = ("frequency", "total_spend", "aov", "days_since_last", "T",
-                                    "refund_share", "clv", "p_alive", "engagement")
+DEFAULT_COLUMNS: tuple[str, ...] = (
+    "frequency",
+    "total_spend",
+    "aov",
+    "days_since_last",
+    "T",
+    "refund_share",
+    "clv",
+    "p_alive",
+    "engagement",
+)
 #: skewed money / count columns that are log-transformed before standardising
-LOG_COLUMNS: frozenset[str] = frozenset({
-    "frequency", "order_count", "purchase_days", "monetary_value", "total_spend", "aov", "clv",
-    "refunded_amount", "events_90d", "interactions_90d", "engagement", "expected_purchases_90d",
-})
+LOG_COLUMNS: frozenset[str] = frozenset(
+    {
+        "frequency",
+        "order_count",
+        "purchase_days",
+        "monetary_value",
+        "total_spend",
+        "aov",
+        "clv",
+        "refunded_amount",
+        "events_90d",
+        "interactions_90d",
+        "engagement",
+        "expected_purchases_90d",
+    }
+)
 K_RANGE = range(2, 9)
 SELECTION_SAMPLE = 5_000
 WARD_SAMPLE = 20_000
@@ -93,10 +119,15 @@ class ClusterResult:
         return self.profiles
 
     def to_dict(self) -> dict:
-        return {"method": self.method, "k": self.k, "columns": list(self.columns),
-                "sample_size": self.sample_size, "random_state": self.random_state,
-                "selection": self.selection.to_dict(orient="records"),
-                "profiles": self.profiles.to_dict(orient="records")}
+        return {
+            "method": self.method,
+            "k": self.k,
+            "columns": list(self.columns),
+            "sample_size": self.sample_size,
+            "random_state": self.random_state,
+            "selection": self.selection.to_dict(orient="records"),
+            "profiles": self.profiles.to_dict(orient="records"),
+        }
 
 
 def scale_features(frame: pd.DataFrame, columns) -> np.ndarray:
@@ -109,9 +140,15 @@ def scale_features(frame: pd.DataFrame, columns) -> np.ndarray:
     return values
 
 
-def cluster_members(features, *, method: Method = "kmeans", k: int | Literal["auto"] = "auto",
-                    columns=None, sample_size: int = 200_000,
-                    random_state: int = 0) -> ClusterResult:
+def cluster_members(
+    features,
+    *,
+    method: Method = "kmeans",
+    k: int | Literal["auto"] = "auto",
+    columns=None,
+    sample_size: int = 200_000,
+    random_state: int = 0,
+) -> ClusterResult:
     """Cluster members on their features and profile each cluster.
 
     ``features``: a pandas frame or Ibis table with ``member_id`` and numeric columns (the
@@ -141,8 +178,11 @@ def _cluster(frame, method, k, columns, sample_size, random_state) -> ClusterRes
     raw = scale_features(frame, columns)
     rng = np.random.default_rng(random_state)
     n = len(frame)
-    cap = {"kmeans": sample_size, "ward": min(sample_size, WARD_SAMPLE),
-           "hdbscan": min(sample_size, HDBSCAN_SAMPLE)}[method]
+    cap = {
+        "kmeans": sample_size,
+        "ward": min(sample_size, WARD_SAMPLE),
+        "hdbscan": min(sample_size, HDBSCAN_SAMPLE),
+    }[method]
     sample = np.sort(rng.choice(n, cap, replace=False)) if n > cap else np.arange(n)
     scaler = StandardScaler().fit(raw[sample])
     scaled = scaler.transform(raw)
@@ -158,24 +198,37 @@ def _cluster(frame, method, k, columns, sample_size, random_state) -> ClusterRes
     original = frame[list(columns)].astype(float).groupby(labels).mean()
     profiles = cluster_profiles(frame, labels)
     names = profiles.set_index("cluster")
-    out = pd.DataFrame({"member_id": frame["member_id"].to_numpy(), "cluster": labels,
-                        "name_en": names["name_en"].reindex(labels).to_numpy(),
-                        "name_zh": names["name_zh"].reindex(labels).to_numpy()})
-    return ClusterResult(method=method, k=len(found), columns=tuple(columns), labels=out,
-                         profiles=profiles, centers=original.rename_axis("cluster"),
-                         scaled_centers=centers, selection=selection,
-                         sample_size=len(sample), random_state=random_state)
+    out = pd.DataFrame(
+        {
+            "member_id": frame["member_id"].to_numpy(),
+            "cluster": labels,
+            "name_en": names["name_en"].reindex(labels).to_numpy(),
+            "name_zh": names["name_zh"].reindex(labels).to_numpy(),
+        }
+    )
+    return ClusterResult(
+        method=method,
+        k=len(found),
+        columns=tuple(columns),
+        labels=out,
+        profiles=profiles,
+        centers=original.rename_axis("cluster"),
+        scaled_centers=centers,
+        selection=selection,
+        sample_size=len(sample),
+        random_state=random_state,
+    )
 
 
 def nearest_centroid(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
     """Index of the nearest centre (squared Euclidean) per row, in batches of
     :data:`ASSIGN_BATCH` rows; ties go to the lower index, as in ``KMeans.predict``."""
     out = np.empty(len(points), dtype=np.int64)
-    center_sq = (centers ** 2).sum(axis=1)
+    center_sq = (centers**2).sum(axis=1)
     for start in range(0, len(points), ASSIGN_BATCH):
-        block = points[start:start + ASSIGN_BATCH]
+        block = points[start : start + ASSIGN_BATCH]
         # |x - c|^2 = |x|^2 - 2 x.c + |c|^2; |x|^2 is constant per row
-        out[start:start + len(block)] = np.argmin(center_sq - 2.0 * block @ centers.T, axis=1)
+        out[start : start + len(block)] = np.argmin(center_sq - 2.0 * block @ centers.T, axis=1)
     return out
 
 
@@ -189,8 +242,10 @@ def _fit_labels(points: np.ndarray, method: str, k, random_state: int) -> np.nda
     min_size = max(10, len(points) // 100)
     labels = HDBSCAN(min_cluster_size=min_size, copy=True).fit(points).labels_
     if (labels >= 0).sum() == 0:
-        raise DataError(f"method: HDBSCAN found no cluster among {len(points):,} members "
-                        "(every point is noise); use method='kmeans' or 'ward'")
+        raise DataError(
+            f"method: HDBSCAN found no cluster among {len(points):,} members "
+            "(every point is noise); use method='kmeans' or 'ward'"
+        )
     return labels
 
 
@@ -212,8 +267,13 @@ def _select_k(points: np.ndarray, method: str, rng, random_state: int) -> pd.Dat
             found = np.unique(boot)
             centers = np.vstack([points[idx][boot == c].mean(axis=0) for c in found])
             aris.append(adjusted_rand_score(labels, nearest_centroid(points, centers)))
-        rows.append({"k": k, "silhouette": float(silhouette_score(points, labels)),
-                     "stability": float(np.mean(aris))})
+        rows.append(
+            {
+                "k": k,
+                "silhouette": float(silhouette_score(points, labels)),
+                "stability": float(np.mean(aris)),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -228,37 +288,47 @@ def _as_pandas(features) -> pd.DataFrame:
         return features.reset_index(drop=True)
     if hasattr(features, "to_pandas"):
         return features.to_pandas().reset_index(drop=True)
-    raise DataError(f"features: expected a pandas DataFrame or an Ibis table, got "
-                    f"{type(features).__name__}; pass rfm_summary(...) or the mart_members table")
+    raise DataError(
+        f"features: expected a pandas DataFrame or an Ibis table, got "
+        f"{type(features).__name__}; pass rfm_summary(...) or the mart_members table"
+    )
 
 
 def _check(frame: pd.DataFrame, method, k, columns, sample_size) -> list[str]:
     if method not in ("kmeans", "ward", "hdbscan"):
         raise ConfigError(f"method: must be 'kmeans', 'ward' or 'hdbscan', got {method!r}")
     if method == "hdbscan" and k != "auto":
-        raise ConfigError(f"k: HDBSCAN finds its own number of clusters, got k={k!r}; "
-                          "leave k='auto' or use method='kmeans' or 'ward'")
+        raise ConfigError(
+            f"k: HDBSCAN finds its own number of clusters, got k={k!r}; "
+            "leave k='auto' or use method='kmeans' or 'ward'"
+        )
     if k != "auto" and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2):
         raise ConfigError(f"k: must be 'auto' or an integer >= 2, got {k!r}")
     if not isinstance(sample_size, (int, np.integer)) or sample_size < 10:
         raise ConfigError(f"sample_size: must be an integer >= 10, got {sample_size!r}")
     if "member_id" not in frame.columns:
-        raise DataError("features: column 'member_id' is missing; pass the output of "
-                        "rfm_summary or the mart_members table")
+        raise DataError(
+            "features: column 'member_id' is missing; pass the output of "
+            "rfm_summary or the mart_members table"
+        )
     if columns is None:
         columns = [c for c in DEFAULT_COLUMNS if c in frame.columns]
     columns = list(columns)
     missing = [c for c in columns if c not in frame.columns]
     if missing or not columns:
-        raise DataError(f"columns: {missing or 'none'} not in the features (found "
-                        f"{list(frame.columns)}); pass columns= that exist")
+        raise DataError(
+            f"columns: {missing or 'none'} not in the features (found "
+            f"{list(frame.columns)}); pass columns= that exist"
+        )
     bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
     if bad:
         raise DataError(f"columns: {bad} are not numeric; pass numeric columns only")
     nulls = {c: int(frame[c].isna().sum()) for c in columns if frame[c].isna().any()}
     if nulls:
-        raise DataError(f"columns: missing values {nulls}; fill or drop those members first, "
-                        "or leave the columns out with columns=")
+        raise DataError(
+            f"columns: missing values {nulls}; fill or drop those members first, "
+            "or leave the columns out with columns="
+        )
     if k != "auto" and k > len(frame):
         raise DataError(f"k: {k} clusters asked for {len(frame)} members; use a smaller k")
     if len(frame) < 3:

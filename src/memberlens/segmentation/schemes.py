@@ -29,8 +29,17 @@ import pandas as pd
 from memberlens.exceptions import ConfigError
 from memberlens.segmentation.scores import RFMScorer
 
-__all__ = ["CN8", "RF_GRID", "RFM11", "SCHEMES", "Segment", "SegmentScheme", "assign_segments",
-           "scheme_from_dict", "segment_table"]
+__all__ = [
+    "CN8",
+    "RFM11",
+    "RF_GRID",
+    "SCHEMES",
+    "Segment",
+    "SegmentScheme",
+    "assign_segments",
+    "scheme_from_dict",
+    "segment_table",
+]
 
 Level = Literal["high", "low"]
 Range = tuple[int, int]
@@ -67,11 +76,13 @@ class SegmentScheme:
     def __post_init__(self) -> None:
         where = f"segment scheme {self.name!r}"
         if self.kind not in ("score_ranges", "high_low"):
-            raise ConfigError(f"{where}: kind must be 'score_ranges' or 'high_low', got "
-                              f"{self.kind!r}")
+            raise ConfigError(
+                f"{where}: kind must be 'score_ranges' or 'high_low', got {self.kind!r}"
+            )
         if self.reference not in ("mean", "median"):
-            raise ConfigError(f"{where}: reference must be 'mean' or 'median', got "
-                              f"{self.reference!r}")
+            raise ConfigError(
+                f"{where}: reference must be 'mean' or 'median', got {self.reference!r}"
+            )
         if not self.segments:
             raise ConfigError(f"{where}: declares no segments; add at least one [[segment]]")
         keys = [s.key for s in self.segments] + ([self.fallback.key] if self.fallback else [])
@@ -88,20 +99,36 @@ class SegmentScheme:
             return
         if self.kind == "high_low":
             if cond not in ("high", "low"):
-                raise ConfigError(f"{where}: must be 'high' or 'low' in a high_low scheme, "
-                                  f"got {cond!r}")
+                raise ConfigError(
+                    f"{where}: must be 'high' or 'low' in a high_low scheme, got {cond!r}"
+                )
             return
-        if (not isinstance(cond, tuple) or len(cond) != 2
-                or not all(isinstance(v, int) for v in cond)
-                or not 1 <= cond[0] <= cond[1] <= self.n_bins):
-            raise ConfigError(f"{where}: must be a score range [low, high] with 1 <= low <= high "
-                              f"<= {self.n_bins}, got {cond!r}")
+        if (
+            not isinstance(cond, tuple)
+            or len(cond) != 2
+            or not all(isinstance(v, int) for v in cond)
+            or not 1 <= cond[0] <= cond[1] <= self.n_bins
+        ):
+            raise ConfigError(
+                f"{where}: must be a score range [low, high] with 1 <= low <= high "
+                f"<= {self.n_bins}, got {cond!r}"
+            )
 
     def to_frame(self) -> pd.DataFrame:
         """The rules as a table (for docs and reports)."""
-        rows = [{"key": s.key, "en": s.en, "zh": s.zh, "R": s.r, "F": s.f, "M": s.m,
-                 "description_en": s.description_en, "description_zh": s.description_zh}
-                for s in self.segments + ((self.fallback,) if self.fallback else ())]
+        rows = [
+            {
+                "key": s.key,
+                "en": s.en,
+                "zh": s.zh,
+                "R": s.r,
+                "F": s.f,
+                "M": s.m,
+                "description_en": s.description_en,
+                "description_zh": s.description_zh,
+            }
+            for s in self.segments + ((self.fallback,) if self.fallback else ())
+        ]
         return pd.DataFrame(rows)
 
 
@@ -116,11 +143,12 @@ CN8 = SegmentScheme(
     kind="high_low",
     reference="mean",
     source="The RFM 8-class scheme common in Chinese CRM practice (e.g. 阿里云/神策 RFM 模型 "
-           "guides): each of R, F, M high or low against its mean",
+    "guides): each of R, F, M high or low against its mean",
     segments=(
         _cn("important_value", "high", "high", "high", "重要价值客户", "Important value"),
-        _cn("important_development", "high", "low", "high", "重要发展客户",
-            "Important development"),
+        _cn(
+            "important_development", "high", "low", "high", "重要发展客户", "Important development"
+        ),
         _cn("important_retention", "low", "high", "high", "重要保持客户", "Important retention"),
         _cn("important_winback", "low", "low", "high", "重要挽留客户", "Important win-back"),
         _cn("general_value", "high", "high", "low", "一般价值客户", "General value"),
@@ -146,30 +174,100 @@ RFM11 = SegmentScheme(
     name="rfm11",
     kind="score_ranges",
     source="R package rfm (A. Hebbali), vignette 'RFM Analysis', segment table "
-           "(R/F/M score ranges), after Putler's RFM segments; rule order changed so that "
-           "every segment can match",
+    "(R/F/M score ranges), after Putler's RFM segments; rule order changed so that "
+    "every segment can match",
     segments=(
-        _en("champions", "Champions", "冠军客户", (4, 5), (4, 5), (4, 5),
-            "Bought recently, buy often and spend the most"),
-        _en("cant_lose_them", "Can't Lose Them", "不能失去的客户", (1, 1), (4, 5), (4, 5),
-            "Made big purchases and often, but a long time ago"),
+        _en(
+            "champions",
+            "Champions",
+            "冠军客户",
+            (4, 5),
+            (4, 5),
+            (4, 5),
+            "Bought recently, buy often and spend the most",
+        ),
+        _en(
+            "cant_lose_them",
+            "Can't Lose Them",
+            "不能失去的客户",
+            (1, 1),
+            (4, 5),
+            (4, 5),
+            "Made big purchases and often, but a long time ago",
+        ),
         _en("new", "New", "新客户", (4, 5), (1, 1), (1, 1), "Bought recently, but not often"),
-        _en("promising", "Promising", "有潜力客户", (3, 4), (1, 1), (1, 1),
-            "Recent shoppers, but have not spent much"),
-        _en("loyal", "Loyal", "忠诚客户", (2, 5), (3, 5), (3, 5),
-            "Spend good money, responsive to promotions"),
-        _en("potential_loyalist", "Potential Loyalist", "潜在忠诚客户", (3, 5), (1, 3), (1, 3),
-            "Recent customers, spent a good amount, bought more than once"),
-        _en("need_attention", "Need Attention", "需要关注客户", (2, 3), (2, 3), (2, 3),
-            "Above average recency, frequency and monetary values"),
-        _en("about_to_sleep", "About to Sleep", "即将沉睡客户", (2, 3), (1, 2), (1, 2),
-            "Below average recency, frequency and monetary values"),
-        _en("at_risk", "At Risk", "流失风险客户", (1, 2), (2, 5), (2, 5),
-            "Spent big money, purchased often but a long time ago"),
-        _en("lost", "Lost", "已流失客户", (1, 1), (1, 1), (1, 1),
-            "Lowest recency, frequency and monetary scores"),
-        _en("hibernating", "Hibernating", "沉睡客户", (1, 2), (1, 2), (1, 2),
-            "Low spenders, low frequency, purchased a long time ago"),
+        _en(
+            "promising",
+            "Promising",
+            "有潜力客户",
+            (3, 4),
+            (1, 1),
+            (1, 1),
+            "Recent shoppers, but have not spent much",
+        ),
+        _en(
+            "loyal",
+            "Loyal",
+            "忠诚客户",
+            (2, 5),
+            (3, 5),
+            (3, 5),
+            "Spend good money, responsive to promotions",
+        ),
+        _en(
+            "potential_loyalist",
+            "Potential Loyalist",
+            "潜在忠诚客户",
+            (3, 5),
+            (1, 3),
+            (1, 3),
+            "Recent customers, spent a good amount, bought more than once",
+        ),
+        _en(
+            "need_attention",
+            "Need Attention",
+            "需要关注客户",
+            (2, 3),
+            (2, 3),
+            (2, 3),
+            "Above average recency, frequency and monetary values",
+        ),
+        _en(
+            "about_to_sleep",
+            "About to Sleep",
+            "即将沉睡客户",
+            (2, 3),
+            (1, 2),
+            (1, 2),
+            "Below average recency, frequency and monetary values",
+        ),
+        _en(
+            "at_risk",
+            "At Risk",
+            "流失风险客户",
+            (1, 2),
+            (2, 5),
+            (2, 5),
+            "Spent big money, purchased often but a long time ago",
+        ),
+        _en(
+            "lost",
+            "Lost",
+            "已流失客户",
+            (1, 1),
+            (1, 1),
+            (1, 1),
+            "Lowest recency, frequency and monetary scores",
+        ),
+        _en(
+            "hibernating",
+            "Hibernating",
+            "沉睡客户",
+            (1, 2),
+            (1, 2),
+            (1, 2),
+            "Low spenders, low frequency, purchased a long time ago",
+        ),
     ),
     fallback=Segment(key="others", en="Others", zh="其他"),
 )
@@ -180,9 +278,9 @@ RF_GRID = SegmentScheme(
     name="rf_grid",
     kind="score_ranges",
     source="The R/F score grid used in many RFM tutorials (seg_map: [1-2][1-2] hibernating, "
-           "[1-2][3-4] at risk, [1-2]5 can't lose, 3[1-2] about to sleep, 33 need attention, "
-           "[3-4][4-5] loyal, 41 promising, 51 new, [4-5][2-3] potential loyalists, "
-           "5[4-5] champions)",
+    "[1-2][3-4] at risk, [1-2]5 can't lose, 3[1-2] about to sleep, 33 need attention, "
+    "[3-4][4-5] loyal, 41 promising, 51 new, [4-5][2-3] potential loyalists, "
+    "5[4-5] champions)",
     segments=(
         _en("hibernating", "Hibernating", "沉睡客户", (1, 2), (1, 2), None, ""),
         _en("at_risk", "At Risk", "流失风险客户", (1, 2), (3, 4), None, ""),
@@ -211,15 +309,22 @@ def _condition(value: Any, where: str) -> Range | Level | None:
 def _segment(data: Mapping[str, Any], where: str) -> Segment:
     missing = [k for k in ("key", "en", "zh") if not data.get(k)]
     if missing:
-        raise ConfigError(f"{where}: missing {', '.join(missing)} (every segment needs a key and "
-                          "names in English (en) and Chinese (zh))")
+        raise ConfigError(
+            f"{where}: missing {', '.join(missing)} (every segment needs a key and "
+            "names in English (en) and Chinese (zh))"
+        )
     unknown = set(data) - {"key", "en", "zh", "r", "f", "m", "description_en", "description_zh"}
     if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: key, en, zh, "
-                          "r, f, m, description_en, description_zh")
+        raise ConfigError(
+            f"{where}: unknown field(s) {sorted(unknown)}; allowed: key, en, zh, "
+            "r, f, m, description_en, description_zh"
+        )
     return Segment(
-        key=str(data["key"]), en=str(data["en"]), zh=str(data["zh"]),
-        r=_condition(data.get("r"), f"{where}.r"), f=_condition(data.get("f"), f"{where}.f"),
+        key=str(data["key"]),
+        en=str(data["en"]),
+        zh=str(data["zh"]),
+        r=_condition(data.get("r"), f"{where}.r"),
+        f=_condition(data.get("f"), f"{where}.f"),
         m=_condition(data.get("m"), f"{where}.m"),
         description_en=str(data.get("description_en", "")),
         description_zh=str(data.get("description_zh", "")),
@@ -237,14 +342,17 @@ def scheme_from_dict(name: str, data: Mapping[str, Any]) -> SegmentScheme:
     """
     where = f"segments.{name}"
     if "segments" not in data or not isinstance(data["segments"], list | tuple):
-        raise ConfigError(f"{where}: needs a list of segments ([[segments.{name}.segments]] "
-                          "tables with key, en, zh and r/f/m conditions)")
+        raise ConfigError(
+            f"{where}: needs a list of segments ([[segments.{name}.segments]] "
+            "tables with key, en, zh and r/f/m conditions)"
+        )
     unknown = set(data) - {"kind", "segments", "fallback", "reference", "source", "n_bins"}
     if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: kind, segments, "
-                          "fallback, reference, source, n_bins")
-    segments = tuple(_segment(s, f"{where}.segments[{i}]")
-                     for i, s in enumerate(data["segments"]))
+        raise ConfigError(
+            f"{where}: unknown field(s) {sorted(unknown)}; allowed: kind, segments, "
+            "fallback, reference, source, n_bins"
+        )
+    segments = tuple(_segment(s, f"{where}.segments[{i}]") for i, s in enumerate(data["segments"]))
     fallback = data.get("fallback")
     return SegmentScheme(
         name=name,
@@ -257,8 +365,9 @@ def scheme_from_dict(name: str, data: Mapping[str, Any]) -> SegmentScheme:
     )
 
 
-def _matches(scheme: SegmentScheme, seg: Segment, scores: pd.DataFrame,
-             high: dict[str, np.ndarray]) -> np.ndarray:
+def _matches(
+    scheme: SegmentScheme, seg: Segment, scores: pd.DataFrame, high: dict[str, np.ndarray]
+) -> np.ndarray:
     ok = np.ones(len(scores), dtype=bool)
     for metric in ("R", "F", "M"):
         cond = getattr(seg, metric.lower())
@@ -272,15 +381,18 @@ def _matches(scheme: SegmentScheme, seg: Segment, scores: pd.DataFrame,
     return ok
 
 
-def assign_segments(summary: pd.DataFrame, scheme: SegmentScheme, scorer: RFMScorer
-                    ) -> pd.DataFrame:
+def assign_segments(
+    summary: pd.DataFrame, scheme: SegmentScheme, scorer: RFMScorer
+) -> pd.DataFrame:
     """Scores and segment of every member: the columns of ``scorer.transform`` plus ``segment``
     (the key), ``segment_en`` and ``segment_zh``. Members matching no rule and no fallback get
     null segment columns.
     """
     if scheme.kind == "score_ranges" and scheme.n_bins != scorer.n_bins:
-        raise ConfigError(f"segment scheme {scheme.name!r}: written for {scheme.n_bins} score "
-                          f"bins but the scorer uses n_bins={scorer.n_bins}; use the same number")
+        raise ConfigError(
+            f"segment scheme {scheme.name!r}: written for {scheme.n_bins} score "
+            f"bins but the scorer uses n_bins={scorer.n_bins}; use the same number"
+        )
     scores = scorer.transform(summary)
     high: dict[str, np.ndarray] = {}
     if scheme.kind == "high_low":
@@ -288,17 +400,22 @@ def assign_segments(summary: pd.DataFrame, scheme: SegmentScheme, scorer: RFMSco
         columns = {"R": scorer.recency, "F": scorer.frequency, "M": scorer.monetary}
         for metric, column in columns.items():
             values = summary[column].to_numpy(dtype="float64")
-            high[metric] = (values < reference[metric] if metric == "R"
-                            else values > reference[metric])
+            high[metric] = (
+                values < reference[metric] if metric == "R" else values > reference[metric]
+            )
     conditions = [_matches(scheme, seg, scores, high) for seg in scheme.segments]
     # the first matching segment's position (-1: none), then its names by position: one
     # integer array, not one full-length array of names per segment and column
-    codes = np.select(conditions, [np.int16(i) for i in range(len(scheme.segments))],
-                      default=np.int16(-1)) if conditions else np.full(len(scores), -1)
+    codes = (
+        np.select(
+            conditions, [np.int16(i) for i in range(len(scheme.segments))], default=np.int16(-1)
+        )
+        if conditions
+        else np.full(len(scores), -1)
+    )
     for column, attr in (("segment", "key"), ("segment_en", "en"), ("segment_zh", "zh")):
         default = getattr(scheme.fallback, attr) if scheme.fallback else None
-        names = np.array([getattr(seg, attr) for seg in scheme.segments] + [default],
-                         dtype=object)
+        names = np.array([getattr(seg, attr) for seg in scheme.segments] + [default], dtype=object)
         scores[column] = names[codes]  # position -1 is the default, last in ``names``
     return scores
 
@@ -309,8 +426,10 @@ def segment_table(summary: ir.Table, scheme: SegmentScheme, scorer: RFMScorer) -
     Uses the scorer's stored edges, means and medians, so results equal the pandas version.
     """
     if scheme.kind == "score_ranges" and scheme.n_bins != scorer.n_bins:
-        raise ConfigError(f"segment scheme {scheme.name!r}: written for {scheme.n_bins} score "
-                          f"bins but the scorer uses n_bins={scorer.n_bins}; use the same number")
+        raise ConfigError(
+            f"segment scheme {scheme.name!r}: written for {scheme.n_bins} score "
+            f"bins but the scorer uses n_bins={scorer.n_bins}; use the same number"
+        )
     scored = scorer.score_table(summary)
     high: dict[str, ir.BooleanValue] = {}
     if scheme.kind == "high_low":
@@ -318,8 +437,7 @@ def segment_table(summary: ir.Table, scheme: SegmentScheme, scorer: RFMScorer) -
         columns = {"R": scorer.recency, "F": scorer.frequency, "M": scorer.monetary}
         for metric, column in columns.items():
             value = scored[column].cast("float64")
-            high[metric] = (value < reference[metric] if metric == "R"
-                            else value > reference[metric])
+            high[metric] = value < reference[metric] if metric == "R" else value > reference[metric]
     conditions = []
     for seg in scheme.segments:
         ok = ibis.literal(True)
@@ -336,7 +454,10 @@ def segment_table(summary: ir.Table, scheme: SegmentScheme, scorer: RFMScorer) -
     for column, attr in (("segment", "key"), ("segment_en", "en"), ("segment_zh", "zh")):
         default = getattr(scheme.fallback, attr) if scheme.fallback else None
         out[column] = ibis.cases(
-            *[(ok, getattr(seg, attr)) for ok, seg in zip(conditions, scheme.segments,
-                                                          strict=True)],
-            else_=ibis.literal(default, type="string"))
+            *[
+                (ok, getattr(seg, attr))
+                for ok, seg in zip(conditions, scheme.segments, strict=True)
+            ],
+            else_=ibis.literal(default, type="string"),
+        )
     return scored.mutate(**out)

@@ -32,14 +32,17 @@ def quantile_edges(values: np.ndarray | pd.Series, n_bins: int = 5) -> np.ndarra
     """The ``n_bins - 1`` inner quantile edges of ``values`` (linear interpolation)."""
     array = np.asarray(values, dtype="float64")
     if array.size == 0 or not np.isfinite(array).all():
-        raise DataError(f"quantile edges: need at least one finite value, got {array.size} values "
-                        f"of which {int((~np.isfinite(array)).sum())} are missing or infinite; "
-                        "drop members without purchases first")
+        raise DataError(
+            f"quantile edges: need at least one finite value, got {array.size} values "
+            f"of which {int((~np.isfinite(array)).sum())} are missing or infinite; "
+            "drop members without purchases first"
+        )
     return np.quantile(array, np.arange(1, n_bins) / n_bins)
 
 
-def scores_from_edges(values: np.ndarray | pd.Series, edges: np.ndarray, *,
-                      higher_is_better: bool = True) -> np.ndarray:
+def scores_from_edges(
+    values: np.ndarray | pd.Series, edges: np.ndarray, *, higher_is_better: bool = True
+) -> np.ndarray:
     """Scores 1..len(edges)+1; equal values share a score (see the module notes)."""
     below = np.searchsorted(edges, np.asarray(values, dtype="float64"), side="left")
     n_bins = len(edges) + 1
@@ -67,8 +70,14 @@ class RFMScorer(BaseEstimator):
     [4.2, 7.4, 17.4, 42.0]
     """
 
-    def __init__(self, *, n_bins: int = 5, recency: str = "days_since_last",
-                 frequency: str = "frequency", monetary: str = "total_spend"):
+    def __init__(
+        self,
+        *,
+        n_bins: int = 5,
+        recency: str = "days_since_last",
+        frequency: str = "frequency",
+        monetary: str = "total_spend",
+    ):
         self.n_bins = n_bins
         self.recency = recency
         self.frequency = frequency
@@ -83,16 +92,20 @@ class RFMScorer(BaseEstimator):
             summary = summary.select(*columns.values()).to_pandas()
         missing = [c for c in columns.values() if c not in summary.columns]
         if missing:
-            raise DataError(f"RFMScorer: summary lacks column(s) {', '.join(missing)}; pass the "
-                            "output of memberlens.features.rfm_summary or set recency=/frequency="
-                            "/monetary= to your column names")
+            raise DataError(
+                f"RFMScorer: summary lacks column(s) {', '.join(missing)}; pass the "
+                "output of memberlens.features.rfm_summary or set recency=/frequency="
+                "/monetary= to your column names"
+            )
         return summary
 
     def fit(self, summary: pd.DataFrame | ir.Table, y: object = None) -> RFMScorer:
         """Learn the quantile edges (and means, medians) of R, F and M."""
         if not isinstance(self.n_bins, int) or not 2 <= self.n_bins <= 10:
-            raise DataError(f"RFMScorer.n_bins: must be an integer from 2 to 10, got "
-                            f"{self.n_bins!r}; 5 is the usual choice")
+            raise DataError(
+                f"RFMScorer.n_bins: must be an integer from 2 to 10, got "
+                f"{self.n_bins!r}; 5 is the usual choice"
+            )
         frame = self._frame(summary)
         self.edges_ = {}
         self.means_ = {}
@@ -114,9 +127,10 @@ class RFMScorer(BaseEstimator):
         if "member_id" in frame.columns:
             out["member_id"] = frame["member_id"].to_numpy()
         for metric in METRICS:
-            out[metric] = scores_from_edges(frame[columns[metric]], self.edges_[metric],
-                                            higher_is_better=metric != "R")
-        out["rfm_cell"] = (out.R.astype(str) + out.F.astype(str) + out.M.astype(str))
+            out[metric] = scores_from_edges(
+                frame[columns[metric]], self.edges_[metric], higher_is_better=metric != "R"
+            )
+        out["rfm_cell"] = out.R.astype(str) + out.F.astype(str) + out.M.astype(str)
         out["rfm_total"] = out.R + out.F + out.M
         return out
 
@@ -127,8 +141,9 @@ class RFMScorer(BaseEstimator):
         scores = {}
         for metric in METRICS:
             value = summary[columns[metric]].cast("float64")
-            below = sum((ibis.ifelse(value > float(e), 1, 0) for e in self.edges_[metric]),
-                        ibis.literal(0))
+            below = sum(
+                (ibis.ifelse(value > float(e), 1, 0) for e in self.edges_[metric]), ibis.literal(0)
+            )
             score = below + 1 if metric != "R" else self.n_bins - below
             scores[metric] = score.cast("int64")
         scored = summary.mutate(**scores)
@@ -144,6 +159,7 @@ class RFMScorer(BaseEstimator):
         """The stored edges as a table (metric, column, edge index, value) for reports."""
         check_is_fitted(self, "edges_")
         columns = self._columns()
-        rows = [(m, columns[m], k + 1, float(e)) for m in METRICS
-                for k, e in enumerate(self.edges_[m])]
+        rows = [
+            (m, columns[m], k + 1, float(e)) for m in METRICS for k, e in enumerate(self.edges_[m])
+        ]
         return pd.DataFrame(rows, columns=["metric", "column", "edge", "value"])

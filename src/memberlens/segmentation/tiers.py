@@ -60,12 +60,20 @@ COMPONENTS: dict[str, tuple[str, bool, str, str]] = {
     "p_alive": ("p_alive", True, "P(alive)", "存活概率"),
     "engagement": ("engagement", True, "engagement", "互动度"),
 }
-DEFAULT_WEIGHTS: dict[str, float] = {"spend": 0.30, "frequency": 0.20, "recency": 0.15,
-                                     "clv": 0.20, "p_alive": 0.10, "engagement": 0.05}
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "spend": 0.30,
+    "frequency": 0.20,
+    "recency": 0.15,
+    "clv": 0.20,
+    "p_alive": 0.10,
+    "engagement": 0.05,
+}
 #: tier key -> (English, Chinese), in rule order
 TIERS: dict[str, tuple[str, str]] = {
-    "churn_risk": ("Churn risk", "流失风险"), "high_value": ("High value", "高价值"),
-    "medium_value": ("Medium value", "中价值"), "potential_value": ("Potential value", "潜力"),
+    "churn_risk": ("Churn risk", "流失风险"),
+    "high_value": ("High value", "高价值"),
+    "medium_value": ("Medium value", "中价值"),
+    "potential_value": ("Potential value", "潜力"),
     "low_value": ("Low value", "低价值"),
 }
 _GRID = np.linspace(0.0, 1.0, 101)
@@ -101,10 +109,18 @@ class ValueTierModel(BaseEstimator):
     ``tier_counts_``.
     """
 
-    def __init__(self, *, weights: dict[str, float] | None = None, high_quantile: float = 0.8,
-                 medium_quantile: float = 0.5, churn_p_alive: float = 0.3,
-                 churn_recency_quantile: float = 0.8, potential_quantile: float = 0.7,
-                 tree_depth: int = 3, random_state: int = 0):
+    def __init__(
+        self,
+        *,
+        weights: dict[str, float] | None = None,
+        high_quantile: float = 0.8,
+        medium_quantile: float = 0.5,
+        churn_p_alive: float = 0.3,
+        churn_recency_quantile: float = 0.8,
+        potential_quantile: float = 0.7,
+        tree_depth: int = 3,
+        random_state: int = 0,
+    ):
         self.weights = weights
         self.high_quantile = high_quantile
         self.medium_quantile = medium_quantile
@@ -119,8 +135,10 @@ class ValueTierModel(BaseEstimator):
         weights = dict(DEFAULT_WEIGHTS if self.weights is None else self.weights)
         unknown = set(weights) - set(COMPONENTS)
         if unknown:
-            raise ConfigError(f"tiers.weights: unknown component(s) {sorted(unknown)}; use "
-                              f"{', '.join(COMPONENTS)}")
+            raise ConfigError(
+                f"tiers.weights: unknown component(s) {sorted(unknown)}; use "
+                f"{', '.join(COMPONENTS)}"
+            )
         if any(w < 0 for w in weights.values()):
             raise ConfigError(f"tiers.weights: weights must be >= 0, got {weights}")
         notes = []
@@ -133,9 +151,11 @@ class ValueTierModel(BaseEstimator):
                 notes.append(f"{name} ({column}) absent: its weight {w:g} was dropped")
         total = sum(present.values())
         if total <= 0:
-            raise DataError("value tiers: none of the weighted columns "
-                            f"({', '.join(COMPONENTS[n][0] for n in weights)}) is present; pass "
-                            "an rfm_summary (total_spend, frequency, days_since_last)")
+            raise DataError(
+                "value tiers: none of the weighted columns "
+                f"({', '.join(COMPONENTS[n][0] for n in weights)}) is present; pass "
+                "an rfm_summary (total_spend, frequency, days_since_last)"
+            )
         if notes:
             notes.append("remaining weights renormalised to sum to 1")
         return {k: v / total for k, v in present.items()}, notes
@@ -168,15 +188,20 @@ class ValueTierModel(BaseEstimator):
         needed = ["total_spend", "frequency", "days_since_last"]
         missing = [c for c in needed if c not in members.columns]
         if missing:
-            raise DataError(f"value tiers: member table lacks {', '.join(missing)}; pass the "
-                            "output of memberlens.features.rfm_summary (to_pandas())")
+            raise DataError(
+                f"value tiers: member table lacks {', '.join(missing)}; pass the "
+                "output of memberlens.features.rfm_summary (to_pandas())"
+            )
         if not 0 < self.medium_quantile < self.high_quantile < 1:
-            raise ConfigError("tiers: need 0 < medium_quantile < high_quantile < 1, got "
-                              f"{self.medium_quantile}, {self.high_quantile}")
+            raise ConfigError(
+                "tiers: need 0 < medium_quantile < high_quantile < 1, got "
+                f"{self.medium_quantile}, {self.high_quantile}"
+            )
         self.weights_, self.notes_ = self._effective_weights(members)
         columns = {n: COMPONENTS[n][0] for n in COMPONENTS if COMPONENTS[n][0] in members}
-        self.quantiles_ = {n: np.quantile(members[c].to_numpy(dtype="float64"), _GRID)
-                           for n, c in columns.items()}
+        self.quantiles_ = {
+            n: np.quantile(members[c].to_numpy(dtype="float64"), _GRID) for n, c in columns.items()
+        }
         score = self._score(members)
         days = members["days_since_last"].to_numpy(dtype="float64")
         self.thresholds_ = {
@@ -188,14 +213,16 @@ class ValueTierModel(BaseEstimator):
             "few_repeats": float(np.quantile(members["frequency"], 0.5)),
         }
         if "clv" in members.columns:
-            self.thresholds_["potential_clv"] = float(np.quantile(members["clv"],
-                                                                  self.potential_quantile))
+            self.thresholds_["potential_clv"] = float(
+                np.quantile(members["clv"], self.potential_quantile)
+            )
         tiers = self._tiers(members, score)
         self.tier_counts_ = {k: int((tiers == k).sum()) for k in TIERS}
         self.feature_columns_ = list(columns.values())
         x = members[self.feature_columns_].to_numpy(dtype="float64")
-        self.tree_ = DecisionTreeClassifier(max_depth=self.tree_depth,
-                                            random_state=self.random_state).fit(x, tiers)
+        self.tree_ = DecisionTreeClassifier(
+            max_depth=self.tree_depth, random_state=self.random_state
+        ).fit(x, tiers)
         self.rules_ = self._explain(x, tiers)
         return self
 
@@ -211,9 +238,11 @@ class ValueTierModel(BaseEstimator):
         out["value_score"] = score
         out["tier"] = tiers
         out["tier_en"] = pd.Series(tiers, index=members.index).map(
-            {k: v[0] for k, v in TIERS.items()})
+            {k: v[0] for k, v in TIERS.items()}
+        )
         out["tier_zh"] = pd.Series(tiers, index=members.index).map(
-            {k: v[1] for k, v in TIERS.items()})
+            {k: v[1] for k, v in TIERS.items()}
+        )
         return out
 
     def fit_transform(self, members: pd.DataFrame, y: object = None) -> pd.DataFrame:
@@ -249,8 +278,10 @@ class ValueTierModel(BaseEstimator):
                     best, best_hits = leaf, hits
             en_name, zh_name = TIERS[tier]
             if best is None:
-                en = f"{en_name}: no simple rule (the depth-{self.tree_depth} tree never " \
-                     "predicts this tier)"
+                en = (
+                    f"{en_name}: no simple rule (the depth-{self.tree_depth} tree never "
+                    "predicts this tier)"
+                )
                 zh = f"{zh_name}：无简单规则（深度 {self.tree_depth} 的决策树未预测此层）"
                 rules.append(TierRule(tier, en, zh, int(in_tier.sum()), 0.0, 0.0))
                 continue
@@ -259,12 +290,17 @@ class ValueTierModel(BaseEstimator):
             cond_zh = " 且 ".join(c[1] for c in paths[best]) or "所有会员"
             precision = best_hits / int(in_leaf.sum())
             coverage = best_hits / int(in_tier.sum())
-            rules.append(TierRule(
-                tier=tier,
-                en=f"{en_name}: {cond_en} (precision {precision:.0%}, covers {coverage:.0%} "
-                   "of the tier)",
-                zh=f"{zh_name}：{cond_zh}（准确率 {precision:.0%}，覆盖该层 {coverage:.0%}）",
-                members=int(in_tier.sum()), precision=precision, coverage=coverage))
+            rules.append(
+                TierRule(
+                    tier=tier,
+                    en=f"{en_name}: {cond_en} (precision {precision:.0%}, covers {coverage:.0%} "
+                    "of the tier)",
+                    zh=f"{zh_name}：{cond_zh}（准确率 {precision:.0%}，覆盖该层 {coverage:.0%}）",
+                    members=int(in_tier.sum()),
+                    precision=precision,
+                    coverage=coverage,
+                )
+            )
         return tuple(rules)
 
     def _paths(self) -> dict[int, list[tuple[str, str]]]:
@@ -292,7 +328,8 @@ class ValueTierModel(BaseEstimator):
             words = []
             for (column, op), thr in conds.items():
                 en, zh = labels[column]
-                words.append((f"{en} {op} {thr:.2f}",
-                              f"{zh} {'≤' if op == '<=' else '>'} {thr:.2f}"))
+                words.append(
+                    (f"{en} {op} {thr:.2f}", f"{zh} {'≤' if op == '<=' else '>'} {thr:.2f}")
+                )
             out[leaf] = words
         return out

@@ -25,8 +25,12 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 
 def arrow_schema(table: str) -> pa.Schema:
     """The canonical Arrow schema of ``table`` (from :data:`memberlens.schema.TABLES`)."""
-    return pa.schema([pa.field(f.name, ARROW_TYPES[f.type], nullable=not f.required)
-                      for f in TABLES[table].fields])
+    return pa.schema(
+        [
+            pa.field(f.name, ARROW_TYPES[f.type], nullable=not f.required)
+            for f in TABLES[table].fields
+        ]
+    )
 
 
 def timestamps(start: np.datetime64, days: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -53,20 +57,25 @@ def money(cents: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     validity = None
     if valid is not None:
         validity = pa.array(valid, type=pa.bool_()).buffers()[1]
-    return pa.Array.from_buffers(pa.decimal128(18, 2), len(cents),
-                                 [validity, pa.py_buffer(words.tobytes())],
-                                 null_count=-1 if valid is not None else 0)
+    return pa.Array.from_buffers(
+        pa.decimal128(18, 2),
+        len(cents),
+        [validity, pa.py_buffer(words.tobytes())],
+        null_count=-1 if valid is not None else 0,
+    )
 
 
 def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     """Identifiers ``prefix`` + zero-padded ``numbers`` (e.g. ``M000001234``)."""
-    digits = pc.utf8_lpad(pa.array(np.asarray(numbers, dtype=np.int64)).cast(pa.string()),
-                          width=width, padding="0")
+    digits = pc.utf8_lpad(
+        pa.array(np.asarray(numbers, dtype=np.int64)).cast(pa.string()), width=width, padding="0"
+    )
     return pc.binary_join_element_wise(pa.scalar(prefix), digits, "") if prefix else digits
 
 
-def labels(values: list[str] | tuple[str, ...], index: np.ndarray,
-           valid: np.ndarray | None = None) -> pa.Array:
+def labels(
+    values: list[str] | tuple[str, ...], index: np.ndarray, valid: np.ndarray | None = None
+) -> pa.Array:
     """``values[index]`` as a string column (null where ``valid`` is False)."""
     out = pa.array(list(values), type=pa.string()).take(pa.array(np.asarray(index, dtype=np.int64)))
     if valid is not None:

@@ -27,8 +27,9 @@ from memberlens.simulate.parameters import ShopParameters
 _BULK = np.isin(np.asarray(CATEGORY_NAMES), ["食品", "母婴", "个护", "宠物"])
 
 
-def replenishment_products(rng: np.random.Generator, m: MemberBlock, cat: Catalogue,
-                           params: ShopParameters) -> np.ndarray:
+def replenishment_products(
+    rng: np.random.Generator, m: MemberBlock, cat: Catalogue, params: ShopParameters
+) -> np.ndarray:
     """Each member's replenishment product (-1 = none), drawn by category preference."""
     items = np.flatnonzero(cat.replenishment_days > 0)
     has = np.bincount(cat.category[items], minlength=len(CATEGORY_NAMES)) > 0
@@ -37,14 +38,23 @@ def replenishment_products(rng: np.random.Generator, m: MemberBlock, cat: Catalo
     category = seg.sample_rows(cdf, rng.random(m.n), np.arange(m.n))
     lo = np.searchsorted(cat.category[items], category, side="left")
     hi = np.searchsorted(cat.category[items], category, side="right")
-    product = items[np.minimum(lo + np.floor(rng.random(m.n) * (hi - lo)).astype(np.int64),
-                               len(items) - 1)]
+    product = items[
+        np.minimum(lo + np.floor(rng.random(m.n) * (hi - lo)).astype(np.int64), len(items) - 1)
+    ]
     return np.where(rng.random(m.n) < params.baskets.replenishment_share, product, -1)
 
 
-def order_lines(rng: np.random.Generator, m: MemberBlock, cat: Catalogue, owner: np.ndarray,
-                time: np.ndarray, gross: np.ndarray, replenish: np.ndarray, first: np.ndarray,
-                params: ShopParameters) -> dict[str, np.ndarray]:
+def order_lines(
+    rng: np.random.Generator,
+    m: MemberBlock,
+    cat: Catalogue,
+    owner: np.ndarray,
+    time: np.ndarray,
+    gross: np.ndarray,
+    replenish: np.ndarray,
+    first: np.ndarray,
+    params: ShopParameters,
+) -> dict[str, np.ndarray]:
     """Lines of the paid orders ``(owner, time, gross cents)``, owner/time sorted.
 
     Returns arrays per line: ``order`` (index into the paid orders), ``product``,
@@ -94,8 +104,13 @@ def order_lines(rng: np.random.Generator, m: MemberBlock, cat: Catalogue, owner:
     cents[top] = 0
     cents[top] = gross - seg.sum_within(cents.astype(float), counts).astype(np.int64)
     unit[top] = cents[top]
-    return {"order": order, "product": product, "quantity": quantity.astype(np.int64),
-            "unit_cents": unit, "cents": cents}
+    return {
+        "order": order,
+        "product": product,
+        "quantity": quantity.astype(np.int64),
+        "unit_cents": unit,
+        "cents": cents,
+    }
 
 
 def _argmax_within(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -105,14 +120,19 @@ def _argmax_within(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return order[seg.starts(counts)] - seg.starts(counts)
 
 
-def order_items_table(lines: dict[str, np.ndarray], paid_order_id: pa.Array,
-                      cat: Catalogue) -> pa.Table:
+def order_items_table(
+    lines: dict[str, np.ndarray], paid_order_id: pa.Array, cat: Catalogue
+) -> pa.Table:
     """The canonical ``order_items`` rows."""
     n = len(lines["order"])
-    return col.table("order_items", {
-        "order_id": paid_order_id.take(pa.array(lines["order"])),
-        "product_id": cat.product_ids(lines["product"]),
-        "quantity": col.money(lines["quantity"] * 100),
-        "unit_price": col.money(lines["unit_cents"]),
-        "amount": col.money(lines["cents"]),
-    }, n)
+    return col.table(
+        "order_items",
+        {
+            "order_id": paid_order_id.take(pa.array(lines["order"])),
+            "product_id": cat.product_ids(lines["product"]),
+            "quantity": col.money(lines["quantity"] * 100),
+            "unit_price": col.money(lines["unit_cents"]),
+            "amount": col.money(lines["cents"]),
+        },
+        n,
+    )

@@ -34,9 +34,17 @@ _MEDIAN_S = np.array([8.0, 12.0, 35.0, 2.0, 10.0, 5.0, 40.0])
 MAX_BROWSE = 400
 
 
-def events_table(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTimes, cat: Catalogue,
-                 order_owner: np.ndarray, order_time: np.ndarray, lines: dict[str, np.ndarray],
-                 cal: RetailCalendar, params: ShopParameters) -> pa.Table:
+def events_table(
+    rng: np.random.Generator,
+    m: MemberBlock,
+    pt: PurchaseTimes,
+    cat: Catalogue,
+    order_owner: np.ndarray,
+    order_time: np.ndarray,
+    lines: dict[str, np.ndarray],
+    cal: RetailCalendar,
+    params: ShopParameters,
+) -> pa.Table:
     """The canonical ``events`` rows of a block (paid orders given as owner/time arrays)."""
     bp = params.behaviour
     lo_window = max(cal.days - bp.event_days, 0.0)
@@ -69,10 +77,18 @@ def events_table(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTimes, ca
     parts = [
         (np.flatnonzero(searched), 0, 0, None),
         (np.arange(n_sessions), 1, 1, None),
-        (line_session, 2 + 2 * seg.rank_within(seg.counts_of(line_session, n_conv)), 2,
-         lines["product"][line_sel]),
-        (line_session, 3 + 2 * seg.rank_within(seg.counts_of(line_session, n_conv)), 5,
-         lines["product"][line_sel]),
+        (
+            line_session,
+            2 + 2 * seg.rank_within(seg.counts_of(line_session, n_conv)),
+            2,
+            lines["product"][line_sel],
+        ),
+        (
+            line_session,
+            3 + 2 * seg.rank_within(seg.counts_of(line_session, n_conv)),
+            5,
+            lines["product"][line_sel],
+        ),
         (conv_s, 10_000, 6, None),
         (br_s[clicked], 2, 2, b_product[clicked]),
         (br_s[favorite], 3, 3, b_product[favorite]),
@@ -82,8 +98,7 @@ def events_table(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTimes, ca
     session = np.concatenate([p[0] for p in parts])
     step = np.concatenate([np.broadcast_to(p[1], len(p[0])) for p in parts])
     etype = np.concatenate([np.full(len(p[0]), p[2]) for p in parts])
-    product = np.concatenate([p[3] if p[3] is not None else np.full(len(p[0]), -1)
-                              for p in parts])
+    product = np.concatenate([p[3] if p[3] is not None else np.full(len(p[0]), -1) for p in parts])
     order = np.lexsort((step, session))
     session, etype, product = session[order], etype[order], product[order]
     duration = np.round(_MEDIAN_S[etype] * np.exp(0.7 * rng.standard_normal(len(etype))), 1)
@@ -92,31 +107,44 @@ def events_table(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTimes, ca
     offset = seg.cumsum_within(gap, counts) - gap
     total = seg.sum_within(gap, counts)
     s_owner = np.concatenate([order_owner[conv], b_owner])
-    s_start = np.concatenate([order_time[conv] - total[:n_conv] + gap[np.cumsum(counts)[:n_conv]
-                                                                        - 1], b_start])
+    s_start = np.concatenate(
+        [order_time[conv] - total[:n_conv] + gap[np.cumsum(counts)[:n_conv] - 1], b_start]
+    )
     at = s_start[session] + offset
     # session numbering per member, in time order
     s_order = np.lexsort((s_start, s_owner))
     s_rank = np.empty(n_sessions, np.int64)
     s_rank[s_order] = seg.rank_within(seg.counts_of(s_owner[s_order], m.n))
     anonymous = rng.random(n_sessions) < bp.anonymous_share
-    session_id = col.concat(pa.scalar("S"), col.ids("", m.number[s_owner], 9), pa.scalar("-"),
-                            col.ids("", s_rank + 1, 4))
+    session_id = col.concat(
+        pa.scalar("S"),
+        col.ids("", m.number[s_owner], 9),
+        pa.scalar("-"),
+        col.ids("", s_rank + 1, 4),
+    )
     ev_owner = pa.array(s_owner[session])
     anon = anonymous[session]
     has_product = product >= 0
     n = len(session)
-    return col.table("events", {
-        "member_id": pc.if_else(pa.array(anon), pa.scalar(None, pa.string()),
-                                m.member_id.take(ev_owner)),
-        "anonymous_id": pc.if_else(pa.array(anon), m.device_id.take(ev_owner),
-                                   pa.scalar(None, pa.string())),
-        "session_id": session_id.take(pa.array(session)),
-        "event_type": col.labels(EVENT_TYPES, etype),
-        "occurred_at": col.timestamps(cal.start, np.clip(at, 0, cal.days - 1e-6)),
-        "product_id": pc.if_else(pa.array(has_product),
-                                 cat.product_ids(np.maximum(product, 0)),
-                                 pa.scalar(None, pa.string())),
-        "page": col.labels(PAGES, etype),
-        "duration_s": pa.array(duration),
-    }, n)
+    return col.table(
+        "events",
+        {
+            "member_id": pc.if_else(
+                pa.array(anon), pa.scalar(None, pa.string()), m.member_id.take(ev_owner)
+            ),
+            "anonymous_id": pc.if_else(
+                pa.array(anon), m.device_id.take(ev_owner), pa.scalar(None, pa.string())
+            ),
+            "session_id": session_id.take(pa.array(session)),
+            "event_type": col.labels(EVENT_TYPES, etype),
+            "occurred_at": col.timestamps(cal.start, np.clip(at, 0, cal.days - 1e-6)),
+            "product_id": pc.if_else(
+                pa.array(has_product),
+                cat.product_ids(np.maximum(product, 0)),
+                pa.scalar(None, pa.string()),
+            ),
+            "page": col.labels(PAGES, etype),
+            "duration_s": pa.array(duration),
+        },
+        n,
+    )

@@ -18,15 +18,53 @@ from memberlens.exceptions import ConfigError
 
 #: 春节 (Chinese New Year's day), Gregorian dates.
 SPRING_FESTIVAL: dict[int, str] = {
-    2015: "2015-02-19", 2016: "2016-02-08", 2017: "2017-01-28", 2018: "2018-02-16",
-    2019: "2019-02-05", 2020: "2020-01-25", 2021: "2021-02-12", 2022: "2022-02-01",
-    2023: "2023-01-22", 2024: "2024-02-10", 2025: "2025-01-29", 2026: "2026-02-17",
-    2027: "2027-02-06", 2028: "2028-01-26", 2029: "2029-02-13", 2030: "2030-02-03",
+    2015: "2015-02-19",
+    2016: "2016-02-08",
+    2017: "2017-01-28",
+    2018: "2018-02-16",
+    2019: "2019-02-05",
+    2020: "2020-01-25",
+    2021: "2021-02-12",
+    2022: "2022-02-01",
+    2023: "2023-01-22",
+    2024: "2024-02-10",
+    2025: "2025-01-29",
+    2026: "2026-02-17",
+    2027: "2027-02-06",
+    2028: "2028-01-26",
+    2029: "2029-02-13",
+    2030: "2030-02-03",
 }
 
 #: Relative order volume by hour of day (China e-commerce: late-evening peak, quiet nights).
-HOUR_PROFILE = np.array([0.9, 0.5, 0.3, 0.2, 0.15, 0.15, 0.25, 0.5, 0.8, 1.1, 1.3, 1.3,
-                         1.2, 1.2, 1.3, 1.3, 1.2, 1.1, 1.1, 1.3, 1.6, 1.9, 1.8, 1.4])
+HOUR_PROFILE = np.array(
+    [
+        0.9,
+        0.5,
+        0.3,
+        0.2,
+        0.15,
+        0.15,
+        0.25,
+        0.5,
+        0.8,
+        1.1,
+        1.3,
+        1.3,
+        1.2,
+        1.2,
+        1.3,
+        1.3,
+        1.2,
+        1.1,
+        1.1,
+        1.3,
+        1.6,
+        1.9,
+        1.8,
+        1.4,
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -63,26 +101,28 @@ def day_weights(start: np.datetime64, days: int) -> np.ndarray:
     years = dates.astype("datetime64[Y]").astype(int) + 1970
     missing = sorted(set(years.tolist()) - set(SPRING_FESTIVAL))
     if missing:
-        raise ConfigError(f"start/days: the retail calendar covers {min(SPRING_FESTIVAL)}-"
-                          f"{max(SPRING_FESTIVAL)}, found year(s) {missing}; choose --start and "
-                          "--days inside that range")
+        raise ConfigError(
+            f"start/days: the retail calendar covers {min(SPRING_FESTIVAL)}-"
+            f"{max(SPRING_FESTIVAL)}, found year(s) {missing}; choose --start and "
+            "--days inside that range"
+        )
     month_day = (dates - dates.astype("datetime64[M]")).astype(int) + 1
     month = dates.astype("datetime64[M]").astype(int) % 12 + 1
     w = np.ones(days)
     weekday = (dates.astype("datetime64[D]").astype(int) + 3) % 7  # 0 = Monday
     w[weekday >= 5] *= 1.1
-    w[(month == 3) & (month_day == 8)] *= 1.8                       # 38 女王节
-    w[(month == 6) & (month_day < 18)] *= 1.5                       # 618 warm-up
-    w[(month == 6) & (month_day == 18)] *= 3.5                      # 618
-    w[(month == 11) & (month_day <= 10)] *= 1.6                     # 双11 pre-sale
-    w[(month == 11) & (month_day == 11)] *= 6.0                     # 双11
+    w[(month == 3) & (month_day == 8)] *= 1.8  # 38 女王节
+    w[(month == 6) & (month_day < 18)] *= 1.5  # 618 warm-up
+    w[(month == 6) & (month_day == 18)] *= 3.5  # 618
+    w[(month == 11) & (month_day <= 10)] *= 1.6  # 双11 pre-sale
+    w[(month == 11) & (month_day == 11)] *= 6.0  # 双11
     w[(month == 11) & (month_day == 12)] *= 1.5
-    w[(month == 12) & (month_day == 12)] *= 2.5                     # 双12
+    w[(month == 12) & (month_day == 12)] *= 2.5  # 双12
     spring = np.array([np.datetime64(SPRING_FESTIVAL[y]) for y in years])
     offset = (dates - spring).astype(int)
-    w[(offset >= -20) & (offset <= -8)] *= 1.4                      # 年货节
-    w[(offset >= -7) & (offset <= -1)] *= 0.6                       # couriers stop
-    w[(offset >= 0) & (offset <= 6)] *= 0.4                         # 春节 holiday
+    w[(offset >= -20) & (offset <= -8)] *= 1.4  # 年货节
+    w[(offset >= -7) & (offset <= -1)] *= 0.6  # couriers stop
+    w[(offset >= 0) & (offset <= 6)] *= 0.4  # 春节 holiday
     w[(offset >= 7) & (offset <= 14)] *= 0.8
     return w
 
@@ -96,5 +136,4 @@ def retail_calendar(start: np.datetime64, days: int) -> RetailCalendar:
     hourly = (w[:, None] * hour[None, :]).ravel() / 24.0
     retail = np.concatenate([[0.0], np.cumsum(hourly)])
     grid = np.arange(days * 24 + 1) / 24.0
-    return RetailCalendar(start=start, days=days, day_weight=w, hour_grid=grid,
-                          retail_grid=retail)
+    return RetailCalendar(start=start, days=days, day_weight=w, hour_grid=grid, retail_grid=retail)

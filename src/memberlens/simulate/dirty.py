@@ -19,24 +19,54 @@ from memberlens.simulate import _columns as col
 
 #: Defect rate per clean row, in the ingest's rule order (duplicates are dropped, not quarantined).
 ORDER_RATES: dict[str, float] = {
-    "duplicate_line": 0.01, "duplicate_key": 0.003, "missing_required": 0.002,
-    "bad_number": 0.001, "bad_date": 0.002, "bad_value": 0.001, "date_too_old": 0.0005,
-    "date_in_future": 0.0005, "negative_amount": 0.001, "unknown_member": 0.003,
+    "duplicate_line": 0.01,
+    "duplicate_key": 0.003,
+    "missing_required": 0.002,
+    "bad_number": 0.001,
+    "bad_date": 0.002,
+    "bad_value": 0.001,
+    "date_too_old": 0.0005,
+    "date_in_future": 0.0005,
+    "negative_amount": 0.001,
+    "unknown_member": 0.003,
 }
 MEMBER_RATES: dict[str, float] = {
-    "duplicate_line": 0.01, "duplicate_key": 0.003, "missing_required": 0.001,
-    "bad_date": 0.001, "date_too_old": 0.0005, "date_in_future": 0.0005,
+    "duplicate_line": 0.01,
+    "duplicate_key": 0.003,
+    "missing_required": 0.001,
+    "bad_date": 0.001,
+    "date_too_old": 0.0005,
+    "date_in_future": 0.0005,
 }
 #: Not injected by default: ingest quarantines unknown values of ``status`` only; an unknown
 #: gender is kept as null. Add ``"bad_value": rate`` to MEMBER_RATES to inject them anyway.
 #: canonical column -> export header (synonyms from memberlens.schema)
-ORDER_HEADERS = {"order_id": "订单号", "member_id": "会员ID", "ordered_at": "下单时间",
-                 "amount": "实付金额", "status": "订单状态", "channel": "渠道",
-                 "store_id": "门店", "coupon_id": "优惠券", "discount": "优惠金额",
-                 "refund_of": "原订单号", "country": "国家"}
-MEMBER_HEADERS = {"member_id": "会员ID", "registered_at": "注册时间", "birthday": "生日",
-                  "gender": "性别", "province": "省份", "city": "城市", "channel": "注册渠道",
-                  "name": "姓名", "phone": "手机号", "email": "邮箱", "country": "国家"}
+ORDER_HEADERS = {
+    "order_id": "订单号",
+    "member_id": "会员ID",
+    "ordered_at": "下单时间",
+    "amount": "实付金额",
+    "status": "订单状态",
+    "channel": "渠道",
+    "store_id": "门店",
+    "coupon_id": "优惠券",
+    "discount": "优惠金额",
+    "refund_of": "原订单号",
+    "country": "国家",
+}
+MEMBER_HEADERS = {
+    "member_id": "会员ID",
+    "registered_at": "注册时间",
+    "birthday": "生日",
+    "gender": "性别",
+    "province": "省份",
+    "city": "城市",
+    "channel": "注册渠道",
+    "name": "姓名",
+    "phone": "手机号",
+    "email": "邮箱",
+    "country": "国家",
+}
 STATUS_ZH = {"paid": "已支付", "refunded": "已退款", "cancelled": "已取消"}
 GENDER_ZH = {"F": "女", "M": "男", "U": "未知"}
 BAD_NUMBERS = ("12.3.4", "#VALUE!", "约100元", "abc")
@@ -65,8 +95,9 @@ def _mapped(values: pa.Array, mapping: dict[str, str]) -> pa.Array:
 
 
 def _future(ts: pa.Array, years: int) -> pa.Array:
-    year = pc.cast(pc.add(pc.cast(pc.utf8_slice_codeunits(ts, 0, 4), pa.int64()), years),
-                   pa.string())
+    year = pc.cast(
+        pc.add(pc.cast(pc.utf8_slice_codeunits(ts, 0, 4), pa.int64()), years), pa.string()
+    )
     return col.concat(year, pc.utf8_slice_codeunits(ts, 4, 100))
 
 
@@ -74,8 +105,14 @@ def _pick(rng: np.random.Generator, values: tuple[str, ...], k: int) -> pa.Array
     return col.labels(values, rng.integers(0, len(values), k))
 
 
-def _inject(rng: np.random.Generator, clean: dict[str, pa.Array], rates: dict[str, float],
-            key: str, new_key: pa.Array, corrupt) -> tuple[pa.Table, dict[str, int]]:
+def _inject(
+    rng: np.random.Generator,
+    clean: dict[str, pa.Array],
+    rates: dict[str, float],
+    key: str,
+    new_key: pa.Array,
+    corrupt,
+) -> tuple[pa.Table, dict[str, int]]:
     """Clean rows plus defect rows in a random order, duplicates after their original."""
     n = len(clean[key])
     base = pa.table(clean)
@@ -98,12 +135,16 @@ def _inject(rng: np.random.Generator, clean: dict[str, pa.Array], rates: dict[st
             pos = src + rng.uniform(0.5, n - src + 0.5)
         else:
             if rule != "duplicate_key":
-                rows = rows.set_column(rows.schema.get_field_index(key), key,
-                                       new_key.slice(used, k))
+                rows = rows.set_column(
+                    rows.schema.get_field_index(key), key, new_key.slice(used, k)
+                )
                 used += k
             rows = corrupt.apply(rule, rng, rows)
-            pos = (src + rng.uniform(0.5, n - src + 0.5) if rule == "duplicate_key"
-                   else rng.uniform(0, n, k))
+            pos = (
+                src + rng.uniform(0.5, n - src + 0.5)
+                if rule == "duplicate_key"
+                else rng.uniform(0, n, k)
+            )
         parts.append(rows)
         positions.append(pos)
     out = pa.concat_tables(parts)
@@ -127,8 +168,9 @@ class _OrderDefects:
     def __init__(self, clean: dict[str, pa.Array], unknown_members: pa.Array):
         self.clean = clean
         self.unknown = unknown_members
-        self.paid = np.flatnonzero(pc.equal(clean["status"], STATUS_ZH["paid"])
-                                   .to_numpy(zero_copy_only=False))
+        self.paid = np.flatnonzero(
+            pc.equal(clean["status"], STATUS_ZH["paid"]).to_numpy(zero_copy_only=False)
+        )
 
     def sources(self, rule, rng, k):
         pool = self.paid if rule == "negative_amount" else len(self.clean["order_id"])
@@ -141,13 +183,17 @@ class _OrderDefects:
             amount = pc.cast(rows.column("amount"), pa.decimal128(18, 2))
             bump = col.money(rng.integers(100, 5000, k))
             sign = pc.less(amount, pa.scalar(0, pa.decimal128(18, 2)))
-            return _set(rows, "amount", pc.if_else(sign, pc.subtract(amount, bump),
-                                                   pc.add(amount, bump)))
+            return _set(
+                rows, "amount", pc.if_else(sign, pc.subtract(amount, bump), pc.add(amount, bump))
+            )
         if rule == "missing_required":
             which = rng.integers(0, 4, k)
             for j, name in enumerate(("order_id", "member_id", "ordered_at", "amount")):
-                rows = _set(rows, name, pc.if_else(pa.array(which == j), null,
-                                                   rows.column(name).combine_chunks()))
+                rows = _set(
+                    rows,
+                    name,
+                    pc.if_else(pa.array(which == j), null, rows.column(name).combine_chunks()),
+                )
             return rows
         if rule == "bad_number":
             return _set(rows, "amount", _pick(rng, BAD_NUMBERS, k))
@@ -160,8 +206,9 @@ class _OrderDefects:
         if rule == "date_in_future":
             return _set(rows, "ordered_at", _future(rows.column("ordered_at").combine_chunks(), 60))
         if rule == "negative_amount":
-            return _set(rows, "amount", col.concat(pa.scalar("-"),
-                                                   rows.column("amount").combine_chunks()))
+            return _set(
+                rows, "amount", col.concat(pa.scalar("-"), rows.column("amount").combine_chunks())
+            )
         if rule == "unknown_member":
             return _set(rows, "member_id", self.unknown.slice(0, k))
         raise KeyError(rule)
@@ -177,8 +224,11 @@ class _MemberDefects:
     def apply(self, rule, rng, rows):
         k = rows.num_rows
         if rule == "duplicate_key":
-            return _set(rows, "channel", col.concat(rows.column("channel").combine_chunks(),
-                                                    pa.scalar("_old")))
+            return _set(
+                rows,
+                "channel",
+                col.concat(rows.column("channel").combine_chunks(), pa.scalar("_old")),
+            )
         if rule == "missing_required":
             return _set(rows, "member_id", pa.nulls(k, pa.string()))
         if rule == "bad_date":
@@ -188,31 +238,34 @@ class _MemberDefects:
         if rule == "date_too_old":
             return _set(rows, "registered_at", _pick(rng, OLD_DATES, k))
         if rule == "date_in_future":
-            return _set(rows, "registered_at",
-                        _future(rows.column("registered_at").combine_chunks(), 60))
+            return _set(
+                rows, "registered_at", _future(rows.column("registered_at").combine_chunks(), 60)
+            )
         raise KeyError(rule)
 
 
-def dirty_orders(rng: np.random.Generator, orders: pa.Table, block: int
-                 ) -> tuple[pa.Table, dict[str, int]]:
+def dirty_orders(
+    rng: np.random.Generator, orders: pa.Table, block: int
+) -> tuple[pa.Table, dict[str, int]]:
     """The orders export of one block (Chinese headers applied) and its defect counts."""
     clean = _strings(orders)
     clean["status"] = _mapped(clean["status"], STATUS_ZH)
     n = orders.num_rows
     new_ids = col.ids("9", block * 10**7 + np.arange(n + 1), 13)
     unknown = col.ids("M", 800_000_000 + block * 10**4 + np.arange(n + 1) % 10**4, 9)
-    table, counts = _inject(rng, clean, ORDER_RATES, "order_id", new_ids,
-                            _OrderDefects(clean, unknown))
+    table, counts = _inject(
+        rng, clean, ORDER_RATES, "order_id", new_ids, _OrderDefects(clean, unknown)
+    )
     return table.rename_columns([ORDER_HEADERS[c] for c in table.column_names]), counts
 
 
-def dirty_members(rng: np.random.Generator, members: pa.Table, block: int
-                  ) -> tuple[pa.Table, dict[str, int]]:
+def dirty_members(
+    rng: np.random.Generator, members: pa.Table, block: int
+) -> tuple[pa.Table, dict[str, int]]:
     """The members export of one block (Chinese headers applied) and its defect counts."""
     clean = _strings(members.drop_columns(["id_number"]))
     clean["gender"] = _mapped(clean["gender"], GENDER_ZH)
     n = members.num_rows
     new_ids = col.ids("M", 900_000_000 + block * 10**4 + np.arange(n + 1) % 10**4, 9)
-    table, counts = _inject(rng, clean, MEMBER_RATES, "member_id", new_ids,
-                            _MemberDefects(n))
+    table, counts = _inject(rng, clean, MEMBER_RATES, "member_id", new_ids, _MemberDefects(n))
     return table.rename_columns([MEMBER_HEADERS[c] for c in table.column_names]), counts

@@ -32,13 +32,26 @@ REVIEW_TEXT = {
     2: ("不太满意", "质量一般，有点失望"),
     1: ("质量太差了", "收到就坏了，差评", "客服态度差"),
 }
-TICKET_TEXT = ("商品破损，申请退款", "发错货了", "物流太慢，请催一下", "尺码不合适想换货",
-               "怎么使用优惠券", "修改收货地址", "发票问题")
+TICKET_TEXT = (
+    "商品破损，申请退款",
+    "发错货了",
+    "物流太慢，请催一下",
+    "尺码不合适想换货",
+    "怎么使用优惠券",
+    "修改收货地址",
+    "发票问题",
+)
 SURVEY_TEXT = ("会推荐给朋友", "价格再优惠一些就好了", "希望物流更快", "商品种类很多")
 
 
-def interactions_table(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTimes,
-                       o: OrderRows, cal: RetailCalendar, params: ShopParameters) -> pa.Table:
+def interactions_table(
+    rng: np.random.Generator,
+    m: MemberBlock,
+    pt: PurchaseTimes,
+    o: OrderRows,
+    cal: RetailCalendar,
+    params: ShopParameters,
+) -> pa.Table:
     """The canonical ``interactions`` rows of a block."""
     paid = np.flatnonzero(o.paid)
     refunds = np.flatnonzero(o.refund_of >= 0)
@@ -61,8 +74,16 @@ def interactions_table(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTim
     # reviews
     p_review = 0.25 * 2 * special.expit(0.5 * m.engagement[o.owner[paid]])
     rev = paid[rng.random(len(paid)) < p_review]
-    rating = np.clip(np.round(4.3 + 0.7 * m.satisfaction[o.owner[rev]]
-                              + 0.8 * rng.standard_normal(len(rev)) - 2.0 * refunded[rev]), 1, 5)
+    rating = np.clip(
+        np.round(
+            4.3
+            + 0.7 * m.satisfaction[o.owner[rev]]
+            + 0.8 * rng.standard_normal(len(rev))
+            - 2.0 * refunded[rev]
+        ),
+        1,
+        5,
+    )
     flat_reviews = [t for r in (1, 2, 3, 4, 5) for t in REVIEW_TEXT[r]]
     base = np.cumsum([0] + [len(REVIEW_TEXT[r]) for r in (1, 2, 3, 4)])
     sizes = np.array([len(REVIEW_TEXT[r]) for r in (1, 2, 3, 4, 5)])
@@ -73,10 +94,19 @@ def interactions_table(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTim
     tick_r = refunds[rng.random(len(refunds)) < 0.7]
     tick_p = paid[rng.random(len(paid)) < 0.005]
     who = np.concatenate([o.owner[tick_r], o.owner[tick_p]])
-    when = np.concatenate([o.time[tick_r] - rng.uniform(0.01, 0.5, len(tick_r)),
-                           o.time[tick_p] + rng.uniform(0.5, 7, len(tick_p))])
-    add(who, when, 3, np.full(len(who), np.nan),
-        len(flat_reviews) + rng.integers(0, len(TICKET_TEXT), len(who)))
+    when = np.concatenate(
+        [
+            o.time[tick_r] - rng.uniform(0.01, 0.5, len(tick_r)),
+            o.time[tick_p] + rng.uniform(0.5, 7, len(tick_p)),
+        ]
+    )
+    add(
+        who,
+        when,
+        3,
+        np.full(len(who), np.nan),
+        len(flat_reviews) + rng.integers(0, len(TICKET_TEXT), len(who)),
+    )
     # daily check-ins in the event window while alive
     lo = np.maximum(m.registered, max(cal.days - params.behaviour.event_days, 0))
     hi = np.where(pt.dropped, pt.dropout, float(cal.days))
@@ -84,16 +114,26 @@ def interactions_table(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTim
     n_check = np.where(habit, rng.poisson(0.5 * np.maximum(hi - lo, 0)), 0)
     c_owner = seg.owners(n_check)
     c_day = np.floor(lo[c_owner] + rng.random(len(c_owner)) * (hi - lo)[c_owner])
-    add(c_owner, c_day + rng.uniform(7 / 24, 23 / 24, len(c_owner)), 4,
-        rng.integers(1, 6, len(c_owner)), np.full(len(c_owner), -1))
+    add(
+        c_owner,
+        c_day + rng.uniform(7 / 24, 23 / 24, len(c_owner)),
+        4,
+        rng.integers(1, 6, len(c_owner)),
+        np.full(len(c_owner), -1),
+    )
     # one NPS survey for some customers
     surveyed = np.flatnonzero(pt.customer & (rng.random(m.n) < 0.08))
     s_when = pt.first[surveyed] + rng.uniform(7, 120, len(surveyed))
-    score = np.clip(np.round(8 + 1.5 * m.satisfaction[surveyed]
-                             + 1.2 * rng.standard_normal(len(surveyed))), 0, 10)
-    s_text = np.where(rng.random(len(surveyed)) < 0.4,
-                      len(flat_reviews) + len(TICKET_TEXT)
-                      + rng.integers(0, len(SURVEY_TEXT), len(surveyed)), -1)
+    score = np.clip(
+        np.round(8 + 1.5 * m.satisfaction[surveyed] + 1.2 * rng.standard_normal(len(surveyed))),
+        0,
+        10,
+    )
+    s_text = np.where(
+        rng.random(len(surveyed)) < 0.4,
+        len(flat_reviews) + len(TICKET_TEXT) + rng.integers(0, len(SURVEY_TEXT), len(surveyed)),
+        -1,
+    )
     add(surveyed, s_when, 5, score, s_text)
 
     owner_a, time_a = np.concatenate(owner), np.concatenate(time)
@@ -102,10 +142,14 @@ def interactions_table(rng: np.random.Generator, m: MemberBlock, pt: PurchaseTim
     owner_a, time_a, kind_a = owner_a[order], time_a[order], kind_a[order]
     value_a, text_a = value_a[order], text_a[order]
     texts = flat_reviews + list(TICKET_TEXT) + list(SURVEY_TEXT)
-    return col.table("interactions", {
-        "member_id": m.member_id.take(pa.array(owner_a)),
-        "kind": col.labels(KINDS, kind_a),
-        "occurred_at": col.timestamps(cal.start, np.maximum(time_a, 0)),
-        "value": pa.array(value_a, mask=np.isnan(value_a)),
-        "text": col.labels(texts, np.maximum(text_a, 0), valid=text_a >= 0),
-    }, len(owner_a))
+    return col.table(
+        "interactions",
+        {
+            "member_id": m.member_id.take(pa.array(owner_a)),
+            "kind": col.labels(KINDS, kind_a),
+            "occurred_at": col.timestamps(cal.start, np.maximum(time_a, 0)),
+            "value": pa.array(value_a, mask=np.isnan(value_a)),
+            "text": col.labels(texts, np.maximum(text_a, 0), valid=text_a >= 0),
+        },
+        len(owner_a),
+    )

@@ -89,8 +89,9 @@ class CampaignProcess:
     treatment_share: float = 0.8
     #: true probability that an alive treated member buys because of the campaign, by segment
     #: (multiplied by the campaign's strength).
-    uplift: dict[str, float] = field(default_factory=lambda: {
-        "active": 0.03, "lapsed": 0.06, "prospect": 0.0})
+    uplift: dict[str, float] = field(
+        default_factory=lambda: {"active": 0.03, "lapsed": 0.06, "prospect": 0.0}
+    )
     #: a member is "active" if their last purchase is at most this many days before the start.
     active_days: int = 90
 

@@ -28,11 +28,15 @@ from memberlens.simulate.baskets import order_items_table, order_lines, replenis
 from memberlens.simulate.behaviour import events_table
 from memberlens.simulate.calendar import HOUR_PROFILE, RetailCalendar, retail_calendar
 from memberlens.simulate.campaigns import assign_campaigns, campaign_plan, effects_table
-from memberlens.simulate.catalogue import (CATEGORY_NAMES, CATEGORY_SHARES, build_catalogue,
-                                           pairs_table, replenishment_table)
+from memberlens.simulate.catalogue import (
+    CATEGORY_NAMES,
+    CATEGORY_SHARES,
+    build_catalogue,
+    pairs_table,
+    replenishment_table,
+)
 from memberlens.simulate.interactions import interactions_table
-from memberlens.simulate.members import (MemberBlock, draw_members, identities_table,
-                                         members_table)
+from memberlens.simulate.members import MemberBlock, draw_members, identities_table, members_table
 from memberlens.simulate.parameters import ShopParameters
 from memberlens.simulate.purchases import PurchaseTimes, order_rows, orders_table, organic_purchases
 from memberlens.simulate.writer import CsvSink, ParquetSink
@@ -74,11 +78,13 @@ class SimulationReport:
 
 def _validate(members: int, start: str | dt.date, days: int, chunk_members: int) -> dt.date:
     if isinstance(members, bool) or int(members) < 1:
-        raise ConfigError(f"members: must be a positive integer, found {members!r}; "
-                          "pass e.g. --members 10000")
+        raise ConfigError(
+            f"members: must be a positive integer, found {members!r}; pass e.g. --members 10000"
+        )
     if int(days) < 30:
-        raise ConfigError(f"days: the period must be at least 30 days, found {days!r}; "
-                          "pass e.g. --days 730")
+        raise ConfigError(
+            f"days: the period must be at least 30 days, found {days!r}; pass e.g. --days 730"
+        )
     if int(chunk_members) < 1:
         raise ConfigError(f"chunk_members: must be positive, found {chunk_members!r}")
     try:
@@ -87,35 +93,57 @@ def _validate(members: int, start: str | dt.date, days: int, chunk_members: int)
         raise ConfigError(f"start: expected a date like 2023-01-01, found {start!r}") from None
     end = d + dt.timedelta(days=int(days))
     if end > dt.date.today():
-        raise ConfigError(f"start/days: the period ends {end}, after today; ingest would "
-                          "quarantine its rows as date_in_future. Choose an earlier --start or "
-                          "fewer --days")
+        raise ConfigError(
+            f"start/days: the period ends {end}, after today; ingest would "
+            "quarantine its rows as date_in_future. Choose an earlier --start or "
+            "fewer --days"
+        )
     return d
 
 
 def _latent_table(m: MemberBlock, pt: PurchaseTimes, repl: np.ndarray, cat, cal) -> pa.Table:
     valid_first = pt.customer
-    return pa.table({
-        "member_id": m.member_id,
-        "lambda": m.lam, "p": m.p, "nu": m.nu,
-        "buyer": m.buyer, "customer": pt.customer,
-        "first_purchase_at": col.timestamps(cal.start, np.nan_to_num(pt.first), valid_first),
-        "frequency": pt.repeats.astype(np.int64),
-        "recency_retail_days": pt.recency_retail, "T_retail_days": pt.T_retail,
-        "dropped_out": pt.dropped,
-        "dropout_at": col.timestamps(cal.start, np.nan_to_num(pt.dropout), pt.dropped),
-        "engagement": m.engagement, "satisfaction": m.satisfaction,
-        "p_click": m.funnel[:, 0], "p_cart": m.funnel[:, 1], "p_order": m.funnel[:, 2],
-        "replenishment_product_id": pc.if_else(pa.array(repl >= 0),
-                                               cat.product_ids(np.maximum(repl, 0)),
-                                               pa.scalar(None, pa.string())),
-    })
+    return pa.table(
+        {
+            "member_id": m.member_id,
+            "lambda": m.lam,
+            "p": m.p,
+            "nu": m.nu,
+            "buyer": m.buyer,
+            "customer": pt.customer,
+            "first_purchase_at": col.timestamps(cal.start, np.nan_to_num(pt.first), valid_first),
+            "frequency": pt.repeats.astype(np.int64),
+            "recency_retail_days": pt.recency_retail,
+            "T_retail_days": pt.T_retail,
+            "dropped_out": pt.dropped,
+            "dropout_at": col.timestamps(cal.start, np.nan_to_num(pt.dropout), pt.dropped),
+            "engagement": m.engagement,
+            "satisfaction": m.satisfaction,
+            "p_click": m.funnel[:, 0],
+            "p_cart": m.funnel[:, 1],
+            "p_order": m.funnel[:, 2],
+            "replenishment_product_id": pc.if_else(
+                pa.array(repl >= 0),
+                cat.product_ids(np.maximum(repl, 0)),
+                pa.scalar(None, pa.string()),
+            ),
+        }
+    )
 
 
-def _block(seed: int, b: int, members: int, cal: RetailCalendar, cat, plan,
-           params: ShopParameters, dirty: bool) -> dict:
-    rng = [np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, b, k)))
-           for k in range(10)]
+def _block(
+    seed: int,
+    b: int,
+    members: int,
+    cal: RetailCalendar,
+    cat,
+    plan,
+    params: ShopParameters,
+    dirty: bool,
+) -> dict:
+    rng = [
+        np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1, b, k))) for k in range(10)
+    ]
     number = np.arange(b * BLOCK_MEMBERS, min((b + 1) * BLOCK_MEMBERS, members)) + 1
     m = draw_members(rng[0], number, cal, params)
     out: dict[str, pa.Table] = {"members": members_table(rng[1], m, cal)}
@@ -127,17 +155,28 @@ def _block(seed: int, b: int, members: int, cal: RetailCalendar, cat, plan,
     campaign = np.concatenate([np.full(len(pt.owner), -1), cd.campaign])
     s = np.lexsort((when, owner))
     owner, when, campaign = owner[s], when[s], campaign[s]
-    coupon = col.concat(pa.scalar("CPN-"), col.labels(plan.campaign_id or ("",),
-                                                      np.maximum(campaign, 0)))
+    coupon = col.concat(
+        pa.scalar("CPN-"), col.labels(plan.campaign_id or ("",), np.maximum(campaign, 0))
+    )
     o = order_rows(rng[5], m, owner, when, campaign, coupon, cal, params)
     out["orders"] = orders_table(o, m, cal)
     paid = np.flatnonzero(o.paid)
     repl = replenishment_products(rng[6], m, cat, params)
-    lines = order_lines(rng[6], m, cat, o.owner[paid], o.time[paid],
-                        o.cents[paid] + o.discount[paid], repl, pt.first, params)
+    lines = order_lines(
+        rng[6],
+        m,
+        cat,
+        o.owner[paid],
+        o.time[paid],
+        o.cents[paid] + o.discount[paid],
+        repl,
+        pt.first,
+        params,
+    )
     out["order_items"] = order_items_table(lines, o.order_id.take(pa.array(paid)), cat)
-    out["events"] = events_table(rng[7], m, pt, cat, o.owner[paid], o.time[paid], lines, cal,
-                                 params)
+    out["events"] = events_table(
+        rng[7], m, pt, cat, o.owner[paid], o.time[paid], lines, cal, params
+    )
     out["interactions"] = interactions_table(rng[8], m, pt, o, cal, params)
     out["campaign_members"] = cd.members
     out["truth/members"] = _latent_table(m, pt, repl, cat, cal)
@@ -148,17 +187,26 @@ def _block(seed: int, b: int, members: int, cal: RetailCalendar, cat, plan,
     result = {"tables": out, "campaign_sums": cd.sums, "dirty": {}}
     if dirty:
         out["dirty/orders"], result["dirty"]["orders"] = dirty_mod.dirty_orders(
-            rng[9], out["orders"], b)
+            rng[9], out["orders"], b
+        )
         out["dirty/members"], result["dirty"]["members"] = dirty_mod.dirty_members(
-            rng[9], out["members"], b)
+            rng[9], out["members"], b
+        )
     return result
 
 
-def simulate_shop(out_dir: str | Path, *, members: int, seed: int = 0,
-                  start: str | dt.date = DEFAULT_START, days: int = DEFAULT_DAYS,
-                  dirty: bool = False, chunk_members: int = 100_000,
-                  params: ShopParameters | None = None,
-                  progress: Callable[[int], None] | None = None) -> SimulationReport:
+def simulate_shop(
+    out_dir: str | Path,
+    *,
+    members: int,
+    seed: int = 0,
+    start: str | dt.date = DEFAULT_START,
+    days: int = DEFAULT_DAYS,
+    dirty: bool = False,
+    chunk_members: int = 100_000,
+    params: ShopParameters | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SimulationReport:
     """Simulate a shop of ``members`` members over ``days`` days from ``start`` into ``out_dir``.
 
     Writes ``<table>.parquet`` for every canonical table, ``truth/`` with the latent values and,
@@ -171,16 +219,23 @@ def simulate_shop(out_dir: str | Path, *, members: int, seed: int = 0,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if not dirty:  # never leave the exports of an earlier dirty run next to clean tables
-        for stale in (out / "truth" / "dirty.json", out / "dirty" / "orders.csv",
-                      out / "dirty" / "members.csv"):
+        for stale in (
+            out / "truth" / "dirty.json",
+            out / "dirty" / "orders.csv",
+            out / "dirty" / "members.csv",
+        ):
             stale.unlink(missing_ok=True)
     cal = retail_calendar(np.datetime64(start_date), int(days))
-    cat = build_catalogue(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,))),
-                          N_PRODUCTS, params.baskets.copurchase_pairs,
-                          params.baskets.copurchase_probability)
+    cat = build_catalogue(
+        np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,))),
+        N_PRODUCTS,
+        params.baskets.copurchase_pairs,
+        params.baskets.copurchase_probability,
+    )
     plan = campaign_plan(cal)
     sinks: dict[str, ParquetSink | CsvSink] = {
-        name: ParquetSink(out / f"{name}.parquet", col.arrow_schema(name)) for name in TABLES}
+        name: ParquetSink(out / f"{name}.parquet", col.arrow_schema(name)) for name in TABLES
+    }
     for name in ("truth/members", "truth/category_preferences", "truth/campaign_members"):
         sinks[name] = ParquetSink(out / f"{name}.parquet")
     if dirty:
@@ -227,52 +282,96 @@ def simulate_shop(out_dir: str | Path, *, members: int, seed: int = 0,
         for sink in sinks.values():
             sink.close()
     rows = {name: sinks[name].rows for name in TABLES}
-    _write_truth(out, params, cal, cat, plan, sums, defects if dirty else None,
-                 seed=seed, members=int(members), start=start_date, rows=rows)
+    _write_truth(
+        out,
+        params,
+        cal,
+        cat,
+        plan,
+        sums,
+        defects if dirty else None,
+        seed=seed,
+        members=int(members),
+        start=start_date,
+        rows=rows,
+    )
     files = {name: str(Path(f"{name}.parquet")) for name in TABLES}
     if dirty:
         files.update({"dirty/orders": "dirty/orders.csv", "dirty/members": "dirty/members.csv"})
-    return SimulationReport(out_dir=out, members=int(members), seed=int(seed),
-                            start=start_date, days=int(days), rows=rows,
-                            dirty=defects if dirty else None,
-                            seconds=time.perf_counter() - t0, files=files)
+    return SimulationReport(
+        out_dir=out,
+        members=int(members),
+        seed=int(seed),
+        start=start_date,
+        days=int(days),
+        rows=rows,
+        dirty=defects if dirty else None,
+        seconds=time.perf_counter() - t0,
+        files=files,
+    )
 
 
-def _write_truth(out: Path, params: ShopParameters, cal: RetailCalendar, cat, plan, sums,
-                 defects, *, seed: int, members: int, start: dt.date, rows: dict) -> None:
+def _write_truth(
+    out: Path,
+    params: ShopParameters,
+    cal: RetailCalendar,
+    cat,
+    plan,
+    sums,
+    defects,
+    *,
+    seed: int,
+    members: int,
+    start: dt.date,
+    rows: dict,
+) -> None:
     import pyarrow.parquet as pq
 
     truth = out / "truth"
     truth.mkdir(parents=True, exist_ok=True)
     info = {
-        "seed": seed, "members": members, "start": start.isoformat(), "days": cal.days,
+        "seed": seed,
+        "members": members,
+        "start": start.isoformat(),
+        "days": cal.days,
         "end": (start + dt.timedelta(days=cal.days)).isoformat(),
         "time_unit": "day",
         "bgnbd_time": "retail time (truth/calendar.parquet, column retail_day_start); "
-                      "frequency/recency/T per member in truth/members.parquet",
+        "frequency/recency/T per member in truth/members.parquet",
         "parameters": params.to_dict(),
-        "category_shares_by_gender": {g: dict(zip(CATEGORY_NAMES, CATEGORY_SHARES[i].round(4)
-                                                  .tolist()))
-                                      for i, g in enumerate(("F", "M", "U"))},
+        "category_shares_by_gender": {
+            g: dict(zip(CATEGORY_NAMES, CATEGORY_SHARES[i].round(4).tolist()))
+            for i, g in enumerate(("F", "M", "U"))
+        },
         "hour_profile": (HOUR_PROFILE / HOUR_PROFILE.mean()).round(4).tolist(),
         "rows": rows,
     }
-    (truth / "parameters.json").write_text(json.dumps(info, ensure_ascii=False, indent=2),
-                                           encoding="utf-8")
+    (truth / "parameters.json").write_text(
+        json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     day = cal.start + np.arange(cal.days).astype("timedelta64[D]")
-    pq.write_table(pa.table({
-        "date": pa.array(day.astype("datetime64[D]")).cast(pa.date32()),
-        "day_weight": cal.day_weight,
-        "retail_day_start": cal.retail_grid[::24][:-1],
-    }), truth / "calendar.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "date": pa.array(day.astype("datetime64[D]")).cast(pa.date32()),
+                "day_weight": cal.day_weight,
+                "retail_day_start": cal.retail_grid[::24][:-1],
+            }
+        ),
+        truth / "calendar.parquet",
+    )
     pq.write_table(pairs_table(cat), truth / "copurchase_pairs.parquet")
     pq.write_table(replenishment_table(cat), truth / "replenishment.parquet")
     pq.write_table(effects_table(plan, sums, params), truth / "campaign_effects.parquet")
     if defects is not None:
-        payload = {**defects, "rates": {"orders": dirty_mod.ORDER_RATES,
-                                        "members": dirty_mod.MEMBER_RATES},
-                   "files": {"orders": {"path": "dirty/orders.csv", "encoding": "gbk"},
-                             "members": {"path": "dirty/members.csv",
-                                         "encoding": "utf-8-sig"}}}
-        (truth / "dirty.json").write_text(json.dumps(payload, ensure_ascii=False, indent=2),
-                                          encoding="utf-8")
+        payload = {
+            **defects,
+            "rates": {"orders": dirty_mod.ORDER_RATES, "members": dirty_mod.MEMBER_RATES},
+            "files": {
+                "orders": {"path": "dirty/orders.csv", "encoding": "gbk"},
+                "members": {"path": "dirty/members.csv", "encoding": "utf-8-sig"},
+            },
+        }
+        (truth / "dirty.json").write_text(
+            json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8"
+        )

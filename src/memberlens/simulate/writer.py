@@ -51,13 +51,13 @@ class CsvSink:
         first = self._file is None
         if first:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "wb")
+            self._file = open(self.path, "wb")  # noqa: SIM115 (closed by close())
         buf = io.BytesIO()
-        pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=first,
-                                                        quoting_style="needed"))
+        pacsv.write_csv(
+            table, buf, pacsv.WriteOptions(include_header=first, quoting_style="needed")
+        )
         text = buf.getvalue().decode("utf-8")
-        self._file.write(text.encode(self.encoding if first else
-                                     self.encoding.replace("-sig", "")))
+        self._file.write(text.encode(self.encoding if first else self.encoding.replace("-sig", "")))
         self.rows += table.num_rows
 
     def close(self) -> None:

@@ -21,14 +21,21 @@ STATIC = Path(__file__).parent / "static"
 VENDOR = STATIC / "vendor"
 log = logging.getLogger("memberlens.web")
 
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; connect-src 'self'; font-src 'self' data:; object-src 'none'; "
-        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self' data:; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
 _DOCS_CSP = _CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
 
 
-def create_app(project: Project | str | Path | None = None, *, database: str | None = None,
-               secure_cookies: bool = False, warm: bool = False) -> FastAPI:
+def create_app(
+    project: Project | str | Path | None = None,
+    *,
+    database: str | None = None,
+    secure_cookies: bool = False,
+    warm: bool = False,
+) -> FastAPI:
     """The dashboard and JSON API of ``project``.
 
     ``database``: SQLAlchemy URL of the application state (default: see
@@ -41,9 +48,10 @@ def create_app(project: Project | str | Path | None = None, *, database: str | N
         title="memberlens API",
         version="0.1.0",
         description="Member analytics for precision marketing. Authenticate with the session "
-                    "cookie of the pages or `Authorization: Bearer TOKEN` (create a token on "
-                    "the account page). Contact details are always masked; see /api/roles.",
-        docs_url=None, redoc_url=None,
+        "cookie of the pages or `Authorization: Bearer TOKEN` (create a token on "
+        "the account page). Contact details are always masked; see /api/roles.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = WebContext(project=proj, store=store, secure_cookies=secure_cookies)
 
@@ -52,21 +60,28 @@ def create_app(project: Project | str | Path | None = None, *, database: str | N
         """The one place that turns the package's errors into HTTP responses."""
         if isinstance(exc, NotAuthenticated) and not request.url.path.startswith("/api/"):
             return RedirectResponse("/login", status_code=303)
-        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)},
-                            status_code=exc.http_status)
+        return JSONResponse(
+            {"error": type(exc).__name__, "detail": str(exc)}, status_code=exc.http_status
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s", request.url.path)
-        return JSONResponse({"error": "InternalError",
-                             "detail": "unexpected error; the server log has the details"},
-                            status_code=500)
+        return JSONResponse(
+            {
+                "error": "InternalError",
+                "detail": "unexpected error; the server log has the details",
+            },
+            status_code=500,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         # echo where and why, never the input itself (it may be personal data)
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
-                  for e in exc.errors()]
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
         return JSONResponse({"error": "ValidationError", "detail": errors}, status_code=422)
 
     app.add_middleware(SecurityHeaders)
@@ -74,17 +89,25 @@ def create_app(project: Project | str | Path | None = None, *, database: str | N
     @app.get("/docs", include_in_schema=False)
     def _docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="memberlens API",
+            openapi_url="/openapi.json",
+            title="memberlens API",
             swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
             swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg")
+            swagger_favicon_url="/static/favicon.svg",
+        )
 
     @app.get("/healthz", include_in_schema=False)
     def _health() -> dict:
         return {"ok": True}
 
-    from memberlens.web.routers import (api_admin, api_analytics, api_data, api_members,
-                                        api_views, pages)
+    from memberlens.web.routers import (
+        api_admin,
+        api_analytics,
+        api_data,
+        api_members,
+        api_views,
+        pages,
+    )
 
     for module in (api_analytics, api_members, api_data, api_admin, api_views, pages):
         app.include_router(module.router)
@@ -92,8 +115,9 @@ def create_app(project: Project | str | Path | None = None, *, database: str | N
     if warm:
         import threading
 
-        threading.Thread(target=api_analytics.warm, args=(app.state.ctx,), daemon=True,
-                         name="memberlens-warm-up").start()
+        threading.Thread(
+            target=api_analytics.warm, args=(app.state.ctx,), daemon=True, name="memberlens-warm-up"
+        ).start()
     return app
 
 
@@ -107,9 +131,12 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
-        extra = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                 (b"referrer-policy", b"same-origin"),
-                 (b"content-security-policy", (_DOCS_CSP if path == "/docs" else _CSP).encode())]
+        extra = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"same-origin"),
+            (b"content-security-policy", (_DOCS_CSP if path == "/docs" else _CSP).encode()),
+        ]
         if path.startswith("/api/"):
             extra.append((b"cache-control", b"no-store"))
 
@@ -117,7 +144,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
-                    (k, v) for k, v in extra if k not in present]
+                    (k, v) for k, v in extra if k not in present
+                ]
             await send(message)
 
         return await self.app(scope, receive, send_with_headers)

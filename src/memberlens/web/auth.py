@@ -87,8 +87,10 @@ def principal(request: Request) -> Principal | None:
     if header[:7].lower() == "bearer ":
         found = _from_token(c, header[7:].strip())
         if found is None:
-            raise NotAuthenticated("Authorization: the Bearer token is unknown or revoked; "
-                                   "create one on the account page or with `memberlens user token`")
+            raise NotAuthenticated(
+                "Authorization: the Bearer token is unknown or revoked; "
+                "create one on the account page or with `memberlens user token`"
+            )
     elif request.cookies.get(SESSION_COOKIE):
         found = _from_session(c, request.cookies[SESSION_COOKIE])
     request.state.principal = found
@@ -104,12 +106,15 @@ async def check_csrf(request: Request) -> None:
     cookie = request.cookies.get(CSRF_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
         form = await request.form()
         sent = str(form.get("csrf_token", ""))
     if not cookie or not sent or not hmac.compare_digest(cookie, sent):
-        raise CsrfError("csrf_token: missing or does not match the ml_csrf cookie; reload the "
-                        "page and submit again (scripts: use an API token instead)")
+        raise CsrfError(
+            "csrf_token: missing or does not match the ml_csrf cookie; reload the "
+            "page and submit again (scripts: use an API token instead)"
+        )
 
 
 def require(permission: Permission | None = None):
@@ -119,11 +124,14 @@ def require(permission: Permission | None = None):
         await check_csrf(request)
         who = principal(request)
         if who is None:
-            raise NotAuthenticated("not logged in: log in at /login or send "
-                                   "`Authorization: Bearer TOKEN`")
+            raise NotAuthenticated(
+                "not logged in: log in at /login or send `Authorization: Bearer TOKEN`"
+            )
         if permission is not None and not who.can(permission):
-            raise Forbidden(f"role {who.role!r} may not {permission.replace('_', ' ')}; ask an "
-                            "admin for a role that may")
+            raise Forbidden(
+                f"role {who.role!r} may not {permission.replace('_', ' ')}; ask an "
+                "admin for a role that may"
+            )
         return who
 
     return Depends(dependency)
@@ -141,14 +149,26 @@ def csrf_token(request: Request, response: Response | None = None) -> str:
 def set_csrf_cookie(request: Request, response: Response) -> None:
     token = getattr(request.state, "new_csrf", None)
     if token:
-        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="lax",
-                            secure=ctx(request).secure_cookies, path="/")
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=ctx(request).secure_cookies,
+            path="/",
+        )
 
 
 def _failures(db, column, value) -> int:
     since = utcnow() - WINDOW
-    return int(db.scalar(select(func.count()).select_from(LoginAttempt).where(
-        column == value, LoginAttempt.at >= since, LoginAttempt.success.is_(False))) or 0)
+    return int(
+        db.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(column == value, LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+        )
+        or 0
+    )
 
 
 def login(request: Request, response: Response, username: str, password: str) -> Principal:
@@ -157,11 +177,15 @@ def login(request: Request, response: Response, username: str, password: str) ->
     ip = client_ip(request)
     username = username.strip()[:64]
     with c.store() as db:
-        if (_failures(db, LoginAttempt.username, username) >= MAX_FAILURES_PER_USER
-                or _failures(db, LoginAttempt.ip, ip) >= MAX_FAILURES_PER_IP):
+        if (
+            _failures(db, LoginAttempt.username, username) >= MAX_FAILURES_PER_USER
+            or _failures(db, LoginAttempt.ip, ip) >= MAX_FAILURES_PER_IP
+        ):
             audit(db, "login_blocked", username=username, ip=ip)
-            raise RateLimited(f"too many failed logins for {username!r} or from {ip}; wait "
-                              f"{int(WINDOW.total_seconds() // 60)} minutes and try again")
+            raise RateLimited(
+                f"too many failed logins for {username!r} or from {ip}; wait "
+                f"{int(WINDOW.total_seconds() // 60)} minutes and try again"
+            )
         user = authenticate(db, username, password)
         db.add(LoginAttempt(username=username, ip=ip, at=utcnow(), success=user is not None))
         db.commit()
@@ -169,14 +193,27 @@ def login(request: Request, response: Response, username: str, password: str) ->
             audit(db, "login_failed", username=username, ip=ip)
             raise NotAuthenticated("username or password is wrong")
         token = secrets.token_urlsafe(32)
-        db.add(Session(token_hash=digest(token), user_id=user.id, created_at=utcnow(),
-                       expires_at=utcnow() + session_lifetime(), revoked=False))
+        db.add(
+            Session(
+                token_hash=digest(token),
+                user_id=user.id,
+                created_at=utcnow(),
+                expires_at=utcnow() + session_lifetime(),
+                revoked=False,
+            )
+        )
         db.commit()
         audit(db, "login", username=user.username, ip=ip)
         who = Principal(user.id, user.username, user.role, "session")
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
-                        secure=c.secure_cookies, max_age=int(session_lifetime().total_seconds()),
-                        path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=c.secure_cookies,
+        max_age=int(session_lifetime().total_seconds()),
+        path="/",
+    )
     return who
 
 
@@ -190,6 +227,5 @@ def logout(request: Request, response: Response) -> None:
                 row.revoked = True
                 db.commit()
                 user = db.get(User, row.user_id)
-                audit(db, "logout", username=user.username if user else None,
-                      ip=client_ip(request))
+                audit(db, "logout", username=user.username if user else None, ip=client_ip(request))
     response.delete_cookie(SESSION_COOKIE, path="/")

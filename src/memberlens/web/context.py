@@ -34,8 +34,12 @@ class PooledWarehouse(Warehouse):
     def __init__(self, project: Project, *, version):
         # the same configuration as every other connection of this process (DuckDB refuses a
         # second connection to one file with different settings)
-        super().__init__(project.warehouse, read_only=True, memory_limit=project.memory_limit,
-                         temp_directory=project.state_dir / "tmp")
+        super().__init__(
+            project.warehouse,
+            read_only=True,
+            memory_limit=project.memory_limit,
+            temp_directory=project.state_dir / "tmp",
+        )
         self.version = version
         self._tables: set[str] | None = None
         self._columns: dict[str, tuple[str, ...]] = {}
@@ -92,8 +96,10 @@ class WebContext:
             return PooledWarehouse(self.project, version=version)
         except Exception as exc:  # duckdb.IOException: the file is locked by a writer
             if "lock" in str(exc).lower():
-                raise WarehouseBusy("the warehouse is being written (an ingest or `memberlens "
-                                    "run` is in progress); retry in a moment") from None
+                raise WarehouseBusy(
+                    "the warehouse is being written (an ingest or `memberlens "
+                    "run` is in progress); retry in a moment"
+                ) from None
             raise
 
     @contextlib.contextmanager
@@ -101,8 +107,10 @@ class WebContext:
         """A read-only connection for the length of one block (borrowed from the pool).
         ``heavy``: an aggregate over whole tables (queued behind :attr:`max_heavy`)."""
         if not self.project.warehouse.exists():
-            raise MissingTableError(f"{self.project.warehouse}: no warehouse yet; load data with "
-                                    "`memberlens ingest orders FILE`")
+            raise MissingTableError(
+                f"{self.project.warehouse}: no warehouse yet; load data with "
+                "`memberlens ingest orders FILE`"
+            )
         version = self.version()
         with contextlib.ExitStack() as stack:
             if heavy:
@@ -140,8 +148,9 @@ class WebContext:
     def _start_reaper(self) -> None:
         if self._reaper is not None and self._reaper.is_alive():
             return
-        self._reaper = threading.Thread(target=self._reap, name="memberlens-warehouse-reaper",
-                                        daemon=True)
+        self._reaper = threading.Thread(
+            target=self._reap, name="memberlens-warehouse-reaper", daemon=True
+        )
         self._reaper.start()
 
     def _reap(self) -> None:
@@ -162,6 +171,7 @@ class WebContext:
 
     def has_table(self, name: str) -> bool:
         """Whether the warehouse holds table ``name`` (cached per warehouse version)."""
+
         def tables() -> frozenset:
             with self.warehouse() as wh:
                 return frozenset(wh.con.list_tables())
@@ -178,8 +188,10 @@ class WebContext:
     def version(self) -> tuple:
         """Changes whenever the warehouse file (or its write-ahead log) is rewritten."""
         out = []
-        for path in (self.project.warehouse,
-                     self.project.warehouse.with_name(self.project.warehouse.name + ".wal")):
+        for path in (
+            self.project.warehouse,
+            self.project.warehouse.with_name(self.project.warehouse.name + ".wal"),
+        ):
             try:
                 st = path.stat()
                 out += [st.st_mtime_ns, st.st_size]
@@ -190,6 +202,7 @@ class WebContext:
     def run_key(self) -> tuple:
         """The last ``memberlens run`` (its run id), else the warehouse version: results keyed
         by it are computed once per run (and survive ingests until the next run)."""
+
         def last_run() -> tuple:
             if not self.has_table("_runs"):
                 return ("version",) + self.version()
@@ -205,8 +218,9 @@ class WebContext:
             return self._pages, self.page_cache_size
         return (self._heavy, self.heavy_cache_size) if heavy else (self._cache, self.cache_size)
 
-    def peek(self, key: tuple, *, heavy: bool = False, pages: bool = False,
-             version: tuple | None = None) -> Any:
+    def peek(
+        self, key: tuple, *, heavy: bool = False, pages: bool = False, version: tuple | None = None
+    ) -> Any:
         """The cached value of ``key`` for the current warehouse version, or None (no
         computation, no connection: cheap enough for the event loop)."""
         full = (key, self.version() if version is None else version)
@@ -217,8 +231,15 @@ class WebContext:
                 return cache[full]
         return None
 
-    def cached(self, key: tuple, compute: Callable[[], Any], *, heavy: bool = False,
-               pages: bool = False, version: tuple | None = None) -> Any:
+    def cached(
+        self,
+        key: tuple,
+        compute: Callable[[], Any],
+        *,
+        heavy: bool = False,
+        pages: bool = False,
+        version: tuple | None = None,
+    ) -> Any:
         """``compute()`` once per key and warehouse version (an LRU; ``heavy`` values go to a
         smaller one, member-list ``pages`` to their own). Concurrent callers of the same key
         wait for the one computation instead of repeating it. ``version``: key the value on
@@ -251,8 +272,9 @@ class WebContext:
 def encode_json(value: Any) -> bytes:
     """``value`` as compact UTF-8 JSON (what cached API results are kept as: a cache hit is sent
     as it is, with no re-encoding)."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
-                      default=_json_default).encode("utf-8")
+    return json.dumps(
+        value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_json_default
+    ).encode("utf-8")
 
 
 def _json_default(value: Any) -> Any:

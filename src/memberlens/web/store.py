@@ -28,8 +28,9 @@ TOKEN_PREFIX = "mlt_"
 
 def database_url(project: Project) -> str:
     """``$MEMBERLENS_WEB_DATABASE_URL``, else ``[web] database_url``, else SQLite in state_dir."""
-    url = os.environ.get("MEMBERLENS_WEB_DATABASE_URL") or \
-        dict(project.settings.get("web", {})).get("database_url")
+    url = os.environ.get("MEMBERLENS_WEB_DATABASE_URL") or dict(
+        project.settings.get("web", {})
+    ).get("database_url")
     if url:
         return str(url)
     project.state_dir.mkdir(parents=True, exist_ok=True)
@@ -66,12 +67,14 @@ def open_store(url: str) -> Store:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, future=True, **kwargs)
     if url.startswith("sqlite"):
+
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+        def _pragmas(dbapi_conn, _record):
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.close()
+
     migrate(engine)
     return Store(engine, sessionmaker(engine, expire_on_commit=False))
 
@@ -83,8 +86,10 @@ def digest(token: str) -> str:
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise ConfigError(f"password: must have at least {MIN_PASSWORD} characters, got "
-                          f"{len(password)}; choose a longer one")
+        raise ConfigError(
+            f"password: must have at least {MIN_PASSWORD} characters, got "
+            f"{len(password)}; choose a longer one"
+        )
     return _HASHER.hash(password)
 
 
@@ -111,15 +116,31 @@ def add_user(db: DbSession, username: str, password: str, role: str) -> User:
     """Create an account (``memberlens user add``)."""
     if role not in ROLE_NAMES:
         raise ConfigError(f"role: {role!r} is not a role; use one of {', '.join(ROLE_NAMES)}")
-    if not username or len(username) > 64 or not username.replace("_", "").replace(
-            "-", "").replace(".", "").replace("@", "").isalnum():
-        raise ConfigError(f"username: {username!r} must be 1-64 letters, digits, '.', '-', '_' "
-                          "or '@'; choose another")
+    if (
+        not username
+        or len(username) > 64
+        or not username.replace("_", "")
+        .replace("-", "")
+        .replace(".", "")
+        .replace("@", "")
+        .isalnum()
+    ):
+        raise ConfigError(
+            f"username: {username!r} must be 1-64 letters, digits, '.', '-', '_' "
+            "or '@'; choose another"
+        )
     if db.scalar(select(User).where(User.username == username)) is not None:
-        raise ConfigError(f"username: {username!r} exists already; use `memberlens user "
-                          "set-role` or `user passwd` to change it")
-    user = User(username=username, password_hash=hash_password(password), role=role,
-                active=True, created_at=utcnow())
+        raise ConfigError(
+            f"username: {username!r} exists already; use `memberlens user "
+            "set-role` or `user passwd` to change it"
+        )
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        active=True,
+        created_at=utcnow(),
+    )
     db.add(user)
     db.commit()
     return user
@@ -128,26 +149,42 @@ def add_user(db: DbSession, username: str, password: str, role: str) -> User:
 def find_user(db: DbSession, username: str) -> User:
     user = db.scalar(select(User).where(User.username == username))
     if user is None:
-        raise ConfigError(f"username: no account {username!r}; list them with "
-                          "`memberlens user list`")
+        raise ConfigError(
+            f"username: no account {username!r}; list them with `memberlens user list`"
+        )
     return user
 
 
 def issue_token(db: DbSession, user: User, name: str) -> tuple[ApiToken, str]:
     """A new API token for ``user``: returns the row and the clear token (shown once)."""
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(token_hash=digest(clear), prefix=clear[:10], name=name[:64] or "token",
-                   user_id=user.id, created_at=utcnow())
+    row = ApiToken(
+        token_hash=digest(clear),
+        prefix=clear[:10],
+        name=name[:64] or "token",
+        user_id=user.id,
+        created_at=utcnow(),
+    )
     db.add(row)
     db.commit()
     return row, clear
 
 
-def audit(db: DbSession, action: str, *, username: str | None, target: str | None = None,
-          detail: dict | None = None, ip: str | None = None) -> None:
+def audit(
+    db: DbSession,
+    action: str,
+    *,
+    username: str | None,
+    target: str | None = None,
+    detail: dict | None = None,
+    ip: str | None = None,
+) -> None:
     """Append one event to the audit log (login, logout, reveal, export, settings, users...)."""
-    db.add(AuditEvent(at=utcnow(), username=username, action=action, target=target,
-                      detail=detail, ip=ip))
+    db.add(
+        AuditEvent(
+            at=utcnow(), username=username, action=action, target=target, detail=detail, ip=ip
+        )
+    )
     db.commit()
 
 

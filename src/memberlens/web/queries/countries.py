@@ -17,30 +17,69 @@ import pycountry
 
 #: Natural Earth names (as in the vendored world map) that pycountry does not resolve exactly
 MAP_NAMES: dict[str, str] = {
-    "W. Sahara": "EH", "Aland": "AX", "Fr. S. Antarctic Lands": "TF", "Antigua and Barb.": "AG",
-    "Bosnia and Herz.": "BA", "Brunei": "BN", "Central African Rep.": "CF",
-    "Dem. Rep. Congo": "CD", "Cape Verde": "CV", "Cayman Is.": "KY", "Czech Rep.": "CZ",
-    "Dominican Rep.": "DO", "Falkland Is.": "FK", "Faeroe Is.": "FO", "Micronesia": "FM",
-    "Eq. Guinea": "GQ", "Heard I. and McDonald Is.": "HM", "Br. Indian Ocean Ter.": "IO",
-    "Korea": "KR", "Lao PDR": "LA", "Macedonia": "MK", "N. Mariana Is.": "MP",
-    "Dem. Rep. Korea": "KP", "Palestine": "PS", "Fr. Polynesia": "PF", "Russia": "RU",
-    "S. Sudan": "SS", "S. Geo. and S. Sandw. Is.": "GS", "Saint Helena": "SH",
-    "Solomon Is.": "SB", "St. Pierre and Miquelon": "PM", "São Tomé and Principe": "ST",
-    "Swaziland": "SZ", "Turks and Caicos Is.": "TC", "Turkey": "TR", "St. Vin. and Gren.": "VC",
+    "W. Sahara": "EH",
+    "Aland": "AX",
+    "Fr. S. Antarctic Lands": "TF",
+    "Antigua and Barb.": "AG",
+    "Bosnia and Herz.": "BA",
+    "Brunei": "BN",
+    "Central African Rep.": "CF",
+    "Dem. Rep. Congo": "CD",
+    "Cape Verde": "CV",
+    "Cayman Is.": "KY",
+    "Czech Rep.": "CZ",
+    "Dominican Rep.": "DO",
+    "Falkland Is.": "FK",
+    "Faeroe Is.": "FO",
+    "Micronesia": "FM",
+    "Eq. Guinea": "GQ",
+    "Heard I. and McDonald Is.": "HM",
+    "Br. Indian Ocean Ter.": "IO",
+    "Korea": "KR",
+    "Lao PDR": "LA",
+    "Macedonia": "MK",
+    "N. Mariana Is.": "MP",
+    "Dem. Rep. Korea": "KP",
+    "Palestine": "PS",
+    "Fr. Polynesia": "PF",
+    "Russia": "RU",
+    "S. Sudan": "SS",
+    "S. Geo. and S. Sandw. Is.": "GS",
+    "Saint Helena": "SH",
+    "Solomon Is.": "SB",
+    "St. Pierre and Miquelon": "PM",
+    "São Tomé and Principe": "ST",
+    "Swaziland": "SZ",
+    "Turks and Caicos Is.": "TC",
+    "Turkey": "TR",
+    "St. Vin. and Gren.": "VC",
     "U.S. Virgin Is.": "VI",
 }
 #: map features without an ISO country of their own (drawn, never matched to data)
 MAP_WITHOUT_ISO = ("N. Cyprus", "Siachen Glacier")
 #: spellings found in real exports that are not ISO names or codes (UCI Online Retail: EIRE, RSA)
-ALIASES: dict[str, str] = {"EIRE": "IE", "UK": "GB", "RSA": "ZA", "USA": "US", "UAE": "AE",
-                           "HONG KONG SAR": "HK", "中国大陆": "CN", "大陆": "CN", "内地": "CN",
-                           "中國": "CN", "韩国": "KR", "台湾": "TW", "澳门": "MO"}
+ALIASES: dict[str, str] = {
+    "EIRE": "IE",
+    "UK": "GB",
+    "RSA": "ZA",
+    "USA": "US",
+    "UAE": "AE",
+    "HONG KONG SAR": "HK",
+    "中国大陆": "CN",
+    "大陆": "CN",
+    "内地": "CN",
+    "中國": "CN",
+    "韩国": "KR",
+    "台湾": "TW",
+    "澳门": "MO",
+}
 
 
 @functools.lru_cache(maxsize=1)
 def _zh() -> gettext.NullTranslations:
-    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["zh_CN"],
-                               fallback=True)
+    return gettext.translation(
+        "iso3166-1", pycountry.LOCALES_DIR, languages=["zh_CN"], fallback=True
+    )
 
 
 def _english(country) -> str:
@@ -111,8 +150,12 @@ def country_info(code: str) -> dict:
     """English and Chinese names of ``code`` and its feature on the world map (None if absent)."""
     c = pycountry.countries.get(alpha_2=code)
     en = _english(c) if c else code
-    return {"iso2": code, "name_en": en, "name_zh": _zh().gettext(c.name) if c else code,
-            "map_name": _map_feature().get(code)}
+    return {
+        "iso2": code,
+        "name_en": en,
+        "name_zh": _zh().gettext(c.name) if c else code,
+        "map_name": _map_feature().get(code),
+    }
 
 
 def world_names_zh() -> dict[str, str]:

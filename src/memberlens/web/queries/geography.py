@@ -43,8 +43,12 @@ def _periods(row: dict, metrics=METRICS) -> dict:
             prev[m] = round(float(prev[m] or 0), 2)
         else:
             cur[m], prev[m] = int(cur[m] or 0), int(prev[m] or 0)
-    return {**row, "current": cur, "previous": prev,
-            "change": {m: change(cur[m], prev[m]) for m in metrics}}
+    return {
+        **row,
+        "current": cur,
+        "previous": prev,
+        "change": {m: change(cur[m], prev[m]) for m in metrics},
+    }
 
 
 def _count_if(cond: ir.BooleanValue) -> ir.IntegerScalar:
@@ -58,13 +62,15 @@ def provinces(wh: Warehouse, period: Period) -> list[dict] | None:
     prev = period.previous()
     paid = purchases(wh.table("orders"), end=_FOREVER)
     per = paid.group_by("member_id").aggregate(
-        revenue=paid.amt.sum(), first_day=paid.day.min(),
+        revenue=paid.amt.sum(),
+        first_day=paid.day.min(),
         c_rev=paid.amt.sum(where=_in(paid.day, period)),
         p_rev=paid.amt.sum(where=_in(paid.day, prev)),
         c_days=paid.count(where=_in(paid.day, period)),
-        p_days=paid.count(where=_in(paid.day, prev)))
+        p_days=paid.count(where=_in(paid.day, prev)),
+    )
     m = wh.table("members")
-    since = (m.registered_at.date() if "registered_at" in m.columns else None)
+    since = m.registered_at.date() if "registered_at" in m.columns else None
     j = m.select("member_id", "province", **({"since": since} if since is not None else {}))
     j = j.left_join(per, "member_id")
     if since is None:
@@ -72,13 +78,17 @@ def provinces(wh: Warehouse, period: Period) -> list[dict] | None:
     # members without a registration date count as registered all along (as on the overview)
     undated = j.since.isnull() if since is not None else ibis.literal(False)
     g = j.group_by("province").aggregate(
-        members=j.count(), revenue=j.revenue.sum().cast("float64"),
+        members=j.count(),
+        revenue=j.revenue.sum().cast("float64"),
         c_members=_count_if(undated | (j.since <= ibis.date(period.end))),
         p_members=_count_if(undated | (j.since <= ibis.date(prev.end))),
         c_new_members=_count_if(_in(j.since, period)),
         p_new_members=_count_if(_in(j.since, prev)),
-        c_active_members=_count_if(j.c_days > 0), p_active_members=_count_if(j.p_days > 0),
-        c_revenue=j.c_rev.sum().cast("float64"), p_revenue=j.p_rev.sum().cast("float64"))
+        c_active_members=_count_if(j.c_days > 0),
+        p_active_members=_count_if(j.p_days > 0),
+        c_revenue=j.c_rev.sum().cast("float64"),
+        p_revenue=j.p_rev.sum().cast("float64"),
+    )
     g = g.filter(g.province.notnull()).order_by([ibis.desc("members"), "province"])
     out = []
     for row in jsonable(g.to_pyarrow().to_pylist()):
@@ -96,15 +106,22 @@ def countries(wh: Warehouse, period: Period) -> list[dict] | None:
     raw = [r["country"] for r in paid.select("country").distinct().to_pyarrow().to_pylist()]
     # the few distinct spellings are read as ISO codes here; the engine groups by code, so a
     # member who bought under two spellings of one country counts once
-    names = ibis.memtable({"country": [str(x) for x in raw if x is not None],
-                           "code": [country_code(x) or f"?{x}" for x in raw if x is not None]})
+    names = ibis.memtable(
+        {
+            "country": [str(x) for x in raw if x is not None],
+            "code": [country_code(x) or f"?{x}" for x in raw if x is not None],
+        }
+    )
     j = paid.filter(paid.country.notnull()).join(names, "country")
     g = j.group_by("code").aggregate(
-        orders=j.count(), members=j.member_id.nunique(), revenue=j.amt.sum().cast("float64"),
+        orders=j.count(),
+        members=j.member_id.nunique(),
+        revenue=j.amt.sum().cast("float64"),
         c_active_members=j.member_id.nunique(where=_in(j.day, period)),
         p_active_members=j.member_id.nunique(where=_in(j.day, prev)),
         c_revenue=j.amt.sum(where=_in(j.day, period)).cast("float64"),
-        p_revenue=j.amt.sum(where=_in(j.day, prev)).cast("float64"))
+        p_revenue=j.amt.sum(where=_in(j.day, prev)).cast("float64"),
+    )
     out = []
     for row in jsonable(g.order_by([ibis.desc("revenue"), "code"]).to_pyarrow().to_pylist()):
         code = row.pop("code")
@@ -120,8 +137,12 @@ def countries(wh: Warehouse, period: Period) -> list[dict] | None:
 def geography(wh: Warehouse, period: Period) -> dict:
     """The geography page: provinces and countries for ``period`` and the one before."""
     prev = period.previous()
-    out: dict = {"start": period.start.isoformat(), "end": period.end.isoformat(),
-                 "previous_start": prev.start.isoformat(), "previous_end": prev.end.isoformat()}
+    out: dict = {
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "previous_start": prev.start.isoformat(),
+        "previous_end": prev.end.isoformat(),
+    }
     found_provinces = provinces(wh, period)
     found_countries = countries(wh, period)
     if found_provinces is not None:
@@ -131,6 +152,11 @@ def geography(wh: Warehouse, period: Period) -> dict:
         out["world_names_zh"] = world_names_zh()
     out["available"] = bool(found_provinces) or bool(found_countries)
     if not out["available"]:
-        out.update({"missing": "members", "hint": "load the members table (with a province "
-                    "column) or orders with a country column, then `memberlens run`"})
+        out.update(
+            {
+                "missing": "members",
+                "hint": "load the members table (with a province "
+                "column) or orders with a country column, then `memberlens run`",
+            }
+        )
     return out

@@ -10,11 +10,25 @@ run``. Building and compiling an Ibis expression costs ~10 ms of Python per quer
 from __future__ import annotations
 
 from memberlens.web.i18n import segment_aliases
-from memberlens.web.queries.members import (LIST_COLUMNS, PROFILE_COLUMNS, SORTABLE,
-                                            MemberFilter, jsonable, mart_source)
+from memberlens.web.queries.members import (
+    LIST_COLUMNS,
+    PROFILE_COLUMNS,
+    SORTABLE,
+    MemberFilter,
+    jsonable,
+    mart_source,
+)
 
-_ORDER_COLUMNS = ("order_id", "ordered_at", "amount", "status", "channel", "store_id",
-                  "coupon_id", "discount")
+_ORDER_COLUMNS = (
+    "order_id",
+    "ordered_at",
+    "amount",
+    "status",
+    "channel",
+    "store_id",
+    "coupon_id",
+    "discount",
+)
 
 
 def _ident(name: str, allowed: tuple[str, ...]) -> str:
@@ -31,8 +45,11 @@ def _select(wh, table: str, allowed: tuple[str, ...]) -> str:
     for name in allowed:
         source = mart_source(present, name)
         if source is not None:
-            out.append(f'"{source}" AS {_ident(name, allowed)}' if source != name
-                       else _ident(name, allowed))
+            out.append(
+                f'"{source}" AS {_ident(name, allowed)}'
+                if source != name
+                else _ident(name, allowed)
+            )
     return ", ".join(out)
 
 
@@ -43,8 +60,9 @@ def _where(wh, flt: MemberFilter) -> tuple[str, list]:
         names = segment_aliases(flt.segment)
         segs = [mart_source(present, c) for c in ("segment_cn", "segment_en")]
         segs = [c for c in segs if c is not None]
-        parts.append("(" + " OR ".join(f'"{c}" = ANY(?::VARCHAR[])' for c in segs) + ")"
-                     if segs else "FALSE")
+        parts.append(
+            "(" + " OR ".join(f'"{c}" = ANY(?::VARCHAR[])' for c in segs) + ")" if segs else "FALSE"
+        )
         params += [names] * len(segs)
     for name in ("value_tier", "lifecycle_stage", "province"):
         value = getattr(flt, name)
@@ -66,8 +84,10 @@ def mart_order(wh, flt: MemberFilter, *, sort: str, direction: str):
     key = sort if sort in present and sort in SORTABLE else "member_id"
     way = "DESC" if direction == "desc" else "ASC"
     where, params = _where(wh, flt)
-    sql = (f"SELECT CAST(member_id AS VARCHAR) AS m FROM mart_members{where} "
-           f"ORDER BY {_ident(key, SORTABLE)} {way} NULLS LAST, member_id")
+    sql = (
+        f"SELECT CAST(member_id AS VARCHAR) AS m FROM mart_members{where} "
+        f"ORDER BY {_ident(key, SORTABLE)} {way} NULLS LAST, member_id"
+    )
     return wh.con.con.execute(sql, params).to_arrow_table()["m"].combine_chunks()
 
 
@@ -77,9 +97,12 @@ def mart_rows(wh, member_ids) -> list[dict]:
     if not ids:
         return []
     # by member id (a hash probe during the scan): cheaper than by rowid
-    rows = wh.fetch(f"SELECT CAST(member_id AS VARCHAR) AS _m, "
-                    f"{_select(wh, 'mart_members', LIST_COLUMNS)} "
-                    "FROM mart_members WHERE member_id = ANY(?::VARCHAR[])", [ids])
+    rows = wh.fetch(
+        f"SELECT CAST(member_id AS VARCHAR) AS _m, "
+        f"{_select(wh, 'mart_members', LIST_COLUMNS)} "
+        "FROM mart_members WHERE member_id = ANY(?::VARCHAR[])",
+        [ids],
+    )
     position = {m: i for i, m in enumerate(ids)}
     rows.sort(key=lambda row: position[row["_m"]])
     for row in rows:
@@ -91,14 +114,23 @@ def mart_member_360(wh, member_id: str, *, order_limit: int = 200) -> dict | Non
     """Profile, scores and orders of one member, or None when the id is unknown."""
     profile = None
     if wh.has("members"):
-        found = wh.fetch(f"SELECT {_select(wh, 'members', PROFILE_COLUMNS)} FROM members "
-                         "WHERE member_id = ? LIMIT 1", [member_id])
+        found = wh.fetch(
+            f"SELECT {_select(wh, 'members', PROFILE_COLUMNS)} FROM members "
+            "WHERE member_id = ? LIMIT 1",
+            [member_id],
+        )
         profile = jsonable(found)[0] if found else None
-    scores = wh.fetch(f"SELECT {_select(wh, 'mart_members', LIST_COLUMNS)} FROM mart_members "
-                      "WHERE member_id = ? LIMIT 1", [member_id])
-    orders = wh.fetch(f"SELECT {_select(wh, 'orders', _ORDER_COLUMNS)}, "
-                      "count(*) OVER () AS _total FROM orders WHERE member_id = ? "
-                      "ORDER BY ordered_at DESC LIMIT ?", [member_id, int(order_limit)])
+    scores = wh.fetch(
+        f"SELECT {_select(wh, 'mart_members', LIST_COLUMNS)} FROM mart_members "
+        "WHERE member_id = ? LIMIT 1",
+        [member_id],
+    )
+    orders = wh.fetch(
+        f"SELECT {_select(wh, 'orders', _ORDER_COLUMNS)}, "
+        "count(*) OVER () AS _total FROM orders WHERE member_id = ? "
+        "ORDER BY ordered_at DESC LIMIT ?",
+        [member_id, int(order_limit)],
+    )
     if profile is None and not scores and not orders:
         return None
     total = int(orders[0]["_total"]) if orders else 0
@@ -107,6 +139,11 @@ def mart_member_360(wh, member_id: str, *, order_limit: int = 200) -> dict | Non
     score = jsonable(scores)[0] if scores else None
     if score:
         score = {k: v for k, v in score.items() if not k.endswith("_masked")}
-    return {"member_id": member_id, "profile": profile or {"member_id": member_id},
-            "scores": score, "scores_source": "mart_members", "orders": jsonable(orders),
-            "orders_total": total}
+    return {
+        "member_id": member_id,
+        "profile": profile or {"member_id": member_id},
+        "scores": score,
+        "scores_source": "mart_members",
+        "orders": jsonable(orders),
+        "orders_total": total,
+    }

@@ -37,25 +37,33 @@ def segments(wh: Warehouse) -> dict:
         m = normalised_mart(wh.table("mart_members"))
         for col in ("value_tier", "lifecycle_stage"):
             if col in m.columns:
-                g = m.group_by(col).aggregate(members=m.count(),
-                                              revenue=m.total_spend.sum().cast("float64")
-                                              if "total_spend" in m.columns else ibis.literal(0.0))
+                g = m.group_by(col).aggregate(
+                    members=m.count(),
+                    revenue=m.total_spend.sum().cast("float64")
+                    if "total_spend" in m.columns
+                    else ibis.literal(0.0),
+                )
                 out[col] = table_rows(g.order_by(ibis.desc("members")))
     if wh.has("mart_lifecycle_transitions"):
         t = wh.table("mart_lifecycle_transitions")
         last = t.aggregate(to=t.to_as_of.max()).to_pyarrow().to_pylist()[0]["to"]
         moves = t.filter(t.to_as_of == last) if last is not None else t.limit(0)
-        out["transitions"] = table_rows(moves.select("from_as_of", "to_as_of", "from_stage",
-                                                "to_stage", "members"))
+        out["transitions"] = table_rows(
+            moves.select("from_as_of", "to_as_of", "from_stage", "to_stage", "members")
+        )
     return out
 
 
 #: cohort column -> the mart columns that may hold it (the pipeline's names second)
-_COHORT_COLUMNS = {"cohort": ("cohort", "cohort_month"), "period": ("period", "months_since"),
-                   "members": ("members", "cohort_size"), "retention": ("retention",
-                                                                     "retention_rate"),
-                   "repurchase_rate": ("repurchase_rate",), "revenue": ("revenue",),
-                   "revenue_per_member": ("revenue_per_member",)}
+_COHORT_COLUMNS = {
+    "cohort": ("cohort", "cohort_month"),
+    "period": ("period", "months_since"),
+    "members": ("members", "cohort_size"),
+    "retention": ("retention", "retention_rate"),
+    "repurchase_rate": ("repurchase_rate",),
+    "revenue": ("revenue",),
+    "revenue_per_member": ("revenue_per_member",),
+}
 
 
 def cohorts(wh: Warehouse) -> dict:
@@ -63,9 +71,11 @@ def cohorts(wh: Warehouse) -> dict:
     if not wh.has("mart_cohorts"):
         return missing("mart_cohorts")
     t = wh.table("mart_cohorts")
-    cols = {name: next(c for c in options if c in t.columns)
-            for name, options in _COHORT_COLUMNS.items()
-            if any(c in t.columns for c in options)}
+    cols = {
+        name: next(c for c in options if c in t.columns)
+        for name, options in _COHORT_COLUMNS.items()
+        if any(c in t.columns for c in options)
+    }
     out = t.select(**{name: t[c] for name, c in cols.items()})
     out = out.mutate(cohort=out.cohort.cast("string").left(7))
     return {"available": True, "rows": table_rows(out.order_by(["cohort", "period"]))}
@@ -83,5 +93,9 @@ def baskets(wh: Warehouse, *, min_lift: float, min_confidence: float, limit: int
         cond.append(r.confidence >= min_confidence)
     rows = r.filter(*cond) if cond else r
     key = "lift" if "lift" in r.columns else r.columns[0]
-    return {"available": True, "table": table, "total": int(rows.count().execute()),
-            "rows": table_rows(rows.order_by(ibis.desc(key)).limit(limit))}
+    return {
+        "available": True,
+        "table": table,
+        "total": int(rows.count().execute()),
+        "rows": table_rows(rows.order_by(ibis.desc(key)).limit(limit)),
+    }

@@ -21,25 +21,72 @@ from memberlens.web.errors import NotFound
 from memberlens.web.i18n import segment_aliases
 from memberlens.web.queries.overview import data_end
 
-PROFILE_COLUMNS = ("member_id", "registered_at", "gender", "province", "city", "channel",
-                   "name_masked", "phone_masked", "email_masked", "country")
+PROFILE_COLUMNS = (
+    "member_id",
+    "registered_at",
+    "gender",
+    "province",
+    "city",
+    "channel",
+    "name_masked",
+    "phone_masked",
+    "email_masked",
+    "country",
+)
 CONTACT_FIELDS = ("name", "phone", "email", "id_number")
 #: what a member list may contain (never a stored contact value)
-LIST_COLUMNS = ("member_id", "segment_cn", "segment_en", "value_tier", "lifecycle_stage",
-                "r_score", "f_score", "m_score", "frequency", "recency", "T", "monetary_value",
-                "total_spend", "order_count", "aov", "days_since_last", "last_purchase_at",
-                "p_alive", "expected_purchases_90d", "clv", "province", "city", "channel",
-                "gender", "phone_masked", "email_masked")
-SORTABLE = ("member_id", "frequency", "recency", "monetary_value", "total_spend", "order_count",
-            "days_since_last", "p_alive", "clv", "expected_purchases_90d", "last_purchase_at")
+LIST_COLUMNS = (
+    "member_id",
+    "segment_cn",
+    "segment_en",
+    "value_tier",
+    "lifecycle_stage",
+    "r_score",
+    "f_score",
+    "m_score",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "total_spend",
+    "order_count",
+    "aov",
+    "days_since_last",
+    "last_purchase_at",
+    "p_alive",
+    "expected_purchases_90d",
+    "clv",
+    "province",
+    "city",
+    "channel",
+    "gender",
+    "phone_masked",
+    "email_masked",
+)
+SORTABLE = (
+    "member_id",
+    "frequency",
+    "recency",
+    "monetary_value",
+    "total_spend",
+    "order_count",
+    "days_since_last",
+    "p_alive",
+    "clv",
+    "expected_purchases_90d",
+    "last_purchase_at",
+)
 Direction = Literal["asc", "desc"]
 
 
 #: list column -> columns of ``mart_members`` that may hold it, in order of preference (the
 #: pipeline's names: segment_cn8, segment_rfm11, R/F/M, registration_channel)
 MART_ALIASES: dict[str, tuple[str, ...]] = {
-    "segment_cn": ("segment_cn", "segment_cn8"), "segment_en": ("segment_en", "segment_rfm11"),
-    "r_score": ("r_score", "R"), "f_score": ("f_score", "F"), "m_score": ("m_score", "M"),
+    "segment_cn": ("segment_cn", "segment_cn8"),
+    "segment_en": ("segment_en", "segment_rfm11"),
+    "r_score": ("r_score", "R"),
+    "f_score": ("f_score", "F"),
+    "m_score": ("m_score", "M"),
     "channel": ("channel", "registration_channel"),
 }
 
@@ -83,8 +130,19 @@ def member_table(wh: Warehouse, configured_as_of: dt.date | None) -> tuple[ir.Ta
     summary = rfm_summary(wh.table("orders"), as_of=as_of(wh, configured_as_of))
     if wh.has("members"):
         m = wh.table("members")
-        keep = [c for c in ("member_id", "province", "city", "channel", "gender",
-                            "phone_masked", "email_masked") if c in m.columns]
+        keep = [
+            c
+            for c in (
+                "member_id",
+                "province",
+                "city",
+                "channel",
+                "gender",
+                "phone_masked",
+                "email_masked",
+            )
+            if c in m.columns
+        ]
         summary = summary.left_join(m.select(*keep), "member_id").drop("member_id_right")
     return summary, "rfm_summary"
 
@@ -93,8 +151,7 @@ def _filtered(table: ir.Table, flt: MemberFilter) -> ir.Table:
     cond = []
     if flt.segment:
         names = segment_aliases(flt.segment)
-        parts = [table[c].isin(names) for c in ("segment_cn", "segment_en")
-                 if c in table.columns]
+        parts = [table[c].isin(names) for c in ("segment_cn", "segment_en") if c in table.columns]
         if parts:
             expr = parts[0]
             for p in parts[1:]:
@@ -106,8 +163,7 @@ def _filtered(table: ir.Table, flt: MemberFilter) -> ir.Table:
         value = getattr(flt, name)
         if value:
             values = [value] if name == "province" else segment_aliases(value)
-            cond.append(table[name].isin(values) if name in table.columns
-                        else ibis.literal(False))
+            cond.append(table[name].isin(values) if name in table.columns else ibis.literal(False))
     if flt.q:
         cond.append(table.member_id.cast("string").startswith(flt.q))
     return table.filter(*cond) if cond else table
@@ -123,8 +179,16 @@ def member_count(wh: Warehouse, configured_as_of: dt.date | None, flt: MemberFil
     return {"source": source, "total": int(_filtered(table, flt).count().execute())}
 
 
-def member_rows(wh: Warehouse, configured_as_of: dt.date | None, flt: MemberFilter, *,
-                sort: str, direction: Direction, page: int, page_size: int) -> dict:
+def member_rows(
+    wh: Warehouse,
+    configured_as_of: dt.date | None,
+    flt: MemberFilter,
+    *,
+    sort: str,
+    direction: Direction,
+    page: int,
+    page_size: int,
+) -> dict:
     """One page of the list, sorted by ``sort`` (then member_id, so pages never overlap)."""
     table, _ = member_table(wh, configured_as_of)
     rows = _filtered(table, flt)
@@ -134,8 +198,14 @@ def member_rows(wh: Warehouse, configured_as_of: dt.date | None, flt: MemberFilt
     return {"sort": key, "rows": jsonable(part.to_pyarrow().to_pylist())}
 
 
-def member_export(wh: Warehouse, configured_as_of: dt.date | None, flt: MemberFilter,
-                  columns: tuple[str, ...], *, limit: int):
+def member_export(
+    wh: Warehouse,
+    configured_as_of: dt.date | None,
+    flt: MemberFilter,
+    columns: tuple[str, ...],
+    *,
+    limit: int,
+):
     """The filtered list as Arrow with only ``columns`` (the role's export columns)."""
     table, _ = member_table(wh, configured_as_of)
     rows = _listed(_filtered(table, flt), columns).order_by("member_id")
@@ -151,8 +221,9 @@ def jsonable(rows: list[dict]) -> list[dict]:
             if isinstance(v, (dt.datetime, dt.date)):
                 v = v.isoformat()
             elif isinstance(v, (list, tuple)):
-                v = [x if isinstance(x, (int, float, str, bool)) or x is None else str(x)
-                     for x in v]
+                v = [
+                    x if isinstance(x, (int, float, str, bool)) or x is None else str(x) for x in v
+                ]
             elif v is not None and not isinstance(v, (int, float, str, bool)):
                 v = float(v)
             if isinstance(v, float) and v != v:
@@ -162,16 +233,19 @@ def jsonable(rows: list[dict]) -> list[dict]:
     return out
 
 
-def member_360(wh: Warehouse, configured_as_of: dt.date | None, member_id: str, *,
-               order_limit: int = 200) -> dict:
+def member_360(
+    wh: Warehouse, configured_as_of: dt.date | None, member_id: str, *, order_limit: int = 200
+) -> dict:
     """Profile (masked contacts), scores, segment and the member's orders."""
     if wh.has("mart_members"):
         from memberlens.web.queries.lookups import mart_member_360
 
         found = mart_member_360(wh, member_id, order_limit=order_limit)
         if found is None:
-            raise NotFound(f"member_id: no member {member_id!r} in the warehouse; check the id "
-                           "(search the member list)")
+            raise NotFound(
+                f"member_id: no member {member_id!r} in the warehouse; check the id "
+                "(search the member list)"
+            )
         return found
     profile = None
     if wh.has("members"):
@@ -181,10 +255,27 @@ def member_360(wh: Warehouse, configured_as_of: dt.date | None, member_id: str, 
         profile = jsonable(found)[0] if found else None
     orders = wh.table("orders")
     mine = orders.filter(orders.member_id == member_id)
-    keep = [c for c in ("order_id", "ordered_at", "amount", "status", "channel", "store_id",
-                        "coupon_id", "discount") if c in orders.columns]
-    order_rows = jsonable(mine.select(*keep).order_by(ibis.desc("ordered_at"))
-                          .limit(order_limit).to_pyarrow().to_pylist())
+    keep = [
+        c
+        for c in (
+            "order_id",
+            "ordered_at",
+            "amount",
+            "status",
+            "channel",
+            "store_id",
+            "coupon_id",
+            "discount",
+        )
+        if c in orders.columns
+    ]
+    order_rows = jsonable(
+        mine.select(*keep)
+        .order_by(ibis.desc("ordered_at"))
+        .limit(order_limit)
+        .to_pyarrow()
+        .to_pylist()
+    )
     if wh.has("mart_members"):
         mart = wh.table("mart_members")
         scored = mart.filter(mart.member_id == member_id)
@@ -194,14 +285,21 @@ def member_360(wh: Warehouse, configured_as_of: dt.date | None, member_id: str, 
         source = "rfm_summary"
     scores = jsonable(_listed(scored).limit(1).to_pyarrow().to_pylist())
     if profile is None and not order_rows and not scores:
-        raise NotFound(f"member_id: no member {member_id!r} in the warehouse; check the id "
-                       "(search the member list)")
+        raise NotFound(
+            f"member_id: no member {member_id!r} in the warehouse; check the id "
+            "(search the member list)"
+        )
     score = scores[0] if scores else None
     if score:
         score = {k: v for k, v in score.items() if not k.endswith("_masked")}
-    return {"member_id": member_id, "profile": profile or {"member_id": member_id},
-            "scores": score, "scores_source": source, "orders": order_rows,
-            "orders_total": int(mine.count().execute())}
+    return {
+        "member_id": member_id,
+        "profile": profile or {"member_id": member_id},
+        "scores": score,
+        "scores_source": source,
+        "orders": order_rows,
+        "orders_total": int(mine.count().execute()),
+    }
 
 
 def contact_values(wh: Warehouse, member_id: str) -> dict:

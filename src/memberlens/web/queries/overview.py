@@ -129,22 +129,31 @@ def purchase_days(orders: ir.Table, members: ir.Table | None) -> PurchaseDays:
     member = (pair >> 20).astype(np.int32)
     day = ((pair & 0xFFFFF) + base).astype(np.int32)
     first = day[np.flatnonzero(np.r_[True, member[1:] != member[:-1]])] if len(day) else day
-    per_day = paid.group_by("day").aggregate(
-        cents=(paid.amt * 100).cast("int64").sum(), orders=paid.count()).order_by("day")
+    per_day = (
+        paid.group_by("day")
+        .aggregate(cents=(paid.amt * 100).cast("int64").sum(), orders=paid.count())
+        .order_by("day")
+    )
     daily = per_day.to_pyarrow()
-    out = dict(member=member, day=day, n_members=len(codes.dictionary), first_days=np.sort(first),
-               days=daily["day"].cast(pa.int32()).to_numpy(zero_copy_only=False),
-               cents=daily["cents"].to_numpy(zero_copy_only=False).astype(np.int64),
-               orders=daily["orders"].to_numpy(zero_copy_only=False).astype(np.int64))
+    out = dict(
+        member=member,
+        day=day,
+        n_members=len(codes.dictionary),
+        first_days=np.sort(first),
+        days=daily["day"].cast(pa.int32()).to_numpy(zero_copy_only=False),
+        cents=daily["cents"].to_numpy(zero_copy_only=False).astype(np.int64),
+        orders=daily["orders"].to_numpy(zero_copy_only=False).astype(np.int64),
+    )
     if members is not None and "registered_at" in members.columns:
         reg = members.group_by(day=members.registered_at.date()).aggregate(n=members.count())
         rows = reg.to_pyarrow()
         dated = pc.is_valid(rows["day"])
         reg_rows = rows.filter(dated)
-        out.update(reg_days=reg_rows["day"].cast(pa.int32()).to_numpy(zero_copy_only=False),
-                   reg_counts=reg_rows["n"].to_numpy(zero_copy_only=False).astype(np.int64),
-                   registered_undated=int(pc.sum(rows.filter(pc.invert(dated))["n"]).as_py()
-                                          or 0))
+        out.update(
+            reg_days=reg_rows["day"].cast(pa.int32()).to_numpy(zero_copy_only=False),
+            reg_counts=reg_rows["n"].to_numpy(zero_copy_only=False).astype(np.int64),
+            registered_undated=int(pc.sum(rows.filter(pc.invert(dated))["n"]).as_py() or 0),
+        )
     return PurchaseDays(**out)
 
 
@@ -161,12 +170,16 @@ def period_kpis(data: PurchaseDays, cur: Period) -> tuple[dict, dict]:
         active = int(np.count_nonzero(days[k]))
         base_active = int(np.count_nonzero(days[base]))
         retained = int(np.count_nonzero((days[base] > 0) & (days[k] > 0)))
-        out.append({
-            "active_members": active, "revenue": round(revenue, 2), "orders": n_orders,
-            "aov": round(revenue / n_orders, 2) if n_orders else None,
-            "repurchase_rate": int(np.count_nonzero(days[k] >= 2)) / active if active else None,
-            "retention": retained / base_active if base_active else None,
-        })
+        out.append(
+            {
+                "active_members": active,
+                "revenue": round(revenue, 2),
+                "orders": n_orders,
+                "aov": round(revenue / n_orders, 2) if n_orders else None,
+                "repurchase_rate": int(np.count_nonzero(days[k] >= 2)) / active if active else None,
+                "retention": retained / base_active if base_active else None,
+            }
+        )
     return out[0], out[1]
 
 
@@ -204,9 +217,14 @@ def trends(data: PurchaseDays, cur: Period, grain: Grain) -> tuple[list[dict], l
     n_orders = np.bincount(tkey, weights=data.orders[a:b], minlength=n_keys)
     out: dict[int, list] = {1: [], 0: []}
     for k in np.flatnonzero(n_orders).tolist():
-        out[k % 2].append({"bucket": _date(starts[k // 2]).isoformat(),
-                           "revenue": round(float(cents[k]) / 100, 2),
-                           "orders": int(n_orders[k]), "active_members": int(active[k])})
+        out[k % 2].append(
+            {
+                "bucket": _date(starts[k // 2]).isoformat(),
+                "revenue": round(float(cents[k]) / 100, 2),
+                "orders": int(n_orders[k]),
+                "active_members": int(active[k]),
+            }
+        )
     return out[1], out[0]
 
 
@@ -227,21 +245,39 @@ class Overview:
         return asdict(self)
 
 
-_ORDER = ("members", "active_members", "revenue", "orders", "aov", "repurchase_rate",
-          "retention", "new_members")
+_ORDER = (
+    "members",
+    "active_members",
+    "revenue",
+    "orders",
+    "aov",
+    "repurchase_rate",
+    "retention",
+    "new_members",
+)
 
 
 def overview(data: PurchaseDays, period: Period, grain: Grain) -> Overview:
     prev_period = period.previous()
     cur, prev = period_kpis(data, period)
     cur.update(members=data.members(period.end), new_members=data.new_members(period))
-    prev.update(members=data.members(prev_period.end),
-                new_members=data.new_members(prev_period))
+    prev.update(members=data.members(prev_period.end), new_members=data.new_members(prev_period))
     cur = {k: cur[k] for k in _ORDER}
     prev = {k: prev[k] for k in _ORDER}
-    change = {k: (None if cur[k] is None or not prev[k]
-                  else round((cur[k] - prev[k]) / abs(prev[k]), 4)) for k in _ORDER}
+    change = {
+        k: (None if cur[k] is None or not prev[k] else round((cur[k] - prev[k]) / abs(prev[k]), 4))
+        for k in _ORDER
+    }
     cur_trend, prev_trend = trends(data, period, grain)
-    return Overview(period.start.isoformat(), period.end.isoformat(),
-                    prev_period.start.isoformat(), prev_period.end.isoformat(), grain, cur, prev,
-                    change, cur_trend, prev_trend)
+    return Overview(
+        period.start.isoformat(),
+        period.end.isoformat(),
+        prev_period.start.isoformat(),
+        prev_period.end.isoformat(),
+        grain,
+        cur,
+        prev,
+        change,
+        cur_trend,
+        prev_trend,
+    )

@@ -42,8 +42,14 @@ def histogram(col: ir.NumericColumn, bins: int) -> list[dict]:
     b = ((t.x.cast("float64") - lo) / width).floor().cast("int64").clip(lower=0, upper=bins - 1)
     counts = t.mutate(b=b).group_by("b").aggregate(n=ibis._.count()).order_by("b")
     got = {int(r["b"]): int(r["n"]) for r in counts.to_pyarrow().to_pylist()}
-    return [{"from": round(lo + i * width, 4), "to": round(lo + (i + 1) * width, 4),
-             "members": got.get(i, 0)} for i in range(bins)]
+    return [
+        {
+            "from": round(lo + i * width, 4),
+            "to": round(lo + (i + 1) * width, 4),
+            "members": got.get(i, 0),
+        }
+        for i in range(bins)
+    ]
 
 
 def _as_of(m: ir.Table) -> dt.date | None:
@@ -65,8 +71,13 @@ def next_purchase_weeks(m: ir.Table, as_of: dt.date, weeks: int = NEXT_PURCHASE_
     out = []
     for w in range(weeks):
         r = got.get(w, {"members": 0, "expected": 0.0})
-        out.append({"week_start": (as_of + dt.timedelta(days=7 * w + 1)).isoformat(),
-                    "members": int(r["members"]), "expected": round(float(r["expected"] or 0), 2)})
+        out.append(
+            {
+                "week_start": (as_of + dt.timedelta(days=7 * w + 1)).isoformat(),
+                "members": int(r["members"]),
+                "expected": round(float(r["expected"] or 0), 2),
+            }
+        )
     return {"as_of": as_of.isoformat(), "weeks": out}
 
 
@@ -78,23 +89,41 @@ def replenishment(wh: Warehouse, as_of: dt.date | None, *, top: int) -> dict:
         as_of = (r.expected_next_purchase.max().execute() or dt.datetime.now()).date()
     nxt = r.expected_next_purchase.cast("date")
     due = (nxt > ibis.date(as_of)) & (
-        nxt <= ibis.date(as_of + dt.timedelta(days=REPLENISHMENT_WINDOW_DAYS)))
+        nxt <= ibis.date(as_of + dt.timedelta(days=REPLENISHMENT_WINDOW_DAYS))
+    )
     g = r.group_by("category").aggregate(
-        members=r.member_id.nunique(), due=ibis.ifelse(due, 1, 0).sum(),
+        members=r.member_id.nunique(),
+        due=ibis.ifelse(due, 1, 0).sum(),
         overdue=ibis.ifelse(r.days_overdue > 0, 1, 0).sum(),
         expected_buyers=r.p_within_window.sum().cast("float64"),
-        cycle_days=r.cycle_days.median().cast("float64"))
+        cycle_days=r.cycle_days.median().cast("float64"),
+    )
     categories = table_rows(g.order_by([ibis.desc("expected_buyers"), "category"]))
     for c in categories:
         c["expected_buyers"] = round(c["expected_buyers"] or 0.0, 2)
         c["cycle_days"] = None if c["cycle_days"] is None else round(c["cycle_days"], 1)
-    keep = [c for c in ("member_id", "category", "last_purchase", "cycle_days",
-                        "expected_next_purchase", "days_overdue", "p_within_window")
-            if c in r.columns]
-    likely = table_rows(r.select(*keep).order_by([ibis.desc("p_within_window"), "member_id",
-                                             "category"]).limit(top))
-    return {"as_of": as_of.isoformat(), "window_days": REPLENISHMENT_WINDOW_DAYS,
-            "categories": categories, "likely": likely}
+    keep = [
+        c
+        for c in (
+            "member_id",
+            "category",
+            "last_purchase",
+            "cycle_days",
+            "expected_next_purchase",
+            "days_overdue",
+            "p_within_window",
+        )
+        if c in r.columns
+    ]
+    likely = table_rows(
+        r.select(*keep).order_by([ibis.desc("p_within_window"), "member_id", "category"]).limit(top)
+    )
+    return {
+        "as_of": as_of.isoformat(),
+        "window_days": REPLENISHMENT_WINDOW_DAYS,
+        "categories": categories,
+        "likely": likely,
+    }
 
 
 def value(wh: Warehouse, *, bins: int = 20, top: int = 50) -> dict:
@@ -109,12 +138,27 @@ def value(wh: Warehouse, *, bins: int = 20, top: int = 50) -> dict:
             out[f"{col}_histogram"] = histogram(m[col], bins)
     if {"p_alive", "total_spend"} <= set(m.columns):
         risk = m.filter(m.p_alive < 0.5).mutate(
-            value_at_risk=(m.total_spend.cast("float64") * (1 - m.p_alive)))
-        keep = [c for c in ("member_id", "segment_cn", "segment_en", "value_tier",
-                            "total_spend", "frequency", "days_since_last", "p_alive", "clv",
-                            "value_at_risk") if c in risk.columns]
-        out["churn_risk"] = table_rows(risk.select(*keep).order_by(
-            [ibis.desc("value_at_risk"), "member_id"]).limit(top))
+            value_at_risk=(m.total_spend.cast("float64") * (1 - m.p_alive))
+        )
+        keep = [
+            c
+            for c in (
+                "member_id",
+                "segment_cn",
+                "segment_en",
+                "value_tier",
+                "total_spend",
+                "frequency",
+                "days_since_last",
+                "p_alive",
+                "clv",
+                "value_at_risk",
+            )
+            if c in risk.columns
+        ]
+        out["churn_risk"] = table_rows(
+            risk.select(*keep).order_by([ibis.desc("value_at_risk"), "member_id"]).limit(top)
+        )
     as_of = _as_of(m)
     nxt: dict = {"available": False}
     if "next_purchase_date" in m.columns and as_of is not None:
@@ -136,9 +180,11 @@ def default_split(first_day: dt.date, last_day: dt.date) -> tuple[dt.date, dt.da
     """
     span = (last_day - first_day).days
     if span < 7 * MIN_CALIBRATION_WEEKS * 3 // 2:
-        raise DataError(f"back-test: the orders span {span} days ({first_day} to {last_day}); "
-                        f"a back-test needs at least {MIN_CALIBRATION_WEEKS * 3 // 2} weeks of "
-                        "history; load more orders or pass calibration_end and holdout_end")
+        raise DataError(
+            f"back-test: the orders span {span} days ({first_day} to {last_day}); "
+            f"a back-test needs at least {MIN_CALIBRATION_WEEKS * 3 // 2} weeks of "
+            "history; load more orders or pass calibration_end and holdout_end"
+        )
     weeks = HOLDOUT_WEEKS if span >= 3 * 7 * HOLDOUT_WEEKS else max(1, span // 21)
     return last_day - dt.timedelta(days=7 * weeks), last_day
 
@@ -156,21 +202,32 @@ def _clean(value):
     return value
 
 
-def backtest_report(orders: ir.Table, *, calibration_end: dt.date, holdout_end: dt.date,
-                    model: str) -> dict:
+def backtest_report(
+    orders: ir.Table, *, calibration_end: dt.date, holdout_end: dt.date, model: str
+) -> dict:
     """:func:`memberlens.clv.checking.backtest_orders` in weeks, as JSON for the value page."""
     from memberlens.clv.checking import backtest_orders
 
-    fitted, report = backtest_orders(orders, calibration_end=calibration_end,
-                                     holdout_end=holdout_end, model=model, time_unit="W")
+    fitted, report = backtest_orders(
+        orders, calibration_end=calibration_end, holdout_end=holdout_end, model=model, time_unit="W"
+    )
     out = report.to_dict()
     track = out["tracking"]
     origin = dt.date.fromisoformat(track["origin"])
     # the last day of each period, for the x axis (period k covers [k-1, k) weeks from origin)
-    track["period_end"] = [(origin + dt.timedelta(days=7 * int(k) - 1)).isoformat()
-                           for k in track["periods"]["period"]]
-    return _clean({"available": True, "model": model, "time_unit": "W",
-                   "calibration_end": calibration_end.isoformat(),
-                   "holdout_end": holdout_end.isoformat(),
-                   "params": fitted.params_.to_dict(), "log_likelihood": fitted.log_likelihood_,
-                   "n_members": fitted.n_members_, **out})
+    track["period_end"] = [
+        (origin + dt.timedelta(days=7 * int(k) - 1)).isoformat() for k in track["periods"]["period"]
+    ]
+    return _clean(
+        {
+            "available": True,
+            "model": model,
+            "time_unit": "W",
+            "calibration_end": calibration_end.isoformat(),
+            "holdout_end": holdout_end.isoformat(),
+            "params": fitted.params_.to_dict(),
+            "log_likelihood": fitted.log_likelihood_,
+            "n_members": fitted.n_members_,
+            **out,
+        }
+    )

@@ -32,16 +32,25 @@ class UserPatch(BaseModel):
 
 
 def _token_dict(t: ApiToken) -> dict:
-    return {"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at.isoformat(),
-            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-            "revoked": t.revoked_at is not None}
+    return {
+        "id": t.id,
+        "name": t.name,
+        "prefix": t.prefix,
+        "created_at": t.created_at.isoformat(),
+        "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+        "revoked": t.revoked_at is not None,
+    }
 
 
 @router.get("/me", summary="The caller: user name, role and permissions")
 def api_me(request: Request, who: Principal = require()) -> dict:
-    return {"username": who.username, "role": who.role, "via": who.via,
-            "permissions": sorted(ROLES[who.role].permissions),
-            "export_columns": list(ROLES[who.role].export_columns)}
+    return {
+        "username": who.username,
+        "role": who.role,
+        "via": who.via,
+        "permissions": sorted(ROLES[who.role].permissions),
+        "export_columns": list(ROLES[who.role].export_columns),
+    }
 
 
 @router.get("/roles", summary="What each role may see and export")
@@ -52,8 +61,9 @@ def api_roles(_=require()) -> dict:
 @router.get("/tokens", summary="My API tokens (never the tokens themselves)")
 def api_tokens(request: Request, who: Principal = require()) -> dict:
     with ctx(request).store() as db:
-        rows = db.scalars(select(ApiToken).where(ApiToken.user_id == who.user_id)
-                          .order_by(ApiToken.id)).all()
+        rows = db.scalars(
+            select(ApiToken).where(ApiToken.user_id == who.user_id).order_by(ApiToken.id)
+        ).all()
         return {"tokens": [_token_dict(t) for t in rows]}
 
 
@@ -62,14 +72,21 @@ def api_token_create(request: Request, body: TokenIn, who: Principal = require()
     with ctx(request).store() as db:
         user = db.get(User, who.user_id)
         row, clear = issue_token(db, user, body.name)
-        audit(db, "token_create", username=who.username, target=str(row.id),
-              detail={"name": row.name}, ip=client_ip(request))
+        audit(
+            db,
+            "token_create",
+            username=who.username,
+            target=str(row.id),
+            detail={"name": row.name},
+            ip=client_ip(request),
+        )
         return {**_token_dict(row), "token": clear}
 
 
 @router.delete("/tokens/{token_id}", summary="Revoke an API token (own, or any for admins)")
-def api_token_revoke(request: Request, token_id: int = Path(..., ge=1, le=2**31),
-                     who: Principal = require()) -> dict:
+def api_token_revoke(
+    request: Request, token_id: int = Path(..., ge=1, le=2**31), who: Principal = require()
+) -> dict:
     with ctx(request).store() as db:
         row = db.get(ApiToken, token_id)
         if row is None or (row.user_id != who.user_id and not who.can("manage_users")):
@@ -79,8 +96,13 @@ def api_token_revoke(request: Request, token_id: int = Path(..., ge=1, le=2**31)
 
             row.revoked_at = utcnow()
             db.commit()
-            audit(db, "token_revoke", username=who.username, target=str(token_id),
-                  ip=client_ip(request))
+            audit(
+                db,
+                "token_revoke",
+                username=who.username,
+                target=str(token_id),
+                ip=client_ip(request),
+            )
         return _token_dict(row)
 
 
@@ -88,29 +110,48 @@ def api_token_revoke(request: Request, token_id: int = Path(..., ge=1, le=2**31)
 def api_users(request: Request, _=require("manage_users")) -> dict:
     with ctx(request).store() as db:
         rows = db.scalars(select(User).order_by(User.username)).all()
-        return {"users": [{"username": u.username, "role": u.role, "active": u.active,
-                           "created_at": u.created_at.isoformat()} for u in rows]}
+        return {
+            "users": [
+                {
+                    "username": u.username,
+                    "role": u.role,
+                    "active": u.active,
+                    "created_at": u.created_at.isoformat(),
+                }
+                for u in rows
+            ]
+        }
 
 
 @router.post("/users", status_code=201, summary="Create an account (admin)")
 def api_user_create(request: Request, body: UserIn, who: Principal = require("manage_users")):
     with ctx(request).store() as db:
         user = add_user(db, body.username, body.password, body.role)
-        audit(db, "user_create", username=who.username, target=user.username,
-              detail={"role": user.role}, ip=client_ip(request))
+        audit(
+            db,
+            "user_create",
+            username=who.username,
+            target=user.username,
+            detail={"role": user.role},
+            ip=client_ip(request),
+        )
         return {"username": user.username, "role": user.role, "active": user.active}
 
 
 @router.patch("/users/{username}", summary="Change an account's role or disable it (admin)")
-def api_user_patch(request: Request, body: UserPatch,
-                   username: str = Path(..., min_length=1, max_length=64),
-                   who: Principal = require("manage_users")) -> dict:
+def api_user_patch(
+    request: Request,
+    body: UserPatch,
+    username: str = Path(..., min_length=1, max_length=64),
+    who: Principal = require("manage_users"),
+) -> dict:
     with ctx(request).store() as db:
         user = db.scalar(select(User).where(User.username == username))
         if user is None:
             raise NotFound(f"username: no account {username!r}")
-        if user.id == who.user_id and (body.active is False or
-                                       (body.role and body.role != "admin")):
+        if user.id == who.user_id and (
+            body.active is False or (body.role and body.role != "admin")
+        ):
             raise Forbidden("you may not demote or disable your own account; ask another admin")
         before = {"role": user.role, "active": user.active}
         if body.role is not None:
@@ -118,22 +159,42 @@ def api_user_patch(request: Request, body: UserPatch,
         if body.active is not None:
             user.active = body.active
         db.commit()
-        audit(db, "settings", username=who.username, target=username,
-              detail={"before": before, "after": {"role": user.role, "active": user.active}},
-              ip=client_ip(request))
+        audit(
+            db,
+            "settings",
+            username=who.username,
+            target=username,
+            detail={"before": before, "after": {"role": user.role, "active": user.active}},
+            ip=client_ip(request),
+        )
         return {"username": user.username, "role": user.role, "active": user.active}
 
 
 @router.get("/audit", summary="The audit log, newest first (admin)")
-def api_audit(request: Request, action: str | None = Query(None, max_length=32),
-              limit: int = Query(200, ge=1, le=5000), _=require("view_audit")) -> dict:
+def api_audit(
+    request: Request,
+    action: str | None = Query(None, max_length=32),
+    limit: int = Query(200, ge=1, le=5000),
+    _=require("view_audit"),
+) -> dict:
     with ctx(request).store() as db:
         q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
         if action:
             q = q.where(AuditEvent.action == action)
-        return {"events": [{"id": e.id, "at": e.at.isoformat(), "username": e.username,
-                            "action": e.action, "target": e.target, "detail": e.detail,
-                            "ip": e.ip} for e in db.scalars(q).all()]}
+        return {
+            "events": [
+                {
+                    "id": e.id,
+                    "at": e.at.isoformat(),
+                    "username": e.username,
+                    "action": e.action,
+                    "target": e.target,
+                    "detail": e.detail,
+                    "ip": e.ip,
+                }
+                for e in db.scalars(q).all()
+            ]
+        }
 
 
 __all__ = ["ROLE_NAMES", "router"]

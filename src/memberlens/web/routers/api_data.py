@@ -31,7 +31,7 @@ def public_source(source: str | None) -> str | None:
         try:
             url = make_url(source)._replace(username=None, password=None)
             return url.render_as_string(hide_password=True)
-        except Exception:  # noqa: BLE001 - not a SQLAlchemy URL: keep only the scheme
+        except Exception:
             return source.split("://", 1)[0] + "://…"
     return Path(source).name
 
@@ -51,15 +51,20 @@ def api_status(request: Request, _=require("view_data")) -> dict:
 
 
 @router.get("/runs", summary="The pipeline run log (newest first)")
-def api_runs(request: Request, limit: int = Query(50, ge=1, le=500),
-             _=require("view_data")) -> dict:
+def api_runs(
+    request: Request, limit: int = Query(50, ge=1, le=500), _=require("view_data")
+) -> dict:
     return {"runs": jsonable(run_log(ctx(request).project, limit=limit))}
 
 
 @router.get("/quarantine/{table}", summary="Rejected rows of a table with rule and reason")
-def api_quarantine(request: Request, table: TableName,  # type: ignore[valid-type]
-                   rule: str | None = Query(None, max_length=64),
-                   limit: int = Query(100, ge=1, le=1000), _=require("view_data")) -> dict:
+def api_quarantine(
+    request: Request,
+    table: TableName,  # type: ignore[valid-type]
+    rule: str | None = Query(None, max_length=64),
+    limit: int = Query(100, ge=1, le=1000),
+    _=require("view_data"),
+) -> dict:
     c = ctx(request)
     if not c.project.warehouse.exists():
         return {"table": table, "rows": []}

@@ -12,10 +12,17 @@ from fastapi.responses import Response
 
 from memberlens.web.auth import Principal, client_ip, require
 from memberlens.web.context import ctx, encode_json
-from memberlens.web.queries.members import (SORTABLE, MemberFilter, contact_values, member_360,
-                                            member_count, member_export, member_rows)
 from memberlens.web.queries.lookups import mart_order, mart_rows
 from memberlens.web.queries.member_history import member_history, member_recommendations
+from memberlens.web.queries.members import (
+    SORTABLE,
+    MemberFilter,
+    contact_values,
+    member_360,
+    member_count,
+    member_export,
+    member_rows,
+)
 from memberlens.web.roles import ROLES
 from memberlens.web.store import audit
 
@@ -25,16 +32,20 @@ MemberId = Path(..., min_length=1, max_length=128, description="The member id.")
 
 
 def _filter(segment, value_tier, lifecycle_stage, province, q) -> MemberFilter:
-    return MemberFilter(segment or None, value_tier or None, lifecycle_stage or None,
-                        province or None, q or None)
+    return MemberFilter(
+        segment or None, value_tier or None, lifecycle_stage or None, province or None, q or None
+    )
 
 
 _F = dict(max_length=128)
 
 
-@router.get("", summary="One page of the member list (masked contacts)",
-            response_class=Response,
-            responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}})
+@router.get(
+    "",
+    summary="One page of the member list (masked contacts)",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+)
 async def api_members(
     request: Request,
     segment: str | None = Query(None, description="Segment name (either scheme).", **_F),
@@ -56,14 +67,20 @@ async def api_members(
     body = c.peek(key, pages=True)
     if body is None:
         body = await run_in_threadpool(
-            lambda: c.cached(key, lambda: encode_json(
-                _member_page(c, flt, sort, direction, page, page_size)), pages=True))
+            lambda: c.cached(
+                key,
+                lambda: encode_json(_member_page(c, flt, sort, direction, page, page_size)),
+                pages=True,
+            )
+        )
     return Response(body, media_type="application/json")
 
 
-def _member_page(c, flt: MemberFilter, sort: str, direction: str, page: int,
-                 page_size: int) -> dict:
+def _member_page(
+    c, flt: MemberFilter, sort: str, direction: str, page: int, page_size: int
+) -> dict:
     if c.has_table("mart_members"):
+
         def order():
             with c.warehouse(heavy=True) as wh:
                 return mart_order(wh, flt, sort=sort, direction=direction)
@@ -71,9 +88,16 @@ def _member_page(c, flt: MemberFilter, sort: str, direction: str, page: int,
         ids = c.cached(("member_order", flt, sort, direction), order, heavy=True)
         start = (page - 1) * page_size
         with c.warehouse() as wh:
-            rows = mart_rows(wh, ids[start:start + page_size])
-        return {"source": "mart_members", "total": int(len(ids)), "page": page,
-                "page_size": page_size, "direction": direction, "sort": sort, "rows": rows}
+            rows = mart_rows(wh, ids[start : start + page_size])
+        return {
+            "source": "mart_members",
+            "total": int(len(ids)),
+            "page": page,
+            "page_size": page_size,
+            "direction": direction,
+            "sort": sort,
+            "rows": rows,
+        }
 
     def count() -> dict:
         with c.warehouse() as wh:
@@ -81,15 +105,25 @@ def _member_page(c, flt: MemberFilter, sort: str, direction: str, page: int,
 
     head = c.cached(("member_count", flt), count)
     with c.warehouse() as wh:
-        part = member_rows(wh, c.project.as_of, flt, sort=sort, direction=direction, page=page,
-                           page_size=page_size)
+        part = member_rows(
+            wh, c.project.as_of, flt, sort=sort, direction=direction, page=page, page_size=page_size
+        )
     return {**head, "page": page, "page_size": page_size, "direction": direction, **part}
 
 
-@router.get("/export", summary="Export the filtered list as CSV or Excel (columns by role)",
-            response_class=Response,
-            responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-"
-                                         "officedocument.spreadsheetml.sheet": {}}}})
+@router.get(
+    "/export",
+    summary="Export the filtered list as CSV or Excel (columns by role)",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+            }
+        }
+    },
+)
 def api_members_export(
     request: Request,
     format: Literal["csv", "xlsx"] = Query("csv"),
@@ -114,17 +148,33 @@ def api_members_export(
         table.to_pandas().to_excel(buf, index=False, sheet_name="members")
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     with c.store() as db:
-        audit(db, "export", username=who.username, target="members",
-              detail={"format": format, "rows": table.num_rows, "columns": table.column_names,
-                      "filter": {k: v for k, v in vars(flt).items() if v}},
-              ip=client_ip(request))
-    return Response(buf.getvalue(), media_type=media, headers={
-        "Content-Disposition": f'attachment; filename="members.{format}"'})
+        audit(
+            db,
+            "export",
+            username=who.username,
+            target="members",
+            detail={
+                "format": format,
+                "rows": table.num_rows,
+                "columns": table.column_names,
+                "filter": {k: v for k, v in vars(flt).items() if v},
+            },
+            ip=client_ip(request),
+        )
+    return Response(
+        buf.getvalue(),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="members.{format}"'},
+    )
 
 
-@router.get("/{member_id}", summary="Member 360: profile (masked), scores, segment, orders, "
-            "segment / tier / stage history, recommendations", response_class=Response,
-            responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}})
+@router.get(
+    "/{member_id}",
+    summary="Member 360: profile (masked), scores, segment, orders, "
+    "segment / tier / stage history, recommendations",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+)
 def api_member(request: Request, member_id: str = MemberId, _=require("view_members")):
     """Encoded here, in the worker thread, so the event loop stays free for other requests."""
     c = ctx(request)
@@ -136,18 +186,29 @@ def api_member(request: Request, member_id: str = MemberId, _=require("view_memb
 
 
 @router.post("/{member_id}/reveal", summary="Admin only: the stored contact details (audited)")
-def api_member_reveal(request: Request, member_id: str = MemberId,
-                      who: Principal = require("reveal_pii")) -> dict:
+def api_member_reveal(
+    request: Request, member_id: str = MemberId, who: Principal = require("reveal_pii")
+) -> dict:
     c = ctx(request)
     with c.warehouse() as wh:
         values = contact_values(wh, member_id)
     clear = c.project.keep_clear_pii
     with c.store() as db:
-        audit(db, "reveal", username=who.username, target=member_id,
-              detail={"fields": sorted(values), "clear": clear}, ip=client_ip(request))
+        audit(
+            db,
+            "reveal",
+            username=who.username,
+            target=member_id,
+            detail={"fields": sorted(values), "clear": clear},
+            ip=client_ip(request),
+        )
     if not clear:
-        return {"member_id": member_id, "pseudonymised": True, "values": None,
-                "message": "this project keeps contact details pseudonymised (keyed hashes): "
-                           "they cannot be turned back into clear values; set [privacy] "
-                           "keep_clear_pii = true and reload the data to keep clear values"}
+        return {
+            "member_id": member_id,
+            "pseudonymised": True,
+            "values": None,
+            "message": "this project keeps contact details pseudonymised (keyed hashes): "
+            "they cannot be turned back into clear values; set [privacy] "
+            "keep_clear_pii = true and reload the data to keep clear values",
+        }
     return {"member_id": member_id, "pseudonymised": False, "values": values, "message": None}

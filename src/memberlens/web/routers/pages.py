@@ -12,8 +12,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from memberlens.web.auth import (Principal, check_csrf, client_ip, csrf_token, login, logout,
-                                 principal, set_csrf_cookie)
+from memberlens.web.auth import (
+    Principal,
+    check_csrf,
+    client_ip,
+    csrf_token,
+    login,
+    logout,
+    principal,
+    set_csrf_cookie,
+)
 from memberlens.web.context import ctx
 from memberlens.web.errors import MemberlensError
 from memberlens.web.i18n import LANG_COOKIE, catalogue, request_lang, text
@@ -42,36 +50,54 @@ def page_context(request: Request, who: Principal | None, page: str, **extra) ->
     c = ctx(request)
     lang = request_lang(request, c.project.locale)
     return {
-        "request": request, "lang": lang, "t": lambda key, **kw: text(key, lang, **kw),
-        "other_lang": "en" if lang == "zh-CN" else "zh-CN", "page": page, "user": who,
-        "csrf": csrf_token(request), "currency": c.project.currency, "project": c.project.name,
+        "request": request,
+        "lang": lang,
+        "t": lambda key, **kw: text(key, lang, **kw),
+        "other_lang": "en" if lang == "zh-CN" else "zh-CN",
+        "page": page,
+        "user": who,
+        "csrf": csrf_token(request),
+        "currency": c.project.currency,
+        "project": c.project.name,
         "as_of": c.project.as_of.isoformat() if c.project.as_of else "",
         "nav": [n for n in NAV if who is not None and who.can(n[3])],
-        "i18n_json": json.dumps(catalogue(lang), ensure_ascii=False), **extra,
+        "i18n_json": json.dumps(catalogue(lang), ensure_ascii=False),
+        **extra,
     }
 
 
-def render(request: Request, template: str, page: str, who: Principal | None, *,
-           status: int = 200, **extra) -> HTMLResponse:
+def render(
+    request: Request, template: str, page: str, who: Principal | None, *, status: int = 200, **extra
+) -> HTMLResponse:
     context = page_context(request, who, page, **extra)
     response = templates.TemplateResponse(request, template, context, status_code=status)
     set_csrf_cookie(request, response)
     if request.query_params.get("lang") in ("zh-CN", "en"):
-        response.set_cookie(LANG_COOKIE, context["lang"], samesite="lax", httponly=True,
-                            max_age=365 * 86400, path="/")
+        response.set_cookie(
+            LANG_COOKIE,
+            context["lang"],
+            samesite="lax",
+            httponly=True,
+            max_age=365 * 86400,
+            path="/",
+        )
     return response
 
 
-def _show(request: Request, page: str, template: str, permission: Permission,
-          **params) -> Response:
+def _show(request: Request, page: str, template: str, permission: Permission, **params) -> Response:
     who = principal(request)
     if who is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
     if not who.can(permission):
-        return render(request, "error.html", page, who, status=403,
-                      message=text("error.forbidden", request_lang(
-                          request, ctx(request).project.locale)))
+        return render(
+            request,
+            "error.html",
+            page,
+            who,
+            status=403,
+            message=text("error.forbidden", request_lang(request, ctx(request).project.locale)),
+        )
     return render(request, template, page, who, **params)
 
 
@@ -84,8 +110,9 @@ def _page(page: str, template: str, permission: Permission):
 
 for _path, _id, _key, _perm in NAV:
     if _id != "admin":
-        router.add_api_route(_path, _page(_id, f"{_id}.html", _perm), methods=["GET"],
-                             response_class=HTMLResponse)
+        router.add_api_route(
+            _path, _page(_id, f"{_id}.html", _perm), methods=["GET"], response_class=HTMLResponse
+        )
 
 
 @router.get("/members/{member_id}", response_class=HTMLResponse)
@@ -123,8 +150,9 @@ def login_page(request: Request, next: str | None = None) -> Response:
     if not _has_users(request):
         if is_local(request):  # first start: create the first admin on this machine
             return RedirectResponse("/setup", status_code=303)
-        return render(request, "login.html", "login", None, next=_safe_next(next),
-                      error=None, no_account=True)
+        return render(
+            request, "login.html", "login", None, next=_safe_next(next), error=None, no_account=True
+        )
     return render(request, "login.html", "login", None, next=_safe_next(next), error=None)
 
 
@@ -150,25 +178,38 @@ def _setup_refusal(request: Request) -> str | None:
     return None
 
 
-def _setup_form(request: Request, *, status: int = 200, error: str | None = None,
-                username: str = "") -> Response:
-    return render(request, "setup.html", "setup", None, status=status, error=error,
-                  username=username)
+def _setup_form(
+    request: Request, *, status: int = 200, error: str | None = None, username: str = ""
+) -> Response:
+    return render(
+        request, "setup.html", "setup", None, status=status, error=error, username=username
+    )
 
 
 @router.get("/setup", response_class=HTMLResponse)
 def setup_page(request: Request) -> Response:
     refusal = _setup_refusal(request)
     if refusal is not None:
-        return render(request, "setup.html", "setup", None, status=403, error=refusal,
-                      refused=True, username="")
+        return render(
+            request,
+            "setup.html",
+            "setup",
+            None,
+            status=403,
+            error=refusal,
+            refused=True,
+            username="",
+        )
     return _setup_form(request)
 
 
 @router.post("/setup", response_class=HTMLResponse)
-async def setup_submit(request: Request, username: str = Form(..., max_length=64),
-                       password: str = Form(..., max_length=256),
-                       password2: str = Form(..., max_length=256)) -> Response:
+async def setup_submit(
+    request: Request,
+    username: str = Form(..., max_length=64),
+    password: str = Form(..., max_length=256),
+    password2: str = Form(..., max_length=256),
+) -> Response:
     """Create the first account, an admin, then log it in (localhost, no account yet, CSRF)."""
     c = ctx(request)
     lang = request_lang(request, c.project.locale)
@@ -176,46 +217,82 @@ async def setup_submit(request: Request, username: str = Form(..., max_length=64
         await check_csrf(request)
     except MemberlensError as exc:
         refused = _setup_refusal(request) is not None  # then no form, whatever the token
-        return render(request, "setup.html", "setup", None, status=exc.http_status,
-                      error=str(exc), refused=refused, username="" if refused else username)
+        return render(
+            request,
+            "setup.html",
+            "setup",
+            None,
+            status=exc.http_status,
+            error=str(exc),
+            refused=refused,
+            username="" if refused else username,
+        )
     username = username.strip()
     with _SETUP_LOCK:  # two first-run submissions at once create one admin
         refusal = _setup_refusal(request)
         if refusal is not None:
             with c.store() as db:
-                audit(db, "setup_refused", username=username[:64] or None,
-                      detail={"reason": "account exists" if _has_users(request)
-                              else "not local"}, ip=client_ip(request))
-            return render(request, "setup.html", "setup", None, status=403, error=refusal,
-                          refused=True, username="")
+                audit(
+                    db,
+                    "setup_refused",
+                    username=username[:64] or None,
+                    detail={"reason": "account exists" if _has_users(request) else "not local"},
+                    ip=client_ip(request),
+                )
+            return render(
+                request,
+                "setup.html",
+                "setup",
+                None,
+                status=403,
+                error=refusal,
+                refused=True,
+                username="",
+            )
         if password != password2:
-            return _setup_form(request, status=400, error=text("setup.mismatch", lang),
-                               username=username)
+            return _setup_form(
+                request, status=400, error=text("setup.mismatch", lang), username=username
+            )
         try:
             with c.store() as db:
                 user = add_user(db, username, password, "admin")
-                audit(db, "setup", username=user.username, target=user.username,
-                      detail={"role": "admin"}, ip=client_ip(request))
+                audit(
+                    db,
+                    "setup",
+                    username=user.username,
+                    target=user.username,
+                    detail={"role": "admin"},
+                    ip=client_ip(request),
+                )
         except MemberlensError as exc:
-            return _setup_form(request, status=exc.http_status, error=str(exc),
-                               username=username)
+            return _setup_form(request, status=exc.http_status, error=str(exc), username=username)
     response = RedirectResponse("/", status_code=303)
     login(request, response, username, password)
     return response
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login_submit(request: Request, username: str = Form(..., max_length=64),
-                       password: str = Form(..., max_length=256),
-                       next: str = Form("/", max_length=2000)) -> Response:
+async def login_submit(
+    request: Request,
+    username: str = Form(..., max_length=64),
+    password: str = Form(..., max_length=256),
+    next: str = Form("/", max_length=2000),
+) -> Response:
     try:
         await check_csrf(request)
         response = RedirectResponse(_safe_next(next), status_code=303)
         login(request, response, username, password)
         return response
     except MemberlensError as exc:
-        return render(request, "login.html", "login", None, status=exc.http_status,
-                      next=_safe_next(next), error=str(exc))
+        return render(
+            request,
+            "login.html",
+            "login",
+            None,
+            status=exc.http_status,
+            next=_safe_next(next),
+            error=str(exc),
+        )
 
 
 @router.post("/logout")

@@ -3,6 +3,7 @@
 Revision ID: 0001
 Revises:
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -28,8 +29,9 @@ def upgrade() -> None:
         "sessions",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("token_hash", sa.String(64), nullable=False),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("expires_at", sa.DateTime, nullable=False),
         sa.Column("revoked", sa.Boolean, nullable=False),
@@ -42,8 +44,9 @@ def upgrade() -> None:
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("prefix", sa.String(16), nullable=False),
         sa.Column("name", sa.String(64), nullable=False),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("last_used_at", sa.DateTime, nullable=True),
         sa.Column("revoked_at", sa.DateTime, nullable=True),
@@ -76,8 +79,9 @@ def upgrade() -> None:
     op.create_table(
         "saved_views",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "user_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("page", sa.String(32), nullable=False),
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("params", sa.Text, nullable=False),
@@ -87,6 +91,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("saved_views", "audit_events", "login_attempts", "api_tokens", "sessions",
-                  "users"):
+    for table in (
+        "saved_views",
+        "audit_events",
+        "login_attempts",
+        "api_tokens",
+        "sessions",
+        "users",
+    ):
         op.drop_table(table)
