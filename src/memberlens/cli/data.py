@@ -158,6 +158,12 @@ def ingest(
         console.print(f"  derived {other}: {n:,} rows")
     if report.anonymous_rows:
         console.print(f"  anonymous lines (no member id, kept as sales): {report.anonymous_rows:,}")
+    if report.duplicates_dropped and report.duplicates_amount:
+        console.print(f"  amount on the dropped duplicate lines: {report.duplicates_amount:,.2f}")
+    for fname, n in report.rounded.items():
+        console.print(f"  {fname}: {n:,} values had more than 2 decimals and were rounded")
+    for note in report.notes:
+        console.print(f"  note: {note}", markup=False)
     if report.rows_quarantined:
         console.print(f"see them with: memberlens quarantine {table}")
 
