@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from memberlens.engine import register_arrow, unregister
 from memberlens.engine.warehouse import Warehouse, open_warehouse
-from memberlens.exceptions import SourceError
+from memberlens.exceptions import ConfigError, SourceError
 from memberlens.ingest import duckdb_reader, lines, settings
 from memberlens.ingest.duckdb_reader import MARKS, STAGE
 from memberlens.ingest.mapping import Mapping, check_required, propose_mapping, read_mapping
@@ -180,6 +180,7 @@ def load(
     query: str | None = None,
     sheet: str | int | None = None,
     progress: Progress | None = None,
+    reload: bool = False,
 ) -> LoadReport:
     """Load ``source`` (a path or a SQLAlchemy URL) into canonical table ``table``.
 
@@ -187,11 +188,20 @@ def load(
     the same file again stores nothing; rows whose key is stored already are dropped and counted.
     On DuckDB, CSV/TSV and Parquet files are read by DuckDB itself, straight into the load's
     stage; other sources (and every source on Spark) are read into Arrow first.
+
+    With ``reload=True`` the rows this file's earlier loads stored and quarantined (same file
+    name, or same bytes, into the same table) are removed in the same transaction that stores
+    the new load, whose ``_loads`` record names the loads it replaces (after a mapping fix).
     """
     step = progress or (lambda _msg: None)
     proj = _resolve(project)
     limits = settings.limits(proj)  # settings are checked before anything is read
     options = settings.table_options(proj, table)
+    if reload and proj.engine != "duckdb":
+        raise ConfigError(
+            f"{proj.file}: --reload works on the DuckDB warehouse only for now; on Spark, load "
+            "the corrected file under a new name"
+        )
     step("reading")
     spec, src, chosen = _source_and_mapping(
         table,
@@ -207,11 +217,12 @@ def load(
         hashing = None
         if not src.fingerprint:  # a file DuckDB reads: hash it while DuckDB reads it, unless
             # this table had a load from a file of that name (then a re-load is likely: hash first)
-            if _loaded_from(wh, table, src.label):
+            if reload or _loaded_from(wh, table, src.label):
                 src = replace(src, fingerprint=file_fingerprint(list(src.files)))
             else:
                 hashing = pool.submit(file_fingerprint, list(src.files))
-        if hashing is None and (done := _already_loaded(wh, table, src, chosen)):
+        earlier = _earlier_loads(wh, table, src) if reload else ()
+        if not reload and hashing is None and (done := _already_loaded(wh, table, src, chosen)):
             return done
         step("checking")
         load_id = dt.datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:8]
@@ -225,13 +236,47 @@ def load(
                 if done := _already_loaded(wh, table, src, chosen):
                     return done
             with wh.transaction():
+                if earlier:
+                    step("removing the earlier load")
+                    _forget(wh, spec, earlier)
                 report = _store(
-                    wh, spec, src, chosen, staged, load_id, started, step, (limits, options)
+                    wh,
+                    spec,
+                    src,
+                    chosen,
+                    staged,
+                    load_id,
+                    started,
+                    step,
+                    (limits, options),
+                    replaces=earlier,
                 )
         finally:
             duckdb_reader.drop_stage(wh)
             shutil.rmtree(tmp_dir, ignore_errors=True)
         return report
+
+
+def _earlier_loads(wh: Warehouse, table: str, src: Source) -> tuple[str, ...]:
+    """The loads into ``table`` of the same file: same name, or same bytes."""
+    loads = wh.table("_loads")
+    same = (loads.table_name == table) & (
+        (loads.source == src.label) | (loads.fingerprint == src.fingerprint)
+    )
+    ids = loads.filter(same).select("load_id").to_pyarrow().column("load_id").to_pylist()
+    return tuple(sorted(ids))
+
+
+def _forget(wh: Warehouse, spec: TableSpec, load_ids: tuple[str, ...]) -> None:
+    """Remove what ``load_ids`` stored (also orders derived from lines), quarantined and logged
+    (DuckDB; inside the load's transaction)."""
+    ids = ", ".join(duckdb_reader.sql_literal(i) for i in load_ids)
+    tables = [spec.name, f"_quarantine_{spec.name}"]
+    if spec.name == "order_items" and wh.has("orders"):
+        tables.append("orders")
+    for name in tables:
+        wh.con.raw_sql(f"DELETE FROM {duckdb_reader.sql_name(name)} WHERE _load_id IN ({ids})")
+    wh.con.raw_sql(f"DELETE FROM _loads WHERE load_id IN ({ids})")
 
 
 def _loaded_from(wh: Warehouse, table: str, label: str) -> bool:
@@ -276,6 +321,8 @@ def _store(
     started: dt.datetime,
     step: Progress,
     setup: tuple[settings.Limits, settings.TableOptions],
+    *,
+    replaces: tuple[str, ...] = (),
 ) -> LoadReport:
     members = wh.table("members") if spec.name != "members" and wh.count("members") else None
     stored = wh.table(spec.name) if spec.key and wh.count(spec.name) else None
@@ -381,6 +428,7 @@ def _store(
         anonymous,
         rounded=_rounded(keep, spec),
         duplicates_amount=dup_amount,
+        replaces=replaces,
     )
     if rows_stored != int(
         wh.table(spec.name).filter(ibis._._load_id == load_id).count().execute()
