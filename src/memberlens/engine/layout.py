@@ -140,6 +140,8 @@ LOADS = TableLayout(
         Column("by_rule"),
         Column("mapping"),
         Column("derived"),
+        Column("replaces"),
+        Column("notes"),
     ),
     primary_key="load_id",
 )

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from memberlens.project import Project
 
 LOADS_DDL = LOADS.ddl()
+#: columns added to ``_loads`` since its first layout (older warehouses get them on open).
+LOADS_ADDED = ("replaces", "notes")
 RUNS_DDL = RUNS.ddl()
 
 
@@ -71,6 +73,8 @@ class Warehouse:
         self.read_only = read_only
         if not read_only:
             self.con.raw_sql(LOADS_DDL)
+            for col in LOADS_ADDED:
+                self.con.raw_sql(f"ALTER TABLE _loads ADD COLUMN IF NOT EXISTS {col} VARCHAR")
             self.con.raw_sql(RUNS_DDL)
 
     # -- context management -------------------------------------------------------------------
