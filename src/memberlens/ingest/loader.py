@@ -94,14 +94,34 @@ class Preview:
     encoding: str | None
     mapping: Mapping
     rows: pa.Table
+    #: required fields without a column in the source (``allow_missing=True`` only).
+    missing: tuple[str, ...] = ()
 
 
 def _resolve(project: Project | str | Path | None) -> Project:
     return project if isinstance(project, Project) else Project.load(project)
 
 
+#: required fields a source may leave out: generated (order ids), or left empty with a note.
+OPTIONAL = {"order_items": ("member_id",), "orders": ("order_id", "amount")}
+#: what a load says when a source leaves such a field out.
+NO_AMOUNT = (
+    "the orders have no amount column: they are stored without amounts, so the value models "
+    "(spend, CLV value, monetary scores) are off; everything that needs only counts and dates "
+    "works"
+)
+
+
 def _source_and_mapping(
-    table: str, source, mapping, *, sql_table=None, query=None, sheet=None, scan: bool = False
+    table: str,
+    source,
+    mapping,
+    *,
+    sql_table=None,
+    query=None,
+    sheet=None,
+    scan: bool = False,
+    require: bool = True,
 ):
     spec = table_spec(table)
     if isinstance(source, Source):
@@ -117,8 +137,10 @@ def _source_and_mapping(
         chosen = read_mapping(mapping, spec, columns)
     else:
         chosen = propose_mapping(columns, spec)
-    optional = {"order_items": ("member_id",), "orders": ("order_id",)}.get(table, ())
-    check_required(chosen, spec, label=src.label, columns=columns, optional=optional)
+    if require:
+        check_required(
+            chosen, spec, label=src.label, columns=columns, optional=OPTIONAL.get(table, ())
+        )
     if table == "orders" and "order_id" not in chosen.columns:
         src, chosen = _with_generated_order_ids(src, chosen)
     return spec, src, chosen
@@ -146,11 +168,18 @@ def preview(
     rows: int = 10,
     sql_table: str | None = None,
     query: str | None = None,
+    allow_missing: bool = False,
 ) -> Preview:
-    """The proposed mapping and the first ``rows`` rows as they would be stored."""
+    """The proposed mapping and the first ``rows`` rows as they would be stored.
+
+    With ``allow_missing=True`` a source without a column for a required field is previewed
+    too (``missing`` names the fields), so that the mapping can be written out and filled in.
+    """
     spec, src, chosen = _source_and_mapping(
-        table, source, mapping, sql_table=sql_table, query=query
+        table, source, mapping, sql_table=sql_table, query=query, require=not allow_missing
     )
+    optional = OPTIONAL.get(table, ())
+    missing = tuple(f for f in spec.required if f not in chosen.columns and f not in optional)
     proj = _resolve(project) if project is not None else None
     head = prepare(src.table.slice(0, rows), chosen, spec)
     head = protect(head, spec, proj)
@@ -167,7 +196,7 @@ def preview(
         .order_by(LINE)
         .to_pyarrow()
     )
-    return Preview(table, src.label, src.encoding, chosen, shown)
+    return Preview(table, src.label, src.encoding, chosen, shown, missing)
 
 
 def load(
@@ -365,7 +394,9 @@ def _store(
                 if masked in keep.columns
                 else ibis.null("string").name(masked)
             )
-    wh.append(spec.name, keep.select(*cols, _load_id=ibis.literal(load_id)), load_id)
+    wh.append(
+        spec.name, _in_order(keep.select(*cols, _load_id=ibis.literal(load_id)), target), load_id
+    )
 
     bad = unique.filter(broken)
     qcols = [
@@ -377,16 +408,17 @@ def _store(
         for n in spec.names
     ]
     bad_found = failures(bad, spec, ctx)
+    rejected = bad.select(
+        *qcols,
+        bad[LINE].name("_line"),
+        _rule=rule_of(bad_found),
+        _field=field_of(bad_found),
+        _reason=reason(bad, bad_found),
+        _load_id=ibis.literal(load_id),
+    )
     wh.append(
         f"_quarantine_{spec.name}",
-        bad.select(
-            *qcols,
-            bad[LINE].name("_line"),
-            _rule=rule_of(bad_found),
-            _field=field_of(bad_found),
-            _reason=reason(bad, bad_found),
-            _load_id=ibis.literal(load_id),
-        ),
+        _in_order(rejected, wh.table(f"_quarantine_{spec.name}").schema()),
         load_id,
     )
 
@@ -429,6 +461,7 @@ def _store(
         rounded=_rounded(keep, spec),
         duplicates_amount=dup_amount,
         replaces=replaces,
+        notes=(NO_AMOUNT,) if spec.name == "orders" and "amount" not in chosen.columns else (),
     )
     if rows_stored != int(
         wh.table(spec.name).filter(ibis._._load_id == load_id).count().execute()
@@ -436,6 +469,12 @@ def _store(
         raise RuntimeError(f"counts do not reconcile for load {load_id}: {report}")  # invariant
     _insert_load_record(wh, report, src, started)
     return report
+
+
+def _in_order(rows: ir.Table, target) -> ir.Table:
+    """``rows`` with the columns in the order of the stored table (inserts are by position; a
+    table created before a field was added to the contract has that field last)."""
+    return rows.select(*target.names)
 
 
 #: text of a number with a non-zero digit past the second decimal (0.001, 12.345): rounding it to
