@@ -15,7 +15,7 @@ import tomllib
 import duckdb
 import pytest
 
-from memberlens.exceptions import MappingError
+from memberlens.exceptions import MappingError, SourceError
 from memberlens.ingest import load, preview, propose_mapping
 from memberlens.ingest.loader import NO_AMOUNT
 from memberlens.schema import TABLES
@@ -166,3 +166,102 @@ def test_a_warehouse_made_before_new_fields_gets_them(project, tmp_path, write):
     write(tmp_path / "m.csv", "member_id,age group\nm1,35-44\n")
     assert load("members", tmp_path / "m.csv", project=project).rows_stored == 1
     assert stored(project, "select member_id, age_band from members") == [("m1", "35-44")]
+
+
+def test_gz_and_zip_sources_load_directly(project, tmp_path, write):
+    import gzip
+    import zipfile
+
+    text = "order_id,member_id,ordered_at,amount\no1,m1,2024-01-01,10\no2,m2,2024-01-02,20\n"
+    (tmp_path / "jan.csv.gz").write_bytes(gzip.compress(text.encode()))
+    rep = load("orders", tmp_path / "jan.csv.gz", project=project)
+    assert rep.rows_stored == 2 and rep.source.endswith("jan.csv.gz")
+    assert load("orders", tmp_path / "jan.csv.gz", project=project).already_loaded
+    with zipfile.ZipFile(tmp_path / "feb.zip", "w") as z:
+        z.writestr("export/feb.csv", text.replace("o1", "o3").replace("o2", "o4"))
+    assert load("orders", tmp_path / "feb.zip", project=project).rows_stored == 2
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as z:
+        z.writestr("a.csv", text)
+        z.writestr("b.csv", text)
+    with pytest.raises(SourceError, match=r"two.zip: the archive holds 2 files"):
+        load("orders", tmp_path / "two.zip", project=project)
+    assert stored(project, "select count(*) from orders") == [(4,)]
+    assert list(project.state_dir.joinpath("tmp").iterdir()) == []  # unpacked copies removed
+
+
+def test_repeated_lines_are_kept_when_the_table_says_so(project, tmp_path, write):
+    head = "order_id,product_id,quantity,unit_price\n"
+    scans = head + "1,A,1,2.50\n1,A,1,2.50\n1,B,2,1.00\n"  # item A scanned twice
+    rep = load("order_items", write(tmp_path / "a.csv", scans), project=project)
+    assert rep.by_rule == {"duplicate_line": 1} and rep.rows_stored == 2
+    assert rep.duplicates_amount is None  # order lines carry amount only when mapped
+    text = project.file.read_text() + "\n[ingest.order_items]\ndrop_duplicate_lines = false\n"
+    project.file.write_text(text)
+    from memberlens.project import Project
+
+    keep = Project.load(project.root)
+    rep = load(
+        "order_items", write(tmp_path / "b.csv", scans.replace("\n1,", "\n2,")), project=keep
+    )
+    assert rep.by_rule == {} and rep.rows_stored == 3
+
+
+def test_the_report_gives_the_amount_of_dropped_duplicates(project, tmp_path, write):
+    src = write(
+        tmp_path / "o.csv",
+        "order_id,member_id,ordered_at,amount\n"
+        "o1,m1,2024-01-01,10.50\no1,m1,2024-01-01,10.50\no2,m1,2024-01-02,3\no2,m1,2024-01-02,4\n",
+    )
+    rep = load("orders", src, project=project)
+    assert rep.by_rule == {"duplicate_key": 1, "duplicate_line": 1}
+    assert rep.duplicates_amount == pytest.approx(14.50)
+
+
+@pytest.mark.parametrize("arrow", [False, True])
+def test_times_with_a_zone_are_converted_to_the_project_time_zone(tmp_path, write, arrow):
+    from memberlens.ingest.sources import read_source
+    from memberlens.project import init_project
+
+    proj = init_project(tmp_path / "cn", timezone="Asia/Shanghai")
+    assert 'timezone = "Asia/Shanghai"' in proj.file.read_text()
+    src = write(
+        tmp_path / "o.csv",
+        "order_id,member_id,ordered_at,amount\n"
+        "o1,m1,2024-01-05T02:00:00Z,1\n"  # 10:00 in Shanghai (UTC+8, no summer time)
+        "o2,m1,2024-01-05 10:00:00+08:00,1\n"
+        "o3,m1,2024-01-05T10:30:00-05:00,1\n"  # 23:30 in Shanghai
+        "o4,m1,2024-01-05 10:00,1\n"  # no zone: local already
+        "o5,m1,2024-01-05T23:59:59+0530,1\n",  # 02:29:59 in Shanghai
+    )
+    rep = load("orders", read_source(src) if arrow else src, project=proj)
+    assert rep.rows_stored == 5
+    got = stored(proj, "select order_id, ordered_at from orders order by 1")
+    assert [(a, str(b)) for a, b in got] == [
+        ("o1", "2024-01-05 10:00:00"),
+        ("o2", "2024-01-05 10:00:00"),
+        ("o3", "2024-01-05 23:30:00"),
+        ("o4", "2024-01-05 10:00:00"),
+        ("o5", "2024-01-06 02:29:59"),
+    ]
+
+
+def test_a_new_project_takes_currency_and_locale_from_the_data(tmp_path, write):
+    from memberlens.project import Project, init_project
+
+    head = "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    lines = head + "1,A,2,12/1/2010 8:26,2.55,17850,United Kingdom\n"
+    lines += "2,B,1,12/1/2010 9:00,1.00,17851,United Kingdom\n"
+    proj = init_project(tmp_path / "uk")  # neither --currency nor --locale
+    assert (proj.currency, proj.locale) == ("CNY", "zh-CN")
+    rep = load("order_items", write(tmp_path / "l.csv", lines), project=proj)
+    assert any("currency GBP, locale en and time zone Europe/London" in n for n in rep.notes)
+    again = Project.load(proj.root)
+    assert (again.currency, again.locale, again.timezone) == ("GBP", "en", "Europe/London")
+    # decided once: a later load with other countries changes nothing
+    more = head + "3,A,1,12/2/2010 8:00,2.55,1,France\n"
+    assert not load("order_items", write(tmp_path / "m.csv", more), project=again).notes
+    assert Project.load(proj.root).currency == "GBP"
+    # a user's choice is kept
+    chosen = init_project(tmp_path / "cn", currency="CNY", locale="zh-CN")
+    rep = load("order_items", write(tmp_path / "n.csv", lines), project=chosen)
+    assert not rep.notes and Project.load(chosen.root).currency == "CNY"

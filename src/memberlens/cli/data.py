@@ -30,8 +30,14 @@ def init(
     as_of: str | None = typer.Option(
         None, "--as-of", help="Analysis date YYYY-MM-DD (default: the last day in the data)."
     ),
-    currency: str = typer.Option("CNY", help="Currency code used in reports."),
-    locale: str = typer.Option("zh-CN", help="zh-CN or en."),
+    currency: str | None = typer.Option(
+        None,
+        help="Currency code used in reports (default: from the countries of the first load, "
+        "else CNY).",
+    ),
+    locale: str | None = typer.Option(
+        None, help="zh-CN or en (default: from the countries of the first load, else zh-CN)."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing memberlens.toml."),
 ) -> None:
     """Create a project: memberlens.toml, the warehouse location and a private key for PII."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ import pyarrow.compute as pc
 from memberlens.engine import register_arrow, unregister
 from memberlens.engine.warehouse import Warehouse, open_warehouse
 from memberlens.exceptions import ConfigError, SourceError
-from memberlens.ingest import duckdb_reader, lines, settings
+from memberlens.ingest import duckdb_reader, lines, regional, settings
 from memberlens.ingest.duckdb_reader import MARKS, STAGE
 from memberlens.ingest.mapping import Mapping, check_required, propose_mapping, read_mapping
 from memberlens.ingest.personal import protect
@@ -44,8 +45,10 @@ from memberlens.ingest.sources import (
     Source,
     file_fingerprint,
     id_prefix,
+    is_packed,
     read_source,
     scan_source,
+    unpack,
 )
 from memberlens.project import Project
 from memberlens.schema import TableSpec, table_spec
@@ -122,8 +125,16 @@ def _source_and_mapping(
     sheet=None,
     scan: bool = False,
     require: bool = True,
+    unpack_dir: Path | None = None,
 ):
     spec = table_spec(table)
+    if is_packed(source):
+        with tempfile.TemporaryDirectory(dir=unpack_dir) as tmp:
+            inner = unpack(Path(source), Path(tmp))
+            spec, src, chosen = _source_and_mapping(
+                table, inner, mapping, scan=False, require=require
+            )
+            return spec, replace(src, label=str(source), files=()), chosen
     if isinstance(source, Source):
         src = source
     elif scan:
@@ -181,7 +192,7 @@ def preview(
     optional = OPTIONAL.get(table, ())
     missing = tuple(f for f in spec.required if f not in chosen.columns and f not in optional)
     proj = _resolve(project) if project is not None else None
-    head = prepare(src.table.slice(0, rows), chosen, spec)
+    head = prepare(src.table.slice(0, rows), chosen, spec, proj.timezone if proj else None)
     head = protect(head, spec, proj)
     con = ibis.duckdb.connect()
     ctx = Context(load_time=dt.datetime.now(), limits=settings.limits(proj))
@@ -240,6 +251,7 @@ def load(
         query=query,
         sheet=sheet,
         scan=proj.engine == "duckdb",
+        unpack_dir=_scratch(proj),
     )
     with open_warehouse(proj) as wh, ThreadPoolExecutor(1) as pool:
         wh.ensure(spec)
@@ -283,7 +295,18 @@ def load(
         finally:
             duckdb_reader.drop_stage(wh)
             shutil.rmtree(tmp_dir, ignore_errors=True)
+        if "country" in chosen.columns and regional.wants_defaults(proj):
+            note = regional.apply_defaults(proj, regional.regional_defaults(_countries(wh, report)))
+            report = replace(report, notes=(*report.notes, note))
         return report
+
+
+def _countries(wh: Warehouse, report: LoadReport) -> dict[str | None, int]:
+    """Rows per country stored by a load."""
+    t = wh.table(report.table)
+    t = t.filter(t._load_id == report.load_id)
+    rows = t.group_by("country").agg(n=ibis._.count()).to_pyarrow().to_pylist()
+    return {r["country"]: int(r["n"]) for r in rows}
 
 
 def _earlier_loads(wh: Warehouse, table: str, src: Source) -> tuple[str, ...]:
@@ -306,6 +329,13 @@ def _forget(wh: Warehouse, spec: TableSpec, load_ids: tuple[str, ...]) -> None:
     for name in tables:
         wh.con.raw_sql(f"DELETE FROM {duckdb_reader.sql_name(name)} WHERE _load_id IN ({ids})")
     wh.con.raw_sql(f"DELETE FROM _loads WHERE load_id IN ({ids})")
+
+
+def _scratch(proj: Project) -> Path:
+    """The project's scratch folder (``.memberlens/tmp``), created."""
+    path = proj.state_dir / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _loaded_from(wh: Warehouse, table: str, label: str) -> bool:
@@ -528,7 +558,7 @@ def _stage(
                 raise exc from None
             if chosen.columns.get("order_id") == GENERATED_ORDER_ID:
                 src, chosen = _with_generated_order_ids(src, chosen)
-    prepared = protect(prepare(src.table, chosen, spec), spec, proj)
+    prepared = protect(prepare(src.table, chosen, spec, proj.timezone), spec, proj)
     inp = register_arrow(wh.con, "__ingest_input", prepared)
     try:
         return wh.materialize(STAGE, stage(inp, spec, recode=chosen.values))
