@@ -120,6 +120,16 @@ class Warehouse:
     def ensure(self, spec: TableSpec) -> None:
         self.con.raw_sql(canonical_ddl(spec))
         self.con.raw_sql(quarantine_ddl(spec))
+        # fields added to the contract since the table was created
+        have = set(self.con.table(spec.name).columns)
+        for f in spec.fields:
+            if f.name in have:
+                continue
+            added = [(spec.name, f.name, SQL_TYPES[f.type])]
+            added += [(spec.name, f"{f.name}_masked", "VARCHAR")] if f.pii else []
+            added += [(f"_quarantine_{spec.name}", f.name, "VARCHAR")]
+            for table, col, kind in added:
+                self.con.raw_sql(f'ALTER TABLE "{table}" ADD COLUMN IF NOT EXISTS "{col}" {kind}')
 
     def canonical_tables(self) -> list[str]:
         present = set(self.con.list_tables())
