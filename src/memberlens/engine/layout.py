@@ -81,6 +81,14 @@ class TableLayout:
         ]
         return f"CREATE TABLE IF NOT EXISTS {_quote(self.name)} ({', '.join(cols)})"
 
+    def add_column_ddl(self, column: Column) -> str:
+        """DuckDB's ``ALTER TABLE`` adding ``column`` (a column declared after the table was
+        created in an older warehouse)."""
+        return (
+            f"ALTER TABLE {_quote(self.name)} ADD COLUMN IF NOT EXISTS "
+            f"{_quote(column.name)} {_SQL[column.type]}"
+        )
+
     def ibis_schema(self) -> ibis.Schema:
         """The Ibis schema (what an empty table of this layout is on any engine)."""
         import ibis

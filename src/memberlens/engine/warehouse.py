@@ -22,7 +22,13 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from memberlens.engine.layout import LOADS, RUNS, canonical_layout, quarantine_layout
+from memberlens.engine.layout import (
+    LOADS,
+    RUNS,
+    TableLayout,
+    canonical_layout,
+    quarantine_layout,
+)
 from memberlens.engine.protocol import EngineName, WarehouseProtocol
 from memberlens.exceptions import ConfigError, MissingTableError
 from memberlens.schema import TABLES, TableSpec
@@ -31,8 +37,6 @@ if TYPE_CHECKING:
     from memberlens.project import Project
 
 LOADS_DDL = LOADS.ddl()
-#: columns added to ``_loads`` since its first layout (older warehouses get them on open).
-LOADS_ADDED = ("replaces", "notes")
 RUNS_DDL = RUNS.ddl()
 
 
@@ -73,8 +77,7 @@ class Warehouse:
         self.read_only = read_only
         if not read_only:
             self.con.raw_sql(LOADS_DDL)
-            for col in LOADS_ADDED:
-                self.con.raw_sql(f"ALTER TABLE _loads ADD COLUMN IF NOT EXISTS {col} VARCHAR")
+            self._add_missing_columns(LOADS)
             self.con.raw_sql(RUNS_DDL)
 
     # -- context management -------------------------------------------------------------------
@@ -120,16 +123,15 @@ class Warehouse:
     def ensure(self, spec: TableSpec) -> None:
         self.con.raw_sql(canonical_ddl(spec))
         self.con.raw_sql(quarantine_ddl(spec))
-        # fields added to the contract since the table was created
-        have = set(self.con.table(spec.name).columns)
-        for f in spec.fields:
-            if f.name in have:
-                continue
-            added = [(spec.name, f.name, SQL_TYPES[f.type])]
-            added += [(spec.name, f"{f.name}_masked", "VARCHAR")] if f.pii else []
-            added += [(f"_quarantine_{spec.name}", f.name, "VARCHAR")]
-            for table, col, kind in added:
-                self.con.raw_sql(f'ALTER TABLE "{table}" ADD COLUMN IF NOT EXISTS "{col}" {kind}')
+        for declared in (canonical_layout(spec), quarantine_layout(spec)):
+            self._add_missing_columns(declared)
+
+    def _add_missing_columns(self, declared: TableLayout) -> None:
+        """Columns declared since the table was created (older warehouses get them here)."""
+        have = set(self.con.table(declared.name).columns)
+        for column in declared.columns:
+            if column.name not in have:
+                self.con.raw_sql(declared.add_column_ddl(column))
 
     def canonical_tables(self) -> list[str]:
         present = set(self.con.list_tables())
