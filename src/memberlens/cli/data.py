@@ -259,6 +259,8 @@ def status(
         if t.quarantined_by_rule:
             rules = ", ".join(f"{k} {v:,}" for k, v in sorted(t.quarantined_by_rule.items()))
             console.print(f"  {t.table} quarantined by rule: {rules}")
+    for warning in st.warnings:
+        console.print(f"warning: {warning}", style="yellow", markup=False)
     log = Table(
         "finished",
         "table",

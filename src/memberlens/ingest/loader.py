@@ -383,11 +383,9 @@ def _store(
     *,
     replaces: tuple[str, ...] = (),
 ) -> LoadReport:
-    members = wh.table("members") if spec.name != "members" and wh.count("members") else None
     stored = wh.table(spec.name) if spec.key and wh.count(spec.name) else None
     ctx = Context(
         load_time=started,
-        members=members,
         stored=stored,
         limits=setup[0],
         drop_duplicate_lines=setup[1].drop_duplicate_lines,

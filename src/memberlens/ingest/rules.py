@@ -35,7 +35,6 @@ RULES: dict[str, str] = {
     "date_in_future": "dated after the load",
     "negative_amount": "a negative amount on a row that is not a refund or return",
     "out_of_range": "outside the plausible range of amounts",
-    "unknown_member": "member_id is not in the members table",
 }
 #: reasons for dropping a row without quarantining it.
 DUPLICATES: dict[str, str] = {
@@ -55,7 +54,6 @@ FIXES: dict[str, str] = {
     "negative_amount": "mark the row as a refund (status) or correct the sign",
     "out_of_range": "check the value (and its unit); raise max_amount under [ingest] in "
     "memberlens.toml if such amounts are real",
-    "unknown_member": "load the members export that contains this member first",
 }
 
 RAW = "_raw_"
@@ -89,8 +87,6 @@ class Context:
     """What the checks need to know besides the rows."""
 
     load_time: dt.datetime
-    #: Ibis table of stored members (for ``unknown_member``), or None when no members are loaded.
-    members: ir.Table | None = None
     #: Ibis table of the stored rows of the same table (for ``already_stored``), or None.
     stored: ir.Table | None = None
     limits: Limits = Limits()
@@ -321,11 +317,6 @@ def failures(staged: ir.Table, spec: TableSpec, ctx: Context) -> list[tuple[str,
         if f.name in present and f.type == "decimal":
             bound = ibis.literal(ctx.limits.max_amount).cast(IBIS_TYPES[f.type])
             found.append(("out_of_range", f.name, typed[f.name].abs() > bound))
-    if ctx.members is not None and "member_id" in present and spec.name != "members":
-        mid = typed["member_id"]
-        found.append(
-            ("unknown_member", "member_id", mid.notnull() & ~mid.isin(ctx.members.member_id))
-        )
     return sorted(found, key=lambda x: list(RULES).index(x[0]))
 
 
