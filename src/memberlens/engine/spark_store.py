@@ -172,7 +172,9 @@ class SparkWarehouse:
             with contextlib.suppress(Exception):
                 self.session.catalog.dropTempView(name)
             return False
-        self.session.read.parquet(*[str(f) for f in folders]).createOrReplaceTempView(name)
+        # loads stored before a column was declared lack it: the union of the folders' columns
+        reader = self.session.read.option("mergeSchema", "true")
+        reader.parquet(*[str(f) for f in folders]).createOrReplaceTempView(name)
         return True
 
     def _expose_loads(self, records: list[dict[str, Any]]) -> None:
