@@ -57,7 +57,7 @@ def _weekly(project: Path | None, level: str, as_of: str | None):
 
     proj = Project.load(project)
     with open_warehouse(proj, read_only=True) as warehouse:
-        return weekly_sales(warehouse.con, level=level, as_of=as_of or proj.as_of)
+        return weekly_sales(warehouse, level=level, as_of=as_of or proj.as_of)
 
 
 def _calendar(project: Path | None, festivals: str | None) -> tuple[str, ...]:
