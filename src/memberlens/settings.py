@@ -209,7 +209,7 @@ SECTIONS: dict[str, Section] = {
 }
 
 #: sections read elsewhere (the project's own, and other parts of the product)
-OTHER_SECTIONS: tuple[str, ...] = ("project", "warehouse", "privacy", "sources", "web")
+OTHER_SECTIONS: tuple[str, ...] = ("project", "warehouse", "privacy", "sources", "web", "ingest")
 
 
 def check_settings(raw: Mapping[str, Any], path: Path) -> None:

@@ -96,7 +96,8 @@ def last_run(project: Project | str | Path | None = None) -> list[dict[str, Any]
 
     def steps(runs: ir.Table) -> ir.Table:
         latest = runs.order_by(ibis.desc("started_at")).limit(1).select("run_id")
-        return runs.filter(runs.run_id.isin(latest.run_id)).order_by(["position", "started_at"])
+        order = [c for c in ("position", "started_at") if c in runs.columns]  # older layouts
+        return runs.filter(runs.run_id.isin(latest.run_id)).order_by(order)
 
     return _query(project, steps)
 
