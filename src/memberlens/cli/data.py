@@ -31,8 +31,14 @@ def init(
     as_of: str | None = typer.Option(
         None, "--as-of", help="Analysis date YYYY-MM-DD (default: the last day in the data)."
     ),
-    currency: str = typer.Option("CNY", help="Currency code used in reports."),
-    locale: str = typer.Option("zh-CN", help="zh-CN or en."),
+    currency: str | None = typer.Option(
+        None,
+        help="Currency code used in reports (default: from the countries of the first load, "
+        "else CNY).",
+    ),
+    locale: str | None = typer.Option(
+        None, help="zh-CN or en (default: from the countries of the first load, else zh-CN)."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing memberlens.toml."),
 ) -> None:
     """Create a project: memberlens.toml, the warehouse location and a private key for PII."""
@@ -60,7 +66,7 @@ def ingest(
         ...,
         help="Canonical table: members, orders, order_items, "
         "products, events, interactions, campaigns, campaign_members, "
-        "identities.",
+        "coupons, redemptions, identities.",
     ),
     source: str = typer.Argument(
         ...,
@@ -109,9 +115,18 @@ def ingest(
             project=_project_or_none(project),
             sql_table=sql_table,
             query=query,
+            allow_missing=write_mapping is not None,
         )
         if write_mapping:
-            write_mapping.write_text(pv.mapping.to_toml(), encoding="utf-8")
+            write_mapping.write_text(pv.mapping.to_toml(pv.missing), encoding="utf-8")
+        if pv.missing:
+            from memberlens.exceptions import MappingError
+
+            raise MappingError(
+                f"{pv.source}: no column for required field(s) {', '.join(pv.missing)} of "
+                f"{table!r}; the mapping is written to {write_mapping}: write your column's "
+                f"name for each (remove the leading #), then pass --mapping {write_mapping}"
+            )
         if as_json:
             emit_json(
                 {
@@ -247,6 +262,8 @@ def status(
         if t.quarantined_by_rule:
             rules = ", ".join(f"{k} {v:,}" for k, v in sorted(t.quarantined_by_rule.items()))
             console.print(f"  {t.table} quarantined by rule: {rules}")
+    for warning in st.warnings:
+        console.print(f"warning: {warning}", style="yellow", markup=False)
     log = Table(
         "finished",
         "table",

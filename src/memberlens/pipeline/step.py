@@ -22,7 +22,7 @@ from memberlens.exceptions import MissingTableError
 from memberlens.project import Project
 
 if TYPE_CHECKING:
-    from memberlens.engine.warehouse import Warehouse
+    from memberlens.engine.protocol import WarehouseProtocol
 
 #: ``ok``: the step did all its work; ``skipped``: it did not run (asked to skip it, or a table it
 #: needs is not loaded); ``degraded``: it ran but could not do all of its work on this data (the
@@ -83,7 +83,7 @@ class RunContext:
     loaded canonical tables and the frames earlier steps produced."""
 
     project: Project
-    warehouse: Warehouse
+    warehouse: WarehouseProtocol
     run_id: str
     as_of: dt.date
     #: every order, guests included (the forecast counts them)
