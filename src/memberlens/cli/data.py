@@ -357,19 +357,12 @@ def quarantine(
 
 
 def _export(rows, path: Path) -> None:
-    from memberlens.exceptions import ConfigError
+    """Write ``rows`` with the one safe export writer (formula cells quoted, file 0600)."""
+    from memberlens.exports import write_export
 
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(rows, path)
-    elif suffix == ".csv":
-        rows.to_pandas().to_csv(path, index=False, encoding="utf-8-sig")
-    elif suffix == ".xlsx":
-        rows.to_pandas().to_excel(path, index=False)
-    else:
-        raise ConfigError(f"--export {path}: use a .csv, .xlsx or .parquet file name")
+    k = write_export(rows, path).k_anonymity
+    if k.k is not None:
+        console.print(f"k-anonymity over ({', '.join(k.columns)}): smallest group {k.k:,} rows")
 
 
 __all__ = ["ingest", "init", "json", "quarantine", "status"]
