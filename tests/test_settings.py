@@ -70,6 +70,7 @@ def test_good_settings_load(shop):
         '[run]\nskip = ["recommendations", "forecast"]\n'
         "[churn]\ntrain_in_run = false\ntrain_sample = 5000\n"
         '[baskets]\nlevel = "category"\nmin_support = 0.01\nmin_confidence = 1\nmax_len = 2\n'
+        'exclude_products = ["POST"]\n'
         '[recommend]\nk = 5\nkind = "popular"\n'
         "[tiers]\nweights = { spend = 1.0 }\nhigh_quantile = 0.9\n"
         "[web]\ndatabase_url = 'sqlite:///x.db'\n"

@@ -184,6 +184,7 @@ SECTIONS: dict[str, Section] = {
                 Setting("min_support", (float, int), minimum=0.0, maximum=1.0),
                 _fraction("min_confidence"),
                 Setting("max_len", (int,), minimum=2),
+                Setting("exclude_products", (list,), help="non-product codes left out"),
             ),
         ),
         Section(
