@@ -14,6 +14,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
+from memberlens.engine.layout import MART_MEMBER_HISTORY
 from memberlens.pipeline.runs import record_run
 from memberlens.pipeline.step import MartData, StepResult
 
@@ -89,14 +90,7 @@ def _append_history(wh: Any, mart: pd.DataFrame, day: dt.date, run_id: str) -> N
     )
     for col in HISTORY_COLUMNS:
         frame[col] = mart[col] if col in mart.columns else None
-    schema = pa.schema(
-        [
-            ("as_of", pa.date32()),
-            ("run_id", pa.string()),
-            ("member_id", pa.string()),
-            *[(c, pa.string()) for c in HISTORY_COLUMNS],
-        ]
-    )
+    schema = MART_MEMBER_HISTORY.arrow_schema()  # as_of, run_id, member_id, HISTORY_COLUMNS
     frame["member_id"] = frame["member_id"].astype("string")
     for col in HISTORY_COLUMNS:
         frame[col] = frame[col].astype("string")
