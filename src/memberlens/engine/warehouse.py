@@ -147,8 +147,12 @@ class Warehouse:
             self.con.raw_sql(f"SET temp_directory = '{_setting(str(temp_directory))}'")
         self.read_only = read_only
         if not read_only:
-            self.con.raw_sql(LOADS_DDL)
-            self.con.raw_sql(RUNS_DDL)
+            try:
+                self.con.raw_sql(LOADS_DDL)
+                self.con.raw_sql(RUNS_DDL)
+            except BaseException:
+                self.close()
+                raise
 
     # -- context management -------------------------------------------------------------------
     def __enter__(self) -> Warehouse:
@@ -295,8 +299,12 @@ def open_warehouse(
         return open_published(project)
     lock = writer_lock(project, timeout=timeout, what=what)
     lock.acquire()
+    held = [True]
 
     def finish() -> None:
+        if not held[0]:
+            return
+        held[0] = False
         try:
             if lock.depth == 1:  # the outermost writer of this thread publishes
                 Snapshots(project.warehouse).publish()
@@ -311,7 +319,9 @@ def open_warehouse(
             on_close=finish,
         )
     except BaseException:
-        lock.release()
+        if held[0]:
+            held[0] = False
+            lock.release()
         raise
 
 
