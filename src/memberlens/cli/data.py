@@ -90,6 +90,12 @@ def ingest(
         None, "--sheet", help="Excel sheet name (default: the first)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the load report as JSON."),
+    reload: bool = typer.Option(
+        False,
+        "--reload",
+        help="Replace what this file's earlier load stored and quarantined (e.g. after fixing "
+        "the mapping), in one transaction.",
+    ),
 ) -> None:
     """Load one source file into a canonical table: map, check, quarantine, store atomically."""
     from memberlens.ingest import load, preview
@@ -134,6 +140,7 @@ def ingest(
             query=query,
             sheet=sheet,
             progress=step,
+            reload=reload,
         )
     if write_mapping:
         from memberlens.ingest import Mapping
@@ -144,7 +151,9 @@ def ingest(
         return
     if report.already_loaded:
         console.print(
-            f"{report.source} was loaded before (load {report.load_id}); nothing stored again"
+            f"{report.source} was loaded before (load {report.load_id}); nothing stored again. "
+            "To replace that load (after fixing the mapping), add --reload",
+            markup=False,
         )
         return
     console.print(
@@ -152,12 +161,20 @@ def ingest(
         f"quarantined [red]{report.rows_quarantined:,}[/], duplicates dropped "
         f"{report.duplicates_dropped:,}  (load {report.load_id})"
     )
+    if report.replaces:
+        console.print(f"  replaced load(s) {', '.join(report.replaces)}", markup=False)
     for rule, n in report.by_rule.items():
         console.print(f"  {rule:<18} {n:>10,}")
     for other, n in report.derived.items():
         console.print(f"  derived {other}: {n:,} rows")
     if report.anonymous_rows:
         console.print(f"  anonymous lines (no member id, kept as sales): {report.anonymous_rows:,}")
+    if report.duplicates_dropped and report.duplicates_amount:
+        console.print(f"  amount on the dropped duplicate lines: {report.duplicates_amount:,.2f}")
+    for fname, n in report.rounded.items():
+        console.print(f"  {fname}: {n:,} values had more than 2 decimals and were rounded")
+    for note in report.notes:
+        console.print(f"  note: {note}", markup=False)
     if report.rows_quarantined:
         console.print(f"see them with: memberlens quarantine {table}")
 

@@ -46,6 +46,8 @@ _LOAD_COLUMNS = {
     "by_rule": "string",
     "mapping": "string",
     "derived": "string",
+    "replaces": "string",
+    "notes": "string",
 }
 
 

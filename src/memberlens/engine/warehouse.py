@@ -35,7 +35,10 @@ LOADS_DDL = """CREATE TABLE IF NOT EXISTS _loads (
     load_id VARCHAR PRIMARY KEY, table_name VARCHAR, source VARCHAR, fingerprint VARCHAR,
     format VARCHAR, encoding VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
     rows_read BIGINT, rows_stored BIGINT, rows_quarantined BIGINT, duplicates_dropped BIGINT,
-    anonymous_rows BIGINT, by_rule VARCHAR, mapping VARCHAR, derived VARCHAR)"""
+    anonymous_rows BIGINT, by_rule VARCHAR, mapping VARCHAR, derived VARCHAR, replaces VARCHAR,
+    notes VARCHAR)"""
+#: columns added to ``_loads`` since its first layout (older warehouses get them on open).
+LOADS_ADDED = ("replaces", "notes")
 RUNS_DDL = """CREATE TABLE IF NOT EXISTS _runs (
     run_id VARCHAR, step VARCHAR, as_of DATE, config_hash VARCHAR, started_at TIMESTAMP,
     finished_at TIMESTAMP, rows_in BIGINT, rows_out BIGINT, status VARCHAR, message VARCHAR)"""
@@ -149,6 +152,8 @@ class Warehouse:
         if not read_only:
             try:
                 self.con.raw_sql(LOADS_DDL)
+                for col in LOADS_ADDED:
+                    self.con.raw_sql(f"ALTER TABLE _loads ADD COLUMN IF NOT EXISTS {col} VARCHAR")
                 self.con.raw_sql(RUNS_DDL)
             except BaseException:
                 self.close()
@@ -275,6 +280,8 @@ def _loads_schema():
             ("by_rule", pa.string()),
             ("mapping", pa.string()),
             ("derived", pa.string()),
+            ("replaces", pa.string()),
+            ("notes", pa.string()),
         ]
     )
 

@@ -27,7 +27,7 @@ from memberlens.exceptions import SourceError
 from memberlens.ingest.mapping import Mapping
 from memberlens.ingest.personal import normalised
 from memberlens.ingest.rules import RAW, normalise_dates, normalise_numbers, stage, typed_value
-from memberlens.ingest.sources import GENERATED_ORDER_ID, LINE, Source, id_prefix
+from memberlens.ingest.sources import GENERATED_ORDER_ID, LINE, Source, id_prefix, physical_line
 from memberlens.privacy import mask_values, pseudonymise
 from memberlens.project import Project
 from memberlens.schema import TableSpec
@@ -397,7 +397,10 @@ def csv_error(src: Source, exc: Exception) -> SourceError:
 
     text = str(exc)
     line = re.search(r"CSV Error on Line: (\d+)", text)
-    where = f", line {line.group(1)}" if line else ""
+    # DuckDB counts records; a quoted value with line breaks spans several lines of the file
+    where = (
+        f", line {physical_line(src.files[0], src.encoding, int(line.group(1)))}" if line else ""
+    )
     detail = next(
         (
             ln.strip()
@@ -405,7 +408,7 @@ def csv_error(src: Source, exc: Exception) -> SourceError:
             if ln.strip() and not ln.startswith(("Original Line", "Possible", "*", " "))
         ),
         text.splitlines()[0],
-    )
+    )[:160]
     return SourceError(
         f"{src.label}{where}: cannot parse as {src.encoding} CSV ({detail}); check "
         "the delimiter, quote fields that contain it, and make every line have as "

@@ -27,12 +27,14 @@ from memberlens.schema import IBIS_TYPES, FieldSpec, TableSpec
 #: quarantine rules, in the order they are checked; a row gets the first one it breaks.
 RULES: dict[str, str] = {
     "missing_required": "a required field is empty",
+    "value_too_long": "longer than the limit for the field",
     "bad_number": "not a number",
     "bad_date": "not a date or time",
     "bad_value": "not one of the accepted values",
     "date_too_old": "dated before 1990 (birthdays: before 1900)",
     "date_in_future": "dated after the load",
     "negative_amount": "a negative amount on a row that is not a refund or return",
+    "out_of_range": "outside the plausible range of amounts",
     "unknown_member": "member_id is not in the members table",
 }
 #: reasons for dropping a row without quarantining it.
@@ -43,12 +45,16 @@ DUPLICATES: dict[str, str] = {
 }
 FIXES: dict[str, str] = {
     "missing_required": "fill the field in the source, or drop the row",
+    "value_too_long": "check the column mapping and the quoting of the source, or raise "
+    "max_id_length / max_text_length under [ingest] in memberlens.toml",
     "bad_number": "write plain numbers such as 1234.50",
     "bad_date": "write dates as YYYY-MM-DD [HH:MM[:SS]]",
     "bad_value": "use one of the accepted values or add the spelling under [values] in the mapping",
     "date_too_old": "check the date (or its format)",
     "date_in_future": "check the date, the time zone, or the load date",
     "negative_amount": "mark the row as a refund (status) or correct the sign",
+    "out_of_range": "check the value (and its unit); raise max_amount under [ingest] in "
+    "memberlens.toml if such amounts are real",
     "unknown_member": "load the members export that contains this member first",
 }
 
@@ -56,11 +62,26 @@ RAW = "_raw_"
 #: values of optional fields when the source leaves them empty (the data contract's defaults).
 DEFAULTS: dict[tuple[str, str], str] = {("orders", "status"): "paid"}
 MIN_TIMESTAMP = dt.datetime(1990, 1, 1)
+#: how much of a value a quarantine reason quotes, and a quarantined field keeps.
+REASON_CHARS = 60
+QUARANTINE_CHARS = 1000
 MIN_DATE = dt.date(1900, 1, 1)
 
 _YMD = r"^(\d{4})[./年-](\d{1,2})[./月-](\d{1,2})日?"
 _COMPACT = r"^(\d{4})(\d{2})(\d{2})($|[ T])"
 _XY_YEAR = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Plausible values (``[ingest]`` in ``memberlens.toml``): larger ones are quarantined."""
+
+    #: the largest absolute amount, price or quantity (``out_of_range``).
+    max_amount: float = 10_000_000
+    #: the longest identifier (``*_id`` fields, ``refund_of``; ``value_too_long``).
+    max_id_length: int = 128
+    #: the longest other text (names, pages, comments; ``value_too_long``).
+    max_text_length: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,25 @@ class Context:
     members: ir.Table | None = None
     #: Ibis table of the stored rows of the same table (for ``already_stored``), or None.
     stored: ir.Table | None = None
+    limits: Limits = Limits()
+    #: drop lines equal in every field to an earlier line (tables with a key always drop a
+    #: repeated key; without a key, ``False`` keeps repeated lines such as two scans of an item).
+    drop_duplicate_lines: bool = True
+
+
+def is_identifier(f: FieldSpec) -> bool:
+    """An identifier field (bounded by ``max_id_length``)."""
+    return f.name.endswith("_id") or f.name == "refund_of"
+
+
+def cut(value: ir.StringValue, n: int) -> ir.StringValue:
+    """``value`` cut to ``n`` characters, with a mark saying how long it was."""
+    length = value.length()
+    return ibis.ifelse(
+        length > n,
+        value.substr(0, n) + ibis.literal("…(") + length.cast("string") + " characters)",
+        value,
+    )
 
 
 def prepare(raw: pa.Table, mapping: Mapping, spec: TableSpec) -> pa.Table:
@@ -204,6 +244,9 @@ def failures(staged: ir.Table, spec: TableSpec, ctx: Context) -> list[tuple[str,
         value = typed[f.name]
         if f.required:
             found.append(("missing_required", f.name, raw.isnull()))
+        if f.type == "string" and not f.pii:
+            longest = ctx.limits.max_id_length if is_identifier(f) else ctx.limits.max_text_length
+            found.append(("value_too_long", f.name, raw.length() > longest))
         if f.type in ("decimal", "float", "integer"):
             found.append(("bad_number", f.name, raw.notnull() & value.isnull()))
         elif f.type in ("timestamp", "date"):
@@ -219,6 +262,10 @@ def failures(staged: ir.Table, spec: TableSpec, ctx: Context) -> list[tuple[str,
                 limit = ctx.load_time.date() if f.type == "date" else ctx.load_time
                 found.append(("date_in_future", f.name, v > ibis.literal(limit)))
     found += _negative_rules(spec, typed, present)
+    for f in spec.fields:
+        if f.name in present and f.type == "decimal":
+            bound = ibis.literal(ctx.limits.max_amount).cast(IBIS_TYPES[f.type])
+            found.append(("out_of_range", f.name, typed[f.name].abs() > bound))
     if ctx.members is not None and "member_id" in present and spec.name != "members":
         mid = typed["member_id"]
         found.append(
@@ -262,7 +309,7 @@ def check(
         _field=field_of(found),
         _reason=reason(staged, found),
     )
-    dups = _duplicates(staged, spec, _present(staged))
+    dups = _duplicates(staged, spec, _present(staged), ctx.drop_duplicate_lines)
     if dups is None:
         return out.mutate(_dup=ibis.null("string"))
     joined = out.left_join(dups, out[LINE] == dups["__dup_line"])
@@ -273,7 +320,7 @@ def duplicate_marks(staged: ir.Table, spec: TableSpec, ctx: Context) -> ir.Table
     """(``__dup_line``, ``_dup``) for every line that is dropped as a duplicate: repeated in the
     file (:func:`_duplicates`) or, for a valid first line, stored already by an earlier load."""
     present = _present(staged)
-    dups = _duplicates(staged, spec, present)
+    dups = _duplicates(staged, spec, present, ctx.drop_duplicate_lines)
     if not spec.key or ctx.stored is None or not all(k in present for k in spec.key):
         return dups
     typed = typed_values(staged, spec)
@@ -300,7 +347,9 @@ def _is_text(f: FieldSpec) -> bool:
     return f.type == "string" and not f.values
 
 
-def _duplicates(table: ir.Table, spec: TableSpec, present: set[str]) -> ir.Table | None:
+def _duplicates(
+    table: ir.Table, spec: TableSpec, present: set[str], drop_lines: bool = True
+) -> ir.Table | None:
     """(``__dup_line``, ``_dup``) for every line but the first of its key.
 
     Lines are grouped by the key's source text (all fields for tables without a key): a later
@@ -311,8 +360,10 @@ def _duplicates(table: ir.Table, spec: TableSpec, present: set[str]) -> ir.Table
     aggregate finds the repeated keys first, so the exact, ordered window only runs over those
     lines (usually few), not over the whole file. A key of several fields is grouped by one
     64-bit hash of them (cheaper than grouping several texts); a collision only adds a candidate
-    that the window tells apart.
+    that the window tells apart. With ``drop_lines=False`` a table without a key keeps every line.
     """
+    if not spec.key and not drop_lines:
+        return None
     raw_names = [RAW + n for n in spec.names if n in present]
     key_names = [RAW + k for k in spec.key if k in present] if spec.key else raw_names
     if not key_names:
@@ -412,11 +463,11 @@ def reason(table: ir.Table, found) -> ir.StringValue:
         return ibis.null("string")
     branches = []
     for name, fname, cond in found:
-        value = table[RAW + fname].fill_null("")
+        # personal fields show their masked form; every value is cut to a bounded length
+        shown = f"{fname}_masked" if f"{fname}_masked" in table.columns else RAW + fname
+        value = cut(table[shown].cast("string").fill_null(""), REASON_CHARS)
         text = (
-            ibis.literal(f"{fname}=")
-            + value.cast("string")
-            + ibis.literal(f": {RULES[name]}; fix: {FIXES[name]}")
+            ibis.literal(f"{fname}=") + value + ibis.literal(f": {RULES[name]}; fix: {FIXES[name]}")
         )
         branches.append((cond.fill_null(False), text))
     return ibis.cases(*branches, else_=ibis.null("string"))
