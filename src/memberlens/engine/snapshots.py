@@ -12,7 +12,7 @@ file stays readable on Linux until its last descriptor closes), and its next con
 new one. Names are never reused (a sequence number plus a random suffix), so DuckDB's in-process
 cache of open databases, which is keyed by path, can never hand out an old file under a new name.
 
-Cost: one file copy per write (``os.sendfile``; ~1 GB/s here) and, between two writes, twice the
+Cost: one file copy per write (``os.sendfile`` and fsync: 0.26 s for 44 MiB here) and twice the
 warehouse's disk space (see docs/benchmarks.md, concurrency).
 """
 

@@ -223,6 +223,12 @@ class WebContext:
     def version(self) -> tuple:
         """The published snapshot (its name, in a 1-tuple; empty before the first load): changes
         with every publish. A project written before snapshots existed is published here once."""
+        if self.project.engine != "duckdb":  # Spark: a load is visible once its commit record
+            # is written (engine/spark_store.py), which changes the records folder's mtime
+            try:
+                return ("commits", (self.project.warehouse / "_commits").stat().st_mtime_ns)
+            except FileNotFoundError:
+                return ()
         snapshots = Snapshots(self.project.warehouse)
         name = snapshots.version()
         if name is None and self.project.warehouse.exists():
