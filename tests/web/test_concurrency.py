@@ -11,7 +11,7 @@ from collections import Counter
 
 # CDNOW 1/10 sample (Lifetimes 0.11.3 wheel): 6,919 order lines of 2,357 customers.
 CDNOW_LINES, CDNOW_MEMBERS = 6919, 2357
-PASSWORD = "0123456789"
+PASSWORD = "quiet-harbour-7"
 
 
 def test_requests_never_fail_while_an_ingest_and_a_run_complete(tmp_path, login):

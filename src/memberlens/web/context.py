@@ -63,10 +63,6 @@ class PooledWarehouse(Warehouse):
             self._columns[name] = tuple(self.table(name).columns)
         return self._columns[name]
 
-    def fetch(self, sql: str, params: list) -> list[dict]:
-        """Run a constant SQL statement with ``?`` parameters bound by DuckDB."""
-        return self.con.con.execute(sql, params).to_arrow_table().to_pylist()
-
 
 @dataclass
 class WebContext:
