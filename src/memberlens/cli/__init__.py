@@ -47,6 +47,12 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if state.debug:
             raise
+        from memberlens.engine.warehouse import lock_error
+
+        busy = lock_error(exc)  # DuckDB's lock error from a path not yet mapped: a user error
+        if busy is not None:
+            typer.secho(f"error: {busy}", fg="red", err=True)
+            sys.exit(busy.exit_code)
         typer.secho(
             f"internal error: {exc!r} (rerun with --debug for the traceback)", fg="red", err=True
         )
