@@ -95,3 +95,14 @@ def test_report_by_a_member_attribute(project):
     assert total == next(a["n"] for a in out["arms"] if a["arm"] == "control")
     bad = ml("campaign", "report", cid, "-p", project / "p", "--by", "shoe_size", check=False)
     assert bad.returncode == 2 and "--by must be one of" in bad.stderr
+
+
+def test_report_flags_a_split_that_breaks_the_plan(project):
+    listed = json.loads(ml("campaign", "list", "-p", project / "p", "--json").stdout)
+    cid = listed[-1]["campaign_id"]
+    args = ("campaign", "report", cid, "-p", project / "p", "--json", "--control-share")
+    fair = ml(*args, 0.2)
+    assert json.loads(fair.stdout)["srm"]["mismatch"] is False
+    skewed = ml(*args, 0.5)
+    assert json.loads(skewed.stdout)["srm"]["mismatch"] is True
+    assert "SAMPLE RATIO MISMATCH" in skewed.stderr

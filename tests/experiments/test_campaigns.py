@@ -16,6 +16,7 @@ from statsmodels.stats.weightstats import ttest_ind
 
 from memberlens.exceptions import DataError
 from memberlens.experiments.campaigns import CampaignReport, campaign_report, segment_breakdown
+from memberlens.experiments.srm import SampleRatioMismatchWarning
 
 
 def _tables(out, con=None):
@@ -169,9 +170,7 @@ def test_per_segment_effects_recover_the_planted_truth(campaign_shop):
     con = ibis.duckdb.connect()
     campaigns, members, orders = _tables(campaign_shop, con)
     effects = pq.read_table(campaign_shop / "truth" / "campaign_effects.parquet").to_pandas()
-    latent = con.read_parquet(
-        campaign_shop / "truth" / "campaign_members.parquet"
-    )
+    latent = con.read_parquet(campaign_shop / "truth" / "campaign_members.parquet")
     covered = []
     for cid in ("CMP202405", "CMP202505", "CMP202506"):
         segments = latent.filter(latent.campaign_id == cid).select("member_id", "segment")
@@ -191,3 +190,14 @@ def test_per_segment_effects_recover_the_planted_truth(campaign_shop):
         CampaignReport("x", None, None, None, "click", 0.05, (), (), segments=parts).to_dict(),
         allow_nan=False,
     )
+
+
+def test_sample_ratio_mismatch_against_the_planned_split(campaign_shop):
+    """The simulator randomises 20 % to control: checked against 0.2 the split is fair; against
+    a (wrong) plan of 50 % the report warns and leads with the mismatch."""
+    campaigns, members, orders = _tables(campaign_shop)
+    fair = campaign_report(campaigns, members, orders, "CMP202505", planned_control_share=0.2)
+    assert fair.srm is not None and not fair.srm.mismatch
+    with pytest.warns(SampleRatioMismatchWarning):
+        skewed = campaign_report(campaigns, members, orders, "CMP202505", planned_control_share=0.5)
+    assert skewed.srm.mismatch and skewed.messages[0].startswith("SAMPLE RATIO MISMATCH")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -61,19 +62,32 @@ def report(
         "--by",
         help="Also per value of a member attribute: channel, province, city, gender, age_band.",
     ),
+    control_share: float | None = typer.Option(
+        None,
+        "--control-share",
+        help="Planned share of the control group (e.g. 0.2): checks the split (SRM).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Per arm: reached, response and conversion rates, AOV, revenue; each treatment against
     control with lift, confidence interval and p-value."""
     from memberlens.exceptions import ConfigError
     from memberlens.experiments.projects import campaign_report_project
+    from memberlens.experiments.srm import SampleRatioMismatchWarning
     from memberlens.project import Project
 
     if response not in _RESPONSES:
         raise ConfigError(f"--response must be one of {', '.join(_RESPONSES)}, found {response!r}")
     if not 0.0 < alpha < 1.0:
         raise ConfigError(f"--alpha must be between 0 and 1, found {alpha}")
-    with progress_steps("campaign report", quiet=state.quiet or as_json) as step:
+    if control_share is not None and not 0.0 < control_share < 1.0:
+        raise ConfigError(f"--control-share must be between 0 and 1, found {control_share}")
+    with (
+        progress_steps("campaign report", quiet=state.quiet or as_json) as step,
+        warnings.catch_warnings(),
+    ):
+        # a mismatch is printed below in red (and is in the JSON's messages), not as a warning
+        warnings.simplefilter("ignore", SampleRatioMismatchWarning)
         step("aggregating arms")
         result = campaign_report_project(
             Project.load(project),
@@ -81,7 +95,10 @@ def report(
             response=cast("Response", response),
             alpha=alpha,
             by=by,
+            planned_control_share=control_share,
         )
+    if result.srm is not None and result.srm.mismatch:
+        typer.secho(result.srm.message, fg="red", err=True)
     if as_json:
         emit_json(result.to_dict())
         return

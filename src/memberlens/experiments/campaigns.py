@@ -29,6 +29,7 @@ from memberlens.experiments.frequentist import (
 )
 from memberlens.experiments.multiple import benjamini_hochberg, holm
 from memberlens.experiments.planning import sample_size_for_rate
+from memberlens.experiments.srm import SrmResult, sample_ratio_mismatch
 from memberlens.experiments.statistics import Proportion, SampleMean
 
 __all__ = [
@@ -113,6 +114,7 @@ class CampaignReport:
     messages: tuple[str, ...] = field(default=())
     by: str | None = None
     segments: tuple[SegmentResult, ...] = field(default=())
+    srm: SrmResult | None = None  # with a planned control share
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -301,9 +303,13 @@ def campaign_report(
     *,
     response: Response = "click",
     alpha: float = 0.05,
+    planned_control_share: float | None = None,
 ) -> CampaignReport:
     """Arms and treatment-versus-control comparisons of one campaign (conversion rate by the
-    two-proportion z-test, revenue per member by Welch's t-test; Holm-adjusted p-values)."""
+    two-proportion z-test, revenue per member by Welch's t-test; Holm-adjusted p-values).
+
+    With ``planned_control_share`` (treatment arms sharing the rest equally), the arm sizes are
+    checked for a sample-ratio mismatch; a mismatch warns and leads the messages."""
     meta = campaign_id_row(campaigns, campaign_id)
     rows = (
         arm_statistics(campaigns, campaign_members, orders, campaign_id, response=response)
@@ -322,6 +328,20 @@ def campaign_report(
             _comparison(arm, metric, r, beat, float(p))
             for (arm, metric, r, beat), p in zip(results, adjusted, strict=True)
         )
+    srm = None
+    if planned_control_share is not None and len(arms) >= 2:
+        if not 0.0 < planned_control_share < 1.0:
+            raise ValueError(
+                f"planned_control_share must be between 0 and 1, found {planned_control_share}"
+            )
+        k = sum(a.arm != CONTROL for a in arms)
+        shares = [
+            planned_control_share if a.arm == CONTROL else (1 - planned_control_share) / k
+            for a in arms
+        ]
+        srm = sample_ratio_mismatch([a.n for a in arms], shares)
+        if srm.mismatch:
+            messages = [srm.message, *messages]
     return CampaignReport(
         campaign_id=campaign_id,
         name=meta.get("name"),
@@ -332,6 +352,7 @@ def campaign_report(
         arms=arms,
         comparisons=comparisons,
         messages=tuple(messages),
+        srm=srm,
     )
 
 

@@ -27,6 +27,7 @@ def campaign_report_project(
     response: Response = "click",
     alpha: float = 0.05,
     by: str | None = None,
+    planned_control_share: float | None = None,
 ) -> CampaignReport:
     """:func:`~memberlens.experiments.campaigns.campaign_report` on the project's tables, with
     the same numbers per value of a member attribute when ``by`` is given."""
@@ -38,7 +39,13 @@ def campaign_report_project(
     try:
         campaigns, members, orders = (warehouse.table(name) for name in _TABLES)
         report = campaign_report(
-            campaigns, members, orders, campaign_id, response=response, alpha=alpha
+            campaigns,
+            members,
+            orders,
+            campaign_id,
+            response=response,
+            alpha=alpha,
+            planned_control_share=planned_control_share,
         )
         if by is None:
             return report
