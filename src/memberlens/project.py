@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from memberlens.exceptions import ConfigError
 from memberlens.schema import TABLES
+from memberlens.settings import check_settings
 
 PROJECT_FILE = "memberlens.toml"
 Engine = Literal["duckdb", "pyspark"]
@@ -44,11 +45,14 @@ class Project:
     as_of: dt.date | None = None
     currency: str = "CNY"
     locale: Locale = "zh-CN"
+    #: the shop's time zone (IANA name): times written with a zone are converted to it.
+    timezone: str = "Asia/Shanghai"
     keep_clear_pii: bool = False
     #: DuckDB's memory budget; past it, large sorts and joins spill to .memberlens/tmp.
     memory_limit: str = "4GB"
     sources: dict[str, SourceEntry] = field(default_factory=dict)
-    #: every other section of the file, unparsed (segments, lifecycle, tiers, ...).
+    #: every other section of the file (segments, lifecycle, tiers, ...), checked against
+    #: :data:`memberlens.settings.SECTIONS` when the file is read.
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -80,6 +84,7 @@ class Project:
 
     @classmethod
     def _from_dict(cls, root: Path, raw: dict[str, Any], path: Path) -> Project:
+        check_settings(raw, path)
         proj = dict(raw.get("project", {}))
         wh = dict(raw.get("warehouse", {}))
         privacy = dict(raw.get("privacy", {}))
@@ -94,6 +99,8 @@ class Project:
             raise ConfigError(
                 f"{path}: [project] locale = {locale!r}; use one of {', '.join(LOCALES)}"
             )
+        timezone = str(proj.get("timezone") or ("Asia/Shanghai" if locale == "zh-CN" else "UTC"))
+        _check_timezone(timezone, path)
         as_of = proj.get("as_of") or None
         if isinstance(as_of, str):
             try:
@@ -127,6 +134,7 @@ class Project:
             as_of=as_of,
             currency=str(proj.get("currency", "CNY")),
             locale=locale,
+            timezone=timezone,
             keep_clear_pii=bool(privacy.get("keep_clear_pii", False)),
             sources=sources,
             memory_limit=str(wh.get("memory_limit", "4GB")),
@@ -147,6 +155,18 @@ class Project:
         return path.read_text().strip().encode("utf-8")
 
 
+def _check_timezone(name: str, path: Path) -> None:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{path}: [project] timezone = {name!r} is not a time zone; write an IANA name "
+            "such as Asia/Shanghai, Europe/London or UTC"
+        ) from None
+
+
 _TEMPLATE = """\
 # memberlens project file. Paths are relative to this folder.
 
@@ -157,6 +177,10 @@ as_of = "{as_of}"
 currency = "{currency}"
 # zh-CN or en: the default language of reports and the dashboard.
 locale = "{locale}"
+# The shop's time zone: times written with a zone (Z, +08:00) are converted to it on ingest.
+timezone = "{timezone}"
+# true: currency, locale and time zone are set from the countries of the first load.
+defaults_from_data = {from_data}
 
 [warehouse]
 # duckdb (embedded, one file) or pyspark (local Spark or a cluster).
@@ -181,13 +205,17 @@ def init_project(
     *,
     engine: Engine = "duckdb",
     as_of: dt.date | None = None,
-    currency: str = "CNY",
-    locale: Locale = "zh-CN",
+    currency: str | None = None,
+    locale: Locale | None = None,
     name: str | None = None,
     force: bool = False,
+    timezone: str | None = None,
 ) -> Project:
     """Create ``root/memberlens.toml`` (and the folder) and return the project."""
     root = Path(root).resolve()
+    # not chosen: CNY / zh-CN until the first load with countries says otherwise (ingest.regional)
+    from_data = currency is None and locale is None
+    currency, locale = currency or "CNY", locale or "zh-CN"
     if engine not in ENGINES:
         raise ConfigError(f"engine {engine!r} is not supported; use one of {', '.join(ENGINES)}")
     if locale not in LOCALES:
@@ -203,6 +231,8 @@ def init_project(
             as_of=as_of.isoformat() if as_of else "",
             currency=currency,
             locale=locale,
+            timezone=timezone or ("Asia/Shanghai" if locale == "zh-CN" else "UTC"),
+            from_data="true" if from_data else "false",
             engine=engine,
             warehouse="warehouse.duckdb" if engine == "duckdb" else "warehouse",
             sources=sources,

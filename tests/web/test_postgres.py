@@ -250,8 +250,17 @@ def test_login_tokens_views_and_audit_on_postgresql(postgres_url, project):
         )
         assert view.status_code == 201
         assert admin.get("/api/views").json()["views"][0]["params"] == {"province": "广东省"}
+        # scopes, expiry and the token that made a token (migration 0002) on PostgreSQL
+        child = script.post("/api/tokens", headers=bearer, json={"days": 30})
+        assert child.status_code == 201 and child.json()["parent_id"] == created.json()["id"]
+        assert (
+            script.post("/api/tokens", headers=bearer, json={"scopes": ["admin"]}).status_code
+            == 403
+        )
+        child_bearer = {"Authorization": f"Bearer {child.json()['token']}"}
         admin.delete(f"/api/tokens/{created.json()['id']}", headers=csrf)
         assert script.get("/api/members", headers=bearer).status_code == 401
+        assert script.get("/api/members", headers=child_bearer).status_code == 401
         codes = [
             login(other, "pgviewer", "wrong-password").status_code
             for _ in range(MAX_FAILURES_PER_USER + 1)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from memberlens.cli._app import app, state
@@ -30,8 +31,14 @@ def init(
     as_of: str | None = typer.Option(
         None, "--as-of", help="Analysis date YYYY-MM-DD (default: the last day in the data)."
     ),
-    currency: str = typer.Option("CNY", help="Currency code used in reports."),
-    locale: str = typer.Option("zh-CN", help="zh-CN or en."),
+    currency: str | None = typer.Option(
+        None,
+        help="Currency code used in reports (default: from the countries of the first load, "
+        "else CNY).",
+    ),
+    locale: str | None = typer.Option(
+        None, help="zh-CN or en (default: from the countries of the first load, else zh-CN)."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing memberlens.toml."),
 ) -> None:
     """Create a project: memberlens.toml, the warehouse location and a private key for PII."""
@@ -59,7 +66,7 @@ def ingest(
         ...,
         help="Canonical table: members, orders, order_items, "
         "products, events, interactions, campaigns, campaign_members, "
-        "identities.",
+        "coupons, redemptions, identities.",
     ),
     source: str = typer.Argument(
         ...,
@@ -108,9 +115,18 @@ def ingest(
             project=_project_or_none(project),
             sql_table=sql_table,
             query=query,
+            allow_missing=write_mapping is not None,
         )
         if write_mapping:
-            write_mapping.write_text(pv.mapping.to_toml(), encoding="utf-8")
+            write_mapping.write_text(pv.mapping.to_toml(pv.missing), encoding="utf-8")
+        if pv.missing:
+            from memberlens.exceptions import MappingError
+
+            raise MappingError(
+                f"{pv.source}: no column for required field(s) {', '.join(pv.missing)} of "
+                f"{table!r}; the mapping is written to {write_mapping}: write your column's "
+                f"name for each (remove the leading #), then pass --mapping {write_mapping}"
+            )
         if as_json:
             emit_json(
                 {
@@ -213,7 +229,9 @@ def status(
 
     st = warehouse_status(project)
     if as_json:
-        emit_json(st.to_dict())
+        from memberlens.pipeline.runs import last_run
+
+        emit_json({**st.to_dict(), "last_run": last_run(project)})
         return
     grid = Table(
         "table",
@@ -244,6 +262,8 @@ def status(
         if t.quarantined_by_rule:
             rules = ", ".join(f"{k} {v:,}" for k, v in sorted(t.quarantined_by_rule.items()))
             console.print(f"  {t.table} quarantined by rule: {rules}")
+    for warning in st.warnings:
+        console.print(f"warning: {warning}", style="yellow", markup=False)
     log = Table(
         "finished",
         "table",
@@ -269,30 +289,32 @@ def status(
 
 
 def _print_runs(project) -> None:
-    from memberlens.pipeline.runs import run_log
+    from memberlens.pipeline.runs import last_run
 
-    runs = run_log(project, limit=20)
-    if not runs:
+    steps = last_run(project)
+    if not steps:
         return
     grid = Table(
-        "run",
         "step",
-        "as of",
+        "status",
+        "seconds",
         "rows in",
         "rows out",
-        "status",
-        "finished",
-        title="run log (newest first)",
+        "peak MiB",
+        "note",
+        title=f"last run {steps[0]['run_id']} as of {steps[0]['as_of']} "
+        f"(finished {str(steps[-1]['finished_at'])[:19]})",
     )
-    for r in runs:
+    for r in steps:
+        peak = r.get("peak_memory")
         grid.add_row(
-            r["run_id"],
             r["step"],
-            str(r["as_of"]),
+            r["status"],
+            "" if r.get("seconds") is None else f"{r['seconds']:.2f}",
             f"{r['rows_in'] or 0:,}",
             f"{r['rows_out'] or 0:,}",
-            r["status"],
-            str(r["finished_at"])[:19],
+            f"{peak / 2**20:,.0f}" if peak else "",
+            escape(str(r["message"] or ""))[:120],
         )
     console.print(grid)
 
@@ -335,19 +357,12 @@ def quarantine(
 
 
 def _export(rows, path: Path) -> None:
-    from memberlens.exceptions import ConfigError
+    """Write ``rows`` with the one safe export writer (formula cells quoted, file 0600)."""
+    from memberlens.exports import write_export
 
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(rows, path)
-    elif suffix == ".csv":
-        rows.to_pandas().to_csv(path, index=False, encoding="utf-8-sig")
-    elif suffix == ".xlsx":
-        rows.to_pandas().to_excel(path, index=False)
-    else:
-        raise ConfigError(f"--export {path}: use a .csv, .xlsx or .parquet file name")
+    k = write_export(rows, path).k_anonymity
+    if k.k is not None:
+        console.print(f"k-anonymity over ({', '.join(k.columns)}): smallest group {k.k:,} rows")
 
 
 __all__ = ["ingest", "init", "json", "quarantine", "status"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,10 +20,10 @@ import pyarrow.compute as pc
 from memberlens.engine import register_arrow, unregister
 from memberlens.engine.warehouse import Warehouse, open_warehouse
 from memberlens.exceptions import ConfigError, SourceError
-from memberlens.ingest import duckdb_reader, lines, settings
+from memberlens.ingest import duckdb_reader, lines, regional, settings
 from memberlens.ingest.duckdb_reader import MARKS, STAGE
 from memberlens.ingest.mapping import Mapping, check_required, propose_mapping, read_mapping
-from memberlens.ingest.personal import protect
+from memberlens.ingest.personal import generalise, protect
 from memberlens.ingest.rules import (
     QUARANTINE_CHARS,
     RAW,
@@ -44,8 +45,10 @@ from memberlens.ingest.sources import (
     Source,
     file_fingerprint,
     id_prefix,
+    is_packed,
     read_source,
     scan_source,
+    unpack,
 )
 from memberlens.project import Project
 from memberlens.schema import TableSpec, table_spec
@@ -94,16 +97,44 @@ class Preview:
     encoding: str | None
     mapping: Mapping
     rows: pa.Table
+    #: required fields without a column in the source (``allow_missing=True`` only).
+    missing: tuple[str, ...] = ()
 
 
 def _resolve(project: Project | str | Path | None) -> Project:
     return project if isinstance(project, Project) else Project.load(project)
 
 
+#: required fields a source may leave out: generated (order ids), or left empty with a note.
+OPTIONAL = {"order_items": ("member_id",), "orders": ("order_id", "amount")}
+#: what a load says when a source leaves such a field out.
+NO_AMOUNT = (
+    "the orders have no amount column: they are stored without amounts, so the value models "
+    "(spend, CLV value, monetary scores) are off; everything that needs only counts and dates "
+    "works"
+)
+
+
 def _source_and_mapping(
-    table: str, source, mapping, *, sql_table=None, query=None, sheet=None, scan: bool = False
+    table: str,
+    source,
+    mapping,
+    *,
+    sql_table=None,
+    query=None,
+    sheet=None,
+    scan: bool = False,
+    require: bool = True,
+    unpack_dir: Path | None = None,
 ):
     spec = table_spec(table)
+    if is_packed(source):
+        with tempfile.TemporaryDirectory(dir=unpack_dir) as tmp:
+            inner = unpack(Path(source), Path(tmp))
+            spec, src, chosen = _source_and_mapping(
+                table, inner, mapping, scan=False, require=require
+            )
+            return spec, replace(src, label=str(source), files=()), chosen
     if isinstance(source, Source):
         src = source
     elif scan:
@@ -117,8 +148,10 @@ def _source_and_mapping(
         chosen = read_mapping(mapping, spec, columns)
     else:
         chosen = propose_mapping(columns, spec)
-    optional = {"order_items": ("member_id",), "orders": ("order_id",)}.get(table, ())
-    check_required(chosen, spec, label=src.label, columns=columns, optional=optional)
+    if require:
+        check_required(
+            chosen, spec, label=src.label, columns=columns, optional=OPTIONAL.get(table, ())
+        )
     if table == "orders" and "order_id" not in chosen.columns:
         src, chosen = _with_generated_order_ids(src, chosen)
     return spec, src, chosen
@@ -146,13 +179,20 @@ def preview(
     rows: int = 10,
     sql_table: str | None = None,
     query: str | None = None,
+    allow_missing: bool = False,
 ) -> Preview:
-    """The proposed mapping and the first ``rows`` rows as they would be stored."""
+    """The proposed mapping and the first ``rows`` rows as they would be stored.
+
+    With ``allow_missing=True`` a source without a column for a required field is previewed
+    too (``missing`` names the fields), so that the mapping can be written out and filled in.
+    """
     spec, src, chosen = _source_and_mapping(
-        table, source, mapping, sql_table=sql_table, query=query
+        table, source, mapping, sql_table=sql_table, query=query, require=not allow_missing
     )
+    optional = OPTIONAL.get(table, ())
+    missing = tuple(f for f in spec.required if f not in chosen.columns and f not in optional)
     proj = _resolve(project) if project is not None else None
-    head = prepare(src.table.slice(0, rows), chosen, spec)
+    head = prepare(src.table.slice(0, rows), chosen, spec, proj.timezone if proj else None)
     head = protect(head, spec, proj)
     con = ibis.duckdb.connect()
     ctx = Context(load_time=dt.datetime.now(), limits=settings.limits(proj))
@@ -167,7 +207,7 @@ def preview(
         .order_by(LINE)
         .to_pyarrow()
     )
-    return Preview(table, src.label, src.encoding, chosen, shown)
+    return Preview(table, src.label, src.encoding, chosen, shown, missing)
 
 
 def load(
@@ -197,6 +237,7 @@ def load(
     proj = _resolve(project)
     limits = settings.limits(proj)  # settings are checked before anything is read
     options = settings.table_options(proj, table)
+    hidden = settings.generalised(proj) if table == "members" else ()
     if reload and proj.engine != "duckdb":
         raise ConfigError(
             f"{proj.file}: --reload works on the DuckDB warehouse only for now; on Spark, load "
@@ -211,6 +252,7 @@ def load(
         query=query,
         sheet=sheet,
         scan=proj.engine == "duckdb",
+        unpack_dir=_scratch(proj),
     )
     with open_warehouse(proj) as wh, ThreadPoolExecutor(1) as pool:
         wh.ensure(spec)
@@ -248,13 +290,24 @@ def load(
                     load_id,
                     started,
                     step,
-                    (limits, options),
+                    (limits, options, hidden),
                     replaces=earlier,
                 )
         finally:
             duckdb_reader.drop_stage(wh)
             shutil.rmtree(tmp_dir, ignore_errors=True)
+        if "country" in chosen.columns and regional.wants_defaults(proj):
+            note = regional.apply_defaults(proj, regional.regional_defaults(_countries(wh, report)))
+            report = replace(report, notes=(*report.notes, note))
         return report
+
+
+def _countries(wh: Warehouse, report: LoadReport) -> dict[str | None, int]:
+    """Rows per country stored by a load."""
+    t = wh.table(report.table)
+    t = t.filter(t._load_id == report.load_id)
+    rows = t.group_by("country").agg(n=ibis._.count()).to_pyarrow().to_pylist()
+    return {r["country"]: int(r["n"]) for r in rows}
 
 
 def _earlier_loads(wh: Warehouse, table: str, src: Source) -> tuple[str, ...]:
@@ -277,6 +330,13 @@ def _forget(wh: Warehouse, spec: TableSpec, load_ids: tuple[str, ...]) -> None:
     for name in tables:
         wh.con.raw_sql(f"DELETE FROM {duckdb_reader.sql_name(name)} WHERE _load_id IN ({ids})")
     wh.con.raw_sql(f"DELETE FROM _loads WHERE load_id IN ({ids})")
+
+
+def _scratch(proj: Project) -> Path:
+    """The project's scratch folder (``.memberlens/tmp``), created."""
+    path = proj.state_dir / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _loaded_from(wh: Warehouse, table: str, label: str) -> bool:
@@ -320,15 +380,13 @@ def _store(
     load_id: str,
     started: dt.datetime,
     step: Progress,
-    setup: tuple[settings.Limits, settings.TableOptions],
+    setup: tuple[settings.Limits, settings.TableOptions, tuple[str, ...]],
     *,
     replaces: tuple[str, ...] = (),
 ) -> LoadReport:
-    members = wh.table("members") if spec.name != "members" and wh.count("members") else None
     stored = wh.table(spec.name) if spec.key and wh.count(spec.name) else None
     ctx = Context(
         load_time=started,
-        members=members,
         stored=stored,
         limits=setup[0],
         drop_duplicate_lines=setup[1].drop_duplicate_lines,
@@ -354,6 +412,8 @@ def _store(
     values = typed_values(keep, spec)
     if spec.name == "order_items":
         values = lines.fill_line_amount(values)
+    if spec.name == "members":
+        values = generalise(values, setup[2], started.date())
     cols = []
     target = wh.table(spec.name).schema()
     for f in spec.fields:
@@ -365,7 +425,9 @@ def _store(
                 if masked in keep.columns
                 else ibis.null("string").name(masked)
             )
-    wh.append(spec.name, keep.select(*cols, _load_id=ibis.literal(load_id)), load_id)
+    wh.append(
+        spec.name, _in_order(keep.select(*cols, _load_id=ibis.literal(load_id)), target), load_id
+    )
 
     bad = unique.filter(broken)
     qcols = [
@@ -377,16 +439,24 @@ def _store(
         for n in spec.names
     ]
     bad_found = failures(bad, spec, ctx)
+    # generalised fields are kept in a rejected row only when they are what it broke
+    qcols = [
+        ibis.ifelse(field_of(bad_found) == c.get_name(), c, ibis.null("string")).name(c.get_name())
+        if c.get_name() in setup[2]
+        else c
+        for c in qcols
+    ]
+    rejected = bad.select(
+        *qcols,
+        bad[LINE].name("_line"),
+        _rule=rule_of(bad_found),
+        _field=field_of(bad_found),
+        _reason=reason(bad, bad_found),
+        _load_id=ibis.literal(load_id),
+    )
     wh.append(
         f"_quarantine_{spec.name}",
-        bad.select(
-            *qcols,
-            bad[LINE].name("_line"),
-            _rule=rule_of(bad_found),
-            _field=field_of(bad_found),
-            _reason=reason(bad, bad_found),
-            _load_id=ibis.literal(load_id),
-        ),
+        _in_order(rejected, wh.table(f"_quarantine_{spec.name}").schema()),
         load_id,
     )
 
@@ -429,6 +499,7 @@ def _store(
         rounded=_rounded(keep, spec),
         duplicates_amount=dup_amount,
         replaces=replaces,
+        notes=(NO_AMOUNT,) if spec.name == "orders" and "amount" not in chosen.columns else (),
     )
     if rows_stored != int(
         wh.table(spec.name).filter(ibis._._load_id == load_id).count().execute()
@@ -436,6 +507,12 @@ def _store(
         raise RuntimeError(f"counts do not reconcile for load {load_id}: {report}")  # invariant
     _insert_load_record(wh, report, src, started)
     return report
+
+
+def _in_order(rows: ir.Table, target) -> ir.Table:
+    """``rows`` with the columns in the order of the stored table (inserts are by position; a
+    table created before a field was added to the contract has that field last)."""
+    return rows.select(*target.names)
 
 
 #: text of a number with a non-zero digit past the second decimal (0.001, 12.345): rounding it to
@@ -489,7 +566,7 @@ def _stage(
                 raise exc from None
             if chosen.columns.get("order_id") == GENERATED_ORDER_ID:
                 src, chosen = _with_generated_order_ids(src, chosen)
-    prepared = protect(prepare(src.table, chosen, spec), spec, proj)
+    prepared = protect(prepare(src.table, chosen, spec, proj.timezone), spec, proj)
     inp = register_arrow(wh.con, "__ingest_input", prepared)
     try:
         return wh.materialize(STAGE, stage(inp, spec, recode=chosen.values))

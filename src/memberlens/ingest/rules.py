@@ -35,7 +35,6 @@ RULES: dict[str, str] = {
     "date_in_future": "dated after the load",
     "negative_amount": "a negative amount on a row that is not a refund or return",
     "out_of_range": "outside the plausible range of amounts",
-    "unknown_member": "member_id is not in the members table",
 }
 #: reasons for dropping a row without quarantining it.
 DUPLICATES: dict[str, str] = {
@@ -55,7 +54,6 @@ FIXES: dict[str, str] = {
     "negative_amount": "mark the row as a refund (status) or correct the sign",
     "out_of_range": "check the value (and its unit); raise max_amount under [ingest] in "
     "memberlens.toml if such amounts are real",
-    "unknown_member": "load the members export that contains this member first",
 }
 
 RAW = "_raw_"
@@ -89,8 +87,6 @@ class Context:
     """What the checks need to know besides the rows."""
 
     load_time: dt.datetime
-    #: Ibis table of stored members (for ``unknown_member``), or None when no members are loaded.
-    members: ir.Table | None = None
     #: Ibis table of the stored rows of the same table (for ``already_stored``), or None.
     stored: ir.Table | None = None
     limits: Limits = Limits()
@@ -114,8 +110,11 @@ def cut(value: ir.StringValue, n: int) -> ir.StringValue:
     )
 
 
-def prepare(raw: pa.Table, mapping: Mapping, spec: TableSpec) -> pa.Table:
-    """Canonical column names, text normalised; one ``_raw_<field>`` text column per field."""
+def prepare(
+    raw: pa.Table, mapping: Mapping, spec: TableSpec, timezone: str | None = None
+) -> pa.Table:
+    """Canonical column names, text normalised; one ``_raw_<field>`` text column per field.
+    Times written with a zone are converted to ``timezone`` (the project's)."""
     cols: dict[str, pa.Array] = {}
     n = raw.num_rows
     for f in spec.fields:
@@ -126,7 +125,7 @@ def prepare(raw: pa.Table, mapping: Mapping, spec: TableSpec) -> pa.Table:
         text = _as_text(col)
         cols[RAW + f.name] = text
         if f.type in ("timestamp", "date") and pa.types.is_string(col.type):
-            cols[f.name] = normalise_dates(text)
+            cols[f.name] = normalise_dates(text, timezone if f.type == "timestamp" else None)
         elif f.type in ("decimal", "float", "integer") and pa.types.is_string(col.type):
             cols[f.name] = normalise_numbers(text)
         elif f.values and f.name in mapping.values:
@@ -162,8 +161,20 @@ def normalise_numbers(text: pa.Array) -> pa.Array:
 _ISO = r"^\d{4}-\d{2}-\d{2}(?:$|[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$)"
 
 
-def normalise_dates(text: pa.Array) -> pa.Array:
-    """Rewrite common date spellings as ISO ``YYYY-MM-DD[ HH:MM:SS]`` for the engine's cast."""
+#: a time with a zone: ``Z``, ``+08:00``, ``+0800`` or ``-05`` after the clock time.
+ZONED = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
+_ZONE_PARTS = r"^(?P<base>.*?\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|(?P<sign>[+-])(?P<hh>\d{2}):?(?P<mm>\d{2})?)$"
+
+
+def normalise_dates(text: pa.Array, timezone: str | None = None) -> pa.Array:
+    """Rewrite common date spellings as ISO ``YYYY-MM-DD[ HH:MM:SS]`` for the engine's cast.
+
+    A time with a zone (``2024-01-05T02:00:00Z``, ``...+08:00``) is converted to ``timezone``
+    (the project's) and written without it; without a ``timezone`` it is left for the engine to
+    refuse (``bad_date``), never cut silently.
+    """
+    if timezone is not None:
+        text = to_local_time(text, timezone)
     if pc.all(pc.match_substring_regex(text, _ISO)).as_py():
         return text  # already ISO everywhere (nulls are skipped): nothing to rewrite
     out = pc.replace_substring_regex(text, _YMD, r"\1-\2-\3")
@@ -175,6 +186,46 @@ def normalise_dates(text: pa.Array) -> pa.Array:
         out = pc.replace_substring_regex(out, _XY_YEAR, target)
     out = pc.replace_substring_regex(out, r"(\d)T(\d)", r"\1 \2")
     return pc.replace_substring_regex(out, r"\s+", " ")
+
+
+def to_local_time(text: pa.Array, timezone: str) -> pa.Array:
+    """Times with a zone as wall-clock times in ``timezone`` (ISO text); others unchanged."""
+    zoned = pc.fill_null(pc.match_substring_regex(text, ZONED), False)
+    if not pc.any(zoned).as_py():
+        return text
+    parts = pc.extract_regex(text.filter(zoned), _ZONE_PARTS)
+    base = pc.replace_substring_regex(parts.field("base"), r"(\d)T(\d)", r"\1 \2")
+    base = pc.replace_substring_regex(base, r"^(\S+ \d{1,2}:\d{2})$", r"\1:00")
+    naive = pc.strptime(
+        pc.replace_substring_regex(base, r"\.\d+$", ""),
+        format="%Y-%m-%d %H:%M:%S",
+        unit="s",
+        error_is_null=True,
+    )
+    sign = pc.if_else(pc.equal(parts.field("sign"), "-"), -1, 1)
+    minutes = pc.add(
+        pc.multiply(
+            pc.cast(
+                pc.fill_null(
+                    pc.if_else(pc.equal(parts.field("hh"), ""), "0", parts.field("hh")), "0"
+                ),
+                pa.int64(),
+            ),
+            60,
+        ),
+        pc.cast(
+            pc.fill_null(pc.if_else(pc.equal(parts.field("mm"), ""), "0", parts.field("mm")), "0"),
+            pa.int64(),
+        ),
+    )
+    offset = pc.multiply(pc.multiply(pc.fill_null(sign, 1), minutes), 60)
+    utc = pc.subtract(pc.cast(naive, pa.int64()), offset)
+    local = pc.local_timestamp(
+        pc.cast(utc, pa.timestamp("s", tz="UTC")).cast(pa.timestamp("s", tz=timezone))
+    )
+    shown = pc.strftime(local, format="%Y-%m-%d %H:%M:%S")
+    shown = pc.if_else(pc.is_null(naive), text.filter(zoned), shown)  # unreadable: left as is
+    return pc.replace_with_mask(text, zoned, shown)
 
 
 def _day_first(values: pa.Array) -> bool:
@@ -266,11 +317,6 @@ def failures(staged: ir.Table, spec: TableSpec, ctx: Context) -> list[tuple[str,
         if f.name in present and f.type == "decimal":
             bound = ibis.literal(ctx.limits.max_amount).cast(IBIS_TYPES[f.type])
             found.append(("out_of_range", f.name, typed[f.name].abs() > bound))
-    if ctx.members is not None and "member_id" in present and spec.name != "members":
-        mid = typed["member_id"]
-        found.append(
-            ("unknown_member", "member_id", mid.notnull() & ~mid.isin(ctx.members.member_id))
-        )
     return sorted(found, key=lambda x: list(RULES).index(x[0]))
 
 
@@ -428,6 +474,10 @@ def typed_value(col: ir.Value, f: FieldSpec, user_values: dict[str, str]) -> ir.
         return mapped
     if f.type == "string":
         return col.cast("string")
+    if col.type().is_string() and f.type == "timestamp":
+        # a time with a zone is converted (normalise_dates), never cast with its zone cut off
+        zoned = col.re_search(ZONED).fill_null(False)
+        return ibis.ifelse(zoned, ibis.null(target), col.try_cast(target))
     if col.type().is_string():
         return col.try_cast(target)
     return col.cast(target)

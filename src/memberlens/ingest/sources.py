@@ -143,6 +143,55 @@ def read_source(
     )
 
 
+#: compressed files loaded directly: unpacked first (a ``.zip`` must hold one file).
+PACKED = (".gz", ".zip")
+
+
+def is_packed(source: object) -> bool:
+    """Whether ``source`` is a ``.gz`` or ``.zip`` file path."""
+    return (
+        isinstance(source, (str, Path))
+        and "://" not in str(source)
+        and Path(source).suffix.lower() in PACKED
+    )
+
+
+def unpack(path: Path, into: Path) -> Path:
+    """The one file inside ``path`` (``.gz``, or ``.zip`` holding one file), written to ``into``."""
+    import gzip
+    import shutil
+    import zipfile
+
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file; check the path")
+    into.mkdir(parents=True, exist_ok=True)
+    try:
+        if path.suffix.lower() == ".gz":
+            out = into / path.with_suffix("").name
+            with gzip.open(path, "rb") as fin, open(out, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 22)
+            return out
+        with zipfile.ZipFile(path) as archive:
+            names = [
+                i.filename
+                for i in archive.infolist()
+                if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+            ]
+            if len(names) != 1:
+                raise SourceError(
+                    f"{path}: the archive holds {len(names)} files ({names[:5]}); load a .zip "
+                    "with one file, or unpack it and load each file into its table"
+                )
+            out = into / Path(names[0]).name
+            with archive.open(names[0]) as fin, open(out, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 22)
+            return out
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise SourceError(
+            f"{path}: cannot unpack ({exc}); check that the file is complete"
+        ) from None
+
+
 def id_prefix(src: Source) -> str:
     """The prefix of ids generated as ``<file name>:<line>`` for an export without order ids."""
     return Path(src.label).name + ":"
