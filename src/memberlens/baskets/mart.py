@@ -101,6 +101,14 @@ def rules_mart(
     n_baskets = pc.count_distinct(pairs.column("basket_id")).as_py() if pairs.num_rows else 0
     if n_baskets == 0:
         return RulesMart(pd.DataFrame(), 0, 0, "no baskets")
+    if n_baskets < MIN_BASKETS and "min_support" not in settings:
+        return RulesMart(
+            pd.DataFrame(),
+            n_baskets,
+            0,
+            f"{n_baskets} baskets: a rule needs at least {MIN_BASKETS} baskets by default "
+            "([baskets] min_support sets another share)",
+        )
     support = settings.get("min_support", max(MIN_BASKETS / n_baskets, 1e-6))
     if isinstance(support, bool) or not isinstance(support, (int, float)):
         raise ConfigError(
