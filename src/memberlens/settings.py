@@ -38,6 +38,20 @@ PIPELINE_STEPS: tuple[str, ...] = (
     "forecast",
     "members",
 )
+#: festival regressors (``memberlens.forecast.festivals.FESTIVALS``; a test keeps them equal)
+FESTIVAL_NAMES: tuple[str, ...] = (
+    "spring_festival_shopping",
+    "spring_festival_eve",
+    "spring_festival_holiday",
+    "spring_festival_return",
+    "womens_day",
+    "presale_618",
+    "day_618",
+    "golden_week",
+    "presale_double11",
+    "double11",
+    "double12",
+)
 #: recommendation scorers (``memberlens.recommend.model.KINDS``; a test keeps them equal)
 RECOMMEND_KINDS: tuple[str, ...] = ("als", "item_knn", "popular", "hybrid")
 
@@ -195,6 +209,19 @@ SECTIONS: dict[str, Section] = {
             (
                 Setting("k", (int,), minimum=1, help="products per member"),
                 Setting("kind", (str,), choices=RECOMMEND_KINDS),
+            ),
+        ),
+        Section(
+            "forecast",
+            (
+                Setting(
+                    "festivals",
+                    (list,),
+                    items=FESTIVAL_NAMES,
+                    help="festival names to try (default: by the project's locale)",
+                ),
+                Setting("max_categories", (int,), minimum=0, help="categories forecast"),
+                Setting("min_category_weeks", (int,), minimum=12, help="weeks of sales needed"),
             ),
         ),
         Section(

@@ -95,3 +95,67 @@ def test_unknown_campaign_names_the_known_ones(campaign_shop):
     campaigns, members, orders = _tables(campaign_shop)
     with pytest.raises(DataError, match="'NOPE' is not in the campaigns table.*CMP2023"):
         campaign_report(campaigns, members, orders, "NOPE")
+
+
+def _hand_made():
+    """60 members, 30 per arm; orders on the window's edges and a refund that must not count."""
+    import datetime as dt
+
+    import pandas as pd
+
+    start, end = dt.datetime(2025, 3, 1), dt.datetime(2025, 3, 8)
+    campaigns = pd.DataFrame(
+        {"campaign_id": ["C1"], "name": ["spring"], "starts_at": [start], "ends_at": [end]}
+    )
+    members = pd.DataFrame(
+        {
+            "campaign_id": "C1",
+            "member_id": [f"m{i}" for i in range(60)],
+            "group": ["control"] * 30 + ["treatment"] * 30,
+            "opened_at": [pd.NaT] * 30 + [start] * 10 + [pd.NaT] * 20,
+            "clicked_at": [pd.NaT] * 30 + [start] * 4 + [pd.NaT] * 26,
+        }
+    )
+    rows = [  # member, time, amount, status
+        ("m0", start, 100.0, "paid"),  # on the start: inside
+        ("m1", start + dt.timedelta(days=1), 50.0, "paid"),
+        ("m1", start + dt.timedelta(days=2), 70.0, "paid"),
+        ("m2", start + dt.timedelta(days=3), 30.0, "paid"),
+        ("m3", end, 999.0, "paid"),  # on the end: outside
+        ("m4", start, 999.0, "refunded"),  # not paid
+        ("m30", start, 80.0, "paid"),
+        ("m31", start, 60.0, "paid"),
+        ("m32", start, 40.0, "paid"),
+        ("m33", start, 20.0, "paid"),
+        ("m34", start + dt.timedelta(days=6), 10.0, "paid"),
+        ("m99", start, 500.0, "paid"),  # not in the campaign
+    ]
+    orders = pd.DataFrame(rows, columns=["member_id", "ordered_at", "amount", "status"])
+    orders.insert(0, "order_id", [f"o{i}" for i in range(len(orders))])
+    return [ibis.memtable(f) for f in (campaigns, members, orders)]
+
+
+def test_hand_made_campaign_counts_the_window_and_paid_orders_only():
+    campaigns, members, orders = _hand_made()  # memtables, run on Ibis' default DuckDB
+    r = campaign_report(campaigns, members, orders, "C1")
+    arms = {a.arm: a for a in r.arms}
+    c, t = arms["control"], arms["treatment"]
+    assert (c.n, c.buyers, c.orders, c.revenue) == (30, 3, 4, 250.0)
+    assert (t.n, t.buyers, t.orders, t.revenue) == (30, 5, 5, 210.0)
+    assert t.response_rate == pytest.approx(4 / 30) and c.response_rate == 0
+    assert campaign_report(campaigns, members, orders, "C1", response="open").arms[
+        1
+    ].response_rate == pytest.approx(10 / 30)
+    assert c.aov == pytest.approx(62.5) and t.aov == pytest.approx(42.0)
+    conv = next(x for x in r.comparisons if x.metric == "conversion_rate")
+    # Bayesian read-out of the same counts (uniform priors): Beta(6, 26) against Beta(4, 28)
+    from memberlens.experiments.bayesian import probability_beta_greater
+
+    assert conv.probability_to_beat_control == pytest.approx(
+        probability_beta_greater(6, 26, 4, 28), rel=1e-12
+    )
+    # too small to tell: the report says how many members the observed lift would need
+    from memberlens.experiments.planning import sample_size_for_rate
+
+    need = sample_size_for_rate(baseline=0.1, mde=(5 / 30) / 0.1 - 1).n_per_arm
+    assert any(f"{need:,} members per arm" in m for m in r.messages), r.messages

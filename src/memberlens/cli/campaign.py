@@ -91,7 +91,7 @@ def report(
         typer.echo(
             f"  {c.arm} vs control, {c.metric}: {c.difference:+.4g} ({c.relative_lift:+.1%}), "
             f"{level} CI [{c.ci_low:.4g}, {c.ci_high:.4g}], p = {c.p_value:.3g} "
-            f"(Holm {c.p_value_holm:.3g})"
+            f"(Holm {c.p_value_holm:.3g}), P(beats control) {c.probability_to_beat_control:.1%}"
         )
     for message in result.messages:
         typer.secho(f"  note: {message}", fg="yellow")

@@ -20,12 +20,14 @@ import ibis.expr.types as ir
 from ibis import _
 
 from memberlens.exceptions import DataError
+from memberlens.experiments.bayesian import beta_binomial_readout, gaussian_readout
 from memberlens.experiments.frequentist import (
     ComparisonResult,
     two_proportion_ztest,
     welch_ttest,
 )
 from memberlens.experiments.multiple import holm
+from memberlens.experiments.planning import sample_size_for_rate
 from memberlens.experiments.statistics import Proportion, SampleMean
 
 __all__ = [
@@ -80,6 +82,7 @@ class Comparison:
     relative_ci_high: float
     p_value: float
     p_value_holm: float  # adjusted over all comparisons of the report
+    probability_to_beat_control: float  # Bayesian: Beta-Binomial (rates) or Gaussian (revenue)
     test: str
 
 
@@ -170,7 +173,9 @@ def _summary(row: dict[str, Any]) -> ArmSummary:
     )
 
 
-def _comparison(arm: str, metric: Any, r: ComparisonResult, p_holm: float) -> Comparison:
+def _comparison(
+    arm: str, metric: Any, r: ComparisonResult, beat: float, p_holm: float
+) -> Comparison:
     return Comparison(
         arm=arm,
         metric=metric,
@@ -184,7 +189,28 @@ def _comparison(arm: str, metric: Any, r: ComparisonResult, p_holm: float) -> Co
         relative_ci_high=float(r.relative_ci_high),
         p_value=float(r.p_value),
         p_value_holm=p_holm,
+        probability_to_beat_control=beat,
         test=r.test,
+    )
+
+
+def _power_note(
+    arm: ArmSummary, control: ArmSummary, conv: ComparisonResult, alpha: float
+) -> str | None:
+    """When the conversion difference is not significant: the members per arm that the observed
+    lift would need (80 % power), so a too-small test says so instead of "no effect"."""
+    if conv.p_value < alpha or not 0.0 < control.conversion_rate < 1.0:
+        return None
+    lift = arm.conversion_rate / control.conversion_rate - 1.0
+    if lift <= 0.0 or control.conversion_rate * (1.0 + lift) >= 1.0:
+        return None
+    plan = sample_size_for_rate(baseline=control.conversion_rate, mde=lift, alpha=alpha)
+    if plan.n_per_arm <= min(arm.n, control.n):
+        return None
+    return (
+        f"arm {arm.arm!r}: the observed conversion lift of {lift:+.1%} is not significant; "
+        f"detecting it with 80 % power needs about {plan.n_per_arm:,} members per arm "
+        f"(this test has {arm.n:,} and {control.n:,} in control)"
     )
 
 
@@ -216,7 +242,7 @@ def campaign_report(
     arms = tuple(_summary(r) for r in rows)
     messages: list[str] = []
     control = next((a for a in arms if a.arm == CONTROL), None)
-    results: list[tuple[str, str, ComparisonResult]] = []
+    results: list[tuple[str, str, ComparisonResult, float]] = []
     if not arms:
         messages.append(f"campaign {campaign_id!r} has no members in campaign_members")
     elif control is None:
@@ -232,24 +258,19 @@ def campaign_report(
             if arm.n < 2 or control.n < 2:
                 messages.append(f"arm {arm.arm!r} or control has fewer than 2 members: no test")
                 continue
-            results.append(
-                (
-                    arm.arm,
-                    "conversion_rate",
-                    two_proportion_ztest(control.conversion, arm.conversion, alpha=alpha),
-                )
-            )
-            results.append(
-                (
-                    arm.arm,
-                    "revenue_per_member",
-                    welch_ttest(control.revenue_statistics, arm.revenue_statistics, alpha=alpha),
-                )
-            )
-    adjusted = holm([r.p_value for _, _, r in results]).tolist() if results else []
+            conv = two_proportion_ztest(control.conversion, arm.conversion, alpha=alpha)
+            beat = beta_binomial_readout(control.conversion, arm.conversion)
+            results.append((arm.arm, "conversion_rate", conv, beat.probability_to_beat_control))
+            rev = welch_ttest(control.revenue_statistics, arm.revenue_statistics, alpha=alpha)
+            beat = gaussian_readout(control.revenue_statistics, arm.revenue_statistics)
+            results.append((arm.arm, "revenue_per_member", rev, beat.probability_to_beat_control))
+            note = _power_note(arm, control, conv, alpha)
+            if note:
+                messages.append(note)
+    adjusted = holm([r.p_value for _, _, r, _ in results]).tolist() if results else []
     comparisons = tuple(
-        _comparison(arm, metric, r, float(p))
-        for (arm, metric, r), p in zip(results, adjusted, strict=True)
+        _comparison(arm, metric, r, beat, float(p))
+        for (arm, metric, r, beat), p in zip(results, adjusted, strict=True)
     )
     return CampaignReport(
         campaign_id=campaign_id,

@@ -22,7 +22,7 @@ def _churn(ctx: RunContext) -> StepResult:
     sample = settings.get("train_sample", CHURN_TRAIN_SAMPLE) if setting == "auto" else None
     try:
         frame, summary = churn_mart(
-            ctx.warehouse.con,
+            ctx.warehouse,
             as_of=ctx.as_of,
             project=ctx.project,
             train=setting is not False,
