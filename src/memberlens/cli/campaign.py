@@ -56,6 +56,11 @@ def report(
         "click", "--response", help="What counts as a response: click, open or open_or_click."
     ),
     alpha: float = typer.Option(0.05, "--alpha", help="1 - confidence level of the intervals."),
+    by: str | None = typer.Option(
+        None,
+        "--by",
+        help="Also per value of a member attribute: channel, province, city, gender, age_band.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Per arm: reached, response and conversion rates, AOV, revenue; each treatment against
@@ -75,6 +80,7 @@ def report(
             campaign_id,
             response=cast("Response", response),
             alpha=alpha,
+            by=by,
         )
     if as_json:
         emit_json(result.to_dict())
@@ -86,12 +92,21 @@ def report(
             f"  {a.arm:<12} n {a.n:>8,}  response {a.response_rate:7.2%}  "
             f"conversion {a.conversion_rate:7.2%}  AOV {aov:>9}  revenue {a.revenue:,.2f}"
         )
-    level = f"{1 - result.alpha:.0%}"
-    for c in result.comparisons:
+    _echo_comparisons(result.comparisons, result.messages, f"{1 - result.alpha:.0%}", "Holm")
+    for part in result.segments:
+        sizes = ", ".join(f"{a.arm} {a.n:,}" for a in part.arms)
+        typer.echo(f"{result.by} = {part.segment} ({sizes}):")
+        _echo_comparisons(part.comparisons, part.messages, f"{1 - result.alpha:.0%}", "BH")
+
+
+def _echo_comparisons(comparisons, messages, level: str, adjustment: str) -> None:
+    for c in comparisons:
+        lift = "n/a" if c.relative_lift != c.relative_lift else f"{c.relative_lift:+.1%}"
         typer.echo(
-            f"  {c.arm} vs control, {c.metric}: {c.difference:+.4g} ({c.relative_lift:+.1%}), "
+            f"  {c.arm} vs control, {c.metric}: {c.difference:+.4g} ({lift}), "
             f"{level} CI [{c.ci_low:.4g}, {c.ci_high:.4g}], p = {c.p_value:.3g} "
-            f"(Holm {c.p_value_holm:.3g}), P(beats control) {c.probability_to_beat_control:.1%}"
+            f"({adjustment} {c.p_value_adjusted:.3g}), "
+            f"P(beats control) {c.probability_to_beat_control:.1%}"
         )
-    for message in result.messages:
+    for message in messages:
         typer.secho(f"  note: {message}", fg="yellow")
