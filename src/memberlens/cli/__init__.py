@@ -18,6 +18,7 @@ from memberlens.cli import clv as _clv  # noqa: F401
 from memberlens.cli import data as _data  # noqa: F401
 from memberlens.cli import demo as _demo  # noqa: F401
 from memberlens.cli import forecast as _forecast  # noqa: F401
+from memberlens.cli import members as _members  # noqa: F401
 from memberlens.cli import mine as _mine  # noqa: F401
 from memberlens.cli import recommend as _recommend  # noqa: F401
 from memberlens.cli import run as _run  # noqa: F401
@@ -45,7 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if state.debug:
             raise
-        typer.secho(
-            f"internal error: {exc!r} (rerun with --debug for the traceback)", fg="red", err=True
-        )
+        from memberlens.cli._output import command
+
+        args = sys.argv[1:] if argv is None else list(argv)
+        typer.secho(f"internal error: {exc!r}", fg="red", err=True)
+        typer.echo(f"rerun with: {command(*args, '--debug')}", err=True)
         sys.exit(70)

@@ -7,13 +7,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from memberlens.cli._app import app, state
-from memberlens.cli._output import emit_json, progress_steps
-
-console = Console()
+from memberlens.cli._output import command, console, emit_json, hint, progress_steps, say
 
 ProjectOpt = typer.Option(
     None,
@@ -46,11 +43,14 @@ def init(
         directory, engine=engine, as_of=day, currency=currency, locale=locale, force=force
     )
     if not state.quiet:
-        console.print(
-            f"created [bold]{project.file}[/]  (engine {project.engine}, warehouse "
-            f"{project.warehouse.name}, locale {project.locale})"
+        say(
+            "created [bold]{}[/]  (engine {}, warehouse {}, locale {})",
+            project.file,
+            project.engine,
+            project.warehouse.name,
+            project.locale,
         )
-        console.print(f"next: memberlens ingest orders FILE --project {directory}")
+        hint("next", command("ingest", "orders", "FILE", project=directory))
 
 
 @app.command()
@@ -119,9 +119,10 @@ def ingest(
             return
         _print_mapping(pv)
         if write_mapping:
-            console.print(
-                f"mapping written to [bold]{write_mapping}[/]; edit it and pass "
-                f"--mapping {write_mapping}"
+            say("mapping written to [bold]{}[/]; edit it, then load with:", write_mapping)
+            hint(
+                "next",
+                command("ingest", table, source, "--mapping", write_mapping, project=project),
             )
         return
     with progress_steps(f"ingest {table}", quiet=state.quiet or as_json) as step:
@@ -147,10 +148,15 @@ def ingest(
             f"{report.source} was loaded before (load {report.load_id}); nothing stored again"
         )
         return
-    console.print(
-        f"[bold]{table}[/]: read {report.rows_read:,}, stored [green]{report.rows_stored:,}[/], "
-        f"quarantined [red]{report.rows_quarantined:,}[/], duplicates dropped "
-        f"{report.duplicates_dropped:,}  (load {report.load_id})"
+    say(
+        "[bold]{}[/]: read {}, stored [green]{}[/], quarantined [red]{}[/], duplicates dropped {}"
+        "  (load {})",
+        table,
+        f"{report.rows_read:,}",
+        f"{report.rows_stored:,}",
+        f"{report.rows_quarantined:,}",
+        f"{report.duplicates_dropped:,}",
+        report.load_id,
     )
     for rule, n in report.by_rule.items():
         console.print(f"  {rule:<18} {n:>10,}")
@@ -159,7 +165,7 @@ def ingest(
     if report.anonymous_rows:
         console.print(f"  anonymous lines (no member id, kept as sales): {report.anonymous_rows:,}")
     if report.rows_quarantined:
-        console.print(f"see them with: memberlens quarantine {table}")
+        hint("see them with", command("quarantine", table, project=project))
 
 
 def _project_or_none(project: Path | None):

@@ -124,10 +124,10 @@ def forecast(
         emit_json(payload)
         return
     import pandas as pd
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from memberlens.cli._output import console
+
     unit = "CNY" if metric == "revenue" else "orders"
     festivals = dict(
         zip(frame["week"].drop_duplicates(), _festivals_of(frame["week"].drop_duplicates()))
@@ -198,10 +198,10 @@ def backtest(
         )
         return
     import pandas as pd
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from memberlens.cli._output import console
+
     for category, part in summary.groupby("category", dropna=False, sort=True):
         name = "total" if pd.isna(category) else str(category)
         grid = Table(
