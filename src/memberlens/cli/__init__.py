@@ -2,12 +2,13 @@
 
 Each command module registers its commands on :data:`app`; this module only wires them up and
 turns :class:`~memberlens.exceptions.MemberlensError` into a one-line message and an exit code
-(a traceback only with ``--debug``).
+(with ``--debug`` the traceback too, and the same exit code).
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 
 import typer
 
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, standalone_mode=True)  # click handles usage errors (exit 2) and --help
     except MemberlensError as exc:
         if state.debug:
-            raise
+            traceback.print_exc()
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -45,10 +46,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:
         if state.debug:
-            raise
+            traceback.print_exc()
         from memberlens.cli._output import command
 
         args = sys.argv[1:] if argv is None else list(argv)
         typer.secho(f"internal error: {exc!r}", fg="red", err=True)
-        typer.echo(f"rerun with: {command(*args, '--debug')}", err=True)
+        if not state.debug:
+            typer.echo(f"rerun with: {command(*args, '--debug')}", err=True)
         sys.exit(70)
