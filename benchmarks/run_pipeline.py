@@ -1,11 +1,16 @@
 """The whole `memberlens run` on a large simulated shop: wall time and peak memory per stage.
 
     python benchmarks/run_pipeline.py [--members 4100000] [--out benchmarks/_data/shop-10m]
+    python benchmarks/run_pipeline.py --line-export [--out benchmarks/_data/uk-export]
 
 Simulates a shop (about 2.4 orders per member: 4.1M members give about 10M orders), loads
 members, products, orders and order lines through the public ingest, then runs the pipeline.
+With ``--line-export`` the data is instead the real-shaped UK line-level export of
+``benchmarks/line_export.py`` (about 0.5M lines, 4,000 members, 23,000 invoices), loaded as
+``memberlens ingest order_items lines.csv`` does (orders derived from the lines).
 Each stage runs in its own subprocess so that its peak RSS is its own. Prints a Markdown
-section for docs/benchmarks.md. Target (issue 5): peak memory of `run` under 8 GiB.
+section for docs/benchmarks.md with per-step seconds. Targets (issues 5, 13): peak memory of
+`run` under 8 GiB; the run under 2 minutes at 10M orders and under 20 s on the line export.
 """
 
 from __future__ import annotations
@@ -27,6 +32,12 @@ if stage == "simulate":
     from memberlens.simulate import simulate_shop
     r = simulate_shop(shop, members=int(sys.argv[4]), seed=11)
     info = {"orders": r.rows["orders"], "members": r.members}
+elif stage == "ingest-lines":
+    from memberlens.project import init_project
+    from memberlens.ingest import load
+    proj = init_project(project, force=True, currency="GBP", locale="en")
+    rep = load("order_items", f"{shop}/lines.csv", project=proj)
+    info = {"order_items": rep.rows_stored} | rep.derived
 elif stage == "ingest":
     from memberlens.project import init_project
     from memberlens.ingest import load
@@ -38,8 +49,12 @@ else:
     from memberlens.pipeline.run import run_pipeline
     res = run_pipeline(project)
     info = {s.step: round(s.seconds, 1) for s in res.steps} | {"marts": res.marts}
-print(json.dumps({"seconds": time.perf_counter() - t, "info": info,
-                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    info["messages"] = {s.step: s.message for s in res.steps if s.message}
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+for line in open("/proc/self/status", encoding="ascii"):
+    if line.startswith("VmHWM:"):  # ru_maxrss keeps the forking parent's high-water mark
+        rss = int(line.split()[1]) / 1024
+print(json.dumps({"seconds": time.perf_counter() - t, "info": info, "rss_mib": rss}))
 """
 
 
@@ -58,22 +73,39 @@ def stage(name: str, shop: Path, project: Path, *extra: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=4_100_000)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "_data" / "shop-10m")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--line-export",
+        action="store_true",
+        help="benchmark the real-shaped UK line export (benchmarks/line_export.py) instead",
+    )
     args = parser.parse_args()
+    data = Path(__file__).parent / "_data"
+    out = args.out or (data / ("uk-export" if args.line_export else "shop-10m"))
     results = {}
-    if not (args.out / "orders.parquet").exists():
-        results["simulate"] = stage("simulate", args.out, Path("-"), str(args.members))
+    if args.line_export and not (out / "lines.csv").exists():
+        sys.path.insert(0, str(Path(__file__).parent))
+        from line_export import generate
+
+        print("line export", generate(out / "lines.csv"), file=sys.stderr)
+    elif not args.line_export and not (out / "orders.parquet").exists():
+        results["simulate"] = stage("simulate", out, Path("-"), str(args.members))
         print("simulate", results["simulate"], file=sys.stderr)
+    load_stage = "ingest-lines" if args.line_export else "ingest"
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "shop"
-        for name in ("ingest", "run"):
-            results[name] = stage(name, args.out, project)
+        for name in (load_stage, "run"):
+            results[name] = stage(name, out, project)
             print(name, results[name], file=sys.stderr)
-    orders = results["ingest"]["info"]["orders"]
+    orders = results[load_stage]["info"]["orders"]
     print(f"\n### `memberlens run` on {orders:,} orders\n")
+    command = "--line-export" if args.line_export else f"--members {args.members}"
+    with open("/proc/loadavg", encoding="ascii") as load:
+        loadavg = " ".join(load.read().split()[:3])
     print(
-        f"Machine: {platform.machine()}, 2 cores, 24 GiB; Python {platform.python_version()}. "
-        f"Command: `python benchmarks/run_pipeline.py --members {args.members}`.\n"
+        f"Machine: {platform.machine()}, 2 cores, 24 GiB; Python {platform.python_version()}; "
+        f"load average at the end {loadavg}. "
+        f"Command: `python benchmarks/run_pipeline.py {command}`.\n"
     )
     print("| stage | wall s | peak RSS (MiB) | detail |")
     print("| --- | ---: | ---: | --- |")
@@ -81,9 +113,13 @@ def main() -> None:
         detail = ", ".join(
             f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
             for k, v in r["info"].items()
-            if k != "marts"
+            if k not in ("marts", "messages")
         )
         print(f"| {name} | {r['seconds']:.1f} | {r['rss_mib']:,.0f} | {detail} |")
+    run = results["run"]["info"]
+    print("\nMarts: " + ", ".join(f"{k} {v:,}" for k, v in run["marts"].items()) + ".\n")
+    for step, message in run.get("messages", {}).items():
+        print(f"- {step}: {message}")
 
 
 if __name__ == "__main__":

@@ -70,3 +70,40 @@ def on_backend(backend):
         return register_arrow(backend, name, pa.Table.from_pandas(frame, preserve_index=False))
 
     return load
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run, loudly, when a thread of ours is still running once the tests are done.
+
+    A DuckDB connection used or closed by a thread while the interpreter finalises aborts the
+    process after every test passed ("terminate called without an active exception", exit 134;
+    duckdb/duckdb#13904). The dashboard's pools are closed here (as the app does at shutdown);
+    any non-daemon thread or ``memberlens-*`` thread still alive after a grace period is a leak.
+    """
+    import gc
+    import sys
+    import threading
+    import time
+
+    context = sys.modules.get("memberlens.web.context")
+    if context is not None:
+        context._close_all()
+    gc.collect()
+
+    def leaked() -> list[threading.Thread]:
+        return [
+            t
+            for t in threading.enumerate()
+            if t is not threading.main_thread()
+            and t.is_alive()
+            and (not t.daemon or t.name.startswith("memberlens-"))
+        ]
+
+    deadline = time.monotonic() + 30
+    while leaked() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = leaked()
+    if left:
+        names = ", ".join(f"{t.name} (daemon={t.daemon})" for t in left)
+        sys.stderr.write(f"\nthreads still running at the end of the test run: {names}\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

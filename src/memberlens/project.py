@@ -44,6 +44,8 @@ class Project:
     as_of: dt.date | None = None
     currency: str = "CNY"
     locale: Locale = "zh-CN"
+    #: the shop's time zone (IANA name): times written with a zone are converted to it.
+    timezone: str = "Asia/Shanghai"
     keep_clear_pii: bool = False
     #: DuckDB's memory budget; past it, large sorts and joins spill to .memberlens/tmp.
     memory_limit: str = "4GB"
@@ -94,6 +96,8 @@ class Project:
             raise ConfigError(
                 f"{path}: [project] locale = {locale!r}; use one of {', '.join(LOCALES)}"
             )
+        timezone = str(proj.get("timezone") or ("Asia/Shanghai" if locale == "zh-CN" else "UTC"))
+        _check_timezone(timezone, path)
         as_of = proj.get("as_of") or None
         if isinstance(as_of, str):
             try:
@@ -127,6 +131,7 @@ class Project:
             as_of=as_of,
             currency=str(proj.get("currency", "CNY")),
             locale=locale,
+            timezone=timezone,
             keep_clear_pii=bool(privacy.get("keep_clear_pii", False)),
             sources=sources,
             memory_limit=str(wh.get("memory_limit", "4GB")),
@@ -147,6 +152,18 @@ class Project:
         return path.read_text().strip().encode("utf-8")
 
 
+def _check_timezone(name: str, path: Path) -> None:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{path}: [project] timezone = {name!r} is not a time zone; write an IANA name "
+            "such as Asia/Shanghai, Europe/London or UTC"
+        ) from None
+
+
 _TEMPLATE = """\
 # memberlens project file. Paths are relative to this folder.
 
@@ -157,6 +174,10 @@ as_of = "{as_of}"
 currency = "{currency}"
 # zh-CN or en: the default language of reports and the dashboard.
 locale = "{locale}"
+# The shop's time zone: times written with a zone (Z, +08:00) are converted to it on ingest.
+timezone = "{timezone}"
+# true: currency, locale and time zone are set from the countries of the first load.
+defaults_from_data = {from_data}
 
 [warehouse]
 # duckdb (embedded, one file) or pyspark (local Spark or a cluster).
@@ -181,13 +202,17 @@ def init_project(
     *,
     engine: Engine = "duckdb",
     as_of: dt.date | None = None,
-    currency: str = "CNY",
-    locale: Locale = "zh-CN",
+    currency: str | None = None,
+    locale: Locale | None = None,
     name: str | None = None,
     force: bool = False,
+    timezone: str | None = None,
 ) -> Project:
     """Create ``root/memberlens.toml`` (and the folder) and return the project."""
     root = Path(root).resolve()
+    # not chosen: CNY / zh-CN until the first load with countries says otherwise (ingest.regional)
+    from_data = currency is None and locale is None
+    currency, locale = currency or "CNY", locale or "zh-CN"
     if engine not in ENGINES:
         raise ConfigError(f"engine {engine!r} is not supported; use one of {', '.join(ENGINES)}")
     if locale not in LOCALES:
@@ -203,6 +228,8 @@ def init_project(
             as_of=as_of.isoformat() if as_of else "",
             currency=currency,
             locale=locale,
+            timezone=timezone or ("Asia/Shanghai" if locale == "zh-CN" else "UTC"),
+            from_data="true" if from_data else "false",
             engine=engine,
             warehouse="warehouse.duckdb" if engine == "duckdb" else "warehouse",
             sources=sources,

@@ -33,6 +33,8 @@ def test_init_writes_the_project_file(tmp_path):
         "as_of": "2024-06-30",
         "currency": "CNY",
         "locale": "en",
+        "timezone": "UTC",
+        "defaults_from_data": False,
     }
     assert cfg["warehouse"] == {
         "engine": "duckdb",
@@ -40,6 +42,8 @@ def test_init_writes_the_project_file(tmp_path):
         "memory_limit": "4GB",
     }
     assert set(cfg["sources"]) == {
+        "coupons",
+        "redemptions",
         "members",
         "orders",
         "order_items",

@@ -84,6 +84,18 @@ def cdnow_summary(cdnow_transactions) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def cdnow_litt(cdnow_summary, cdnow_transactions) -> pd.DataFrame:
+    """The calibration summary with ``litt`` (sum of log inter-purchase times, weeks) for
+    MBG/CNBD-k."""
+    from memberlens.features import interpurchase_log_times
+
+    litt = interpurchase_log_times(
+        cdnow_transactions, end=CALIBRATION_END.date(), time_unit="W"
+    ).to_pandas()
+    return cdnow_summary.merge(litt, on="member_id", how="left")
+
+
+@pytest.fixture(scope="session")
 def fitted(cdnow_summary):
     """Fitted CDNOW models, shared by read-only tests (each test that mutates refits)."""
     from memberlens.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel

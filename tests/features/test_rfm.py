@@ -182,17 +182,48 @@ def test_contract_rules_on_a_hand_computed_shop(backend, on_backend):
     # a: paid days 01-01 (10 + 5.50, merged), 01-11 (20), 01-31 (8); refund and cancel ignored
     assert (a.purchase_days, a.frequency, a.order_count) == (3, 2, 4)
     assert (a.recency, a["T"], a.days_since_last) == (30.0, 30.0, 0)
-    assert a.monetary_value == pytest.approx((20.0 + 8.0) / 2)
-    assert a.total_spend == pytest.approx(43.5)
-    assert a.aov == pytest.approx(43.5 / 4)
+    # value is net of the 20.00 refund: 43.50 paid, 23.50 kept; each day keeps 23.5 / 43.5
+    assert a.monetary_value == pytest.approx((20.0 + 8.0) / 2 * 23.5 / 43.5)
+    assert a.gross_spend == pytest.approx(43.5)
+    assert a.total_spend == pytest.approx(23.5)
+    assert a.aov == pytest.approx(23.5 / 4)
     assert a.refunded_amount == pytest.approx(20.0)
     assert a.refund_share == pytest.approx(20.0 / 43.5)
+    assert not a.refunder
     assert a.first_purchase_at == pd.Timestamp("2024-01-01 09:00:00")
     assert a.last_purchase_at == pd.Timestamp("2024-01-31 23:59:00")
     assert a.favourite_channel == "app"  # 2 paid app orders (the cancelled one does not count)
     assert a.favourite_category == "shoes"  # shoes 24.00 > bags 19.50
     assert (b.frequency, b["T"], b.monetary_value, b.refund_share) == (0, 26.0, 0.0, 0.0)
     assert (b.favourite_channel, b.favourite_category) == ("store", "toys")
+
+
+def test_a_member_who_returned_everything_is_a_refunder_with_no_value(backend, on_backend):
+    """Net paid value (docs/glossary.md): paid 300.00 over three days, 300.00 refunded."""
+    ts = pd.to_datetime
+    orders = pd.DataFrame(
+        {
+            "order_id": ["r1", "r2", "r3", "r4", "k1", "k2"],
+            "member_id": ["r", "r", "r", "r", "k", "k"],
+            "ordered_at": ts(
+                ["2024-01-01", "2024-01-05", "2024-01-09", "2024-01-10", "2024-01-02", "2024-01-20"]
+            ),
+            "amount": [100.0, 100.0, 100.0, -300.0, 40.0, 60.0],
+            "status": ["paid", "paid", "paid", "refunded", "paid", "paid"],
+        }
+    )
+    got = backend.to_pandas(rfm_summary(on_backend(orders, "o"), as_of="2024-01-31"))
+    got = got.set_index("member_id")
+    r, k = got.loc["r"], got.loc["k"]
+    assert (r.gross_spend, r.refunded_amount, r.total_spend) == (300.0, 300.0, 0.0)
+    assert (r.monetary_value, r.aov, bool(r.refunder)) == (0.0, 0.0, True)
+    assert r.frequency == 2  # refunds never reduce the purchase count
+    assert (k.gross_spend, k.total_spend, k.monetary_value, bool(k.refunder)) == (
+        100.0,
+        100.0,
+        60.0,
+        False,
+    )
 
 
 def test_without_channel_or_catalogue_the_favourites_are_null():

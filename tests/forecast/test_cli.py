@@ -97,3 +97,29 @@ def test_bad_level_exits_with_the_fix(project):
     with pytest.raises(SystemExit) as stop:
         main(["forecast", "--project", str(project.root), "--level", "brand"])
     assert stop.value.code == 2
+
+
+def test_forecast_json_lists_the_calendar_it_used(project, shop, tmp_path):
+    out = runner.invoke(app, ["forecast", "-p", str(project.root), "--horizon", "4", "--json"])
+    assert out.exit_code == 0, out.output
+    festivals = json.loads(out.output)["festivals"]
+    assert [f["name"] for f in festivals][-1] == "double12"
+    assert all({"name", "dates", "lift", "kept"} <= set(f) for f in festivals)
+    # a UK-style project (locale en): no Chinese calendar, no 双12 effect
+    from memberlens.ingest import load
+    from memberlens.project import init_project
+
+    uk = init_project(tmp_path / "uk", currency="GBP", locale="en")
+    load("orders", shop[0] / "orders.parquet", project=uk)
+    out = runner.invoke(app, ["forecast", "-p", str(uk.root), "--horizon", "4", "--json"])
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out.output)
+    assert payload["festivals"] == [] and payload.get("festival_effects", []) == []
+    assert "no festival calendar" in payload["notes"]
+    # an explicit list replaces the default, and 'none' means none
+    out = runner.invoke(
+        app, ["forecast", "-p", str(uk.root), "--json", "--festivals", "double11,day_618"]
+    )
+    assert [f["name"] for f in json.loads(out.output)["festivals"]] == ["double11", "day_618"]
+    out = runner.invoke(app, ["forecast", "-p", str(project.root), "--json", "--festivals", "none"])
+    assert json.loads(out.output)["festivals"] == []

@@ -124,19 +124,31 @@ def test_failed_load_leaves_warehouse_unchanged(project, tmp_path, write, monkey
     assert stored(project, "select count(*) from _quarantine_orders") == [(0,)]
 
 
-def test_unknown_member_when_members_are_loaded(project, tmp_path, write):
-    members = write(
-        tmp_path / "members.csv",
-        "会员编号,注册时间,手机号,邮箱\nm1,2023-05-01,13812345678,Zhang.Wei@example.com\n",
-    )
-    rep = load("members", members, project=project)
-    assert rep.rows_stored == 1
+def test_orders_before_or_after_members_store_the_same_and_status_warns(project, tmp_path, write):
+    """Unknown members do not depend on load order: orders are kept and linked when members
+    arrive; status warns while many orders reference members that are not loaded."""
+    from memberlens.project import init_project
+
+    members = write(tmp_path / "members.csv", "会员编号,注册时间\nm1,2023-05-01\n")
     orders = write(
         tmp_path / "orders.csv",
         "order_id,member_id,ordered_at,amount\no1,m1,2024-01-01,10\no2,m404,2024-01-01,10\n",
     )
-    rep = load("orders", orders, project=project)
-    assert rep.by_rule == {"unknown_member": 1} and rep.rows_stored == 1
+    load("members", members, project=project)
+    first = load("orders", orders, project=project)
+    other = init_project(tmp_path / "other", locale="en")
+    second = load("orders", orders, project=other)
+    load("members", members, project=other)
+    assert first.rows_stored == second.rows_stored == 2 and first.by_rule == second.by_rule == {}
+    assert stored(project, "select * exclude (_load_id) from orders order by 1") == stored(
+        other, "select * exclude (_load_id) from orders order by 1"
+    )
+    st = warehouse_status(project)
+    orders_status = next(t for t in st.tables if t.table == "orders")
+    assert orders_status.unlinked_rows == 1
+    assert len(st.warnings) == 1 and "1 of 2 rows reference members" in st.warnings[0]
+    load("members", write(tmp_path / "more.csv", "会员编号\nm404\n"), project=project)
+    assert warehouse_status(project).warnings == []
 
 
 def test_pii_is_pseudonymised_and_masked(project, tmp_path, write):

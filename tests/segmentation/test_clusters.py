@@ -225,3 +225,39 @@ def test_clusters_page_examples_run():
     namespace: dict = {}
     for i, block in enumerate(blocks):
         exec(compile(block, f"docs/clusters.md[{i}]", "exec"), namespace)
+
+
+def test_one_member_with_a_huge_refund_share_does_not_own_a_cluster():
+    """A UK export had one member with a 5,705 % refund share (refunds of orders bought before
+    the data starts): unclipped, the ratio stretched the scale and took a cluster of its own."""
+    rng = np.random.default_rng(5705)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "member_id": [f"m{i}" for i in range(n)],
+            "total_spend": np.r_[rng.normal(100, 10, n // 2), rng.normal(2000, 100, n // 2)],
+            "frequency": np.r_[rng.poisson(1, n // 2), rng.poisson(12, n // 2)],
+            "refund_share": rng.uniform(0, 0.1, n),
+        }
+    )
+    frame.loc[7, "refund_share"] = 57.05
+    sizes = cluster_members(frame, k="auto").labels["cluster"].value_counts()
+    assert sizes.min() > 100  # unclipped: clusters of 150, 149 and the one member
+
+
+def test_missing_clv_counts_as_no_value_with_default_columns():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "member_id": [f"m{i}" for i in range(200)],
+            "total_spend": rng.gamma(2.0, 50.0, 200),
+            "frequency": rng.poisson(2, 200),
+            "clv": rng.gamma(2.0, 30.0, 200),
+            "p_alive": np.nan,  # a degenerate fit left it empty for everyone
+        }
+    )
+    frame.loc[3, "clv"] = np.nan  # a refunder
+    before = frame.copy()
+    result = cluster_members(frame, k=2)
+    assert "clv" in result.columns and "p_alive" not in result.columns
+    pd.testing.assert_frame_equal(frame, before)

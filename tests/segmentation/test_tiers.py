@@ -117,3 +117,31 @@ def test_bad_settings_name_the_fix(summary):
         ValueTierModel(medium_quantile=0.9).fit(summary)
     with pytest.raises(DataError, match="lacks total_spend"):
         ValueTierModel().fit(summary.drop(columns=["total_spend"]))
+
+
+def test_missing_clv_scores_the_bottom_and_refunders_are_low_value():
+    rng = np.random.default_rng(14)
+    n = 400
+    members = pd.DataFrame(
+        {
+            "member_id": [f"m{i}" for i in range(n)],
+            "total_spend": rng.gamma(2.0, 100.0, n),
+            "frequency": rng.poisson(3, n),
+            "days_since_last": rng.integers(0, 300, n),
+            "clv": rng.gamma(2.0, 50.0, n),
+            "refunder": False,
+        }
+    )
+    # a very frequent, recent member who returned everything: no CLV, net value 0
+    members.loc[0, ["total_spend", "frequency", "days_since_last", "clv", "refunder"]] = [
+        0.0,
+        40,
+        1,
+        np.nan,
+        True,
+    ]
+    model = ValueTierModel().fit(members)
+    out = model.transform(members)
+    assert out.loc[0, "tier"] == "low_value"
+    assert np.isfinite(out["value_score"]).all()
+    assert np.isfinite(model.thresholds_["potential_clv"])

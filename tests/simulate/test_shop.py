@@ -45,6 +45,10 @@ def test_same_seed_and_chunk_give_the_same_bytes(tmp_path):
         assert len(digests) == 1, name
 
 
+#: contract tables the simulator leaves empty (CRM coupon exports; redeemed coupons are on orders).
+NOT_SIMULATED = ("coupons", "redemptions")
+
+
 def test_every_table_has_the_canonical_columns_and_types(small_shop):
     out, report = small_shop
     for name, spec in TABLES.items():
@@ -54,7 +58,8 @@ def test_every_table_has_the_canonical_columns_and_types(small_shop):
             assert table.schema.field(f.name).type == ARROW_TYPES[f.type], (name, f.name)
             if f.required:
                 assert table.column(f.name).null_count == 0, (name, f.name)
-        assert table.num_rows == report.rows[name] > 0
+        assert table.num_rows == report.rows[name]
+        assert table.num_rows > 0 or name in NOT_SIMULATED, name
         if spec.key:
             keys = table.group_by(list(spec.key)).aggregate([([], "count_all")])
             assert keys.num_rows == table.num_rows, f"{name}: key {spec.key} not unique"

@@ -10,19 +10,34 @@ baskets you already hold does not import Ibis.
 """
 
 from memberlens.baskets.itemsets import frequent_itemsets, min_count
+from memberlens.baskets.non_products import NON_PRODUCT_CODES, excluded_codes
+from memberlens.baskets.readable import (
+    RuleBounds,
+    collapse_variants,
+    name_rules,
+    product_family,
+    strongest_rules,
+)
 from memberlens.baskets.rules import RULE_COLUMNS, association_rules
 from memberlens.baskets.transactions import Transactions, encode_baskets, read_basket_file
 
 __all__ = [
+    "NON_PRODUCT_CODES",
     "RULE_COLUMNS",
+    "RuleBounds",
     "Transactions",
     "association_rules",
     "basket_pairs",
     "baskets_from_orders",
+    "collapse_variants",
     "encode_baskets",
+    "excluded_codes",
     "frequent_itemsets",
     "min_count",
+    "name_rules",
+    "product_family",
     "read_basket_file",
+    "strongest_rules",
 ]
 
 

@@ -38,6 +38,8 @@ _BLOCK_WORDS = 1 << 18
 _BLOCK_LINES = 1 << 18
 # Join at most this many projected words per run of classes (see _class_runs).
 _BATCH_WORDS = 1 << 19
+# Pair keys gathered before one bincount over the whole pair-count matrix (32 MB of keys).
+_BLOCK_PAIRS = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,8 @@ def pair_counts(basket: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:
     basket are counted for ``d = 1, 2, ...``; the positions still inside a basket shrink at
     each step, so the work is the number of item pairs. Runs over blocks of whole baskets."""
     counts = np.zeros(n_rows * n_rows, dtype=np.int64)
+    pending: list[np.ndarray] = []  # pair keys, counted together once they reach a block
+    held = 0
     start = 0
     while start < basket.size:
         stop = _block_end(basket, start)
@@ -119,10 +123,16 @@ def pair_counts(basket: np.ndarray, row: np.ndarray, n_rows: int) -> np.ndarray:
             if not at.size:
                 break
             low, high = code[at], code[at + d]
-            counts += np.bincount(
-                np.minimum(low, high) * n_rows + np.maximum(low, high), minlength=n_rows * n_rows
-            )
+            pending.append(np.minimum(low, high) * n_rows + np.maximum(low, high))
+            held += at.size
+            # one bincount (a pass over all n_rows^2 counts) per _BLOCK_PAIRS pairs, not per
+            # distance: long baskets (wholesale orders of hundreds of lines) made it per distance
+            if held >= _BLOCK_PAIRS:
+                counts += np.bincount(np.concatenate(pending), minlength=n_rows * n_rows)
+                pending, held = [], 0
         start = stop
+    if pending:
+        counts += np.bincount(np.concatenate(pending), minlength=n_rows * n_rows)
     counts = counts.reshape(n_rows, n_rows)
     return counts + counts.T
 

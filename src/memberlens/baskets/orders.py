@@ -7,11 +7,13 @@ expression runs on DuckDB and on PySpark.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import ibis
 import pyarrow as pa
 
+from memberlens.baskets.non_products import NON_PRODUCT_CODES, is_non_product
 from memberlens.baskets.transactions import BASKET_COLUMNS
 from memberlens.exceptions import ConfigError, MissingTableError, SchemaError
 
@@ -35,6 +37,7 @@ def basket_pairs(
     level: BasketLevel = "product",
     products: ibis.Table | None = None,
     orders: ibis.Table | None = None,
+    exclude_products: Iterable[str] | None = NON_PRODUCT_CODES,
 ) -> ibis.Table:
     """The Ibis expression of distinct ``(basket_id, item)`` pairs, as strings.
 
@@ -42,9 +45,14 @@ def basket_pairs(
     its ``category`` (lines whose product has no category are left out). Return lines
     (``quantity <= 0``) are left out when ``order_items`` has a ``quantity`` column. With
     ``orders``, only lines of orders with ``status == 'paid'`` count (DESIGN.md data contract).
+    Lines whose product is a non-product code (postage, fees, discounts: ``exclude_products``,
+    by default :data:`memberlens.baskets.non_products.NON_PRODUCT_CODES`; ``None`` keeps every
+    line) are left out.
     """
     _require(order_items, "order_items", ("order_id", "product_id"))
     lines = order_items
+    if exclude_products is not None:
+        lines = lines.filter(~is_non_product(lines.product_id, exclude_products))
     if "quantity" in lines.columns:
         lines = lines.filter(lines.quantity.isnull() | (lines.quantity > 0))
     if orders is not None:
@@ -81,6 +89,7 @@ def baskets_from_orders(
     level: BasketLevel = "product",
     products: ibis.Table | None = None,
     orders: ibis.Table | None = None,
+    exclude_products: Iterable[str] | None = NON_PRODUCT_CODES,
 ) -> pa.Table:
     """Run :func:`basket_pairs` in the engine and return the pairs as an Arrow table
     (columns ``basket_id``, ``item``), ready for :func:`frequent_itemsets` and
@@ -93,4 +102,10 @@ def baskets_from_orders(
     >>> baskets_from_orders(lines).to_pandas().sort_values(["basket_id", "item"]).values.tolist()
     [['o1', 'p1'], ['o1', 'p2'], ['o2', 'p1']]
     """
-    return basket_pairs(order_items, level=level, products=products, orders=orders).to_pyarrow()
+    return basket_pairs(
+        order_items,
+        level=level,
+        products=products,
+        orders=orders,
+        exclude_products=exclude_products,
+    ).to_pyarrow()

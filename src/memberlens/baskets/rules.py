@@ -15,11 +15,18 @@ arules. Measures (Hahsler, arules ``interestMeasure``; Brin et al. 1997 for conv
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from memberlens.baskets.itemsets import check_lengths, check_support, count_itemsets, itemset_tuples
+from memberlens.baskets.itemsets import (
+    MinedItemsets,
+    check_lengths,
+    check_support,
+    count_itemsets,
+    itemset_tuples,
+)
 from memberlens.exceptions import ConfigError
 
 __all__ = ["RULE_COLUMNS", "association_rules"]
@@ -100,6 +107,149 @@ def _sort_rules(frame_keys: dict[str, np.ndarray], lhs: np.ndarray) -> np.ndarra
     return np.lexsort(keys)
 
 
+def check_confidence(min_confidence) -> float:
+    if (
+        isinstance(min_confidence, bool)
+        or not isinstance(min_confidence, numbers.Real)
+        or not 0 <= min_confidence <= 1
+    ):
+        raise ConfigError(
+            f"min_confidence must be a share in [0, 1]; got {min_confidence!r} "
+            "(e.g. 0.5 keeps rules right at least half of the time)"
+        )
+    return float(min_confidence)
+
+
+@dataclass(frozen=True)
+class RuleArrays:
+    """Mined rules as arrays, before any frame is built: ``lhs`` (rules x width item codes,
+    ``-1`` padding), ``rhs``, ``count``, ``lhs_count``, with the item counts, labels and n."""
+
+    lhs: np.ndarray
+    rhs: np.ndarray
+    count: np.ndarray
+    lhs_count: np.ndarray
+    item_counts: np.ndarray
+    labels: np.ndarray
+    n_transactions: int
+    min_count: int
+
+    @property
+    def confidence(self) -> np.ndarray:
+        return self.count / self.lhs_count
+
+    @property
+    def lift(self) -> np.ndarray:
+        return self.confidence / (self.item_counts[self.rhs] / self.n_transactions)
+
+    @property
+    def size(self) -> np.ndarray:
+        """Items in each rule, both sides."""
+        return (self.lhs >= 0).sum(axis=1) + 1
+
+    def take(self, index: np.ndarray) -> RuleArrays:
+        return replace(
+            self,
+            lhs=self.lhs[index],
+            rhs=self.rhs[index],
+            count=self.count[index],
+            lhs_count=self.lhs_count[index],
+        )
+
+
+def rule_arrays(mined: MinedItemsets, *, min_confidence: float, min_len: int) -> RuleArrays:
+    """Every rule of the mined itemsets with at least ``min_len`` items and confidence at
+    least ``min_confidence`` (arules' tolerance), unsorted."""
+    found, labels, n = mined.itemsets, mined.labels, mined.n_transactions
+    width = max([0] + [s - 1 for s in found.rows if s >= min_len])
+    parts = []
+    for size in sorted(found.rows):
+        if size < min_len:
+            continue
+        lhs, rhs, count, lhs_count = _rules_of_size(
+            found.rows[size],
+            found.counts[size],
+            found.rows.get(size - 1),
+            found.counts.get(size - 1),
+            n,
+            labels.size,
+            float(min_confidence),
+        )
+        padded = np.full((rhs.size, width), -1, dtype=np.int64)
+        padded[:, : size - 1] = lhs
+        parts.append((padded, rhs, count, lhs_count))
+    if parts:
+        lhs = np.concatenate([p[0] for p in parts])
+        rhs, count, lhs_count = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 3))
+    else:
+        lhs, rhs = np.empty((0, 0), np.int64), np.empty(0, np.int64)
+        count = lhs_count = np.empty(0, np.int64)
+    return RuleArrays(
+        lhs=lhs,
+        rhs=rhs,
+        count=count,
+        lhs_count=lhs_count,
+        item_counts=mined.item_counts,
+        labels=labels,
+        n_transactions=n,
+        min_count=mined.min_count,
+    )
+
+
+def sorted_rule_order(rules: RuleArrays) -> np.ndarray:
+    """Lift, confidence, support descending; then shorter antecedents, items in label order."""
+    return _sort_rules(
+        {
+            "rhs": rules.rhs,
+            "size": rules.size,
+            "count": rules.count,
+            "confidence": rules.confidence,
+            "lift": rules.lift,
+        },
+        rules.lhs,
+    )
+
+
+def rules_frame(rules: RuleArrays) -> pd.DataFrame:
+    """The rules (in their order) as the frame :func:`association_rules` returns."""
+    n, labels = rules.n_transactions, rules.labels
+    rhs_count = rules.item_counts[rules.rhs]
+    support, confidence = rules.count / n, rules.confidence
+    rhs_support = rhs_count / n
+    slack = 1 - confidence
+    conviction = np.divide(
+        1 - rhs_support, slack, out=np.full(slack.shape, np.inf), where=slack > 0
+    )
+    frame = pd.DataFrame(
+        {
+            "antecedent": antecedent_tuples(labels, rules.lhs),
+            "consequent": pd.Series(labels[rules.rhs], dtype=object),  # items keep their type
+            "support": support,
+            "confidence": confidence,
+            "lift": confidence / rhs_support,
+            "leverage": support - (rules.lhs_count / n) * rhs_support,
+            "conviction": conviction,
+            "count": rules.count,
+            "antecedent_count": rules.lhs_count,
+            "consequent_count": rhs_count,
+        },
+        columns=list(RULE_COLUMNS),
+    )
+    frame.attrs.update(n_transactions=n, min_count=rules.min_count)
+    return frame
+
+
+def antecedent_tuples(labels: np.ndarray, lhs: np.ndarray) -> list[tuple]:
+    """Padded antecedent rows (``-1`` = no item) as tuples of labels."""
+    sizes = (lhs >= 0).sum(axis=1)
+    out: list[tuple] = [()] * lhs.shape[0]
+    for size in np.unique(sizes).tolist():
+        at = np.flatnonzero(sizes == size)
+        for i, t in zip(at.tolist(), itemset_tuples(labels, lhs[at, :size]), strict=True):
+            out[i] = t
+    return out
+
+
 def association_rules(
     baskets, *, min_support: float, min_confidence: float, min_len: int = 1, max_len: int = 10
 ) -> pd.DataFrame:
@@ -122,71 +272,8 @@ def association_rules(
     2         ()       milk        0.75  1.000000
     """
     min_support = check_support(min_support)
-    if (
-        isinstance(min_confidence, bool)
-        or not isinstance(min_confidence, numbers.Real)
-        or not 0 <= min_confidence <= 1
-    ):
-        raise ConfigError(
-            f"min_confidence must be a share in [0, 1]; got {min_confidence!r} "
-            "(e.g. 0.5 keeps rules right at least half of the time)"
-        )
+    min_confidence = check_confidence(min_confidence)
     check_lengths(min_len, max_len)
     mined = count_itemsets(baskets, min_support=min_support, max_len=max_len)
-    found, item_counts, labels = mined.itemsets, mined.item_counts, mined.labels
-    n = mined.n_transactions
-    width = max([0] + [s - 1 for s in found.rows if s >= min_len])
-    parts = []
-    for size in sorted(found.rows):
-        if size < min_len:
-            continue
-        lhs, rhs, count, lhs_count = _rules_of_size(
-            found.rows[size],
-            found.counts[size],
-            found.rows.get(size - 1),
-            found.counts.get(size - 1),
-            n,
-            labels.size,
-            float(min_confidence),
-        )
-        padded = np.full((rhs.size, width), -1, dtype=np.int64)
-        padded[:, : size - 1] = lhs
-        parts.append((padded, rhs, count, lhs_count, itemset_tuples(labels, lhs)))
-    if parts:
-        lhs = np.concatenate([p[0] for p in parts])
-        rhs, count, lhs_count = (np.concatenate([p[i] for p in parts]) for i in (1, 2, 3))
-    else:
-        lhs, rhs = np.empty((0, 0), np.int64), np.empty(0, np.int64)
-        count = lhs_count = np.empty(0, np.int64)
-    rhs_count = item_counts[rhs]
-    support, confidence = count / n, count / lhs_count
-    rhs_support = rhs_count / n
-    slack = 1 - confidence
-    conviction = np.divide(
-        1 - rhs_support, slack, out=np.full(slack.shape, np.inf), where=slack > 0
-    )
-    lift = confidence / rhs_support
-    size = (lhs >= 0).sum(axis=1) + 1
-    order = _sort_rules(
-        {"rhs": rhs, "size": size, "count": count, "confidence": confidence, "lift": lift}, lhs
-    )
-    lhs, size = lhs[order], size[order]
-    unsorted = [t for p in parts for t in p[4]]
-    antecedents = [unsorted[i] for i in order.tolist()]
-    frame = pd.DataFrame(
-        {
-            "antecedent": antecedents,
-            "consequent": pd.Series(labels[rhs[order]], dtype=object),  # items keep their type
-            "support": support[order],
-            "confidence": confidence[order],
-            "lift": lift[order],
-            "leverage": support[order] - (lhs_count[order] / n) * rhs_support[order],
-            "conviction": conviction[order],
-            "count": count[order],
-            "antecedent_count": lhs_count[order],
-            "consequent_count": rhs_count[order],
-        },
-        columns=list(RULE_COLUMNS),
-    )
-    frame.attrs.update(n_transactions=n, min_count=mined.min_count)
-    return frame
+    rules = rule_arrays(mined, min_confidence=min_confidence, min_len=min_len)
+    return rules_frame(rules.take(sorted_rule_order(rules)))

@@ -146,20 +146,21 @@ class ChurnInputs:
 
     @classmethod
     def from_backend(cls, con) -> ChurnInputs:
-        """From an Ibis backend holding the canonical tables (missing optional ones: None)."""
+        """From a warehouse (:class:`~memberlens.engine.protocol.WarehouseProtocol`) or an
+        Ibis backend holding the canonical tables (missing optional ones: None)."""
+        from memberlens.engine.protocol import present_tables
         from memberlens.exceptions import MissingTableError
 
-        present = set(con.list_tables())
-        if "orders" not in present:
+        found = present_tables(con, ("orders", "events", "interactions", "order_items", "products"))
+        if "orders" not in found:
             raise MissingTableError(
                 "table 'orders' is not in the warehouse; churn needs it: "
                 "load it with `memberlens ingest orders FILE`"
             )
-        optional = {
-            name: con.table(name) if name in present else None
-            for name in ("events", "interactions", "order_items", "products")
-        }
-        return cls(orders=con.table("orders"), **optional)
+        return cls(
+            orders=found["orders"],
+            **{n: found.get(n) for n in ("events", "interactions", "order_items", "products")},
+        )
 
     def sample(self, one_in: int) -> ChurnInputs:
         """These tables restricted to about one member in ``one_in``: those whose member_id

@@ -28,6 +28,7 @@ from memberlens.churn.training import (
     scores,
     train_inputs,
 )
+from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.exceptions import ConfigError
 from memberlens.features.purchases import as_day, as_table, purchases
 
@@ -49,8 +50,8 @@ def risk_deciles(probability, member_id) -> np.ndarray:
 def _inputs(source, tables: dict) -> ChurnInputs:
     if isinstance(source, ChurnInputs):
         return source
-    if hasattr(source, "list_tables"):  # an Ibis backend holding the canonical tables
-        return ChurnInputs.from_backend(source)
+    if isinstance(source, WarehouseProtocol) or hasattr(source, "list_tables"):
+        return ChurnInputs.from_backend(source)  # a warehouse, or a backend holding its tables
     return ChurnInputs(orders=source, **tables)
 
 

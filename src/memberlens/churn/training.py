@@ -178,7 +178,7 @@ def train_project(
     the last purchase day) and save the model (see :func:`train_inputs`)."""
     warehouse = _open(project)
     try:
-        inputs = ChurnInputs.from_backend(warehouse.con)
+        inputs = ChurnInputs.from_backend(warehouse)
         end = (
             as_day(cutoff, name="cutoff")
             if cutoff is not None
@@ -251,7 +251,7 @@ def score_batches(
     try:
         yield from scores(
             model,
-            ChurnInputs.from_backend(warehouse.con),
+            ChurnInputs.from_backend(warehouse),
             as_of=end,
             horizon_days=int(meta["horizon_days"]),
             column=probability_column(target),

@@ -27,8 +27,14 @@ def init(
     as_of: str | None = typer.Option(
         None, "--as-of", help="Analysis date YYYY-MM-DD (default: the last day in the data)."
     ),
-    currency: str = typer.Option("CNY", help="Currency code used in reports."),
-    locale: str = typer.Option("zh-CN", help="zh-CN or en."),
+    currency: str | None = typer.Option(
+        None,
+        help="Currency code used in reports (default: from the countries of the first load, "
+        "else CNY).",
+    ),
+    locale: str | None = typer.Option(
+        None, help="zh-CN or en (default: from the countries of the first load, else zh-CN)."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing memberlens.toml."),
 ) -> None:
     """Create a project: memberlens.toml, the warehouse location and a private key for PII."""
@@ -59,7 +65,7 @@ def ingest(
         ...,
         help="Canonical table: members, orders, order_items, "
         "products, events, interactions, campaigns, campaign_members, "
-        "identities.",
+        "coupons, redemptions, identities.",
     ),
     source: str = typer.Argument(
         ...,
@@ -90,6 +96,12 @@ def ingest(
         None, "--sheet", help="Excel sheet name (default: the first)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the load report as JSON."),
+    reload: bool = typer.Option(
+        False,
+        "--reload",
+        help="Replace what this file's earlier load stored and quarantined (e.g. after fixing "
+        "the mapping), in one transaction.",
+    ),
 ) -> None:
     """Load one source file into a canonical table: map, check, quarantine, store atomically."""
     from memberlens.ingest import load, preview
@@ -102,9 +114,18 @@ def ingest(
             project=_project_or_none(project),
             sql_table=sql_table,
             query=query,
+            allow_missing=write_mapping is not None,
         )
         if write_mapping:
-            write_mapping.write_text(pv.mapping.to_toml(), encoding="utf-8")
+            write_mapping.write_text(pv.mapping.to_toml(pv.missing), encoding="utf-8")
+        if pv.missing:
+            from memberlens.exceptions import MappingError
+
+            raise MappingError(
+                f"{pv.source}: no column for required field(s) {', '.join(pv.missing)} of "
+                f"{table!r}; the mapping is written to {write_mapping}: write your column's "
+                f"name for each (remove the leading #), then pass --mapping {write_mapping}"
+            )
         if as_json:
             emit_json(
                 {
@@ -135,6 +156,7 @@ def ingest(
             query=query,
             sheet=sheet,
             progress=step,
+            reload=reload,
         )
     if write_mapping:
         from memberlens.ingest import Mapping
@@ -145,7 +167,9 @@ def ingest(
         return
     if report.already_loaded:
         console.print(
-            f"{report.source} was loaded before (load {report.load_id}); nothing stored again"
+            f"{report.source} was loaded before (load {report.load_id}); nothing stored again. "
+            "To replace that load (after fixing the mapping), add --reload",
+            markup=False,
         )
         return
     say(
@@ -158,12 +182,20 @@ def ingest(
         f"{report.duplicates_dropped:,}",
         report.load_id,
     )
+    if report.replaces:
+        console.print(f"  replaced load(s) {', '.join(report.replaces)}", markup=False)
     for rule, n in report.by_rule.items():
         console.print(f"  {rule:<18} {n:>10,}")
     for other, n in report.derived.items():
         console.print(f"  derived {other}: {n:,} rows")
     if report.anonymous_rows:
         console.print(f"  anonymous lines (no member id, kept as sales): {report.anonymous_rows:,}")
+    if report.duplicates_dropped and report.duplicates_amount:
+        console.print(f"  amount on the dropped duplicate lines: {report.duplicates_amount:,.2f}")
+    for fname, n in report.rounded.items():
+        console.print(f"  {fname}: {n:,} values had more than 2 decimals and were rounded")
+    for note in report.notes:
+        console.print(f"  note: {note}", markup=False)
     if report.rows_quarantined:
         hint("see them with", command("quarantine", table, project=project))
 
@@ -233,6 +265,8 @@ def status(
         if t.quarantined_by_rule:
             rules = ", ".join(f"{k} {v:,}" for k, v in sorted(t.quarantined_by_rule.items()))
             console.print(f"  {t.table} quarantined by rule: {rules}")
+    for warning in st.warnings:
+        console.print(f"warning: {warning}", style="yellow", markup=False)
     log = Table(
         "finished",
         "table",

@@ -11,8 +11,9 @@ from memberlens.cli._output import emit_json, progress_steps
 
 forecast_app = typer.Typer(
     help="Weekly sales forecast (销售预测): revenue or paid orders for the next weeks, overall "
-    "or per category, with yearly seasonality and the shopping festivals (春节, 38, 618, "
-    "国庆, 双11, 双12). Run without a command to forecast; `backtest` says how good it is.",
+    "or per category, with yearly seasonality and the festivals of the project's locale (zh: "
+    "春节, 38, 618, 国庆, 双11, 双12; others: none unless listed), kept only if the back-test "
+    "supports them. Run without a command to forecast; `backtest` says how good it is.",
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -56,14 +57,30 @@ def _weekly(project: Path | None, level: str, as_of: str | None):
 
     proj = Project.load(project)
     with open_warehouse(proj, read_only=True) as warehouse:
-        return weekly_sales(warehouse.con, level=level, as_of=as_of or proj.as_of)
+        return weekly_sales(warehouse, level=level, as_of=as_of or proj.as_of)
 
 
-def _festivals_of(weeks) -> list[str]:
+def _calendar(project: Path | None, festivals: str | None) -> tuple[str, ...]:
+    """The festival names to try: --festivals, else [forecast] festivals, else by locale."""
+    from memberlens.forecast import festivals_for_locale
+    from memberlens.project import Project
+
+    proj = Project.load(project)
+    names = dict(proj.settings.get("forecast", {})).get("festivals")
+    if festivals is not None:
+        names = [] if festivals.strip() in ("", "none") else festivals.split(",")
+        names = [n.strip() for n in names]
+    return festivals_for_locale(proj.locale, names)
+
+
+def _festivals_of(weeks, names) -> list[str]:
     from memberlens.forecast import FESTIVALS, festival_regressors
 
-    exposure = festival_regressors(weeks).to_numpy() > 0
-    labels = [f.label_zh for f in FESTIVALS]
+    if not names:
+        return ["" for _ in weeks]
+    exposure = festival_regressors(weeks, names).to_numpy() > 0
+    label_of = {f.name: f.label_zh for f in FESTIVALS}
+    labels = [label_of[name] for name in names]
     return [" ".join(label for label, hit in zip(labels, row) if hit) for row in exposure]
 
 
@@ -95,21 +112,40 @@ def forecast(
     as_json: bool = typer.Option(
         False,
         "--json",
-        help="Print the forecast, the festival effects (total level) and the notes as JSON.",
+        help='Print the forecast, the festival calendar used ("festivals": name, dates, '
+        "estimated effect, kept or dropped), the festival effects (total level) and the notes "
+        "as JSON.",
+    ),
+    festivals: str | None = typer.Option(
+        None,
+        "--festivals",
+        help="Festival names to try, comma-separated (e.g. double11,day_618), or 'none'. "
+        "Default: [forecast] festivals of memberlens.toml, else the Chinese calendar for a "
+        "zh locale and none otherwise. A calendar is kept only if the back-test supports it.",
     ),
 ) -> None:
     """Forecast weekly sales: yhat with a 90% interval for each of the next weeks."""
     if ctx.invoked_subcommand is not None:
         return
-    from memberlens.forecast import forecast_level
+    from memberlens.forecast import SalesForecaster, choose_calendar, festival_table, forecast_level
 
     level = _choice("level", level, ("total", "category"))
     metric = _choice("metric", metric, ("revenue", "orders"))
+    candidates = _calendar(project, festivals)
     with progress_steps("forecast", quiet=state.quiet or as_json) as step:
         step("weekly sales")
         weekly = _weekly(project, level, as_of)
+        total = weekly if level == "total" else _weekly(project, "total", as_of)
+        step("festival calendar (back-test with and without)")
+        base = SalesForecaster(metric=metric)
+        calendar = choose_calendar(total, candidates, forecaster=base)
         step("fitting")
-        result = forecast_level(weekly, metric=metric, horizon=horizon)
+        result = forecast_level(
+            weekly,
+            metric=metric,
+            horizon=horizon,
+            forecaster=base.set_params(festivals=calendar.kept),
+        )
     frame = result.forecast
     if export is not None:
         _export(frame, export)
@@ -117,10 +153,14 @@ def forecast(
         payload = result.to_dict()
         payload["as_of"] = weekly.attrs["as_of"]
         payload["level"] = level
-        if None in result.models:
-            payload["festival_effects"] = (
-                result.models[None].festival_effects().to_dict(orient="records")
-            )
+        effects = result.models[None].festival_effects() if None in result.models else None
+        if effects is not None:
+            payload["festival_effects"] = effects.to_dict(orient="records")
+        weeks = list(total["week"]) + list(frame["week"])
+        payload["festivals"] = festival_table(
+            calendar.candidates, weeks, kept=calendar.kept, effects=effects
+        )
+        payload["notes"] = [calendar.note, *payload["notes"]]
         emit_json(payload)
         return
     import pandas as pd
@@ -129,9 +169,8 @@ def forecast(
     from memberlens.cli._output import console
 
     unit = "CNY" if metric == "revenue" else "orders"
-    festivals = dict(
-        zip(frame["week"].drop_duplicates(), _festivals_of(frame["week"].drop_duplicates()))
-    )
+    weeks_shown = frame["week"].drop_duplicates()
+    festivals_shown = dict(zip(weeks_shown, _festivals_of(weeks_shown, calendar.kept)))
     grid = Table(
         "category",
         "week",
@@ -148,11 +187,11 @@ def forecast(
             f"{row.yhat:,.0f}",
             f"{row.yhat_lower:,.0f}",
             f"{row.yhat_upper:,.0f}",
-            festivals.get(row.week, ""),
+            festivals_shown.get(row.week, ""),
         )
     console.print(grid)
     if not state.quiet:
-        for note in result.notes:
+        for note in [calendar.note, *result.notes]:
             console.print(f"note: {note}")
         if export is not None:
             console.print(f"wrote {len(frame):,} rows to {export}")

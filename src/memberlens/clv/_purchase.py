@@ -7,7 +7,7 @@ value per member for segment fits) and arrays: ``_alive``, ``_expected``, ``_new
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ def check_horizon(horizon, who: str) -> float:
 class PurchaseModel(ClvModel):
     """Base class of the purchase-count models."""
 
-    _columns = ("frequency", "recency", "T")
+    _columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
     _age_column = "T"
 
     # -- formulas, per model ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["simulate_beta_geo", "simulate_pareto_nbd"]
+__all__ = ["simulate_beta_geo", "simulate_beta_geo_cnbd", "simulate_pareto_nbd"]
 
 
 def _frame(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, resolution: float | None):
@@ -81,3 +81,44 @@ def simulate_pareto_nbd(
     window = np.minimum(rng.exponential(1.0 / mu), T)
     n = rng.poisson(lam * window)
     return _frame(n, _last_purchase(n, n, window, rng), T, resolution)
+
+
+def simulate_beta_geo_cnbd(
+    n_members: int,
+    *,
+    k: int,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    T: float | np.ndarray,
+    rng: np.random.Generator,
+    max_purchases: int = 2000,
+) -> pd.DataFrame:
+    """MBG/CNBD-k members (Platzer & Reutterer 2016): inter-purchase times Erlang-k with rate
+    lambda ~ Gamma(r, alpha); right after each purchase (the first one included) the member
+    drops out with probability p ~ Beta(a, b). Adds ``litt``, the sum of the log inter-purchase
+    times. Simulated purchase by purchase, all members at once (``max_purchases`` steps at most).
+    """
+    T = np.broadcast_to(np.asarray(T, dtype=float), (n_members,)).copy()
+    lam = rng.gamma(r, 1.0 / alpha, n_members)
+    p = rng.beta(a, b, n_members)
+    x = np.zeros(n_members, dtype=np.int64)
+    t_x = np.zeros(n_members)
+    litt = np.zeros(n_members)
+    active = rng.random(n_members) >= p  # drop-out right after the first purchase
+    for _ in range(max_purchases):
+        if not active.any():
+            break
+        gap = rng.gamma(k, 1.0 / lam[active])
+        when = t_x[active] + gap
+        bought = when <= T[active]
+        idx = np.flatnonzero(active)[bought]
+        x[idx] += 1
+        t_x[idx] = when[bought]
+        litt[idx] += np.log(gap[bought])
+        active[np.flatnonzero(active)[~bought]] = False
+        active[idx] = rng.random(idx.size) >= p[idx]
+    frame = _frame(x, t_x, T, None)
+    frame["litt"] = litt
+    return frame

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pyarrow as pa
+    from ibis.backends import BaseBackend
+
+    from memberlens.project import Project
 
 __all__ = ["connect", "register_arrow", "spark_session", "unregister"]
 
 
-def connect(project_or_url=None, *, read_only: bool = False):
+def connect(
+    project_or_url: str | os.PathLike[str] | Project | None = None, *, read_only: bool = False
+) -> BaseBackend:
     """The warehouse of a project (folder or :class:`~memberlens.project.Project`) or a DuckDB
     file, as an Ibis backend whose tables are named after the canonical tables.
 
@@ -34,7 +44,9 @@ def connect(project_or_url=None, *, read_only: bool = False):
     return open_warehouse(project, read_only=read_only).con
 
 
-def spark_session(*, app_name: str = "memberlens", master: str | None = None, memory: str = "2g"):
+def spark_session(
+    *, app_name: str = "memberlens", master: str | None = None, memory: str = "2g"
+) -> Any:
     """A local Spark session tuned for a small machine (UI off, few shuffle partitions).
 
     ``SPARK_LOCAL_IP`` defaults to 127.0.0.1 and the session time zone to UTC, so naive local
@@ -52,11 +64,12 @@ def spark_session(*, app_name: str = "memberlens", master: str | None = None, me
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.log.level", "ERROR")
+        .config("spark.ui.showConsoleProgress", "false")
     )
     return builder.getOrCreate()
 
 
-def register_arrow(backend, name: str, table):
+def register_arrow(backend: Any, name: str, table: pa.Table) -> ir.Table:
     """Put an Arrow table into ``backend`` as table ``name`` (a temporary one) and return it.
 
     Arrow goes straight to the engine (Spark 4 accepts Arrow tables), never through pandas,
@@ -70,7 +83,7 @@ def register_arrow(backend, name: str, table):
     return backend.table(name)
 
 
-def unregister(backend, name: str) -> None:
+def unregister(backend: Any, name: str) -> None:
     """Drop a table put in by :func:`register_arrow`."""
     if backend.name == "pyspark":
         backend._session.catalog.dropTempView(name)

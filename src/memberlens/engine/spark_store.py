@@ -1,80 +1,65 @@
-"""The warehouse on Spark: Parquet folders with a commit record per load, the same interface.
+"""The warehouse on Spark: Parquet folders with a commit record per load, the same protocol.
 
 Layout under the project's ``warehouse/`` folder::
 
     <table>/load=<load id>/part-*.parquet      canonical rows stored by one load (or mart refresh)
     _quarantine_<table>/load=<load id>/...     rejected rows of that load
     _commits/<load id>.json                    the load's record; written last, atomically
+    _scratch/<name>/                           scratch tables of one process (dropped after use)
 
 A reader sees only folders whose load has a commit record, so a load that fails or is interrupted
 half way leaves nothing visible (its folders are removed, or ignored and swept later). Marts are
 replaced by a new ``load=`` folder plus a commit record that retires the older ones.
+
+Every committed table is a temporary view of the Spark session under its canonical name, so
+``wh.table("orders")`` and ``wh.con.table("orders")`` are the same table, as on DuckDB. The views
+are refreshed when a transaction commits. (One warehouse per Spark session: a second project
+opened in the same process replaces the views of the first.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from memberlens.engine.layout import LOADS, RUNS, TableLayout, layouts
+from memberlens.engine.protocol import EngineName
 from memberlens.exceptions import MissingTableError
-from memberlens.schema import IBIS_TYPES, TABLES, TableSpec
+from memberlens.schema import TABLES, TableSpec
 
 _COMMITS = "_commits"
-_LOAD_COLUMNS = {
-    "load_id": "string",
-    "table_name": "string",
-    "source": "string",
-    "fingerprint": "string",
-    "format": "string",
-    "encoding": "string",
-    "started_at": "timestamp",
-    "finished_at": "timestamp",
-    "rows_read": "int64",
-    "rows_stored": "int64",
-    "rows_quarantined": "int64",
-    "duplicates_dropped": "int64",
-    "anonymous_rows": "int64",
-    "by_rule": "string",
-    "mapping": "string",
-    "derived": "string",
-}
+_SCRATCH = "_scratch"
 
 
 def canonical_schema(spec: TableSpec) -> ibis.Schema:
-    cols: dict[str, str] = {}
-    for f in spec.fields:
-        cols[f.name] = IBIS_TYPES[f.type]
-        if f.pii:
-            cols[f"{f.name}_masked"] = "string"
-    cols["_load_id"] = "string"
-    return ibis.schema(cols)
+    """The Ibis schema of canonical table ``spec`` (see :mod:`memberlens.engine.layout`)."""
+    from memberlens.engine.layout import canonical_layout
+
+    return canonical_layout(spec).ibis_schema()
 
 
 def quarantine_schema(spec: TableSpec) -> ibis.Schema:
-    cols = {f.name: "string" for f in spec.fields}
-    cols |= {
-        "_line": "int64",
-        "_rule": "string",
-        "_field": "string",
-        "_reason": "string",
-        "_load_id": "string",
-    }
-    return ibis.schema(cols)
+    """The Ibis schema of the quarantine table of ``spec``."""
+    from memberlens.engine.layout import quarantine_layout
+
+    return quarantine_layout(spec).ibis_schema()
 
 
 class SparkWarehouse:
-    """Same methods as :class:`~memberlens.engine.warehouse.Warehouse`, on Spark and Parquet."""
+    """:class:`~memberlens.engine.protocol.WarehouseProtocol` on Spark and Parquet."""
 
-    def __init__(self, path: str | Path, *, session=None, read_only: bool = False):
+    def __init__(self, path: str | Path, *, session: Any = None, read_only: bool = False):
         from memberlens.engine import spark_session
 
         self.path = Path(path)
@@ -88,30 +73,44 @@ class SparkWarehouse:
         self.session = session or spark_session()
         self.con = ibis.pyspark.connect(self.session)
         self._pending: list[Path] | None = None
-        self._schemas: dict[str, ibis.Schema] = {}
-        for spec in TABLES.values():
-            self._schemas[spec.name] = canonical_schema(spec)
-            self._schemas[f"_quarantine_{spec.name}"] = quarantine_schema(spec)
-        self._schemas["_loads"] = ibis.schema(_LOAD_COLUMNS)
+        self._writes: dict[str, list[str]] = {}
+        self._retires: dict[str, list[str]] = {}
+        self._record: dict[str, Any] | None = None
+        self._scratch: set[str] = set()
+        # tables that exist (empty) before their first load, as DuckDB's ensure() makes them
+        declared = layouts()
+        self._layouts: dict[str, TableLayout] = {
+            name: declared[name]
+            for name in declared
+            if name in TABLES or name.startswith("_quarantine_") or name in (LOADS.name, RUNS.name)
+        }
+        self._expose_all()
+
+    @property
+    def engine(self) -> EngineName:
+        return "pyspark"
 
     def __enter__(self) -> SparkWarehouse:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """The Spark session stays up for the next call (it is costly to start)."""
+        """Drop this warehouse's scratch tables; the Spark session stays up for the next call
+        (it is costly to start)."""
+        for name in list(self._scratch):
+            self.drop_temp(name)
 
     # -- commits ---------------------------------------------------------------------------------
-    def _records(self) -> list[dict]:
+    def _records(self) -> list[dict[str, Any]]:
         out = []
         for p in sorted((self.path / _COMMITS).glob("*.json")):
             out.append(json.loads(p.read_text(encoding="utf-8")))
         return out
 
-    def _live_folders(self, name: str) -> list[Path]:
-        records = self._records()
+    def _live_folders(self, name: str, records: list[dict[str, Any]] | None = None) -> list[Path]:
+        records = self._records() if records is None else records
         retired = {r for rec in records for r in rec.get("retires", {}).get(name, [])}
         live = []
         for rec in records:
@@ -127,17 +126,22 @@ class SparkWarehouse:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         self._pending = []
-        self._writes: dict[str, list[str]] = {}
-        self._retires: dict[str, list[str]] = {}
-        self._record: dict | None = None
+        self._writes = {}
+        self._retires = {}
+        self._record = None
         try:
             yield
         except BaseException:
             for folder in self._pending:
                 shutil.rmtree(folder, ignore_errors=True)
+            self._pending = None
+            self._expose_all()  # views touched inside the transaction point back at the old rows
             raise
         else:
             self._commit()
+            written = list(self._writes)
+            self._pending = None
+            self._expose_all(written)
         finally:
             self._pending = None
 
@@ -152,49 +156,81 @@ class SparkWarehouse:
         tmp.write_text(json.dumps(record, default=str, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, self.path / _COMMITS / f"{load_id}.json")
 
+    # -- canonical names -------------------------------------------------------------------------
+    def _expose_all(self, names: list[str] | None = None) -> None:
+        """(Re-)register the committed tables as views under their own names."""
+        records = self._records()
+        if names is None:
+            names = sorted({n for rec in records for n in rec.get("writes", [])})
+        for name in names:
+            self._expose(name, records)
+        self._expose_loads(records)
+
+    def _expose(self, name: str, records: list[dict[str, Any]] | None = None) -> bool:
+        folders = self._live_folders(name, records)
+        if not folders:
+            with contextlib.suppress(Exception):
+                self.session.catalog.dropTempView(name)
+            return False
+        self.session.read.parquet(*[str(f) for f in folders]).createOrReplaceTempView(name)
+        return True
+
+    def _expose_loads(self, records: list[dict[str, Any]]) -> None:
+        rows = [_parse_times(r["load"]) for r in records if "load" in r]
+        schema = LOADS.arrow_schema()
+        data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
+        self.register_arrow(LOADS.name, data)
+
     # -- tables ----------------------------------------------------------------------------------
     def has(self, name: str) -> bool:
-        if name == "_loads":
-            return True
-        return bool(self._live_folders(name)) or name in self._schemas
+        return name in self._layouts or bool(self._live_folders(name))
 
     def table(self, name: str) -> ir.Table:
-        if name == "_loads":
-            rows = [_parse_times(r["load"]) for r in self._records() if "load" in r]
-            schema = self._schemas["_loads"]
-            data = (
-                pa.Table.from_pylist(rows, schema=schema.to_pyarrow())
-                if rows
-                else schema.to_pyarrow().empty_table()
-            )
-            return _register(self.con, "_loads", data)
-        folders = self._live_folders(name)
-        if not folders:
-            if name in self._schemas:
-                return _register(self.con, name, self._schemas[name].to_pyarrow().empty_table())
-            raise MissingTableError(f"table {name!r} is not in the warehouse {self.path}")
-        view = f"wh_{name}"
-        df = self.session.read.parquet(*[str(f) for f in folders])
-        df.createOrReplaceTempView(view)
-        return self.con.table(view)
+        if name == LOADS.name:  # re-read: another process may have committed a load since
+            self._expose_loads(self._records())
+            return self.con.table(name)
+        if self._expose(name):
+            return self.con.table(name)
+        if name in self._layouts:  # declared but never written: empty, with its columns
+            return self.register_arrow(name, self._layouts[name].arrow_schema().empty_table())
+        raise MissingTableError(
+            f"table {name!r} is not in the warehouse {self.path}; load it with "
+            f"`memberlens ingest {name} FILE`"
+            if name in TABLES
+            else f"table {name!r} is not in the warehouse {self.path}; run `memberlens run`"
+        )
 
     def count(self, name: str) -> int:
+        if name == LOADS.name:
+            return int(self.table(name).count().execute())
         return int(self.table(name).count().execute()) if self._live_folders(name) else 0
 
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of one constant SQL statement, ``?`` parameters bound by Spark SQL."""
+        return [row.asDict() for row in self.session.sql(sql, args=list(params)).collect()]
+
     def ensure(self, spec: TableSpec) -> None:
-        """Nothing to create: an empty table is its schema until the first load."""
+        """Nothing to create: an empty table is its declared layout until the first load."""
 
     def canonical_tables(self) -> list[str]:
-        return [t for t in TABLES if self._live_folders(t)]
+        records = self._records()
+        return [t for t in TABLES if self._live_folders(t, records)]
 
-    def append(self, name: str, expr: ir.Table, load_id: str) -> None:
+    def _write(self, name: str, df: Any, load_id: str) -> None:
+        if self._pending is None:
+            raise RuntimeError(f"writing {name!r} outside a transaction: use wh.transaction()")
         folder = self.path / name / f"load={load_id}"
         self._pending.append(folder)
-        df = self.session.sql(self.con.compile(expr))
         df.write.mode("overwrite").parquet(str(folder))
         self._writes.setdefault(name, []).append(load_id)
 
-    def record_load(self, record: dict) -> None:
+    def append(self, name: str, expr: ir.Table, load_id: str) -> None:
+        self._write(name, self._dataframe(expr), load_id)
+
+    def append_rows(self, name: str, rows: pa.Table, load_id: str) -> None:
+        self._write(name, self.session.createDataFrame(rows), load_id)
+
+    def record_load(self, record: dict[str, Any]) -> None:
         self._record = {"load_id": record["load_id"], "load": record}
 
     def replace(self, name: str, expr: ir.Table, load_id: str | None = None) -> None:
@@ -203,26 +239,45 @@ class SparkWarehouse:
         self.append(name, expr, load_id)
         self._retires[name] = old
 
+    def index(self, name: str, column: str) -> None:
+        """Nothing to do: Spark has no point-look-up index (Parquet keeps min/max statistics)."""
+
+    # -- scratch ---------------------------------------------------------------------------------
+    def _dataframe(self, expr: ir.Table) -> Any:
+        self.con._run_pre_execute_hooks(expr)  # registers in-memory tables the query reads
+        return self.session.sql(self.con.compile(expr))
+
+    def register_arrow(self, name: str, rows: pa.Table) -> ir.Table:
+        # Arrow straight to Spark, never through pandas (whose missing values turn null text
+        # into the string "NaN")
+        self.session.createDataFrame(rows).createOrReplaceTempView(name)
+        return self.con.table(name)
+
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
-        df = self.session.sql(self.con.compile(expr)).localCheckpoint()
+        df = self._dataframe(expr).localCheckpoint()
         df.createOrReplaceTempView(name)
         return self.con.table(name)
 
+    def append_scratch(self, name: str, rows: pa.Table) -> ir.Table:
+        folder = self.path / _SCRATCH / name
+        if name not in self._scratch:
+            shutil.rmtree(folder, ignore_errors=True)
+            self._scratch.add(name)
+        self.session.createDataFrame(rows).write.mode("append").parquet(str(folder))
+        self.session.read.parquet(str(folder)).createOrReplaceTempView(name)
+        return self.con.table(name)
+
     def drop_temp(self, name: str) -> None:
-        self.session.catalog.dropTempView(name)
+        with contextlib.suppress(Exception):
+            self.session.catalog.dropTempView(name)
+        if name in self._scratch:
+            self._scratch.discard(name)
+            shutil.rmtree(self.path / _SCRATCH / name, ignore_errors=True)
 
 
-def _parse_times(record: dict) -> dict:
-    import datetime as dt
-
+def _parse_times(record: dict[str, Any]) -> dict[str, Any]:
     out = dict(record)
     for key in ("started_at", "finished_at"):
         if isinstance(out.get(key), str):
             out[key] = dt.datetime.fromisoformat(out[key])
     return out
-
-
-def _register(con, name: str, data: pa.Table) -> ir.Table:
-    from memberlens.engine import register_arrow
-
-    return register_arrow(con, name, data)

@@ -14,45 +14,38 @@ The table layout is driven by :mod:`memberlens.schema`:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
+from memberlens.engine.layout import (
+    LOADS,
+    RUNS,
+    TableLayout,
+    canonical_layout,
+    quarantine_layout,
+)
+from memberlens.engine.protocol import EngineName, WarehouseProtocol
 from memberlens.exceptions import ConfigError, MissingTableError
-from memberlens.schema import SQL_TYPES, TABLES, TableSpec
+from memberlens.schema import TABLES, TableSpec
 
-LOADS_DDL = """CREATE TABLE IF NOT EXISTS _loads (
-    load_id VARCHAR PRIMARY KEY, table_name VARCHAR, source VARCHAR, fingerprint VARCHAR,
-    format VARCHAR, encoding VARCHAR, started_at TIMESTAMP, finished_at TIMESTAMP,
-    rows_read BIGINT, rows_stored BIGINT, rows_quarantined BIGINT, duplicates_dropped BIGINT,
-    anonymous_rows BIGINT, by_rule VARCHAR, mapping VARCHAR, derived VARCHAR)"""
-RUNS_DDL = """CREATE TABLE IF NOT EXISTS _runs (
-    run_id VARCHAR, step VARCHAR, as_of DATE, config_hash VARCHAR, started_at TIMESTAMP,
-    finished_at TIMESTAMP, rows_in BIGINT, rows_out BIGINT, status VARCHAR, message VARCHAR)"""
+if TYPE_CHECKING:
+    from memberlens.project import Project
+
+LOADS_DDL = LOADS.ddl()
+RUNS_DDL = RUNS.ddl()
 
 
 def canonical_ddl(spec: TableSpec) -> str:
-    cols = []
-    for f in spec.fields:
-        cols.append(f'"{f.name}" {SQL_TYPES[f.type]}')
-        if f.pii:
-            cols.append(f'"{f.name}_masked" VARCHAR')
-    cols.append('"_load_id" VARCHAR')
-    return f'CREATE TABLE IF NOT EXISTS "{spec.name}" ({", ".join(cols)})'
+    return canonical_layout(spec).ddl()
 
 
 def quarantine_ddl(spec: TableSpec) -> str:
-    cols = [f'"{f.name}" VARCHAR' for f in spec.fields]
-    cols += [
-        '"_line" BIGINT',
-        '"_rule" VARCHAR',
-        '"_field" VARCHAR',
-        '"_reason" VARCHAR',
-        '"_load_id" VARCHAR',
-    ]
-    return f'CREATE TABLE IF NOT EXISTS "_quarantine_{spec.name}" ({", ".join(cols)})'
+    return quarantine_layout(spec).ddl()
 
 
 class Warehouse:
@@ -84,13 +77,14 @@ class Warehouse:
         self.read_only = read_only
         if not read_only:
             self.con.raw_sql(LOADS_DDL)
+            self._add_missing_columns(LOADS)
             self.con.raw_sql(RUNS_DDL)
 
     # -- context management -------------------------------------------------------------------
     def __enter__(self) -> Warehouse:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -129,6 +123,15 @@ class Warehouse:
     def ensure(self, spec: TableSpec) -> None:
         self.con.raw_sql(canonical_ddl(spec))
         self.con.raw_sql(quarantine_ddl(spec))
+        for declared in (canonical_layout(spec), quarantine_layout(spec)):
+            self._add_missing_columns(declared)
+
+    def _add_missing_columns(self, declared: TableLayout) -> None:
+        """Columns declared since the table was created (older warehouses get them here)."""
+        have = set(self.con.table(declared.name).columns)
+        for column in declared.columns:
+            if column.name not in have:
+                self.con.raw_sql(declared.add_column_ddl(column))
 
     def canonical_tables(self) -> list[str]:
         present = set(self.con.list_tables())
@@ -142,12 +145,10 @@ class Warehouse:
         """Add rows to a table (inside :meth:`transaction`)."""
         self.con.insert(name, expr)
 
-    def record_load(self, record: dict) -> None:
+    def record_load(self, record: dict[str, Any]) -> None:
         """The load's line in ``_loads`` (inside the load's transaction)."""
-        import pyarrow as pa
-
         self.con.insert(
-            "_loads", ibis.memtable(pa.Table.from_pylist([record], schema=_loads_schema()))
+            "_loads", ibis.memtable(pa.Table.from_pylist([record], schema=LOADS.arrow_schema()))
         )
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
@@ -163,7 +164,50 @@ class Warehouse:
         return self.con.table(name)
 
     def drop_temp(self, name: str) -> None:
+        """Drop temporary, registered or scratch table ``name`` if it exists."""
+        self.con.con.unregister(name)  # a view over Arrow rows (nothing when there is none)
         self.con.drop_table(name, force=True)
+
+    # -- the rest of the warehouse protocol (memberlens.engine.protocol) -----------------------
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of one constant SQL statement with ``?`` parameters bound by DuckDB."""
+        rows: list[dict[str, Any]] = (
+            self.con.con.execute(sql, list(params)).to_arrow_table().to_pylist()
+        )
+        return rows
+
+    @property
+    def engine(self) -> EngineName:
+        return "duckdb"
+
+    def append_rows(self, name: str, rows: pa.Table, load_id: str) -> None:
+        """Add rows computed in Python to table ``name`` (inside :meth:`transaction`)."""
+        self.con.insert(name, ibis.memtable(rows))
+
+    def index(self, name: str, column: str) -> None:
+        """An ART index on ``column`` for point look-ups (the dashboard's member 360)."""
+        self.con.raw_sql(
+            f'CREATE INDEX IF NOT EXISTS "{_ident(f"{name}_{column}")}" '
+            f'ON "{_ident(name)}" ("{_ident(column)}")'
+        )
+
+    def register_arrow(self, name: str, rows: pa.Table) -> ir.Table:
+        """Arrow rows as view ``name`` (zero-copy) until :meth:`drop_temp`."""
+        self.con.con.register(name, rows)
+        return self.con.table(name)
+
+    def append_scratch(self, name: str, rows: pa.Table) -> ir.Table:
+        """Add Arrow rows to scratch table ``name`` in the file (created by the first call)."""
+        batch = f"__batch_{name}"
+        part = self.register_arrow(batch, rows)
+        try:
+            if self.has(name):
+                self.con.insert(name, part)
+            else:
+                self.con.create_table(name, part)
+        finally:
+            self.con.con.unregister(batch)
+        return self.con.table(name)
 
 
 def _ident(name: str) -> str:
@@ -176,34 +220,9 @@ def _setting(value: str) -> str:
     return value.replace("'", "''")
 
 
-def _loads_schema():
-    import pyarrow as pa
-
-    ts = pa.timestamp("us")
-    return pa.schema(
-        [
-            ("load_id", pa.string()),
-            ("table_name", pa.string()),
-            ("source", pa.string()),
-            ("fingerprint", pa.string()),
-            ("format", pa.string()),
-            ("encoding", pa.string()),
-            ("started_at", ts),
-            ("finished_at", ts),
-            ("rows_read", pa.int64()),
-            ("rows_stored", pa.int64()),
-            ("rows_quarantined", pa.int64()),
-            ("duplicates_dropped", pa.int64()),
-            ("anonymous_rows", pa.int64()),
-            ("by_rule", pa.string()),
-            ("mapping", pa.string()),
-            ("derived", pa.string()),
-        ]
-    )
-
-
-def open_warehouse(project, *, read_only: bool = False):
-    """The warehouse of a :class:`~memberlens.project.Project`: DuckDB, or Parquet on Spark."""
+def open_warehouse(project: Project, *, read_only: bool = False) -> WarehouseProtocol:
+    """The warehouse of a :class:`~memberlens.project.Project`: DuckDB, or Parquet on Spark
+    (both :class:`~memberlens.engine.protocol.WarehouseProtocol`)."""
     if project.engine == "pyspark":
         from memberlens.engine.spark_store import SparkWarehouse
 

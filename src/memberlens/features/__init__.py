@@ -12,12 +12,14 @@ from memberlens.features.rfm import (
     calibration_holdout_summary,
     rfm_summary,
 )
+from memberlens.features.timing import interpurchase_log_times
 
 __all__ = [
     "RFM_SUMMARY_COLUMNS",
     "TIME_UNIT_DAYS",
     "TimeUnit",
     "calibration_holdout_summary",
+    "interpurchase_log_times",
     "purchases",
     "purchases_and_refunds",
     "refunds",

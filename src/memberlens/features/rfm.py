@@ -9,7 +9,14 @@ Customers the Easy Way", sec. 4) and the ``lifetimes`` / ``pymc-marketing`` glos
 * ``recency`` = last purchase day - first purchase day, ``T`` = as-of day - first purchase day,
   both exact elapsed days divided by the time unit (floats: 216 days = 30.857143 weeks);
 * ``monetary_value`` = mean value of the repeat purchase days (the first day excluded), 0 when
-  ``frequency`` is 0, as ``lifetimes.utils.summary_data_from_transaction_data`` does.
+  ``frequency`` is 0, as ``lifetimes.utils.summary_data_from_transaction_data`` does, net of
+  refunds: each purchase day keeps the share of its value the member kept overall
+  (``total_spend / gross_spend``, clipped to [0, 1]); without refunds it is the lifetimes value.
+
+Value is **net paid value** (docs/glossary.md): ``total_spend`` = paid minus refunded money,
+``gross_spend`` and ``refunded_amount`` are kept beside it, and ``refunder`` flags members whose
+refunds brought net value to zero or below (value models leave out every member whose net value
+is zero or below).
 
 What counts as a purchase or a refund is stated in :mod:`memberlens.features.purchases`.
 Both functions return lazy Ibis tables (call ``.to_pandas()``); a pandas input is wrapped in
@@ -48,11 +55,13 @@ RFM_SUMMARY_COLUMNS: tuple[str, ...] = (
     "T",
     "monetary_value",
     "total_spend",
+    "gross_spend",
     "order_count",
     "aov",
     "days_since_last",
     "refunded_amount",
     "refund_share",
+    "refunder",
     "favourite_category",
     "favourite_channel",
 )
@@ -212,9 +221,11 @@ def rfm_summary(
 
     ``recency`` and ``T`` are in ``time_unit`` ("D" days, "W" 7 days, "M" 30.4375 days);
     ``days_since_last`` is always in days. Money columns are float64 computed from exact
-    DECIMAL(18, 2) sums: ``total_spend`` (gross paid), ``aov`` (total_spend / order_count),
-    ``refunded_amount`` (money of refund rows up to ``as_of``) and ``refund_share``
-    (refunded_amount / total_spend; 0 without refunds, null when total_spend is 0).
+    DECIMAL(18, 2) sums: ``gross_spend`` (paid orders), ``refunded_amount`` (money of refund rows
+    up to ``as_of``), ``total_spend`` (net paid value: gross_spend - refunded_amount, may be
+    <= 0), ``aov`` (total_spend / order_count), ``refund_share`` (refunded_amount /
+    gross_spend; 0 without refunds, null when gross_spend is 0) and ``refunder`` (True when
+    refunds brought total_spend to 0 or below: the member kept nothing).
     ``favourite_category`` needs both ``order_items`` and ``products`` (null otherwise);
     ``favourite_channel`` needs an ``orders.channel`` column (null otherwise).
 
@@ -249,15 +260,28 @@ def rfm_summary(
     extra = _order_level(purchases_and_refunds(table, end=as_of_day), by_channel=by_channel)
     summary = summary.left_join(extra, "member_id").drop("member_id_right")
     refunded_amount = summary.refunded_dec.cast("float64").fill_null(0.0)
+    gross = summary.total_spend
+    # net from the exact DECIMAL sums, so that a fully refunded member is exactly 0 on every engine
+    net = (summary.spend - summary.refunded_dec.fill_null(0)).cast("float64")
+    kept = ibis.greatest(ibis.least(net / gross, 1.0), 0.0)
     summary = summary.mutate(
         first_purchase_at=summary.first_at,
         last_purchase_at=summary.last_at,
+        gross_spend=gross,
+        total_spend=net,
+        aov=net / summary.order_count.cast("float64"),
+        monetary_value=ibis.ifelse(
+            refunded_amount == 0.0,
+            summary.monetary_value,
+            ibis.ifelse(gross > 0.0, summary.monetary_value * kept, 0.0),
+        ),
         refunded_amount=refunded_amount,
         refund_share=ibis.cases(
             (refunded_amount == 0.0, 0.0),
-            (summary.total_spend > 0.0, refunded_amount / summary.total_spend),
+            (gross > 0.0, refunded_amount / gross),
             else_=ibis.null("float64"),
         ),
+        refunder=(net <= 0.0) & (refunded_amount > 0.0),
     )
     if not by_channel:
         summary = summary.mutate(favourite_channel=ibis.null("string"))

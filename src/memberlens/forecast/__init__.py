@@ -13,6 +13,12 @@ from memberlens.forecast.backtest import (
     seasonal_naive_forecast,
     smape,
 )
+from memberlens.forecast.calendar import (
+    CalendarChoice,
+    choose_calendar,
+    festival_table,
+    festivals_for_locale,
+)
 from memberlens.forecast.design import design_matrix, fourier_terms
 from memberlens.forecast.festivals import (
     DEFAULT_FESTIVALS,
@@ -41,15 +47,19 @@ __all__ = [
     "SERIES_COLUMNS",
     "SPRING_FESTIVAL",
     "BacktestResult",
+    "CalendarChoice",
     "Festival",
     "ForecastMart",
     "SalesForecast",
     "SalesForecaster",
     "backtest_forecast",
     "backtest_level",
+    "choose_calendar",
     "design_matrix",
     "festival_dates",
     "festival_regressors",
+    "festival_table",
+    "festivals_for_locale",
     "forecast_level",
     "forecast_mart",
     "fourier_terms",

@@ -54,18 +54,16 @@ def _tables(con_or_tables) -> dict[str, ir.Table | pd.DataFrame]:
     """orders / order_items / products from an Ibis backend, a warehouse or a mapping."""
     if isinstance(con_or_tables, Mapping):
         return {k: v for k, v in con_or_tables.items() if v is not None}
-    con = con_or_tables
-    if not isinstance(con, BaseBackend):
-        con = getattr(con, "con", None)  # a memberlens Warehouse holds its backend as .con
-    if not isinstance(con, BaseBackend):
+    from memberlens.engine.protocol import WarehouseProtocol, present_tables
+
+    if not isinstance(con_or_tables, (WarehouseProtocol, BaseBackend)):
         raise DataError(
             f"con_or_tables: expected an Ibis backend, a warehouse or a mapping of "
             f"table name to table, got {type(con_or_tables).__name__}"
         )
-    present = set(con.list_tables())
-    return {
-        name: con.table(name) for name in ("orders", "order_items", "products") if name in present
-    }
+    found: dict[str, ir.Table | pd.DataFrame] = {}
+    found.update(present_tables(con_or_tables, ("orders", "order_items", "products")))
+    return found
 
 
 def _with_week(orders: ir.Table) -> ir.Table:

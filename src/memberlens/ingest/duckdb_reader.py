@@ -27,7 +27,7 @@ from memberlens.exceptions import SourceError
 from memberlens.ingest.mapping import Mapping
 from memberlens.ingest.personal import normalised
 from memberlens.ingest.rules import RAW, normalise_dates, normalise_numbers, stage, typed_value
-from memberlens.ingest.sources import GENERATED_ORDER_ID, LINE, Source, id_prefix
+from memberlens.ingest.sources import GENERATED_ORDER_ID, LINE, Source, id_prefix, physical_line
 from memberlens.privacy import mask_values, pseudonymise
 from memberlens.project import Project
 from memberlens.schema import TableSpec
@@ -68,7 +68,7 @@ def stage_file(
             f'AS "{LINE}"{generated}, * FROM "{STAGE}"'
         )
         staged = wh.con.table(LINES)
-    return _fix_spellings(wh, staged, spec, inp, chosen)
+    return _fix_spellings(wh, staged, spec, inp, chosen, proj.timezone)
 
 
 def drop_stage(wh: Warehouse) -> None:
@@ -180,7 +180,12 @@ def _drop_udfs(wh: Warehouse, spec: TableSpec) -> None:
 
 
 def _fix_spellings(
-    wh: Warehouse, staged: ir.Table, spec: TableSpec, inp: ir.Table, chosen: Mapping
+    wh: Warehouse,
+    staged: ir.Table,
+    spec: TableSpec,
+    inp: ir.Table,
+    chosen: Mapping,
+    timezone: str | None = None,
 ) -> ir.Table:
     """Dates and numbers the engine could not read as they are (``2024年1月5日``, ``20240105``,
     ``1/5/2024``, ``￥1,234.50``) are rewritten by the same Arrow code that ``prepare`` applies to
@@ -206,7 +211,10 @@ def _fix_spellings(
         if not bad.num_rows:
             continue
         text = bad.column("v").combine_chunks()
-        norm = normalise_dates(text) if f.type in ("timestamp", "date") else normalise_numbers(text)
+        if f.type in ("timestamp", "date"):
+            norm = normalise_dates(text, timezone if f.type == "timestamp" else None)
+        else:
+            norm = normalise_numbers(text)
         changed = pc.fill_null(pc.not_equal(norm, text), False)
         if not pc.any(changed).as_py():
             continue
@@ -397,7 +405,10 @@ def csv_error(src: Source, exc: Exception) -> SourceError:
 
     text = str(exc)
     line = re.search(r"CSV Error on Line: (\d+)", text)
-    where = f", line {line.group(1)}" if line else ""
+    # DuckDB counts records; a quoted value with line breaks spans several lines of the file
+    where = (
+        f", line {physical_line(src.files[0], src.encoding, int(line.group(1)))}" if line else ""
+    )
     detail = next(
         (
             ln.strip()
@@ -405,7 +416,7 @@ def csv_error(src: Source, exc: Exception) -> SourceError:
             if ln.strip() and not ln.startswith(("Original Line", "Possible", "*", " "))
         ),
         text.splitlines()[0],
-    )
+    )[:160]
     return SourceError(
         f"{src.label}{where}: cannot parse as {src.encoding} CSV ({detail}); check "
         "the delimiter, quote fields that contain it, and make every line have as "

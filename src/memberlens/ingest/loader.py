@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import tempfile
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,15 +19,17 @@ import pyarrow.compute as pc
 
 from memberlens.engine import register_arrow, unregister
 from memberlens.engine.warehouse import Warehouse, open_warehouse
-from memberlens.exceptions import SourceError
-from memberlens.ingest import duckdb_reader, lines
+from memberlens.exceptions import ConfigError, SourceError
+from memberlens.ingest import duckdb_reader, lines, regional, settings
 from memberlens.ingest.duckdb_reader import MARKS, STAGE
 from memberlens.ingest.mapping import Mapping, check_required, propose_mapping, read_mapping
 from memberlens.ingest.personal import protect
 from memberlens.ingest.rules import (
+    QUARANTINE_CHARS,
     RAW,
     Context,
     check,
+    cut,
     duplicate_marks,
     failures,
     field_of,
@@ -42,8 +45,10 @@ from memberlens.ingest.sources import (
     Source,
     file_fingerprint,
     id_prefix,
+    is_packed,
     read_source,
     scan_source,
+    unpack,
 )
 from memberlens.project import Project
 from memberlens.schema import TableSpec, table_spec
@@ -70,6 +75,14 @@ class LoadReport:
     anonymous_rows: int = 0
     #: True when the same file was loaded before and nothing was stored.
     already_loaded: bool = False
+    #: stored values whose text had more decimals than the field keeps (0.001 -> 0.00), by field.
+    rounded: dict[str, int] = field(default_factory=dict)
+    #: the amount the dropped duplicate lines carried (tables with an amount).
+    duplicates_amount: float | None = None
+    #: the earlier loads of this file whose rows this load replaced (``--reload``).
+    replaces: tuple[str, ...] = ()
+    #: plain-language notes on what the load means for later steps.
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,16 +97,44 @@ class Preview:
     encoding: str | None
     mapping: Mapping
     rows: pa.Table
+    #: required fields without a column in the source (``allow_missing=True`` only).
+    missing: tuple[str, ...] = ()
 
 
 def _resolve(project: Project | str | Path | None) -> Project:
     return project if isinstance(project, Project) else Project.load(project)
 
 
+#: required fields a source may leave out: generated (order ids), or left empty with a note.
+OPTIONAL = {"order_items": ("member_id",), "orders": ("order_id", "amount")}
+#: what a load says when a source leaves such a field out.
+NO_AMOUNT = (
+    "the orders have no amount column: they are stored without amounts, so the value models "
+    "(spend, CLV value, monetary scores) are off; everything that needs only counts and dates "
+    "works"
+)
+
+
 def _source_and_mapping(
-    table: str, source, mapping, *, sql_table=None, query=None, sheet=None, scan: bool = False
+    table: str,
+    source,
+    mapping,
+    *,
+    sql_table=None,
+    query=None,
+    sheet=None,
+    scan: bool = False,
+    require: bool = True,
+    unpack_dir: Path | None = None,
 ):
     spec = table_spec(table)
+    if is_packed(source):
+        with tempfile.TemporaryDirectory(dir=unpack_dir) as tmp:
+            inner = unpack(Path(source), Path(tmp))
+            spec, src, chosen = _source_and_mapping(
+                table, inner, mapping, scan=False, require=require
+            )
+            return spec, replace(src, label=str(source), files=()), chosen
     if isinstance(source, Source):
         src = source
     elif scan:
@@ -107,8 +148,10 @@ def _source_and_mapping(
         chosen = read_mapping(mapping, spec, columns)
     else:
         chosen = propose_mapping(columns, spec)
-    optional = {"order_items": ("member_id",), "orders": ("order_id",)}.get(table, ())
-    check_required(chosen, spec, label=src.label, columns=columns, optional=optional)
+    if require:
+        check_required(
+            chosen, spec, label=src.label, columns=columns, optional=OPTIONAL.get(table, ())
+        )
     if table == "orders" and "order_id" not in chosen.columns:
         src, chosen = _with_generated_order_ids(src, chosen)
     return spec, src, chosen
@@ -136,16 +179,24 @@ def preview(
     rows: int = 10,
     sql_table: str | None = None,
     query: str | None = None,
+    allow_missing: bool = False,
 ) -> Preview:
-    """The proposed mapping and the first ``rows`` rows as they would be stored."""
+    """The proposed mapping and the first ``rows`` rows as they would be stored.
+
+    With ``allow_missing=True`` a source without a column for a required field is previewed
+    too (``missing`` names the fields), so that the mapping can be written out and filled in.
+    """
     spec, src, chosen = _source_and_mapping(
-        table, source, mapping, sql_table=sql_table, query=query
+        table, source, mapping, sql_table=sql_table, query=query, require=not allow_missing
     )
+    optional = OPTIONAL.get(table, ())
+    missing = tuple(f for f in spec.required if f not in chosen.columns and f not in optional)
     proj = _resolve(project) if project is not None else None
-    head = prepare(src.table.slice(0, rows), chosen, spec)
+    head = prepare(src.table.slice(0, rows), chosen, spec, proj.timezone if proj else None)
     head = protect(head, spec, proj)
     con = ibis.duckdb.connect()
-    checked = check(con.create_table("preview", head), spec, Context(load_time=dt.datetime.now()))
+    ctx = Context(load_time=dt.datetime.now(), limits=settings.limits(proj))
+    checked = check(con.create_table("preview", head), spec, ctx)
     shown = (
         checked.select(
             LINE,
@@ -156,7 +207,7 @@ def preview(
         .order_by(LINE)
         .to_pyarrow()
     )
-    return Preview(table, src.label, src.encoding, chosen, shown)
+    return Preview(table, src.label, src.encoding, chosen, shown, missing)
 
 
 def load(
@@ -169,6 +220,7 @@ def load(
     query: str | None = None,
     sheet: str | int | None = None,
     progress: Progress | None = None,
+    reload: bool = False,
 ) -> LoadReport:
     """Load ``source`` (a path or a SQLAlchemy URL) into canonical table ``table``.
 
@@ -176,9 +228,20 @@ def load(
     the same file again stores nothing; rows whose key is stored already are dropped and counted.
     On DuckDB, CSV/TSV and Parquet files are read by DuckDB itself, straight into the load's
     stage; other sources (and every source on Spark) are read into Arrow first.
+
+    With ``reload=True`` the rows this file's earlier loads stored and quarantined (same file
+    name, or same bytes, into the same table) are removed in the same transaction that stores
+    the new load, whose ``_loads`` record names the loads it replaces (after a mapping fix).
     """
     step = progress or (lambda _msg: None)
     proj = _resolve(project)
+    limits = settings.limits(proj)  # settings are checked before anything is read
+    options = settings.table_options(proj, table)
+    if reload and proj.engine != "duckdb":
+        raise ConfigError(
+            f"{proj.file}: --reload works on the DuckDB warehouse only for now; on Spark, load "
+            "the corrected file under a new name"
+        )
     step("reading")
     spec, src, chosen = _source_and_mapping(
         table,
@@ -188,17 +251,19 @@ def load(
         query=query,
         sheet=sheet,
         scan=proj.engine == "duckdb",
+        unpack_dir=_scratch(proj),
     )
     with open_warehouse(proj) as wh, ThreadPoolExecutor(1) as pool:
         wh.ensure(spec)
         hashing = None
         if not src.fingerprint:  # a file DuckDB reads: hash it while DuckDB reads it, unless
             # this table had a load from a file of that name (then a re-load is likely: hash first)
-            if _loaded_from(wh, table, src.label):
+            if reload or _loaded_from(wh, table, src.label):
                 src = replace(src, fingerprint=file_fingerprint(list(src.files)))
             else:
                 hashing = pool.submit(file_fingerprint, list(src.files))
-        if hashing is None and (done := _already_loaded(wh, table, src, chosen)):
+        earlier = _earlier_loads(wh, table, src) if reload else ()
+        if not reload and hashing is None and (done := _already_loaded(wh, table, src, chosen)):
             return done
         step("checking")
         load_id = dt.datetime.now().strftime("%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:8]
@@ -212,11 +277,65 @@ def load(
                 if done := _already_loaded(wh, table, src, chosen):
                     return done
             with wh.transaction():
-                report = _store(wh, spec, src, chosen, staged, load_id, started, step)
+                if earlier:
+                    step("removing the earlier load")
+                    _forget(wh, spec, earlier)
+                report = _store(
+                    wh,
+                    spec,
+                    src,
+                    chosen,
+                    staged,
+                    load_id,
+                    started,
+                    step,
+                    (limits, options),
+                    replaces=earlier,
+                )
         finally:
             duckdb_reader.drop_stage(wh)
             shutil.rmtree(tmp_dir, ignore_errors=True)
+        if "country" in chosen.columns and regional.wants_defaults(proj):
+            note = regional.apply_defaults(proj, regional.regional_defaults(_countries(wh, report)))
+            report = replace(report, notes=(*report.notes, note))
         return report
+
+
+def _countries(wh: Warehouse, report: LoadReport) -> dict[str | None, int]:
+    """Rows per country stored by a load."""
+    t = wh.table(report.table)
+    t = t.filter(t._load_id == report.load_id)
+    rows = t.group_by("country").agg(n=ibis._.count()).to_pyarrow().to_pylist()
+    return {r["country"]: int(r["n"]) for r in rows}
+
+
+def _earlier_loads(wh: Warehouse, table: str, src: Source) -> tuple[str, ...]:
+    """The loads into ``table`` of the same file: same name, or same bytes."""
+    loads = wh.table("_loads")
+    same = (loads.table_name == table) & (
+        (loads.source == src.label) | (loads.fingerprint == src.fingerprint)
+    )
+    ids = loads.filter(same).select("load_id").to_pyarrow().column("load_id").to_pylist()
+    return tuple(sorted(ids))
+
+
+def _forget(wh: Warehouse, spec: TableSpec, load_ids: tuple[str, ...]) -> None:
+    """Remove what ``load_ids`` stored (also orders derived from lines), quarantined and logged
+    (DuckDB; inside the load's transaction)."""
+    ids = ", ".join(duckdb_reader.sql_literal(i) for i in load_ids)
+    tables = [spec.name, f"_quarantine_{spec.name}"]
+    if spec.name == "order_items" and wh.has("orders"):
+        tables.append("orders")
+    for name in tables:
+        wh.con.raw_sql(f"DELETE FROM {duckdb_reader.sql_name(name)} WHERE _load_id IN ({ids})")
+    wh.con.raw_sql(f"DELETE FROM _loads WHERE load_id IN ({ids})")
+
+
+def _scratch(proj: Project) -> Path:
+    """The project's scratch folder (``.memberlens/tmp``), created."""
+    path = proj.state_dir / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _loaded_from(wh: Warehouse, table: str, label: str) -> bool:
@@ -260,10 +379,17 @@ def _store(
     load_id: str,
     started: dt.datetime,
     step: Progress,
+    setup: tuple[settings.Limits, settings.TableOptions],
+    *,
+    replaces: tuple[str, ...] = (),
 ) -> LoadReport:
-    members = wh.table("members") if spec.name != "members" and wh.count("members") else None
     stored = wh.table(spec.name) if spec.key and wh.count(spec.name) else None
-    ctx = Context(load_time=started, members=members, stored=stored)
+    ctx = Context(
+        load_time=started,
+        stored=stored,
+        limits=setup[0],
+        drop_duplicate_lines=setup[1].drop_duplicate_lines,
+    )
 
     found = failures(staged, spec, ctx)
     # "breaks a rule" as one OR (evaluated lazily, row by row) rather than the rule column's
@@ -278,6 +404,7 @@ def _store(
     else:
         dup_counts = []
     unique = staged.anti_join(marks, staged[LINE] == marks["__dup_line"]) if dup_counts else staged
+    dup_amount = _dropped_amount(staged, spec, marks if dup_counts else None)
 
     step("storing")
     keep = unique.filter(~broken)
@@ -295,24 +422,31 @@ def _store(
                 if masked in keep.columns
                 else ibis.null("string").name(masked)
             )
-    wh.append(spec.name, keep.select(*cols, _load_id=ibis.literal(load_id)), load_id)
+    wh.append(
+        spec.name, _in_order(keep.select(*cols, _load_id=ibis.literal(load_id)), target), load_id
+    )
 
     bad = unique.filter(broken)
     qcols = [
-        (bad[RAW + n] if RAW + n in bad.columns else ibis.null("string")).cast("string").name(n)
+        (
+            cut(bad[RAW + n].cast("string"), QUARANTINE_CHARS)
+            if RAW + n in bad.columns
+            else ibis.null("string")
+        ).name(n)
         for n in spec.names
     ]
     bad_found = failures(bad, spec, ctx)
+    rejected = bad.select(
+        *qcols,
+        bad[LINE].name("_line"),
+        _rule=rule_of(bad_found),
+        _field=field_of(bad_found),
+        _reason=reason(bad, bad_found),
+        _load_id=ibis.literal(load_id),
+    )
     wh.append(
         f"_quarantine_{spec.name}",
-        bad.select(
-            *qcols,
-            bad[LINE].name("_line"),
-            _rule=rule_of(bad_found),
-            _field=field_of(bad_found),
-            _reason=reason(bad, bad_found),
-            _load_id=ibis.literal(load_id),
-        ),
+        _in_order(rejected, wh.table(f"_quarantine_{spec.name}").schema()),
         load_id,
     )
 
@@ -352,6 +486,10 @@ def _store(
         dict(chosen.columns),
         derived,
         anonymous,
+        rounded=_rounded(keep, spec),
+        duplicates_amount=dup_amount,
+        replaces=replaces,
+        notes=(NO_AMOUNT,) if spec.name == "orders" and "amount" not in chosen.columns else (),
     )
     if rows_stored != int(
         wh.table(spec.name).filter(ibis._._load_id == load_id).count().execute()
@@ -359,6 +497,47 @@ def _store(
         raise RuntimeError(f"counts do not reconcile for load {load_id}: {report}")  # invariant
     _insert_load_record(wh, report, src, started)
     return report
+
+
+def _in_order(rows: ir.Table, target) -> ir.Table:
+    """``rows`` with the columns in the order of the stored table (inserts are by position; a
+    table created before a field was added to the contract has that field last)."""
+    return rows.select(*target.names)
+
+
+#: text of a number with a non-zero digit past the second decimal (0.001, 12.345): rounding it to
+#: DECIMAL(18, 2) changes the value.
+_MORE_DECIMALS = r"\.\d{2}0*[1-9]"
+
+
+def _rounded(keep: ir.Table, spec: TableSpec) -> dict[str, int]:
+    """Stored values, by field, whose source text had more decimals than the field keeps."""
+    names = [f.name for f in spec.fields if f.type == "decimal" and RAW + f.name in keep.columns]
+    if not names:
+        return {}
+
+    def changed(n: str) -> ir.BooleanValue:
+        raw = keep[RAW + n]
+        return raw.re_search(_MORE_DECIMALS) & ~raw.re_search("[eE]")
+
+    row = (
+        keep.aggregate(**{n: changed(n).fill_null(False).cast("int64").sum() for n in names})
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    return {n: int(v) for n, v in row.items() if v}
+
+
+def _dropped_amount(staged: ir.Table, spec: TableSpec, marks: ir.Table | None) -> float | None:
+    """The sum of the typed amounts of the lines dropped as duplicates (None without amounts)."""
+    if "amount" not in spec.names or RAW + "amount" not in staged.columns:
+        return None
+    if marks is None:
+        return 0.0
+    dropped = staged.semi_join(marks, staged[LINE] == marks["__dup_line"])
+    total = dropped.aggregate(t=typed_values(dropped, spec)["amount"].sum()).to_pyarrow()
+    value = total.column("t")[0].as_py()
+    return float(value) if value is not None else 0.0
 
 
 def _stage(
@@ -377,7 +556,7 @@ def _stage(
                 raise exc from None
             if chosen.columns.get("order_id") == GENERATED_ORDER_ID:
                 src, chosen = _with_generated_order_ids(src, chosen)
-    prepared = protect(prepare(src.table, chosen, spec), spec, proj)
+    prepared = protect(prepare(src.table, chosen, spec, proj.timezone), spec, proj)
     inp = register_arrow(wh.con, "__ingest_input", prepared)
     try:
         return wh.materialize(STAGE, stage(inp, spec, recode=chosen.values))
@@ -405,5 +584,14 @@ def _insert_load_record(wh, report: LoadReport, src: Source, started: dt.datetim
             "by_rule": json.dumps(report.by_rule),
             "mapping": json.dumps(report.mapping, ensure_ascii=False),
             "derived": json.dumps(report.derived),
+            "replaces": ",".join(report.replaces) or None,
+            "notes": json.dumps(
+                {
+                    "rounded": report.rounded,
+                    "duplicates_amount": report.duplicates_amount,
+                    "notes": list(report.notes),
+                },
+                ensure_ascii=False,
+            ),
         }
     )

@@ -28,13 +28,20 @@ class Mapping:
     #: extra spellings for coded fields: {"status": {"ok": "paid"}}.
     values: dict[str, dict[str, str]] = field(default_factory=dict)
 
-    def to_toml(self) -> str:
+    def to_toml(self, missing: tuple[str, ...] = ()) -> str:
+        """The mapping as a file to edit; ``missing`` required fields are left for the user to
+        fill in (as commented lines naming the field)."""
         lines = [
             f"# memberlens column mapping for table {self.table!r}.",
             '# canonical field = "column in your file"; delete a line to leave it out.',
             f'table = "{self.table}"',
             "",
             "[columns]",
+        ]
+        lines += [
+            f'# {k} = "..."   # required: no column found; write the name of your column '
+            "and remove the leading #"
+            for k in missing
         ]
         lines += [
             f'{k} = "{_esc(v)}"'

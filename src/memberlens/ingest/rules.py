@@ -27,13 +27,14 @@ from memberlens.schema import IBIS_TYPES, FieldSpec, TableSpec
 #: quarantine rules, in the order they are checked; a row gets the first one it breaks.
 RULES: dict[str, str] = {
     "missing_required": "a required field is empty",
+    "value_too_long": "longer than the limit for the field",
     "bad_number": "not a number",
     "bad_date": "not a date or time",
     "bad_value": "not one of the accepted values",
     "date_too_old": "dated before 1990 (birthdays: before 1900)",
     "date_in_future": "dated after the load",
     "negative_amount": "a negative amount on a row that is not a refund or return",
-    "unknown_member": "member_id is not in the members table",
+    "out_of_range": "outside the plausible range of amounts",
 }
 #: reasons for dropping a row without quarantining it.
 DUPLICATES: dict[str, str] = {
@@ -43,19 +44,25 @@ DUPLICATES: dict[str, str] = {
 }
 FIXES: dict[str, str] = {
     "missing_required": "fill the field in the source, or drop the row",
+    "value_too_long": "check the column mapping and the quoting of the source, or raise "
+    "max_id_length / max_text_length under [ingest] in memberlens.toml",
     "bad_number": "write plain numbers such as 1234.50",
     "bad_date": "write dates as YYYY-MM-DD [HH:MM[:SS]]",
     "bad_value": "use one of the accepted values or add the spelling under [values] in the mapping",
     "date_too_old": "check the date (or its format)",
     "date_in_future": "check the date, the time zone, or the load date",
     "negative_amount": "mark the row as a refund (status) or correct the sign",
-    "unknown_member": "load the members export that contains this member first",
+    "out_of_range": "check the value (and its unit); raise max_amount under [ingest] in "
+    "memberlens.toml if such amounts are real",
 }
 
 RAW = "_raw_"
 #: values of optional fields when the source leaves them empty (the data contract's defaults).
 DEFAULTS: dict[tuple[str, str], str] = {("orders", "status"): "paid"}
 MIN_TIMESTAMP = dt.datetime(1990, 1, 1)
+#: how much of a value a quarantine reason quotes, and a quarantined field keeps.
+REASON_CHARS = 60
+QUARANTINE_CHARS = 1000
 MIN_DATE = dt.date(1900, 1, 1)
 
 _YMD = r"^(\d{4})[./年-](\d{1,2})[./月-](\d{1,2})日?"
@@ -64,18 +71,50 @@ _XY_YEAR = r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})"
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Plausible values (``[ingest]`` in ``memberlens.toml``): larger ones are quarantined."""
+
+    #: the largest absolute amount, price or quantity (``out_of_range``).
+    max_amount: float = 10_000_000
+    #: the longest identifier (``*_id`` fields, ``refund_of``; ``value_too_long``).
+    max_id_length: int = 128
+    #: the longest other text (names, pages, comments; ``value_too_long``).
+    max_text_length: int = 10_000
+
+
+@dataclass(frozen=True)
 class Context:
     """What the checks need to know besides the rows."""
 
     load_time: dt.datetime
-    #: Ibis table of stored members (for ``unknown_member``), or None when no members are loaded.
-    members: ir.Table | None = None
     #: Ibis table of the stored rows of the same table (for ``already_stored``), or None.
     stored: ir.Table | None = None
+    limits: Limits = Limits()
+    #: drop lines equal in every field to an earlier line (tables with a key always drop a
+    #: repeated key; without a key, ``False`` keeps repeated lines such as two scans of an item).
+    drop_duplicate_lines: bool = True
 
 
-def prepare(raw: pa.Table, mapping: Mapping, spec: TableSpec) -> pa.Table:
-    """Canonical column names, text normalised; one ``_raw_<field>`` text column per field."""
+def is_identifier(f: FieldSpec) -> bool:
+    """An identifier field (bounded by ``max_id_length``)."""
+    return f.name.endswith("_id") or f.name == "refund_of"
+
+
+def cut(value: ir.StringValue, n: int) -> ir.StringValue:
+    """``value`` cut to ``n`` characters, with a mark saying how long it was."""
+    length = value.length()
+    return ibis.ifelse(
+        length > n,
+        value.substr(0, n) + ibis.literal("…(") + length.cast("string") + " characters)",
+        value,
+    )
+
+
+def prepare(
+    raw: pa.Table, mapping: Mapping, spec: TableSpec, timezone: str | None = None
+) -> pa.Table:
+    """Canonical column names, text normalised; one ``_raw_<field>`` text column per field.
+    Times written with a zone are converted to ``timezone`` (the project's)."""
     cols: dict[str, pa.Array] = {}
     n = raw.num_rows
     for f in spec.fields:
@@ -86,7 +125,7 @@ def prepare(raw: pa.Table, mapping: Mapping, spec: TableSpec) -> pa.Table:
         text = _as_text(col)
         cols[RAW + f.name] = text
         if f.type in ("timestamp", "date") and pa.types.is_string(col.type):
-            cols[f.name] = normalise_dates(text)
+            cols[f.name] = normalise_dates(text, timezone if f.type == "timestamp" else None)
         elif f.type in ("decimal", "float", "integer") and pa.types.is_string(col.type):
             cols[f.name] = normalise_numbers(text)
         elif f.values and f.name in mapping.values:
@@ -122,8 +161,20 @@ def normalise_numbers(text: pa.Array) -> pa.Array:
 _ISO = r"^\d{4}-\d{2}-\d{2}(?:$|[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$)"
 
 
-def normalise_dates(text: pa.Array) -> pa.Array:
-    """Rewrite common date spellings as ISO ``YYYY-MM-DD[ HH:MM:SS]`` for the engine's cast."""
+#: a time with a zone: ``Z``, ``+08:00``, ``+0800`` or ``-05`` after the clock time.
+ZONED = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
+_ZONE_PARTS = r"^(?P<base>.*?\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|(?P<sign>[+-])(?P<hh>\d{2}):?(?P<mm>\d{2})?)$"
+
+
+def normalise_dates(text: pa.Array, timezone: str | None = None) -> pa.Array:
+    """Rewrite common date spellings as ISO ``YYYY-MM-DD[ HH:MM:SS]`` for the engine's cast.
+
+    A time with a zone (``2024-01-05T02:00:00Z``, ``...+08:00``) is converted to ``timezone``
+    (the project's) and written without it; without a ``timezone`` it is left for the engine to
+    refuse (``bad_date``), never cut silently.
+    """
+    if timezone is not None:
+        text = to_local_time(text, timezone)
     if pc.all(pc.match_substring_regex(text, _ISO)).as_py():
         return text  # already ISO everywhere (nulls are skipped): nothing to rewrite
     out = pc.replace_substring_regex(text, _YMD, r"\1-\2-\3")
@@ -135,6 +186,46 @@ def normalise_dates(text: pa.Array) -> pa.Array:
         out = pc.replace_substring_regex(out, _XY_YEAR, target)
     out = pc.replace_substring_regex(out, r"(\d)T(\d)", r"\1 \2")
     return pc.replace_substring_regex(out, r"\s+", " ")
+
+
+def to_local_time(text: pa.Array, timezone: str) -> pa.Array:
+    """Times with a zone as wall-clock times in ``timezone`` (ISO text); others unchanged."""
+    zoned = pc.fill_null(pc.match_substring_regex(text, ZONED), False)
+    if not pc.any(zoned).as_py():
+        return text
+    parts = pc.extract_regex(text.filter(zoned), _ZONE_PARTS)
+    base = pc.replace_substring_regex(parts.field("base"), r"(\d)T(\d)", r"\1 \2")
+    base = pc.replace_substring_regex(base, r"^(\S+ \d{1,2}:\d{2})$", r"\1:00")
+    naive = pc.strptime(
+        pc.replace_substring_regex(base, r"\.\d+$", ""),
+        format="%Y-%m-%d %H:%M:%S",
+        unit="s",
+        error_is_null=True,
+    )
+    sign = pc.if_else(pc.equal(parts.field("sign"), "-"), -1, 1)
+    minutes = pc.add(
+        pc.multiply(
+            pc.cast(
+                pc.fill_null(
+                    pc.if_else(pc.equal(parts.field("hh"), ""), "0", parts.field("hh")), "0"
+                ),
+                pa.int64(),
+            ),
+            60,
+        ),
+        pc.cast(
+            pc.fill_null(pc.if_else(pc.equal(parts.field("mm"), ""), "0", parts.field("mm")), "0"),
+            pa.int64(),
+        ),
+    )
+    offset = pc.multiply(pc.multiply(pc.fill_null(sign, 1), minutes), 60)
+    utc = pc.subtract(pc.cast(naive, pa.int64()), offset)
+    local = pc.local_timestamp(
+        pc.cast(utc, pa.timestamp("s", tz="UTC")).cast(pa.timestamp("s", tz=timezone))
+    )
+    shown = pc.strftime(local, format="%Y-%m-%d %H:%M:%S")
+    shown = pc.if_else(pc.is_null(naive), text.filter(zoned), shown)  # unreadable: left as is
+    return pc.replace_with_mask(text, zoned, shown)
 
 
 def _day_first(values: pa.Array) -> bool:
@@ -204,6 +295,9 @@ def failures(staged: ir.Table, spec: TableSpec, ctx: Context) -> list[tuple[str,
         value = typed[f.name]
         if f.required:
             found.append(("missing_required", f.name, raw.isnull()))
+        if f.type == "string" and not f.pii:
+            longest = ctx.limits.max_id_length if is_identifier(f) else ctx.limits.max_text_length
+            found.append(("value_too_long", f.name, raw.length() > longest))
         if f.type in ("decimal", "float", "integer"):
             found.append(("bad_number", f.name, raw.notnull() & value.isnull()))
         elif f.type in ("timestamp", "date"):
@@ -219,11 +313,10 @@ def failures(staged: ir.Table, spec: TableSpec, ctx: Context) -> list[tuple[str,
                 limit = ctx.load_time.date() if f.type == "date" else ctx.load_time
                 found.append(("date_in_future", f.name, v > ibis.literal(limit)))
     found += _negative_rules(spec, typed, present)
-    if ctx.members is not None and "member_id" in present and spec.name != "members":
-        mid = typed["member_id"]
-        found.append(
-            ("unknown_member", "member_id", mid.notnull() & ~mid.isin(ctx.members.member_id))
-        )
+    for f in spec.fields:
+        if f.name in present and f.type == "decimal":
+            bound = ibis.literal(ctx.limits.max_amount).cast(IBIS_TYPES[f.type])
+            found.append(("out_of_range", f.name, typed[f.name].abs() > bound))
     return sorted(found, key=lambda x: list(RULES).index(x[0]))
 
 
@@ -262,7 +355,7 @@ def check(
         _field=field_of(found),
         _reason=reason(staged, found),
     )
-    dups = _duplicates(staged, spec, _present(staged))
+    dups = _duplicates(staged, spec, _present(staged), ctx.drop_duplicate_lines)
     if dups is None:
         return out.mutate(_dup=ibis.null("string"))
     joined = out.left_join(dups, out[LINE] == dups["__dup_line"])
@@ -273,7 +366,7 @@ def duplicate_marks(staged: ir.Table, spec: TableSpec, ctx: Context) -> ir.Table
     """(``__dup_line``, ``_dup``) for every line that is dropped as a duplicate: repeated in the
     file (:func:`_duplicates`) or, for a valid first line, stored already by an earlier load."""
     present = _present(staged)
-    dups = _duplicates(staged, spec, present)
+    dups = _duplicates(staged, spec, present, ctx.drop_duplicate_lines)
     if not spec.key or ctx.stored is None or not all(k in present for k in spec.key):
         return dups
     typed = typed_values(staged, spec)
@@ -300,7 +393,9 @@ def _is_text(f: FieldSpec) -> bool:
     return f.type == "string" and not f.values
 
 
-def _duplicates(table: ir.Table, spec: TableSpec, present: set[str]) -> ir.Table | None:
+def _duplicates(
+    table: ir.Table, spec: TableSpec, present: set[str], drop_lines: bool = True
+) -> ir.Table | None:
     """(``__dup_line``, ``_dup``) for every line but the first of its key.
 
     Lines are grouped by the key's source text (all fields for tables without a key): a later
@@ -311,8 +406,10 @@ def _duplicates(table: ir.Table, spec: TableSpec, present: set[str]) -> ir.Table
     aggregate finds the repeated keys first, so the exact, ordered window only runs over those
     lines (usually few), not over the whole file. A key of several fields is grouped by one
     64-bit hash of them (cheaper than grouping several texts); a collision only adds a candidate
-    that the window tells apart.
+    that the window tells apart. With ``drop_lines=False`` a table without a key keeps every line.
     """
+    if not spec.key and not drop_lines:
+        return None
     raw_names = [RAW + n for n in spec.names if n in present]
     key_names = [RAW + k for k in spec.key if k in present] if spec.key else raw_names
     if not key_names:
@@ -377,6 +474,10 @@ def typed_value(col: ir.Value, f: FieldSpec, user_values: dict[str, str]) -> ir.
         return mapped
     if f.type == "string":
         return col.cast("string")
+    if col.type().is_string() and f.type == "timestamp":
+        # a time with a zone is converted (normalise_dates), never cast with its zone cut off
+        zoned = col.re_search(ZONED).fill_null(False)
+        return ibis.ifelse(zoned, ibis.null(target), col.try_cast(target))
     if col.type().is_string():
         return col.try_cast(target)
     return col.cast(target)
@@ -412,11 +513,11 @@ def reason(table: ir.Table, found) -> ir.StringValue:
         return ibis.null("string")
     branches = []
     for name, fname, cond in found:
-        value = table[RAW + fname].fill_null("")
+        # personal fields show their masked form; every value is cut to a bounded length
+        shown = f"{fname}_masked" if f"{fname}_masked" in table.columns else RAW + fname
+        value = cut(table[shown].cast("string").fill_null(""), REASON_CHARS)
         text = (
-            ibis.literal(f"{fname}=")
-            + value.cast("string")
-            + ibis.literal(f": {RULES[name]}; fix: {FIXES[name]}")
+            ibis.literal(f"{fname}=") + value + ibis.literal(f": {RULES[name]}; fix: {FIXES[name]}")
         )
         branches.append((cond.fill_null(False), text))
     return ibis.cases(*branches, else_=ibis.null("string"))

@@ -143,6 +143,55 @@ def read_source(
     )
 
 
+#: compressed files loaded directly: unpacked first (a ``.zip`` must hold one file).
+PACKED = (".gz", ".zip")
+
+
+def is_packed(source: object) -> bool:
+    """Whether ``source`` is a ``.gz`` or ``.zip`` file path."""
+    return (
+        isinstance(source, (str, Path))
+        and "://" not in str(source)
+        and Path(source).suffix.lower() in PACKED
+    )
+
+
+def unpack(path: Path, into: Path) -> Path:
+    """The one file inside ``path`` (``.gz``, or ``.zip`` holding one file), written to ``into``."""
+    import gzip
+    import shutil
+    import zipfile
+
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file; check the path")
+    into.mkdir(parents=True, exist_ok=True)
+    try:
+        if path.suffix.lower() == ".gz":
+            out = into / path.with_suffix("").name
+            with gzip.open(path, "rb") as fin, open(out, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 22)
+            return out
+        with zipfile.ZipFile(path) as archive:
+            names = [
+                i.filename
+                for i in archive.infolist()
+                if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+            ]
+            if len(names) != 1:
+                raise SourceError(
+                    f"{path}: the archive holds {len(names)} files ({names[:5]}); load a .zip "
+                    "with one file, or unpack it and load each file into its table"
+                )
+            out = into / Path(names[0]).name
+            with archive.open(names[0]) as fin, open(out, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 22)
+            return out
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise SourceError(
+            f"{path}: cannot unpack ({exc}); check that the file is complete"
+        ) from None
+
+
 def id_prefix(src: Source) -> str:
     """The prefix of ids generated as ``<file name>:<line>`` for an export without order ids."""
     return Path(src.label).name + ":"
@@ -192,18 +241,65 @@ def _describe_csv(path: Path) -> tuple[str, str, list[str]]:
         sample = fh.read(_SAMPLE_BYTES)
     if not sample.strip():
         raise SourceError(f"{path}: the file is empty; export the data again with a header line")
+    if b"\n" not in sample and b"\r" not in sample and len(sample) == _SAMPLE_BYTES:
+        raise SourceError(
+            f"{path}, line 1: the header line is longer than {_SAMPLE_BYTES >> 20} MiB; the "
+            "first line must name the columns (is this a CSV export with a header line?)"
+        )
     encoding = detect_encoding(sample)
     text = sample.decode(encoding, errors="ignore")
     first_line = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(text)
-    header = next(csv.reader([first_line], delimiter=delimiter))
-    names = [h.strip().lstrip("\ufeff") for h in header]
+    names = [h.strip().lstrip("\ufeff") for h in _split_header(first_line, delimiter)]
     if len(set(names)) != len(names) or any(not n for n in names):
+        shown = [n if len(n) <= 40 else n[:40] + "…" for n in names[:50]]
         raise SourceError(
             f"{path}, line 1: the header has empty or repeated column names "
-            f"({names}); give every column a unique name"
+            f"({shown}); give every column a unique name"
         )
     return encoding, delimiter, names
+
+
+def _split_header(line: str, delimiter: str) -> list[str]:
+    """The header's fields (``csv`` rules, without its per-field size limit)."""
+    fields, current, quoted, i = [], [], False, 0
+    while i < len(line):
+        ch = line[i]
+        if quoted:
+            if ch == '"' and line[i + 1 : i + 2] == '"':
+                current.append('"')
+                i += 1
+            elif ch == '"':
+                quoted = False
+            else:
+                current.append(ch)
+        elif ch == '"' and not "".join(current).strip():
+            quoted = True
+        elif ch == delimiter:
+            fields.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    fields.append("".join(current))
+    return fields
+
+
+def physical_line(path: Path, encoding: str | None, record: int) -> int:
+    """The line of a CSV file on which record ``record`` (1 = the header) starts, counting
+    the line breaks inside quoted values that a CSV reader's record numbers skip."""
+    quoted, line, records = False, 1, 1
+    with open(path, encoding=encoding or "utf-8", errors="replace", newline="") as fh:
+        for block in iter(lambda: fh.read(1 << 20), ""):
+            for ch in block:
+                if records >= record:
+                    return line
+                if ch == '"':
+                    quoted = not quoted
+                elif ch == "\n":
+                    line += 1
+                    records += not quoted
+    return line
 
 
 def _read_csv(path: Path) -> Source:
@@ -228,13 +324,20 @@ def _read_csv(path: Path) -> Source:
             ),
         )
     except pa.ArrowInvalid as exc:
-        where = _line_of(path, encoding, str(exc))
         raise SourceError(
-            f"{path}{where}: cannot parse as {encoding} CSV ({exc}); check the "
-            "delimiter, quote fields that contain it, and make every line have as "
-            "many fields as the header"
+            f"{path}{_line_of(path, encoding, str(exc))}: cannot parse as {encoding} CSV "
+            f"({_arrow_problem(str(exc))}); check the delimiter, quote fields that contain it, "
+            "and make every line have as many fields as the header"
         ) from None
     return Source(_with_lines(table, 2), str(path), file_fingerprint([path]), "csv", encoding)
+
+
+def _arrow_problem(message: str) -> str:
+    """Arrow's parse error without the row it quotes (which may hold personal data)."""
+    import re
+
+    found = re.search(r"Expected \d+ columns, got \d+", message)
+    return found.group(0) if found else (message.splitlines() or [""])[0][:80]
 
 
 def _line_of(path: Path, encoding: str, message: str) -> str:

@@ -31,6 +31,9 @@ class TableStatus:
     anonymous_rows: int = 0
     #: rows stored by derivation from another table (orders from order lines).
     derived_rows: int = 0
+    #: rows whose member id is not (yet) in ``members`` (counted when members are loaded): kept,
+    #: and linked as soon as a members export holds them.
+    unlinked_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class WarehouseStatus:
     warehouse: str
     tables: list[TableStatus]
     loads: list[dict]
+    #: plain-language warnings (e.g. many orders of members that are not loaded).
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,6 +80,7 @@ def warehouse_status(
             anonymous = 0
             if "member_id" in t.columns and name in ("orders", "order_items"):
                 anonymous = int(t.filter(t.member_id.isnull()).count().execute())
+            unlinked = _unlinked(wh, name, t)
             tables.append(
                 TableStatus(
                     table=name,
@@ -89,13 +95,39 @@ def warehouse_status(
                     loads=len(mine),
                     anonymous_rows=anonymous,
                     derived_rows=derived,
+                    unlinked_rows=unlinked,
                 )
             )
     log = [
         {k: (str(v) if not isinstance(v, (int, float, type(None))) else v) for k, v in r.items()}
         for r in loads[:log_limit]
     ]
-    return WarehouseStatus(str(proj.warehouse), tables, log)
+    return WarehouseStatus(str(proj.warehouse), tables, log, _warnings(tables))
+
+
+#: the share of a table's rows with member ids not in ``members`` above which status warns.
+UNLINKED_WARN = 0.05
+
+
+def _unlinked(wh, name: str, t) -> int:
+    """Rows of ``t`` whose member id is not in ``members`` (0 while no members are loaded)."""
+    if name == "members" or "member_id" not in t.columns or not wh.count("members"):
+        return 0
+    members = wh.table("members").select(_m="member_id")
+    with_id = t.filter(t.member_id.notnull())
+    return int(with_id.anti_join(members, with_id.member_id == members._m).count().execute())
+
+
+def _warnings(tables: list[TableStatus]) -> list[str]:
+    out = []
+    for t in tables:
+        if t.unlinked_rows and t.unlinked_rows > UNLINKED_WARN * max(t.rows_stored, 1):
+            out.append(
+                f"{t.table}: {t.unlinked_rows:,} of {t.rows_stored:,} rows reference members "
+                "that are not in the members table; load the members export that holds them "
+                "(the rows are kept and link as soon as it is loaded)"
+            )
+    return out
 
 
 def quarantine_rows(

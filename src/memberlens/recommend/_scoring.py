@@ -1,7 +1,9 @@
 """Score matrices of one batch of members for each kind of recommender.
 
 Every kind returns ``key`` (what is ranked; higher first), ``score`` (what is reported) and
-``source`` (which part produced the item: an index into :data:`SOURCES`), all ``rows x items``.
+``source`` (which part produced the item: an index into :data:`SOURCES`); only the key is a
+full ``rows x items`` matrix, score and source are read for the chosen items
+(:class:`BatchScores`).
 
 - ``als``: ``x_u . y_i`` with the factors ``implicit`` learned (Hu, Koren & Volinsky 2008) —
   exactly what ``AlternatingLeastSquares.recommend`` ranks by.
@@ -17,10 +19,14 @@ Every kind returns ``key`` (what is ranked; higher first), ``score`` (what is re
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 __all__ = [
     "SOURCES",
+    "BatchScores",
     "als_scores",
     "knn_scores",
     "score_batch",
@@ -32,9 +38,11 @@ SOURCES = ("als", "item_knn", "popular")
 _ALS, _KNN, _POP = range(3)
 
 
-def _row_scaled(values: np.ndarray) -> np.ndarray:
+def _scale_rows(values: np.ndarray, weight: float) -> np.ndarray:
+    """``weight * values / max(row)`` (rows with no positive value untouched), in place."""
     top = values.max(axis=1, keepdims=True)
-    return values / np.where(top > 0, top, 1.0)
+    values *= np.float32(weight) / np.where(top > 0, top, 1.0).astype(np.float32)
+    return values
 
 
 _SMALL_BATCH = 16
@@ -51,37 +59,57 @@ def als_scores(model, rows: np.ndarray) -> np.ndarray:
 
 
 def knn_scores(model, rows: np.ndarray) -> np.ndarray:
-    return (model.user_items_[rows] @ model.similarity_).toarray().astype(np.float32)
+    return (model.user_items_[rows] @ model.similarity_).toarray().astype(np.float32, copy=False)
 
 
-def score_batch(model, rows: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(key, score, source) for warm member ``rows`` of a fitted Recommender."""
+@dataclass(frozen=True)
+class BatchScores:
+    """What one batch of members is ranked by: ``key`` (``rows x items``, higher first; the
+    caller may set excluded items to ``-inf`` in place) and ``at(r, items)``, the reported
+    score and source of the chosen (row, item) pairs. One full matrix per batch (two for the
+    hybrid), not one per part plus copies: the score and source of the few chosen items are
+    read back from the parts."""
+
+    key: np.ndarray
+    at: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def score_batch(model, rows: np.ndarray, kind: str) -> BatchScores:
+    """The :class:`BatchScores` of warm member ``rows`` of a fitted Recommender."""
     b, n = len(rows), len(model.items_)
     share = model.popularity_share_.astype(np.float32)
     if kind == "popular":
-        key = np.broadcast_to(model.popularity_key_, (b, n)).copy()
-        return key, np.broadcast_to(share, (b, n)), np.full((b, n), _POP, np.int8)
+        key = np.broadcast_to(model.popularity_key_.astype(np.float32), (b, n)).copy()
+        return BatchScores(key, lambda r, i: (share[i], np.full(len(i), _POP, np.int8)))
     if kind == "als":
-        score = als_scores(model, rows)
-        return score.copy(), score, np.full((b, n), _ALS, np.int8)
+        key = als_scores(model, rows)
+        return BatchScores(key, lambda r, i: (key[r, i], np.full(len(i), _ALS, np.int8)))
     if kind == "item_knn":
-        score = knn_scores(model, rows)
-        evidence = score > 0
-        key = np.where(evidence, score, model.popularity_key_ - 2.0)
-        source = np.where(evidence, _KNN, _POP).astype(np.int8)
-        return key, np.where(evidence, score, share), source
+        key = knn_scores(model, rows)
+        # members with no neighbour evidence for an item: popularity order, below all evidence
+        np.copyto(key, (model.popularity_key_ - 2.0).astype(np.float32)[None, :], where=key <= 0)
+
+        def knn_at(r: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            evidence = key[r, i] > 0
+            return (
+                np.where(evidence, key[r, i], share[i]),
+                np.where(evidence, _KNN, _POP).astype(np.int8),
+            )
+
+        return BatchScores(key, knn_at)
     w_als, w_knn, w_pop = (float(w) for w in model.hybrid_weights)
     pop = np.float32(w_pop / max(float(share.max()), 1e-12)) * share
-    parts = np.stack(
-        [
-            w_als * _row_scaled(als_scores(model, rows)),
-            w_knn * _row_scaled(knn_scores(model, rows)),
-            np.broadcast_to(pop, (b, n)),
-        ]
-    ).astype(np.float32, copy=False)
-    score = parts.sum(axis=0)
-    source = parts.argmax(axis=0).astype(np.int8)
-    return score, score, source
+    key = _scale_rows(als_scores(model, rows).astype(np.float32, copy=False), w_als)
+    knn = _scale_rows(knn_scores(model, rows), w_knn)
+    key += knn
+    key += pop[None, :]
+
+    def hybrid_at(r: np.ndarray, i: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        total, knn_part, pop_part = key[r, i], knn[r, i], pop[i]
+        parts = np.stack([total - knn_part - pop_part, knn_part, pop_part])
+        return total, parts.argmax(axis=0).astype(np.int8)
+
+    return BatchScores(key, hybrid_at)
 
 
 def unit_item_factors(model) -> np.ndarray:

@@ -310,16 +310,21 @@ class Recommender(BaseEstimator):
     def _batch(self, ids: np.ndarray, k: int, opt: pd.DataFrame | None) -> pa.Table:
         rows = self._member_rows(ids)
         warm = rows >= 0
-        b, n = len(ids), len(self.items_)
-        key = np.empty((b, n), dtype=np.float32)
-        score = np.empty((b, n), dtype=np.float32)
-        source = np.empty((b, n), dtype=np.int8)
-        if warm.any():
-            key[warm], score[warm], source[warm] = _scoring.score_batch(self, rows[warm], self.kind)
-        if (~warm).any():  # cold members: what is popular
-            key[~warm], score[~warm], source[~warm] = _scoring.score_batch(
-                self, np.zeros((~warm).sum(), dtype=np.int64), "popular"
-            )
+        b = len(ids)
+        if warm.all():  # the usual case (the mart scores the model's own members): no copy
+            scored = _scoring.score_batch(self, rows, self.kind)
+            key, parts = scored.key, [(np.arange(b), scored)]
+        else:  # cold members (unknown to the model) get what is popular
+            key = np.empty((b, len(self.items_)), dtype=np.float32)
+            parts = []
+            for where, kind, at_rows in (
+                (np.flatnonzero(warm), self.kind, rows[warm]),
+                (np.flatnonzero(~warm), "popular", np.zeros((~warm).sum(), dtype=np.int64)),
+            ):
+                if where.size:
+                    scored = _scoring.score_batch(self, at_rows, kind)
+                    key[where] = scored.key
+                    parts.append((where, scored))
         key[:, ~self.recommendable_] = -np.inf
         if self.exclude_bought != "none" and warm.any():
             bought = self.purchases_[rows[warm]].tocoo()
@@ -339,7 +344,17 @@ class Recommender(BaseEstimator):
                 codes = self.item_category_
                 key[blocked[:, np.maximum(codes, 0)] & (codes >= 0)] = -np.inf
         recs = top_k(key, k, category=self.item_category_, max_per_category=self.max_per_category)
-        return self._frame(ids, rows, recs, score, source)
+        del key
+        r, j = np.nonzero(recs >= 0)
+        items = recs[r, j]
+        score = np.empty(len(items), dtype=np.float32)
+        source = np.empty(len(items), dtype=np.int8)
+        position = np.full(b, -1, dtype=np.int64)  # a batch row's row within its part
+        for where, scored in parts:
+            position[where] = np.arange(where.size)
+            mine = np.isin(r, where)
+            score[mine], source[mine] = scored.at(position[r[mine]], items[mine])
+        return self._frame(ids, rows, r, j, items, score, source)
 
     def _names_arrow(self) -> tuple[pa.Array, pa.Array, pa.Array]:
         """Item names, category names and product ids as Arrow arrays (built once)."""
@@ -358,14 +373,15 @@ class Recommender(BaseEstimator):
         self,
         ids: np.ndarray,
         rows: np.ndarray,
-        recs: np.ndarray,
+        r: np.ndarray,
+        j: np.ndarray,
+        items: np.ndarray,
         score: np.ndarray,
-        source: np.ndarray,
+        src: np.ndarray,
     ) -> pa.Table:
-        r, j = np.nonzero(recs >= 0)
-        items = recs[r, j]
+        """The recommendations: batch row ``r`` gets item ``items`` at rank ``j + 1`` with its
+        ``score`` and source ``src``."""
         member_rows = rows[r]
-        src = source[r, items]
         kind = np.full(len(items), 3, dtype=np.int8)
         subject = items.copy()
         model_made = (src != _scoring.SOURCES.index("popular")) & (member_rows >= 0)
@@ -391,7 +407,7 @@ class Recommender(BaseEstimator):
                 "member_id": pa.array(ids[r]),
                 "rank": pa.array(j + 1, pa.int64()),
                 "product_id": product_ids.take(pa.array(items)),
-                "score": pa.array(score[r, items].astype(np.float64)),
+                "score": pa.array(score.astype(np.float64)),
                 "reason_en": reason_en,
                 "reason_zh": reason_zh,
                 "source": pa.array(np.asarray(_scoring.SOURCES)[src], pa.string()),

@@ -1,8 +1,16 @@
 """Member clusters (会员聚类) with profiles: scikit-learn clusters; we choose, profile, scale.
 
 **Scaling.** Money and count columns (:data:`LOG_COLUMNS`: spend, frequency, CLV ...) are
-skewed, so they go through ``sign(x) * log1p(|x|)`` first; then every column is standardised
-(``StandardScaler``, fitted on the sample).
+skewed, so they go through ``sign(x) * log1p(|x|)`` first; shares (:data:`SHARE_COLUMNS`:
+refund share, P(alive)) are clipped to [0, 1]; then every column is clipped to its 0.5 % and
+99.5 % quantiles (:data:`WINSOR`), so that one member (one UK export had a
+refund share of 5,705 %: refunds of orders bought before the data starts) cannot stretch the
+scale and own a cluster; then every column is standardised (``StandardScaler``, fitted on the
+sample).
+
+**Missing values.** With the default columns, a column nobody has a value for is left out, and
+a missing CLV (a refunder, net value <= 0, gets none) counts as 0; columns passed explicitly
+must be complete.
 
 **Fit on a sample, assign everyone.** The model is fitted on at most ``sample_size`` members
 drawn with ``random_state`` (Ward on at most :data:`WARD_SAMPLE` of them, HDBSCAN on at most
@@ -45,6 +53,7 @@ from memberlens.segmentation._cluster_profiles import cluster_profiles
 __all__ = [
     "DEFAULT_COLUMNS",
     "LOG_COLUMNS",
+    "SHARE_COLUMNS",
     "ClusterResult",
     "cluster_members",
     "scale_features",
@@ -81,6 +90,12 @@ LOG_COLUMNS: frozenset[str] = frozenset(
         "expected_purchases_90d",
     }
 )
+#: shares, clipped to [0, 1] before standardising
+SHARE_COLUMNS: frozenset[str] = frozenset({"refund_share", "p_alive"})
+#: every scaled column is clipped to its [WINSOR, 1 - WINSOR] quantiles (over the sample)
+WINSOR = 0.005
+#: default columns whose missing value means "no value": filled with 0
+ZERO_IF_MISSING: frozenset[str] = frozenset({"clv"})
 K_RANGE = range(2, 9)
 SELECTION_SAMPLE = 5_000
 WARD_SAMPLE = 20_000
@@ -131,12 +146,18 @@ class ClusterResult:
 
 
 def scale_features(frame: pd.DataFrame, columns) -> np.ndarray:
-    """The columns as a float matrix, ``sign(x) * log1p(|x|)`` on :data:`LOG_COLUMNS` (not yet
-    standardised)."""
+    """The columns as a float matrix, ``sign(x) * log1p(|x|)`` on :data:`LOG_COLUMNS`, shares
+    clipped to [0, 1] (:data:`SHARE_COLUMNS`), then every column clipped to its
+    [:data:`WINSOR`, 1 - :data:`WINSOR`] quantiles; not yet standardised."""
     values = frame[list(columns)].to_numpy(dtype=float, copy=True)
     for j, column in enumerate(columns):
         if column in LOG_COLUMNS:
             values[:, j] = np.sign(values[:, j]) * np.log1p(np.abs(values[:, j]))
+        elif column in SHARE_COLUMNS:
+            values[:, j] = np.clip(values[:, j], 0.0, 1.0)
+    if len(values):  # one extreme member cannot stretch a column's scale
+        low, high = np.quantile(values, [WINSOR, 1.0 - WINSOR], axis=0)
+        values = np.clip(values, low, high)
     return values
 
 
@@ -312,7 +333,10 @@ def _check(frame: pd.DataFrame, method, k, columns, sample_size) -> list[str]:
             "rfm_summary or the mart_members table"
         )
     if columns is None:
-        columns = [c for c in DEFAULT_COLUMNS if c in frame.columns]
+        columns = [c for c in DEFAULT_COLUMNS if c in frame.columns and frame[c].notna().any()]
+        for c in ZERO_IF_MISSING.intersection(columns):
+            if frame[c].isna().any():
+                frame[c] = frame[c].fillna(0.0)
     columns = list(columns)
     missing = [c for c in columns if c not in frame.columns]
     if missing or not columns:

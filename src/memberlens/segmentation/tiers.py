@@ -18,10 +18,13 @@ engagement      ``engagement``           0.05
 
 Components whose column is absent (typically ``clv``, ``p_alive`` or ``engagement`` before a
 CLV model or event data exist) are dropped and the remaining weights renormalised to sum to 1;
-``weights_`` and ``notes_`` say so.
+``weights_`` and ``notes_`` say so. Spend is net paid value (docs/glossary.md). A missing value
+in a present column (e.g. no CLV for a refunder, or for everyone after a degenerate purchase-model
+fit) scores the bottom percentile of that component and never meets a threshold on it.
 
 **Tiers** (first match wins; thresholds in ``thresholds_``):
 
+0. refunders (``refunder`` True: net value <= 0) are ``low_value`` whatever else they score;
 1. ``churn_risk`` 流失风险: P(alive) below ``churn_p_alive`` (0.3); without P(alive), days since
    the last purchase above the ``churn_recency_quantile`` (0.8) quantile;
 2. ``high_value`` 高价值: score at or above its ``high_quantile`` (0.8) quantile;
@@ -99,7 +102,16 @@ def _percentile(values: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
     members with the same value) give the middle of their range, as an average rank does."""
     lo = np.searchsorted(quantiles, values, side="left")
     hi = np.searchsorted(quantiles, values, side="right")
-    return (lo + hi) / (2.0 * len(quantiles))
+    # a missing value (NaN sorts last) is the bottom of the component, not the top
+    return np.where(np.isnan(values), 0.0, (lo + hi) / (2.0 * len(quantiles)))
+
+
+def _quantiles(values: np.ndarray, q) -> np.ndarray:
+    """Quantiles of the known values (NaN ignored); NaN everywhere when none is known."""
+    known = values[~np.isnan(values)]
+    if known.size == 0:
+        return np.full(np.shape(q), np.nan)
+    return np.quantile(known, q)
 
 
 class ValueTierModel(BaseEstimator):
@@ -164,8 +176,9 @@ class ValueTierModel(BaseEstimator):
         score = np.zeros(len(members))
         for name, w in self.weights_.items():
             column, higher, _, _ = COMPONENTS[name]
-            pct = _percentile(members[column].to_numpy(dtype="float64"), self.quantiles_[name])
-            score += w * (pct if higher else 1.0 - pct)
+            values = members[column].to_numpy(dtype="float64")
+            pct = _percentile(values, self.quantiles_[name])
+            score += w * (pct if higher else np.where(np.isnan(values), 0.0, 1.0 - pct))
         return score
 
     def _tiers(self, members: pd.DataFrame, score: np.ndarray) -> np.ndarray:
@@ -181,7 +194,10 @@ class ValueTierModel(BaseEstimator):
             few = members["frequency"].to_numpy(dtype="float64") <= t["few_repeats"]
             potential = recent & few
         conditions = [churn, score >= t["high_score"], score >= t["medium_score"], potential]
-        return np.select(conditions, list(TIERS)[:4], default="low_value")
+        tiers = np.select(conditions, list(TIERS)[:4], default="low_value")
+        if "refunder" in members.columns:  # kept nothing: no value to tier on
+            tiers[members["refunder"].fillna(False).to_numpy(dtype=bool)] = "low_value"
+        return tiers
 
     def fit(self, members: pd.DataFrame, y: object = None) -> ValueTierModel:
         """Learn quantiles, thresholds, tiers and the explaining tree."""
@@ -200,7 +216,7 @@ class ValueTierModel(BaseEstimator):
         self.weights_, self.notes_ = self._effective_weights(members)
         columns = {n: COMPONENTS[n][0] for n in COMPONENTS if COMPONENTS[n][0] in members}
         self.quantiles_ = {
-            n: np.quantile(members[c].to_numpy(dtype="float64"), _GRID) for n, c in columns.items()
+            n: _quantiles(members[c].to_numpy(dtype="float64"), _GRID) for n, c in columns.items()
         }
         score = self._score(members)
         days = members["days_since_last"].to_numpy(dtype="float64")
@@ -214,7 +230,7 @@ class ValueTierModel(BaseEstimator):
         }
         if "clv" in members.columns:
             self.thresholds_["potential_clv"] = float(
-                np.quantile(members["clv"], self.potential_quantile)
+                _quantiles(members["clv"].to_numpy(dtype="float64"), self.potential_quantile)
             )
         tiers = self._tiers(members, score)
         self.tier_counts_ = {k: int((tiers == k).sum()) for k in TIERS}

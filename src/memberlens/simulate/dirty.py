@@ -263,7 +263,8 @@ def dirty_members(
     rng: np.random.Generator, members: pa.Table, block: int
 ) -> tuple[pa.Table, dict[str, int]]:
     """The members export of one block (Chinese headers applied) and its defect counts."""
-    clean = _strings(members.drop_columns(["id_number"]))
+    # the export's columns (not id numbers, nor the CRM attributes the simulator leaves empty)
+    clean = _strings(members.select([c for c in members.column_names if c in MEMBER_HEADERS]))
     clean["gender"] = _mapped(clean["gender"], GENDER_ZH)
     n = members.num_rows
     new_ids = col.ids("M", 900_000_000 + block * 10**4 + np.arange(n + 1) % 10**4, 9)

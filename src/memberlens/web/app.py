@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -45,7 +48,19 @@ def create_app(
     """
     proj = project if isinstance(project, Project) else Project.load(project)
     store = open_store(database or database_url(proj))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        # the warm-up and the pool's reaper use DuckDB from their own threads: stop them and
+        # close the connections before the server (and maybe the interpreter) goes away
+        warm_up = getattr(app.state, "warm_up", None)
+        if warm_up is not None:
+            warm_up.join(timeout=60)
+        app.state.ctx.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="memberlens API",
         version="0.1.0",
         description="Member analytics for precision marketing. Scripts authenticate with "
@@ -118,11 +133,14 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.openapi = lambda: _openapi_with_bearer(app)  # type: ignore[method-assign]
     if warm:
-        import threading
-
-        threading.Thread(
-            target=api_analytics.warm, args=(app.state.ctx,), daemon=True, name="memberlens-warm-up"
-        ).start()
+        app.state.warm_up = threading.Thread(
+            # not a daemon: the interpreter waits for it rather than killing it inside DuckDB
+            target=api_analytics.warm,
+            args=(app.state.ctx,),
+            daemon=False,
+            name="memberlens-warm-up",
+        )
+        app.state.warm_up.start()
     return app
 
 

@@ -9,11 +9,13 @@ most :attr:`WebContext.max_connections` queries run at once (more only queue on 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import json
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -85,10 +87,12 @@ class WebContext:
     _slots: threading.BoundedSemaphore | None = None
     _heavy_slots: threading.BoundedSemaphore | None = None
     _reaper: threading.Thread | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(self.max_connections)
         self._heavy_slots = threading.BoundedSemaphore(self.max_heavy)
+        _LIVE.append(weakref.ref(self))
 
     # -- connections ---------------------------------------------------------------------------
     def _open(self, version) -> PooledWarehouse:
@@ -154,8 +158,7 @@ class WebContext:
         self._reaper.start()
 
     def _reap(self) -> None:
-        while True:
-            time.sleep(self.idle_seconds / 2)
+        while not self._stopping.wait(self.idle_seconds / 2):
             now = time.monotonic()
             with self._lock:
                 stale = [w for w in self._idle if now - w.idle_since >= self.idle_seconds]
@@ -178,7 +181,23 @@ class WebContext:
 
         return self.project.warehouse.exists() and name in self.cached(("tables",), tables)
 
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`close` was called (background work should stop)."""
+        return self._stopping.is_set()
+
     def close(self) -> None:
+        """Close the pooled connections and stop the reaper thread (and wait for it).
+
+        Called when the app shuts down and, as a safety net, at interpreter exit: a DuckDB
+        connection closed by a daemon thread while the interpreter finalises aborts the whole
+        process ("terminate called without an active exception", duckdb/duckdb#13904), so no
+        thread of ours may still hold or close one by then.
+        """
+        self._stopping.set()
+        reaper = self._reaper
+        if reaper is not None and reaper is not threading.current_thread():
+            reaper.join(timeout=30)
         with self._lock:
             idle, self._idle = self._idle, []
         for w in idle:
@@ -287,3 +306,16 @@ def _json_default(value: Any) -> Any:
 
 def ctx(request: Request) -> WebContext:
     return request.app.state.ctx
+
+
+#: every context not yet garbage-collected, closed at interpreter exit (see WebContext.close)
+_LIVE: list[weakref.ref[WebContext]] = []
+
+
+@atexit.register
+def _close_all() -> None:
+    for ref in list(_LIVE):
+        ctx = ref()
+        if ctx is not None:
+            ctx.close()
+    _LIVE[:] = [ref for ref in _LIVE if ref() is not None]

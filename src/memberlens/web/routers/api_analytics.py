@@ -104,6 +104,8 @@ def warm(c: WebContext) -> None:
         lambda: overview_json(c, None, None, "day"),
         lambda: backtest_json(c, None, None, "bgnbd"),
     ):
+        if c.stopping:  # the app is shutting down
+            return
         try:
             job()
         except Exception:

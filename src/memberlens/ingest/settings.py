@@ -1,0 +1,72 @@
+"""The ``[ingest]`` section of ``memberlens.toml``: plausible values and per-table options.
+
+```toml
+[ingest]
+max_amount = 10000000       # |amount|, price or quantity above it: quarantined (out_of_range)
+max_id_length = 128         # longer ids: quarantined (value_too_long)
+max_text_length = 10000     # longer names, pages, comments: quarantined (value_too_long)
+
+[ingest.order_items]
+drop_duplicate_lines = false  # keep lines repeated exactly (two scans of one item)
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from memberlens.exceptions import ConfigError
+from memberlens.ingest.rules import Limits
+from memberlens.project import Project
+from memberlens.schema import TABLES
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """Per-table ingest options (``[ingest.<table>]``)."""
+
+    #: drop lines equal in every field to an earlier line of the file (``duplicate_line``).
+    drop_duplicate_lines: bool = True
+
+
+def _section(project: Project | None) -> dict[str, Any]:
+    if project is None:
+        return {}
+    raw = project.settings.get("ingest", {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{project.file}: [ingest] must be a table of settings")
+    return raw
+
+
+def limits(project: Project | None) -> Limits:
+    """The project's :class:`~memberlens.ingest.rules.Limits` (defaults where not set)."""
+    raw = _section(project)
+    values: dict[str, Any] = {}
+    for f in fields(Limits):
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(
+                f"{project.file if project else 'memberlens.toml'}: [ingest] {f.name} = "
+                f"{value!r}; write a positive number such as {getattr(Limits(), f.name)}"
+            )
+        values[f.name] = int(value) if f.name != "max_amount" else float(value)
+    return Limits(**values)
+
+
+def table_options(project: Project | None, table: str) -> TableOptions:
+    """The options of ``[ingest.<table>]`` (defaults where not set)."""
+    raw = _section(project).get(table, {})
+    known = {f.name for f in fields(TableOptions)}
+    where = f"{project.file if project else 'memberlens.toml'}: [ingest.{table}]"
+    if table not in TABLES or not isinstance(raw, dict):
+        return TableOptions()
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{where} has unknown option(s) {sorted(unknown)}; use {sorted(known)}")
+    for k, v in raw.items():
+        if not isinstance(v, bool):
+            raise ConfigError(f"{where} {k} = {v!r}; write true or false")
+    return TableOptions(**raw)

@@ -1,0 +1,78 @@
+"""The festival calendar follows the shop's locale and stays only if the back-test supports it;
+a forecast that loses to seasonal-naive says so and falls back to it (issue 14). References:
+the simulator's festival calendar (conftest) and a hand-made series that repeats exactly every
+52 weeks, on which seasonal-naive is exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from memberlens.exceptions import ConfigError
+from memberlens.forecast import DEFAULT_FESTIVALS, festivals_for_locale, forecast_mart
+
+
+def test_calendar_by_locale_and_by_list():
+    assert festivals_for_locale("zh-CN") == DEFAULT_FESTIVALS
+    assert festivals_for_locale("zh") == DEFAULT_FESTIVALS
+    assert festivals_for_locale("en-GB") == ()
+    assert festivals_for_locale("en") == ()
+    assert festivals_for_locale(None) == ()
+    assert festivals_for_locale("en-GB", ["double11"]) == ("double11",)
+    assert festivals_for_locale("zh-CN", []) == ()
+    with pytest.raises(ConfigError, match="unknown name"):
+        festivals_for_locale("en", ["black_friday"])
+    with pytest.raises(ConfigError, match="list of names"):
+        festivals_for_locale("en", "double12")
+
+
+def test_a_uk_shop_gets_no_double12(shop):
+    _, t = shop
+    mart = forecast_mart(
+        t["orders"], None, None, as_of="2025-12-28", backtest_origins=4, locale="en-GB"
+    )
+    assert mart.festivals == ()
+    assert "no festival calendar" in mart.notes
+    assert mart.to_dict()["festivals"] == []
+
+
+def test_a_chinese_shop_lists_its_calendar_with_the_back_tests_verdict(shop):
+    _, t = shop
+    mart = forecast_mart(
+        t["orders"], None, None, as_of="2025-12-28", backtest_origins=4, locale="zh-CN"
+    )
+    names = [f["name"] for f in mart.festivals]
+    assert names == list(DEFAULT_FESTIVALS)
+    double12 = mart.festivals[names.index("double12")]
+    assert {"first": "2024-12-12", "last": "2024-12-12"} in double12["dates"]
+    verdict = next(n for n in mart.notes if n.startswith("festival calendar"))
+    kept = verdict.startswith("festival calendar kept")
+    # the simulator's shop has festival peaks (truth/calendar.parquet): the back-test keeps them
+    assert kept
+    assert double12["kept"] and double12["lift"] is not None
+
+
+def _seasonal_orders() -> pd.DataFrame:
+    """Three years of Monday orders whose weekly count repeats exactly every 52 weeks."""
+    rng = np.random.default_rng(52)
+    pattern = rng.integers(1, 30, 52)
+    rows = []
+    for week in range(156):
+        day = pd.Timestamp("2023-01-02") + pd.Timedelta(weeks=week)
+        for k in range(int(pattern[week % 52])):
+            rows.append((f"o{week}-{k}", f"m{k}", day, 10.0))
+    frame = pd.DataFrame(rows, columns=["order_id", "member_id", "ordered_at", "amount"])
+    return frame.assign(status="paid")
+
+
+def test_a_forecast_worse_than_seasonal_naive_says_so_and_falls_back():
+    orders = _seasonal_orders()
+    mart = forecast_mart(orders, None, None, as_of="2025-12-28", backtest_origins=4, locale="en")
+    assert mart.models == {"revenue": "seasonal_naive", "orders": "seasonal_naive"}
+    assert any("loses to seasonal-naive" in n for n in mart.notes)
+    future = mart.forecast[(mart.forecast.kind == "forecast") & (mart.forecast.metric == "orders")]
+    assert (future["model"] == "seasonal_naive").all()
+    history = orders.groupby("ordered_at").size()
+    last_year = [history[pd.Timestamp(w) - pd.Timedelta(weeks=52)] for w in future["week"]]
+    assert future["yhat"].tolist() == pytest.approx(last_year)
