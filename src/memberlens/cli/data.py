@@ -167,9 +167,12 @@ def ingest(
         return
     if report.already_loaded:
         console.print(
-            f"{report.source} was loaded before (load {report.load_id}); nothing stored again. "
-            "To replace that load (after fixing the mapping), add --reload",
-            markup=False,
+            f"{report.source} was loaded before (load {report.load_id}); nothing stored again"
+        )
+        again = ["--mapping", mapping] if mapping else []
+        hint(
+            "to replace that load (after fixing the mapping)",
+            command("ingest", table, source, *again, "--reload", project=project),
         )
         return
     say(
