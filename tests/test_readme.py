@@ -23,7 +23,7 @@ def _section(title: str) -> str:
     return README[start : end if end > 0 else None]
 
 
-def _small_shop(folder: Path, members: int = 120, seed: int = 18) -> None:
+def _small_shop(folder: Path, members: int = 400, seed: int = 18) -> None:
     """members.xlsx and a GBK orders.csv with the Chinese headers of a typical shop export."""
     rng = np.random.default_rng(seed)
     ids = [f"VIP{i:05d}" for i in range(members)]
