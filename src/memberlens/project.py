@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from memberlens.exceptions import ConfigError
 from memberlens.schema import TABLES
+from memberlens.settings import check_settings
 
 PROJECT_FILE = "memberlens.toml"
 Engine = Literal["duckdb", "pyspark"]
@@ -50,7 +51,8 @@ class Project:
     #: DuckDB's memory budget; past it, large sorts and joins spill to .memberlens/tmp.
     memory_limit: str = "4GB"
     sources: dict[str, SourceEntry] = field(default_factory=dict)
-    #: every other section of the file, unparsed (segments, lifecycle, tiers, ...).
+    #: every other section of the file (segments, lifecycle, tiers, ...), checked against
+    #: :data:`memberlens.settings.SECTIONS` when the file is read.
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -82,6 +84,7 @@ class Project:
 
     @classmethod
     def _from_dict(cls, root: Path, raw: dict[str, Any], path: Path) -> Project:
+        check_settings(raw, path)
         proj = dict(raw.get("project", {}))
         wh = dict(raw.get("warehouse", {}))
         privacy = dict(raw.get("privacy", {}))

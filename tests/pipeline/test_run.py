@@ -69,37 +69,89 @@ def test_pipeline_clv_matches_the_clv_model_directly(cdnow_project):
 
 
 def test_failed_run_keeps_the_old_marts(cdnow_project, monkeypatch):
+    # Ctrl-C while the marts are written: nothing of the new run is published.
     run_pipeline(cdnow_project)
     before = sql(cdnow_project, "select count(*), sum(clv) from mart_members")
     runs_before = len(run_log(cdnow_project, limit=1000))
-    from memberlens.pipeline import run as run_module
+    from memberlens.pipeline import publish
 
     def boom(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_module, "_record_run", boom)
+    monkeypatch.setattr(publish, "record_run", boom)
     with pytest.raises(KeyboardInterrupt):
         run_pipeline(cdnow_project)
     assert sql(cdnow_project, "select count(*), sum(clv) from mart_members") == before
-    assert len(run_log(cdnow_project, limit=1000)) == runs_before
+    # the failed run is in the log, with the writing as the step that failed
+    after = run_log(cdnow_project, limit=1000)
+    new = after[: len(after) - runs_before]
+    assert new and {r["run_id"] for r in new} == {new[0]["run_id"]}
+    failed = [r for r in new if r["status"] == "failed"]
+    assert [r["step"] for r in failed] == ["publish"]
+    assert failed[0]["message"].startswith("KeyboardInterrupt")
+
+
+def test_a_failing_step_is_recorded_and_publishes_nothing(cdnow_project, monkeypatch):
+    # A step that raises: the run stops, the old marts stay, `_runs` says which step and why.
+    import dataclasses
+
+    from memberlens.pipeline import registry
+
+    run_pipeline(cdnow_project)
+    before = sql(cdnow_project, "select count(*), sum(clv), max(as_of) from mart_members")
+
+    def broken(_ctx):
+        raise ValueError("something the step did not expect")
+
+    steps = tuple(
+        dataclasses.replace(s, run=broken) if s.name == "cohorts" else s for s in registry.STEPS
+    )
+    monkeypatch.setattr("memberlens.pipeline.run.STEPS", steps)
+    with pytest.raises(ValueError, match="did not expect"):
+        run_pipeline(cdnow_project, as_of=dt.date(1998, 1, 31))
+    assert sql(cdnow_project, "select count(*), sum(clv), max(as_of) from mart_members") == before
+    log = run_log(cdnow_project, limit=1000)
+    run = [r for r in log if r["run_id"] == log[0]["run_id"]]
+    by_step = {r["step"]: r for r in run}
+    assert by_step["cohorts"]["status"] == "failed"
+    assert by_step["cohorts"]["message"] == "ValueError: something the step did not expect"
+    assert by_step["lifecycle"]["status"] == "ok"  # the steps before it, as they ran
+    assert "profiles" not in by_step  # nothing after it ran
 
 
 def test_run_log_records_each_step(cdnow_project):
     result = run_pipeline(cdnow_project)
     steps = [r for r in run_log(cdnow_project) if r["run_id"] == result.run_id]
-    assert {r["step"] for r in steps} == {
-        "summary",
-        "clv",
-        "segments",
-        "tiers",
-        "lifecycle",
-        "cohorts",
-        "profiles",
-        "clusters",
-        "churn",
-        "forecast",
+    status = {r["step"]: r["status"] for r in steps}
+    # CDNOW has orders only: the steps that need order lines say so instead of running
+    assert status == {
+        "summary": "ok",
+        "clv": "ok",
+        "segments": "ok",
+        "tiers": "ok",
+        "lifecycle": "ok",
+        "cohorts": "ok",
+        "profiles": "ok",
+        "baskets": "skipped",
+        "clusters": "ok",
+        "replenishment": "skipped",
+        "recommendations": "skipped",
+        "churn": "ok",
+        "forecast": "degraded",  # 1997: before the festival calendar's first year
+        "members": "ok",
+        "publish": "ok",
     }
+    notes = {r["step"]: r["message"] for r in steps}
+    assert (
+        notes["baskets"] == "needs order_items: load it with `memberlens ingest order_items FILE`"
+    )
     assert all(str(r["as_of"]) == "1998-06-30" for r in steps)
+    ran = sorted((r for r in steps if r["status"] == "ok"), key=lambda r: r["started_at"])
+    # real times: each step starts when the one before it finished
+    assert [r["step"] for r in ran][:3] == ["summary", "clv", "segments"]
+    for a, b in zip(ran, ran[1:], strict=False):
+        assert a["started_at"] <= a["finished_at"] <= b["started_at"]
+    assert all(r["seconds"] >= 0 and r["peak_memory"] > 0 for r in ran)
 
 
 def test_demo_shop_marts_use_every_table(tmp_path):

@@ -246,7 +246,7 @@ def test_aggregate_endpoints_read_the_marts(clients):
     rows = clients["viewer"].get("/api/cohorts").json()["rows"]
     assert rows[0]["period"] == 0 and rows[0]["retention"] == pytest.approx(1.0)
     assert {"cohort", "members", "repurchase_rate"} <= set(rows[0])
-    value = clients["viewer"].get("/api/value", params={"bins": 10}).json()
+    value = clients["analyst"].get("/api/value", params={"bins": 10}).json()
     assert len(value["clv_histogram"]) == 10
     risk = [r["value_at_risk"] for r in value["churn_risk"]]
     assert risk == sorted(risk, reverse=True) and all(
@@ -325,12 +325,12 @@ def test_api_token_lifecycle(clients, app, csrf):
 def test_csrf_is_required_for_cookie_requests(clients):
     admin = clients["admin"]
     r = admin.post(
-        "/api/users", json={"username": "x1", "password": "0123456789", "role": "viewer"}
+        "/api/users", json={"username": "x1", "password": "quiet-harbour-7", "role": "viewer"}
     )
     assert r.status_code == 403 and r.json()["error"] == "CsrfError"
     r = admin.post(
         "/api/users",
-        json={"username": "x1", "password": "0123456789", "role": "viewer"},
+        json={"username": "x1", "password": "quiet-harbour-7", "role": "viewer"},
         headers={"X-CSRF-Token": "forged"},
     )
     assert r.status_code == 403
@@ -425,9 +425,9 @@ def test_bare_project_shows_empty_states_not_errors(bare, tmp_path, login):
 
     app = create_app(bare, database=f"sqlite:///{tmp_path / 's.sqlite'}")
     with app.state.ctx.store() as db:
-        add_user(db, "a", "0123456789", "admin")
+        add_user(db, "a", "quiet-harbour-7", "admin")
     with TestClient(app) as c:
-        login(c, "a", "0123456789")
+        login(c, "a", "quiet-harbour-7")
         for path in ("/api/segments", "/api/cohorts", "/api/value", "/api/baskets"):  # no marts
             body = c.get(path).json()
             assert body["available"] is False and "memberlens run" in body["hint"], path
@@ -483,7 +483,7 @@ def test_a_writer_holding_the_warehouse_gives_503_not_500(tmp_path, login):
     load("orders", export_cdnow_csv(tmp_path / "o.csv"), project=proj)
     app = create_app(proj, database=f"sqlite:///{tmp_path / 's.sqlite'}")
     with app.state.ctx.store() as db:
-        add_user(db, "a", "0123456789", "admin")
+        add_user(db, "a", "quiet-harbour-7", "admin")
     writer = subprocess.Popen(
         [
             sys.executable,
@@ -498,7 +498,7 @@ def test_a_writer_holding_the_warehouse_gives_503_not_500(tmp_path, login):
     try:
         assert writer.stdout.readline().strip() == "locked"
         with TestClient(app) as c:
-            login(c, "a", "0123456789")
+            login(c, "a", "quiet-harbour-7")
             r = c.get("/api/members")
             assert r.status_code == 503 and r.json()["error"] == "WarehouseBusy"
             assert "retry" in r.json()["detail"]
@@ -506,7 +506,7 @@ def test_a_writer_holding_the_warehouse_gives_503_not_500(tmp_path, login):
         writer.kill()
         writer.wait()
     with TestClient(app) as c:
-        login(c, "a", "0123456789")
+        login(c, "a", "quiet-harbour-7")
         assert c.get("/api/members").status_code == 200
 
 
@@ -561,9 +561,9 @@ def test_quarantine_browser_masks_rejected_contacts_and_hides_paths(tmp_path, lo
     load("orders", tmp_path / "orders.csv", project=proj)
     app = create_app(proj, database=f"sqlite:///{tmp_path / 's.sqlite'}")
     with app.state.ctx.store() as db:
-        add_user(db, "an", "0123456789", "analyst")
+        add_user(db, "an", "quiet-harbour-7", "analyst")
     with TestClient(app) as c:
-        login(c, "an", "0123456789")
+        login(c, "an", "quiet-harbour-7")
         r = c.get("/api/data/quarantine/members")
         rows = r.json()["rows"]
         assert rows and rows[0]["rule"]

@@ -59,6 +59,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+FIRST_RUN: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def server(shop, tmp_path_factory):
     from memberlens.web import create_app
@@ -275,6 +278,7 @@ def first_run_server(tmp_path_factory):
     )
     load("orders", root / "orders.csv", project=proj)
     app = create_app(proj, database=f"sqlite:///{root / 's.sqlite'}")
+    FIRST_RUN["token"] = app.state.setup_token  # what `memberlens serve` prints on the console
     yield from _serve(app)
 
 
@@ -291,7 +295,7 @@ def test_first_run_page_creates_the_admin_in_both_languages(browser, first_run_s
     pg.goto("/login")  # no account yet, and this browser is on 127.0.0.1
     pg.wait_for_url("**/setup")
     assert pg.locator(".tagline").inner_text() == catalogue("zh-CN")["setup.title"]
-    pg.goto("/setup?lang=en")
+    pg.goto(f"/setup?lang=en&token={FIRST_RUN['token']}")  # the console's one-time link
     assert pg.locator(".tagline").inner_text() == catalogue("en")["setup.title"]
     pg.fill("input[name=username]", "owner")
     pg.fill("input[name=password]", "first-run-password")

@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-
-schemathesis = pytest.importorskip("schemathesis")
+import schemathesis  # part of the test extra: `make test` runs this fuzzing, never skips it
 
 CLEAR_PHONE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?![\d.])")  # not inside a float
 HASHED = re.compile(r"\b[0-9a-f]{32}\b")
@@ -21,7 +20,8 @@ def fuzz_app(shop, tmp_path_factory):
     app = create_app(shop, database=f"sqlite:///{tmp_path_factory.mktemp('f') / 's.sqlite'}")
     with app.state.ctx.store() as db:
         user = add_user(db, "fuzzer", "fuzzing-password", "admin")
-        app.state.fuzz_token = issue_token(db, user, "fuzz")[1]
+        scopes = ("read", "export", "ingest", "admin")  # every scope: fuzz every operation
+        app.state.fuzz_token = issue_token(db, user, "fuzz", scopes=scopes)[1]
     return app
 
 

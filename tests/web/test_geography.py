@@ -102,9 +102,9 @@ def test_country_spellings_are_read_as_iso_codes_and_counted_once(tmp_path, logi
     load("orders", tmp_path / "orders.csv", project=proj)
     app = create_app(proj, database=f"sqlite:///{tmp_path / 's.sqlite'}")
     with app.state.ctx.store() as db:
-        add_user(db, "v", "0123456789", "viewer")
+        add_user(db, "v", "quiet-harbour-7", "viewer")
     with TestClient(app) as c:
-        login(c, "v", "0123456789")
+        login(c, "v", "quiet-harbour-7")
         body = c.get("/api/geography").json()
     assert body["available"] is True and "provinces" not in body  # no members table
     by = {r["iso2"]: r for r in body["countries"]}

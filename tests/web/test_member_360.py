@@ -75,9 +75,9 @@ def test_absent_tables_give_empty_states(bare, tmp_path, login):
 
     app = create_app(bare, database=f"sqlite:///{tmp_path / 's.sqlite'}")
     with app.state.ctx.store() as db:
-        add_user(db, "a", "0123456789", "analyst")
+        add_user(db, "a", "quiet-harbour-7", "analyst")
     with TestClient(app) as c:
-        login(c, "a", "0123456789")
+        login(c, "a", "quiet-harbour-7")
         member = c.get("/api/members").json()["rows"][0]["member_id"]
         body = c.get(f"/api/members/{member}").json()
         assert body["orders"]

@@ -1,6 +1,7 @@
-"""The first-run page: with no account yet, a request from this machine (127.0.0.1 or ::1) to
-/setup creates the first admin; CSRF protected, refused from other addresses and once any account
-exists, and audited."""
+"""The first-run page: with no account yet, a request from this machine (127.0.0.1 or ::1), to a
+loopback Host, with a matching Origin and the one-time setup token that `memberlens serve` prints,
+creates the first admin; CSRF protected, refused otherwise and once any account exists, and
+audited."""
 
 from __future__ import annotations
 
@@ -39,10 +40,15 @@ def fresh(tmp_path):
     return create_app(proj, database=f"sqlite:///{tmp_path / 's.sqlite'}")
 
 
-def _client(app, host: str):
+def _client(app, host: str, *, host_header: str | None = None, origin: str | None = "same"):
+    """A browser on ``host`` that opened http://HOST_HEADER:8000 (default: the peer's own
+    address) and sends the Origin of that page (or ``origin``; None: no Origin header)."""
     from fastapi.testclient import TestClient
 
-    return TestClient(app, client=(host, 50123))
+    name = host_header or (f"[{host}]" if ":" in host else host)
+    base = f"http://{name}:8000"
+    headers = {} if origin is None else {"Origin": base if origin == "same" else origin}
+    return TestClient(app, client=(host, 50123), base_url=base, headers=headers)
 
 
 def _users(app) -> int:
@@ -60,13 +66,15 @@ def _events(app, action: str) -> list:
 
 
 def _form(c, **fields):
-    page = c.get("/setup")
+    setup_token = c.app.state.setup_token
+    page = c.get("/setup", params={"token": setup_token})
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     data = {
         "username": "boss",
         "password": PASSWORD,
         "password2": PASSWORD,
         "csrf_token": token.group(1) if token else "",
+        "setup_token": setup_token or "",
         **fields,
     }
     return c.post("/setup", data=data, follow_redirects=False)
@@ -81,6 +89,7 @@ def test_first_admin_from_this_machine(fresh, host):
         assert page.status_code == 200 and 'name="password2"' in page.text
         assert _form(c, password2="another-password").status_code == 400
         assert _form(c, password="short", password2="short").status_code == 400
+        assert _form(c, password="1234567890", password2="1234567890").status_code == 400
         assert _users(fresh) == 0
         r = _form(c)
         assert r.status_code == 303 and r.headers["location"] == "/"
@@ -98,7 +107,7 @@ def test_first_admin_from_this_machine(fresh, host):
             },
         )
         assert again.status_code == 403
-    assert _users(fresh) == 1
+    assert _users(fresh) == 1 and fresh.state.setup_token is None  # the token is used up
     (setup,) = _events(fresh, "setup")
     assert (setup.username, setup.ip, setup.detail) == ("boss", host, {"role": "admin"})
     assert _events(fresh, "login")[0].username == "boss"
@@ -152,3 +161,49 @@ def test_setup_is_refused_from_other_addresses(fresh, host):
     assert _users(fresh) == 0
     (refused,) = _events(fresh, "setup_refused")
     assert (refused.username, refused.ip, refused.detail) == ("evil", host, {"reason": "not local"})
+
+
+@pytest.mark.parametrize(
+    "host_header, origin, token, reason",
+    [
+        # DNS rebinding: the browser thinks it talks to the attacker's name, resolved to us
+        ("rebind.attacker.example", "same", "right", "host"),
+        ("127.0.0.1", "http://rebind.attacker.example:8000", "right", "origin"),
+        ("127.0.0.1", None, "right", "origin"),  # no Origin: not a form of this page
+        ("localhost", "same", "wrong", "token"),
+        ("localhost", "same", "", "token"),
+    ],
+)
+def test_setup_needs_loopback_host_same_origin_and_the_console_token(
+    fresh, host_header, origin, token, reason
+):
+    with _client(fresh, "127.0.0.1", host_header=host_header, origin=origin) as c:
+        c.get("/login")
+        right = fresh.state.setup_token
+        r = c.post(
+            "/setup",
+            data={
+                "username": "evil",
+                "password": PASSWORD,
+                "password2": PASSWORD,
+                "csrf_token": c.cookies.get("ml_csrf"),
+                "setup_token": right if token == "right" else token,
+            },
+            follow_redirects=False,
+        )
+        assert r.status_code == 403
+        if reason == "host":
+            assert c.get("/setup").status_code == 403  # not even the form
+    assert _users(fresh) == 0
+    (refused,) = _events(fresh, "setup_refused")
+    assert refused.detail == {"reason": reason}
+
+
+def test_the_setup_link_fills_in_the_token_and_a_bare_page_asks_for_it(fresh):
+    with _client(fresh, "127.0.0.1") as c:
+        bare = c.get("/setup")
+        assert bare.status_code == 200 and 'name="setup_token" autocomplete' in bare.text
+        linked = c.get("/setup", params={"token": fresh.state.setup_token})
+        assert 'type="hidden" name="setup_token"' in linked.text
+        wrong = c.get("/setup", params={"token": "guess"})
+        assert 'type="hidden" name="setup_token"' not in wrong.text

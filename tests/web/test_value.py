@@ -22,9 +22,9 @@ def cdnow_client(bare, tmp_path_factory, login):
 
     app = create_app(bare, database=f"sqlite:///{tmp_path_factory.mktemp('v') / 's.sqlite'}")
     with app.state.ctx.store() as db:
-        add_user(db, "v", "0123456789", "viewer")
+        add_user(db, "v", "quiet-harbour-7", "viewer")
     with TestClient(app) as c:
-        login(c, "v", "0123456789")
+        login(c, "v", "quiet-harbour-7")
         yield c
 
 
@@ -153,7 +153,7 @@ def test_next_purchases_match_the_marts(clients, shop):
     # reference: the marts themselves, counted with DuckDB SQL outside the app
     import duckdb
 
-    body = clients["viewer"].get("/api/value").json()["next_purchase"]
+    body = clients["analyst"].get("/api/value").json()["next_purchase"]
     assert body["available"] is True
     con = duckdb.connect(str(shop.warehouse), read_only=True)
     try:

@@ -26,6 +26,8 @@ from memberlens.exceptions import ConfigError, DataError
 __all__ = ["ChurnModel"]
 
 FORMAT_VERSION = 1
+#: CalibratedClassifierCV's default cross-validation folds (each class needs that many rows)
+CALIBRATION_FOLDS = 5
 Calibration = Literal["isotonic", "sigmoid", "none"]
 
 
@@ -129,6 +131,13 @@ class ChurnModel(BaseEstimator):
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.frozen import FrozenEstimator
 
+        smallest = int(np.bincount(y, minlength=2).min()) if y.size else 0
+        if smallest < CALIBRATION_FOLDS:
+            raise DataError(
+                f"calibration: {smallest} member(s) in the smaller class of the calibration "
+                f"cutoff; calibrating needs at least {CALIBRATION_FOLDS} churners and "
+                f"{CALIBRATION_FOLDS} returners (a larger shop or a longer history)"
+            )
         calibrated = CalibratedClassifierCV(
             FrozenEstimator(classifier), method=self.calibration
         ).fit(x, y)

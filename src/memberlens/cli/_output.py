@@ -81,6 +81,14 @@ def hint(label: str, *commands: str) -> None:
         console.print(f"{label}: {cmd}", soft_wrap=True)
 
 
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to at most ``width`` characters at a word boundary, never inside a word
+    (``" …"`` marks the cut)."""
+    import textwrap
+
+    return textwrap.shorten(text, width, placeholder=" …") if len(text) > width else text
+
+
 def _default(value):
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()

@@ -185,22 +185,14 @@ def score(
         step("scoring in batches")
         scores = score_project(Project.load(project), target=kind, as_of=as_of, category=which)
     if export is not None:
-        suffix = export.suffix.lower()
-        if suffix == ".xlsx":
-            if len(scores) > 1_048_575:
-                raise ConfigError(
-                    f"--export: {len(scores):,} rows do not fit in one Excel "
-                    "sheet (1,048,575 max); export to .csv or .parquet"
-                )
-            scores.to_excel(export, index=False)
-        elif suffix == ".csv":
-            scores.to_csv(export, index=False, encoding="utf-8-sig")
-        elif suffix == ".parquet":
-            scores.to_parquet(export, index=False)
-        else:
+        if export.suffix.lower() == ".xlsx" and len(scores) > 1_048_575:
             raise ConfigError(
-                f"--export: unknown file type {suffix!r}; use .xlsx, .csv or .parquet"
+                f"--export: {len(scores):,} rows do not fit in one Excel "
+                "sheet (1,048,575 max); export to .csv or .parquet"
             )
+        from memberlens.exports import write_frame
+
+        write_frame(scores, export)  # formula cells quoted, file 0600
     if as_json:
         emit_json(scores.to_dict(orient="records"))
         return

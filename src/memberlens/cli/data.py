@@ -10,7 +10,15 @@ import typer
 from rich.table import Table
 
 from memberlens.cli._app import app, state
-from memberlens.cli._output import command, console, emit_json, hint, progress_steps, say
+from memberlens.cli._output import (
+    command,
+    console,
+    emit_json,
+    hint,
+    progress_steps,
+    say,
+    shorten,
+)
 
 ProjectOpt = typer.Option(
     None,
@@ -237,7 +245,9 @@ def status(
 
     st = warehouse_status(project)
     if as_json:
-        emit_json(st.to_dict())
+        from memberlens.pipeline.runs import last_run
+
+        emit_json({**st.to_dict(), "last_run": last_run(project)})
         return
     grid = Table(
         "table",
@@ -295,30 +305,32 @@ def status(
 
 
 def _print_runs(project) -> None:
-    from memberlens.pipeline.runs import run_log
+    from memberlens.pipeline.runs import last_run
 
-    runs = run_log(project, limit=20)
-    if not runs:
+    steps = last_run(project)
+    if not steps:
         return
     grid = Table(
-        "run",
         "step",
-        "as of",
+        "status",
+        "seconds",
         "rows in",
         "rows out",
-        "status",
-        "finished",
-        title="run log (newest first)",
+        "peak MiB",
+        "note",
+        title=f"last run {steps[0]['run_id']} as of {steps[0]['as_of']} "
+        f"(finished {str(steps[-1]['finished_at'])[:19]})",
     )
-    for r in runs:
+    for r in steps:
+        peak = r.get("peak_memory")
         grid.add_row(
-            r["run_id"],
             r["step"],
-            str(r["as_of"]),
+            r["status"],
+            "" if r.get("seconds") is None else f"{r['seconds']:.2f}",
             f"{r['rows_in'] or 0:,}",
             f"{r['rows_out'] or 0:,}",
-            r["status"],
-            str(r["finished_at"])[:19],
+            f"{peak / 2**20:,.0f}" if peak else "",
+            shorten(str(r["message"] or ""), 120),
         )
     console.print(grid)
 
@@ -361,19 +373,12 @@ def quarantine(
 
 
 def _export(rows, path: Path) -> None:
-    from memberlens.exceptions import ConfigError
+    """Write ``rows`` with the one safe export writer (formula cells quoted, file 0600)."""
+    from memberlens.exports import write_export
 
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        pq.write_table(rows, path)
-    elif suffix == ".csv":
-        rows.to_pandas().to_csv(path, index=False, encoding="utf-8-sig")
-    elif suffix == ".xlsx":
-        rows.to_pandas().to_excel(path, index=False)
-    else:
-        raise ConfigError(f"--export {path}: use a .csv, .xlsx or .parquet file name")
+    k = write_export(rows, path).k_anonymity
+    if k.k is not None:
+        console.print(f"k-anonymity over ({', '.join(k.columns)}): smallest group {k.k:,} rows")
 
 
 __all__ = ["ingest", "init", "json", "quarantine", "status"]

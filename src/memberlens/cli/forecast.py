@@ -85,17 +85,9 @@ def _festivals_of(weeks, names) -> list[str]:
 
 
 def _export(frame, path: Path) -> None:
-    from memberlens.exceptions import ConfigError
+    from memberlens.exports import write_frame
 
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame.to_csv(path, index=False, encoding="utf-8-sig")
-    elif suffix == ".xlsx":
-        frame.to_excel(path, index=False)
-    elif suffix == ".parquet":
-        frame.to_parquet(path, index=False)
-    else:
-        raise ConfigError(f"--export: unknown file type {suffix!r}; use .csv, .xlsx or .parquet")
+    write_frame(frame, path)  # formula cells quoted, file 0600
 
 
 @forecast_app.callback(invoke_without_command=True)

@@ -140,11 +140,9 @@ def replenishment(
             window_days=window_days,
         )
     if export is not None:
-        frame = result.predictions
-        if export.suffix.lower() == ".csv":
-            frame.to_csv(export, index=False)
-        else:
-            frame.to_excel(export, index=False)
+        from memberlens.exports import write_frame
+
+        write_frame(result.predictions, export)  # formula cells quoted, file 0600
     if as_json:
         emit_json(
             {

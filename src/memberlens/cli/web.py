@@ -9,7 +9,9 @@ import typer
 from memberlens.cli._app import app, state
 
 user_app = typer.Typer(
-    help="Dashboard accounts: add, list, set-role, passwd, disable, token.", no_args_is_help=True
+    help="Dashboard accounts: add, list, set-role, passwd, disable, unlock, token, tokens, "
+    "revoke-token.",
+    no_args_is_help=True,
 )
 app.add_typer(user_app, name="user")
 
@@ -56,26 +58,37 @@ def serve(
         )
     from sqlalchemy import func, select
 
+    from memberlens.web.filemodes import loose_files
     from memberlens.web.models import User
 
+    for warning in loose_files(proj, app_.state.ctx.store.engine.url):
+        typer.secho(f"warning: {warning}", fg="yellow", err=True)
     with app_.state.ctx.store() as db:
         if not db.scalar(select(func.count()).select_from(User)):
             typer.secho(
                 f"no accounts yet: create the first with `memberlens user add NAME "
-                f"--role admin --project {proj.root}`, or open "
-                f"http://127.0.0.1:{port}/setup on this machine",
+                f"--role admin --project {proj.root}`, or open this one-time link in a "
+                f"browser on this machine:\n  http://127.0.0.1:{port}/setup?token="
+                f"{app_.state.setup_token}",
                 fg="yellow",
                 err=True,
             )
     if not state.quiet:
         typer.echo(f"memberlens: serving {proj.name} on http://{host}:{port}  (API docs: /docs)")
-    uvicorn.run(
-        app_,
-        host=host,
-        port=port,
-        workers=workers if workers > 1 else None,
-        log_level="warning" if state.quiet else "info",
-    )
+    uvicorn.run(app_, **uvicorn_options(host, port, workers, quiet=state.quiet))
+
+
+def uvicorn_options(host: str, port: int, workers: int, *, quiet: bool) -> dict:
+    """How ``serve`` runs uvicorn. ``proxy_headers`` is off: uvicorn would otherwise believe
+    ``X-Forwarded-For`` from 127.0.0.1; the app trusts only ``[web] trusted_proxies``."""
+    return {
+        "host": host,
+        "port": port,
+        "workers": workers if workers > 1 else None,
+        "log_level": "warning" if quiet else "info",
+        "proxy_headers": False,
+        "server_header": False,
+    }
 
 
 def _store(project: Path | None, database: str | None):
@@ -169,40 +182,83 @@ def user_passwd(
     project: Path | None = ProjectOpt,
     database: str | None = DatabaseOpt,
 ) -> None:
-    """Set an account's password."""
-    from memberlens.web.store import audit, find_user, hash_password
+    """Set an account's password; ends its sessions and lists its API tokens to revoke."""
+    from memberlens.web.store import audit, find_user, live_tokens, set_password
 
     with _store(project, database)() as db:
         user = find_user(db, name)
-        user.password_hash = hash_password(_password(password))
-        db.commit()
+        ended = set_password(db, user, _password(password))
+        tokens = live_tokens(db, user)
         audit(
-            db, "settings", username=None, target=name, detail={"password": "changed", "via": "cli"}
+            db,
+            "settings",
+            username=None,
+            target=name,
+            detail={"password": "changed", "sessions_ended": ended, "via": "cli"},
         )
     if not state.quiet:
-        typer.echo(f"{name}: password changed")
+        typer.echo(f"{name}: password changed; {ended} session(s) ended")
+    if tokens:
+        typer.echo(
+            f"{name} still has {len(tokens)} API token(s); revoke any that may be known to "
+            "someone else with `memberlens user revoke-token ID`:"
+        )
+        for t in tokens:
+            typer.echo(_token_line(t))
 
 
 @user_app.command("disable")
 def user_disable(
     name: str, project: Path | None = ProjectOpt, database: str | None = DatabaseOpt
 ) -> None:
-    """Disable an account (its sessions and tokens stop working)."""
-    from memberlens.web.store import audit, find_user
+    """Disable an account and end its sessions and API tokens."""
+    from memberlens.web.store import audit, disable_user, find_user
 
     with _store(project, database)() as db:
         user = find_user(db, name)
-        user.active = False
-        db.commit()
-        audit(db, "settings", username=None, target=name, detail={"active": False, "via": "cli"})
+        sessions, tokens = disable_user(db, user)
+        audit(
+            db,
+            "settings",
+            username=None,
+            target=name,
+            detail={
+                "active": False,
+                "sessions_ended": sessions,
+                "tokens_revoked": tokens,
+                "via": "cli",
+            },
+        )
     if not state.quiet:
-        typer.echo(f"{name}: disabled")
+        typer.echo(f"{name}: disabled; {sessions} session(s) and {tokens} API token(s) ended")
+
+
+@user_app.command("unlock")
+def user_unlock(
+    name: str, project: Path | None = ProjectOpt, database: str | None = DatabaseOpt
+) -> None:
+    """Clear an account's failed logins (lifts the login delay from every address)."""
+    from memberlens.web.store import audit, find_user, unlock
+
+    with _store(project, database)() as db:
+        find_user(db, name)
+        cleared = unlock(db, name)
+        audit(db, "unlock", username=None, target=name, detail={"failures_cleared": cleared})
+    if not state.quiet:
+        typer.echo(f"{name}: {cleared} failed login(s) cleared")
 
 
 @user_app.command("token")
 def user_token(
     name: str,
     label: str = typer.Option("script", "--name", help="Token label."),
+    scope: list[str] = typer.Option(
+        ["read"],
+        "--scope",
+        help="What the token may do besides the role allows: read, export, ingest, admin "
+        "(repeat the option for several).",
+    ),
+    days: int = typer.Option(90, help="Days until the token expires (1-365)."),
     project: Path | None = ProjectOpt,
     database: str | None = DatabaseOpt,
 ) -> None:
@@ -211,12 +267,70 @@ def user_token(
 
     with _store(project, database)() as db:
         user = find_user(db, name)
-        row, clear = issue_token(db, user, label)
+        row, clear = issue_token(db, user, label, scopes=scope, days=days)
         audit(
             db,
             "token_create",
             username=None,
             target=str(row.id),
-            detail={"user": name, "via": "cli"},
+            detail={"user": name, "scopes": row.scopes, "via": "cli"},
         )
     typer.echo(clear)
+
+
+def _token_line(t) -> str:
+    from memberlens.web.models import utcnow
+
+    state_ = "revoked" if t.revoked_at else ("expired" if t.expires_at <= utcnow() else "active")
+    used = t.last_used_at.strftime("%Y-%m-%d") if t.last_used_at else "never"
+    return (
+        f"{t.id}\t{t.prefix}…\t{t.name}\t{t.scopes}\texpires {t.expires_at:%Y-%m-%d}\t"
+        f"last used {used}\t{state_}"
+    )
+
+
+@user_app.command("tokens")
+def user_tokens(
+    name: str, project: Path | None = ProjectOpt, database: str | None = DatabaseOpt
+) -> None:
+    """List an account's API tokens (id, prefix, name, scopes, expiry, last use, state)."""
+    from sqlalchemy import select
+
+    from memberlens.web.models import ApiToken
+    from memberlens.web.store import find_user
+
+    with _store(project, database)() as db:
+        user = find_user(db, name)
+        for t in db.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+        ):
+            typer.echo(_token_line(t))
+
+
+@user_app.command("revoke-token")
+def user_revoke_token(
+    token_id: int = typer.Argument(..., help="Token id (see `memberlens user tokens NAME`)."),
+    project: Path | None = ProjectOpt,
+    database: str | None = DatabaseOpt,
+) -> None:
+    """Revoke an API token and every token it created."""
+    from memberlens.exceptions import ConfigError
+    from memberlens.web.models import ApiToken
+    from memberlens.web.store import audit, revoke_token
+
+    with _store(project, database)() as db:
+        row = db.get(ApiToken, token_id)
+        if row is None:
+            raise ConfigError(
+                f"token {token_id}: no such token; list them with `memberlens user tokens NAME`"
+            )
+        revoked = revoke_token(db, row)
+        audit(
+            db,
+            "token_revoke",
+            username=None,
+            target=str(token_id),
+            detail={"revoked": revoked, "via": "cli"},
+        )
+    if not state.quiet:
+        typer.echo(f"revoked token(s) {', '.join(map(str, revoked)) or 'none (already revoked)'}")

@@ -82,6 +82,11 @@ class ClvModel(BaseEstimator):
 
     def _fit(self, summary: pd.DataFrame, by: str | None) -> None:
         arrays = read_summary(summary, self._columns, who=type(self).__name__)
+        if not arrays["weights"].sum() > 0:
+            raise DataError(
+                f"{type(self).__name__}: no members to fit (the summary has {len(summary)} "
+                "rows); fit on a summary with at least one member"
+            )
         if by is None:
             fit = self._fit_arrays(arrays)
             names = _names_index(self._param_names)

@@ -8,6 +8,7 @@ header names).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -64,7 +65,7 @@ def run_demo(
     data: Literal["simulated", "cdnow"] = "simulated",
     members: int = DEFAULT_MEMBERS,
     seed: int = 7,
-    progress=None,
+    progress: Callable[[str], None] | None = None,
 ) -> DemoResult:
     """Create (or reuse) a project in ``directory``, load the demo data and run the pipeline."""
     step = progress or (lambda _msg: None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from memberlens.exceptions import MemberlensError
 from memberlens.project import Project
+from memberlens.web.auth import public, route_rules, trusted_proxies
 from memberlens.web.context import WebContext
 from memberlens.web.errors import NotAuthenticated
 from memberlens.web.store import database_url, open_store
@@ -72,6 +74,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.ctx = WebContext(project=proj, store=store, secure_cookies=secure_cookies)
+    app.state.trusted_proxies = trusted_proxies(proj)
+    #: the one-time token of the first-run page, printed by `memberlens serve` on the console
+    app.state.setup_token = secrets.token_urlsafe(24)
 
     @app.exception_handler(MemberlensError)
     async def _memberlens_error(request: Request, exc: MemberlensError) -> Response:
@@ -105,6 +110,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
 
     @app.get("/docs", include_in_schema=False)
+    @public
     def _docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url="/openapi.json",
@@ -115,6 +121,7 @@ def create_app(
         )
 
     @app.get("/healthz")
+    @public
     def health() -> dict:
         """Whether the server is up (no login needed)."""
         return {"ok": True}
@@ -132,6 +139,9 @@ def create_app(
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.openapi = lambda: _openapi_with_bearer(app)  # type: ignore[method-assign]
+    undeclared = [r.path for r in route_rules(app) if r.access is None]
+    if undeclared:  # every route declares who may call it (memberlens.web.roles.Access)
+        raise RuntimeError(f"routes without an access rule: {', '.join(undeclared)}")
     if warm:
         app.state.warm_up = threading.Thread(
             # not a daemon: the interpreter waits for it rather than killing it inside DuckDB

@@ -259,6 +259,17 @@ _M: dict[str, tuple[str, str]] = {
         "The first-run page opens only on the machine that runs the server "
         "(127.0.0.1); or use `memberlens user add NAME --role admin`.",
     ),
+    "setup.token": ("设置口令(见服务器控制台)", "Setup token (on the server console)"),
+    "setup.bad_token": (
+        "设置口令缺失或不正确：请使用 `memberlens serve` 在控制台打印的链接或口令。",
+        "The setup token is missing or wrong: use the link or token that `memberlens serve` "
+        "printed on the console.",
+    ),
+    "setup.bad_origin": (
+        "首次设置只接受以 http://127.0.0.1 或 http://localhost 打开、并从同一页面提交的请求。",
+        "The first-run page accepts only requests to http://127.0.0.1 or http://localhost, "
+        "submitted from that same page.",
+    ),
     "setup.exists": (
         "已存在账户：请登录。新账户由管理员在“管理”页创建。",
         "An account exists already: log in. Admins add accounts on the Admin page.",

@@ -60,6 +60,15 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    #: what the token may do besides its owner's role: comma-separated scopes (roles.SCOPES)
+    scopes: Mapped[str] = mapped_column(String(64), default="read")
+    #: after this (naive UTC) time the token no longer authenticates
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: the token that created this one (None: made from a session or the CLI); revoking a token
+    #: revokes what it created
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="SET NULL"), nullable=True, index=True
+    )
 
 
 class LoginAttempt(Base):

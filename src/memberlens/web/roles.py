@@ -1,8 +1,14 @@
-"""The four roles and what each may see and export, declared in one place.
+"""The four roles, the scopes of API tokens and the access rule of every route, declared in one
+place.
 
 Every router asks :func:`allows` (through :func:`memberlens.web.auth.require`); nothing else in
 the web package decides who may do what. Personal data is masked for every role; only an admin may
 reveal one member's contact details, and each reveal is audited.
+
+Each route declares one :data:`Access` rule (``require(permission)`` on API routes, the page's
+permission on pages, :func:`memberlens.web.auth.public` on the few open ones); the app refuses to
+start when a route has none, and ``tests/web/test_access.py`` walks the route table for every role.
+An API token may do what its owner's role allows *and* its scopes cover (:data:`SCOPES`).
 """
 
 from __future__ import annotations
@@ -92,6 +98,32 @@ ROLES: dict[str, Role] = {
     "viewer": Role("viewer", frozenset({"view_kpis"})),
 }
 ROLE_NAMES: tuple[str, ...] = tuple(ROLES)
+
+#: the rule of one route: open to anyone, any logged-in caller, or callers holding a permission
+Access = Literal["public", "login"] | Permission
+
+Scope = Literal["read", "export", "ingest", "admin"]
+#: what each API-token scope covers (a token's rights: its owner's role AND its scopes)
+SCOPES: dict[str, frozenset[str]] = {
+    "read": frozenset({"view_kpis", "view_members", "view_data"}),
+    "export": frozenset({"export_members"}),
+    "ingest": frozenset(),  # loading data through the API: reserved, no endpoint yet
+    "admin": frozenset({"reveal_pii", "view_audit", "manage_users"}),
+}
+SCOPE_NAMES: tuple[str, ...] = tuple(SCOPES)
+DEFAULT_SCOPES: tuple[str, ...] = ("read",)
+TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 365
+
+
+def scope_permissions(scopes: frozenset[str] | tuple[str, ...]) -> frozenset[str]:
+    """The permissions a set of token scopes covers."""
+    return frozenset().union(*(SCOPES.get(s, frozenset()) for s in scopes))
+
+
+def parse_scopes(text: str | None) -> frozenset[str]:
+    """Scopes as stored (``"read,export"``); unknown names are dropped."""
+    return frozenset(s for s in (text or "").split(",") if s in SCOPES)
 
 
 def allows(role: str, permission: Permission) -> bool:

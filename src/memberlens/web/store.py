@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import os
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +19,19 @@ from sqlalchemy.orm import sessionmaker
 
 from memberlens.exceptions import ConfigError
 from memberlens.project import Project
-from memberlens.web.models import ApiToken, AuditEvent, User, utcnow
-from memberlens.web.roles import ROLE_NAMES
+from memberlens.web.errors import Forbidden
+from memberlens.web.models import ApiToken, AuditEvent, LoginAttempt, Session, User, utcnow
+from memberlens.web.passwords import check_password
+from memberlens.web.roles import (
+    DEFAULT_SCOPES,
+    MAX_TOKEN_DAYS,
+    ROLE_NAMES,
+    SCOPE_NAMES,
+    TOKEN_DAYS,
+    parse_scopes,
+)
 
 _HASHER = PasswordHasher()  # argon2id, the library's current defaults (RFC 9106 profile)
-MIN_PASSWORD = 10
 TOKEN_PREFIX = "mlt_"
 
 
@@ -60,9 +69,34 @@ class Store:
         return self.sessions()
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite ``url`` (None for other databases and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    name = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    return None if name.startswith("file:") else Path(name)
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (0600) before SQLite creates it with
+    the umask's mode (usually 0644): it holds password hashes and the audit log. SQLite gives
+    its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # an existing file keeps its mode; `memberlens serve` warns when it is wider
+
+
 def open_store(url: str) -> Store:
     """Connect to ``url``, run the migrations and return the :class:`Store`."""
     kwargs = {}
+    file = sqlite_path(url)
+    if file is not None:
+        _create_private(file)
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, future=True, **kwargs)
@@ -84,12 +118,9 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def hash_password(password: str) -> str:
-    if len(password) < MIN_PASSWORD:
-        raise ConfigError(
-            f"password: must have at least {MIN_PASSWORD} characters, got "
-            f"{len(password)}; choose a longer one"
-        )
+def hash_password(password: str, *, username: str | None = None) -> str:
+    """The argon2 hash of ``password`` once it passes :func:`memberlens.web.passwords.check_password`."""
+    check_password(password, username=username)
     return _HASHER.hash(password)
 
 
@@ -136,7 +167,7 @@ def add_user(db: DbSession, username: str, password: str, role: str) -> User:
         )
     user = User(
         username=username,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, username=username),
         role=role,
         active=True,
         created_at=utcnow(),
@@ -155,19 +186,128 @@ def find_user(db: DbSession, username: str) -> User:
     return user
 
 
-def issue_token(db: DbSession, user: User, name: str) -> tuple[ApiToken, str]:
-    """A new API token for ``user``: returns the row and the clear token (shown once)."""
+def issue_token(
+    db: DbSession,
+    user: User,
+    name: str,
+    *,
+    scopes: Iterable[str] = DEFAULT_SCOPES,
+    days: int = TOKEN_DAYS,
+    parent: ApiToken | None = None,
+) -> tuple[ApiToken, str]:
+    """A new API token for ``user``: returns the row and the clear token (shown once).
+
+    ``scopes``: what it covers besides the role (:data:`memberlens.web.roles.SCOPES`); ``days``:
+    its life (1 to :data:`MAX_TOKEN_DAYS`); ``parent``: the token that creates it, whose scopes
+    and expiry it may not exceed and whose revocation revokes it.
+    """
+    wanted = sorted(set(scopes))
+    unknown = [s for s in wanted if s not in SCOPE_NAMES]
+    if unknown or not wanted:
+        raise ConfigError(
+            f"scopes: {', '.join(unknown) or 'none given'}; use one or more of "
+            f"{', '.join(SCOPE_NAMES)}"
+        )
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise ConfigError(f"days: {days} is outside 1-{MAX_TOKEN_DAYS}; pass a shorter life")
+    now = utcnow()
+    expires_at = now + dt.timedelta(days=days)
+    if parent is not None:
+        extra = set(wanted) - parse_scopes(parent.scopes)
+        if extra:
+            raise Forbidden(
+                f"scopes: this token may not create a token with {', '.join(sorted(extra))}; "
+                "ask for its own scopes or fewer, or log in to create it"
+            )
+        if expires_at > parent.expires_at:
+            raise Forbidden(
+                f"days: a token made by this token must expire by {parent.expires_at:%Y-%m-%d}"
+                f" (its own expiry); pass fewer days"
+            )
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
         token_hash=digest(clear),
         prefix=clear[:10],
         name=name[:64] or "token",
         user_id=user.id,
-        created_at=utcnow(),
+        created_at=now,
+        scopes=",".join(wanted),
+        expires_at=expires_at,
+        parent_id=None if parent is None else parent.id,
     )
     db.add(row)
     db.commit()
     return row, clear
+
+
+def revoke_token(db: DbSession, token: ApiToken) -> list[int]:
+    """Revoke ``token`` and every token made from it, at any depth; the ids revoked."""
+    now = utcnow()
+    done: list[int] = []
+    frontier = [token]
+    while frontier:
+        for row in frontier:
+            if row.revoked_at is None:
+                row.revoked_at = now
+                done.append(row.id)
+        ids = [row.id for row in frontier]
+        frontier = list(db.scalars(select(ApiToken).where(ApiToken.parent_id.in_(ids))).all())
+    db.commit()
+    return done
+
+
+def live_tokens(db: DbSession, user: User) -> list[ApiToken]:
+    """``user``'s tokens that still authenticate (not revoked, not expired)."""
+    return list(
+        db.scalars(
+            select(ApiToken)
+            .where(
+                ApiToken.user_id == user.id,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > utcnow(),
+            )
+            .order_by(ApiToken.id)
+        ).all()
+    )
+
+
+def end_sessions(db: DbSession, user: User, *, keep: str | None = None) -> int:
+    """Revoke ``user``'s open sessions (except the one whose token digest is ``keep``)."""
+    q = select(Session).where(Session.user_id == user.id, Session.revoked.is_(False))
+    rows = [r for r in db.scalars(q).all() if r.token_hash != keep]
+    for r in rows:
+        r.revoked = True
+    db.commit()
+    return len(rows)
+
+
+def set_password(db: DbSession, user: User, password: str, *, keep: str | None = None) -> int:
+    """Change ``user``'s password and end every other session; the sessions ended. API tokens
+    stay valid: list them with :func:`live_tokens` for the user to revoke."""
+    user.password_hash = hash_password(password, username=user.username)
+    db.commit()
+    return end_sessions(db, user, keep=keep)
+
+
+def disable_user(db: DbSession, user: User) -> tuple[int, int]:
+    """Disable ``user`` and end all its sessions and API tokens: (sessions, tokens) ended."""
+    user.active = False
+    db.commit()
+    tokens = sum(len(revoke_token(db, t)) for t in live_tokens(db, user))
+    return end_sessions(db, user), tokens
+
+
+def unlock(db: DbSession, username: str) -> int:
+    """Forget the failed logins of ``username`` (``memberlens user unlock``); how many."""
+    rows = db.scalars(
+        select(LoginAttempt).where(
+            LoginAttempt.username == username, LoginAttempt.success.is_(False)
+        )
+    ).all()
+    for r in rows:
+        db.delete(r)
+    db.commit()
+    return len(rows)
 
 
 def audit(

@@ -126,9 +126,14 @@ def replenishment(wh: Warehouse, as_of: dt.date | None, *, top: int) -> dict:
     }
 
 
-def value(wh: Warehouse, *, bins: int = 20, top: int = 50) -> dict:
+def value(wh: Warehouse, *, bins: int = 20, top: int = 50, member_rows: bool = True) -> dict:
     """CLV and P(alive) distributions, the churn-risk list (valuable members likely lost) and
-    expected next purchases."""
+    expected next purchases.
+
+    ``member_rows=False`` (callers who may not see member lists): aggregates only; the churn-risk
+    list becomes ``churn_risk_summary`` (members and value at risk) and the replenishment list of
+    likely buyers is left out.
+    """
     if not wh.has("mart_members"):
         return missing("mart_members")
     m = normalised_mart(wh.table("mart_members"))
@@ -156,15 +161,27 @@ def value(wh: Warehouse, *, bins: int = 20, top: int = 50) -> dict:
             )
             if c in risk.columns
         ]
-        out["churn_risk"] = table_rows(
-            risk.select(*keep).order_by([ibis.desc("value_at_risk"), "member_id"]).limit(top)
-        )
+        if member_rows:
+            out["churn_risk"] = table_rows(
+                risk.select(*keep).order_by([ibis.desc("value_at_risk"), "member_id"]).limit(top)
+            )
+        else:
+            summary = risk.aggregate(
+                members=risk.count(), value_at_risk=risk.value_at_risk.sum().cast("float64")
+            ).to_pyarrow()
+            out["churn_risk_summary"] = {
+                "members": int(summary["members"][0].as_py() or 0),
+                "value_at_risk": round(float(summary["value_at_risk"][0].as_py() or 0.0), 2),
+            }
     as_of = _as_of(m)
     nxt: dict = {"available": False}
     if "next_purchase_date" in m.columns and as_of is not None:
         nxt.update(available=True, members=next_purchase_weeks(m, as_of))
     if wh.has("mart_replenishment"):
-        nxt.update(available=True, replenishment=replenishment(wh, as_of, top=top))
+        rep = replenishment(wh, as_of, top=top)
+        if not member_rows:
+            rep.pop("likely")
+        nxt.update(available=True, replenishment=rep)
     if not nxt["available"]:
         nxt.update(missing("mart_replenishment"))
     out["next_purchase"] = nxt

@@ -9,15 +9,34 @@ from sqlalchemy import select
 from memberlens.web.auth import Principal, client_ip, require
 from memberlens.web.context import ctx
 from memberlens.web.errors import Forbidden, NotFound
-from memberlens.web.models import ApiToken, AuditEvent, User
-from memberlens.web.roles import ROLE_NAMES, ROLES, role_matrix
-from memberlens.web.store import add_user, audit, issue_token
+from memberlens.web.models import ApiToken, AuditEvent, User, utcnow
+from memberlens.web.roles import (
+    DEFAULT_SCOPES,
+    MAX_TOKEN_DAYS,
+    ROLE_NAMES,
+    ROLES,
+    TOKEN_DAYS,
+    Scope,
+    parse_scopes,
+    role_matrix,
+)
+from memberlens.web.store import (
+    add_user,
+    audit,
+    disable_user,
+    issue_token,
+    revoke_token,
+    unlock,
+)
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
 
 class TokenIn(BaseModel):
     name: str = Field("script", min_length=1, max_length=64)
+    #: what the token covers besides the owner's role
+    scopes: list[Scope] = Field(default_factory=lambda: list(DEFAULT_SCOPES), min_length=1)
+    days: int = Field(TOKEN_DAYS, ge=1, le=MAX_TOKEN_DAYS, description="Life in days.")
 
 
 class UserIn(BaseModel):
@@ -39,6 +58,10 @@ def _token_dict(t: ApiToken) -> dict:
         "created_at": t.created_at.isoformat(),
         "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
         "revoked": t.revoked_at is not None,
+        "scopes": sorted(parse_scopes(t.scopes)),
+        "expires_at": t.expires_at.isoformat(),
+        "expired": t.expires_at <= utcnow(),
+        "parent_id": t.parent_id,
     }
 
 
@@ -48,7 +71,8 @@ def api_me(request: Request, who: Principal = require()) -> dict:
         "username": who.username,
         "role": who.role,
         "via": who.via,
-        "permissions": sorted(ROLES[who.role].permissions),
+        "permissions": sorted(p for p in ROLES[who.role].permissions if who.can(p)),
+        "scopes": None if who.scopes is None else sorted(who.scopes),
         "export_columns": list(ROLES[who.role].export_columns),
     }
 
@@ -67,23 +91,34 @@ def api_tokens(request: Request, who: Principal = require()) -> dict:
         return {"tokens": [_token_dict(t) for t in rows]}
 
 
-@router.post("/tokens", status_code=201, summary="Create an API token (shown once)")
+@router.post(
+    "/tokens",
+    status_code=201,
+    summary="Create an API token (shown once); a token may create tokens with at most its own "
+    "scopes and expiry",
+)
 def api_token_create(request: Request, body: TokenIn, who: Principal = require()) -> dict:
     with ctx(request).store() as db:
         user = db.get(User, who.user_id)
-        row, clear = issue_token(db, user, body.name)
+        parent = db.get(ApiToken, who.token_id) if who.token_id is not None else None
+        row, clear = issue_token(
+            db, user, body.name, scopes=body.scopes, days=body.days, parent=parent
+        )
         audit(
             db,
             "token_create",
             username=who.username,
             target=str(row.id),
-            detail={"name": row.name},
+            detail={"name": row.name, "scopes": row.scopes, "parent": row.parent_id},
             ip=client_ip(request),
         )
         return {**_token_dict(row), "token": clear}
 
 
-@router.delete("/tokens/{token_id}", summary="Revoke an API token (own, or any for admins)")
+@router.delete(
+    "/tokens/{token_id}",
+    summary="Revoke an API token and the tokens it created (own, or any for admins)",
+)
 def api_token_revoke(
     request: Request, token_id: int = Path(..., ge=1, le=2**31), who: Principal = require()
 ) -> dict:
@@ -92,15 +127,13 @@ def api_token_revoke(
         if row is None or (row.user_id != who.user_id and not who.can("manage_users")):
             raise NotFound(f"token {token_id}: no such token of yours")
         if row.revoked_at is None:
-            from memberlens.web.models import utcnow
-
-            row.revoked_at = utcnow()
-            db.commit()
+            revoked = revoke_token(db, row)
             audit(
                 db,
                 "token_revoke",
                 username=who.username,
                 target=str(token_id),
+                detail={"revoked": revoked},
                 ip=client_ip(request),
             )
         return _token_dict(row)
@@ -156,7 +189,9 @@ def api_user_patch(
         before = {"role": user.role, "active": user.active}
         if body.role is not None:
             user.role = body.role
-        if body.active is not None:
+        if body.active is False and user.active:
+            disable_user(db, user)  # ends its sessions and API tokens too
+        elif body.active is not None:
             user.active = body.active
         db.commit()
         audit(
@@ -168,6 +203,27 @@ def api_user_patch(
             ip=client_ip(request),
         )
         return {"username": user.username, "role": user.role, "active": user.active}
+
+
+@router.post("/users/{username}/unlock", summary="Clear an account's failed logins (admin)")
+def api_user_unlock(
+    request: Request,
+    username: str = Path(..., min_length=1, max_length=64),
+    who: Principal = require("manage_users"),
+) -> dict:
+    with ctx(request).store() as db:
+        if db.scalar(select(User).where(User.username == username)) is None:
+            raise NotFound(f"username: no account {username!r}")
+        cleared = unlock(db, username)
+        audit(
+            db,
+            "unlock",
+            username=who.username,
+            target=username,
+            detail={"failures_cleared": cleared},
+            ip=client_ip(request),
+        )
+        return {"username": username, "failures_cleared": cleared}
 
 
 @router.get("/audit", summary="The audit log, newest first (admin)")

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from memberlens.exceptions import ConfigError, ConvergenceError, DataError
-from memberlens.web.auth import require
+from memberlens.web.auth import Principal, require
 from memberlens.web.context import WebContext, ctx, encode_json
 from memberlens.web.errors import NotFound
 from memberlens.web.queries import marts
@@ -168,7 +168,8 @@ async def api_cohorts(request: Request, _=require("view_kpis")) -> Response:
 
 @router.get(
     "/value",
-    summary="CLV and P(alive) distributions, churn risk, next purchases",
+    summary="CLV and P(alive) distributions, churn risk, next purchases (member lists only for "
+    "roles that may view members)",
     response_class=Response,
     responses=_JSON,
 )
@@ -176,9 +177,11 @@ async def api_value(
     request: Request,
     bins: int = Query(20, ge=2, le=100),
     top: int = Query(50, ge=1, le=500),
-    _=require("view_kpis"),
+    who: Principal = require("view_kpis"),
 ) -> Response:
-    return await _mart(request, "value", value, bins=bins, top=top)
+    """Member-level lists (churn risk, likely buyers) only for callers who may see members."""
+    rows = who.can("view_members")
+    return await _mart(request, "value", value, bins=bins, top=top, member_rows=rows)
 
 
 @router.get(

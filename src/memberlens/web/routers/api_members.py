@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from typing import Literal
 
-import pyarrow.csv as pacsv
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
+from memberlens.exports import export_bytes
 from memberlens.web.auth import Principal, client_ip, require
 from memberlens.web.context import ctx, encode_json
 from memberlens.web.queries.lookups import mart_order, mart_rows
@@ -139,14 +138,12 @@ def api_members_export(
     columns = ROLES[who.role].export_columns
     with c.warehouse(heavy=True) as wh:
         table = member_export(wh, c.project.as_of, flt, columns, limit=EXPORT_LIMIT[format])
-    buf = io.BytesIO()
-    if format == "csv":
-        buf.write(b"\xef\xbb\xbf")  # BOM: Excel opens UTF-8 Chinese text correctly
-        pacsv.write_csv(table, buf)
-        media = "text/csv; charset=utf-8"
-    else:
-        table.to_pandas().to_excel(buf, index=False, sheet_name="members")
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    body, result = export_bytes(table, format, sheet="members")
+    media = (
+        "text/csv; charset=utf-8"
+        if format == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
     with c.store() as db:
         audit(
             db,
@@ -158,13 +155,19 @@ def api_members_export(
                 "rows": table.num_rows,
                 "columns": table.column_names,
                 "filter": {k: v for k, v in vars(flt).items() if v},
+                "neutralised": result.neutralised,
+                "k_anonymity": result.k_anonymity.to_dict(),
             },
             ip=client_ip(request),
         )
+    k = result.k_anonymity.k
     return Response(
-        buf.getvalue(),
+        body,
         media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="members.{format}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="members.{format}"',
+            "X-K-Anonymity": "none" if k is None else str(k),
+        },
     )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,9 +18,11 @@ from memberlens.web.auth import (
     check_csrf,
     client_ip,
     csrf_token,
+    declare,
     login,
     logout,
     principal,
+    public,
     set_csrf_cookie,
 )
 from memberlens.web.context import ctx
@@ -102,6 +105,7 @@ def _show(request: Request, page: str, template: str, permission: Permission, **
 
 
 def _page(page: str, template: str, permission: Permission):
+    @declare(permission)
     def view(request: Request) -> Response:
         return _show(request, page, template, permission)
 
@@ -116,16 +120,19 @@ for _path, _id, _key, _perm in NAV:
 
 
 @router.get("/members/{member_id}", response_class=HTMLResponse)
+@declare("view_members")
 def member_page(request: Request, member_id: str) -> Response:
     return _show(request, "members", "member.html", "view_members", member_id=member_id)
 
 
 @router.get("/admin", response_class=HTMLResponse)
+@declare("view_audit")
 def admin_page(request: Request) -> Response:
     return _show(request, "admin", "admin.html", "view_audit", roles=role_matrix())
 
 
 @router.get("/account", response_class=HTMLResponse)
+@declare("login")
 def account_page(request: Request) -> Response:
     who = principal(request)
     if who is None:
@@ -146,6 +153,7 @@ def _has_users(request: Request) -> bool:
 
 
 @router.get("/login", response_class=HTMLResponse)
+@public
 def login_page(request: Request, next: str | None = None) -> Response:
     if not _has_users(request):
         if is_local(request):  # first start: create the first admin on this machine
@@ -159,6 +167,8 @@ def login_page(request: Request, next: str | None = None) -> Response:
 # -- first run --------------------------------------------------------------------------------
 #: the peer addresses that may use the first-run page (this machine; not 127.0.0.0/8 at large)
 LOCAL_ADDRESSES = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+#: the Host names the first-run page answers to (a DNS-rebound name is none of these)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _SETUP_LOCK = threading.Lock()
 
 
@@ -168,26 +178,80 @@ def is_local(request: Request) -> bool:
     return client_ip(request) in LOCAL_ADDRESSES
 
 
-def _setup_refusal(request: Request) -> str | None:
-    """Why /setup is refused, or None when it may create the first admin."""
+def _host_name(netloc: str) -> str:
+    return (urlsplit(f"//{netloc}").hostname or "").lower()
+
+
+def loopback_host(request: Request) -> bool:
+    """Whether the Host header names this machine (127.0.0.1, localhost or [::1])."""
+    return _host_name(request.headers.get("host", "")) in LOOPBACK_HOSTS
+
+
+def same_origin(request: Request) -> bool:
+    """Whether the Origin header is this very page's scheme and Host (browsers send it with
+    every form POST; a page of another site, or a rebound name, cannot forge it)."""
+    origin = request.headers.get("origin") or ""
+    host = request.headers.get("host", "")
+    return bool(origin) and origin.lower() == f"{request.url.scheme}://{host}".lower()
+
+
+def setup_token_ok(request: Request, token: str | None) -> bool:
+    """Whether ``token`` is the one-time setup token this server printed on its console."""
+    expected = getattr(request.app.state, "setup_token", None)
+    if not expected or not token:
+        return False
+    return hmac.compare_digest(str(token), str(expected))
+
+
+def _setup_refusal(request: Request) -> tuple[str, str] | None:
+    """(message, audit reason) when /setup is refused, or None when it may be shown."""
     lang = request_lang(request, ctx(request).project.locale)
     if _has_users(request):
-        return text("setup.exists", lang)
+        return text("setup.exists", lang), "account exists"
     if not is_local(request):
-        return text("setup.local_only", lang)
+        return text("setup.local_only", lang), "not local"
+    if not loopback_host(request):
+        return text("setup.bad_origin", lang), "host"
+    return None
+
+
+def _submit_refusal(request: Request, token: str | None) -> tuple[str, str] | None:
+    """Why a first-run submission is refused: the page's reasons, then Origin and token."""
+    refusal = _setup_refusal(request)
+    if refusal is not None:
+        return refusal
+    lang = request_lang(request, ctx(request).project.locale)
+    if not same_origin(request):
+        return text("setup.bad_origin", lang), "origin"
+    if not setup_token_ok(request, token):
+        return text("setup.bad_token", lang), "token"
     return None
 
 
 def _setup_form(
-    request: Request, *, status: int = 200, error: str | None = None, username: str = ""
+    request: Request,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    username: str = "",
+    token: str | None = None,
 ) -> Response:
     return render(
-        request, "setup.html", "setup", None, status=status, error=error, username=username
+        request,
+        "setup.html",
+        "setup",
+        None,
+        status=status,
+        error=error,
+        username=username,
+        setup_token=token if setup_token_ok(request, token) else None,
     )
 
 
 @router.get("/setup", response_class=HTMLResponse)
-def setup_page(request: Request) -> Response:
+@public
+def setup_page(request: Request, token: str | None = None) -> Response:
+    """The first-run form (``?token=`` as printed by ``memberlens serve`` fills in the token)."""
     refusal = _setup_refusal(request)
     if refusal is not None:
         return render(
@@ -196,27 +260,30 @@ def setup_page(request: Request) -> Response:
             "setup",
             None,
             status=403,
-            error=refusal,
+            error=refusal[0],
             refused=True,
             username="",
         )
-    return _setup_form(request)
+    return _setup_form(request, token=token)
 
 
 @router.post("/setup", response_class=HTMLResponse)
+@public
 async def setup_submit(
     request: Request,
     username: str = Form(..., max_length=64),
     password: str = Form(..., max_length=256),
     password2: str = Form(..., max_length=256),
+    setup_token: str = Form("", max_length=128),
 ) -> Response:
-    """Create the first account, an admin, then log it in (localhost, no account yet, CSRF)."""
+    """Create the first account, an admin, then log it in: no account yet, a peer, Host and
+    Origin of this machine, the CSRF token and the one-time setup token of the console."""
     c = ctx(request)
     lang = request_lang(request, c.project.locale)
     try:
         await check_csrf(request)
     except MemberlensError as exc:
-        refused = _setup_refusal(request) is not None  # then no form, whatever the token
+        refused = _setup_refusal(request) is not None  # then no form, whatever the CSRF token
         return render(
             request,
             "setup.html",
@@ -229,29 +296,35 @@ async def setup_submit(
         )
     username = username.strip()
     with _SETUP_LOCK:  # two first-run submissions at once create one admin
-        refusal = _setup_refusal(request)
+        refusal = _submit_refusal(request, setup_token)
         if refusal is not None:
             with c.store() as db:
                 audit(
                     db,
                     "setup_refused",
                     username=username[:64] or None,
-                    detail={"reason": "account exists" if _has_users(request) else "not local"},
+                    detail={"reason": refusal[1]},
                     ip=client_ip(request),
                 )
+            retry = refusal[1] == "token"  # a mistyped token may be typed again
             return render(
                 request,
                 "setup.html",
                 "setup",
                 None,
                 status=403,
-                error=refusal,
-                refused=True,
-                username="",
+                error=refusal[0],
+                refused=not retry,
+                username=username if retry else "",
+                setup_token=None,
             )
         if password != password2:
             return _setup_form(
-                request, status=400, error=text("setup.mismatch", lang), username=username
+                request,
+                status=400,
+                error=text("setup.mismatch", lang),
+                username=username,
+                token=setup_token,
             )
         try:
             with c.store() as db:
@@ -265,13 +338,21 @@ async def setup_submit(
                     ip=client_ip(request),
                 )
         except MemberlensError as exc:
-            return _setup_form(request, status=exc.http_status, error=str(exc), username=username)
+            return _setup_form(
+                request,
+                status=exc.http_status,
+                error=str(exc),
+                username=username,
+                token=setup_token,
+            )
+        request.app.state.setup_token = None  # used once
     response = RedirectResponse("/", status_code=303)
     login(request, response, username, password)
     return response
 
 
 @router.post("/login", response_class=HTMLResponse)
+@public
 async def login_submit(
     request: Request,
     username: str = Form(..., max_length=64),
@@ -296,6 +377,7 @@ async def login_submit(
 
 
 @router.post("/logout")
+@public
 async def logout_submit(request: Request) -> Response:
     await check_csrf(request)
     response = RedirectResponse("/login", status_code=303)

@@ -337,7 +337,7 @@
           { name: t("col.expected_buyers"), type: "bar", data: cats.map((c) => c.expected_buyers) }] });
       table("likely-table", [{ key: "member_id" }, { key: "category" }, { key: "last_purchase", fmt: "day" }, { key: "cycle_days", fmt: "num" },
         { key: "expected_next_purchase", fmt: "day" }, { key: "days_overdue", fmt: "int" }, { key: "p_within_window", fmt: "pct" }],
-        rp.likely, (r) => { location.href = memberUrl(r.member_id); });
+        rp.likely || [], (r) => { location.href = memberUrl(r.member_id); });
     } else { hide("replenishment-box"); hide("likely-table"); }
   }
 

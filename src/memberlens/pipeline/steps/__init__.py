@@ -1,0 +1,2 @@
+"""The steps of ``memberlens run``, one module per concept; their order is
+:data:`memberlens.pipeline.registry.STEPS`."""

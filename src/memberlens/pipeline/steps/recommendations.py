@@ -1,0 +1,109 @@
+"""Top-k products per member and the bought-together list per product."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from memberlens.engine import register_arrow, unregister
+from memberlens.pipeline.step import RunContext, Step, StepResult
+
+#: where the recommendations go batch by batch until the run's transaction swaps them in.
+NEXT_RECOMMENDATIONS = "__next_mart_recommendations"
+
+
+@contextlib.contextmanager
+def scratch_dropped(wh: Any, name: str) -> Iterator[None]:
+    """Drop the scratch table ``name`` when the run ends, whether it succeeded or not."""
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            wh.con.drop_table(name, force=True)
+
+
+def _recommendations(ctx: RunContext) -> StepResult:
+    """Top-10 products per member (hybrid: ALS + item kNN + popularity, filters, reasons in
+    English and Chinese) and the bought-together list per product.
+
+    The recommendations (ten rows per member: 41 million for 4.1 million members) are appended
+    batch by batch to a scratch table in the warehouse, never held whole in memory; the run's
+    transaction copies them into ``mart_recommendations``. "Bought together" reuses the
+    baskets step's product rules (no second pass over the order lines) when it mined products.
+    """
+    from memberlens.exceptions import DataError
+    from memberlens.recommend import recommendation_mart
+    from memberlens.recommend.mart import MART_RECOMMENDATION_COLUMNS
+
+    wh = ctx.warehouse
+    settings = ctx.settings("recommend")
+    rules = ctx.frames.get("rules")
+    product_rules = (
+        rules
+        if rules is not None and len(rules) and set(rules.get("level", [])) == {"product"}
+        else None
+    )
+    wh.con.drop_table(NEXT_RECOMMENDATIONS, force=True)
+    written: list[int] = []
+
+    def append(batch: pa.Table) -> None:
+        part = register_arrow(wh.con, "__recommendation_batch", batch)
+        try:
+            if written:
+                wh.con.insert(NEXT_RECOMMENDATIONS, part)
+            else:
+                wh.con.create_table(NEXT_RECOMMENDATIONS, part)
+            written.append(batch.num_rows)
+        finally:
+            unregister(wh.con, "__recommendation_batch")
+
+    try:
+        rows, together = recommendation_mart(
+            ctx.orders,
+            ctx.need("order_items"),
+            ctx.table("products"),
+            ctx.table("events"),
+            as_of=ctx.as_of,
+            k=int(settings.get("k", 10)),
+            kind=settings.get("kind", "hybrid"),
+            sink=append,
+            rules=product_rules,
+        )
+    except DataError as exc:
+        wh.con.drop_table(NEXT_RECOMMENDATIONS, force=True)
+        return StepResult(status="degraded", message=str(exc), rows_in=ctx.n_orders)
+    if not written:  # nobody to recommend to: an empty mart with the mart's columns
+        types = {"rank": pa.int64(), "score": pa.float64()}
+        append(
+            pa.table(
+                {c: pa.array([], types.get(c, pa.string())) for c in MART_RECOMMENDATION_COLUMNS}
+            )
+        )
+    recs = wh.con.table(NEXT_RECOMMENDATIONS)
+    members = int(recs.member_id.nunique().execute()) if rows else 0
+    return StepResult(
+        message=(
+            f"{members:,} members, "
+            f"{together['product_id'].nunique():,} products with a bought-together list"
+        ),
+        rows_in=ctx.n_orders,
+        rows_out=rows,
+        marts={"mart_recommendations": recs, "mart_bought_together": together},
+    )
+
+
+RECOMMENDATIONS = Step(
+    name="recommendations",
+    title=(
+        "top-10 products per member (hybrid of ALS, item kNN and popularity with the shop's "
+        "filters and reasons in English and Chinese) and a bought-together list per product"
+    ),
+    run=_recommendations,
+    tables=("orders", "order_items"),
+    optional=("products", "events", "rules"),
+    writes=("mart_recommendations", "mart_bought_together"),
+    section="recommend",
+)

@@ -1,0 +1,38 @@
+"""The per-member summary every later step builds on."""
+
+from __future__ import annotations
+
+from memberlens.pipeline.step import RunContext, Step, StepResult
+
+
+def _summary(ctx: RunContext) -> StepResult:
+    from memberlens.features import rfm_summary
+    from memberlens.features.engagement import engagement_counts
+
+    frame = rfm_summary(
+        ctx.member_orders,
+        as_of=ctx.as_of,
+        time_unit="D",
+        order_items=ctx.table("order_items"),
+        products=ctx.table("products"),
+    ).to_pandas()
+    engaged = engagement_counts(
+        as_of=ctx.as_of, events=ctx.table("events"), interactions=ctx.table("interactions")
+    )
+    if engaged is not None:
+        frame = frame.merge(engaged.to_pandas(), on="member_id", how="left")
+        counts = [c for c in engaged.columns if c != "member_id"]
+        frame[counts] = frame[counts].fillna(0).astype("int64")
+    return StepResult(rows_in=ctx.n_orders, rows_out=len(frame), frames={"members": frame})
+
+
+SUMMARY = Step(
+    name="summary",
+    title=(
+        "per member: first/last purchase, purchase days, frequency, recency, T, monetary_value, "
+        "total spend, orders, AOV, refund share, favourite category and channel, engagement"
+    ),
+    run=_summary,
+    optional=("order_items", "products", "events", "interactions"),
+    makes=("members",),
+)

@@ -1,0 +1,243 @@
+"""The settings sections of ``memberlens.toml`` that the pipeline reads, declared as data.
+
+Each pipeline step names its section (:attr:`memberlens.pipeline.step.Step.section`);
+:meth:`memberlens.project.Project.load` checks every declared section against these
+declarations, so a misspelt key or a bad value is a :class:`~memberlens.exceptions.ConfigError`
+naming the file, the section, the key, the value found and the fix, when the project loads, never
+a step that is silently skipped later.
+
+Sections of other parts of the product (``[web]``, ...) are theirs to check; an unknown section
+whose name is close to a declared one (``[baskts]``) is an error too.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from memberlens.exceptions import ConfigError
+
+#: the pipeline's steps in order (``memberlens.pipeline.registry.STEPS``; a test keeps the two
+#: equal: the registry lives in the services layer, the project file is read in the core)
+PIPELINE_STEPS: tuple[str, ...] = (
+    "summary",
+    "clv",
+    "segments",
+    "tiers",
+    "lifecycle",
+    "cohorts",
+    "profiles",
+    "baskets",
+    "clusters",
+    "replenishment",
+    "recommendations",
+    "churn",
+    "forecast",
+    "members",
+)
+#: recommendation scorers (``memberlens.recommend.model.KINDS``; a test keeps them equal)
+RECOMMEND_KINDS: tuple[str, ...] = ("als", "item_knn", "popular", "hybrid")
+
+_TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of a section: the TOML types it accepts and the values allowed."""
+
+    key: str
+    types: tuple[type, ...]
+    #: the allowed values (any value of the types when empty)
+    choices: tuple[object, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    #: for a list: the allowed items
+    items: tuple[str, ...] = ()
+    help: str = ""
+
+    def problem(self, value: object) -> str | None:
+        """Why ``value`` is not allowed (None when it is)."""
+        if self.choices:
+            if any(value == c and type(value) is type(c) for c in self.choices):
+                return None
+            return f"must be one of {', '.join(_show(c) for c in self.choices)}"
+        if isinstance(value, bool) and bool not in self.types:
+            return f"must be {self._kind()}"
+        if not isinstance(value, self.types):
+            return f"must be {self._kind()}"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if self.minimum is not None and value < self.minimum:
+                return f"must be {self._kind()} of at least {_show(self.minimum)}"
+            if self.maximum is not None and value > self.maximum:
+                return f"must be {self._kind()} of at most {_show(self.maximum)}"
+        if isinstance(value, list) and self.items:
+            for item in value:
+                if item not in self.items:
+                    return f"{_show(item)} is not one of {', '.join(self.items)}" + _nearest(
+                        item, self.items
+                    )
+        return None
+
+    def _kind(self) -> str:
+        names = [_TYPE_NAMES.get(t, "a list" if t is list else "a table") for t in self.types]
+        if float in self.types and int in self.types:
+            names.remove("a whole number")
+        return " or ".join(names)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A ``[name]`` table of the project file."""
+
+    name: str
+    settings: tuple[Setting, ...] = ()
+    #: the section holds named sub-tables of any name (``[segments.vip]``), checked by their step
+    named_tables: bool = False
+    help: str = ""
+
+    def check(self, values: object, path: Path) -> None:
+        """Raise :class:`ConfigError` on the first unknown key or bad value."""
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{path}: [{self.name}] must be a table, got {_show(values)}")
+        if self.named_tables:
+            for key, value in values.items():
+                if not isinstance(value, Mapping):
+                    raise ConfigError(
+                        f"{path}: [{self.name}] {key} = {_show(value)}: each entry must be a "
+                        f"table [{self.name}.{key}]; see docs/pipeline.md"
+                    )
+            return
+        known = {s.key: s for s in self.settings}
+        for key, value in values.items():
+            setting = known.get(key)
+            if setting is None:
+                raise ConfigError(
+                    f"{path}: [{self.name}] {key} = {_show(value)}: unknown setting"
+                    + (_nearest(key, tuple(known)) or f"; allowed: {', '.join(known)}")
+                )
+            problem = setting.problem(value)
+            if problem:
+                raise ConfigError(
+                    f"{path}: [{self.name}] {key} = {_show(value)}: {problem}; fix it in "
+                    f"{path.name}"
+                )
+
+
+def _fraction(key: str, help: str = "") -> Setting:
+    return Setting(key, (float, int), minimum=0.0, maximum=1.0, help=help)
+
+
+def _days(key: str) -> Setting:
+    return Setting(key, (int,), minimum=1, help="days")
+
+
+SECTIONS: dict[str, Section] = {
+    s.name: s
+    for s in (
+        Section(
+            "run",
+            (
+                Setting(
+                    "skip",
+                    (list,),
+                    items=PIPELINE_STEPS,
+                    help="steps to leave out of every run",
+                ),
+            ),
+        ),
+        Section("segments", named_tables=True, help="[segments.<name>]: a scheme of your own"),
+        Section(
+            "lifecycle",
+            tuple(
+                _days(k)
+                for k in (
+                    "new_days",
+                    "active_days",
+                    "dormant_days",
+                    "churned_days",
+                    "won_back_gap_days",
+                    "loyal_purchase_days",
+                    "loyal_window_days",
+                )
+            ),
+        ),
+        Section(
+            "tiers",
+            (
+                Setting("weights", (dict,), help="score weights by component"),
+                _fraction("high_quantile"),
+                _fraction("medium_quantile"),
+                _fraction("churn_p_alive"),
+                _fraction("churn_recency_quantile"),
+                _fraction("potential_quantile"),
+                Setting("tree_depth", (int,), minimum=1),
+                Setting("random_state", (int,), minimum=0),
+            ),
+        ),
+        Section(
+            "baskets",
+            (
+                Setting("level", (str,), choices=("product", "category")),
+                Setting("min_support", (float, int), minimum=0.0, maximum=1.0),
+                _fraction("min_confidence"),
+                Setting("max_len", (int,), minimum=2),
+                Setting("exclude_products", (list,), help="non-product codes left out"),
+            ),
+        ),
+        Section(
+            "recommend",
+            (
+                Setting("k", (int,), minimum=1, help="products per member"),
+                Setting("kind", (str,), choices=RECOMMEND_KINDS),
+            ),
+        ),
+        Section(
+            "churn",
+            (
+                Setting(
+                    "train_in_run",
+                    (str, bool),
+                    choices=("auto", True, False),
+                    help="train a missing model inside the run",
+                ),
+                Setting("train_sample", (int,), minimum=1, help="members to train on"),
+            ),
+        ),
+    )
+}
+
+#: sections read elsewhere (the project's own, and other parts of the product)
+OTHER_SECTIONS: tuple[str, ...] = ("project", "warehouse", "privacy", "sources", "web", "ingest")
+
+
+def check_settings(raw: Mapping[str, Any], path: Path) -> None:
+    """Check every pipeline section of a parsed project file (see the module docstring)."""
+    known = (*SECTIONS, *OTHER_SECTIONS)
+    for name, values in raw.items():
+        section = SECTIONS.get(name)
+        if section is not None:
+            section.check(values, path)
+            continue
+        if name in OTHER_SECTIONS:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        if close:
+            raise ConfigError(
+                f"{path}: [{name}] is not a section of {path.name}; did you mean [{close[0]}]?"
+            )
+
+
+def _nearest(word: object, options: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(str(word), options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
