@@ -64,11 +64,11 @@ def test_every_page_and_get_endpoint_works_with_orders_alone(orders_only, tmp_pa
 
     app = create_app(orders_only, database=f"sqlite:///{tmp_path / 's.sqlite'}")
     with app.state.ctx.store() as db:
-        add_user(db, "a", "0123456789", "admin")
+        add_user(db, "a", "plum orbit canvas thunder", "admin")
     paths = sorted(set(_get_routes(app.routes)))
     assert "/api/geography" in paths and "/geo" in paths
     with TestClient(app, raise_server_exceptions=False) as c:
-        assert login(c, "a", "0123456789").status_code == 303
+        assert login(c, "a", "plum orbit canvas thunder").status_code == 303
         member = c.get("/api/members").json()["rows"][0]["member_id"]
         fill = {"member_id": member, "table": "orders", "username": "a"}
         failed = {}
@@ -98,7 +98,7 @@ def test_the_spec_tells_scripts_how_to_authenticate(bare, tmp_path):
 
     app = create_app(bare, database=f"sqlite:///{tmp_path / 's.sqlite'}")
     with app.state.ctx.store() as db:
-        user = add_user(db, "bot", "0123456789", "analyst")
+        user = add_user(db, "bot", "plum orbit canvas thunder", "analyst")
         _, token = issue_token(db, user, "nightly")
     with TestClient(app) as c:
         spec = c.get("/openapi.json").json()
