@@ -14,6 +14,7 @@ import typer
 
 # Command modules register themselves on import (keep this list sorted).
 from memberlens.cli import baskets as _baskets  # noqa: F401
+from memberlens.cli import campaign as _campaign  # noqa: F401
 from memberlens.cli import churn as _churn  # noqa: F401
 from memberlens.cli import clv as _clv  # noqa: F401
 from memberlens.cli import data as _data  # noqa: F401
@@ -49,7 +50,12 @@ def main(argv: list[str] | None = None) -> None:
         if state.debug:
             traceback.print_exc()
         from memberlens.cli._output import command
+        from memberlens.engine.warehouse import lock_error
 
+        busy = lock_error(exc)  # DuckDB's lock error from a path not yet mapped: a user error
+        if busy is not None:
+            typer.secho(f"error: {busy}", fg="red", err=True)
+            sys.exit(busy.exit_code)
         args = sys.argv[1:] if argv is None else list(argv)
         typer.secho(f"internal error: {exc!r}", fg="red", err=True)
         if not state.debug:

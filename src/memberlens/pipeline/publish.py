@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from memberlens.engine import register_arrow, unregister
+from memberlens.engine.layout import MART_MEMBER_HISTORY
 from memberlens.pipeline.runs import record_run
 from memberlens.pipeline.step import MartData, StepResult
 
@@ -54,10 +54,10 @@ def publish(
             if isinstance(frame, ir.Table):  # staged in the warehouse already
                 wh.replace(name, frame, run_id)
                 continue
-            table = register_arrow(wh.con, f"__new_{name}", to_arrow(frame))
+            table = wh.register_arrow(f"__new_{name}", to_arrow(frame))
             del frame
             wh.replace(name, table, run_id)
-            unregister(wh.con, f"__new_{name}")
+            wh.drop_temp(f"__new_{name}")
         record_run(wh, run_id, as_of, config_hash, records())
 
 
@@ -90,20 +90,12 @@ def _append_history(wh: Any, mart: pd.DataFrame, day: dt.date, run_id: str) -> N
     )
     for col in HISTORY_COLUMNS:
         frame[col] = mart[col] if col in mart.columns else None
-    schema = pa.schema(
-        [
-            ("as_of", pa.date32()),
-            ("run_id", pa.string()),
-            ("member_id", pa.string()),
-            *[(c, pa.string()) for c in HISTORY_COLUMNS],
-        ]
-    )
+    schema = MART_MEMBER_HISTORY.arrow_schema()  # as_of, run_id, member_id, HISTORY_COLUMNS
     frame["member_id"] = frame["member_id"].astype("string")
     for col in HISTORY_COLUMNS:
         frame[col] = frame[col].astype("string")
     frame["as_of"] = frame["as_of"].dt.date
-    new = register_arrow(
-        wh.con,
+    new = wh.register_arrow(
         "__new_mart_member_history",
         pa.Table.from_pandas(frame, schema=schema, preserve_index=False),
     )
@@ -111,18 +103,17 @@ def _append_history(wh: Any, mart: pd.DataFrame, day: dt.date, run_id: str) -> N
         old = wh.table("mart_member_history")
         kept = old.filter(old.as_of != day).select(*new.columns)
         new = kept.union(new)
-        if wh.con.name == "duckdb":  # the old table must not be read while it is replaced
-            new = wh.materialize("__member_history_next", new)
+        # computed once: the old table must not be read while it is replaced
+        new = wh.materialize("__member_history_next", new)
     wh.replace("mart_member_history", new, run_id)
 
 
 def index_member_ids(wh: Any) -> None:
-    """ART indexes on member_id for the dashboard's point look-ups (DuckDB only).
+    """Indexes on member_id for the dashboard's point look-ups (where the engine has them).
 
-    Measured with benchmarks/web_load.py at 1M members: member 360 p95 2.3 s -> 0.11 s.
+    Measured with benchmarks/web_load.py at 1M members (DuckDB's ART index): member 360 p95
+    2.3 s -> 0.11 s.
     """
-    if wh.con.name != "duckdb":
-        return
     for table in (
         "orders",
         "members",
@@ -131,6 +122,4 @@ def index_member_ids(wh: Any) -> None:
         "mart_recommendations",
     ):
         if wh.has(table):
-            wh.con.raw_sql(
-                f'CREATE INDEX IF NOT EXISTS "{table}_member_id" ON "{table}" (member_id)'
-            )
+            wh.index(table, "member_id")

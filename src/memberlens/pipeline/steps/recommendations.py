@@ -8,7 +8,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from memberlens.engine import register_arrow, unregister
 from memberlens.pipeline.step import RunContext, Step, StepResult
 
 #: where the recommendations go batch by batch until the run's transaction swaps them in.
@@ -22,7 +21,7 @@ def scratch_dropped(wh: Any, name: str) -> Iterator[None]:
         yield
     finally:
         with contextlib.suppress(Exception):
-            wh.con.drop_table(name, force=True)
+            wh.drop_temp(name)
 
 
 def _recommendations(ctx: RunContext) -> StepResult:
@@ -46,19 +45,13 @@ def _recommendations(ctx: RunContext) -> StepResult:
         if rules is not None and len(rules) and set(rules.get("level", [])) == {"product"}
         else None
     )
-    wh.con.drop_table(NEXT_RECOMMENDATIONS, force=True)
+    wh.drop_temp(NEXT_RECOMMENDATIONS)
     written: list[int] = []
+    scratch: list[Any] = []
 
     def append(batch: pa.Table) -> None:
-        part = register_arrow(wh.con, "__recommendation_batch", batch)
-        try:
-            if written:
-                wh.con.insert(NEXT_RECOMMENDATIONS, part)
-            else:
-                wh.con.create_table(NEXT_RECOMMENDATIONS, part)
-            written.append(batch.num_rows)
-        finally:
-            unregister(wh.con, "__recommendation_batch")
+        scratch[:] = [wh.append_scratch(NEXT_RECOMMENDATIONS, batch)]
+        written.append(batch.num_rows)
 
     try:
         rows, together = recommendation_mart(
@@ -73,7 +66,7 @@ def _recommendations(ctx: RunContext) -> StepResult:
             rules=product_rules,
         )
     except DataError as exc:
-        wh.con.drop_table(NEXT_RECOMMENDATIONS, force=True)
+        wh.drop_temp(NEXT_RECOMMENDATIONS)
         return StepResult(status="degraded", message=str(exc), rows_in=ctx.n_orders)
     if not written:  # nobody to recommend to: an empty mart with the mart's columns
         types = {"rank": pa.int64(), "score": pa.float64()}
@@ -82,7 +75,7 @@ def _recommendations(ctx: RunContext) -> StepResult:
                 {c: pa.array([], types.get(c, pa.string())) for c in MART_RECOMMENDATION_COLUMNS}
             )
         )
-    recs = wh.con.table(NEXT_RECOMMENDATIONS)
+    recs = scratch[0]
     members = int(recs.member_id.nunique().execute()) if rows else 0
     return StepResult(
         message=(
