@@ -167,6 +167,9 @@ RUNS = TableLayout(
         Column("rows_out", "integer"),
         Column("status"),
         Column("message"),
+        Column("seconds", "float"),
+        Column("peak_memory", "integer"),
+        Column("position", "integer"),
     ),
 )
 

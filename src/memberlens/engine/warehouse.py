@@ -79,6 +79,7 @@ class Warehouse:
             self.con.raw_sql(LOADS_DDL)
             self._add_missing_columns(LOADS)
             self.con.raw_sql(RUNS_DDL)
+            self._add_missing_columns(RUNS)
 
     # -- context management -------------------------------------------------------------------
     def __enter__(self) -> Warehouse:

@@ -16,35 +16,15 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from memberlens.engine import register_arrow
+from memberlens.engine.layout import RUNS
+from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.engine.warehouse import open_warehouse
 from memberlens.pipeline.step import StepResult
 from memberlens.project import Project
 
-#: columns added to ``_runs`` after its first layout (added to older warehouses on the next run)
-_ADDED_COLUMNS = {"seconds": "DOUBLE", "peak_memory": "BIGINT", "position": "BIGINT"}
-
-RUNS_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("step", pa.string()),
-        ("as_of", pa.date32()),
-        ("config_hash", pa.string()),
-        ("started_at", pa.timestamp("us")),
-        ("finished_at", pa.timestamp("us")),
-        ("rows_in", pa.int64()),
-        ("rows_out", pa.int64()),
-        ("status", pa.string()),
-        ("message", pa.string()),
-        ("seconds", pa.float64()),
-        ("peak_memory", pa.int64()),
-        ("position", pa.int64()),
-    ]
-)
-
 
 def record_run(
-    wh: Any,
+    wh: WarehouseProtocol,
     run_id: str,
     as_of: dt.date,
     config_hash: str,
@@ -71,13 +51,7 @@ def record_run(
         }
         for i, r in enumerate(records)
     ]
-    table = pa.Table.from_pylist(rows, schema=RUNS_SCHEMA)
-    if wh.con.name == "duckdb":
-        for column, sql_type in _ADDED_COLUMNS.items():
-            wh.con.raw_sql(f"ALTER TABLE _runs ADD COLUMN IF NOT EXISTS {column} {sql_type}")
-        wh.con.insert("_runs", ibis.memtable(table))
-    else:
-        wh.append("_runs", register_arrow(wh.con, "__runs", table), run_id)
+    wh.append_rows("_runs", pa.Table.from_pylist(rows, schema=RUNS.arrow_schema()), run_id)
 
 
 def run_log(

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 import pyarrow as pa
 
-from memberlens.engine import register_arrow, unregister
+from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.pipeline.step import RunContext, Step, StepResult
 
 #: where the recommendations go batch by batch until the run's transaction swaps them in.
@@ -16,7 +15,7 @@ NEXT_RECOMMENDATIONS = "__next_mart_recommendations"
 
 
 @contextlib.contextmanager
-def scratch_dropped(wh: Any, name: str) -> Iterator[None]:
+def scratch_dropped(wh: WarehouseProtocol, name: str) -> Iterator[None]:
     """Drop the scratch table ``name`` when the run ends, whether it succeeded or not."""
     try:
         yield
@@ -50,15 +49,8 @@ def _recommendations(ctx: RunContext) -> StepResult:
     written: list[int] = []
 
     def append(batch: pa.Table) -> None:
-        part = register_arrow(wh.con, "__recommendation_batch", batch)
-        try:
-            if written:
-                wh.con.insert(NEXT_RECOMMENDATIONS, part)
-            else:
-                wh.con.create_table(NEXT_RECOMMENDATIONS, part)
-            written.append(batch.num_rows)
-        finally:
-            unregister(wh.con, "__recommendation_batch")
+        wh.append_scratch(NEXT_RECOMMENDATIONS, batch)
+        written.append(batch.num_rows)
 
     try:
         rows, together = recommendation_mart(
