@@ -269,9 +269,13 @@ def test_login_tokens_views_and_audit_on_postgresql(postgres_url, project):
         admin.post("/logout", data={"csrf_token": admin.cookies.get("ml_csrf")})
         assert admin.get("/api/me").status_code == 401
     # reference: the rows PostgreSQL holds, read with psycopg
-    stored = _sql(postgres_url, "SELECT token_hash, revoked_at IS NOT NULL FROM api_tokens")
-    assert stored == [(stored[0][0], True)] and len(stored[0][0]) == 64
-    assert token not in stored[0][0]
+    stored = _sql(
+        postgres_url,
+        "SELECT token_hash, revoked_at IS NOT NULL, parent_id IS NOT NULL, scopes "
+        "FROM api_tokens ORDER BY id",
+    )
+    assert [row[1:] for row in stored] == [(True, False, "read"), (True, True, "read")]
+    assert all(len(row[0]) == 64 and token not in row[0] for row in stored)
     (hash_,) = _sql(postgres_url, "SELECT password_hash FROM users WHERE username = %s", "pgadmin")[
         0
     ]
@@ -287,8 +291,9 @@ def test_login_tokens_views_and_audit_on_postgresql(postgres_url, project):
     ):
         assert action in actions, action
     detail = _sql(
-        postgres_url, "SELECT detail ->> 'name' FROM audit_events WHERE action = 'token_create'"
+        postgres_url,
+        "SELECT detail ->> 'name' FROM audit_events WHERE action = 'token_create' ORDER BY id",
     )
-    assert detail == [("nightly",)]  # a JSON column PostgreSQL can query
+    assert detail == [("nightly",), ("script",)]  # a JSON column PostgreSQL can query
     assert _sql(postgres_url, "SELECT count(*) FROM sessions WHERE revoked") == [(1,)]
     app.state.ctx.store.engine.dispose()

@@ -17,6 +17,7 @@ from memberlens.cli import churn as _churn  # noqa: F401
 from memberlens.cli import clv as _clv  # noqa: F401
 from memberlens.cli import data as _data  # noqa: F401
 from memberlens.cli import demo as _demo  # noqa: F401
+from memberlens.cli import experiment as _experiment  # noqa: F401
 from memberlens.cli import forecast as _forecast  # noqa: F401
 from memberlens.cli import mine as _mine  # noqa: F401
 from memberlens.cli import recommend as _recommend  # noqa: F401

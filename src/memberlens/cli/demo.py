@@ -97,7 +97,9 @@ def _serve(project, port: int) -> None:
                 f"{project.root}`)"
             )
     console.print(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C to stop)")
-    uvicorn.run(app_, host="127.0.0.1", port=port, log_level="warning")
+    from memberlens.cli.web import uvicorn_options  # no X-Forwarded-For trusted from 127.0.0.1
+
+    uvicorn.run(app_, **uvicorn_options("127.0.0.1", port, 1, quiet=True))
 
 
 def _print_findings(result) -> None:

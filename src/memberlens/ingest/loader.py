@@ -23,7 +23,7 @@ from memberlens.exceptions import ConfigError, SourceError
 from memberlens.ingest import duckdb_reader, lines, regional, settings
 from memberlens.ingest.duckdb_reader import MARKS, STAGE
 from memberlens.ingest.mapping import Mapping, check_required, propose_mapping, read_mapping
-from memberlens.ingest.personal import protect
+from memberlens.ingest.personal import generalise, protect
 from memberlens.ingest.rules import (
     QUARANTINE_CHARS,
     RAW,
@@ -237,6 +237,7 @@ def load(
     proj = _resolve(project)
     limits = settings.limits(proj)  # settings are checked before anything is read
     options = settings.table_options(proj, table)
+    hidden = settings.generalised(proj) if table == "members" else ()
     if reload and proj.engine != "duckdb":
         raise ConfigError(
             f"{proj.file}: --reload works on the DuckDB warehouse only for now; on Spark, load "
@@ -289,7 +290,7 @@ def load(
                     load_id,
                     started,
                     step,
-                    (limits, options),
+                    (limits, options, hidden),
                     replaces=earlier,
                 )
         finally:
@@ -379,7 +380,7 @@ def _store(
     load_id: str,
     started: dt.datetime,
     step: Progress,
-    setup: tuple[settings.Limits, settings.TableOptions],
+    setup: tuple[settings.Limits, settings.TableOptions, tuple[str, ...]],
     *,
     replaces: tuple[str, ...] = (),
 ) -> LoadReport:
@@ -411,6 +412,8 @@ def _store(
     values = typed_values(keep, spec)
     if spec.name == "order_items":
         values = lines.fill_line_amount(values)
+    if spec.name == "members":
+        values = generalise(values, setup[2], started.date())
     cols = []
     target = wh.table(spec.name).schema()
     for f in spec.fields:
@@ -436,6 +439,13 @@ def _store(
         for n in spec.names
     ]
     bad_found = failures(bad, spec, ctx)
+    # generalised fields are kept in a rejected row only when they are what it broke
+    qcols = [
+        ibis.ifelse(field_of(bad_found) == c.get_name(), c, ibis.null("string")).name(c.get_name())
+        if c.get_name() in setup[2]
+        else c
+        for c in qcols
+    ]
     rejected = bad.select(
         *qcols,
         bad[LINE].name("_line"),

@@ -4,6 +4,10 @@ DuckDB reads (:mod:`memberlens.ingest.duckdb_reader`)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -62,3 +66,38 @@ def normalised(kind: str, value: pa.Array, id_type: pa.Array | None = None) -> p
 def _stored_form(norm: pa.Array, project: Project | None) -> pa.Array:
     keep = project is not None and project.keep_clear_pii
     return norm if keep or project is None else pseudonymise(norm, project.secret())
+
+
+#: age bands (lowest age of each band), as in common CRM exports.
+AGE_BANDS = (
+    (0, "<18"),
+    (18, "18-24"),
+    (25, "25-34"),
+    (35, "35-44"),
+    (45, "45-54"),
+    (55, "55-64"),
+    (65, "65+"),
+)
+
+
+def generalise(
+    values: dict[str, ir.Value], fields: tuple[str, ...], today: dt.date
+) -> dict[str, ir.Value]:
+    """Member values as stored: birth month, day and age band derived from the birthday (when
+    the export does not give them), and the ``fields`` generalised away (the birthday kept only
+    as month, day and age band; city left to the province; gender left out)."""
+    out = dict(values)
+    birthday = values["birthday"]
+    out["birth_month"] = ibis.coalesce(values["birth_month"], birthday.month().cast("int64"))
+    out["birth_day"] = ibis.coalesce(values["birth_day"], birthday.day().cast("int64"))
+    later = (birthday.month() > today.month) | (
+        (birthday.month() == today.month) & (birthday.day() > today.day)
+    )
+    age = today.year - birthday.year() - ibis.ifelse(later, 1, 0)
+    band = ibis.cases(
+        *[(age >= low, label) for low, label in reversed(AGE_BANDS)], else_=ibis.null("string")
+    )
+    out["age_band"] = ibis.coalesce(values["age_band"], band)
+    for name in fields:
+        out[name] = ibis.null(values[name].type())
+    return out

@@ -5,6 +5,9 @@
 max_amount = 10000000       # |amount|, price or quantity above it: quarantined (out_of_range)
 max_id_length = 128         # longer ids: quarantined (value_too_long)
 max_text_length = 10000     # longer names, pages, comments: quarantined (value_too_long)
+# member fields stored generalised unless [privacy] keep_clear_pii = true: birthday -> birth
+# month, day and age band; city -> none (province kept); gender -> none
+generalise = ["birthday", "city", "gender"]
 
 [ingest.order_items]
 drop_duplicate_lines = false  # keep lines repeated exactly (two scans of one item)
@@ -54,6 +57,23 @@ def limits(project: Project | None) -> Limits:
             )
         values[f.name] = int(value) if f.name != "max_amount" else float(value)
     return Limits(**values)
+
+
+#: member fields that can be generalised (and the default: all of them).
+GENERALISABLE = ("birthday", "city", "gender")
+
+
+def generalised(project: Project | None) -> tuple[str, ...]:
+    """The member fields stored generalised (none when the project keeps clear values)."""
+    if project is not None and project.keep_clear_pii:
+        return ()
+    raw = _section(project).get("generalise", list(GENERALISABLE))
+    if not isinstance(raw, list) or any(v not in GENERALISABLE for v in raw):
+        raise ConfigError(
+            f"{project.file if project else 'memberlens.toml'}: [ingest] generalise = {raw!r}; "
+            f"write a list of some of {list(GENERALISABLE)} (or [] to keep them)"
+        )
+    return tuple(raw)
 
 
 def table_options(project: Project | None, table: str) -> TableOptions:
