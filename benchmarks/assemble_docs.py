@@ -23,6 +23,7 @@ ORDER = (
     "recommend",
     "forecast",
     "web",
+    "concurrency",
 )
 
 

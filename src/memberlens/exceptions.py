@@ -56,3 +56,12 @@ class ConvergenceError(MemberlensError):
     """A model fit did not converge."""
 
     exit_code = 6
+
+
+class WarehouseBusy(MemberlensError):
+    """Another writer holds the warehouse longer than this one would wait (or a program outside
+    memberlens holds the file); the message names it and the fix. Exit code 75 (sysexits'
+    EX_TEMPFAIL: retrying later can succeed)."""
+
+    exit_code = 75
+    http_status = 503

@@ -466,8 +466,9 @@ def test_saved_views_belong_to_their_owner(clients, csrf):
     assert mine.get("/api/views").json()["views"] == []
 
 
-def test_a_writer_holding_the_warehouse_gives_503_not_500(tmp_path, login):
-    """A running ingest / `memberlens run` (another process with the write lock)."""
+def test_a_program_holding_the_warehouse_file_does_not_stop_the_dashboard(tmp_path, login):
+    """Another process with DuckDB's write lock on the warehouse file (a writer): the dashboard
+    reads the published snapshot, so it answers as usual."""
     import subprocess
     import sys
 
@@ -500,14 +501,10 @@ def test_a_writer_holding_the_warehouse_gives_503_not_500(tmp_path, login):
         with TestClient(app) as c:
             login(c, "a", "quiet-harbour-7")
             r = c.get("/api/members")
-            assert r.status_code == 503 and r.json()["error"] == "WarehouseBusy"
-            assert "retry" in r.json()["detail"]
+            assert r.status_code == 200 and r.json()["total"] > 0
     finally:
         writer.kill()
         writer.wait()
-    with TestClient(app) as c:
-        login(c, "a", "quiet-harbour-7")
-        assert c.get("/api/members").status_code == 200
 
 
 def test_warm_start_computes_the_default_overview(shop, tmp_path):

@@ -13,6 +13,7 @@ import typer
 
 # Command modules register themselves on import (keep this list sorted).
 from memberlens.cli import baskets as _baskets  # noqa: F401
+from memberlens.cli import campaign as _campaign  # noqa: F401
 from memberlens.cli import churn as _churn  # noqa: F401
 from memberlens.cli import clv as _clv  # noqa: F401
 from memberlens.cli import data as _data  # noqa: F401
@@ -46,6 +47,12 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if state.debug:
             raise
+        from memberlens.engine.warehouse import lock_error
+
+        busy = lock_error(exc)  # DuckDB's lock error from a path not yet mapped: a user error
+        if busy is not None:
+            typer.secho(f"error: {busy}", fg="red", err=True)
+            sys.exit(busy.exit_code)
         typer.secho(
             f"internal error: {exc!r} (rerun with --debug for the traceback)", fg="red", err=True
         )

@@ -16,10 +16,16 @@ __all__ = ["connect", "register_arrow", "spark_session", "unregister"]
 
 
 def connect(
-    project_or_url: str | os.PathLike[str] | Project | None = None, *, read_only: bool = False
+    project_or_url: str | os.PathLike[str] | Project | None = None, *, read_only: bool = True
 ) -> BaseBackend:
     """The warehouse of a project (folder or :class:`~memberlens.project.Project`) or a DuckDB
     file, as an Ibis backend whose tables are named after the canonical tables.
+
+    By default a reader: the latest published snapshot of the warehouse, which never blocks
+    (nor waits for) an ingest, a run or the dashboard; open a new connection to see a later
+    publish. ``read_only=False`` gives a writer: the warehouse file itself, under the project's
+    writer lock (other writers wait until ``con.disconnect()``, which also publishes what was
+    written to readers; the lock is released when the process ends at the latest).
 
     >>> con = connect("shop")                     # doctest: +SKIP
     >>> con.table("orders").count().execute()     # doctest: +SKIP

@@ -9,18 +9,24 @@ The table layout is driven by :mod:`memberlens.schema`:
 * ``_quarantine_<table>``: every field as the source text, plus ``_line``, ``_rule``, ``_field``,
   ``_reason``, ``_load_id``;
 * ``_loads``: one row per load with its counts; ``_runs``: one row per pipeline step.
+
+Several processes share one project (DESIGN.md, engines and storage): :func:`open_warehouse`
+gives writers the warehouse file under the writer lock (:mod:`memberlens.engine.locking`) and
+publishes a read-only snapshot when they close; readers open the latest published snapshot
+(:mod:`memberlens.engine.snapshots`), so nobody waits for a writer but another writer.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from memberlens.engine.layout import (
     LOADS,
@@ -29,8 +35,10 @@ from memberlens.engine.layout import (
     canonical_layout,
     quarantine_layout,
 )
+from memberlens.engine.locking import WriterLock
 from memberlens.engine.protocol import EngineName, WarehouseProtocol
-from memberlens.exceptions import ConfigError, MissingTableError
+from memberlens.engine.snapshots import Snapshots
+from memberlens.exceptions import ConfigError, MissingTableError, WarehouseBusy
 from memberlens.schema import TABLES, TableSpec
 
 if TYPE_CHECKING:
@@ -48,8 +56,61 @@ def quarantine_ddl(spec: TableSpec) -> str:
     return quarantine_layout(spec).ddl()
 
 
+class WriterBackend(DuckDBBackend):
+    """The Ibis DuckDB backend of a writer: :meth:`disconnect` checkpoints the file, closes it
+    and then runs the writer's ``on_close`` (publish the snapshot, release the writer lock), so
+    a notebook's ``con.disconnect()`` ends its write as ``memberlens run`` does."""
+
+    on_close: Callable[[], None] | None = None
+
+    def disconnect(self) -> None:
+        done, self.on_close = self.on_close, None
+        try:
+            with contextlib.suppress(
+                Exception
+            ):  # e.g. a transaction left open: closing rolls it back
+                self.con.execute("CHECKPOINT")
+            super().disconnect()
+        finally:
+            if done is not None:
+                done()
+
+
+def _connect(path: Path, *, read_only: bool) -> DuckDBBackend:
+    """A DuckDB backend on ``path``; a file held by a program outside memberlens is a
+    :class:`WarehouseBusy` naming that program, never DuckDB's lock error."""
+    import duckdb
+
+    try:
+        if read_only:
+            return ibis.duckdb.connect(str(path), read_only=True)
+        return WriterBackend().connect(str(path), read_only=False)
+    except duckdb.IOException as exc:
+        busy = lock_error(exc, path)
+        if busy is None:
+            raise
+        raise busy from None
+
+
+def lock_error(exc: BaseException, path: Path | str | None = None) -> WarehouseBusy | None:
+    """DuckDB's "Could not set lock on file" as the user error it is (with the fix), else None."""
+    text = str(exc)
+    if "could not set lock" not in text.lower() and "conflicting lock" not in text.lower():
+        return None
+    detail = text.split("\n")[0]
+    where = f"{path} is" if path else "the warehouse file is"
+    return WarehouseBusy(
+        f"{where} open in another program ({detail}). memberlens writers wait for each "
+        "other and readers use the published snapshot, so this is a program that opened "
+        "the file directly (a `duckdb` shell, a script with duckdb.connect): close it and "
+        "retry, or read through `memberlens.engine.connect(project)` instead"
+    )
+
+
 class Warehouse:
-    """An open warehouse (use as a context manager, or call :meth:`close`)."""
+    """An open warehouse (use as a context manager, or call :meth:`close`).
+
+    ``on_close`` (writers only): called once after the file is checkpointed and closed."""
 
     def __init__(
         self,
@@ -58,6 +119,7 @@ class Warehouse:
         read_only: bool = False,
         memory_limit: str | None = None,
         temp_directory: str | Path | None = None,
+        on_close: Callable[[], None] | None = None,
     ):
         self.path = Path(path)
         if not read_only:
@@ -67,7 +129,9 @@ class Warehouse:
                 f"{self.path}: no warehouse yet; load data with "
                 "`memberlens ingest TABLE FILE` first"
             )
-        self.con = ibis.duckdb.connect(str(self.path), read_only=read_only)
+        self.con = _connect(self.path, read_only=read_only)
+        if isinstance(self.con, WriterBackend):
+            self.con.on_close = on_close
         # runtime settings rather than connection config: DuckDB refuses a second connection
         # to the same file with a different config, which would lock out plain duckdb users
         if memory_limit:
@@ -76,19 +140,32 @@ class Warehouse:
             self.con.raw_sql(f"SET temp_directory = '{_setting(str(temp_directory))}'")
         self.read_only = read_only
         if not read_only:
-            self.con.raw_sql(LOADS_DDL)
-            self._add_missing_columns(LOADS)
-            self.con.raw_sql(RUNS_DDL)
-            self._add_missing_columns(RUNS)
+            try:
+                self.con.raw_sql(LOADS_DDL)
+                self._add_missing_columns(LOADS)
+                self.con.raw_sql(RUNS_DDL)
+                self._add_missing_columns(RUNS)
+            except BaseException:
+                self.close()
+                raise
 
     # -- context management -------------------------------------------------------------------
     def __enter__(self) -> Warehouse:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        if exc[0] is None:
+            self.close()
+        else:  # the block's error is the one to report
+            with contextlib.suppress(Exception):
+                self.close()
 
     def close(self) -> None:
+        """Close the connection (a writer: checkpoint, publish the snapshot, release the lock;
+        an error publishing is raised)."""
+        if isinstance(self.con, WriterBackend):
+            self.con.disconnect()
+            return
         with contextlib.suppress(Exception):
             self.con.disconnect()
 
@@ -221,18 +298,102 @@ def _setting(value: str) -> str:
     return value.replace("'", "''")
 
 
-def open_warehouse(project: Project, *, read_only: bool = False) -> WarehouseProtocol:
+def open_warehouse(
+    project: Project,
+    *,
+    read_only: bool = False,
+    timeout: float | None = None,
+    what: str | None = None,
+) -> WarehouseProtocol:
     """The warehouse of a :class:`~memberlens.project.Project`: DuckDB, or Parquet on Spark
-    (both :class:`~memberlens.engine.protocol.WarehouseProtocol`)."""
+    (both :class:`~memberlens.engine.protocol.WarehouseProtocol`).
+
+    DuckDB: ``read_only`` opens the latest published snapshot (never waits, never blocks a
+    writer); otherwise the warehouse file itself under the writer lock (waiting up to
+    ``timeout`` seconds for another writer, see :mod:`memberlens.engine.locking`; ``what``
+    names this writer in the others' messages), published to readers when it closes.
+    """
     if project.engine == "pyspark":
         from memberlens.engine.spark_store import SparkWarehouse
 
         return SparkWarehouse(project.warehouse, read_only=read_only)
     if project.engine != "duckdb":
         raise ConfigError(f"{project.file}: unknown engine {project.engine!r}")
-    return Warehouse(
-        project.warehouse,
-        read_only=read_only,
-        memory_limit=project.memory_limit,
-        temp_directory=project.state_dir / "tmp",
+    if read_only:
+        return open_published(project)
+    lock = writer_lock(project, timeout=timeout, what=what)
+    lock.acquire()
+    held = [True]
+
+    def finish() -> None:
+        if not held[0]:
+            return
+        held[0] = False
+        try:
+            if lock.depth == 1:  # the outermost writer of this thread publishes
+                Snapshots(project.warehouse).publish()
+        finally:
+            lock.release()
+
+    try:
+        return Warehouse(
+            project.warehouse,
+            memory_limit=project.memory_limit,
+            temp_directory=project.state_dir / "tmp",
+            on_close=finish,
+        )
+    except BaseException:
+        if held[0]:
+            held[0] = False
+            lock.release()
+        raise
+
+
+def writer_lock(
+    project: Project, *, timeout: float | None = None, what: str | None = None
+) -> WriterLock:
+    """The writer lock of a project's warehouse (``.memberlens/writer.lock``)."""
+    return WriterLock(project.state_dir / "writer.lock", timeout=timeout, what=what)
+
+
+def open_published(project: Project, version: str | None = None) -> Warehouse:
+    """The latest published snapshot of a DuckDB project (or snapshot ``version``), read-only.
+
+    A project written before snapshots existed is published once, under the writer lock."""
+    snapshots = Snapshots(project.warehouse)
+    for _attempt in range(20):
+        path = snapshots.path(version) if version else snapshots.current()
+        if path is None:
+            if not project.warehouse.exists():
+                raise MissingTableError(
+                    f"{project.warehouse}: no warehouse yet; load data with "
+                    "`memberlens ingest TABLE FILE` first"
+                )
+            publish_existing(project)
+            continue
+        try:
+            return Warehouse(
+                path,
+                read_only=True,
+                memory_limit=project.memory_limit,
+                temp_directory=project.state_dir / "tmp",
+            )
+        except Exception:
+            if path.exists():
+                raise
+            version = None  # superseded and removed between reading CURRENT and opening it
+    raise WarehouseBusy(
+        f"{project.warehouse}: the published snapshot changed 20 times while opening it; retry"
     )
+
+
+def publish_existing(project: Project) -> None:
+    """Publish the warehouse file as it is (a project written before snapshots existed)."""
+    with writer_lock(project, what="publishing the warehouse for readers"):
+        snapshots = Snapshots(project.warehouse)
+        if snapshots.current() is not None:  # a writer published while we waited
+            return
+        wal = project.warehouse.with_name(project.warehouse.name + ".wal")
+        if wal.exists() and wal.stat().st_size:  # fold the log into the file first
+            _connect(project.warehouse, read_only=False).disconnect()
+        snapshots.publish()

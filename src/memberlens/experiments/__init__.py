@@ -11,6 +11,13 @@ from memberlens.experiments.bayesian import (
     gaussian_readout,
     probability_beta_greater,
 )
+from memberlens.experiments.campaigns import (
+    ArmSummary,
+    CampaignReport,
+    Comparison,
+    arm_statistics,
+    campaign_report,
+)
 from memberlens.experiments.cuped import cuped_adjusted, cuped_theta
 from memberlens.experiments.frequentist import (
     ComparisonResult,
@@ -47,7 +54,10 @@ from memberlens.experiments.statistics import (
 )
 
 __all__ = [
+    "ArmSummary",
     "BayesianResult",
+    "CampaignReport",
+    "Comparison",
     "ComparisonResult",
     "PairedSampleMean",
     "Proportion",
@@ -57,8 +67,10 @@ __all__ = [
     "SequentialResult",
     "SrmResult",
     "always_valid_p_values",
+    "arm_statistics",
     "benjamini_hochberg",
     "beta_binomial_readout",
+    "campaign_report",
     "cohens_h",
     "confidence_sequence",
     "cuped_adjusted",

@@ -1,10 +1,15 @@
 """What every request can reach: the project, the state store and read-only warehouse connections.
 
-Connections are pooled: a request borrows an open read-only DuckDB connection and gives it back,
-so the database stays open (and its buffer cache warm) while the dashboard is busy. A reaper
-thread closes connections idle for :attr:`WebContext.idle_seconds`, so a dashboard left running
-does not hold the file lock that an ingest or a ``memberlens run`` needs for longer than that. At
-most :attr:`WebContext.max_connections` queries run at once (more only queue on a 2-core machine).
+Requests read the warehouse's latest published snapshot (:mod:`memberlens.engine.snapshots`),
+never the file an ingest or ``memberlens run`` writes, so the dashboard neither waits for a
+writer nor blocks one. Connections are pooled per snapshot: a request borrows an open read-only
+DuckDB connection and gives it back, so the snapshot stays open (and its buffer cache warm) while
+the dashboard is busy. Each request checks the snapshot pointer (one small file read): after a
+publish, new requests open the new snapshot, connections to an older one are closed when they are
+given back (a request that started before the publish finishes on the snapshot it started
+with: old marts or new ones, never a mix), and a reaper thread closes connections idle for
+:attr:`WebContext.idle_seconds`. At most :attr:`WebContext.max_connections` queries run at once
+(more only queue on a 2-core machine).
 """
 
 from __future__ import annotations
@@ -23,21 +28,21 @@ from typing import Any
 
 from fastapi import Request
 
-from memberlens.engine.warehouse import Warehouse
+from memberlens.engine.snapshots import Snapshots
+from memberlens.engine.warehouse import Warehouse, publish_existing
 from memberlens.exceptions import MemberlensError, MissingTableError
 from memberlens.project import Project
-from memberlens.web.errors import WarehouseBusy
 from memberlens.web.store import Store
 
 
 class PooledWarehouse(Warehouse):
-    """A :class:`Warehouse` that remembers its table list (the warehouse is read-only here)."""
+    """A published snapshot (``version``: its name), read-only, that remembers its table list."""
 
-    def __init__(self, project: Project, *, version):
+    def __init__(self, project: Project, *, version: tuple):
         # the same configuration as every other connection of this process (DuckDB refuses a
         # second connection to one file with different settings)
         super().__init__(
-            project.warehouse,
+            Snapshots(project.warehouse).path(version[0]),
             read_only=True,
             memory_limit=project.memory_limit,
             temp_directory=project.state_dir / "tmp",
@@ -58,10 +63,6 @@ class PooledWarehouse(Warehouse):
             self._columns[name] = tuple(self.table(name).columns)
         return self._columns[name]
 
-    def fetch(self, sql: str, params: list) -> list[dict]:
-        """Run a constant SQL statement with ``?`` parameters bound by DuckDB."""
-        return self.con.con.execute(sql, params).to_arrow_table().to_pylist()
-
 
 @dataclass
 class WebContext:
@@ -77,15 +78,17 @@ class WebContext:
     max_connections: int = 4
     #: aggregate queries (scans of all orders) allowed at once, so look-ups keep a core
     max_heavy: int = 1
-    idle_seconds: float = 2.0
+    #: a pooled connection unused this long is closed (frees the memory of its cache, and the
+    #: disk space of a superseded snapshot)
+    idle_seconds: float = 30.0
     _cache: OrderedDict = field(default_factory=OrderedDict)
     _heavy: OrderedDict = field(default_factory=OrderedDict)
     _pages: OrderedDict = field(default_factory=OrderedDict)
     _flights: dict = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _idle: list = field(default_factory=list)
-    _slots: threading.BoundedSemaphore | None = None
-    _heavy_slots: threading.BoundedSemaphore | None = None
+    _slots: threading.BoundedSemaphore = field(init=False)
+    _heavy_slots: threading.BoundedSemaphore = field(init=False)
     _reaper: threading.Thread | None = None
     _stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -95,19 +98,18 @@ class WebContext:
         _LIVE.append(weakref.ref(self))
 
     # -- connections ---------------------------------------------------------------------------
-    def _open(self, version) -> PooledWarehouse:
-        try:
-            return PooledWarehouse(self.project, version=version)
-        except Exception as exc:  # duckdb.IOException: the file is locked by a writer
-            if "lock" in str(exc).lower():
-                raise WarehouseBusy(
-                    "the warehouse is being written (an ingest or `memberlens "
-                    "run` is in progress); retry in a moment"
-                ) from None
-            raise
+    def _open(self, version: tuple) -> PooledWarehouse:
+        for _attempt in range(20):
+            try:
+                return PooledWarehouse(self.project, version=version)
+            except Exception:
+                if Snapshots(self.project.warehouse).path(version[0]).exists():
+                    raise
+                version = self.version()  # superseded and removed since the request began
+        raise MissingTableError(f"{self.project.warehouse}: no published snapshot to read")
 
     @contextlib.contextmanager
-    def warehouse(self, *, heavy: bool = False) -> Iterator[Warehouse]:
+    def warehouse(self, *, heavy: bool = False) -> Iterator[PooledWarehouse]:
         """A read-only connection for the length of one block (borrowed from the pool).
         ``heavy``: an aggregate over whole tables (queued behind :attr:`max_heavy`)."""
         if not self.project.warehouse.exists():
@@ -116,13 +118,18 @@ class WebContext:
                 "`memberlens ingest orders FILE`"
             )
         version = self.version()
+        if not version:
+            raise MissingTableError(
+                f"{self.project.warehouse}: no warehouse yet; load data with "
+                "`memberlens ingest orders FILE`"
+            )
         with contextlib.ExitStack() as stack:
             if heavy:
                 stack.enter_context(self._heavy_slots)
             stack.enter_context(self._slots)
             yield from self._borrow(version)
 
-    def _borrow(self, version) -> Iterator[Warehouse]:
+    def _borrow(self, version: tuple) -> Iterator[PooledWarehouse]:
         wh = None
         with self._lock:
             while self._idle:
@@ -139,15 +146,20 @@ class WebContext:
             if not isinstance(exc, MemberlensError):  # the connection may be in a bad state
                 wh.close()
                 raise
-            wh.idle_since = time.monotonic()
-            with self._lock:
-                self._idle.append(wh)
+            self._give_back(wh)
             raise
         else:
-            wh.idle_since = time.monotonic()
-            with self._lock:
-                self._idle.append(wh)
-            self._start_reaper()
+            self._give_back(wh)
+
+    def _give_back(self, wh: PooledWarehouse) -> None:
+        """Back to the pool, or closed if a newer snapshot was published meanwhile."""
+        if wh.version != self.version():
+            wh.close()
+            return
+        wh.idle_since = time.monotonic()
+        with self._lock:
+            self._idle.append(wh)
+        self._start_reaper()
 
     def _start_reaper(self) -> None:
         if self._reaper is not None and self._reaper.is_alive():
@@ -205,18 +217,20 @@ class WebContext:
 
     # -- cache ---------------------------------------------------------------------------------
     def version(self) -> tuple:
-        """Changes whenever the warehouse file (or its write-ahead log) is rewritten."""
-        out = []
-        for path in (
-            self.project.warehouse,
-            self.project.warehouse.with_name(self.project.warehouse.name + ".wal"),
-        ):
+        """The published snapshot (its name, in a 1-tuple; empty before the first load): changes
+        with every publish. A project written before snapshots existed is published here once."""
+        if self.project.engine != "duckdb":  # Spark: a load is visible once its commit record
+            # is written (engine/spark_store.py), which changes the records folder's mtime
             try:
-                st = path.stat()
-                out += [st.st_mtime_ns, st.st_size]
+                return ("commits", (self.project.warehouse / "_commits").stat().st_mtime_ns)
             except FileNotFoundError:
-                out += [0, 0]
-        return tuple(out)
+                return ()
+        snapshots = Snapshots(self.project.warehouse)
+        name = snapshots.version()
+        if name is None and self.project.warehouse.exists():
+            publish_existing(self.project)
+            name = snapshots.version()
+        return (name,) if name else ()
 
     def run_key(self) -> tuple:
         """The last ``memberlens run`` (its run id), else the warehouse version: results keyed

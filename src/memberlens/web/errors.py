@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from memberlens.exceptions import MemberlensError
+from memberlens.exceptions import MemberlensError, WarehouseBusy
+
+__all__ = [
+    "CsrfError",
+    "Forbidden",
+    "NotAuthenticated",
+    "NotFound",
+    "RateLimited",
+    "WarehouseBusy",  # core's: a writer waiting too long, or the file held outside memberlens
+]
 
 
 class NotAuthenticated(MemberlensError):
@@ -33,9 +42,3 @@ class NotFound(MemberlensError):
     """The member, token or account asked for does not exist."""
 
     http_status = 404
-
-
-class WarehouseBusy(MemberlensError):
-    """The warehouse is locked by a writer (an ingest or `memberlens run`)."""
-
-    http_status = 503

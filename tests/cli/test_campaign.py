@@ -1,0 +1,82 @@
+"""``memberlens campaign list|report`` as a user runs them, on a project loaded through ingest."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import ibis
+import pytest
+
+from memberlens.cli import main
+from memberlens.experiments.campaigns import campaign_report
+from memberlens.simulate import simulate_shop
+
+
+def ml(*args, check=True):
+    """The CLI's entry point in this process (exit code, stdout, stderr as a user sees them)."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    proc = SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"exit {code}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("campaign_cli")
+    simulate_shop(root / "shop", members=3_000, seed=5)
+    ml("init", root / "p", "--as-of", "2025-12-31")
+    for table in ("orders", "campaigns", "campaign_members"):
+        ml("-q", "ingest", table, root / "shop" / f"{table}.parquet", "-p", root / "p")
+    return root
+
+
+def test_report_json_has_the_public_surface_and_equals_the_library(project):
+    listed = json.loads(ml("campaign", "list", "-p", project / "p", "--json").stdout)
+    cid = listed[-1]["campaign_id"]
+    out = json.loads(ml("campaign", "report", cid, "-p", project / "p", "--json").stdout)
+    arms = {a["arm"]: a for a in out["arms"]}
+    assert set(arms) == {"control", "treatment"}
+    for key in (
+        "n",
+        "responders",
+        "buyers",
+        "orders",
+        "revenue",
+        "response_rate",
+        "conversion_rate",
+        "aov",
+    ):
+        assert key in arms["control"]
+    metrics = {c["metric"] for c in out["comparisons"]}
+    assert metrics == {"conversion_rate", "revenue_per_member"}
+    con = ibis.duckdb.connect()
+    tables = [
+        con.read_parquet(project / "shop" / f"{n}.parquet")
+        for n in ("campaigns", "campaign_members", "orders")
+    ]
+    direct = campaign_report(*tables, cid).to_dict()  # the same function on the raw files
+    for a, b in zip(out["comparisons"], direct["comparisons"]):
+        assert a["p_value"] == pytest.approx(b["p_value"], rel=1e-9)
+        assert a["ci_low"] == pytest.approx(b["ci_low"], rel=1e-9)
+    assert [a["n"] for a in out["arms"]] == [a["n"] for a in direct["arms"]]
+
+
+def test_report_text_and_bad_input(project):
+    listed = json.loads(ml("campaign", "list", "-p", project / "p", "--json").stdout)
+    text = ml("campaign", "report", listed[-1]["campaign_id"], "-p", project / "p").stdout
+    assert "treatment vs control, conversion_rate" in text
+    bad = ml("campaign", "report", "NOPE", "-p", project / "p", check=False)
+    assert bad.returncode == 4 and "not in the campaigns table" in bad.stderr
+    bad = ml("campaign", "report", "X", "-p", project / "p", "--response", "view", check=False)
+    assert bad.returncode == 2 and "--response must be one of" in bad.stderr
