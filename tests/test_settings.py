@@ -90,4 +90,21 @@ def test_the_declarations_match_the_code_they_describe():
 
     assert tuple(s.name for s in STEPS) == PIPELINE_STEPS
     assert RECOMMEND_KINDS == KINDS
+    from memberlens.forecast.festivals import FESTIVALS
+    from memberlens.settings import FESTIVAL_NAMES
+
+    assert tuple(f.name for f in FESTIVALS) == FESTIVAL_NAMES
     assert {s.section for s in STEPS if s.section} <= set(SECTIONS)
+
+
+def test_forecast_festivals_are_checked_when_the_project_loads(tmp_path):
+    from memberlens.exceptions import ConfigError
+    from memberlens.project import Project, init_project
+
+    proj = init_project(tmp_path / "shop", locale="en")
+    path = proj.root / "memberlens.toml"
+    path.write_text(path.read_text() + '\n[forecast]\nfestivals = ["double11"]\n')
+    assert Project.load(proj.root).settings["forecast"]["festivals"] == ["double11"]
+    path.write_text(path.read_text().replace('"double11"', '"black_friday"'))
+    with pytest.raises(ConfigError, match="black_friday"):
+        Project.load(proj.root)

@@ -38,6 +38,20 @@ PIPELINE_STEPS: tuple[str, ...] = (
     "forecast",
     "members",
 )
+#: festival regressors (``memberlens.forecast.festivals.FESTIVALS``; a test keeps them equal)
+FESTIVAL_NAMES: tuple[str, ...] = (
+    "spring_festival_shopping",
+    "spring_festival_eve",
+    "spring_festival_holiday",
+    "spring_festival_return",
+    "womens_day",
+    "presale_618",
+    "day_618",
+    "golden_week",
+    "presale_double11",
+    "double11",
+    "double12",
+)
 #: recommendation scorers (``memberlens.recommend.model.KINDS``; a test keeps them equal)
 RECOMMEND_KINDS: tuple[str, ...] = ("als", "item_knn", "popular", "hybrid")
 
@@ -185,6 +199,9 @@ SECTIONS: dict[str, Section] = {
                 _fraction("min_confidence"),
                 Setting("max_len", (int,), minimum=2),
                 Setting("exclude_products", (list,), help="non-product codes left out"),
+                Setting("min_lift", (float, int), minimum=0.0, help="rules kept above this lift"),
+                Setting("per_antecedent", (int,), minimum=1, help="strongest rules per antecedent"),
+                Setting("max_rules", (int,), minimum=1, help="cap on the stored rules"),
             ),
         ),
         Section(
@@ -192,6 +209,19 @@ SECTIONS: dict[str, Section] = {
             (
                 Setting("k", (int,), minimum=1, help="products per member"),
                 Setting("kind", (str,), choices=RECOMMEND_KINDS),
+            ),
+        ),
+        Section(
+            "forecast",
+            (
+                Setting(
+                    "festivals",
+                    (list,),
+                    items=FESTIVAL_NAMES,
+                    help="festival names to try (default: by the project's locale)",
+                ),
+                Setting("max_categories", (int,), minimum=0, help="categories forecast"),
+                Setting("min_category_weeks", (int,), minimum=12, help="weeks of sales needed"),
             ),
         ),
         Section(
@@ -204,6 +234,22 @@ SECTIONS: dict[str, Section] = {
                     help="train a missing model inside the run",
                 ),
                 Setting("train_sample", (int,), minimum=1, help="members to train on"),
+                Setting(
+                    "retrain_days", (int,), minimum=0, help="retrain a saved model older than this"
+                ),
+                Setting(
+                    "max_psi",
+                    (float, int),
+                    minimum=0.0,
+                    help="retrain when the score PSI exceeds this",
+                ),
+                Setting(
+                    "reasons_deciles",
+                    (int,),
+                    minimum=0,
+                    maximum=10,
+                    help="explain the top risk deciles",
+                ),
             ),
         ),
     )

@@ -78,3 +78,22 @@ def test_registration_cohorts_count_non_buyers():
     assert got.cohort_size.tolist() == [3, 3, 3]
     assert got.active_members.tolist() == [1, 1, 1]
     assert got.repeat_members.tolist() == [1, 2, 2]  # converted to buyers by month k
+
+
+def test_the_partial_as_of_month_is_flagged():
+    orders = pd.DataFrame(
+        {
+            "order_id": ["1", "2", "3"],
+            "member_id": ["a", "a", "b"],
+            "ordered_at": pd.to_datetime(["2024-01-05", "2024-03-02", "2024-02-20"]),
+            "amount": [10.0, 12.0, 9.0],
+            "status": "paid",
+        }
+    )
+    mid_march = cohort_retention(orders, as_of="2024-03-10").to_pandas()
+    cohort = pd.to_datetime(mid_march.cohort_month)
+    month = cohort.dt.year * 12 + cohort.dt.month - 1 + mid_march.months_since
+    expected = (month == 2024 * 12 + 2).tolist()  # March 2024
+    assert mid_march["partial_month"].tolist() == expected and any(expected)
+    end_of_march = cohort_retention(orders, as_of="2024-03-31").to_pandas()
+    assert not end_of_march["partial_month"].any()

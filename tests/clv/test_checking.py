@@ -40,6 +40,21 @@ def test_tracking_matches_reference_file(
     )
 
 
+def test_a_last_period_of_one_day_counts_one_day_of_expected_purchases(fitted, cdnow_transactions):
+    """Issue 14: a holdout ending one day into a week counted a full week of expected purchases
+    (57 too many on a retail export). Reference: the 78 full weeks of the published split."""
+    full = repeat_purchase_tracking(fitted["bgnbd"], cdnow_transactions, **SPLIT).to_frame()
+    one_more_day = repeat_purchase_tracking(
+        fitted["bgnbd"], cdnow_transactions, calibration_end="1997-09-30", holdout_end="1998-07-01"
+    ).to_frame()
+    assert len(one_more_day) == 79
+    np.testing.assert_allclose(
+        one_more_day["expected_cumulative"].iloc[:78], full["expected_cumulative"], rtol=1e-12
+    )
+    week, day = full["expected_incremental"].iloc[-1], one_more_day["expected_incremental"].iloc[-1]
+    assert day == pytest.approx(week / 7, rel=0.05)
+
+
 def test_tracking_reproduces_published_totals(fitted, cdnow_transactions, reference):
     ref = reference["holdout"]
     bg = repeat_purchase_tracking(fitted["bgnbd"], cdnow_transactions, **SPLIT).to_frame()

@@ -88,3 +88,10 @@ def test_duckdb_warehouse_implements_the_protocol(tmp_path):
         wh.drop_temp("__a")
         assert not wh.has("__a")
     assert LOADS.primary_key == "load_id"
+
+
+def test_the_history_mart_layout_holds_the_pipeline_history_columns():
+    from memberlens.engine.layout import MART_MEMBER_HISTORY
+    from memberlens.pipeline.publish import HISTORY_COLUMNS
+
+    assert MART_MEMBER_HISTORY.column_names == ("as_of", "run_id", "member_id", *HISTORY_COLUMNS)

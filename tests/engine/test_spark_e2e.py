@@ -110,8 +110,9 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.drop(columns=[c for c in frame.columns if c in RUN_SPECIFIC])
     keys = [c for c in frame.columns if not pd.api.types.is_float_dtype(frame[c])]
     keys += [c for c in frame.columns if c not in keys]
-    text = frame.astype(str)  # a total order over mixed and missing values
-    order = np.lexsort([text[c].to_numpy() for c in reversed(keys)])
+    # a total order over mixed and missing values (pandas keeps NaN in a string column)
+    text = {c: np.array([repr(v) for v in frame[c].astype(object)]) for c in keys}
+    order = np.lexsort([text[c] for c in reversed(keys)])
     return frame.iloc[order].reset_index(drop=True)
 
 

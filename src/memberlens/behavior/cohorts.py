@@ -10,8 +10,9 @@ Columns: cohort_month (date, first day of the month), months_since, cohort_size,
 active_members (members with a purchase in that month), retention_rate (active / cohort size),
 repeat_members (members whose *second* purchase day falls in or before that month; for
 registration cohorts, whose first purchase does), repurchase_rate (repeat / cohort size),
-revenue (paid amount in that month, float from an exact decimal sum) and revenue_per_member
-(revenue / cohort size).
+revenue (paid amount in that month, float from an exact decimal sum), revenue_per_member
+(revenue / cohort size) and partial_month (True for the as-of month when the as-of day is not its
+last day: that month's figures cover only part of it, so its lower retention is not a drop).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ COHORT_COLUMNS: tuple[str, ...] = (
     "repurchase_rate",
     "revenue",
     "revenue_per_member",
+    "partial_month",
 )
 
 
@@ -68,8 +70,19 @@ def _grid(cohorts: ir.Table, as_of_idx: int) -> ir.Table:
     )
 
 
+def _as_of_month(as_of_day: dt.date) -> tuple[int, bool]:
+    """The as-of month's index and whether the as-of day leaves part of it out."""
+    partial = (as_of_day + dt.timedelta(days=1)).month == as_of_day.month
+    return as_of_day.year * 12 + as_of_day.month - 1, partial
+
+
 def _assemble(
-    cohorts: ir.Table, members: ir.Table, months: ir.Table, repeats: ir.Table, as_of_idx: int
+    cohorts: ir.Table,
+    members: ir.Table,
+    months: ir.Table,
+    repeats: ir.Table,
+    as_of_idx: int,
+    partial: bool,
 ) -> ir.Table:
     """Join cohort sizes, monthly activity and cumulative repeat buyers on the grid.
 
@@ -112,6 +125,7 @@ def _assemble(
         repurchase_rate=out.repeat_members.cast("float64") / size,
         revenue=out.revenue,
         revenue_per_member=out.revenue / size,
+        partial_month=(out.cohort_idx + out.months_since == as_of_idx) & ibis.literal(partial),
     ).order_by(["cohort_month", "months_since"])
 
 
@@ -131,8 +145,7 @@ def cohort_retention(orders: ir.Table | pd.DataFrame, *, as_of: dt.date | str) -
     months = _member_months(paid)
     members = months.group_by("member_id").aggregate(cohort_idx=months.month_idx.min())
     cohorts = members.group_by("cohort_idx").aggregate(cohort_size=members.count())
-    as_of_idx = as_of_day.year * 12 + as_of_day.month - 1
-    return _assemble(cohorts, members, months, _second_days(paid), as_of_idx)
+    return _assemble(cohorts, members, months, _second_days(paid), *_as_of_month(as_of_day))
 
 
 def registration_cohort_retention(
@@ -153,5 +166,4 @@ def registration_cohort_retention(
     cohorts = people.group_by("cohort_idx").aggregate(cohort_size=people.count())
     months = _member_months(paid)
     first = months.group_by("member_id").aggregate(repeat_idx=months.month_idx.min())
-    as_of_idx = as_of_day.year * 12 + as_of_day.month - 1
-    return _assemble(cohorts, people, months, first, as_of_idx)
+    return _assemble(cohorts, people, months, first, *_as_of_month(as_of_day))

@@ -48,7 +48,8 @@ def _holdout_expectation(model: PurchaseModel, summary: pd.DataFrame) -> np.ndar
 
 @dataclass(frozen=True)
 class RepeatTracking:
-    """Repeat purchases per period since ``origin``; period k covers [k-1, k) time units."""
+    """Repeat purchases per period since ``origin``; period k covers [k-1, k) time units (the
+    last one ends at the holdout end, so it may be shorter)."""
 
     origin: pd.Timestamp
     time_unit: str
@@ -128,7 +129,12 @@ def repeat_purchase_tracking(
     born = ((days.groupby("member_id")["day"].min() - origin) / pd.Timedelta(days=1)).to_numpy()
     starts, counts = np.unique(born, return_counts=True)
     ends = np.arange(1, n_periods + 1, dtype=float)
-    last_day = ends * UNIT_DAYS[time_unit] - 1.0
+    # the last period may run past holdout_end (one holdout day of a week): it is counted up to
+    # holdout_end only, for the expected purchases as for the actual ones
+    last_day = np.minimum(
+        ends * UNIT_DAYS[time_unit] - 1.0,
+        (pd.Timestamp(holdout_end) - origin) / pd.Timedelta(days=1),
+    )
     age = np.clip((last_day[:, None] - starts[None, :]) / UNIT_DAYS[time_unit], 0.0, None)
     params, _ = model._population_params()
     with np.errstate(over="ignore", under="ignore"):

@@ -168,7 +168,7 @@ def choose_purchase_model(
                 degenerate=health[key].degenerate,
                 note="; ".join(health[key].reasons),
             )
-            if use_holdout:
+            if use_holdout and not health[key].degenerate:  # never chosen: spare the refit
                 calibrated = cls().fit(holdout)
                 row["holdout_mae"], row["holdout_total_error"] = _holdout_errors(
                     calibrated, holdout

@@ -77,6 +77,7 @@ class SparkWarehouse:
         self._retires: dict[str, list[str]] = {}
         self._record: dict[str, Any] | None = None
         self._scratch: set[str] = set()
+        self._exposed: set[str] = set()
         # tables that exist (empty) before their first load, as DuckDB's ensure() makes them
         declared = layouts()
         self._layouts: dict[str, TableLayout] = {
@@ -169,10 +170,15 @@ class SparkWarehouse:
     def _expose(self, name: str, records: list[dict[str, Any]] | None = None) -> bool:
         folders = self._live_folders(name, records)
         if not folders:
-            with contextlib.suppress(Exception):
-                self.session.catalog.dropTempView(name)
+            if name in self._exposed:  # a table that is gone (a failed transaction's own)
+                self._exposed.discard(name)
+                with contextlib.suppress(Exception):
+                    self.session.catalog.dropTempView(name)
             return False
-        self.session.read.parquet(*[str(f) for f in folders]).createOrReplaceTempView(name)
+        self._exposed.add(name)
+        # loads stored before a column was declared lack it: the union of the folders' columns
+        reader = self.session.read.option("mergeSchema", "true")
+        reader.parquet(*[str(f) for f in folders]).createOrReplaceTempView(name)
         return True
 
     def _expose_loads(self, records: list[dict[str, Any]]) -> None:

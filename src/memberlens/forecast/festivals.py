@@ -8,7 +8,7 @@ weeks. On the log scale of :class:`~memberlens.forecast.SalesForecaster` the coe
 the log lift of a week fully exposed to the festival.
 
 The 春节 dates are a copy of :data:`memberlens.simulate.calendar.SPRING_FESTIVAL` (2015-2030),
-extended to 2010-2035, so that the forecast does not depend on the simulator; the test suite
+extended to 2000-2035, so that the forecast does not depend on the simulator; the test suite
 checks that the two tables agree.
 """
 
@@ -33,8 +33,18 @@ __all__ = [
 ]
 
 #: 春节 (Chinese New Year's day, 正月初一), Gregorian dates. 2015-2030 are the simulator's table
-#: (memberlens.simulate.calendar.SPRING_FESTIVAL); 2010-2014 and 2031-2035 were added here.
+#: (memberlens.simulate.calendar.SPRING_FESTIVAL); 2000-2014 and 2031-2035 were added here.
 SPRING_FESTIVAL: dict[int, str] = {
+    2000: "2000-02-05",
+    2001: "2001-01-24",
+    2002: "2002-02-12",
+    2003: "2003-02-01",
+    2004: "2004-01-22",
+    2005: "2005-02-09",
+    2006: "2006-01-29",
+    2007: "2007-02-18",
+    2008: "2008-02-07",
+    2009: "2009-01-26",
     2010: "2010-02-14",
     2011: "2011-02-03",
     2012: "2012-01-23",

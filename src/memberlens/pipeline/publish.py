@@ -13,7 +13,7 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from memberlens.engine import register_arrow, unregister
+from memberlens.engine.layout import MART_MEMBER_HISTORY
 from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.pipeline.runs import record_run
 from memberlens.pipeline.step import MartData, StepResult
@@ -54,10 +54,10 @@ def publish(
             if isinstance(frame, ir.Table):  # staged in the warehouse already
                 wh.replace(name, frame, run_id)
                 continue
-            table = register_arrow(wh.con, f"__new_{name}", to_arrow(frame))
+            table = wh.register_arrow(f"__new_{name}", to_arrow(frame))
             del frame
             wh.replace(name, table, run_id)
-            unregister(wh.con, f"__new_{name}")
+            wh.drop_temp(f"__new_{name}")
         record_run(wh, run_id, as_of, config_hash, records())
 
 
@@ -90,20 +90,12 @@ def _append_history(wh: WarehouseProtocol, mart: pd.DataFrame, day: dt.date, run
     )
     for col in HISTORY_COLUMNS:
         frame[col] = mart[col] if col in mart.columns else None
-    schema = pa.schema(
-        [
-            ("as_of", pa.date32()),
-            ("run_id", pa.string()),
-            ("member_id", pa.string()),
-            *[(c, pa.string()) for c in HISTORY_COLUMNS],
-        ]
-    )
+    schema = MART_MEMBER_HISTORY.arrow_schema()  # as_of, run_id, member_id, HISTORY_COLUMNS
     frame["member_id"] = frame["member_id"].astype("string")
     for col in HISTORY_COLUMNS:
         frame[col] = frame[col].astype("string")
     frame["as_of"] = frame["as_of"].dt.date
-    new = register_arrow(
-        wh.con,
+    new = wh.register_arrow(
         "__new_mart_member_history",
         pa.Table.from_pandas(frame, schema=schema, preserve_index=False),
     )
@@ -111,15 +103,16 @@ def _append_history(wh: WarehouseProtocol, mart: pd.DataFrame, day: dt.date, run
         old = wh.table("mart_member_history")
         kept = old.filter(old.as_of != day).select(*new.columns)
         new = kept.union(new)
-        new = wh.materialize("__member_history_next", new)  # not read while it is replaced
+        # computed once: the old table must not be read while it is replaced
+        new = wh.materialize("__member_history_next", new)
     wh.replace("mart_member_history", new, run_id)
 
 
 def index_member_ids(wh: WarehouseProtocol) -> None:
-    """Indexes on member_id for the dashboard's point look-ups (ART on DuckDB; nothing to do on
-    Spark).
+    """Indexes on member_id for the dashboard's point look-ups (where the engine has them).
 
-    Measured with benchmarks/web_load.py at 1M members: member 360 p95 2.3 s -> 0.11 s.
+    Measured with benchmarks/web_load.py at 1M members (DuckDB's ART index): member 360 p95
+    2.3 s -> 0.11 s.
     """
     for table in (
         "orders",

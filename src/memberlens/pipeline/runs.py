@@ -22,6 +22,9 @@ from memberlens.engine.warehouse import open_warehouse
 from memberlens.pipeline.step import StepResult
 from memberlens.project import Project
 
+#: the Arrow schema of the run log (declared once in :data:`memberlens.engine.layout.RUNS`)
+RUNS_SCHEMA = RUNS.arrow_schema()
+
 
 def record_run(
     wh: WarehouseProtocol,
@@ -51,7 +54,8 @@ def record_run(
         }
         for i, r in enumerate(records)
     ]
-    wh.append_rows("_runs", pa.Table.from_pylist(rows, schema=RUNS.arrow_schema()), run_id)
+    table = pa.Table.from_pylist(rows, schema=RUNS_SCHEMA)
+    wh.append_rows("_runs", table, run_id)
 
 
 def run_log(

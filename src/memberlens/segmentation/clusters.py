@@ -8,9 +8,8 @@ refund share of 5,705 %: refunds of orders bought before the data starts) cannot
 scale and own a cluster; then every column is standardised (``StandardScaler``, fitted on the
 sample).
 
-**Missing values.** With the default columns, a column nobody has a value for is left out, and
-a missing CLV (a refunder, net value <= 0, gets none) counts as 0; columns passed explicitly
-must be complete.
+**Missing values.** A missing CLV (members with net value <= 0 get none) counts as 0; with the
+default columns, a column nobody has a value for is left out; other columns must be complete.
 
 **Fit on a sample, assign everyone.** The model is fitted on at most ``sample_size`` members
 drawn with ``random_state`` (Ward on at most :data:`WARD_SAMPLE` of them, HDBSCAN on at most
@@ -334,10 +333,10 @@ def _check(frame: pd.DataFrame, method, k, columns, sample_size) -> list[str]:
         )
     if columns is None:
         columns = [c for c in DEFAULT_COLUMNS if c in frame.columns and frame[c].notna().any()]
-        for c in ZERO_IF_MISSING.intersection(columns):
-            if frame[c].isna().any():
-                frame[c] = frame[c].fillna(0.0)
     columns = list(columns)
+    for c in ZERO_IF_MISSING.intersection(columns).intersection(frame.columns):
+        if frame[c].isna().any():
+            frame[c] = frame[c].fillna(0.0)
     missing = [c for c in columns if c not in frame.columns]
     if missing or not columns:
         raise DataError(

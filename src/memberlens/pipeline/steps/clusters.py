@@ -16,7 +16,7 @@ def _clusters(ctx: RunContext) -> StepResult:
     """k-means clusters with profiles (k by silhouette and stability) on the member summary."""
     from memberlens.exceptions import DataError
     from memberlens.segmentation import cluster_members
-    from memberlens.segmentation.clusters import DEFAULT_COLUMNS
+    from memberlens.segmentation.clusters import DEFAULT_COLUMNS, ZERO_IF_MISSING
 
     summary: pd.DataFrame = ctx.frame("members")
     if len(summary) < MIN_MEMBERS:
@@ -28,7 +28,11 @@ def _clusters(ctx: RunContext) -> StepResult:
         )
     # a column an earlier step could not fill (CLV without a spend model) is left out
     present = [c for c in DEFAULT_COLUMNS if c in summary.columns]
-    columns = [c for c in present if summary[c].notna().all()]
+    columns = [
+        c
+        for c in present
+        if summary[c].notna().all() or (c in ZERO_IF_MISSING and summary[c].notna().any())
+    ]
     left_out = [c for c in present if c not in columns]
     try:
         result = cluster_members(summary, method="kmeans", k="auto", columns=columns)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import ibis.expr.types as ir
 import pyarrow as pa
 
 from memberlens.engine.protocol import WarehouseProtocol
@@ -21,7 +22,7 @@ def scratch_dropped(wh: WarehouseProtocol, name: str) -> Iterator[None]:
         yield
     finally:
         with contextlib.suppress(Exception):
-            wh.con.drop_table(name, force=True)
+            wh.drop_temp(name)
 
 
 def _recommendations(ctx: RunContext) -> StepResult:
@@ -45,11 +46,12 @@ def _recommendations(ctx: RunContext) -> StepResult:
         if rules is not None and len(rules) and set(rules.get("level", [])) == {"product"}
         else None
     )
-    wh.con.drop_table(NEXT_RECOMMENDATIONS, force=True)
+    wh.drop_temp(NEXT_RECOMMENDATIONS)
     written: list[int] = []
+    scratch: list[ir.Table] = []
 
     def append(batch: pa.Table) -> None:
-        wh.append_scratch(NEXT_RECOMMENDATIONS, batch)
+        scratch[:] = [wh.append_scratch(NEXT_RECOMMENDATIONS, batch)]
         written.append(batch.num_rows)
 
     try:
@@ -65,7 +67,7 @@ def _recommendations(ctx: RunContext) -> StepResult:
             rules=product_rules,
         )
     except DataError as exc:
-        wh.con.drop_table(NEXT_RECOMMENDATIONS, force=True)
+        wh.drop_temp(NEXT_RECOMMENDATIONS)
         return StepResult(status="degraded", message=str(exc), rows_in=ctx.n_orders)
     if not written:  # nobody to recommend to: an empty mart with the mart's columns
         types = {"rank": pa.int64(), "score": pa.float64()}
@@ -74,7 +76,7 @@ def _recommendations(ctx: RunContext) -> StepResult:
                 {c: pa.array([], types.get(c, pa.string())) for c in MART_RECOMMENDATION_COLUMNS}
             )
         )
-    recs = wh.con.table(NEXT_RECOMMENDATIONS)
+    recs = scratch[0]
     members = int(recs.member_id.nunique().execute()) if rows else 0
     return StepResult(
         message=(

@@ -15,7 +15,10 @@ def _summary(ctx: RunContext) -> StepResult:
         time_unit="D",
         order_items=ctx.table("order_items"),
         products=ctx.table("products"),
-    ).to_pandas()
+    )
+    # in member order: the fits and clusters that follow see the same rows in the same order
+    # on every engine and every run (a parallel GROUP BY yields its groups in any order)
+    frame = frame.order_by("member_id").to_pandas()
     engaged = engagement_counts(
         as_of=ctx.as_of, events=ctx.table("events"), interactions=ctx.table("interactions")
     )
