@@ -23,12 +23,14 @@ system:
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	else echo "run as root (or apt-get install $$missing) for the browser and PostgreSQL tests"; fi
+	else echo "not root: install $$missing yourself (sudo apt-get install $$missing) for the" \
+	    "browser and PostgreSQL tests, or run make test-fast"; fi
 
 install: $(STAMP)
 
 ## The main job on the embedded default engine (DuckDB).
 demo: $(STAMP)
+	@echo "memberlens is installed in $(BIN): run 'source $(BIN)/activate' to type memberlens in this shell"
 	$(BIN)/memberlens demo
 
 ## The whole test suite, on both engines. pytest's exit code 5 ("no tests collected") is reported

@@ -79,6 +79,11 @@ def main() -> None:
         action="store_true",
         help="benchmark the real-shaped UK line export (benchmarks/line_export.py) instead",
     )
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="run a second time on the same project (models saved by the first are reused)",
+    )
     args = parser.parse_args()
     data = Path(__file__).parent / "_data"
     out = args.out or (data / ("uk-export" if args.line_export else "shop-10m"))
@@ -94,12 +99,13 @@ def main() -> None:
     load_stage = "ingest-lines" if args.line_export else "ingest"
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "shop"
-        for name in (load_stage, "run"):
-            results[name] = stage(name, out, project)
+        for name in (load_stage, "run", *(["run again"] if args.again else [])):
+            results[name] = stage(name.split()[0], out, project)
             print(name, results[name], file=sys.stderr)
     orders = results[load_stage]["info"]["orders"]
     print(f"\n### `memberlens run` on {orders:,} orders\n")
     command = "--line-export" if args.line_export else f"--members {args.members}"
+    command += " --again" if args.again else ""
     with open("/proc/loadavg", encoding="ascii") as load:
         loadavg = " ".join(load.read().split()[:3])
     print(
@@ -116,10 +122,14 @@ def main() -> None:
             if k not in ("marts", "messages")
         )
         print(f"| {name} | {r['seconds']:.1f} | {r['rss_mib']:,.0f} | {detail} |")
-    run = results["run"]["info"]
-    print("\nMarts: " + ", ".join(f"{k} {v:,}" for k, v in run["marts"].items()) + ".\n")
-    for step, message in run.get("messages", {}).items():
-        print(f"- {step}: {message}")
+    for name in ("run", "run again"):
+        if name not in results:
+            continue
+        run = results[name]["info"]
+        print(f"\n{name}: marts " + ", ".join(f"{k} {v:,}" for k, v in run["marts"].items()))
+        print()
+        for step, message in run.get("messages", {}).items():
+            print(f"- {step}: {message}")
 
 
 if __name__ == "__main__":

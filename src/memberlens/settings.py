@@ -199,6 +199,9 @@ SECTIONS: dict[str, Section] = {
                 _fraction("min_confidence"),
                 Setting("max_len", (int,), minimum=2),
                 Setting("exclude_products", (list,), help="non-product codes left out"),
+                Setting("min_lift", (float, int), minimum=0.0, help="rules kept above this lift"),
+                Setting("per_antecedent", (int,), minimum=1, help="strongest rules per antecedent"),
+                Setting("max_rules", (int,), minimum=1, help="cap on the stored rules"),
             ),
         ),
         Section(
@@ -231,6 +234,22 @@ SECTIONS: dict[str, Section] = {
                     help="train a missing model inside the run",
                 ),
                 Setting("train_sample", (int,), minimum=1, help="members to train on"),
+                Setting(
+                    "retrain_days", (int,), minimum=0, help="retrain a saved model older than this"
+                ),
+                Setting(
+                    "max_psi",
+                    (float, int),
+                    minimum=0.0,
+                    help="retrain when the score PSI exceeds this",
+                ),
+                Setting(
+                    "reasons_deciles",
+                    (int,),
+                    minimum=0,
+                    maximum=10,
+                    help="explain the top risk deciles",
+                ),
             ),
         ),
     )

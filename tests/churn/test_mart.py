@@ -11,13 +11,22 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from memberlens.churn import churn_mart, score_project
-from memberlens.churn.mart import risk_deciles, sample_rate
+from memberlens.churn.mart import (
+    TrainingPolicy,
+    population_stability,
+    risk_deciles,
+    run_model_dir,
+    sample_rate,
+)
+from memberlens.churn.model import ChurnModel
+from memberlens.exceptions import ConfigError
 
 
 @pytest.fixture(scope="module")
 def mart(demo_project, trained, category_training):
-    """The mart with the saved churn and category models; the purchase model is not saved,
-    so the mart trains it. Small batches, so several batches are joined."""
+    """The mart with the saved churn and category models; the purchase model is the one the
+    demo's run trained and kept (``churn-purchase-run``). Small batches, so several batches
+    are joined."""
     from memberlens.engine.warehouse import open_warehouse
 
     warehouse = open_warehouse(demo_project, read_only=True)
@@ -41,8 +50,11 @@ def test_columns_and_summary(mart, trained):
     )
     assert frame["member_id"].is_unique and frame["member_id"].is_monotonic_increasing
     assert summary["members"] == len(frame) and summary["horizon_days"] == trained.horizon_days
-    assert summary["churn"]["source"].startswith("saved")
-    assert summary["propensity"]["source"].startswith("trained")
+    assert summary["churn"]["source"] == "saved (churn-churn)"
+    assert summary["propensity"]["source"] == "saved (churn-purchase-run)"
+    # the first use of a model saved without a score reference: no PSI yet, the reference kept
+    assert summary["decision"] == f"model reused, trained {trained.cutoff}"
+    assert len(ChurnModel.load(trained.model_dir)[1]["score_reference"]) == 9
     assert summary["auc"] == trained.backtest.metric("lightgbm").auc
     assert summary["propensity"]["auc"] > summary["propensity"]["baseline_auc"]["bgnbd_p_alive"]
     assert set(summary["categories"]) == set(frame["category_1"].dropna())
@@ -137,3 +149,70 @@ def test_trained_on_a_sample_every_member_is_still_scored(inputs, trained, truth
     sampled_auc = roc_auc_score(1 - y, frame["churn_probability"])
     assert sampled_auc > 0.7
     assert sampled_auc > roc_auc_score(1 - y, full["churn_probability"]) - 0.03
+
+
+def test_reasons_only_for_the_highest_risk_deciles(mart):
+    frame, summary = mart
+    explained = frame["reason_1_en"].notna()
+    assert (explained == (frame["churn_risk_decile"] <= 2)).all()
+    assert summary["reasons_for"] == int(explained.sum()) > 0
+
+
+def test_population_stability_index():
+    # reference: the definition (Siddiqi 2006, ch. 8) worked by hand on ten decile bins
+    edges = [i / 10 for i in range(1, 10)]
+    assert population_stability(edges, np.linspace(0.005, 0.995, 100)) == pytest.approx(
+        0, abs=1e-12
+    )
+    # everyone in the top bin: nine bins at the 1e-4 floor and one holding (almost) all
+    expected = 9 * (1e-4 - 0.1) * np.log(1e-4 / 0.1) + (1 - 0.1) * np.log(1 / 0.1)
+    assert population_stability(edges, np.full(50, 0.95)) == pytest.approx(expected, rel=1e-12)
+    # half the members moved from the lowest to the highest bin: 0.05 each way
+    half = np.r_[np.linspace(0.105, 0.895, 80), np.full(5, 0.05), np.full(15, 0.95)]
+    shares = np.array([0.05] + [0.1] * 8 + [0.15])
+    assert population_stability(edges, half) == pytest.approx(
+        float(np.sum((shares - 0.1) * np.log(shares / 0.1))), rel=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    "settings, key",
+    [
+        ({"retrain_days": -1}, "retrain_days"),
+        ({"max_psi": 0}, "max_psi"),
+        ({"reasons_deciles": 11}, "reasons_deciles"),
+        ({"retrain_days": "30"}, "retrain_days"),
+    ],
+)
+def test_a_bad_policy_names_the_setting(settings, key):
+    with pytest.raises(ConfigError, match=rf"\[churn\] {key}"):
+        TrainingPolicy.from_settings(settings)
+
+
+@pytest.mark.slow  # trains the churn and purchase models twice with their back-tests (~60 s)
+def test_models_are_trained_once_then_reused_until_the_scores_drift(inputs, trained, tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    project = SimpleNamespace(state_dir=tmp_path)
+    day = trained.cutoff
+    first, summary = churn_mart(inputs, as_of=day, project=project)
+    assert summary["decision"] == f"model trained {day} (no saved model)"
+    folder = run_model_dir(project, "churn")
+    assert (folder / "model.json").exists()
+    again, summary = churn_mart(inputs, as_of=day, project=project)
+    assert summary["decision"].startswith(f"model reused, trained {day}, PSI 0.0")
+    assert summary["psi"] < 0.01
+    pd.testing.assert_series_equal(first["churn_probability"], again["churn_probability"])
+    # a reference the scores no longer fit (every member in its lowest tenth): retrain
+    meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    meta["metadata"]["score_reference"] = [0.999] * 9
+    (folder / "model.json").write_text(json.dumps(meta), encoding="utf-8")
+    _, summary = churn_mart(inputs, as_of=day, project=project)
+    assert summary["decision"].startswith(f"model trained {day} (score drift: PSI ")
+    # an old model: retrained when older than retrain_days, reused when training is off
+    later = day + pd.Timedelta(days=5).to_pytimedelta()
+    _, summary = churn_mart(
+        inputs, as_of=later, project=project, train=False, policy=TrainingPolicy(retrain_days=1)
+    )
+    assert summary["decision"].startswith(f"model reused, trained {day} (5 days old")

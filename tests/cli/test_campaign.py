@@ -80,3 +80,29 @@ def test_report_text_and_bad_input(project):
     assert bad.returncode == 4 and "not in the campaigns table" in bad.stderr
     bad = ml("campaign", "report", "X", "-p", project / "p", "--response", "view", check=False)
     assert bad.returncode == 2 and "--response must be one of" in bad.stderr
+
+
+def test_report_by_a_member_attribute(project):
+    ml("-q", "ingest", "members", project / "shop" / "members.parquet", "-p", project / "p")
+    listed = json.loads(ml("campaign", "list", "-p", project / "p", "--json").stdout)
+    cid = listed[-1]["campaign_id"]
+    out = json.loads(
+        ml("campaign", "report", cid, "-p", project / "p", "--by", "channel", "--json").stdout
+    )
+    assert out["by"] == "channel" and len(out["segments"]) >= 2
+    # the segments partition the arms
+    total = sum(a["n"] for s in out["segments"] for a in s["arms"] if a["arm"] == "control")
+    assert total == next(a["n"] for a in out["arms"] if a["arm"] == "control")
+    bad = ml("campaign", "report", cid, "-p", project / "p", "--by", "shoe_size", check=False)
+    assert bad.returncode == 2 and "--by must be one of" in bad.stderr
+
+
+def test_report_flags_a_split_that_breaks_the_plan(project):
+    listed = json.loads(ml("campaign", "list", "-p", project / "p", "--json").stdout)
+    cid = listed[-1]["campaign_id"]
+    args = ("campaign", "report", cid, "-p", project / "p", "--json", "--control-share")
+    fair = ml(*args, 0.2)
+    assert json.loads(fair.stdout)["srm"]["mismatch"] is False
+    skewed = ml(*args, 0.5)
+    assert json.loads(skewed.stdout)["srm"]["mismatch"] is True
+    assert "SAMPLE RATIO MISMATCH" in skewed.stderr

@@ -193,7 +193,7 @@ def test_demo_builds_a_shop_end_to_end(tmp_path):
     out = ml(
         "demo", "--dir", tmp_path / "demo", "--members", "3000", "--seed", "3", "--no-serve"
     ).stdout
-    assert "重要价值客户" in out and "RFM segments" in out
+    assert "重要价值客户" in out and "RFM 八类" in out and "¥" in out
     import duckdb
 
     with duckdb.connect(str(tmp_path / "demo" / "warehouse.duckdb"), read_only=True) as con:

@@ -4,6 +4,8 @@ statistics equal statsmodels on the per-member data, and the simulator's planted
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import ibis
 import numpy as np
@@ -13,11 +15,12 @@ from statsmodels.stats.proportion import proportions_ztest
 from statsmodels.stats.weightstats import ttest_ind
 
 from memberlens.exceptions import DataError
-from memberlens.experiments.campaigns import campaign_report
+from memberlens.experiments.campaigns import CampaignReport, campaign_report, segment_breakdown
+from memberlens.experiments.srm import SampleRatioMismatchWarning
 
 
-def _tables(out):
-    con = ibis.duckdb.connect()
+def _tables(out, con=None):
+    con = con or ibis.duckdb.connect()
     return [
         con.read_parquet(out / f"{n}.parquet") for n in ("campaigns", "campaign_members", "orders")
     ]
@@ -159,3 +162,42 @@ def test_hand_made_campaign_counts_the_window_and_paid_orders_only():
 
     need = sample_size_for_rate(baseline=0.1, mde=(5 / 30) / 0.1 - 1).n_per_arm
     assert any(f"{need:,} members per arm" in m for m in r.messages), r.messages
+
+
+def test_per_segment_effects_recover_the_planted_truth(campaign_shop):
+    """Broken down by the simulator's own segments (active, lapsed, prospect), the intervals
+    cover the planted per-segment effect, and the prospects' (no effect) is near zero."""
+    con = ibis.duckdb.connect()
+    campaigns, members, orders = _tables(campaign_shop, con)
+    effects = pq.read_table(campaign_shop / "truth" / "campaign_effects.parquet").to_pandas()
+    latent = con.read_parquet(campaign_shop / "truth" / "campaign_members.parquet")
+    covered = []
+    for cid in ("CMP202405", "CMP202505", "CMP202506"):
+        segments = latent.filter(latent.campaign_id == cid).select("member_id", "segment")
+        parts = segment_breakdown(campaigns, members, orders, cid, segments)
+        assert {p.segment for p in parts} == {"active", "lapsed", "prospect"}
+        for part in parts:
+            conv = next(x for x in part.comparisons if x.metric == "conversion_rate")
+            row = effects[(effects.campaign_id == cid) & (effects.segment == part.segment)]
+            assert {a.arm: a.n for a in part.arms} == {
+                "control": int(row.n_control.iloc[0]),
+                "treatment": int(row.n_treatment.iloc[0]),
+            }
+            covered.append(conv.ci_low <= float(row.ate.iloc[0]) <= conv.ci_high)
+            assert 0 <= conv.p_value <= conv.p_value_adjusted <= 1  # BH never lowers a p-value
+    assert sum(covered) >= len(covered) - 1, covered  # 9 intervals of 95 %
+    json.dumps(
+        CampaignReport("x", None, None, None, "click", 0.05, (), (), segments=parts).to_dict(),
+        allow_nan=False,
+    )
+
+
+def test_sample_ratio_mismatch_against_the_planned_split(campaign_shop):
+    """The simulator randomises 20 % to control: checked against 0.2 the split is fair; against
+    a (wrong) plan of 50 % the report warns and leads with the mismatch."""
+    campaigns, members, orders = _tables(campaign_shop)
+    fair = campaign_report(campaigns, members, orders, "CMP202505", planned_control_share=0.2)
+    assert fair.srm is not None and not fair.srm.mismatch
+    with pytest.warns(SampleRatioMismatchWarning):
+        skewed = campaign_report(campaigns, members, orders, "CMP202505", planned_control_share=0.5)
+    assert skewed.srm.mismatch and skewed.messages[0].startswith("SAMPLE RATIO MISMATCH")

@@ -55,7 +55,7 @@ def test_total_by_hand():
     assert out["orders"].tolist() == [2, 0, 1]  # refund and cancel not orders
     assert out["refunded"].tolist() == [0.0, 30.0, 0.0]  # by the refund row's week
     notes = " ".join(out.attrs["notes"])
-    assert "last week (2024-01-22) is dropped" in notes and "as_of=2024-01-21" in notes
+    assert "last week (2024-01-22) is dropped" in notes and "analysis date to 2024-01-21" in notes
     assert "1 week(s) without a paid order" in notes
 
 

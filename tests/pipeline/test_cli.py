@@ -98,12 +98,11 @@ def test_strict_exits_8_when_a_step_degraded(shop):
     assert "degraded:" in out and "forecast:" in out
 
 
-def test_status_reads_a_run_log_of_the_older_layout(tmp_path):
-    # a warehouse whose _runs predates seconds, peak_memory and position
+def test_a_run_log_of_the_older_layout_is_migrated_and_read(tmp_path):
+    # a warehouse whose _runs predates seconds, peak_memory and position: the next writer adds
+    # the columns, status reads the old rows
     ml("init", tmp_path / "p")
-    ml("ingest", "orders", export_cdnow_csv(tmp_path / "cdnow.csv"), "-p", tmp_path / "p")
     with duckdb.connect(str(tmp_path / "p" / "warehouse.duckdb")) as con:
-        con.sql("drop table _runs")
         con.sql(
             "create table _runs (run_id varchar, step varchar, as_of date, config_hash varchar, "
             "started_at timestamp, finished_at timestamp, rows_in bigint, rows_out bigint, "
@@ -113,6 +112,7 @@ def test_status_reads_a_run_log_of_the_older_layout(tmp_path):
             "insert into _runs values ('r1', 'summary', '2024-01-31', 'h', "
             "'2024-02-01 10:00', '2024-02-01 10:01', 10, 5, 'ok', '')"
         )
+    ml("ingest", "orders", export_cdnow_csv(tmp_path / "cdnow.csv"), "-p", tmp_path / "p")
     last = json.loads(ml("status", "-p", tmp_path / "p", "--json").stdout)["last_run"]
-    assert [(r["run_id"], r["step"]) for r in last] == [("r1", "summary")]
+    assert [(r["run_id"], r["step"], r["position"]) for r in last] == [("r1", "summary", None)]
     assert "last run r1" in ml("status", "-p", tmp_path / "p").stdout

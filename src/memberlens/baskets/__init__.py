@@ -36,7 +36,9 @@ __all__ = [
     "min_count",
     "name_rules",
     "product_family",
+    "product_names",
     "read_basket_file",
+    "rules_mart",
     "strongest_rules",
 ]
 
@@ -46,4 +48,8 @@ def __getattr__(name: str):
         from memberlens.baskets import orders
 
         return getattr(orders, name)
+    if name in ("rules_mart", "RulesMart", "product_names"):
+        from memberlens.baskets import mart
+
+        return getattr(mart, name)
     raise AttributeError(f"module 'memberlens.baskets' has no attribute {name!r}")

@@ -198,7 +198,7 @@ def collapse_variants(
     return out
 
 
-def name_rules(rules: pd.DataFrame, names: Mapping[object, object]) -> pd.DataFrame:
+def name_rules(rules: pd.DataFrame, names: Mapping[Any, Any]) -> pd.DataFrame:
     """``rules`` with ``antecedent_name`` (names joined by " + ") and ``consequent_name``;
     an item without a name shows its code.
 

@@ -1,22 +1,31 @@
 """The churn mart of ``memberlens run``: one row per member with churn risk, purchase
 propensity, the member's most likely categories and the top churn reasons in both languages.
 
-Models come from ``memberlens churn train`` when saved in the project with a cutoff on or before
-the as-of day; otherwise they are trained here with what is known at ``as_of`` (labels ending on
-or before it: the calibration cutoff is ``as_of - horizon``, the training cutoffs earlier) and
-not saved. Per-category propensities appear only when a category model was trained
-(``memberlens churn train --target propensity --category all``). Scoring streams the engine's
-feature rows in batches, so memory is bounded by the batch plus the mart itself.
+Models are trained on a schedule, not in every run (:class:`TrainingPolicy`): a model saved in
+the project (by ``memberlens churn train`` or by an earlier run) with a cutoff on or before the
+as-of day is reused unless it is older than ``retrain_days`` or the scores drifted (population
+stability index of the churn score against the scores of the run that trained or first used
+it above ``max_psi``). Otherwise the model is trained here with what is known at ``as_of``
+(labels ending on or before it: the calibration cutoff is ``as_of - horizon``, the training
+cutoffs earlier), back-tested, and saved for the next runs. Per-category propensities appear
+only when a category model was trained (``memberlens churn train --target propensity
+--category all``). Scoring streams the engine's feature rows in batches, so memory is bounded
+by the batch plus the mart itself; the churn reasons are computed only for the members in the
+``reasons_deciles`` highest risk deciles (a second pass over the features), the members someone
+looks at; ``memberlens churn score`` explains any member on demand.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from memberlens.churn.features import ChurnInputs, fit_purchase_model, with_purchase_model
 from memberlens.churn.labels import PROPENSITY_DAYS
@@ -32,7 +41,14 @@ from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.exceptions import ConfigError
 from memberlens.features.purchases import as_day, as_table, purchases
 
-__all__ = ["CATEGORY_SLOTS", "churn_mart", "risk_deciles", "sample_rate"]
+__all__ = [
+    "CATEGORY_SLOTS",
+    "TrainingPolicy",
+    "churn_mart",
+    "population_stability",
+    "risk_deciles",
+    "sample_rate",
+]
 
 #: The member's most likely categories kept in the mart (category_1 ... category_3).
 CATEGORY_SLOTS = 3
@@ -47,6 +63,79 @@ def risk_deciles(probability, member_id) -> np.ndarray:
     return decile
 
 
+@dataclass(frozen=True)
+class TrainingPolicy:
+    """When ``memberlens run`` retrains churn (``[churn]`` in ``memberlens.toml``).
+
+    ``retrain_days``: a saved model whose cutoff is more than this many days before the as-of
+    day is retrained. ``max_psi``: a saved model is retrained when the population stability
+    index of the churn score (ten bins, the deciles of the scores when the model was trained
+    or first used) exceeds this (0.1-0.25 is the usual "watch" band, above 0.25 a real shift:
+    Siddiqi 2006, *Credit Risk Scorecards*, ch. 8). ``reasons_deciles``: the churn reasons are
+    written for the members in this many highest risk deciles (10: everyone).
+    """
+
+    retrain_days: int = 30
+    max_psi: float = 0.2
+    reasons_deciles: int = 2
+
+    def __post_init__(self) -> None:
+        for name, low, high in (("retrain_days", 0, 100_000), ("reasons_deciles", 0, 10)):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Integral)
+                or not low <= value <= high
+            ):
+                raise ConfigError(
+                    f"[churn] {name}: must be a whole number in [{low}, {high}], got {value!r}; "
+                    "fix it in memberlens.toml"
+                )
+        if (
+            isinstance(self.max_psi, bool)
+            or not isinstance(self.max_psi, numbers.Real)
+            or not self.max_psi > 0
+        ):
+            raise ConfigError(
+                f"[churn] max_psi: must be a number > 0 (e.g. 0.2), got {self.max_psi!r}; "
+                "fix it in memberlens.toml"
+            )
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> TrainingPolicy:
+        """The policy from a ``[churn]`` section (its other keys are ignored here)."""
+        known = ("retrain_days", "max_psi", "reasons_deciles")
+        return cls(**{k: settings[k] for k in known if k in settings})
+
+
+#: bins of the score reference kept with a model (deciles)
+PSI_BINS = 10
+
+
+def score_reference(probability) -> list[float]:
+    """Inner decile edges of the scores (what :func:`population_stability` compares with)."""
+    p = np.asarray(probability, dtype=float)
+    return np.quantile(p, np.arange(1, PSI_BINS) / PSI_BINS).tolist() if p.size else []
+
+
+def population_stability(reference_edges, probability) -> float:
+    """Population stability index of ``probability`` against the deciles ``reference_edges``
+    (ten equal shares by construction): ``sum((a - e) * ln(a / e))`` over the bins, shares
+    floored at 1e-4 so that an empty bin stays finite (Siddiqi 2006, ch. 8).
+
+    >>> round(population_stability([0.1 * i for i in range(1, 10)], np.linspace(0, 1, 1001)), 4)
+    0.0
+    """
+    edges = np.asarray(reference_edges, dtype=float)
+    p = np.asarray(probability, dtype=float)
+    if edges.size != PSI_BINS - 1 or not p.size:
+        return float("nan")
+    actual = np.bincount(np.searchsorted(edges, p, side="right"), minlength=PSI_BINS) / p.size
+    actual = np.maximum(actual, 1e-4)
+    expected = np.full(PSI_BINS, 1.0 / PSI_BINS)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
 def _inputs(source, tables: dict) -> ChurnInputs:
     if isinstance(source, ChurnInputs):
         return source
@@ -55,25 +144,59 @@ def _inputs(source, tables: dict) -> ChurnInputs:
     return ChurnInputs(orders=source, **tables)
 
 
+def run_model_dir(project, target: str) -> Path:
+    """Where ``memberlens run`` keeps the models it trained (next to, never over, the models of
+    ``memberlens churn train``)."""
+    folder = model_dir(project, target)
+    return folder.with_name(f"{folder.name}-run")
+
+
 def _saved(project, target: str, end: dt.date, category: str = ALL_CATEGORIES):
-    """The saved model for ``target`` when its cutoff is on or before ``end``."""
+    """The newest saved model for ``target`` (``memberlens churn train``'s or an earlier
+    run's; the former on a tie) whose cutoff is on or before ``end``."""
     if project is None:
         return None
-    folder = model_dir(project, target, category=category)
-    if not (folder / "model.json").exists():
-        return None
-    model, meta = ChurnModel.load(folder)
-    if dt.date.fromisoformat(meta["cutoff"]) > end:  # it has seen labels after the as-of day
-        return None
-    return model, {**meta, "source": f"saved ({folder.name})"}
+    best = None
+    for folder in (model_dir(project, target, category=category), run_model_dir(project, target)):
+        if not (folder / "model.json").exists():
+            continue
+        model, meta = ChurnModel.load(folder)
+        cutoff = dt.date.fromisoformat(meta["cutoff"])
+        if cutoff > end:  # it has seen labels after the as-of day
+            continue
+        if best is None or cutoff > best[2]:
+            best = (
+                model,
+                {**meta, "source": f"saved ({folder.name})", "folder": str(folder)},
+                cutoff,
+            )
+    return None if best is None else best[:2]
 
 
 def _model(
-    project, inputs: ChurnInputs, target: str, end: dt.date, train: bool, one_in: int = 1
+    project,
+    inputs: ChurnInputs,
+    target: str,
+    end: dt.date,
+    train: bool,
+    one_in: int = 1,
+    policy: TrainingPolicy | None = None,
+    force: str | None = None,
 ) -> tuple[ChurnModel, dict]:
-    saved = _saved(project, target, end)
+    """The saved model when the policy allows reusing it, else one trained (and back-tested)
+    now and saved in the project; ``meta["decision"]`` says which and why. ``force`` (a
+    reason) retrains whatever is saved."""
+    saved = _saved(project, target, end) if force is None else None
     if saved is not None:
-        return saved
+        model, meta = saved
+        age = (end - dt.date.fromisoformat(meta["cutoff"])).days
+        stale = policy is not None and age > policy.retrain_days
+        if not stale or not train:
+            note = f"model reused, trained {meta['cutoff']}" + (
+                f" ({age} days old; train_in_run = false)" if stale else ""
+            )
+            return model, {**meta, "decision": note, "reused": True}
+        force = f"model older than {policy.retrain_days} days (trained {meta['cutoff']})"
     if not train:
         raise ConfigError(
             f"no saved {target} model with a cutoff on or before {end}; run "
@@ -82,7 +205,12 @@ def _model(
         )
     model, meta = train_inputs(inputs.sample(one_in), cutoff=end, target=target, backtest=False)
     source = f"trained at {end}" + (f" on 1 member in {one_in}" if one_in > 1 else "")
-    return model, {**meta, "source": source, "sample_one_in": one_in}
+    meta = {**meta, "source": source, "sample_one_in": one_in}
+    if project is not None:
+        folder = model.save(run_model_dir(project, target), metadata=meta)
+        meta["folder"] = str(folder)
+    why = force or "no saved model"
+    return model, {**meta, "decision": f"model trained {end} ({why})", "reused": False}
 
 
 def sample_rate(members: int, train_sample: int | None) -> int:
@@ -190,6 +318,7 @@ def churn_mart(
     reasons: int = 3,
     train: bool = True,
     train_sample: int | None = None,
+    policy: TrainingPolicy | None = None,
     events=None,
     interactions=None,
     order_items=None,
@@ -203,16 +332,21 @@ def churn_mart(
     refuses to train a missing model (:class:`~memberlens.exceptions.ConfigError`).
     ``train_sample``: train missing models on about this many members (one in
     ``ceil(members / train_sample)``, chosen by a hash of member_id) when there are more; every
-    member is still scored. None: train on everyone.
+    member is still scored. None: train on everyone. ``policy``: when a saved model is reused
+    or retrained and whom the reasons are written for (:class:`TrainingPolicy`; default
+    ``TrainingPolicy()``).
 
     Returns ``(frame, summary)``. ``frame``: member_id, churn_probability, churn_risk_decile
     (1 = the tenth most at risk), propensity_30d (P(purchase in the next 30 days)),
     category_1 / category_1_propensity ... category_3 (when a category model is saved),
-    reason_1_en, reason_1_zh, ... (why the churn score is high). ``summary``: as_of, members,
-    model_kind, horizon_days, auc (the churn back-test's), and per model (``churn``,
-    ``propensity``, ``categories``) its source, cutoffs and back-test figures.
+    reason_1_en, reason_1_zh, ... (why the churn score is high; empty outside the
+    ``policy.reasons_deciles`` highest risk deciles). ``summary``: as_of, members, model_kind,
+    horizon_days, auc (the churn back-test's), ``decision`` (e.g. "model reused, trained
+    2026-11-30, PSI 0.03"), ``psi``, and per model (``churn``, ``propensity``, ``categories``)
+    its source, cutoffs and back-test figures.
     """
     end = as_day(as_of, name="as_of")
+    policy = policy or TrainingPolicy()
     inputs = _inputs(
         source,
         {
@@ -227,36 +361,30 @@ def churn_mart(
     if train and train_sample is not None:
         buyers = purchases(as_table(inputs.orders), end=end).member_id.nunique()
         one_in = sample_rate(int(buyers.execute()), train_sample)
-    churn, churn_meta = _model(project, inputs, "churn", end, train, one_in)
-    buy, buy_meta = _model(project, inputs, "purchase", end, train, one_in)
-    horizon = int(churn_meta["horizon_days"])
+    churn, churn_meta = _model(project, inputs, "churn", end, train, one_in, policy)
+    buy, buy_meta = _model(project, inputs, "purchase", end, train, one_in, policy)
     purchase_model = fit_purchase_model(table)
-    parts = []
-    for batch in table.to_pyarrow_batches(chunk_size=batch_rows):
-        base = batch.to_pandas()
-        churn_features = with_purchase_model(base, purchase_model, horizon_days=horizon)
-        buy_features = with_purchase_model(base, purchase_model, horizon_days=PROPENSITY_DAYS)
-        why = churn.reasons(churn_features, top=reasons)
-        why = why[[c for c in why.columns if not c.endswith("_feature")]]
-        # reasons repeat a few hundred phrases: dictionary-encoded per batch (unified when the
-        # batches become one frame), not one Python string per member and reason
-        parts.append(
-            pa.Table.from_pydict(
-                {
-                    "member_id": pa.array(base["member_id"].to_numpy(dtype=object), pa.string()),
-                    "churn_probability": churn.probability(churn_features).to_numpy(),
-                    "propensity_30d": buy.probability(buy_features).to_numpy(),
-                    **{
-                        c: pa.array(why[c].to_numpy(dtype=object), pa.string()).dictionary_encode()
-                        for c in why.columns
-                    },
-                }
-            )
-        )
-    frame = pa.concat_tables(parts).to_pandas()
-    del parts
+    frame = _probabilities(table, churn, buy, purchase_model, churn_meta, batch_rows)
+    psi = population_stability(churn_meta.get("score_reference"), frame["churn_probability"])
+    if churn_meta["reused"] and train and psi > policy.max_psi:
+        why = f"score drift: PSI {psi:.2f} > {policy.max_psi}"
+        churn, churn_meta = _model(project, inputs, "churn", end, train, one_in, policy, why)
+        buy, buy_meta = _model(project, inputs, "purchase", end, train, one_in, policy, why)
+        frame = _probabilities(table, churn, buy, purchase_model, churn_meta, batch_rows)
+        psi = float("nan")
+    if not churn_meta.get("score_reference"):  # trained now, or saved without one
+        churn_meta["score_reference"] = score_reference(frame["churn_probability"])
+        _keep_reference(project, churn_meta)
+    decision = churn_meta["decision"] + ("" if psi != psi else f", PSI {psi:.2f}")
+    horizon = int(churn_meta["horizon_days"])
     frame.insert(
         2, "churn_risk_decile", risk_deciles(frame["churn_probability"], frame["member_id"])
+    )
+    chosen = frame.loc[frame["churn_risk_decile"] <= policy.reasons_deciles, "member_id"]
+    frame = frame.merge(
+        _reasons(table, churn, purchase_model, horizon, chosen, reasons, batch_rows),
+        on="member_id",
+        how="left",
     )
     has_lines = inputs.order_items is not None and inputs.products is not None
     category_models = _category_models(project, end) if has_lines else {}
@@ -273,8 +401,70 @@ def churn_mart(
         "model_kind": f"lightgbm ({calibration})",
         "horizon_days": horizon,
         "auc": _metrics(churn_meta)["auc"],
+        "decision": decision,
+        "psi": None if psi != psi else psi,
+        "reasons_for": int(len(chosen)),
         "churn": _metrics(churn_meta),
         "propensity": _metrics(buy_meta),
         "categories": {c: _metrics(meta, c) for c, (_, meta) in category_models.items()},
     }
     return frame, summary
+
+
+def _keep_reference(project, meta: dict) -> None:
+    """Write the score reference into the saved churn model's metadata (the next runs' PSI)."""
+    folder = Path(meta["folder"]) if project is not None and meta.get("folder") else None
+    if folder is None or not (folder / "model.json").exists():
+        return
+    model, saved = ChurnModel.load(folder)
+    model.save(folder, metadata={**saved, "score_reference": meta["score_reference"]})
+
+
+def _probabilities(
+    table, churn: ChurnModel, buy: ChurnModel, purchase_model, meta: dict, batch_rows: int
+) -> pd.DataFrame:
+    """member_id, churn_probability, propensity_30d of every member (batches of features)."""
+    horizon = int(meta["horizon_days"])
+    parts = []
+    for batch in table.to_pyarrow_batches(chunk_size=batch_rows):
+        base = batch.to_pandas()
+        churn_features = with_purchase_model(base, purchase_model, horizon_days=horizon)
+        buy_features = with_purchase_model(base, purchase_model, horizon_days=PROPENSITY_DAYS)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "member_id": base["member_id"].to_numpy(dtype=object),
+                    "churn_probability": churn.probability(churn_features).to_numpy(),
+                    "propensity_30d": buy.probability(buy_features).to_numpy(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _reasons(
+    table,
+    churn: ChurnModel,
+    purchase_model,
+    horizon: int,
+    chosen: pd.Series,
+    top: int,
+    batch_rows: int,
+) -> pd.DataFrame:
+    """member_id and the ``top`` churn reasons (both languages) of the ``chosen`` members:
+    a second pass over the features, explaining only those rows."""
+    columns = [f"reason_{i}_{lang}" for i in range(1, top + 1) for lang in ("en", "zh")]
+    wanted = pd.Index(chosen.astype(str))
+    parts = [pd.DataFrame({c: pd.Series(dtype=object) for c in ["member_id", *columns]})]
+    for batch in table.to_pyarrow_batches(chunk_size=batch_rows) if len(wanted) else ():
+        base = batch.to_pandas()
+        base = base[base["member_id"].astype(str).isin(wanted)].reset_index(drop=True)
+        if base.empty:
+            continue
+        features = with_purchase_model(base, purchase_model, horizon_days=horizon)
+        why = churn.reasons(features, top=top)
+        why = why[[c for c in why.columns if not c.endswith("_feature")]]
+        parts.append(pd.concat([base[["member_id"]], why], axis=1))
+    out = pd.concat(parts, ignore_index=True)
+    # reasons repeat a few hundred phrases: categorical, not one Python string per member
+    return out.astype({c: "category" for c in out.columns if c.startswith("reason_")})

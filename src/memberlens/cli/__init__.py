@@ -2,12 +2,13 @@
 
 Each command module registers its commands on :data:`app`; this module only wires them up and
 turns :class:`~memberlens.exceptions.MemberlensError` into a one-line message and an exit code
-(a traceback only with ``--debug``).
+(with ``--debug`` the traceback too, and the same exit code).
 """
 
 from __future__ import annotations
 
 import sys
+import traceback
 
 import typer
 
@@ -20,6 +21,7 @@ from memberlens.cli import data as _data  # noqa: F401
 from memberlens.cli import demo as _demo  # noqa: F401
 from memberlens.cli import experiment as _experiment  # noqa: F401
 from memberlens.cli import forecast as _forecast  # noqa: F401
+from memberlens.cli import members as _members  # noqa: F401
 from memberlens.cli import mine as _mine  # noqa: F401
 from memberlens.cli import recommend as _recommend  # noqa: F401
 from memberlens.cli import run as _run  # noqa: F401
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, standalone_mode=True)  # click handles usage errors (exit 2) and --help
     except MemberlensError as exc:
         if state.debug:
-            raise
+            traceback.print_exc()
         typer.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -46,14 +48,16 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:
         if state.debug:
-            raise
+            traceback.print_exc()
+        from memberlens.cli._output import command
         from memberlens.engine.warehouse import lock_error
 
         busy = lock_error(exc)  # DuckDB's lock error from a path not yet mapped: a user error
         if busy is not None:
             typer.secho(f"error: {busy}", fg="red", err=True)
             sys.exit(busy.exit_code)
-        typer.secho(
-            f"internal error: {exc!r} (rerun with --debug for the traceback)", fg="red", err=True
-        )
+        args = sys.argv[1:] if argv is None else list(argv)
+        typer.secho(f"internal error: {exc!r}", fg="red", err=True)
+        if not state.debug:
+            typer.echo(f"rerun with: {command(*args, '--debug')}", err=True)
         sys.exit(70)

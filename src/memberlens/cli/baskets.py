@@ -84,8 +84,9 @@ def rules(
             }
         )
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from memberlens.cli._output import console
 
     table = Table(
         title=f"{len(found):,} rules from {found.attrs['n_transactions']:,} baskets "
@@ -104,6 +105,6 @@ def rules(
             f"{row.lift:.3f}",
             f"{row.count:,}",
         )
-    Console().print(table)
+    console.print(table)
     if len(shown) < len(found) and not state.quiet:
-        Console().print(f"showing {len(shown)} of {len(found):,}; --top N or --json for more")
+        console.print(f"showing {len(shown)} of {len(found):,}; --top N or --json for more")

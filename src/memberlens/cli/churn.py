@@ -131,9 +131,8 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Back-test on a time split, then fit LightGBM on all known labels and save it."""
-    from rich.console import Console
-
     from memberlens.churn.training import train_project
+    from memberlens.cli._output import console
     from memberlens.project import Project
 
     kind, which = _target(target, category)
@@ -150,7 +149,6 @@ def train(
     if as_json:
         emit_json(result.to_dict())
         return
-    console = Console()
     console.print(
         f"saved {result.target} model to {result.model_dir} (cutoff {result.cutoff}, "
         f"horizon {result.horizon_days} days, {result.n_train:,} training rows)"
@@ -175,10 +173,10 @@ def score(
     as_json: bool = typer.Option(False, "--json", help="Print all scores as JSON."),
 ) -> None:
     """Score every member with the saved model: probability and top reasons (EN + 中文)."""
-    from rich.console import Console
     from rich.table import Table
 
     from memberlens.churn.training import score_project
+    from memberlens.cli._output import console
     from memberlens.exceptions import ConfigError
     from memberlens.project import Project
 
@@ -210,9 +208,9 @@ def score(
             row.reason_1_en,
             row.reason_1_zh,
         )
-    Console().print(grid)
+    console.print(grid)
     if export is not None:
-        Console().print(f"wrote {len(scores):,} rows to {export}")
+        console.print(f"wrote {len(scores):,} rows to {export}")
 
 
 @churn_app.command()
@@ -223,9 +221,8 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """The saved model's back-test: AUC, PR-AUC, Brier, lift and capture by decile."""
-    from rich.console import Console
-
     from memberlens.churn.training import report_project
+    from memberlens.cli._output import console
     from memberlens.project import Project
 
     kind, which = _target(target, category)
@@ -233,7 +230,6 @@ def report(
     if as_json:
         emit_json(result.to_dict())
         return
-    console = Console()
     console.print(
         f"{result.target}: horizon {result.horizon_days} days; trained at "
         f"{result.train_cutoff} ({result.n_train:,} rows), calibrated at "

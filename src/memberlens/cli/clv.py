@@ -88,16 +88,19 @@ def _save_plot(report, path: Path) -> None:
 
 
 def _print(model: str, fitted, report) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from memberlens.cli._output import console, say
+
     params = ", ".join(
         f"{k} {v:.4g} (±{fitted.standard_errors_[k]:.2g})" for k, v in fitted.params_.items()
     )
-    console.print(
-        f"[bold]{model}[/] on {fitted.n_members_:,.0f} members: {params}; "
-        f"log-likelihood {fitted.log_likelihood_:,.2f}"
+    say(
+        "[bold]{}[/] on {} members: {}; log-likelihood {}",
+        model,
+        f"{fitted.n_members_:,.0f}",
+        params,
+        f"{fitted.log_likelihood_:,.2f}",
     )
     error = report.error
     console.print(

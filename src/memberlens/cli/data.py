@@ -7,14 +7,18 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from memberlens.cli._app import app, state
-from memberlens.cli._output import emit_json, progress_steps
-
-console = Console()
+from memberlens.cli._output import (
+    command,
+    console,
+    emit_json,
+    hint,
+    progress_steps,
+    say,
+    shorten,
+)
 
 ProjectOpt = typer.Option(
     None,
@@ -53,11 +57,14 @@ def init(
         directory, engine=engine, as_of=day, currency=currency, locale=locale, force=force
     )
     if not state.quiet:
-        console.print(
-            f"created [bold]{project.file}[/]  (engine {project.engine}, warehouse "
-            f"{project.warehouse.name}, locale {project.locale})"
+        say(
+            "created [bold]{}[/]  (engine {}, warehouse {}, locale {})",
+            project.file,
+            project.engine,
+            project.warehouse.name,
+            project.locale,
         )
-        console.print(f"next: memberlens ingest orders FILE --project {directory}")
+        hint("next", command("ingest", "orders", "FILE", project=directory))
 
 
 @app.command()
@@ -141,9 +148,10 @@ def ingest(
             return
         _print_mapping(pv)
         if write_mapping:
-            console.print(
-                f"mapping written to [bold]{write_mapping}[/]; edit it and pass "
-                f"--mapping {write_mapping}"
+            say("mapping written to [bold]{}[/]; edit it, then load with:", write_mapping)
+            hint(
+                "next",
+                command("ingest", table, source, "--mapping", write_mapping, project=project),
             )
         return
     with progress_steps(f"ingest {table}", quiet=state.quiet or as_json) as step:
@@ -167,15 +175,23 @@ def ingest(
         return
     if report.already_loaded:
         console.print(
-            f"{report.source} was loaded before (load {report.load_id}); nothing stored again. "
-            "To replace that load (after fixing the mapping), add --reload",
-            markup=False,
+            f"{report.source} was loaded before (load {report.load_id}); nothing stored again"
+        )
+        again = ["--mapping", mapping] if mapping else []
+        hint(
+            "to replace that load (after fixing the mapping)",
+            command("ingest", table, source, *again, "--reload", project=project),
         )
         return
-    console.print(
-        f"[bold]{table}[/]: read {report.rows_read:,}, stored [green]{report.rows_stored:,}[/], "
-        f"quarantined [red]{report.rows_quarantined:,}[/], duplicates dropped "
-        f"{report.duplicates_dropped:,}  (load {report.load_id})"
+    say(
+        "[bold]{}[/]: read {}, stored [green]{}[/], quarantined [red]{}[/], duplicates dropped {}"
+        "  (load {})",
+        table,
+        f"{report.rows_read:,}",
+        f"{report.rows_stored:,}",
+        f"{report.rows_quarantined:,}",
+        f"{report.duplicates_dropped:,}",
+        report.load_id,
     )
     if report.replaces:
         console.print(f"  replaced load(s) {', '.join(report.replaces)}", markup=False)
@@ -192,7 +208,7 @@ def ingest(
     for note in report.notes:
         console.print(f"  note: {note}", markup=False)
     if report.rows_quarantined:
-        console.print(f"see them with: memberlens quarantine {table}")
+        hint("see them with", command("quarantine", table, project=project))
 
 
 def _project_or_none(project: Path | None):
@@ -314,7 +330,7 @@ def _print_runs(project) -> None:
             f"{r['rows_in'] or 0:,}",
             f"{r['rows_out'] or 0:,}",
             f"{peak / 2**20:,.0f}" if peak else "",
-            escape(str(r["message"] or ""))[:120],
+            shorten(str(r["message"] or ""), 120),
         )
     console.print(grid)
 

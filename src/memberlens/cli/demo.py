@@ -5,13 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from memberlens.cli._app import app, state
-from memberlens.cli._output import progress_steps
-
-console = Console()
+from memberlens.cli._output import command, console, hint, progress_steps, say
 
 
 @app.command()
@@ -59,10 +56,11 @@ def demo(
     run = result.run
     if run is not None:
         _print_findings(result)
-    console.print(
-        f"\nproject: {result.project.root}\nnext: memberlens members --project "
-        f"{directory} --segment important_value   |   memberlens status --project "
-        f"{directory}"
+    console.print(f"\nproject: {result.project.root}")
+    hint(
+        "next",
+        command("members", "--segment", "important_value", project=directory),
+        command("status", project=directory),
     )
     if serve:
         _serve(result.project, port)
@@ -91,11 +89,8 @@ def _serve(project, port: int) -> None:
                 target="admin",
                 detail={"role": "admin", "via": "demo"},
             )
-            console.print(
-                f"dashboard account: [bold]admin[/] / [bold]{password}[/] (shown once; "
-                f"change it with `memberlens user passwd admin --project "
-                f"{project.root}`)"
-            )
+            say("dashboard account: [bold]admin[/] / [bold]{}[/] (shown once)", password)
+            hint("change it with", command("user", "passwd", "admin", project=project.root))
     console.print(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C to stop)")
     from memberlens.cli.web import uvicorn_options  # no X-Forwarded-For trusted from 127.0.0.1
 
@@ -103,10 +98,14 @@ def _serve(project, port: int) -> None:
 
 
 def _print_findings(result) -> None:
+    """The headline figures and the RFM classes, in the project's language and currency."""
     from memberlens.engine import connect
+    from memberlens.marts import column_label, gloss, money, segment_label
 
-    run = result.run
-    con = connect(result.project, read_only=True)
+    run, project = result.run, result.project
+    lang, cur = project.locale, project.currency
+    zh = lang == "zh-CN"
+    con = connect(project, read_only=True)
     try:
         mart = con.table("mart_members")
         totals = mart.aggregate(
@@ -116,24 +115,41 @@ def _print_findings(result) -> None:
             alive=mart.p_alive.mean(),
         ).to_pyarrow()
         t = totals.to_pylist()[0]
-        console.print(
-            f"\n[bold]as of {run.as_of}[/]: {t['members']:,} buying members, revenue "
-            f"{t['revenue']:,.0f}, mean P(alive) {t['alive'] or 0:.2f}, expected "
-            f"12-month value {t['clv'] or 0:,.0f}"
-        )
+        revenue, clv = money(t["revenue"], cur), money(t["clv"] or 0, cur)
+        if zh:
+            headline = (
+                f"截至 {run.as_of}：有购买的会员 {t['members']:,} 人，累计销售额 {revenue}，"
+                f"平均{column_label('p_alive', lang)} {t['alive'] or 0:.0%}，"
+                f"未来 12 个月预计价值合计 {clv}"
+            )
+        else:
+            headline = (
+                f"as of {run.as_of}: {t['members']:,} buying members, revenue {revenue}, "
+                f"average {column_label('p_alive', lang).lower()} {t['alive'] or 0:.0%}, "
+                f"expected value in the next 12 months {clv}"
+            )
+        say("\n[bold]{}[/]", headline)
         seg = con.table("mart_segments")
         rows = seg.filter(seg.scheme == "cn8").order_by(seg.revenue.desc()).to_pyarrow()
-        grid = Table("segment", "members", "revenue share", "avg CLV", title="RFM segments (cn8)")
+        grid = Table(
+            column_label("segment", lang),
+            column_label("members", lang),
+            column_label("revenue_share", lang),
+            column_label("avg_clv", lang) + f" ({cur})",
+            title=column_label("segment_cn8", lang) if zh else "RFM segments (cn8)",
+        )
         for r in rows.to_pylist():
             grid.add_row(
-                f"{r['segment_zh']} {r['segment_en']}",
+                segment_label("cn8", r["segment"], lang) or r["segment_zh"],
                 f"{r['members']:,}",
                 f"{r['revenue_share']:.1%}",
-                "" if r["avg_clv"] is None else f"{r['avg_clv']:,.0f}",
+                "" if r["avg_clv"] is None else money(r["avg_clv"], cur),
             )
         console.print(grid)
+        for term in ("cn8", "p_alive", "clv"):
+            console.print("  " + gloss(term, lang), soft_wrap=False)
     finally:
         con.disconnect()
     for step in run.steps:
         if step.status != "ok":
-            console.print(f"[yellow]{step.step}: {step.status}[/] {step.message}")
+            say("[yellow]{}: {}[/] {}", step.step, step.status, step.message)

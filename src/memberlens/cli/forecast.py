@@ -156,10 +156,10 @@ def forecast(
         emit_json(payload)
         return
     import pandas as pd
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from memberlens.cli._output import console
+
     unit = "CNY" if metric == "revenue" else "orders"
     weeks_shown = frame["week"].drop_duplicates()
     festivals_shown = dict(zip(weeks_shown, _festivals_of(weeks_shown, calendar.kept)))
@@ -229,10 +229,10 @@ def backtest(
         )
         return
     import pandas as pd
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from memberlens.cli._output import console
+
     for category, part in summary.groupby("category", dropna=False, sort=True):
         name = "total" if pd.isna(category) else str(category)
         grid = Table(

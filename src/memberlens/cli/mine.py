@@ -57,8 +57,9 @@ def clusters(
     if as_json:
         emit_json(result.to_dict())
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from memberlens.cli._output import console
 
     table = Table(title=f"{result.k} clusters ({method}) on {', '.join(result.columns)}")
     for column in ("cluster", "members", "share", "name", "名称", "description"):
@@ -74,7 +75,7 @@ def clusters(
             row.name_zh,
             row.description_en,
         )
-    Console().print(table)
+    console.print(table)
 
 
 @app.command()
@@ -150,8 +151,9 @@ def replenishment(
             }
         )
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from memberlens.cli._output import console
 
     table = Table(
         title=f"Cycles per {level} (as of {result.as_of.date()}, window {window_days} days)"
@@ -168,7 +170,7 @@ def replenishment(
             f"{row.kappa:.1f}",
             f"{due.get(key, 0.0):.0f}",
         )
-    Console().print(table)
+    console.print(table)
 
 
 def _replenishment_backtest(con, *, cutoff, level: str, window_days: int, as_json: bool) -> None:
@@ -193,8 +195,9 @@ def _replenishment_backtest(con, *, cutoff, level: str, window_days: int, as_jso
     if as_json:
         emit_json(report.to_dict())
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from memberlens.cli._output import console
 
     summary = Table(
         "measure",
@@ -228,6 +231,5 @@ def _replenishment_backtest(con, *, cutoff, level: str, window_days: int, as_jso
         calibration.add_row(
             str(row.bin), f"{row.pairs:,}", f"{row.mean_predicted:.3f}", f"{row.observed_rate:.3f}"
         )
-    console = Console()
     console.print(summary)
     console.print(calibration)

@@ -77,8 +77,9 @@ def for_members(
     if as_json:
         emit_json(recs.to_dict(orient="records"))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from memberlens.cli._output import console
 
     grid = Table(title=f"top {k} for {len(member_ids)} member(s)")
     grid.add_column("member_id", no_wrap=True)
@@ -96,7 +97,7 @@ def for_members(
             f"{row.reason_en}\n{row.reason_zh}",
             row.source,
         )
-    Console().print(grid)
+    console.print(grid)
 
 
 @recommend_app.command()
@@ -130,8 +131,9 @@ def evaluate(
     if as_json:
         emit_json(result.to_dict())
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from memberlens.cli._output import console
 
     grid = Table(
         "kind",
@@ -153,4 +155,4 @@ def evaluate(
             f"{s.hit_rate:.4f}",
             f"{s.coverage:.3f}",
         )
-    Console().print(grid)
+    console.print(grid)

@@ -34,12 +34,11 @@ def simulate(
 ) -> None:
     """Simulate a Chinese e-commerce shop (members, orders, items, events, campaigns, ...)
     with its latent truth in OUT_DIR/truth/ (模拟一个带真实参数的电商会员数据集)."""
-    from rich.console import Console
     from rich.table import Table
 
+    from memberlens.cli._output import console
     from memberlens.simulate import simulate_shop
 
-    console = Console(stderr=False)
     try:
         start_date = dt.date.fromisoformat(start)
     except ValueError:

@@ -13,6 +13,7 @@ arm; the statistics of :mod:`memberlens.experiments.frequentist` do the rest.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -26,8 +27,9 @@ from memberlens.experiments.frequentist import (
     two_proportion_ztest,
     welch_ttest,
 )
-from memberlens.experiments.multiple import holm
+from memberlens.experiments.multiple import benjamini_hochberg, holm
 from memberlens.experiments.planning import sample_size_for_rate
+from memberlens.experiments.srm import SrmResult, sample_ratio_mismatch
 from memberlens.experiments.statistics import Proportion, SampleMean
 
 __all__ = [
@@ -35,8 +37,11 @@ __all__ = [
     "CampaignReport",
     "Comparison",
     "Response",
+    "SegmentResult",
     "arm_statistics",
     "campaign_report",
+    "compare_arms",
+    "segment_breakdown",
 ]
 
 Response = Literal["click", "open", "open_or_click"]
@@ -81,9 +86,19 @@ class Comparison:
     relative_ci_low: float
     relative_ci_high: float
     p_value: float
-    p_value_holm: float  # adjusted over all comparisons of the report
+    p_value_adjusted: float  # Holm over the report's arms; Benjamini-Hochberg over segments
     probability_to_beat_control: float  # Bayesian: Beta-Binomial (rates) or Gaussian (revenue)
     test: str
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """The arms and comparisons of one segment (e.g. one province) of a campaign."""
+
+    segment: str
+    arms: tuple[ArmSummary, ...]
+    comparisons: tuple[Comparison, ...]
+    messages: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -97,15 +112,31 @@ class CampaignReport:
     arms: tuple[ArmSummary, ...]
     comparisons: tuple[Comparison, ...]
     messages: tuple[str, ...] = field(default=())
+    by: str | None = None
+    segments: tuple[SegmentResult, ...] = field(default=())
+    srm: SrmResult | None = None  # with a planned control share
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for arm in out["arms"]:
-            arm.pop("revenue_sum_squares")
-        out["arms"] = list(out["arms"])
-        out["comparisons"] = list(out["comparisons"])
-        out["messages"] = list(out["messages"])
-        return out
+        for part in (out, *out["segments"]):
+            for arm in part["arms"]:
+                arm.pop("revenue_sum_squares")
+            for key in ("arms", "comparisons", "messages"):
+                part[key] = list(part[key])
+        out["segments"] = list(out["segments"])
+        clean: dict[str, Any] = _no_nan(out)
+        return clean
+
+
+def _no_nan(value: Any) -> Any:
+    """NaN (a relative lift over a zero control rate) as None, so the JSON is valid."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return value
 
 
 def _responded(cm: ir.Table, response: Response) -> ir.BooleanValue:
@@ -123,14 +154,23 @@ def arm_statistics(
     campaign_id: str,
     *,
     response: Response = "click",
+    segments: ir.Table | None = None,
 ) -> ir.Table:
     """One row per arm: n, responders, buyers, orders, revenue, revenue_sum_squares (an Ibis
-    expression; nothing runs until it is executed)."""
+    expression; nothing runs until it is executed). With ``segments`` (columns ``member_id``,
+    ``segment``), one row per segment and arm; members without a segment go to ``(none)``."""
     c = campaigns.filter(campaigns.campaign_id == campaign_id).select(
         "campaign_id", "starts_at", "ends_at"
     )
     cm = campaign_members.filter(campaign_members.campaign_id == campaign_id)
     cm = cm.select("member_id", arm=cm["group"], responded=_responded(cm, response).cast("int64"))
+    keys = ["arm"]
+    if segments is not None:
+        seg = segments.select("member_id", segment=segments.segment.cast("string"))
+        cm = cm.left_join(seg, "member_id").select(
+            "member_id", "arm", "responded", segment=_.segment.fill_null("(none)")
+        )
+        keys = ["segment", "arm"]
     paid = orders.filter(orders.status == "paid").select("member_id", "ordered_at", "amount")
     window = paid.join(c, [paid.ordered_at >= c.starts_at, paid.ordered_at < c.ends_at])
     per_member = (
@@ -139,12 +179,12 @@ def arm_statistics(
         .aggregate(orders=_.count(), revenue=_.amount.cast("float64").sum())
     )
     joined = cm.left_join(per_member, "member_id").select(
-        "arm",
+        *keys,
         "responded",
         orders=_.orders.fill_null(0),
         revenue=_.revenue.fill_null(0.0),
     )
-    return joined.group_by("arm").aggregate(
+    return joined.group_by(keys).aggregate(
         n=_.count(),
         responders=_.responded.sum(),
         buyers=(_.orders > 0).cast("int64").sum(),
@@ -174,7 +214,7 @@ def _summary(row: dict[str, Any]) -> ArmSummary:
 
 
 def _comparison(
-    arm: str, metric: Any, r: ComparisonResult, beat: float, p_holm: float
+    arm: str, metric: Any, r: ComparisonResult, beat: float, p_adjusted: float
 ) -> Comparison:
     return Comparison(
         arm=arm,
@@ -188,7 +228,7 @@ def _comparison(
         relative_ci_low=float(r.relative_ci_low),
         relative_ci_high=float(r.relative_ci_high),
         p_value=float(r.p_value),
-        p_value_holm=p_holm,
+        p_value_adjusted=p_adjusted,
         probability_to_beat_control=beat,
         test=r.test,
     )
@@ -214,6 +254,47 @@ def _power_note(
     )
 
 
+ArmResult = tuple[str, str, ComparisonResult, float]
+
+
+def compare_arms(
+    arms: tuple[ArmSummary, ...], *, alpha: float = 0.05
+) -> tuple[list[ArmResult], list[str]]:
+    """Each treatment arm against control: (arm, metric, test result, P(beats control)), and the
+    messages (no control group, arms too small)."""
+    messages: list[str] = []
+    control = next((a for a in arms if a.arm == CONTROL), None)
+    results: list[ArmResult] = []
+    if control is None:
+        messages.append(
+            "no control group: the arms' rates are descriptive only and no lift can be "
+            "estimated (the members would have bought anyway at an unknown rate); next time "
+            "hold out a random share of the audience (e.g. 10-20 %) as group 'control'"
+        )
+        return results, messages
+    for arm in arms:
+        if arm.arm == CONTROL:
+            continue
+        if arm.n < 2 or control.n < 2:
+            messages.append(f"arm {arm.arm!r} or control has fewer than 2 members: no test")
+            continue
+        if any(a.buyers in (0, a.n) for a in (arm, control)):
+            messages.append(
+                f"arm {arm.arm!r} or control has no buyers (or only buyers): the conversion "
+                "interval is unreliable and the relative lift undefined; the arms need more members"
+            )
+        conv = two_proportion_ztest(control.conversion, arm.conversion, alpha=alpha)
+        beat = beta_binomial_readout(control.conversion, arm.conversion)
+        results.append((arm.arm, "conversion_rate", conv, beat.probability_to_beat_control))
+        rev = welch_ttest(control.revenue_statistics, arm.revenue_statistics, alpha=alpha)
+        beat = gaussian_readout(control.revenue_statistics, arm.revenue_statistics)
+        results.append((arm.arm, "revenue_per_member", rev, beat.probability_to_beat_control))
+        note = _power_note(arm, control, conv, alpha)
+        if note:
+            messages.append(note)
+    return results, messages
+
+
 def campaign_report(
     campaigns: ir.Table,
     campaign_members: ir.Table,
@@ -222,17 +303,14 @@ def campaign_report(
     *,
     response: Response = "click",
     alpha: float = 0.05,
+    planned_control_share: float | None = None,
 ) -> CampaignReport:
     """Arms and treatment-versus-control comparisons of one campaign (conversion rate by the
-    two-proportion z-test, revenue per member by Welch's t-test; Holm-adjusted p-values)."""
-    found = campaigns.filter(campaigns.campaign_id == campaign_id).limit(1).to_pyarrow().to_pylist()
-    if not found:
-        sample = campaigns.select("campaign_id").limit(5).to_pyarrow().column(0).to_pylist()
-        raise DataError(
-            f"campaign {campaign_id!r} is not in the campaigns table; known ids include "
-            f"{sample}; list them with `memberlens campaign list`"
-        )
-    meta = found[0]
+    two-proportion z-test, revenue per member by Welch's t-test; Holm-adjusted p-values).
+
+    With ``planned_control_share`` (treatment arms sharing the rest equally), the arm sizes are
+    checked for a sample-ratio mismatch; a mismatch warns and leads the messages."""
+    meta = campaign_id_row(campaigns, campaign_id)
     rows = (
         arm_statistics(campaigns, campaign_members, orders, campaign_id, response=response)
         .order_by("arm")
@@ -240,38 +318,30 @@ def campaign_report(
         .to_pylist()
     )
     arms = tuple(_summary(r) for r in rows)
-    messages: list[str] = []
-    control = next((a for a in arms if a.arm == CONTROL), None)
-    results: list[tuple[str, str, ComparisonResult, float]] = []
     if not arms:
-        messages.append(f"campaign {campaign_id!r} has no members in campaign_members")
-    elif control is None:
-        messages.append(
-            "no control group: the arms' rates are descriptive only and no lift can be "
-            "estimated (the members would have bought anyway at an unknown rate); next time "
-            "hold out a random share of the audience (e.g. 10-20 %) as group 'control'"
-        )
+        comparisons: tuple[Comparison, ...] = ()
+        messages = [f"campaign {campaign_id!r} has no members in campaign_members"]
     else:
-        for arm in arms:
-            if arm.arm == CONTROL:
-                continue
-            if arm.n < 2 or control.n < 2:
-                messages.append(f"arm {arm.arm!r} or control has fewer than 2 members: no test")
-                continue
-            conv = two_proportion_ztest(control.conversion, arm.conversion, alpha=alpha)
-            beat = beta_binomial_readout(control.conversion, arm.conversion)
-            results.append((arm.arm, "conversion_rate", conv, beat.probability_to_beat_control))
-            rev = welch_ttest(control.revenue_statistics, arm.revenue_statistics, alpha=alpha)
-            beat = gaussian_readout(control.revenue_statistics, arm.revenue_statistics)
-            results.append((arm.arm, "revenue_per_member", rev, beat.probability_to_beat_control))
-            note = _power_note(arm, control, conv, alpha)
-            if note:
-                messages.append(note)
-    adjusted = holm([r.p_value for _, _, r, _ in results]).tolist() if results else []
-    comparisons = tuple(
-        _comparison(arm, metric, r, beat, float(p))
-        for (arm, metric, r, beat), p in zip(results, adjusted, strict=True)
-    )
+        results, messages = compare_arms(arms, alpha=alpha)
+        adjusted = holm([r.p_value for _, _, r, _ in results]).tolist() if results else []
+        comparisons = tuple(
+            _comparison(arm, metric, r, beat, float(p))
+            for (arm, metric, r, beat), p in zip(results, adjusted, strict=True)
+        )
+    srm = None
+    if planned_control_share is not None and len(arms) >= 2:
+        if not 0.0 < planned_control_share < 1.0:
+            raise ValueError(
+                f"planned_control_share must be between 0 and 1, found {planned_control_share}"
+            )
+        k = sum(a.arm != CONTROL for a in arms)
+        shares = [
+            planned_control_share if a.arm == CONTROL else (1 - planned_control_share) / k
+            for a in arms
+        ]
+        srm = sample_ratio_mismatch([a.n for a in arms], shares)
+        if srm.mismatch:
+            messages = [srm.message, *messages]
     return CampaignReport(
         campaign_id=campaign_id,
         name=meta.get("name"),
@@ -282,4 +352,61 @@ def campaign_report(
         arms=arms,
         comparisons=comparisons,
         messages=tuple(messages),
+        srm=srm,
     )
+
+
+def segment_breakdown(
+    campaigns: ir.Table,
+    campaign_members: ir.Table,
+    orders: ir.Table,
+    campaign_id: str,
+    segments: ir.Table,
+    *,
+    response: Response = "click",
+    alpha: float = 0.05,
+) -> tuple[SegmentResult, ...]:
+    """The report's arms and comparisons per segment (``segments``: ``member_id``, ``segment``),
+    with Benjamini-Hochberg adjusted p-values over all segments' comparisons."""
+    campaign_id_row(campaigns, campaign_id)
+    rows = (
+        arm_statistics(
+            campaigns, campaign_members, orders, campaign_id, response=response, segments=segments
+        )
+        .order_by(["segment", "arm"])
+        .to_pyarrow()
+        .to_pylist()
+    )
+    by_segment: dict[str, list[ArmSummary]] = {}
+    for row in rows:
+        by_segment.setdefault(str(row["segment"]), []).append(_summary(row))
+    parts = [
+        (name, tuple(arms), *compare_arms(tuple(arms), alpha=alpha))
+        for name, arms in by_segment.items()
+    ]
+    flat = [r.p_value for _, _, results, _ in parts for _, _, r, _ in results]
+    adjusted = iter(benjamini_hochberg(flat).tolist() if flat else [])
+    return tuple(
+        SegmentResult(
+            segment=name,
+            arms=arms,
+            comparisons=tuple(
+                _comparison(arm, metric, r, beat, float(next(adjusted)))
+                for arm, metric, r, beat in results
+            ),
+            messages=tuple(messages),
+        )
+        for name, arms, results, messages in parts
+    )
+
+
+def campaign_id_row(campaigns: ir.Table, campaign_id: str) -> dict[str, Any]:
+    """The campaign's row, or a :class:`DataError` naming some known ids."""
+    found = campaigns.filter(campaigns.campaign_id == campaign_id).limit(1).to_pyarrow().to_pylist()
+    if not found:
+        sample = campaigns.select("campaign_id").limit(5).to_pyarrow().column(0).to_pylist()
+        raise DataError(
+            f"campaign {campaign_id!r} is not in the campaigns table; known ids include "
+            f"{sample}; list them with `memberlens campaign list`"
+        )
+    return dict(found[0])

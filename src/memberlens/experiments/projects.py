@@ -2,27 +2,63 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from memberlens.experiments.campaigns import CampaignReport, Response, campaign_report
+from memberlens.exceptions import ConfigError
+from memberlens.experiments.campaigns import (
+    CampaignReport,
+    Response,
+    campaign_report,
+    segment_breakdown,
+)
 
-__all__ = ["campaign_list_project", "campaign_report_project"]
+__all__ = ["BY_ATTRIBUTES", "campaign_list_project", "campaign_report_project"]
 
 _TABLES = ("campaigns", "campaign_members", "orders")
+#: member attributes (of the ``members`` table) a report can be broken down by
+BY_ATTRIBUTES = ("channel", "province", "city", "gender", "age_band")
 
 
 def campaign_report_project(
-    project: Any, campaign_id: str, *, response: Response = "click", alpha: float = 0.05
+    project: Any,
+    campaign_id: str,
+    *,
+    response: Response = "click",
+    alpha: float = 0.05,
+    by: str | None = None,
+    planned_control_share: float | None = None,
 ) -> CampaignReport:
-    """:func:`~memberlens.experiments.campaigns.campaign_report` on the project's tables."""
+    """:func:`~memberlens.experiments.campaigns.campaign_report` on the project's tables, with
+    the same numbers per value of a member attribute when ``by`` is given."""
     from memberlens.engine.warehouse import open_warehouse
 
+    if by is not None and by not in BY_ATTRIBUTES:
+        raise ConfigError(f"--by must be one of {', '.join(BY_ATTRIBUTES)}, found {by!r}")
     warehouse = open_warehouse(project, read_only=True)
     try:
         campaigns, members, orders = (warehouse.table(name) for name in _TABLES)
-        return campaign_report(
-            campaigns, members, orders, campaign_id, response=response, alpha=alpha
+        report = campaign_report(
+            campaigns,
+            members,
+            orders,
+            campaign_id,
+            response=response,
+            alpha=alpha,
+            planned_control_share=planned_control_share,
         )
+        if by is None:
+            return report
+        people = warehouse.table("members")
+        if by not in people.columns:
+            raise ConfigError(
+                f"the members table has no column {by!r}; load members with that attribute"
+            )
+        segments = people.select("member_id", segment=people[by])
+        parts = segment_breakdown(
+            campaigns, members, orders, campaign_id, segments, response=response, alpha=alpha
+        )
+        return dataclasses.replace(report, by=by, segments=parts)
     finally:
         warehouse.close()
 

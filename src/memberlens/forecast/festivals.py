@@ -94,10 +94,10 @@ class Festival:
         if self.anchor == "spring":
             if year not in SPRING_FESTIVAL:
                 raise DataError(
-                    f"weeks: the 春节 table covers {min(SPRING_FESTIVAL)}-{max(SPRING_FESTIVAL)}, "
-                    f"found year {year}; drop the spring_festival regressors "
-                    "(SalesForecaster(festivals=...)) or add the date to "
-                    "memberlens.forecast.festivals.SPRING_FESTIVAL"
+                    f"weeks: the sales include {year}, and the Chinese New Year dates (the 春节 "
+                    f"table covers {min(SPRING_FESTIVAL)}-{max(SPRING_FESTIVAL)}) are not "
+                    "known for it, so its festival weeks cannot be placed (docs/forecast.md, "
+                    "'The festival regressors', says how to forecast without them)"
                 )
             anchor = pd.Timestamp(SPRING_FESTIVAL[year])
         else:

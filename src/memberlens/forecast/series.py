@@ -162,8 +162,8 @@ def _weeks_range(first_sale: dt.date, as_of: dt.date) -> tuple[dt.date, dt.date,
     if as_of.weekday() != 6:
         notes.append(
             f"the last week ({last.isoformat()}) is dropped: as_of {as_of.isoformat()} "
-            f"is not a Sunday, so that week is partial; pass as_of="
-            f"{(last - dt.timedelta(days=1)).isoformat()} to make it explicit"
+            f"is not a Sunday, so that week is partial; to say so explicitly, set the "
+            f"analysis date to {(last - dt.timedelta(days=1)).isoformat()} (--as-of)"
         )
         last -= dt.timedelta(days=7)
     return first, last, notes

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
 from memberlens.engine.layout import MART_MEMBER_HISTORY
+from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.pipeline.runs import record_run
 from memberlens.pipeline.step import MartData, StepResult
 
@@ -29,7 +29,7 @@ def mart_rows(marts: dict[str, MartData]) -> dict[str, int]:
 
 
 def publish(
-    wh: Any,
+    wh: WarehouseProtocol,
     marts: dict[str, MartData],
     *,
     run_id: str,
@@ -79,7 +79,7 @@ def to_arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:
     )
 
 
-def _append_history(wh: Any, mart: pd.DataFrame, day: dt.date, run_id: str) -> None:
+def _append_history(wh: WarehouseProtocol, mart: pd.DataFrame, day: dt.date, run_id: str) -> None:
     """Keep each member's segment, tier and stage per as-of date in ``mart_member_history``.
 
     One row per member and as-of date: a re-run for the same date replaces that date's rows
@@ -108,7 +108,7 @@ def _append_history(wh: Any, mart: pd.DataFrame, day: dt.date, run_id: str) -> N
     wh.replace("mart_member_history", new, run_id)
 
 
-def index_member_ids(wh: Any) -> None:
+def index_member_ids(wh: WarehouseProtocol) -> None:
     """Indexes on member_id for the dashboard's point look-ups (where the engine has them).
 
     Measured with benchmarks/web_load.py at 1M members (DuckDB's ART index): member 360 p95

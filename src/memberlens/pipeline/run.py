@@ -27,6 +27,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
+from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.engine.warehouse import open_warehouse
 from memberlens.exceptions import ConfigError, MissingTableError
 from memberlens.pipeline import memory
@@ -195,7 +196,7 @@ def run_pipeline(
     return RunResult(run_id, ctx.as_of, published, sizes, models)
 
 
-def _stored_models(wh: Any, as_of: dt.date) -> dict[str, Any]:
+def _stored_models(wh: WarehouseProtocol, as_of: dt.date) -> dict[str, Any]:
     """The model summaries stored by an earlier run of the same as-of date (else none)."""
     if not wh.has("mart_models"):
         return {}
@@ -274,7 +275,7 @@ def _failure(name: str, started: dt.datetime, exc: BaseException) -> StepResult:
 
 
 def _record_failed_run(
-    wh: Any, run_id: str, as_of: dt.date, config_hash: str, records: list[StepResult]
+    wh: WarehouseProtocol, run_id: str, as_of: dt.date, config_hash: str, records: list[StepResult]
 ) -> None:
     """Log the failed run on its own (the marts are untouched); a failure to log is not allowed
     to hide the failure itself."""

@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from memberlens.engine.layout import RUNS
+from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.engine.warehouse import open_warehouse
 from memberlens.pipeline.step import StepResult
 from memberlens.project import Project
@@ -26,7 +27,7 @@ RUNS_SCHEMA = RUNS.arrow_schema()
 
 
 def record_run(
-    wh: Any,
+    wh: WarehouseProtocol,
     run_id: str,
     as_of: dt.date,
     config_hash: str,

@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -64,9 +65,11 @@ def create_app(
         lifespan=lifespan,
         title="memberlens API",
         version="0.1.0",
-        description="Member analytics for precision marketing. Authenticate with the session "
-        "cookie of the pages or `Authorization: Bearer TOKEN` (create a token on "
-        "the account page). Contact details are always masked; see /api/roles.",
+        description="Member analytics for precision marketing. Scripts authenticate with "
+        "`Authorization: Bearer TOKEN`: create the token with `memberlens user token NAME "
+        "--name SCRIPT -p PROJECT` (or on the account page); no login is needed. The pages use "
+        "a session cookie from the /login form. Contact details are always masked; see "
+        "/api/roles.",
         docs_url=None,
         redoc_url=None,
     )
@@ -117,9 +120,10 @@ def create_app(
             swagger_favicon_url="/static/favicon.svg",
         )
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get("/healthz")
     @public
-    def _health() -> dict:
+    def health() -> dict:
+        """Whether the server is up (no login needed)."""
         return {"ok": True}
 
     from memberlens.web.routers import (
@@ -134,6 +138,7 @@ def create_app(
     for module in (api_analytics, api_members, api_data, api_admin, api_views, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.openapi = lambda: _openapi_with_bearer(app)  # type: ignore[method-assign]
     undeclared = [r.path for r in route_rules(app) if r.access is None]
     if undeclared:  # every route declares who may call it (memberlens.web.roles.Access)
         raise RuntimeError(f"routes without an access rule: {', '.join(undeclared)}")
@@ -147,6 +152,28 @@ def create_app(
         )
         app.state.warm_up.start()
     return app
+
+
+def _openapi_with_bearer(app: FastAPI) -> dict:
+    """The generated spec plus the Bearer token scheme, so that /docs and client generators know
+    how a script authenticates on every /api/ route."""
+    if app.openapi_schema is None:
+        spec = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        spec.setdefault("components", {})["securitySchemes"] = {
+            "bearerAuth": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "an API token (mlt_...) from `memberlens user token`",
+            }
+        }
+        for path, methods in spec["paths"].items():
+            if path.startswith("/api/"):
+                for op in methods.values():
+                    op.setdefault("security", [{"bearerAuth": []}])
+        app.openapi_schema = spec
+    return app.openapi_schema
 
 
 class SecurityHeaders:

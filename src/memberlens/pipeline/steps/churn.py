@@ -14,6 +14,7 @@ CHURN_TRAIN_SAMPLE = 200_000
 def _churn(ctx: RunContext) -> StepResult:
     """Churn risk, 30-day (and per-category, when saved) purchase propensity and reasons."""
     from memberlens.churn import churn_mart
+    from memberlens.churn.mart import TrainingPolicy
     from memberlens.exceptions import ConfigError, DataError, MissingTableError
 
     settings = ctx.settings("churn")
@@ -26,6 +27,7 @@ def _churn(ctx: RunContext) -> StepResult:
             project=ctx.project,
             train=setting is not False,
             train_sample=sample,
+            policy=TrainingPolicy.from_settings(settings),
         )
     except (DataError, MissingTableError, ConfigError) as exc:
         return StepResult(status="degraded", message=str(exc), rows_in=ctx.n_orders)
@@ -36,7 +38,7 @@ def _churn(ctx: RunContext) -> StepResult:
         else summary["churn"].get("backtest_error", "no back-test")
     )
     return StepResult(
-        message=f"model {summary['churn']['source']}; {message}",
+        message=f"{summary['decision']}; {message}",
         rows_in=ctx.n_orders,
         rows_out=len(frame),
         marts={"mart_churn": frame},

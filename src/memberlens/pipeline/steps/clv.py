@@ -3,6 +3,8 @@ shop's own data, Gamma-Gamma on net value (memberlens.clv.valuation, docs/clv.md
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 
 from memberlens.pipeline.step import RunContext, Step, StepResult
@@ -24,7 +26,7 @@ def _clv(ctx: RunContext) -> StepResult:
     comparison = value.comparison()
     return StepResult(
         status="ok" if value.status == "ok" else "degraded",
-        message=value.message[:500],
+        message=textwrap.shorten(value.message, width=500, placeholder=" …"),
         rows_in=len(out),
         rows_out=len(out),
         models=value.models,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from memberlens.pipeline.step import RunContext, Step, StepResult
 
 
@@ -30,7 +32,7 @@ def _forecast(ctx: RunContext) -> StepResult:
     fallback = any(model != "forecast" for model in result.models.values())
     return StepResult(
         status="degraded" if fallback else "ok",
-        message="; ".join(result.notes)[:500],
+        message=textwrap.shorten("; ".join(result.notes), width=500, placeholder=" …"),
         rows_in=rows_in,
         rows_out=len(result.forecast),
         models={"forecast": {"festivals": list(result.festivals), "models": result.models}},

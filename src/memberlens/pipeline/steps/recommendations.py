@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
+import ibis.expr.types as ir
 import pyarrow as pa
 
+from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.pipeline.step import RunContext, Step, StepResult
 
 #: where the recommendations go batch by batch until the run's transaction swaps them in.
@@ -15,7 +16,7 @@ NEXT_RECOMMENDATIONS = "__next_mart_recommendations"
 
 
 @contextlib.contextmanager
-def scratch_dropped(wh: Any, name: str) -> Iterator[None]:
+def scratch_dropped(wh: WarehouseProtocol, name: str) -> Iterator[None]:
     """Drop the scratch table ``name`` when the run ends, whether it succeeded or not."""
     try:
         yield
@@ -47,7 +48,7 @@ def _recommendations(ctx: RunContext) -> StepResult:
     )
     wh.drop_temp(NEXT_RECOMMENDATIONS)
     written: list[int] = []
-    scratch: list[Any] = []
+    scratch: list[ir.Table] = []
 
     def append(batch: pa.Table) -> None:
         scratch[:] = [wh.append_scratch(NEXT_RECOMMENDATIONS, batch)]

@@ -26,6 +26,9 @@ def _summary(ctx: RunContext) -> StepResult:
         frame = frame.merge(engaged.to_pandas(), on="member_id", how="left")
         counts = [c for c in engaged.columns if c != "member_id"]
         frame[counts] = frame[counts].fillna(0).astype("int64")
+    # engines return rows in any order; the models downstream (k-means starts, LightGBM's row
+    # subsampling) must see the same order every time for a run to repeat exactly
+    frame = frame.sort_values("member_id", ignore_index=True)
     return StepResult(rows_in=ctx.n_orders, rows_out=len(frame), frames={"members": frame})
 
 

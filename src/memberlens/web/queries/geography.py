@@ -103,14 +103,19 @@ def countries(wh: Warehouse, period: Period) -> list[dict] | None:
         return None
     prev = period.previous()
     paid = purchases(wh.table("orders"), end=_FOREVER)
+    paid = paid.mutate(country=paid.country.cast("string"))  # however the column was typed
     raw = [r["country"] for r in paid.select("country").distinct().to_pyarrow().to_pylist()]
+    spellings = [x for x in raw if x is not None]
+    if not spellings:  # the column exists (the contract declares it) but holds nothing
+        return None
     # the few distinct spellings are read as ISO codes here; the engine groups by code, so a
     # member who bought under two spellings of one country counts once
     names = ibis.memtable(
         {
-            "country": [str(x) for x in raw if x is not None],
-            "code": [country_code(x) or f"?{x}" for x in raw if x is not None],
-        }
+            "country": [str(x) for x in spellings],
+            "code": [country_code(x) or f"?{x}" for x in spellings],
+        },
+        schema={"country": "string", "code": "string"},
     )
     j = paid.filter(paid.country.notnull()).join(names, "country")
     g = j.group_by("code").aggregate(

@@ -91,6 +91,8 @@ def baskets(wh: Warehouse, *, min_lift: float, min_confidence: float, limit: int
         cond.append(r.lift >= min_lift)
     if "confidence" in r.columns:
         cond.append(r.confidence >= min_confidence)
+    if "representative" in r.columns:  # one rule per pair of product families (variants)
+        cond.append(r.representative)
     rows = r.filter(*cond) if cond else r
     key = "lift" if "lift" in r.columns else r.columns[0]
     return {
