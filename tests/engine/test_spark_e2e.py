@@ -10,7 +10,10 @@ mart by mart with these tolerances:
 * floating-point columns: within 1e-6 relative, 1e-12 absolute near zero (money sums: Spark and
   DuckDB add floats in different orders, ~1e-11 apart; model outputs fitted by the same
   numpy/scipy code on those inputs, measured ~4e-8 apart); ``mart_model_comparison.chosen`` (a
-  near tie between forecast models) is not compared;
+  near tie between forecast models) is not compared; the forecast marts within 1e-4 relative or
+  0.01 absolute (a cent, or a hundredth of an order): ARIMA maximum-likelihood fits of small
+  per-category weekly series amplify the ~1e-11 input differences (measured up to 1.3e-5
+  relative, and 8e-7 absolute on a lower interval bound of 0.0046);
 * run-specific values (``run_id``, ``_load_id``, the ``models`` JSON's run details) are left out.
 
 Then every command a user runs on a project (``status``, ``quarantine``, ``members``,
@@ -54,6 +57,8 @@ COUNTS = (
 #: measured, the model fits (BG/NBD, Gamma-Gamma, the forecast) differ ~4e-8 relative between
 #: the engines, because their float inputs (money sums) differ ~1e-11
 RTOL, ATOL = 1e-6, 1e-12
+#: marts of iterative fits on small series, with their own relative tolerance (module docstring)
+MART_TOL = {"mart_forecast": (1e-4, 0.01), "mart_forecast_backtest": (1e-4, 0.01)}
 #: a near-tie choice that float differences of ~1e-8 can flip (measured: 2 of the categories)
 NOT_COMPARED = {("mart_model_comparison", "chosen")}
 #: values that differ from run to run by design
@@ -137,7 +142,8 @@ def _compare(name: str, duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
         a, b = d[col], s[col]
         if pd.api.types.is_float_dtype(a) or pd.api.types.is_float_dtype(b):
             x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
-            bad = ~np.isclose(x, y, rtol=RTOL, atol=ATOL, equal_nan=True)
+            rtol, atol = MART_TOL.get(name, (RTOL, ATOL))
+            bad = ~np.isclose(x, y, rtol=rtol, atol=atol, equal_nan=True)
             if bad.any():
                 i = int(np.argmax(bad))
                 problems.append(
@@ -162,7 +168,9 @@ def test_every_mart_is_the_same_on_spark(shops):
     problems = [p for name in duck for p in _compare(name, duck[name], spark[name])]
     assert not problems, "\n".join(problems)
     models = [json.loads(t["mart_models"]["models"].iloc[0]) for t in (duck, spark)]
-    assert models[0]["bgnbd"]["params"] == pytest.approx(models[1]["bgnbd"]["params"], rel=RTOL)
+    chosen = [m["purchase_model"] for m in models]
+    assert chosen[0]["model"] == chosen[1]["model"]
+    assert chosen[0]["params"] == pytest.approx(chosen[1]["params"], rel=RTOL)
 
 
 def test_every_command_works_on_spark(shops, tmp_path):

@@ -3,6 +3,8 @@ members say so (degraded), and two runs on the same data give the same marts."""
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pandas as pd
 import pytest
@@ -51,14 +53,41 @@ def test_small_shops_run_and_repeat_exactly(tmp_path, members, seed):
     once = marts(project)
     second = run_pipeline(project)
     twice = marts(project)
-    assert [(s.step, s.status, s.message) for s in first.steps if s.step != "publish"] == [
-        (s.step, s.status, s.message) for s in second.steps if s.step != "publish"
-    ]
+
+    # the same steps, statuses and messages; churn's message says whether it trained or reused
+    # the model it trained in the first run (a saved model is reused: docs/churn.md)
+    def steps(run):
+        return [
+            (s.step, s.status, s.message) for s in run.steps if s.step not in ("publish", "churn")
+        ]
+
+    assert steps(first) == steps(second)
+    churn = [{s.step: s for s in run.steps}.get("churn") for run in (first, second)]
+    assert (churn[0] is None) == (churn[1] is None)
+    if churn[0] is not None and churn[0].status == "ok":
+        assert churn[1].status == "ok" and "model reused" in churn[1].message
     assert once.keys() == twice.keys()
     for name in once:
+        if name == "mart_models":  # the same models, but churn's says trained, then reused
+            assert [_without_churn_decision(m) for m in once[name]["models"]] == [
+                _without_churn_decision(m) for m in twice[name]["models"]
+            ]
+            continue
         pd.testing.assert_frame_equal(once[name], twice[name], obj=name)
     assert {s.status for s in first.steps} <= {"ok", "skipped", "degraded"}
     if members < 50:
         status = {s.step: s.status for s in first.steps}
         assert status["clv"] == status["clusters"] == "degraded"
         assert first.marts["mart_members"] == len(once["mart_members"]) > 0
+
+
+def _without_churn_decision(text: str) -> dict:
+    """A run's model summary without what says whether churn trained or reused its model."""
+    models = json.loads(text)
+    churn = models.get("churn") or {}
+    for key in ("decision", "psi"):
+        churn.pop(key, None)
+    for target in ("churn", "propensity"):
+        if isinstance(churn.get(target), dict):
+            churn[target].pop("source", None)
+    return models

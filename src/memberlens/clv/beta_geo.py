@@ -86,8 +86,11 @@ class BetaGeoModel(PurchaseModel):
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         c = a + b + x - 1
         z = t / (alpha + T + t)
-        bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z)
-        return c / (a - 1) * bracket * self._alive(p, x, t_x, T)
+        # degenerate fits (a tiny shop) can give inf * 0 here: a missing value, not a warning
+        # on the user's console
+        with np.errstate(invalid="ignore", over="ignore"):
+            bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z)
+            return c / (a - 1) * bracket * self._alive(p, x, t_x, T)
 
     # Fader, Hardie & Lee (2005), eq. 9, transformed as in eq. 10 above.
     def _new_member(self, p, t):

@@ -146,7 +146,14 @@ class Step:
 
 
 def json_default(value: object) -> object:
-    """JSON for numpy numbers and dates in model summaries and profiles."""
+    """JSON for numpy numbers, arrays, pandas series (fitted parameters: name -> value) and dates
+    in model summaries and profiles."""
+    if isinstance(value, pd.Series):
+        return {
+            str(k): json_default(v) if isinstance(v, np.generic) else v for k, v in value.items()
+        }
+    if isinstance(value, np.ndarray):
+        return value.tolist()
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     if isinstance(value, (dt.date, dt.datetime)):
