@@ -122,14 +122,16 @@ def _category_weeks(paid: ir.Table, items: ir.Table, products: ir.Table) -> ir.T
     lines = items.select(
         order_id=items.order_id.cast("string"),
         product_id=items.product_id.cast("string"),
-        line=_line_amount(items).fill_null(0.0),
+        # money in exact cents, so that the sums below do not depend on the order in which a
+        # parallel engine adds them (float sums did: forecasts differed from run to run)
+        line=_line_amount(items).fill_null(0.0).round(2).cast(MONEY),
     )
     prods = products.select(
         product_id=products.product_id.cast("string"), category=products.category.cast("string")
     )
     prods = prods.distinct(on="product_id", keep="first")
     orders = paid.select(
-        order_id=paid.order_id.cast("string"), week=paid.week, paid_amount=paid.amt.cast("float64")
+        order_id=paid.order_id.cast("string"), week=paid.week, paid_amount=paid.amt
     )
     joined = (
         lines.join(orders, "order_id")
@@ -139,12 +141,13 @@ def _category_weeks(paid: ir.Table, items: ir.Table, products: ir.Table) -> ir.T
     per_order = ibis.window(group_by=joined.order_id)
     total_line = joined.line.sum().over(per_order)
     n_lines = joined.count().over(per_order).cast("float64")
-    share = ibis.ifelse(total_line > 0, joined.line / total_line, 1.0 / n_lines)
-    joined = joined.mutate(
-        alloc=joined.paid_amount * share, category=joined.category.fill_null(UNKNOWN_CATEGORY)
+    share = ibis.ifelse(
+        total_line > 0, joined.line.cast("float64") / total_line.cast("float64"), 1.0 / n_lines
     )
+    alloc = (joined.paid_amount.cast("float64") * share).round(2).cast(MONEY)
+    joined = joined.mutate(alloc=alloc, category=joined.category.fill_null(UNKNOWN_CATEGORY))
     return joined.group_by(["week", "category"]).aggregate(
-        revenue=joined.alloc.sum(), orders=joined.order_id.nunique()
+        revenue=joined.alloc.sum().cast("float64"), orders=joined.order_id.nunique()
     )
 
 
