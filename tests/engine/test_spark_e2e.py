@@ -169,8 +169,18 @@ def test_every_mart_is_the_same_on_spark(shops):
     assert not problems, "\n".join(problems)
     models = [json.loads(t["mart_models"]["models"].iloc[0]) for t in (duck, spark)]
     chosen = [m["purchase_model"] for m in models]
-    assert chosen[0]["model"] == chosen[1]["model"]
-    assert chosen[0]["params"] == pytest.approx(chosen[1]["params"], rel=RTOL)
+    names = {c["model"] for c in chosen}
+    if len(names) == 2:
+        # MBG/CNBD-k with k = 1 is MBG/NBD: an exact tie in the choice, broken either way by
+        # the ~1e-8 float differences (the marts above are equal all the same)
+        assert names == {"mbgnbd", "mbgcnbd"}
+        cnbd = next(c for c in chosen if c["model"] == "mbgcnbd")
+        assert cnbd["params"]["k"] == 1
+        for c in chosen:
+            c["params"].pop("k", None)
+    # two fits of one likelihood by two optimisers agree to ~1e-6 (tests/clv/test_beta_geo_cnbd)
+    rel = RTOL if len(names) == 1 else 1e-4
+    assert chosen[0]["params"] == pytest.approx(chosen[1]["params"], rel=rel)
 
 
 def test_every_command_works_on_spark(shops, tmp_path):
