@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from memberlens.baskets.non_products import NON_PRODUCT_CODES
 from memberlens.exceptions import ConfigError, DataError
 from memberlens.features import RFM_SUMMARY_COLUMNS, calibration_holdout_summary, rfm_summary
 
@@ -198,6 +199,51 @@ def test_contract_rules_on_a_hand_computed_shop(backend, on_backend):
     assert (b.favourite_channel, b.favourite_category) == ("store", "toys")
 
 
+def test_favourite_category_skips_postage_fees_and_discounts(backend, on_backend):
+    """A member whose most frequent and costliest lines are postage gets the category they buy.
+
+    Member p: 3 orders, each with a POST line (postage, 15.00) and one product line; postage
+    spend 45.00 tops the product spend (candles 12.00, mugs 8.00) unless it is left out.
+    Member q: a numbered adjustment (ADJUST2, prefix rule), a shop-listed fee (GIFTWRAP, a
+    code from ``[baskets] exclude_products``) and one mug line.
+    """
+    ts = pd.to_datetime
+    orders = pd.DataFrame(
+        {
+            "order_id": ["p1", "p2", "p3", "q1"],
+            "member_id": ["p", "p", "p", "q"],
+            "ordered_at": ts(["2024-01-02", "2024-01-09", "2024-01-16", "2024-01-03"]),
+            "amount": [22.0, 24.0, 19.0, 100.0],
+            "status": ["paid"] * 4,
+        }
+    )
+    items = pd.DataFrame(
+        {
+            "order_id": ["p1", "p1", "p2", "p2", "p3", "p3", "q1", "q1", "q1"],
+            "product_id": ["POST", "c1", "post ", "c1", "POST", "m1", "ADJUST2", "GIFTWRAP", "m1"],
+            "amount": [15.0, 7.0, 15.0, 5.0, 15.0, 8.0, 50.0, 40.0, 10.0],
+        }
+    )
+    products = pd.DataFrame(
+        {
+            "product_id": ["POST", "post ", "c1", "m1", "ADJUST2", "GIFTWRAP"],
+            "category": ["postage", "postage", "candles", "mugs", "manual", "services"],
+        }
+    )
+    args = [on_backend(f, n) for f, n in ((orders, "o"), (items, "i"), (products, "pr"))]
+
+    def favourites(**kw: object) -> dict[str, str]:
+        got = rfm_summary(args[0], as_of="2024-01-31", order_items=args[1], products=args[2], **kw)
+        return backend.to_pandas(got).set_index("member_id").favourite_category.to_dict()
+
+    assert favourites(exclude_products=None) == {"p": "postage", "q": "manual"}
+    assert favourites() == {"p": "candles", "q": "services"}  # GIFTWRAP is not a common code
+    assert favourites(exclude_products=[*NON_PRODUCT_CODES, "GIFTWRAP"]) == {
+        "p": "candles",
+        "q": "mugs",
+    }
+
+
 def test_a_member_who_returned_everything_is_a_refunder_with_no_value(backend, on_backend):
     """Net paid value (docs/glossary.md): paid 300.00 over three days, 300.00 refunded."""
     ts = pd.to_datetime
@@ -232,6 +278,12 @@ def test_without_channel_or_catalogue_the_favourites_are_null():
     assert got.favourite_channel.isna().all() and got.favourite_category.isna().all()
 
 
+def test_a_channel_column_without_names_gives_null_favourites():
+    orders = _shop()[0].assign(channel=None)
+    got = rfm_summary(orders, as_of="2024-01-31").to_pandas()
+    assert got.favourite_channel.isna().all() and len(got) == 2
+
+
 def _favourite_channel_by_hand(orders: pd.DataFrame, as_of: str) -> pd.Series:
     """The documented rule written plainly in pandas: most paid orders, ties by channel name."""
     paid = orders[
@@ -245,8 +297,18 @@ def _favourite_channel_by_hand(orders: pd.DataFrame, as_of: str) -> pd.Series:
     return counts.drop_duplicates("member_id").set_index("member_id").channel
 
 
-def test_favourite_channel_matches_the_rule_written_in_pandas(backend, on_backend):
-    # many ties: 300 members, 4 channels, 1-6 orders each; refunds and cancellations ignored
+CHANNELS = ["app", "store", "web", "mini_program", "天猫", "京东"]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        pytest.param(CHANNELS, id="packed"),  # counts carried packed through the summary's pass
+        pytest.param(CHANNELS + [f"shop{i}" for i in range(6)], id="many-names"),  # > 8 names
+    ],
+)
+def test_favourite_channel_matches_the_rule_written_in_pandas(backend, on_backend, names):
+    # many ties: 300 members, 1-6 orders each; refunds and cancellations ignored
     rng = np.random.default_rng(42)
     n = 1_200
     orders = pd.DataFrame(
@@ -257,7 +319,7 @@ def test_favourite_channel_matches_the_rule_written_in_pandas(backend, on_backen
             + pd.to_timedelta(rng.integers(0, 90 * 24, n), unit="h"),
             "amount": rng.integers(100, 10_000, n) / 100,
             "status": rng.choice(["paid", "paid", "paid", "refunded", "cancelled"], n),
-            "channel": rng.choice(["app", "store", "web", "mini_program", "天猫", "京东", None], n),
+            "channel": rng.choice([*names, None], n),
         }
     )
     got = backend.to_pandas(rfm_summary(on_backend(orders, "orders_channels"), as_of="2024-03-15"))

@@ -26,12 +26,14 @@ Both functions return lazy Ibis tables (call ``.to_pandas()``); a pandas input i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import ibis
 import ibis.expr.datatypes as dt_
 import ibis.expr.types as ir
 import pandas as pd
 
+from memberlens.baskets.non_products import NON_PRODUCT_CODES, is_non_product
 from memberlens.exceptions import ConfigError, DataError
 from memberlens.features.purchases import (
     TimeUnit,
@@ -99,6 +101,12 @@ def _core(daily: ir.Table, *, as_of: dt.date, days_per_unit: float) -> ir.Table:
         first_day_amount=_amount_at_min(daily.day_amount, daily.day),
         order_count=daily.day_orders.sum(),
     )
+    return _measures(agg, as_of=as_of, days_per_unit=days_per_unit)
+
+
+def _measures(agg: ir.Table, *, as_of: dt.date, days_per_unit: float) -> ir.Table:
+    """frequency, recency, T, monetary value and totals from one row per member with first_day,
+    last_day, purchase_days, spend, first_day_amount and order_count."""
     as_of_lit = ibis.date(as_of)
     frequency = (agg.purchase_days - 1).cast("int64")
     repeat_spend = (agg.spend - agg.first_day_amount).cast("float64")
@@ -116,48 +124,112 @@ def _core(daily: ir.Table, *, as_of: dt.date, days_per_unit: float) -> ir.Table:
     )
 
 
-def _order_level(rows: ir.Table, *, by_channel: bool) -> ir.Table:
-    """What needs the order rows rather than the purchase days, in one pass over purchases and
-    refunds: first and last purchase time, refunded money and (``by_channel``) the favourite
-    channel. One row per member.
+#: Channel names whose paid-order counts :func:`_one_pass` carries through its two GROUP BYs
+#: (packed two to an int64); a shop with more names takes the favourite channel from one more
+#: GROUP BY (member, channel) (:func:`_favourite_channel`).
+PACKED_CHANNELS = 8
+_PER_PACK = 2
+_FIELD_BITS = 31  # paid orders per member and channel below 2**31 fit a field exactly
+_FIELD_MASK = (1 << _FIELD_BITS) - 1
 
-    With the channel, one GROUP BY (member, channel) counts paid orders and carries the other
-    sums, and one GROUP BY member picks the channel with ``max_by`` on an integer key that
-    orders by paid orders, then by channel name (the key: orders * M + (M - rank of the name),
-    M the number of channel names; 0, and the name nulled, for a channel without paid orders).
-    Hash aggregates only: a ROW_NUMBER window sorts every (member, channel) row, a minimum over
-    (count, name) structs compares strings, and a separate refund GROUP BY scans the orders
-    once more (together 0.2x of the BTYD core query's time more at 10 M orders).
+
+def _channel_names(table: ir.Table) -> list[str] | None:
+    """The channel names of ``orders`` in name order (code point order, as the engines compare
+    text), or None when there are more than :data:`PACKED_CHANNELS` of them."""
+    channel = (
+        table.channel.cast("string") if not table.channel.type().is_string() else table.channel
+    )
+    names = table.select(channel=channel).filter(ibis._.channel.notnull()).distinct()
+    found = names.limit(PACKED_CHANNELS + 1).to_pyarrow().column("channel").to_pylist()
+    return None if len(found) > PACKED_CHANNELS else sorted(found)
+
+
+def _one_pass(
+    rows: ir.Table, *, as_of: dt.date, days_per_unit: float, channels: list[str] | None
+) -> ir.Table:
+    """The summary's aggregates in one pass over the purchases and refunds (``rows`` from
+    :func:`purchases_and_refunds`): one GROUP BY (member, day, paid or refund) and one GROUP BY
+    member, the paid and refund rows told apart by the key rather than by FILTER clauses.
+
+    Refund rows sum their absolute money (refunded_dec) and never make a purchase day;
+    members with refunds only drop out. With ``channels`` (the names in name order, at most
+    :data:`PACKED_CHANNELS`), the paid orders per channel ride along packed two to an
+    int64 (31 bits each) and the favourite is decoded from them: most paid orders, ties to the
+    smaller name, null without a paid order on a named channel. This replaces a GROUP BY
+    (member, channel) and a second scan of the orders joined back (docs/benchmarks/rfm.md).
     """
-    paid, refund = rows.is_paid, ~rows.is_paid
-    sums = dict(
-        first_at=rows.ordered_at.min(where=paid),
-        last_at=rows.ordered_at.max(where=paid),
-        refunded_dec=rows.amt.abs().sum(where=refund),
+    packs: dict[str, ir.IntegerValue] = {}
+    if channels:
+        channel = rows.channel if rows.channel.type().is_string() else rows.channel.cast("string")
+        for j in range(0, len(channels), _PER_PACK):
+            names = channels[j : j + _PER_PACK]
+            packs[f"pack{j // _PER_PACK}"] = ibis.cases(
+                *((channel == name, 1 << (_FIELD_BITS * i)) for i, name in enumerate(names)),
+                else_=0,
+            ).cast("int64")
+    money = ibis.ifelse(rows.is_paid, rows.amt, rows.amt.abs())
+    daily = rows.group_by(["member_id", "day", "is_paid"]).aggregate(
+        amount=money.sum(),
+        orders=rows.count(),
+        first_at=rows.ordered_at.min(),
+        last_at=rows.ordered_at.max(),
+        **{name: value.sum() for name, value in packs.items()},
     )
-    if not by_channel:
-        return rows.group_by("member_id").aggregate(**sums)
-    per_channel = rows.group_by(["member_id", "channel"]).aggregate(
-        n=rows.count(where=paid), **sums
+    paid = daily.is_paid
+    day = ibis.ifelse(paid, daily.day, ibis.null("date"))
+    amount = ibis.ifelse(paid, daily.amount, ibis.null(daily.amount.type()))
+    agg = daily.group_by("member_id").aggregate(
+        first_day=day.min(),
+        last_day=day.max(),
+        purchase_days=day.count(),
+        spend=amount.sum(),
+        # paid days are unique per member, so the amount at the earliest one is well defined
+        first_day_amount=_amount_at_min(amount, day),
+        order_count=ibis.ifelse(paid, daily.orders, 0).sum(),
+        first_at=ibis.ifelse(paid, daily.first_at, ibis.null("timestamp")).min(),
+        last_at=ibis.ifelse(paid, daily.last_at, ibis.null("timestamp")).max(),
+        refunded_dec=ibis.ifelse(paid, ibis.null(daily.amount.type()), daily.amount).sum(),
+        **{name: ibis.ifelse(paid, daily[name], 0).sum() for name in packs},
     )
-    names = per_channel.select("channel").filter(per_channel.channel.notnull()).distinct()
+    agg = agg.filter(agg.purchase_days > 0)
+    if channels:
+        agg = agg.mutate(favourite_channel=_decode_favourite(agg, channels)).drop(*packs)
+    return _measures(agg, as_of=as_of, days_per_unit=days_per_unit)
+
+
+def _decode_favourite(agg: ir.Table, channels: list[str]) -> ir.StringValue:
+    """The channel with the most paid orders from the packed counts (ties: the smaller name)."""
+    m = len(channels)
+    counts = [
+        (agg[f"pack{k // _PER_PACK}"] >> (_FIELD_BITS * (k % _PER_PACK))) & _FIELD_MASK
+        for k in range(m)
+    ]
+    # unique per member: more orders first, then the earlier name (k smaller)
+    keys = [count * m + (m - k) for k, count in enumerate(counts)]
+    best = ibis.greatest(*keys) if m > 1 else keys[0]
+    return ibis.cases(
+        *(((best == key) & (count > 0), name) for key, count, name in zip(keys, counts, channels)),
+        else_=ibis.null("string"),
+    )
+
+
+def _favourite_channel(rows: ir.Table) -> ir.Table:
+    """Per member, the channel with the most paid orders (ties: the smaller name), for shops
+    with more channel names than :data:`PACKED_CHANNELS`: one GROUP BY (member, channel) and
+    one GROUP BY member picking the channel with ``max_by`` on an integer key that orders by
+    paid orders, then by channel name (orders * M + (M - rank of the name), M the number of
+    names; 0, and the name nulled, for a channel without paid orders). Hash aggregates only.
+    """
+    paid = rows.filter(rows.is_paid & rows.channel.notnull())
+    per_channel = paid.group_by(["member_id", "channel"]).aggregate(n=paid.count())
+    names = per_channel.select("channel").distinct()
     names = names.mutate(
         rank=ibis.dense_rank().over(order_by=names.channel), m=ibis._.count().over()
     )
     keyed = per_channel.left_join(names, "channel").drop("channel_right")
-    key = ibis.ifelse(
-        (keyed.n > 0) & keyed.rank.notnull(), keyed.n * keyed.m + (keyed.m - keyed.rank), 0
-    ).cast("int64")
-    keyed = keyed.mutate(
-        key=key, channel=ibis.ifelse(key > 0, keyed.channel.cast("string"), ibis.null("string"))
-    )
-    # the largest key belongs to a channel with paid orders whenever the member has one (keys
-    # of those are > 0, unique per member); otherwise every channel is null and so is the pick
+    key = (keyed.n * keyed.m + (keyed.m - keyed.rank)).cast("int64")
     return keyed.group_by("member_id").aggregate(
-        first_at=keyed.first_at.min(),
-        last_at=keyed.last_at.max(),
-        refunded_dec=keyed.refunded_dec.sum(),
-        favourite_channel=_text_at_max(keyed.channel, keyed.key),
+        favourite_channel=_text_at_max(keyed.channel.cast("string"), key)
     )
 
 
@@ -181,9 +253,14 @@ def _top_by(table: ir.Table, key: str, weight: str | None, out: str) -> ir.Table
 
 
 def _favourite_category(
-    paid: ir.Table, order_items: ir.Table | pd.DataFrame, products: ir.Table | pd.DataFrame
+    paid: ir.Table,
+    order_items: ir.Table | pd.DataFrame,
+    products: ir.Table | pd.DataFrame,
+    exclude_products: Iterable[str] | None,
 ) -> ir.Table:
     items = as_table(order_items, name="order_items", required=("order_id", "product_id"))
+    if exclude_products is not None:  # postage, fees, discounts: lines, not products
+        items = items.filter(~is_non_product(items.product_id, exclude_products))
     prods = as_table(products, name="products", required=("product_id", "category"))
     if "order_id" not in paid.columns:
         raise DataError(
@@ -216,6 +293,7 @@ def rfm_summary(
     order_items: ir.Table | pd.DataFrame | None = None,
     products: ir.Table | pd.DataFrame | None = None,
     favourites: bool = True,
+    exclude_products: Iterable[str] | None = NON_PRODUCT_CODES,
 ) -> ir.Table:
     """One row per member who bought on or before ``as_of`` (see :data:`RFM_SUMMARY_COLUMNS`).
 
@@ -226,7 +304,12 @@ def rfm_summary(
     <= 0), ``aov`` (total_spend / order_count), ``refund_share`` (refunded_amount /
     gross_spend; 0 without refunds, null when gross_spend is 0) and ``refunder`` (True when
     refunds brought total_spend to 0 or below: the member kept nothing).
-    ``favourite_category`` needs both ``order_items`` and ``products`` (null otherwise);
+    ``favourite_category`` needs both ``order_items`` and ``products`` (null otherwise); it
+    leaves out lines that are not products (postage, fees, discounts, manual adjustments:
+    ``exclude_products``, by default the common codes of
+    :data:`memberlens.baskets.non_products.NON_PRODUCT_CODES` and their numbered prefixes, the
+    recognition basket mining uses; the pipeline adds ``[baskets] exclude_products``; None keeps
+    every line), so a member whose most frequent line is ``POST`` gets the category they buy;
     ``favourite_channel`` needs an ``orders.channel`` column (null otherwise).
 
     ``favourites=False`` leaves both favourite columns null without computing them. The
@@ -255,10 +338,12 @@ def rfm_summary(
             "favourites=True or leave order_items and products out"
         )
     paid = purchases(table, end=as_of_day)
-    summary = _core(_daily(paid), as_of=as_of_day, days_per_unit=days_per_unit)
+    rows = purchases_and_refunds(table, end=as_of_day)
     by_channel = favourites and "channel" in table.columns
-    extra = _order_level(purchases_and_refunds(table, end=as_of_day), by_channel=by_channel)
-    summary = summary.left_join(extra, "member_id").drop("member_id_right")
+    channels = _channel_names(table) if by_channel else None
+    summary = _one_pass(rows, as_of=as_of_day, days_per_unit=days_per_unit, channels=channels)
+    if by_channel and channels is None:  # more names than fit the packed counts
+        summary = summary.left_join(_favourite_channel(rows), "member_id").drop("member_id_right")
     refunded_amount = summary.refunded_dec.cast("float64").fill_null(0.0)
     gross = summary.total_spend
     # net from the exact DECIMAL sums, so that a fully refunded member is exactly 0 on every engine
@@ -283,13 +368,13 @@ def rfm_summary(
         ),
         refunder=(net <= 0.0) & (refunded_amount > 0.0),
     )
-    if not by_channel:
+    if "favourite_channel" not in summary.columns:  # favourites=False, no channel or no names
         summary = summary.mutate(favourite_channel=ibis.null("string"))
     if not favourites or order_items is None or products is None:
         summary = summary.mutate(favourite_category=ibis.null("string"))
     else:
         summary = summary.left_join(
-            _favourite_category(paid, order_items, products), "member_id"
+            _favourite_category(paid, order_items, products, exclude_products), "member_id"
         ).drop("member_id_right")
     return summary.select(*RFM_SUMMARY_COLUMNS)
 

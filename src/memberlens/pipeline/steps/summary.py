@@ -6,6 +6,7 @@ from memberlens.pipeline.step import RunContext, Step, StepResult
 
 
 def _summary(ctx: RunContext) -> StepResult:
+    from memberlens.baskets.non_products import excluded_codes
     from memberlens.features import rfm_summary
     from memberlens.features.engagement import engagement_counts
 
@@ -15,6 +16,8 @@ def _summary(ctx: RunContext) -> StepResult:
         time_unit="D",
         order_items=ctx.table("order_items"),
         products=ctx.table("products"),
+        # the favourite category leaves out postage and fee lines, as basket mining does
+        exclude_products=excluded_codes(ctx.settings("baskets")),
     )
     # in member order: the fits and clusters that follow see the same rows in the same order
     # on every engine and every run (a parallel GROUP BY yields its groups in any order)
