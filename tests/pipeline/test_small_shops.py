@@ -54,14 +54,20 @@ def test_small_shops_run_and_repeat_exactly(tmp_path, members, seed):
     second = run_pipeline(project)
     twice = marts(project)
 
-    # the same steps, statuses and messages; churn's message says whether it trained or reused
-    # the model it trained in the first run (a saved model is reused: docs/churn.md)
+    # the same steps, statuses and messages; churn's and clusters' messages say whether they
+    # fitted or reused the model of the first run (docs/churn.md, docs/segmentation.md)
     def steps(run):
         return [
-            (s.step, s.status, s.message) for s in run.steps if s.step not in ("publish", "churn")
+            (s.step, s.status, s.message.split(" (")[0] if s.step == "clusters" else s.message)
+            for s in run.steps
+            if s.step not in ("publish", "churn")
         ]
 
     assert steps(first) == steps(second)
+    clusters = [{s.step: s for s in run.steps}["clusters"] for run in (first, second)]
+    if clusters[0].status == "ok":
+        assert "k chosen and fitted" in clusters[0].message
+        assert "model reused" in clusters[1].message
     churn = [{s.step: s for s in run.steps}.get("churn") for run in (first, second)]
     assert (churn[0] is None) == (churn[1] is None)
     if churn[0] is not None and churn[0].status == "ok":

@@ -14,8 +14,10 @@ from sklearn.preprocessing import StandardScaler
 
 from memberlens.exceptions import ConfigError, DataError
 from memberlens.segmentation.clusters import (
+    ClusterModel,
     ClusterResult,
     cluster_members,
+    cluster_shift,
     nearest_centroid,
     scale_features,
 )
@@ -261,3 +263,31 @@ def test_missing_clv_counts_as_no_value_with_default_columns():
     result = cluster_members(frame, k=2)
     assert "clv" in result.columns and "p_alive" not in result.columns
     pd.testing.assert_frame_equal(frame, before)
+
+
+def test_a_saved_model_assigns_the_same_clusters_without_a_fit():
+    """The run keeps k, scaling and centroids (ClusterModel, as JSON) and reassigns members
+    with them: on the same members the clusters, names and profiles are the fit's; the
+    reference is the fit itself (nearest centroid = KMeans.predict, tested above)."""
+    frame, _ = planted()
+    fitted = cluster_members(frame, k="auto", columns=COLUMNS)
+    assert fitted.model is not None and fitted.model.ids == tuple(range(fitted.k))
+    model = ClusterModel.from_json(fitted.model.to_json())
+    assert model == fitted.model
+    again = cluster_members(frame, model=model)
+    assert again.k == fitted.k and again.selection.empty
+    pd.testing.assert_frame_equal(again.labels, fitted.labels)
+    pd.testing.assert_frame_equal(again.profiles, fitted.profiles)
+    assert cluster_shift(model, again.labels["cluster"].to_numpy()) == pytest.approx(0.0)
+
+
+def test_cluster_shift_flags_members_moving_between_clusters():
+    frame, truth = planted()
+    model = cluster_members(frame, k=4, columns=COLUMNS).model
+    assert model is not None
+    # new members: three in four are of one kind (the planted kinds were a quarter each)
+    drifted = pd.concat([frame[truth == 0]] * 3 + [frame[truth != 0]], ignore_index=True)
+    labels = model.assign(drifted)
+    assert cluster_shift(model, labels) > 0.2
+    same = model.assign(frame)
+    assert cluster_shift(model, same) < 0.01

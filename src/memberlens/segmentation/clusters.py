@@ -40,8 +40,9 @@ description in English and Chinese generated from those ratios (see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -53,8 +54,10 @@ __all__ = [
     "DEFAULT_COLUMNS",
     "LOG_COLUMNS",
     "SHARE_COLUMNS",
+    "ClusterModel",
     "ClusterResult",
     "cluster_members",
+    "cluster_shift",
     "scale_features",
 ]
 
@@ -106,6 +109,63 @@ ASSIGN_BATCH = 100_000
 
 
 @dataclass(frozen=True)
+class ClusterModel:
+    """What assigns members to the clusters again without a new fit: the columns, the
+    scaling (transform of :func:`scale_features`, its clip bounds, the standardisation) and the
+    centroids in scaled units, with each cluster's share of the members when it was fitted
+    (the reference :func:`cluster_shift` compares a new assignment with). ``fitted_on``: the
+    as-of day of the fit (ISO text; set by the caller)."""
+
+    method: str
+    columns: tuple[str, ...]
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    ids: tuple[int, ...]
+    centers: tuple[tuple[float, ...], ...]
+    shares: tuple[float, ...]
+    fitted_on: str = ""
+    #: the labels' integer type as the fit gave it (k-means int32, Ward int64)
+    label_type: str = "int64"
+
+    def scaled(self, frame: pd.DataFrame) -> np.ndarray:
+        """``frame``'s columns in the fitted scaled units."""
+        raw = _transform(frame, self.columns)
+        raw = np.clip(raw, np.asarray(self.low), np.asarray(self.high))
+        return (raw - np.asarray(self.mean)) / np.asarray(self.scale)
+
+    def assign(self, frame: pd.DataFrame) -> np.ndarray:
+        """The cluster id of every row of ``frame`` (nearest centroid)."""
+        centers = np.asarray(self.centers, dtype=float)
+        ids = np.asarray(self.ids, dtype=self.label_type)
+        return ids[nearest_centroid(self.scaled(frame), centers)]
+
+    def to_json(self) -> str:
+        return json.dumps({k: getattr(self, k) for k in self.__dataclass_fields__})
+
+    @classmethod
+    def from_json(cls, text: str) -> ClusterModel:
+        data: dict[str, Any] = json.loads(text)
+        tuples = ("columns", "low", "high", "mean", "scale", "ids", "shares")
+        data = {k: tuple(v) if k in tuples else v for k, v in data.items()}
+        data["centers"] = tuple(tuple(row) for row in data["centers"])
+        return cls(**data)
+
+
+def cluster_shift(model: ClusterModel, labels: np.ndarray) -> float:
+    """Population stability index of the cluster shares of ``labels`` against the shares when
+    ``model`` was fitted: ``sum((a - e) * ln(a / e))`` over the clusters, shares floored at
+    1e-4 (Siddiqi 2006, ch. 8; the churn step's drift measure). Above 0.2 is a shift."""
+    ids = np.asarray(model.ids)
+    labels = np.asarray(labels)
+    actual = np.array([(labels == i).mean() for i in ids]) if len(labels) else np.zeros(len(ids))
+    expected = np.maximum(np.asarray(model.shares, dtype=float), 1e-4)
+    actual = np.maximum(actual, 1e-4)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+@dataclass(frozen=True)
 class ClusterResult:
     """The clusters of a member base.
 
@@ -127,6 +187,8 @@ class ClusterResult:
     selection: pd.DataFrame
     sample_size: int
     random_state: int
+    #: what assigns members again without a fit (None for HDBSCAN, which has noise)
+    model: ClusterModel | None = field(default=None, compare=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The profiles, one row per cluster."""
@@ -148,15 +210,21 @@ def scale_features(frame: pd.DataFrame, columns) -> np.ndarray:
     """The columns as a float matrix, ``sign(x) * log1p(|x|)`` on :data:`LOG_COLUMNS`, shares
     clipped to [0, 1] (:data:`SHARE_COLUMNS`), then every column clipped to its
     [:data:`WINSOR`, 1 - :data:`WINSOR`] quantiles; not yet standardised."""
+    values = _transform(frame, columns)
+    if len(values):  # one extreme member cannot stretch a column's scale
+        low, high = np.quantile(values, [WINSOR, 1.0 - WINSOR], axis=0)
+        values = np.clip(values, low, high)
+    return values
+
+
+def _transform(frame: pd.DataFrame, columns) -> np.ndarray:
+    """The columns as floats, log1p on :data:`LOG_COLUMNS`, :data:`SHARE_COLUMNS` clipped."""
     values = frame[list(columns)].to_numpy(dtype=float, copy=True)
     for j, column in enumerate(columns):
         if column in LOG_COLUMNS:
             values[:, j] = np.sign(values[:, j]) * np.log1p(np.abs(values[:, j]))
         elif column in SHARE_COLUMNS:
             values[:, j] = np.clip(values[:, j], 0.0, 1.0)
-    if len(values):  # one extreme member cannot stretch a column's scale
-        low, high = np.quantile(values, [WINSOR, 1.0 - WINSOR], axis=0)
-        values = np.clip(values, low, high)
     return values
 
 
@@ -168,8 +236,13 @@ def cluster_members(
     columns=None,
     sample_size: int = 200_000,
     random_state: int = 0,
+    model: ClusterModel | None = None,
 ) -> ClusterResult:
     """Cluster members on their features and profile each cluster.
+
+    ``model``: a :class:`ClusterModel` from an earlier result: members are assigned to its
+    centroids (its k, columns and scaling) with no fit and no choice of k; ``method``, ``k``
+    and ``columns`` are then the model's.
 
     ``features``: a pandas frame or Ibis table with ``member_id`` and numeric columns (the
     output of :func:`memberlens.features.rfm_summary` or the ``mart_members`` mart).
@@ -188,14 +261,56 @@ def cluster_members(
 
     frame = _as_pandas(features)
     with threadpool_limits(limits=1):  # scoped: many small fits, see the module docstring
+        if model is not None:
+            return _reassign(frame, model, random_state)
         return _cluster(frame, method, k, columns, sample_size, random_state)
+
+
+def _reassign(frame: pd.DataFrame, model: ClusterModel, random_state: int) -> ClusterResult:
+    """The clusters of ``model`` for the members of ``frame`` (nearest centroid), profiled."""
+    columns = _check(frame, model.method, len(model.ids), list(model.columns), 10)
+    labels = model.assign(frame)
+    return _result(frame, model.method, columns, labels, model, pd.DataFrame(), 0, random_state)
+
+
+def _result(frame, method, columns, labels, model, selection, sample_size, random_state):
+    found = np.asarray(model.ids) if model is not None else np.unique(labels[labels >= 0])
+    original = frame[list(columns)].astype(float).groupby(labels).mean()
+    profiles = cluster_profiles(frame, labels)
+    names = profiles.set_index("cluster")
+    out = pd.DataFrame(
+        {
+            "member_id": frame["member_id"].to_numpy(),
+            "cluster": labels,
+            "name_en": names["name_en"].reindex(labels).to_numpy(),
+            "name_zh": names["name_zh"].reindex(labels).to_numpy(),
+        }
+    )
+    centers = np.asarray(model.centers, dtype=float) if model is not None else np.empty((0, 0))
+    return ClusterResult(
+        method=method,
+        k=len(found),
+        columns=tuple(columns),
+        labels=out,
+        profiles=profiles,
+        centers=original.rename_axis("cluster"),
+        scaled_centers=centers,
+        selection=selection,
+        sample_size=sample_size,
+        random_state=random_state,
+        model=model,
+    )
 
 
 def _cluster(frame, method, k, columns, sample_size, random_state) -> ClusterResult:
     from sklearn.preprocessing import StandardScaler
 
     columns = _check(frame, method, k, columns, sample_size)
-    raw = scale_features(frame, columns)
+    raw = _transform(frame, columns)
+    low = high = np.zeros(len(columns))
+    if len(raw):  # as scale_features: one extreme member cannot stretch a column's scale
+        low, high = np.quantile(raw, [WINSOR, 1.0 - WINSOR], axis=0)
+        raw = np.clip(raw, low, high)
     rng = np.random.default_rng(random_state)
     n = len(frame)
     cap = {
@@ -215,29 +330,22 @@ def _cluster(frame, method, k, columns, sample_size, random_state) -> ClusterRes
     centers = np.vstack([scaled[sample][fitted == c].mean(axis=0) for c in found])
     labels = found[nearest_centroid(scaled, centers)]
     labels[sample] = fitted
-    original = frame[list(columns)].astype(float).groupby(labels).mean()
-    profiles = cluster_profiles(frame, labels)
-    names = profiles.set_index("cluster")
-    out = pd.DataFrame(
-        {
-            "member_id": frame["member_id"].to_numpy(),
-            "cluster": labels,
-            "name_en": names["name_en"].reindex(labels).to_numpy(),
-            "name_zh": names["name_zh"].reindex(labels).to_numpy(),
-        }
-    )
-    return ClusterResult(
-        method=method,
-        k=len(found),
-        columns=tuple(columns),
-        labels=out,
-        profiles=profiles,
-        centers=original.rename_axis("cluster"),
-        scaled_centers=centers,
-        selection=selection,
-        sample_size=len(sample),
-        random_state=random_state,
-    )
+    model = None
+    if method != "hdbscan":  # HDBSCAN's noise has no centroid to assign to again
+        model = ClusterModel(
+            method=method,
+            columns=tuple(columns),
+            low=tuple(map(float, low)),
+            high=tuple(map(float, high)),
+            mean=tuple(map(float, scaler.mean_)),
+            scale=tuple(map(float, scaler.scale_)),
+            ids=tuple(int(c) for c in found),
+            centers=tuple(tuple(map(float, row)) for row in centers),
+            shares=tuple(float((labels == c).mean()) for c in found),
+            label_type=labels.dtype.name,
+        )
+    result = _result(frame, method, columns, labels, model, selection, len(sample), random_state)
+    return ClusterResult(**{**result.__dict__, "scaled_centers": centers})
 
 
 def nearest_centroid(points: np.ndarray, centers: np.ndarray) -> np.ndarray:

@@ -2,20 +2,70 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from memberlens.pipeline.step import RunContext, Step, StepResult, json_default
 
+if TYPE_CHECKING:
+    from memberlens.segmentation.clusters import ClusterResult
+
 #: fewer members than this and no clusters are formed
 MIN_MEMBERS = 50
+#: a saved cluster model is refitted when it is older than this many days ...
+RETRAIN_DAYS = 30
+#: ... or when the members' cluster shares moved this far from the fit's (population stability
+#: index, :func:`memberlens.segmentation.clusters.cluster_shift`), as churn's ``max_psi``
+MAX_SHIFT = 0.2
+
+
+def model_path(ctx: RunContext) -> Path:
+    """Where the run keeps its cluster model (k, scaling, centroids) for the next runs."""
+    return Path(ctx.project.state_dir) / "models" / "clusters-run" / "model.json"
+
+
+def _fit_or_reuse(
+    ctx: RunContext, summary: pd.DataFrame, columns: list[str]
+) -> tuple[ClusterResult, str]:
+    """The clusters of the saved model when it fits this run (same columns, fitted on or
+    before the as-of day and at most :data:`RETRAIN_DAYS` before it, cluster shares within
+    :data:`MAX_SHIFT`), else a new fit (k chosen again) saved for the next runs."""
+    from memberlens.segmentation import cluster_members
+    from memberlens.segmentation.clusters import ClusterModel, cluster_shift
+
+    path = model_path(ctx)
+    why = "no saved model"
+    if path.exists():
+        saved = ClusterModel.from_json(path.read_text(encoding="utf-8"))
+        fitted = dt.date.fromisoformat(saved.fitted_on)
+        age = (ctx.as_of - fitted).days
+        if list(saved.columns) != columns:
+            why = "columns changed"
+        elif age < 0 or age > RETRAIN_DAYS:
+            why = f"model fitted {fitted}, {age} days from the as-of day"
+        else:
+            result = cluster_members(summary, model=saved)
+            shift = cluster_shift(saved, result.labels["cluster"].to_numpy())
+            if shift <= MAX_SHIFT:
+                return result, f"model reused, fitted {fitted}, PSI {shift:.2f}"
+            why = f"cluster shares shifted: PSI {shift:.2f} > {MAX_SHIFT}"
+    result = cluster_members(summary, method="kmeans", k="auto", columns=columns)
+    if result.model is not None:
+        model = ClusterModel(**{**result.model.__dict__, "fitted_on": ctx.as_of.isoformat()})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(model.to_json(), encoding="utf-8")
+        tmp.replace(path)
+    return result, f"k chosen and fitted ({why})"
 
 
 def _clusters(ctx: RunContext) -> StepResult:
     """k-means clusters with profiles (k by silhouette and stability) on the member summary."""
     from memberlens.exceptions import DataError
-    from memberlens.segmentation import cluster_members
     from memberlens.segmentation.clusters import DEFAULT_COLUMNS, ZERO_IF_MISSING
 
     summary: pd.DataFrame = ctx.frame("members")
@@ -35,7 +85,7 @@ def _clusters(ctx: RunContext) -> StepResult:
     ]
     left_out = [c for c in present if c not in columns]
     try:
-        result = cluster_members(summary, method="kmeans", k="auto", columns=columns)
+        result, decision = _fit_or_reuse(ctx, summary, columns)
     except DataError as exc:
         return StepResult(
             status="degraded", message=str(exc), rows_in=len(summary), rows_out=len(summary)
@@ -55,7 +105,7 @@ def _clusters(ctx: RunContext) -> StepResult:
             )
     return StepResult(
         status="degraded" if left_out else "ok",
-        message=f"k = {result.k}"
+        message=f"k = {result.k} ({decision})"
         + (f"; without {', '.join(left_out)} (missing for some members)" if left_out else ""),
         rows_in=len(out),
         rows_out=len(out),
@@ -68,7 +118,7 @@ CLUSTERS = Step(
     name="clusters",
     title=(
         "k-means clusters of the member summary (k by silhouette and stability) with bilingual "
-        "names and profiles"
+        "names and profiles; k and centroids kept for the next runs unless the data drifted"
     ),
     run=_clusters,
     uses=("members",),
