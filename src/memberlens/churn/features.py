@@ -114,7 +114,9 @@ def feature_table(
     end = as_day(cutoff, name="cutoff")
     table = as_table(orders)
     table = table.filter(table.ordered_at.date() <= ibis.date(end))
-    summary = rfm_summary(table, as_of=end, time_unit="D").select("member_id", *_RFM)
+    # favourites=False: the features use neither favourite (no channel pass over the orders)
+    summary = rfm_summary(table, as_of=end, time_unit="D", favourites=False)
+    summary = summary.select("member_id", *_RFM)
     out = summary.left_join(_windows(purchases(table, end=end), end), "member_id").drop(
         "member_id_right"
     )

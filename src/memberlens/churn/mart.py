@@ -356,35 +356,8 @@ def churn_mart(
             "products": products,
         },
     )
-    table = inputs.features(end)
-    one_in = 1
-    if train and train_sample is not None:
-        buyers = purchases(as_table(inputs.orders), end=end).member_id.nunique()
-        one_in = sample_rate(int(buyers.execute()), train_sample)
-    churn, churn_meta = _model(project, inputs, "churn", end, train, one_in, policy)
-    buy, buy_meta = _model(project, inputs, "purchase", end, train, one_in, policy)
-    purchase_model = fit_purchase_model(table)
-    frame = _probabilities(table, churn, buy, purchase_model, churn_meta, batch_rows)
-    psi = population_stability(churn_meta.get("score_reference"), frame["churn_probability"])
-    if churn_meta["reused"] and train and psi > policy.max_psi:
-        why = f"score drift: PSI {psi:.2f} > {policy.max_psi}"
-        churn, churn_meta = _model(project, inputs, "churn", end, train, one_in, policy, why)
-        buy, buy_meta = _model(project, inputs, "purchase", end, train, one_in, policy, why)
-        frame = _probabilities(table, churn, buy, purchase_model, churn_meta, batch_rows)
-        psi = float("nan")
-    if not churn_meta.get("score_reference"):  # trained now, or saved without one
-        churn_meta["score_reference"] = score_reference(frame["churn_probability"])
-        _keep_reference(project, churn_meta)
-    decision = churn_meta["decision"] + ("" if psi != psi else f", PSI {psi:.2f}")
-    horizon = int(churn_meta["horizon_days"])
-    frame.insert(
-        2, "churn_risk_decile", risk_deciles(frame["churn_probability"], frame["member_id"])
-    )
-    chosen = frame.loc[frame["churn_risk_decile"] <= policy.reasons_deciles, "member_id"]
-    frame = frame.merge(
-        _reasons(table, churn, purchase_model, horizon, chosen, reasons, batch_rows),
-        on="member_id",
-        how="left",
+    frame, churn, churn_meta, buy_meta, decision, psi, horizon, chosen = _scored(
+        project, inputs, end, train, train_sample, policy, reasons, batch_rows
     )
     has_lines = inputs.order_items is not None and inputs.products is not None
     category_models = _category_models(project, end) if has_lines else {}
@@ -409,6 +382,51 @@ def churn_mart(
         "categories": {c: _metrics(meta, c) for c, (_, meta) in category_models.items()},
     }
     return frame, summary
+
+
+def _scored(project, inputs, end, train, train_sample, policy, reasons, batch_rows):
+    """The models (saved or trained), then the scores, risk deciles and reasons of every
+    member from the features at ``end``, computed once into a temporary table that the purchase
+    model's fit, the scores and the reasons all read (each read computed them again before)."""
+    one_in = 1
+    if train and train_sample is not None:
+        buyers = purchases(as_table(inputs.orders), end=end).member_id.nunique()
+        one_in = sample_rate(int(buyers.execute()), train_sample)
+    churn, churn_meta = _model(project, inputs, "churn", end, train, one_in, policy)
+    buy, buy_meta = _model(project, inputs, "purchase", end, train, one_in, policy)
+    models = (churn, churn_meta, buy, buy_meta)
+    with inputs.features(end).cache() as table:
+        return _score(
+            project, inputs, table, models, end, train, one_in, policy, reasons, batch_rows
+        )
+
+
+def _score(project, inputs, table, models, end, train, one_in, policy, reasons, batch_rows):
+    churn, churn_meta, buy, buy_meta = models
+    purchase_model = fit_purchase_model(table)
+    frame = _probabilities(table, churn, buy, purchase_model, churn_meta, batch_rows)
+    psi = population_stability(churn_meta.get("score_reference"), frame["churn_probability"])
+    if churn_meta["reused"] and train and psi > policy.max_psi:
+        why = f"score drift: PSI {psi:.2f} > {policy.max_psi}"
+        churn, churn_meta = _model(project, inputs, "churn", end, train, one_in, policy, why)
+        buy, buy_meta = _model(project, inputs, "purchase", end, train, one_in, policy, why)
+        frame = _probabilities(table, churn, buy, purchase_model, churn_meta, batch_rows)
+        psi = float("nan")
+    if not churn_meta.get("score_reference"):  # trained now, or saved without one
+        churn_meta["score_reference"] = score_reference(frame["churn_probability"])
+        _keep_reference(project, churn_meta)
+    decision = churn_meta["decision"] + ("" if psi != psi else f", PSI {psi:.2f}")
+    horizon = int(churn_meta["horizon_days"])
+    frame.insert(
+        2, "churn_risk_decile", risk_deciles(frame["churn_probability"], frame["member_id"])
+    )
+    chosen = frame.loc[frame["churn_risk_decile"] <= policy.reasons_deciles, "member_id"]
+    frame = frame.merge(
+        _reasons(table, churn, purchase_model, horizon, chosen, reasons, batch_rows),
+        on="member_id",
+        how="left",
+    )
+    return frame, churn, churn_meta, buy_meta, decision, psi, horizon, chosen
 
 
 def _keep_reference(project, meta: dict) -> None:
