@@ -572,5 +572,5 @@
 
   const name = body.dataset.page === "members" && document.getElementById("member-root") ? "member" : body.dataset.page;
   if (pages[name]) pages[name]().catch(fail);
-  window.memberlens = { charts, api };
+  window.memberlens = { charts, api, send, chart, el, fail, t, tf, fmt, seg };
 })();
