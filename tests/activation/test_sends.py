@@ -27,7 +27,7 @@ def _members(sim_shop) -> list[str]:
     return pq.read_table(sim_shop / "members.parquet").column("member_id").to_pylist()
 
 
-def _campaign(store, project, holdout=0.2):
+def _campaign(store, project, holdout=0.2, campaign_id=None):
     return create_campaign(
         store.engine,
         project,
@@ -37,6 +37,7 @@ def _campaign(store, project, holdout=0.2):
         template=load_template(None),
         offer="满199减30",
         holdout=holdout,
+        campaign_id=campaign_id,
     )
 
 
@@ -46,7 +47,7 @@ def test_send_delivers_treatment_only_and_never_twice(make_project, store, recei
 
     project = make_project(_hook(receiver.url))
     ids = _members(sim_shop)
-    c = _campaign(store, project)
+    c = _campaign(store, project, campaign_id="T-1")
     before = dry_run(store, project, c.campaign_id, now=NOW, members=ids)
     first = send(store, project, c.campaign_id, now=NOW, members=ids)
     assert first.sent == before.would_send == before.arms["treatment"]
@@ -90,11 +91,11 @@ def test_guard_rails_are_counted_and_frozen(make_project, store, receiver, sim_s
             ledger.SUPPRESSIONS.insert(),
             [{"member_id": ids[200], "reason": "open complaint", "created_at": NOW}],
         )
-    earlier = _campaign(store, project)
+    earlier = _campaign(store, project, campaign_id="T-2")
     sent = send(
         store, project, earlier.campaign_id, now=NOW - dt.timedelta(days=2), members=ids[100:150]
     )
-    later = _campaign(store, project)
+    later = _campaign(store, project, campaign_id="T-3")
     report = dry_run(store, project, later.campaign_id, now=NOW, members=ids)
     assert report.excluded == {
         "suppressed": 31,
@@ -113,7 +114,7 @@ def test_guard_rails_are_counted_and_frozen(make_project, store, receiver, sim_s
 def test_quiet_hours_defer_then_deliver(make_project, store, receiver, sim_shop):
     ids = _members(sim_shop)[:200]
     project = make_project(_hook(receiver.url))
-    c = _campaign(store, project)
+    c = _campaign(store, project, campaign_id="T-4")
     night = dt.datetime(2026, 1, 5, 15, 0)  # 23:00 in Shanghai
     deferred = send(store, project, c.campaign_id, now=night, members=ids)
     assert deferred.sent == 0 and deferred.deferred == deferred.pending > 0
@@ -125,7 +126,7 @@ def test_quiet_hours_defer_then_deliver(make_project, store, receiver, sim_shop)
 def test_channel_down_keeps_the_ledger_consistent(make_project, store, receiver, sim_shop):
     ids = _members(sim_shop)[:300]
     project = make_project(_hook(receiver.url))
-    c = _campaign(store, project, holdout=0.1)
+    c = _campaign(store, project, holdout=0.1, campaign_id="T-5")
     receiver.answers = [200, 503, 503]  # the second batch fails twice (1 retry): down
     first = send(store, project, c.campaign_id, now=NOW, members=ids)
     assert first.down and first.sent == 100 and first.pending == len(ids) - first.control - 100
@@ -170,7 +171,7 @@ def test_a_send_killed_half_way_and_rerun_never_sends_twice(
     project = make_project(_hook(receiver.url).replace("batch_size = 100", "batch_size = 10"))
     url = f"sqlite:///{tmp_path / 'state.sqlite'}"
     store = open_store(url)
-    c = _campaign(store, project, holdout=0.1)
+    c = _campaign(store, project, holdout=0.1, campaign_id="T-6")
     (tmp_path / "ids.txt").write_text("\n".join(ids))
     receiver.delay = 0.02
     proc = subprocess.Popen(

@@ -168,8 +168,11 @@ def create_campaign(
     created_by: str | None = None,
     trigger: str | None = None,
     now: dt.datetime | None = None,
+    campaign_id: str | None = None,
 ) -> Campaign:
-    """Check and store a campaign (it is planned, i.e. its members frozen, when first sent)."""
+    """Check and store a campaign (it is planned, i.e. its members frozen, when first sent).
+    ``campaign_id``: the id to use (default: ``ML<date>-<6 random hex>``); it seeds the
+    assignment, so a fixed id gives a reproducible split."""
     from memberlens.activation.channels import channel_settings
 
     channel_settings(project, channel)  # a clear error for an undeclared channel
@@ -180,7 +183,9 @@ def create_campaign(
     if days < 1:
         raise ConfigError(f"--days {days}: the response window needs at least one day")
     created = now or ledger.utcnow()
-    campaign_id = f"ML{created:%Y%m%d}-{secrets.token_hex(3)}"
+    campaign_id = campaign_id or f"ML{created:%Y%m%d}-{secrets.token_hex(3)}"
+    if not 1 <= len(campaign_id) <= 64:
+        raise ConfigError(f"--id {campaign_id!r}: use 1-64 characters")
     with engine.begin() as conn:
         conn.execute(
             ledger.CAMPAIGNS.insert().values(
