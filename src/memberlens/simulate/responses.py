@@ -109,18 +109,14 @@ class CampaignResponse:
     ate_by_segment: dict[str, float] = field(default_factory=dict)
 
 
-def _last_purchase(orders: pa.Table, before: dt.datetime) -> dict[str, dt.datetime]:
+def _last_purchase(orders: pa.Table, before: dt.datetime, ids: np.ndarray) -> np.ndarray:
+    """Each member's last paid order before ``before`` (NaT: none), in the order of ``ids``."""
     paid = orders.filter(
         pc.and_(pc.equal(orders["status"], "paid"), pc.less(orders["ordered_at"], before))
     )
-    grouped = paid.group_by("member_id").aggregate([("ordered_at", "max"), ("amount", "mean")])
-    return dict(
-        zip(
-            grouped["member_id"].to_pylist(),
-            grouped["ordered_at_max"].to_pylist(),
-            strict=True,
-        )
-    )
+    grouped = paid.group_by("member_id").aggregate([("ordered_at", "max")]).to_pandas()
+    last = grouped.set_index("member_id")["ordered_at_max"].reindex(ids)
+    return last.to_numpy(dtype="datetime64[us]")
 
 
 def respond(
@@ -149,11 +145,8 @@ def respond(
     ).to_pandas()
     truth = truth.set_index("member_id").reindex(ids)
     start = np.datetime64(starts_at, "us")
-    last = _last_purchase(pq.read_table(sim / "orders.parquet"), starts_at)
-    last_at = np.array(
-        [np.datetime64(last[m], "us") if m in last else np.datetime64("NaT") for m in ids]
-    )
-    gap_days = (start - last_at) / np.timedelta64(1, "D")
+    last_at = _last_purchase(pq.read_table(sim / "orders.parquet"), starts_at, ids)
+    gap_days = (start - last_at).astype("timedelta64[s]").astype(float) / 86_400
     segment = np.where(np.isnat(last_at), 2, np.where(gap_days <= cp.active_days, 0, 1))
     first = truth["first_purchase_at"].to_numpy(dtype="datetime64[us]")
     dropout = truth["dropout_at"].to_numpy(dtype="datetime64[us]")
@@ -165,7 +158,7 @@ def respond(
     y0 = alive & (rng.random(n) < 1.0 - np.exp(-rate * days))
     uplift = np.array([cp.uplift[s] for s in SEGMENTS]) * strength
     would_respond = alive & (rng.random(n) < uplift[segment])
-    was_reached = np.array([m in got for m in ids], dtype=bool)
+    was_reached = np.isin(ids.astype(str), np.array(sorted(got), dtype=str))
     incremental = would_respond & was_reached
     y1_minus_y0 = (would_respond & ~y0).astype(float)
 
