@@ -87,6 +87,10 @@ class Setting:
                 return f"must be {self._kind()} of at least {_show(self.minimum)}"
             if self.maximum is not None and value > self.maximum:
                 return f"must be {self._kind()} of at most {_show(self.maximum)}"
+        if isinstance(value, dict) and self.minimum is not None:  # a table of numbers
+            for k, v in value.items():
+                if isinstance(v, bool) or not isinstance(v, int | float) or v < self.minimum:
+                    return f"{k} = {_show(v)}: each value must be a number of at least {_show(self.minimum)}"
         if isinstance(value, list) and self.items:
             for item in value:
                 if item not in self.items:
@@ -255,6 +259,23 @@ SECTIONS: dict[str, Section] = {
         Section(
             "campaigns",
             (
+                Setting(
+                    "response",
+                    (str,),
+                    choices=("auto", "click", "open", "open_or_click", "visit", "order"),
+                    help="what counts as a response (auto: click, else open, else an order)",
+                ),
+                _days("retention_days"),
+                _days("pre_days"),
+                Setting("control_share", (float,), minimum=0.0, maximum=1.0),
+                Setting("alpha", (float,), minimum=0.0001, maximum=0.5),
+                Setting("cuped", (bool,), help="CUPED revenue by pre-period spend"),
+                Setting(
+                    "sequential_tau",
+                    (float, int),
+                    minimum=0.0001,
+                    help="mSPRT mixing sd, relative to the control mean",
+                ),
                 _fraction("holdout", "share of each campaign's audience kept as control"),
                 Setting(
                     "max_messages", (int,), minimum=1, help="frequency cap: messages per window"
@@ -265,6 +286,24 @@ SECTIONS: dict[str, Section] = {
                 Setting("suppression_file", (str,), help="CSV of member_id never contacted"),
                 Setting("base_url", (str,), help="dashboard URL for unsubscribe links"),
                 Setting("batch_size", (int,), minimum=1, help="messages per delivery batch"),
+            ),
+        ),
+        Section(
+            "costs",
+            (
+                Setting(
+                    "message",
+                    (dict,),
+                    minimum=0.0,
+                    help="cost of one message by channel, e.g. { sms = 0.05, email = 0.001 }",
+                ),
+                Setting(
+                    "coupon",
+                    (float, int),
+                    minimum=0.0,
+                    help="cost of one coupon order (default: the orders' discount)",
+                ),
+                _fraction("margin", "product margin as a share of revenue"),
             ),
         ),
         Section("channels", named_tables=True, help="[channels.<name>]: an outbound channel"),

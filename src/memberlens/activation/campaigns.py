@@ -69,7 +69,8 @@ class CampaignSettings:
 
 
 def campaign_settings(project: Any) -> CampaignSettings:
-    raw = dict(project.settings.get("campaigns", {}))
+    known = set(CampaignSettings.__dataclass_fields__)  # the section also holds the report's keys
+    raw = {k: v for k, v in dict(project.settings.get("campaigns", {})).items() if k in known}
     out = CampaignSettings(**raw)
     for key in ("quiet_start", "quiet_end"):
         _clock(getattr(out, key), f"{project.file}: [campaigns] {key}")

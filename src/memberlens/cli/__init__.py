@@ -13,6 +13,7 @@ import traceback
 import typer
 
 # Command modules register themselves on import (keep this list sorted).
+from memberlens.cli import audience as _audience  # noqa: F401
 from memberlens.cli import baskets as _baskets  # noqa: F401
 from memberlens.cli import campaign as _campaign  # noqa: F401
 from memberlens.cli import campaign_send as _campaign_send  # noqa: F401
