@@ -93,6 +93,9 @@ def create(
         None, "--arms", help="Treatment arms NAME[:WEIGHT],... (default: one, 'treatment')."
     ),
     days: int = typer.Option(14, "--days", help="Response window the report measures."),
+    campaign_id: str | None = typer.Option(
+        None, "--id", help="The campaign id (default: ML<date>-<random>); it seeds the split."
+    ),
     project: Path | None = _PROJECT,
     database: str | None = _DATABASE,
     as_json: bool = _JSON,
@@ -113,6 +116,7 @@ def create(
         holdout=holdout,
         arms=_arms(arms),
         days=days,
+        campaign_id=campaign_id,
     )
     _audit(store, "campaign.create", campaign.campaign_id, {"name": name, "channel": channel})
     out = campaign.to_dict()
