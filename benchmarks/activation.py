@@ -10,7 +10,8 @@ frequency, total spend; written into a project's warehouse under ``benchmarks/_d
 app-state store (SQLite).
 
 Per figure: the first (cold: a new process' first query) and the median of ``--repeat`` later
-calls, wall seconds, and the peak RSS of the process:
+calls in wall seconds, the median CPU seconds of the process (all threads; less sensitive to a
+busy machine than wall time), and the peak RSS of the process:
 
 * ``size``: ``audience_size(project, EXAMPLE, breakdowns=False)`` with the issue's example
   (``segment_cn8 == "important_value" and clv_12m > 500 and province in ["广东省", "浙江省"] and
@@ -28,6 +29,7 @@ calls, wall seconds, and the peak RSS of the process:
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -142,16 +144,19 @@ def _sql_count(project) -> int:
     return int(count)
 
 
-def _timed(fn, repeat: int) -> tuple[float, float, object]:
+def _timed(fn, repeat: int) -> tuple[float, float, float, object]:
+    """(first call's wall seconds, median wall seconds, median CPU seconds of the process, all
+    threads: DuckDB's included, result) of ``fn``."""
     t0 = time.perf_counter()
     result = fn()
     cold = time.perf_counter() - t0
-    runs = []
+    walls, cpus = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = fn()
-        runs.append(time.perf_counter() - t0)
-    return cold, statistics.median(runs), result
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return cold, statistics.median(walls), statistics.median(cpus), result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,22 +172,23 @@ def main(argv: list[str] | None = None) -> None:
 
     project = Project.load(build(args.members, args.opt_outs, args.seed))
     rows = []
-    cold, warm, size = _timed(
+    cold, warm, cpu, size = _timed(
         lambda: audience_size(project, EXAMPLE, breakdowns=False), args.repeat
     )
-    rows.append(("size (5 clauses)", cold, warm, f"{size.size:,} of {size.total:,}"))  # type: ignore[attr-defined]
-    cold, warm, full = _timed(lambda: audience_size(project, EXAMPLE), args.repeat)
+    rows.append(("size (5 clauses)", cold, warm, cpu, f"{size.size:,} of {size.total:,}"))  # type: ignore[attr-defined]
+    cold, warm, cpu, full = _timed(lambda: audience_size(project, EXAMPLE), args.repeat)
     parts = ", ".join(f"{b.column} {len(b.rows)}" for b in full.breakdowns)  # type: ignore[attr-defined]
-    rows.append(("size + breakdown", cold, warm, parts))
-    cold, warm, count = _timed(lambda: _sql_count(project), args.repeat)
+    rows.append(("size + breakdown", cold, warm, cpu, parts))
+    cold, warm, cpu, count = _timed(lambda: _sql_count(project), args.repeat)
     assert count == size.size, (count, size.size)  # type: ignore[attr-defined]
-    rows.append(("DuckDB SQL, same count", cold, warm, f"{count:,}"))
-    cold, warm, ov = _timed(lambda: audience_overlap(project, list(OVERLAP)), args.repeat)
+    rows.append(("DuckDB SQL, same count", cold, warm, cpu, f"{count:,}"))
+    cold, warm, cpu, ov = _timed(lambda: audience_overlap(project, list(OVERLAP)), args.repeat)
     rows.append(
         (
             "overlap, 5 audiences",
             cold,
             warm,
+            cpu,
             f"union {ov.union:,}; {len(ov.intersections)} intersections",  # type: ignore[attr-defined]
         )
     )
@@ -191,10 +197,12 @@ def main(argv: list[str] | None = None) -> None:
         f"### Audiences: {args.members:,} members, {args.opt_outs:,} SMS opt-outs "
         f"(median of {args.repeat}; peak RSS {peak:,.0f} MiB)\n"
     )
-    print("| figure | first call (s) | median (s) | result |")
-    print("| --- | ---: | ---: | --- |")
-    for name, first, median, note in rows:
-        print(f"| {name} | {first:.3f} | {median:.3f} | {note} |")
+    load = os.getloadavg()[0]
+    print(f"Load average at the end: {load:.1f} on {os.cpu_count()} cores.\n")
+    print("| figure | first call (s) | median wall (s) | median CPU (s) | result |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    for name, first, median, cpu_s, note in rows:
+        print(f"| {name} | {first:.3f} | {median:.3f} | {cpu_s:.3f} | {note} |")
 
 
 if __name__ == "__main__":

@@ -303,17 +303,20 @@ def audience_size(
         frame = audience_frame(wh, needed=needed, as_of=as_of)
         cond = condition(frame, expr, lambda ch: _store.opted_out_ids(state, ch))
         table = frame.table
-        figures = {"size": table.count(where=cond), "total": table.count()}
+        # the matching count as a WHERE (its plain comparisons are pushed into the scan), the
+        # total and the as-of date in a second, unfiltered aggregate
+        matched = table.filter(cond)
+        size = int(matched.count().to_pyarrow().as_py())
+        figures = {"total": table.count()}
         if frame.as_of is None and "as_of" in table.columns:
             figures["as_of"] = table.as_of.max()
         counts = table.aggregate(**figures).to_pyarrow().to_pylist()[0]
-        size, total = int(counts["size"]), int(counts["total"])
+        total = int(counts["total"])
         when = frame.as_of or counts.get("as_of")
         if isinstance(when, dt.datetime):
             when = when.date()
         parts: tuple[Breakdown, ...] = ()
         if breakdowns and size:
-            matched = table.filter(cond)
             parts = tuple(breakdown(matched, c) for c in BREAKDOWNS if c in table.columns)
     return AudienceSize(name, expression, size, total, when, parts)
 

@@ -25,6 +25,7 @@ from memberlens.activation.audience_language import (
     column_names,
     columns_of,
     compile_filter,
+    flag,
 )
 from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.exceptions import ConfigError, ExpressionError, MissingTableError
@@ -255,7 +256,7 @@ def overlap(table: ir.Table, conditions: Mapping[str, ir.BooleanValue]) -> Overl
     names = tuple(conditions)
     if not 2 <= len(names) <= MAX_OVERLAP:
         raise ConfigError(f"overlap compares 2 to {MAX_OVERLAP} audiences; {len(names)} given")
-    flags = {f"a{i}": conditions[n] for i, n in enumerate(names)}
+    flags = {f"a{i}": flag(conditions[n]) for i, n in enumerate(names)}
     marked = table.select(**flags)
     any_flag = ibis.or_(*[marked[k] for k in flags])
     grouped = (
