@@ -16,6 +16,7 @@ import typer
 from memberlens.cli import audience as _audience  # noqa: F401
 from memberlens.cli import baskets as _baskets  # noqa: F401
 from memberlens.cli import campaign as _campaign  # noqa: F401
+from memberlens.cli import campaign_send as _campaign_send  # noqa: F401
 from memberlens.cli import churn as _churn  # noqa: F401
 from memberlens.cli import clv as _clv  # noqa: F401
 from memberlens.cli import data as _data  # noqa: F401
