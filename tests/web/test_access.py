@@ -19,6 +19,7 @@ PARAMS = {
     "username": "no-such-user",
     "view_id": "999999",
     "audience": "no_such_audience",
+    "campaign_id": "CMP202505",
 }
 
 
