@@ -24,6 +24,7 @@ Permission = Literal[
     "reveal_pii",  # show one member's stored contact values (audited)
     "view_audit",  # the audit log
     "manage_users",  # accounts, roles, other users' tokens
+    "send_campaigns",  # send campaigns, run and switch trigger rules (audited)
 ]
 RoleName = Literal["admin", "analyst", "marketer", "viewer"]
 
@@ -71,6 +72,7 @@ ROLES: dict[str, Role] = {
                 "reveal_pii",
                 "view_audit",
                 "manage_users",
+                "send_campaigns",
             }
         ),
         _LIST_COLUMNS + _CONTACT_COLUMNS,
@@ -82,7 +84,7 @@ ROLES: dict[str, Role] = {
     ),
     "marketer": Role(
         "marketer",
-        frozenset({"view_kpis", "view_members", "export_members"}),
+        frozenset({"view_kpis", "view_members", "export_members", "send_campaigns"}),
         (
             "member_id",
             "segment_cn",
@@ -102,13 +104,14 @@ ROLE_NAMES: tuple[str, ...] = tuple(ROLES)
 #: the rule of one route: open to anyone, any logged-in caller, or callers holding a permission
 Access = Literal["public", "login"] | Permission
 
-Scope = Literal["read", "export", "ingest", "admin"]
+Scope = Literal["read", "export", "ingest", "admin", "send"]
 #: what each API-token scope covers (a token's rights: its owner's role AND its scopes)
 SCOPES: dict[str, frozenset[str]] = {
     "read": frozenset({"view_kpis", "view_members", "view_data"}),
     "export": frozenset({"export_members"}),
     "ingest": frozenset(),  # loading data through the API: reserved, no endpoint yet
     "admin": frozenset({"reveal_pii", "view_audit", "manage_users"}),
+    "send": frozenset({"send_campaigns"}),
 }
 SCOPE_NAMES: tuple[str, ...] = tuple(SCOPES)
 DEFAULT_SCOPES: tuple[str, ...] = ("read",)

@@ -44,6 +44,7 @@ NAV: tuple[tuple[str, str, str, Permission], ...] = (
     ("/cohorts", "cohorts", "nav.cohorts", "view_kpis"),
     ("/geo", "geo", "nav.geo", "view_kpis"),
     ("/baskets", "baskets", "nav.baskets", "view_kpis"),
+    ("/triggers", "triggers", "nav.triggers", "view_kpis"),
     ("/data", "data", "nav.data", "view_data"),
     ("/admin", "admin", "nav.admin", "view_audit"),
 )
