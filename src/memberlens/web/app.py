@@ -130,6 +130,7 @@ def create_app(
         api_admin,
         api_analytics,
         api_campaign_sends,
+        api_campaigns,
         api_data,
         api_members,
         api_views,
@@ -143,6 +144,7 @@ def create_app(
         api_admin,
         api_views,
         api_campaign_sends,
+        api_campaigns,
         pages,
     ):
         app.include_router(module.router)
