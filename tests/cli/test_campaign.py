@@ -152,3 +152,36 @@ def test_costs_settings_give_roi_and_bad_costs_are_named(project):
         assert "[costs] message" in bad.stderr and "sms = -1" in bad.stderr
     finally:
         toml.write_text(original, encoding="utf-8")
+
+
+def test_drivers_and_factorial_as_a_user_runs_them(project):
+    p = project / "p"
+    out = json.loads(ml("campaign", "drivers", "--all", "-p", p, "--json").stdout)
+    models = {m["outcome"]: m for m in out["models"]}
+    assert set(models) == {"spend", "responded"}
+    assert models["spend"]["kind"] == "ols" and models["responded"]["kind"] == "logit"
+    terms = {c["term"] for c in models["spend"]["coefficients"]}
+    assert "treated" in terms and any(t.startswith("C(channel)") for t in terms)
+    assert all(
+        c["ci_low"] <= c["estimate"] <= c["ci_high"] for c in models["spend"]["coefficients"]
+    )
+    text = ml("campaign", "drivers", "--all", "-p", p).stdout
+    assert "robust (HC1)" in text and "which factors matter" in text
+    fac = json.loads(
+        ml(
+            "campaign",
+            "factorial",
+            "--all",
+            "-p",
+            p,
+            "--factors",
+            "channel",
+            "--with-control",
+            "--json",
+        ).stdout
+    )
+    assert {a["term"] for a in fac["anova"]} >= {"treated", "channel", "treated x channel"}
+    bad = ml("campaign", "drivers", "-p", p, check=False)
+    assert bad.returncode == 2 and "--all" in bad.stderr
+    bad = ml("campaign", "factorial", "--all", "-p", p, "--factors", "colour", check=False)
+    assert bad.returncode == 2 and "colour" in bad.stderr

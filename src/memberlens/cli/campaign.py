@@ -176,3 +176,132 @@ def _echo_comparisons(comparisons, messages, level: str, adjustment: str) -> Non
         )
     for message in messages:
         typer.secho(f"  note: {message}", fg="yellow")
+
+
+def _campaign_ids(campaign_ids: list[str] | None, all_campaigns: bool) -> list[str] | None:
+    from memberlens.exceptions import ConfigError
+
+    if all_campaigns and campaign_ids:
+        raise ConfigError("give campaign ids or --all, not both")
+    if not all_campaigns and not campaign_ids:
+        raise ConfigError("give one or more campaign ids, or --all for every campaign")
+    return None if all_campaigns else list(campaign_ids or [])
+
+
+def _echo_regression(result) -> None:  # type: ignore[no-untyped-def]
+    kind = "OLS" if result.kind == "ols" else "logistic regression"
+    typer.echo(
+        f"{result.outcome}: {kind}, {result.n:,} members, robust ({result.cov_type}) standard "
+        f"errors, {'R²' if result.kind == 'ols' else 'pseudo R²'} {result.r_squared:.3f}"
+    )
+    typer.echo(f"  model: {result.formula}")
+    for c in result.coefficients:
+        typer.echo(f"  {c.reading}  (p = {c.p_value:.3g})")
+    if result.anova:
+        stat = "F" if result.kind == "ols" else "chi²"
+        typer.echo("  which factors matter (robust Wald test per factor):")
+        for row in result.anova:
+            typer.echo(
+                f"    {row.term:<36} df {row.df:>3}  {stat} {row.statistic:10.3f}  "
+                f"p = {row.p_value:.3g}"
+            )
+    for message in result.messages:
+        typer.secho(f"  note: {message}", fg="yellow")
+
+
+@campaign_app.command("drivers")
+def drivers(
+    campaign_ids: list[str] | None = typer.Argument(None, help="Campaign ids (or --all)."),
+    all_campaigns: bool = typer.Option(False, "--all", help="Every campaign of the project."),
+    project: Path | None = _PROJECT,
+    factors: str | None = typer.Option(
+        None,
+        "--factors",
+        help="Comma-separated factors (default: arm, channel, offer, send_time, gender, "
+        "age_band, province, segment, tier, cluster, those present and varying).",
+    ),
+    interact: bool = typer.Option(
+        False, "--interact", help="Also how the campaign's effect differs by each factor."
+    ),
+    response: str | None = typer.Option(None, "--response", help="As in `campaign report`."),
+    alpha: float = typer.Option(0.05, "--alpha", help="1 - confidence level of the intervals."),
+    as_json: bool = typer.Option(False, "--json", help="Print the models as JSON."),
+) -> None:
+    """Which factors drive spend (OLS) and response (logistic regression): campaign features and
+    member attributes, each with its coefficient, robust CI and p-value."""
+    from memberlens.exceptions import ConfigError
+    from memberlens.experiments.campaigns import RESPONSES
+    from memberlens.experiments.projects import campaign_drivers_project
+    from memberlens.project import Project
+
+    if response is not None and response not in RESPONSES:
+        raise ConfigError(f"--response must be one of {', '.join(RESPONSES)}, found {response!r}")
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"--alpha must be between 0 and 1, found {alpha}")
+    ids = _campaign_ids(campaign_ids, all_campaigns)
+    with progress_steps("campaign drivers", quiet=state.quiet or as_json) as step:
+        step("fitting")
+        results, notes = campaign_drivers_project(
+            Project.load(project),
+            ids,
+            factors=[f.strip() for f in factors.split(",") if f.strip()] if factors else None,
+            interact=interact,
+            response=cast("Response | None", response),
+            alpha=alpha,
+        )
+    if as_json:
+        emit_json({"models": [r.to_dict() for r in results], "messages": notes})
+        return
+    for result in results:
+        _echo_regression(result)
+    for note in notes:
+        typer.secho(f"note: {note}", fg="yellow")
+
+
+@campaign_app.command("factorial")
+def factorial(
+    campaign_ids: list[str] | None = typer.Argument(None, help="Campaign ids (or --all)."),
+    all_campaigns: bool = typer.Option(False, "--all", help="Every campaign of the project."),
+    project: Path | None = _PROJECT,
+    factors: str = typer.Option(
+        "channel,offer,send_time",
+        "--factors",
+        help="Comma-separated campaign attributes crossed in the design (channel, offer, type, "
+        "send_time, send_weekday, arm).",
+    ),
+    outcome: str = typer.Option(
+        "bought", "--outcome", help="bought (logit), responded (logit) or spend (OLS)."
+    ),
+    with_control: bool = typer.Option(
+        False,
+        "--with-control",
+        help="Add treated/control as a factor: its interactions are differences in lift.",
+    ),
+    alpha: float = typer.Option(0.05, "--alpha", help="1 - confidence level of the intervals."),
+    as_json: bool = typer.Option(False, "--json", help="Print the model as JSON."),
+) -> None:
+    """Factorial (multivariate) test: main effects and interactions of campaign attributes
+    with a robust ANOVA table."""
+    from memberlens.exceptions import ConfigError
+    from memberlens.experiments.projects import campaign_factorial_project
+    from memberlens.project import Project
+
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"--alpha must be between 0 and 1, found {alpha}")
+    ids = _campaign_ids(campaign_ids, all_campaigns)
+    with progress_steps("campaign factorial", quiet=state.quiet or as_json) as step:
+        step("fitting")
+        result, notes = campaign_factorial_project(
+            Project.load(project),
+            ids,
+            [f.strip() for f in factors.split(",") if f.strip()],
+            outcome=outcome,
+            treated_only=not with_control,
+            alpha=alpha,
+        )
+    if as_json:
+        emit_json({**result.to_dict(), "notes": notes})
+        return
+    _echo_regression(result)
+    for note in notes:
+        typer.secho(f"note: {note}", fg="yellow")

@@ -255,7 +255,7 @@ def resolve_response(campaign_members: ir.Table, campaign_id: str | None, respon
     return "order"
 
 
-def arm_statistics(
+def member_outcomes(
     campaigns: ir.Table,
     campaign_members: ir.Table,
     orders: ir.Table,
@@ -267,14 +267,12 @@ def arm_statistics(
     retention_days: int = 30,
     pre_days: int = 90,
 ) -> ir.Table:
-    """One row per campaign and arm of sufficient statistics (an Ibis expression; nothing runs
-    until it is executed): ``n``, ``responders``, ``buyers``, ``responder_buyers``, ``orders``,
-    ``revenue``, ``revenue_sum_squares``, ``retained``, ``coupon_orders``, ``coupon_discount``
-    and the pre-period spend sums of CUPED (``pre_sum``, ``pre_sum_squares``,
-    ``sum_products``). ``campaign_id=None``: every campaign at once. With ``segments``
-    (``member_id``, ``segment``), one row per campaign, segment and arm; members without a
-    segment go to ``(none)``. ``response`` is resolved (not ``auto``); ``visit`` needs
-    ``events``."""
+    """One row per campaign and targeted member (an Ibis expression): ``campaign_id``,
+    ``arm``, (``segment``), ``member_id``, ``orders``, ``revenue`` in the window,
+    ``coupon_orders``, ``coupon_discount``, ``retained`` (0/1), ``pre`` (pre-period spend),
+    ``responded`` and ``bought`` (0/1). :func:`arm_statistics` aggregates it; the regressions of
+    :mod:`memberlens.experiments.regression` read it per member.
+    """
     if response == "visit" and events is None:
         raise DataError(
             "response = visit needs the events table (visits); load it with `memberlens ingest "
@@ -344,21 +342,57 @@ def arm_statistics(
         )
     joined = cm.left_join(per_member, ["campaign_id", "member_id"]).select(
         *keys,
-        "responded",
+        "member_id",
         orders=_.orders.fill_null(0),
         revenue=_.revenue.fill_null(0.0),
         coupon_orders=_.coupon_orders.fill_null(0),
         coupon_discount=_.coupon_discount.fill_null(0.0),
         retained=_.retained.fill_null(0),
         pre=_.pre.fill_null(0.0),
+        responded=_.responded,
     )
     bought = (joined.orders > 0).cast("int64")
     responded = bought if response == "order" else joined.responded
+    return joined.mutate(bought=bought, responded=responded)
+
+
+def arm_statistics(
+    campaigns: ir.Table,
+    campaign_members: ir.Table,
+    orders: ir.Table,
+    campaign_id: str | None,
+    *,
+    response: str = "click",
+    segments: ir.Table | None = None,
+    events: ir.Table | None = None,
+    retention_days: int = 30,
+    pre_days: int = 90,
+) -> ir.Table:
+    """One row per campaign and arm of sufficient statistics (an Ibis expression; nothing runs
+    until it is executed): ``n``, ``responders``, ``buyers``, ``responder_buyers``, ``orders``,
+    ``revenue``, ``revenue_sum_squares``, ``retained``, ``coupon_orders``, ``coupon_discount``
+    and the pre-period spend sums of CUPED (``pre_sum``, ``pre_sum_squares``,
+    ``sum_products``). ``campaign_id=None``: every campaign at once. With ``segments``
+    (``member_id``, ``segment``), one row per campaign, segment and arm; members without a
+    segment go to ``(none)``. ``response`` is resolved (not ``auto``); ``visit`` needs
+    ``events``."""
+    joined = member_outcomes(
+        campaigns,
+        campaign_members,
+        orders,
+        campaign_id,
+        response=response,
+        segments=segments,
+        events=events,
+        retention_days=retention_days,
+        pre_days=pre_days,
+    )
+    keys = ["campaign_id", "arm"] if segments is None else ["campaign_id", "segment", "arm"]
     return joined.group_by(keys).aggregate(
         n=_.count(),
-        responders=responded.sum(),
-        buyers=bought.sum(),
-        responder_buyers=(responded * bought).sum(),
+        responders=_.responded.sum(),
+        buyers=_.bought.sum(),
+        responder_buyers=(_.responded * _.bought).sum(),
         orders=_.orders.sum(),
         revenue=_.revenue.sum(),
         revenue_sum_squares=(_.revenue * _.revenue).sum(),
