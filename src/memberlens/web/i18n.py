@@ -191,6 +191,23 @@ _M: dict[str, tuple[str, str]] = {
     "source.item_knn": ("相似商品", "Similar products"),
     "source.popular": ("热销商品", "Popular products"),
     "source.popular_in_category": ("偏好品类热销", "Popular in a favourite category"),
+    "value.models": ("购买模型比较", "Purchase models compared"),
+    "value.models_holdout": (
+        "按预测期回测选择：会员级平均绝对误差(MAE)最小者 {model} 被采用",
+        "Chosen by the holdout back-test: {model} has the smallest member-level mean absolute "
+        "error (MAE)",
+    ),
+    "value.models_aic": (
+        "历史太短无法回测，按 AIC(越小越好)选择：{model} 被采用",
+        "History too short for a holdout back-test; chosen by AIC (smaller is better): {model}",
+    ),
+    "value.degenerate": ("拟合退化", "degenerate fit"),
+    "col.model": ("模型", "Model"),
+    "col.holdout_mae": ("预测期 MAE", "Holdout MAE"),
+    "col.aic": ("AIC", "AIC"),
+    "col.log_likelihood": ("对数似然", "Log-likelihood"),
+    "col.fit_health": ("拟合诊断", "Fit check"),
+    "col.chosen": ("采用", "Chosen"),
     "value.backtest": (
         "模型回测(校准期拟合，预测期检验)",
         "Back-test (fitted on the calibration period, checked on the holdout)",
