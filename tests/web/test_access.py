@@ -21,6 +21,7 @@ PARAMS = {
     "audience": "no_such_audience",
     "campaign_id": "CMP202505",
 }
+PARAMS |= {"name": "no-such-rule", "token": "bad.token"}
 
 
 def _path(template: str, member: str) -> str:

@@ -130,6 +130,7 @@ def create_app(
         api_admin,
         api_analytics,
         api_audiences,
+        api_campaign_sends,
         api_campaigns,
         api_data,
         api_members,
@@ -144,6 +145,7 @@ def create_app(
         api_admin,
         api_views,
         api_audiences,
+        api_campaign_sends,
         api_campaigns,
         pages,
     ):
