@@ -26,8 +26,16 @@ from pathlib import Path
 STAGE = """
 import json, resource, sys, time
 stage, shop, project = sys.argv[1], sys.argv[2], sys.argv[3]
-t = time.perf_counter()
-info = {}
+
+
+def cpu_s():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+t, cpu0 = time.perf_counter(), cpu_s()
+info, cpu = {}, {}
+load0 = open("/proc/loadavg").read().split()[0]
 if stage == "simulate":
     from memberlens.simulate import simulate_shop
     r = simulate_shop(shop, members=int(sys.argv[4]), seed=11)
@@ -46,7 +54,18 @@ elif stage == "ingest":
         rep = load(table, f"{shop}/{table}.parquet", project=proj)
         info[table] = rep.rows_stored
 else:
+    import memberlens.pipeline.run as pipeline_run
     from memberlens.pipeline.run import run_pipeline
+    timed = pipeline_run._timed
+
+    def cpu_timed(step, ctx):  # CPU seconds (user + system, all threads) of each step
+        c = cpu_s()
+        try:
+            return timed(step, ctx)
+        finally:
+            cpu[step.name] = round(cpu_s() - c, 1)
+
+    pipeline_run._timed = cpu_timed
     res = run_pipeline(project)
     info = {s.step: round(s.seconds, 1) for s in res.steps} | {"marts": res.marts}
     info["messages"] = {s.step: s.message for s in res.steps if s.message}
@@ -54,7 +73,9 @@ rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 for line in open("/proc/self/status", encoding="ascii"):
     if line.startswith("VmHWM:"):  # ru_maxrss keeps the forking parent's high-water mark
         rss = int(line.split()[1]) / 1024
-print(json.dumps({"seconds": time.perf_counter() - t, "info": info, "rss_mib": rss}))
+load1 = open("/proc/loadavg").read().split()[0]
+out = {"seconds": time.perf_counter() - t, "cpu_s": cpu_s() - cpu0, "info": info, "rss_mib": rss}
+print(json.dumps(out | {"step_cpu_s": cpu, "load": f"{load0} -> {load1}"}))
 """
 
 
@@ -113,15 +134,26 @@ def main() -> None:
         f"load average at the end {loadavg}. "
         f"Command: `python benchmarks/run_pipeline.py {command}`.\n"
     )
-    print("| stage | wall s | peak RSS (MiB) | detail |")
-    print("| --- | ---: | ---: | --- |")
+    print(
+        "| stage | wall s | CPU s | peak RSS (MiB) | load (1 min, start -> end) | detail "
+        "(per step: wall s / CPU s) |"
+    )
+    print("| --- | ---: | ---: | ---: | --- | --- |")
     for name, r in results.items():
+        steps = r.get("step_cpu_s", {})
         detail = ", ".join(
-            f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+            f"{k} {v:,}"
+            if isinstance(v, int)
+            else f"{k} {v} / {steps[k]}"
+            if k in steps
+            else f"{k} {v}"
             for k, v in r["info"].items()
             if k not in ("marts", "messages")
         )
-        print(f"| {name} | {r['seconds']:.1f} | {r['rss_mib']:,.0f} | {detail} |")
+        print(
+            f"| {name} | {r['seconds']:.1f} | {r.get('cpu_s', 0):.1f} | {r['rss_mib']:,.0f} | "
+            f"{r.get('load', '')} | {detail} |"
+        )
     for name in ("run", "run again"):
         if name not in results:
             continue
