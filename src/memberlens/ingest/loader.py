@@ -33,6 +33,8 @@ from memberlens.ingest.rules import (
     duplicate_marks,
     failures,
     field_of,
+    float_ids_note,
+    float_written_ids,
     prepare,
     reason,
     rule_of,
@@ -319,7 +321,7 @@ def _load(
         tmp_dir = proj.state_dir / "tmp" / load_id
         try:
             # the stage is scratch (temporary tables), built before the warehouse's transaction
-            staged = _stage(wh, spec, src, chosen, proj, tmp_dir)
+            staged, floats = _stage(wh, spec, src, chosen, proj, tmp_dir)
             if hashing is not None:
                 src = replace(src, fingerprint=hashing.result())
                 if done := _already_loaded(wh, table, src, chosen):
@@ -339,6 +341,7 @@ def _load(
                     step,
                     setup,
                     replaces=earlier,
+                    float_ids=floats,
                 )
         finally:
             duckdb_reader.drop_stage(wh)
@@ -430,6 +433,7 @@ def _store(
     setup: tuple[settings.Limits, settings.TableOptions, tuple[str, ...], dt.date],
     *,
     replaces: tuple[str, ...] = (),
+    float_ids: tuple[str, ...] = (),
 ) -> LoadReport:
     stored = wh.table(spec.name) if spec.key and wh.count(spec.name) else None
     ctx = Context(
@@ -546,7 +550,8 @@ def _store(
         rounded=_rounded(keep, spec),
         duplicates_amount=dup_amount,
         replaces=replaces,
-        notes=_notes(spec, chosen, setup[3]),
+        notes=_notes(spec, chosen, setup[3])
+        + ((float_ids_note(float_ids, chosen),) if float_ids else ()),
     )
     if rows_stored != int(
         wh.table(spec.name).filter(ibis._._load_id == load_id).count().execute()
@@ -609,8 +614,9 @@ def _dropped_amount(staged: ir.Table, spec: TableSpec, marks: ir.Table | None) -
 
 def _stage(
     wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, proj: Project, tmp_dir: Path
-) -> ir.Table:
-    """The load's typed stage, stored once (see :func:`memberlens.ingest.rules.stage`)."""
+) -> tuple[ir.Table, tuple[str, ...]]:
+    """The load's typed stage, stored once (see :func:`memberlens.ingest.rules.stage`), and the
+    id fields read without a ``.0`` (:func:`memberlens.ingest.rules.float_written_ids`)."""
     if src.table is None:
         try:
             return duckdb_reader.stage_file(wh, spec, src, chosen, proj, tmp_dir)
@@ -628,7 +634,9 @@ def _stage(
     )
     inp = register_arrow(wh.con, "__ingest_input", prepared)
     try:
-        return wh.materialize(STAGE, stage(inp, spec, recode=chosen.values))
+        floats = float_written_ids(inp, spec)
+        staged = stage(inp, spec, recode=chosen.values, float_ids=floats)
+        return wh.materialize(STAGE, staged), floats
     finally:
         unregister(wh.con, "__ingest_input")
 
