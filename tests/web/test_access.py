@@ -20,6 +20,7 @@ PARAMS = {
     "view_id": "999999",
     "campaign_id": "CMP202505",
 }
+PARAMS |= {"name": "no-such-rule", "token": "bad.token"}
 
 
 def _path(template: str, member: str) -> str:

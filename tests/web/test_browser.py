@@ -195,6 +195,16 @@ def member_with_history(shop) -> str:
         con.close()
 
 
+def _chosen_model(shop) -> str:
+    import duckdb
+
+    con = duckdb.connect(str(shop.warehouse), read_only=True)
+    try:
+        return con.execute("SELECT model FROM mart_model_comparison WHERE chosen").fetchone()[0]
+    finally:
+        con.close()
+
+
 def _first_recommendation(shop, member_id: str) -> tuple:
     import duckdb
 
@@ -224,8 +234,18 @@ def test_value_geo_and_member_360_charts_in_both_languages(
             expect(page.locator("#backtest-summary")).not_to_have_text(
                 words["value.backtest_loading"], timeout=120_000
             )
-            assert page.locator("#backtest-summary").inner_text().startswith("BGNBD")
+            # the back-test shows the model the run chose (BG/NBD when it cannot back-test it)
+            chosen = _chosen_model(shop)
+            shown = chosen if chosen in ("bgnbd", "mbgnbd", "pnbd") else "bgnbd"
+            summary = page.locator("#backtest-summary").inner_text()
+            assert re.match(rf"{shown.upper()}[:：]", summary), summary
             assert words["value.backtest"] in page.locator("#backtest-card h2").first.inner_text()
+            models = page.locator("#models-table").inner_text()
+            assert "Pareto/NBD" in models and "MBG/CNBD-k" in models and "✓" in models
+            assert (
+                words["col.chosen"] in models
+                and words["value.models"] in page.locator("#models-card h2").inner_text()
+            )
         _settle(page)
         drawn = dict(page.evaluate(_DRAWN))
         assert all(drawn.get(i, 0) > 0 for i in ids), (path, lang, drawn)

@@ -129,6 +129,7 @@ def create_app(
     from memberlens.web.routers import (
         api_admin,
         api_analytics,
+        api_campaign_sends,
         api_campaigns,
         api_data,
         api_members,
@@ -142,6 +143,7 @@ def create_app(
         api_data,
         api_admin,
         api_views,
+        api_campaign_sends,
         api_campaigns,
         pages,
     ):

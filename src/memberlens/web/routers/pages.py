@@ -46,6 +46,7 @@ NAV: tuple[tuple[str, str, str, Permission], ...] = (
     ("/baskets", "baskets", "nav.baskets", "view_kpis"),
     ("/campaigns", "campaigns", "nav.campaigns", "view_campaigns"),
     ("/experiments", "experiments", "nav.experiments", "view_campaigns"),
+    ("/triggers", "triggers", "nav.triggers", "view_kpis"),
     ("/data", "data", "nav.data", "view_data"),
     ("/admin", "admin", "nav.admin", "view_audit"),
 )
