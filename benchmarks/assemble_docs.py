@@ -23,6 +23,7 @@ ORDER = (
     "recommend",
     "forecast",
     "uplift",
+    "activation",
     "web",
     "concurrency",
 )

@@ -18,6 +18,7 @@ PARAMS = {
     "token_id": "999999",
     "username": "no-such-user",
     "view_id": "999999",
+    "audience": "no_such_audience",
     "campaign_id": "CMP202505",
 }
 PARAMS |= {"name": "no-such-rule", "token": "bad.token"}

@@ -40,6 +40,7 @@ NAV: tuple[tuple[str, str, str, Permission], ...] = (
     ("/", "overview", "nav.overview", "view_kpis"),
     ("/segments", "segments", "nav.segments", "view_kpis"),
     ("/members", "members", "nav.members", "view_members"),
+    ("/audiences", "audiences", "nav.audiences", "view_kpis"),
     ("/value", "value", "nav.value", "view_kpis"),
     ("/cohorts", "cohorts", "nav.cohorts", "view_kpis"),
     ("/geo", "geo", "nav.geo", "view_kpis"),
