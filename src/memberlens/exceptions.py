@@ -21,6 +21,18 @@ class ConfigError(MemberlensError):
     exit_code = 2
 
 
+class ExpressionError(ConfigError):
+    """An audience filter expression that does not parse or does not type-check (the message
+    names the column or value, where it is and the fix)."""
+
+
+class NotFoundError(MemberlensError):
+    """A named object of the app state (an audience, a snapshot) does not exist."""
+
+    exit_code = 5
+    http_status = 404
+
+
 class SchemaError(MemberlensError):
     """A table or field name that is not part of the data contract."""
 

@@ -20,7 +20,7 @@ import io
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -110,11 +110,9 @@ def k_anonymity(table: pa.Table, columns: tuple[str, ...] = QUASI_IDENTIFIERS) -
     return KAnonymity(present, int(pc.min(counts).as_py()), counts.length())
 
 
-def _xlsx(table: pa.Table, out: BinaryIO, sheet: str) -> None:
-    from openpyxl import Workbook
+def _xlsx_sheet(book: Any, table: pa.Table, sheet: str) -> None:
     from openpyxl.cell import WriteOnlyCell
 
-    book = Workbook(write_only=True)
     ws = book.create_sheet(sheet[:31])
     ws.append([WriteOnlyCell(ws, value=name) for name in table.column_names])
     for batch in table.to_batches(max_chunksize=10_000):
@@ -129,7 +127,38 @@ def _xlsx(table: pa.Table, out: BinaryIO, sheet: str) -> None:
                     cell.data_type = "s"  # text is a string, never a formula
                 row.append(cell)
             ws.append(row)
+
+
+def _xlsx(table: pa.Table, out: BinaryIO, sheet: str) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    _xlsx_sheet(book, table, sheet)
     book.save(out)
+
+
+def write_workbook(sheets: dict[str, pa.Table], path: Path | str) -> list[ExportResult]:
+    """Several tables as the sheets of one .xlsx file (each neutralised like
+    :func:`write_export`), owner-readable only."""
+    from openpyxl import Workbook
+
+    path = Path(path)
+    if format_of(path) != "xlsx":
+        raise ConfigError(f"--export {path}: a workbook needs a .xlsx file name")
+    book = Workbook(write_only=True)
+    results = []
+    for name, table in sheets.items():
+        safe, changed = _prepare(table, "xlsx")
+        _xlsx_sheet(book, safe, name)
+        results.append(_result(table, "xlsx", changed, path))
+    try:
+        with private_file(path) as out:
+            book.save(out)
+    except OSError as exc:
+        raise ConfigError(
+            f"--export {path}: cannot write ({exc.strerror}); choose a writable path"
+        ) from exc
+    return results
 
 
 def _prepare(table: pa.Table, format: ExportFormat) -> tuple[pa.Table, int]:

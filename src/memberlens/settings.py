@@ -87,6 +87,10 @@ class Setting:
                 return f"must be {self._kind()} of at least {_show(self.minimum)}"
             if self.maximum is not None and value > self.maximum:
                 return f"must be {self._kind()} of at most {_show(self.maximum)}"
+        if isinstance(value, dict) and self.minimum is not None:  # a table of numbers
+            for k, v in value.items():
+                if isinstance(v, bool) or not isinstance(v, int | float) or v < self.minimum:
+                    return f"{k} = {_show(v)}: each value must be a number of at least {_show(self.minimum)}"
         if isinstance(value, list) and self.items:
             for item in value:
                 if item not in self.items:
@@ -252,8 +256,126 @@ SECTIONS: dict[str, Section] = {
                 ),
             ),
         ),
+        Section(
+            "campaigns",
+            (
+                Setting(
+                    "response",
+                    (str,),
+                    choices=("auto", "click", "open", "open_or_click", "visit", "order"),
+                    help="what counts as a response (auto: click, else open, else an order)",
+                ),
+                _days("retention_days"),
+                _days("pre_days"),
+                Setting("control_share", (float,), minimum=0.0, maximum=1.0),
+                Setting("alpha", (float,), minimum=0.0001, maximum=0.5),
+                Setting("cuped", (bool,), help="CUPED revenue by pre-period spend"),
+                Setting(
+                    "sequential_tau",
+                    (float, int),
+                    minimum=0.0001,
+                    help="mSPRT mixing sd, relative to the control mean",
+                ),
+                _fraction("holdout", "share of each campaign's audience kept as control"),
+                Setting(
+                    "max_messages", (int,), minimum=1, help="frequency cap: messages per window"
+                ),
+                _days("window_days"),
+                Setting("quiet_start", (str,), help="quiet hours start, HH:MM shop time"),
+                Setting("quiet_end", (str,), help="quiet hours end, HH:MM shop time"),
+                Setting("suppression_file", (str,), help="CSV of member_id never contacted"),
+                Setting("base_url", (str,), help="dashboard URL for unsubscribe links"),
+                Setting("batch_size", (int,), minimum=1, help="messages per delivery batch"),
+            ),
+        ),
+        Section(
+            "costs",
+            (
+                Setting(
+                    "message",
+                    (dict,),
+                    minimum=0.0,
+                    help="cost of one message by channel, e.g. { sms = 0.05, email = 0.001 }",
+                ),
+                Setting(
+                    "coupon",
+                    (float, int),
+                    minimum=0.0,
+                    help="cost of one coupon order (default: the orders' discount)",
+                ),
+                _fraction("margin", "product margin as a share of revenue"),
+            ),
+        ),
+        Section("channels", named_tables=True, help="[channels.<name>]: an outbound channel"),
+        Section(
+            "triggers",
+            (
+                Setting("schedule_time", (str,), help="HH:MM shop time the scheduler runs"),
+                Setting("scheduler", (bool,), help="run triggers inside `memberlens serve`"),
+            ),
+        ),
     )
 }
+
+_CHANNEL_COMMON = (
+    Setting("kind", (str,), choices=("smtp", "webhook", "export")),
+    Setting("batch_size", (int,), minimum=1, help="messages per delivery batch"),
+    Setting("language", (str,), choices=("zh-CN", "en"), help="default message language"),
+)
+#: the keys of each kind of ``[channels.<name>]``
+CHANNEL_SETTINGS: dict[str, tuple[Setting, ...]] = {
+    "smtp": (
+        *_CHANNEL_COMMON,
+        Setting("host", (str,)),
+        Setting("port", (int,), minimum=1, maximum=65535),
+        Setting("sender", (str,), help="From: address"),
+        Setting("starttls", (bool,)),
+        Setting("ssl", (bool,), help="SMTP over TLS from the first byte (port 465)"),
+        Setting("username_env", (str,), help="environment variable holding the login"),
+        Setting("password_env", (str,), help="environment variable holding the password"),
+        Setting("timeout", (int, float), minimum=0.1),
+    ),
+    "webhook": (
+        *_CHANNEL_COMMON,
+        Setting("url", (str,)),
+        Setting("secret", (str,), help="HMAC-SHA256 signing secret"),
+        Setting("secret_env", (str,), help="environment variable holding the secret"),
+        Setting("timeout", (int, float), minimum=0.1),
+        Setting("max_retries", (int,), minimum=0, maximum=20),
+        Setting("backoff", (int, float), minimum=0.0, help="first retry delay, seconds"),
+        Setting("medium", (str,), choices=("sms", "app_push", "wechat", "other")),
+    ),
+    "export": (
+        *_CHANNEL_COMMON,
+        Setting("dir", (str,), help="folder the lists are written to"),
+        Setting("format", (str,), choices=("csv", "xlsx")),
+    ),
+}
+_CHANNEL_REQUIRED = {"smtp": ("host", "sender"), "webhook": ("url",), "export": ()}
+
+
+def check_channel(name: str, values: Mapping[str, Any], path: Path) -> None:
+    """Check one ``[channels.<name>]`` table: its kind, its keys and their values."""
+    kind = values.get("kind")
+    if kind not in CHANNEL_SETTINGS:
+        raise ConfigError(
+            f"{path}: [channels.{name}] kind = {_show(kind) if kind is not None else '(missing)'}"
+            f": must be one of {', '.join(_show(k) for k in CHANNEL_SETTINGS)}; fix it in "
+            f"{path.name}"
+        )
+    Section(f"channels.{name}", CHANNEL_SETTINGS[kind]).check(values, path)
+    for key in _CHANNEL_REQUIRED[kind]:
+        if key not in values:
+            raise ConfigError(
+                f"{path}: [channels.{name}] has no {key}: a {kind} channel needs it; add "
+                f'{key} = "..." to {path.name}'
+            )
+    if kind == "webhook" and "secret" not in values and "secret_env" not in values:
+        raise ConfigError(
+            f"{path}: [channels.{name}] has neither secret nor secret_env: webhook messages "
+            f'are signed; add secret_env = "VAR" (or secret = "...") to {path.name}'
+        )
+
 
 #: sections read elsewhere (the project's own, and other parts of the product)
 OTHER_SECTIONS: tuple[str, ...] = ("project", "warehouse", "privacy", "sources", "web", "ingest")
@@ -266,6 +388,9 @@ def check_settings(raw: Mapping[str, Any], path: Path) -> None:
         section = SECTIONS.get(name)
         if section is not None:
             section.check(values, path)
+            if name == "channels":
+                for channel, entry in values.items():
+                    check_channel(channel, entry, path)
             continue
         if name in OTHER_SECTIONS:
             continue

@@ -59,7 +59,15 @@ def test_report_json_has_the_public_surface_and_equals_the_library(project):
     ):
         assert key in arms["control"]
     metrics = {c["metric"] for c in out["comparisons"]}
-    assert metrics == {"conversion_rate", "revenue_per_member"}
+    assert metrics == {
+        "conversion_rate",
+        "revenue_per_member",
+        "response_rate",
+        "retention_rate",
+    }
+    for c in out["comparisons"]:
+        for key in ("difference", "relative_lift", "ci_low", "ci_high", "p_value"):
+            assert key in c
     con = ibis.duckdb.connect()
     tables = [
         con.read_parquet(project / "shop" / f"{n}.parquet")
@@ -106,3 +114,74 @@ def test_report_flags_a_split_that_breaks_the_plan(project):
     skewed = ml(*args, 0.5)
     assert json.loads(skewed.stdout)["srm"]["mismatch"] is True
     assert "SAMPLE RATIO MISMATCH" in skewed.stderr
+
+
+def test_report_by_mart_needs_the_run_and_exports(project, tmp_path):
+    listed = json.loads(ml("campaign", "list", "-p", project / "p", "--json").stdout)
+    cid = listed[-1]["campaign_id"]
+    args = ("campaign", "report", cid, "-p", project / "p")
+    bad = ml(*args, "--by", "tier", check=False)
+    assert bad.returncode == 5 and "memberlens run" in bad.stderr
+    out = ml(*args, "--export", tmp_path / "r.html", "--cuped")
+    assert "wrote" in out.stdout and "revenue_per_member_cuped" in out.stdout
+    assert (tmp_path / "r.html").read_text(encoding="utf-8").startswith("<!doctype html>")
+    bad = ml(*args, "--export", tmp_path / "r.pdf", check=False)
+    assert bad.returncode == 2 and ".xlsx or .html" in bad.stderr
+
+
+def test_costs_settings_give_roi_and_bad_costs_are_named(project):
+    toml = project / "p" / "memberlens.toml"
+    original = toml.read_text(encoding="utf-8")
+    listed = json.loads(ml("campaign", "list", "-p", project / "p", "--json").stdout)
+    cid, channel = listed[-1]["campaign_id"], listed[-1]["channel"]
+    try:
+        toml.write_text(
+            original + f"\n[costs]\nmessage = {{ {channel} = 0.02 }}\nmargin = 0.3\n"
+            '\n[campaigns]\nretention_days = 14\nresponse = "order"\n',
+            encoding="utf-8",
+        )
+        out = json.loads(ml("campaign", "report", cid, "-p", project / "p", "--json").stdout)
+        e = out["economics"][0]
+        n = next(a["n"] for a in out["arms"] if a["arm"] == "treatment")
+        assert e["message_cost"] == pytest.approx(0.02 * n)
+        assert e["roi"] == pytest.approx((e["incremental_revenue"] * 0.3 - e["cost"]) / e["cost"])
+        assert out["retention_days"] == 14 and out["response"] == "order"
+        toml.write_text(original + "\n[costs]\nmessage = { sms = -1 }\n", encoding="utf-8")
+        bad = ml("campaign", "report", cid, "-p", project / "p", check=False)
+        assert bad.returncode == 2
+        assert "[costs] message" in bad.stderr and "sms = -1" in bad.stderr
+    finally:
+        toml.write_text(original, encoding="utf-8")
+
+
+def test_drivers_and_factorial_as_a_user_runs_them(project):
+    p = project / "p"
+    out = json.loads(ml("campaign", "drivers", "--all", "-p", p, "--json").stdout)
+    models = {m["outcome"]: m for m in out["models"]}
+    assert set(models) == {"spend", "responded"}
+    assert models["spend"]["kind"] == "ols" and models["responded"]["kind"] == "logit"
+    terms = {c["term"] for c in models["spend"]["coefficients"]}
+    assert "treated" in terms and any(t.startswith("C(channel)") for t in terms)
+    assert all(
+        c["ci_low"] <= c["estimate"] <= c["ci_high"] for c in models["spend"]["coefficients"]
+    )
+    text = ml("campaign", "drivers", "--all", "-p", p).stdout
+    assert "robust (HC1)" in text and "which factors matter" in text
+    fac = json.loads(
+        ml(
+            "campaign",
+            "factorial",
+            "--all",
+            "-p",
+            p,
+            "--factors",
+            "channel",
+            "--with-control",
+            "--json",
+        ).stdout
+    )
+    assert {a["term"] for a in fac["anova"]} >= {"treated", "channel", "treated x channel"}
+    bad = ml("campaign", "drivers", "-p", p, check=False)
+    assert bad.returncode == 2 and "--all" in bad.stderr
+    bad = ml("campaign", "factorial", "--all", "-p", p, "--factors", "colour", check=False)
+    assert bad.returncode == 2 and "colour" in bad.stderr

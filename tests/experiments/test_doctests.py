@@ -15,6 +15,7 @@ MODULES = [
     "bayesian",
     "sequential",
     "planning",
+    "programme",
 ]
 
 

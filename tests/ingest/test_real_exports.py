@@ -41,7 +41,7 @@ def stored(project, sql):
                 "amount": "SALES_VALUE",
                 "store_id": "STORE_ID",
                 "discount": "RETAIL_DISC",
-                "ordered_at": "TRANS_TIME",
+                "ordered_at": "DAY",
             },
         ),
         (
@@ -265,3 +265,34 @@ def test_a_new_project_takes_currency_and_locale_from_the_data(tmp_path, write):
     chosen = init_project(tmp_path / "cn", currency="CNY", locale="zh-CN")
     rep = load("order_items", write(tmp_path / "n.csv", lines), project=chosen)
     assert not rep.notes and Project.load(chosen.root).currency == "CNY"
+
+
+def test_a_gz_export_is_read_by_duckdb_with_the_same_report_as_through_arrow(tmp_path, write):
+    """A .gz is unpacked to scratch and read by DuckDB itself (the fast path), not into Arrow;
+    the load report and the stored rows are those of the Arrow reader."""
+    import gzip
+    from dataclasses import replace
+
+    from memberlens.ingest.loader import _source_and_mapping
+    from memberlens.project import init_project
+
+    text = (
+        "member_id,ordered_at,amount\n"  # no order id: generated as <file>:<line>
+        "m1,2024-01-01,10\nm1,2024-01-01,10\nm2,2024-01-02,x\nm2,2024-01-03,5.005\n"
+    )
+    gz = tmp_path / "log.csv.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    fast, arrow = init_project(tmp_path / "fast", locale="en"), init_project(tmp_path / "arrow")
+    (tmp_path / "scratch").mkdir()
+    _, src, _ = _source_and_mapping("orders", gz, None, scan=True, unpack_dir=tmp_path / "scratch")
+    assert src.table is None and src.label == str(gz)  # described: DuckDB reads the file
+    _, in_arrow, _ = _source_and_mapping("orders", gz, None, scan=False)
+    assert in_arrow.table is not None
+    a = load("orders", gz, project=fast)
+    b = load("orders", in_arrow, project=arrow)
+    assert replace(a, load_id="") == replace(b, load_id="")
+    assert a.by_rule == {"bad_number": 1} and a.rounded == {"amount": 1}
+    sql = "select order_id, member_id, ordered_at, amount from orders order by 1"
+    assert stored(fast, sql) == stored(arrow, sql)
+    assert stored(fast, sql)[0][0] == "log.csv.gz:2"
+    assert [p.name for p in (fast.state_dir / "tmp").iterdir()] == []  # unpacked copy removed

@@ -297,3 +297,49 @@ def test_login_tokens_views_and_audit_on_postgresql(postgres_url, project):
     assert detail == [("nightly",), ("script",)]  # a JSON column PostgreSQL can query
     assert _sql(postgres_url, "SELECT count(*) FROM sessions WHERE revoked") == [(1,)]
     app.state.ctx.store.engine.dispose()
+
+
+def test_audiences_snapshots_and_opt_outs_on_postgresql(postgres_url, tmp_path):
+    """Migration 0003_audiences on PostgreSQL: an audience saved, frozen (the compact list in a
+    bytea column) and read back, opt-outs unique per member and channel (checked with psycopg)."""
+    import ibis
+    import pyarrow as pa
+
+    from memberlens.activation import audiences as aud
+    from memberlens.engine.warehouse import open_warehouse
+    from memberlens.project import init_project
+    from memberlens.web.store import open_store
+
+    proj = init_project(tmp_path / "aud", locale="en")
+    mart = pa.table({"member_id": ["m1", "m2", "m3"], "clv": [10.0, 600.0, 900.0]})
+    with open_warehouse(proj) as wh, wh.transaction():
+        wh.replace("mart_members", ibis.memtable(mart))
+    store = open_store(postgres_url)
+    aud.create_audience(proj, "pg_vip", "clv > 500 and not opted_out('sms')", store=store)
+    assert aud.add_opt_outs(proj, ["m3", "m3"], "sms", source="test", store=store) == 1
+    assert aud.audience_size(proj, "pg_vip", store=store).size == 1
+    snap = aud.freeze_audience(proj, "pg_vip", store=store)
+    assert aud.frozen_members(proj, "pg_vip", store=store).member_ids == ("m2",) == snap.member_ids
+    assert _sql(postgres_url, "SELECT name, expression FROM audiences") == [
+        ("pg_vip", "clv > 500 and not opted_out('sms')")
+    ]
+    assert _sql(postgres_url, "SELECT member_count FROM audience_snapshots") == [(1,)]
+    kinds = dict(
+        _sql(
+            postgres_url,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'audience_snapshots'",
+        )
+    )
+    assert kinds["members"] == "bytea"
+    import psycopg
+    import pytest
+
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        _sql(
+            postgres_url,
+            "INSERT INTO opt_outs (member_id, channel, at) VALUES ('m3', 'sms', now())",
+        )
+    aud.delete_audience(proj, "pg_vip", store=store)
+    assert _sql(postgres_url, "SELECT count(*) FROM audience_snapshots") == [(0,)]
+    store.engine.dispose()

@@ -13,8 +13,10 @@ import traceback
 import typer
 
 # Command modules register themselves on import (keep this list sorted).
+from memberlens.cli import audience as _audience  # noqa: F401
 from memberlens.cli import baskets as _baskets  # noqa: F401
 from memberlens.cli import campaign as _campaign  # noqa: F401
+from memberlens.cli import campaign_send as _campaign_send  # noqa: F401
 from memberlens.cli import churn as _churn  # noqa: F401
 from memberlens.cli import clv as _clv  # noqa: F401
 from memberlens.cli import data as _data  # noqa: F401
@@ -26,6 +28,8 @@ from memberlens.cli import mine as _mine  # noqa: F401
 from memberlens.cli import recommend as _recommend  # noqa: F401
 from memberlens.cli import run as _run  # noqa: F401
 from memberlens.cli import simulate as _simulate  # noqa: F401
+from memberlens.cli import triggers as _triggers  # noqa: F401
+from memberlens.cli import uplift as _uplift  # noqa: F401
 from memberlens.cli import web as _web  # noqa: F401
 from memberlens.cli._app import app, state
 

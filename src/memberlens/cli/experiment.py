@@ -50,3 +50,92 @@ def plan(
     typer.echo(f"  members in all:  {result.n_total:,}")
     if result.days is not None:
         typer.echo(f"  duration:        {result.days} days at {result.daily:,} members a day")
+
+
+@experiment_app.command("roi")
+def roi(
+    members: int = typer.Option(..., "--members", help="Members a blanket send would message."),
+    message_cost: float = typer.Option(
+        ..., "--message-cost", help="Cost of one message on the channel (e.g. 0.05 per SMS)."
+    ),
+    baseline: float = typer.Option(
+        ..., "--baseline", help="Share who buy in a campaign window without a message (0.03)."
+    ),
+    lift: float = typer.Option(
+        ...,
+        "--lift",
+        help="Absolute conversion lift of a blanket send (0.01 = one point), e.g. the "
+        "conversion difference of past campaign reports.",
+    ),
+    aov: float = typer.Option(..., "--aov", help="Average order value of an incremental order."),
+    margin: float = typer.Option(..., "--margin", help="Product margin as a share of revenue."),
+    coupon_cost: float = typer.Option(0.0, "--coupon-cost", help="Coupon cost per treated buyer."),
+    campaigns: int = typer.Option(12, "--campaigns-per-year", help="Campaigns a year."),
+    target_share: float = typer.Option(
+        0.3, "--target-share", help="Share of members the targeted programme messages."
+    ),
+    captured_share: float = typer.Option(
+        0.6,
+        "--captured-share",
+        help="Share of the incremental buyers that share reaches (the uplift model's gain "
+        "curve at that depth; random targeting = --target-share).",
+    ),
+    baseline_ratio: float = typer.Option(
+        1.0, "--baseline-ratio", help="Baseline rate of the targeted members relative to all."
+    ),
+    model_cost: float = typer.Option(0.0, "--model-cost", help="Yearly cost of the model."),
+    staff_cost: float = typer.Option(0.0, "--staff-cost", help="Yearly staff cost."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Expected yearly return, ROI and break-even of a targeted programme against blanket sends."""
+    from memberlens.exceptions import ConfigError
+    from memberlens.experiments.programme import ProgrammeInputs, programme_roi
+
+    inputs = ProgrammeInputs(
+        members=members,
+        message_cost=message_cost,
+        baseline_rate=baseline,
+        lift=lift,
+        aov=aov,
+        margin=margin,
+        coupon_cost=coupon_cost,
+        campaigns_per_year=campaigns,
+        target_share=target_share,
+        captured_share=captured_share,
+        baseline_ratio=baseline_ratio,
+        model_cost=model_cost,
+        staff_cost=staff_cost,
+    )
+    try:
+        result = programme_roi(inputs)
+    except ValueError as exc:
+        raise ConfigError(f"experiment roi: {exc}") from None
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    typer.echo(f"{'':<28}{'blanket':>16}{'targeted':>16}")
+    rows = (
+        ("members messaged", "messaged", "{:,.0f}"),
+        ("incremental buyers", "incremental_buyers", "{:,.1f}"),
+        ("incremental margin", "incremental_margin", "{:,.2f}"),
+        ("message cost", "message_cost", "{:,.2f}"),
+        ("coupon cost", "coupon_cost", "{:,.2f}"),
+        ("net per campaign", "net_per_campaign", "{:,.2f}"),
+        ("fixed cost per year", "fixed_cost_per_year", "{:,.2f}"),
+        ("net per year", "net_per_year", "{:,.2f}"),
+        ("ROI", "roi", "{:.1%}"),
+        ("break-even lift", "break_even_lift", "{:.4f}"),
+    )
+    for label, key, fmt in rows:
+        cells = []
+        for plan in (result.blanket, result.targeted):
+            value = getattr(plan, key)
+            cells.append("-" if value is None else fmt.format(value))
+        typer.echo(f"{label:<28}{cells[0]:>16}{cells[1]:>16}")
+    if result.break_even_campaigns is not None:
+        typer.echo(
+            f"targeting pays back its fixed costs from {result.break_even_campaigns:.1f} "
+            f"campaigns a year (advantage at {campaigns}: {result.advantage_per_year:,.2f})"
+        )
+    for message in result.messages:
+        typer.secho(f"note: {message}", fg="yellow")

@@ -32,6 +32,12 @@ from memberlens.experiments.planning import (
     power_two_sample_normal,
     sample_size_for_rate,
 )
+from memberlens.experiments.programme import (
+    PlanReturn,
+    ProgrammeInputs,
+    ProgrammeResult,
+    programme_roi,
+)
 from memberlens.experiments.sequential import (
     SequentialResult,
     always_valid_p_values,
@@ -60,6 +66,9 @@ __all__ = [
     "Comparison",
     "ComparisonResult",
     "PairedSampleMean",
+    "PlanReturn",
+    "ProgrammeInputs",
+    "ProgrammeResult",
     "Proportion",
     "SampleMean",
     "SampleRatioMismatchWarning",
@@ -81,6 +90,7 @@ __all__ = [
     "paired_mean_aggregates",
     "power_two_sample_normal",
     "probability_beta_greater",
+    "programme_roi",
     "proportion_aggregates",
     "relative_lift_variance",
     "sample_mean_aggregates",

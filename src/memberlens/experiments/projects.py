@@ -5,60 +5,127 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from memberlens.exceptions import ConfigError
+from memberlens.exceptions import ConfigError, MissingTableError
 from memberlens.experiments.campaigns import (
     CampaignReport,
+    Costs,
     Response,
+    adjust_family,
     campaign_report,
     segment_breakdown,
 )
 
-__all__ = ["BY_ATTRIBUTES", "campaign_list_project", "campaign_report_project"]
+__all__ = [
+    "BY_ATTRIBUTES",
+    "BY_MART",
+    "campaign_list_project",
+    "campaign_report_project",
+    "report_options",
+]
 
 _TABLES = ("campaigns", "campaign_members", "orders")
 #: member attributes (of the ``members`` table) a report can be broken down by
 BY_ATTRIBUTES = ("channel", "province", "city", "gender", "age_band")
+#: breakdowns read from the member mart (``memberlens run`` writes it): name -> column
+BY_MART = {
+    "segment": "segment_rfm11",
+    "cn8": "segment_cn8",
+    "tier": "value_tier",
+    "cluster": "cluster",
+    "lifecycle": "lifecycle_stage",
+}
+
+
+def report_options(project: Any, **given: Any) -> dict[str, Any]:
+    """The report's options: what the caller gives (not None) over the ``[campaigns]`` settings
+    over the defaults; ``costs`` from ``[costs]``."""
+    settings = dict(getattr(project, "settings", {}).get("campaigns", {}))
+    defaults: dict[str, Any] = {
+        "response": "auto",
+        "alpha": 0.05,
+        "retention_days": 30,
+        "pre_days": 90,
+        "cuped": False,
+        "planned_control_share": settings.get("control_share"),
+        "tau_relative": settings.get("sequential_tau", 0.1),
+    }
+    for key in ("response", "alpha", "retention_days", "pre_days", "cuped"):
+        if key in settings:
+            defaults[key] = settings[key]
+    for key, value in given.items():
+        if value is not None:
+            defaults[key] = value
+    costs = getattr(project, "settings", {}).get("costs")
+    defaults["costs"] = Costs.from_settings(costs) if costs else None
+    return defaults
+
+
+def _segments(warehouse: Any, by: str) -> Any:
+    if by in BY_ATTRIBUTES:
+        people = warehouse.table("members")
+        if by not in people.columns:
+            raise ConfigError(
+                f"the members table has no column {by!r}; load members with that attribute"
+            )
+        return people.select("member_id", segment=people[by])
+    column = BY_MART[by]
+    if not warehouse.has("mart_members"):
+        raise MissingTableError(
+            f"--by {by} reads the member mart, which is not built yet: run `memberlens run` first"
+        )
+    mart = warehouse.table("mart_members")
+    if column not in mart.columns:
+        raise ConfigError(
+            f"--by {by}: the member mart has no column {column!r} (the step that writes it did "
+            "not run); run `memberlens run` with it"
+        )
+    return mart.select("member_id", segment=mart[column].cast("string"))
 
 
 def campaign_report_project(
     project: Any,
     campaign_id: str,
     *,
-    response: Response = "click",
-    alpha: float = 0.05,
+    response: Response | None = None,
+    alpha: float | None = None,
     by: str | None = None,
     planned_control_share: float | None = None,
+    retention_days: int | None = None,
+    pre_days: int | None = None,
+    cuped: bool | None = None,
 ) -> CampaignReport:
     """:func:`~memberlens.experiments.campaigns.campaign_report` on the project's tables, with
-    the same numbers per value of a member attribute when ``by`` is given."""
+    the same numbers per segment when ``by`` is given (a member attribute, or ``segment`` /
+    ``tier`` / ``cluster`` / ``lifecycle`` from the member mart), options from ``[campaigns]``
+    and costs from ``[costs]``. Holm and BH are recomputed over arms x metrics x segments."""
     from memberlens.engine.warehouse import open_warehouse
 
-    if by is not None and by not in BY_ATTRIBUTES:
-        raise ConfigError(f"--by must be one of {', '.join(BY_ATTRIBUTES)}, found {by!r}")
+    choices = (*BY_ATTRIBUTES, *BY_MART)
+    if by is not None and by not in choices:
+        raise ConfigError(f"--by must be one of {', '.join(choices)}, found {by!r}")
+    options = report_options(
+        project,
+        response=response,
+        alpha=alpha,
+        planned_control_share=planned_control_share,
+        retention_days=retention_days,
+        pre_days=pre_days,
+        cuped=cuped,
+    )
     warehouse = open_warehouse(project, read_only=True)
     try:
         campaigns, members, orders = (warehouse.table(name) for name in _TABLES)
-        report = campaign_report(
-            campaigns,
-            members,
-            orders,
-            campaign_id,
-            response=response,
-            alpha=alpha,
-            planned_control_share=planned_control_share,
-        )
+        events = warehouse.table("events") if options["response"] == "visit" else None
+        report = campaign_report(campaigns, members, orders, campaign_id, events=events, **options)
         if by is None:
             return report
-        people = warehouse.table("members")
-        if by not in people.columns:
-            raise ConfigError(
-                f"the members table has no column {by!r}; load members with that attribute"
-            )
-        segments = people.select("member_id", segment=people[by])
+        segments = _segments(warehouse, by)
+        options.pop("costs")
+        options.pop("planned_control_share")
         parts = segment_breakdown(
-            campaigns, members, orders, campaign_id, segments, response=response, alpha=alpha
+            campaigns, members, orders, campaign_id, segments, events=events, **options
         )
-        return dataclasses.replace(report, by=by, segments=parts)
+        return adjust_family(dataclasses.replace(report, by=by, segments=parts))
     finally:
         warehouse.close()
 
@@ -86,3 +153,235 @@ def campaign_list_project(project: Any) -> list[dict[str, Any]]:
         ]
     finally:
         warehouse.close()
+
+
+#: member attributes the drivers read when present (members table, then the member mart)
+DRIVER_ATTRIBUTES = ("gender", "age_band", "province")
+DRIVER_MART = {"segment": "segment_rfm11", "tier": "value_tier", "cluster": "cluster"}
+#: a text attribute keeps its most common levels; the rest become "other"
+MAX_LEVELS = 8
+
+
+def _lump(values: Any, keep: int = MAX_LEVELS) -> Any:
+    s = values.astype("string").fillna("(none)")
+    top = s.value_counts().index[:keep]
+    return s.where(s.isin(top), "other").astype(str)
+
+
+def campaign_member_frame(
+    project: Any,
+    campaign_ids: list[str] | None,
+    *,
+    response: Response | None = None,
+    max_members: int = 1_000_000,
+    seed: int = 0,
+) -> tuple[Any, list[str]]:
+    """One row per targeted member of the campaigns (all with ``None``): ``treated`` (0/1),
+    ``arm``, ``bought``, ``responded``, ``spend`` (revenue in the window), ``pre_spend``
+    (log1p of the pre-period spend), the campaign's ``channel``, ``offer``, ``type``,
+    ``send_weekday`` and ``send_time`` (morning / afternoon / evening by the send hour) and the
+    member attributes present (``gender``, ``age_band``, ``province``; ``segment``, ``tier``,
+    ``cluster`` from the member mart). Returns the frame and notes (a sample, lumped levels)."""
+    import numpy as np
+
+    from memberlens.engine.warehouse import open_warehouse
+    from memberlens.experiments.campaigns import member_outcomes, resolve_response
+
+    options = report_options(project, response=response)
+    notes: list[str] = []
+    warehouse = open_warehouse(project, read_only=True)
+    try:
+        campaigns, members, orders = (warehouse.table(name) for name in _TABLES)
+        if campaign_ids:
+            known = set(
+                campaigns.filter(campaigns.campaign_id.isin(campaign_ids))
+                .campaign_id.to_pyarrow()
+                .to_pylist()
+            )
+            missing = [c for c in campaign_ids if c not in known]
+            if missing:
+                from memberlens.exceptions import DataError
+
+                raise DataError(
+                    f"campaign(s) {missing} are not in the campaigns table; list them with "
+                    "`memberlens campaign list`"
+                )
+            campaigns = campaigns.filter(campaigns.campaign_id.isin(campaign_ids))
+            members = members.filter(members.campaign_id.isin(campaign_ids))
+        resolved = resolve_response(members, None, options["response"])
+        events = warehouse.table("events") if resolved == "visit" else None
+        per = member_outcomes(
+            campaigns,
+            members,
+            orders,
+            None,
+            response=resolved,
+            events=events,
+            retention_days=options["retention_days"],
+            pre_days=options["pre_days"],
+        )
+        attrs = [c for c in ("channel", "offer", "type", "starts_at") if c in campaigns.columns]
+        per = per.join(campaigns.select("campaign_id", *attrs), "campaign_id")
+        if "sent_at" in members.columns:
+            sent = members.select("campaign_id", "member_id", "sent_at")
+            per = per.left_join(sent, ["campaign_id", "member_id"]).drop(
+                "campaign_id_right", "member_id_right"
+            )
+        if warehouse.has("members"):
+            people = warehouse.table("members")
+            cols = [c for c in DRIVER_ATTRIBUTES if c in people.columns]
+            if cols:
+                per = per.left_join(people.select("member_id", *cols), "member_id").drop(
+                    "member_id_right"
+                )
+        if warehouse.has("mart_members"):
+            mart = warehouse.table("mart_members")
+            found = {k: v for k, v in DRIVER_MART.items() if v in mart.columns}
+            if found:
+                per = per.left_join(
+                    mart.select(
+                        "member_id", **{k: mart[v].cast("string") for k, v in found.items()}
+                    ),
+                    "member_id",
+                ).drop("member_id_right")
+        frame = per.to_pandas()
+    finally:
+        warehouse.close()
+    if len(frame) > max_members:
+        notes.append(f"a random sample of {max_members:,} of {len(frame):,} campaign members")
+        frame = frame.sample(n=max_members, random_state=seed)
+    frame["treated"] = (frame["arm"] != "control").astype(int)
+    frame["spend"] = frame["revenue"].astype(float)
+    frame["pre_spend"] = np.log1p(frame["pre"].astype(float))
+    when = (
+        frame["sent_at"].fillna(frame["starts_at"])
+        if "sent_at" in frame
+        else frame.get("starts_at")
+    )
+    if when is not None:
+        import pandas as pd
+
+        when = pd.to_datetime(when)
+        frame["send_weekday"] = when.dt.day_name()
+        frame["send_time"] = np.select(
+            [when.dt.hour < 12, when.dt.hour < 18], ["morning", "afternoon"], "evening"
+        )
+    for col in ("offer", "province", "cluster"):
+        if col in frame and frame[col].nunique() > MAX_LEVELS:
+            notes.append(f"{col}: the {MAX_LEVELS} most common values kept, the rest as 'other'")
+            frame[col] = _lump(frame[col])
+    frame.attrs["response"] = resolved
+    return frame, notes
+
+
+#: the factors the drivers try, in this order (each only when it varies in the data)
+DRIVER_FACTORS = (
+    "arm",
+    "channel",
+    "offer",
+    "send_time",
+    "gender",
+    "age_band",
+    "province",
+    "segment",
+    "tier",
+    "cluster",
+)
+
+
+def campaign_drivers_project(
+    project: Any,
+    campaign_ids: list[str] | None,
+    *,
+    outcomes: tuple[str, ...] = ("spend", "responded"),
+    factors: list[str] | None = None,
+    interact: bool = False,
+    response: Response | None = None,
+    alpha: float = 0.05,
+) -> tuple[list[Any], list[str]]:
+    """OLS of spend and logistic regression of the response (``responded``; or ``bought``) on
+    the campaign features and member attributes, robust (HC1) standard errors."""
+    from memberlens.experiments.regression import fit_drivers
+
+    frame, notes = campaign_member_frame(project, campaign_ids, response=response)
+    if frame.empty:
+        raise ConfigError("these campaigns have no members in campaign_members: nothing to fit")
+    chosen = list(factors) if factors else [f for f in DRIVER_FACTORS if f in frame.columns]
+    unknown = [f for f in chosen if f not in frame.columns]
+    if unknown:
+        raise ConfigError(
+            f"--factors: {unknown} are not in the campaign data; available: "
+            f"{', '.join(f for f in DRIVER_FACTORS if f in frame.columns)}"
+        )
+    treated = "treated" if frame["treated"].nunique() > 1 else None
+    if treated is None:
+        notes.append(
+            "no control group: the drivers describe who bought, not what the campaign caused"
+        )
+    if "arm" in chosen and frame["arm"].nunique() <= 2:
+        chosen.remove("arm")  # the same as treated
+    results = []
+    for outcome in outcomes:
+        data = frame
+        if outcome == "responded" and frame.attrs.get("response") != "order" and treated:
+            # control members get no message, so they cannot open or click: the response model
+            # is fitted on the members who got one
+            data = frame[frame["treated"] == 1]
+        use_treated = treated if data["treated"].nunique() > 1 else None
+        try:
+            result = fit_drivers(
+                data,
+                outcome,
+                factors=chosen,
+                numeric=[use_treated, "pre_spend"]
+                if use_treated and not interact
+                else ["pre_spend"],
+                kind="ols" if outcome == "spend" else "logit",
+                interact=use_treated if interact else None,
+                alpha=alpha,
+            )
+        except ValueError as exc:
+            notes.append(f"{outcome}: {exc}")
+            continue
+        results.append(result)
+    return results, notes
+
+
+def campaign_factorial_project(
+    project: Any,
+    campaign_ids: list[str] | None,
+    factors: list[str],
+    *,
+    outcome: str = "bought",
+    treated_only: bool = True,
+    response: Response | None = None,
+    alpha: float = 0.05,
+) -> tuple[Any, list[str]]:
+    """The full factorial model of ``outcome`` on campaign attributes (``channel``, ``offer``,
+    ``send_time``, ``arm``, ...) with its robust ANOVA table. ``treated_only``: the members who
+    got a message (each cell a treatment); else ``treated`` joins the factors, and its
+    interactions are the differences in lift."""
+    from memberlens.experiments.regression import fit_factorial
+
+    frame, notes = campaign_member_frame(project, campaign_ids, response=response)
+    unknown = [f for f in factors if f not in frame.columns]
+    if unknown:
+        raise ConfigError(
+            f"--factors: {unknown} are not columns of the campaign data; use campaign attributes "
+            "(channel, offer, type, send_time, send_weekday, arm) or member attributes"
+        )
+    if outcome not in ("bought", "responded", "spend"):
+        raise ConfigError(f"--outcome must be bought, responded or spend, found {outcome!r}")
+    if treated_only:
+        frame = frame[frame["treated"] == 1]
+    else:
+        factors = ["treated", *factors]
+    if frame.empty:
+        raise ConfigError("no treated members in these campaigns: nothing to compare")
+    try:
+        result = fit_factorial(
+            frame, outcome, factors, kind="ols" if outcome == "spend" else "logit", alpha=alpha
+        )
+    except ValueError as exc:
+        raise ConfigError(f"campaign factorial: {exc}") from None
+    return result, notes

@@ -24,6 +24,8 @@ import pyarrow.compute as pc
 from memberlens.engine import register_arrow, unregister
 from memberlens.engine.warehouse import Warehouse
 from memberlens.exceptions import SourceError
+from memberlens.ingest import settings
+from memberlens.ingest.days import day_sql
 from memberlens.ingest.mapping import Mapping
 from memberlens.ingest.personal import normalised
 from memberlens.ingest.rules import RAW, normalise_dates, normalise_numbers, stage, typed_value
@@ -87,31 +89,25 @@ def _engine_input(
     ``_raw_<field>`` cleaned text (personal data pseudonymised, plus ``<field>_masked``) and,
     for typed Parquet columns, ``<field>`` with the column's own type."""
     con = wh.con.con
-    wanted = list(dict.fromkeys(c for c in chosen.columns.values() if c != GENERATED_ORDER_ID))
+    wanted = [c for c in chosen.read if c != GENERATED_ORDER_ID]
     rel, types, first_line, profile = scan_relation(con, src, wanted, tmp_dir=tmp_dir)
     has_line = first_line is None
     pos = {c: f"c{j}" for j, c in enumerate(wanted)}
     text: dict[str, str] = {}
+    clocks = {name: _text_sql(pos[col], types[col], profile) for name, col in chosen.times.items()}
+    day_one = settings.day_one(proj)
     for name, col in chosen.columns.items():
         if col == GENERATED_ORDER_ID:
             continue
-        c, kind = pos[col], types[col]
-        if kind.startswith("TIMESTAMP"):
-            c = f"strftime({c}, '%Y-%m-%d %H:%M:%S.%f')"
-        elif kind == "DATE":
-            c = f"strftime({c}, '%Y-%m-%d %H:%M:%S')"
-        elif kind in ("DOUBLE", "FLOAT"):  # Arrow writes 3.0 as "3"
-            c = (
-                f"CASE WHEN {c} = trunc({c}) AND abs({c}) < 1e15 THEN "
-                f"CAST(CAST({c} AS BIGINT) AS VARCHAR) ELSE CAST({c} AS VARCHAR) END"
+        text[name] = _text_sql(pos[col], types[col], profile)
+        if name in chosen.days:
+            text[name] = day_sql(text[name], clocks.get(name), day_one)
+        elif name in clocks:
+            clock = clocks[name]
+            text[name] = (
+                f"CASE WHEN {clock} IS NULL THEN {text[name]} "
+                f"ELSE {text[name]} || ' ' || {clock} END"
             )
-        elif kind != "VARCHAR":
-            c = f"CAST({c} AS VARCHAR)"
-        text[name] = (
-            sql_clean_text(c, ascii_ws=profile[0], non_ascii=not profile[1])
-            if profile and kind == "VARCHAR"
-            else sql_clean_text(c)
-        )
     sel = [f'"{LINE}"'] if has_line else []
     for f in spec.fields:
         col = chosen.columns.get(f.name)
@@ -132,9 +128,27 @@ def _engine_input(
             sel.append(f"{udf}({args}).masked AS {sql_name(f.name + '_masked')}")
         else:
             sel.append(f"{text[f.name]} AS {raw}")
-        if types[col] != "VARCHAR" and f.type != "string":
+        if types[col] != "VARCHAR" and f.type != "string" and f.name not in chosen.days:
             sel.append(f"{pos[col]} AS {sql_name(f.name)}")
     return wh.con.sql(f"SELECT {', '.join(sel)} FROM {rel}")
+
+
+def _text_sql(c: str, kind: str, profile: tuple | None) -> str:
+    """SQL text of column ``c`` (DuckDB type ``kind``) as cleaned text, as Arrow writes it."""
+    if kind.startswith("TIMESTAMP"):
+        c = f"strftime({c}, '%Y-%m-%d %H:%M:%S.%f')"
+    elif kind == "DATE":
+        c = f"strftime({c}, '%Y-%m-%d %H:%M:%S')"
+    elif kind in ("DOUBLE", "FLOAT"):  # Arrow writes 3.0 as "3"
+        c = (
+            f"CASE WHEN {c} = trunc({c}) AND abs({c}) < 1e15 THEN "
+            f"CAST(CAST({c} AS BIGINT) AS VARCHAR) ELSE CAST({c} AS VARCHAR) END"
+        )
+    elif kind != "VARCHAR":
+        c = f"CAST({c} AS VARCHAR)"
+    if profile and kind == "VARCHAR":
+        return sql_clean_text(c, ascii_ws=profile[0], non_ascii=not profile[1])
+    return sql_clean_text(c)
 
 
 def _register_udf(wh: Warehouse, f, proj: Project, *, by_type: bool) -> str:

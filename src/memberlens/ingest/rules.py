@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from memberlens.ingest.days import DEFAULT_DAY_ONE, day_text
 from memberlens.ingest.mapping import Mapping
 from memberlens.ingest.sources import LINE
 from memberlens.schema import IBIS_TYPES, FieldSpec, TableSpec
@@ -111,10 +112,15 @@ def cut(value: ir.StringValue, n: int) -> ir.StringValue:
 
 
 def prepare(
-    raw: pa.Table, mapping: Mapping, spec: TableSpec, timezone: str | None = None
+    raw: pa.Table,
+    mapping: Mapping,
+    spec: TableSpec,
+    timezone: str | None = None,
+    day_one: dt.date = DEFAULT_DAY_ONE,
 ) -> pa.Table:
     """Canonical column names, text normalised; one ``_raw_<field>`` text column per field.
-    Times written with a zone are converted to ``timezone`` (the project's)."""
+    Times written with a zone are converted to ``timezone`` (the project's); day numbers (and
+    their clock times) become dates counted from ``day_one`` (:mod:`memberlens.ingest.days`)."""
     cols: dict[str, pa.Array] = {}
     n = raw.num_rows
     for f in spec.fields:
@@ -123,6 +129,16 @@ def prepare(
             continue
         col = raw.column(source).combine_chunks()
         text = _as_text(col)
+        if f.name in mapping.days or f.name in mapping.times:
+            clock = mapping.times.get(f.name)
+            time = _as_text(raw.column(clock).combine_chunks()) if clock else None
+            if f.name in mapping.days:
+                text = day_text(text, time, day_one)
+            elif time is not None:
+                text = pc.if_else(
+                    pc.is_null(time), text, pc.binary_join_element_wise(text, time, " ")
+                )
+            col = text
         cols[RAW + f.name] = text
         if f.type in ("timestamp", "date") and pa.types.is_string(col.type):
             cols[f.name] = normalise_dates(text, timezone if f.type == "timestamp" else None)

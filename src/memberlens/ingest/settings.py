@@ -8,6 +8,8 @@ max_text_length = 10000     # longer names, pages, comments: quarantined (value_
 # member fields stored generalised unless [privacy] keep_clear_pii = true: birthday -> birth
 # month, day and age band; city -> none (province kept); gender -> none
 generalise = ["birthday", "city", "gender"]
+# exports that count days (dunnhumby's DAY 1..711) instead of writing dates: the date of day 1
+day_one = 2000-01-01
 
 [ingest.order_items]
 drop_duplicate_lines = false  # keep lines repeated exactly (two scans of one item)
@@ -16,10 +18,12 @@ drop_duplicate_lines = false  # keep lines repeated exactly (two scans of one it
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, fields
 from typing import Any
 
 from memberlens.exceptions import ConfigError
+from memberlens.ingest.days import DEFAULT_DAY_ONE
 from memberlens.ingest.rules import Limits
 from memberlens.project import Project
 from memberlens.schema import TABLES
@@ -57,6 +61,24 @@ def limits(project: Project | None) -> Limits:
             )
         values[f.name] = int(value) if f.name != "max_amount" else float(value)
     return Limits(**values)
+
+
+def day_one(project: Project | None) -> dt.date:
+    """The date of day 1 for exports that count days (``[ingest] day_one``; default 2000-01-01)."""
+    value = _section(project).get("day_one", DEFAULT_DAY_ONE)
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    if not isinstance(value, dt.date):
+        raise ConfigError(
+            f"{project.file if project else 'memberlens.toml'}: [ingest] day_one = {value!r}; "
+            "write the date of day 1 as a TOML date, such as day_one = 2019-03-04"
+        )
+    return value
 
 
 #: member fields that can be generalised (and the default: all of them).

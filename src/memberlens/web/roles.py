@@ -24,6 +24,8 @@ Permission = Literal[
     "reveal_pii",  # show one member's stored contact values (audited)
     "view_audit",  # the audit log
     "manage_users",  # accounts, roles, other users' tokens
+    "view_campaigns",  # campaign reports, uplift curves, experiment and ROI calculators
+    "manage_costs",  # change the [costs] settings (message, coupon, margin)
 ]
 RoleName = Literal["admin", "analyst", "marketer", "viewer"]
 
@@ -71,18 +73,29 @@ ROLES: dict[str, Role] = {
                 "reveal_pii",
                 "view_audit",
                 "manage_users",
+                "view_campaigns",
+                "manage_costs",
             }
         ),
         _LIST_COLUMNS + _CONTACT_COLUMNS,
     ),
     "analyst": Role(
         "analyst",
-        frozenset({"view_kpis", "view_members", "export_members", "view_data"}),
+        frozenset(
+            {
+                "view_kpis",
+                "view_members",
+                "export_members",
+                "view_data",
+                "view_campaigns",
+                "manage_costs",
+            }
+        ),
         _LIST_COLUMNS,
     ),
     "marketer": Role(
         "marketer",
-        frozenset({"view_kpis", "view_members", "export_members"}),
+        frozenset({"view_kpis", "view_members", "export_members", "view_campaigns"}),
         (
             "member_id",
             "segment_cn8",
@@ -105,10 +118,10 @@ Access = Literal["public", "login"] | Permission
 Scope = Literal["read", "export", "ingest", "admin"]
 #: what each API-token scope covers (a token's rights: its owner's role AND its scopes)
 SCOPES: dict[str, frozenset[str]] = {
-    "read": frozenset({"view_kpis", "view_members", "view_data"}),
+    "read": frozenset({"view_kpis", "view_members", "view_data", "view_campaigns"}),
     "export": frozenset({"export_members"}),
     "ingest": frozenset(),  # loading data through the API: reserved, no endpoint yet
-    "admin": frozenset({"reveal_pii", "view_audit", "manage_users"}),
+    "admin": frozenset({"reveal_pii", "view_audit", "manage_users", "manage_costs"}),
 }
 SCOPE_NAMES: tuple[str, ...] = tuple(SCOPES)
 DEFAULT_SCOPES: tuple[str, ...] = ("read",)

@@ -1,0 +1,353 @@
+"""Dry-running and sending a campaign, its status and a member's preview.
+
+``send`` (under the campaign's send lock, ``.memberlens/send-CAMPAIGN.lock``, so two senders of
+one campaign take turns):
+
+1. rows a dead sender left ``sending`` become ``unknown`` (in doubt: maybe delivered);
+2. the first send plans the campaign: audience, arms, guard rails, frozen in the ledger;
+3. outside the quiet hours, batches of ``pending`` rows are claimed (``sending``, committed),
+   rendered, delivered and confirmed (``sent``, ``failed``, or back to ``pending`` when the
+   channel is down, which ends this run: the next ``campaign send`` retries them);
+4. the campaign and its targeted members (both groups) are written to the warehouse's
+   ``campaigns``/``campaign_members`` under the writer lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from memberlens.activation import ledger
+from memberlens.activation.campaigns import (
+    Campaign,
+    DryRun,
+    campaign_settings,
+    capped_members,
+    find_campaign,
+    in_quiet_hours,
+    plan_rows,
+    summarise_plan,
+    suppressed_members,
+)
+from memberlens.activation.channels import (
+    Channel,
+    Message,
+    channel_settings,
+    message_id,
+    open_channel,
+    unsubscribe_token,
+)
+from memberlens.activation.recipients import (
+    MemberFacts,
+    audience_member_ids,
+    opted_out_members,
+)
+from memberlens.activation.templates import Rendered
+
+__all__ = ["SendResult", "dry_run", "preview", "send", "status"]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """One ``campaign send``: what this run delivered and where the whole campaign stands."""
+
+    campaign_id: str
+    sent: int  # delivered by this run
+    failed: int  # failed for good by this run (dead-letter)
+    excluded: int  # the campaign's excluded members (all guard rails)
+    control: int
+    pending: int  # still to deliver (channel down, quiet hours, or limited run)
+    deferred: int  # pending because of the quiet hours
+    unknown: int  # in doubt: a sender died while delivering them
+    sent_total: int
+    retried: int
+    down: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _utc(now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return ledger.utcnow()
+    return now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
+
+
+def _plan(
+    store: Any,
+    project: Any,
+    campaign: Campaign,
+    now: dt.datetime,
+    members: Sequence[str] | None = None,
+) -> list[dict]:
+    engine = store.engine
+    if members is None:
+        ids = audience_member_ids(project, campaign.audience, store)
+    else:
+        ids = list(members)
+    kind = channel_settings(project, campaign.channel)["kind"]
+    addressable = None
+    if kind == "smtp":
+        with MemberFacts(project) as facts:
+            addressable = facts.addressable(ids)
+    return plan_rows(
+        campaign,
+        ids,
+        suppressed=suppressed_members(engine, project, now),
+        opted_out=set(opted_out_members(project, campaign.channel, store)),
+        addressable=addressable,
+        capped=capped_members(engine, project, now),
+    )
+
+
+def _ledger_rows(engine: Engine, campaign_id: str) -> list[dict]:
+    s = ledger.SENDS
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(s.c.member_id, s.c.arm, s.c.status, s.c.reason, s.c.sent_at).where(
+                s.c.campaign_id == campaign_id
+            )
+        ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+def dry_run(
+    store: Any,
+    project: Any,
+    campaign_id: str,
+    *,
+    now: dt.datetime | None = None,
+    members: Sequence[str] | None = None,
+) -> DryRun:
+    """Who a send would reach now (from the frozen plan once the campaign was sent);
+    ``members``: the audience's member ids when the campaign's audience is not a saved one
+    (a trigger's members of the day)."""
+    engine = store.engine
+    at = _utc(now)
+    campaign = find_campaign(engine, campaign_id)
+    conf = campaign_settings(project)
+    quiet = in_quiet_hours(at, project.timezone, conf.quiet_start, conf.quiet_end)
+    if campaign.planned_at is not None:
+        rows = _ledger_rows(engine, campaign_id)
+        return summarise_plan(campaign, rows, deferred=quiet, planned=True)
+    rows = _plan(store, project, campaign, at, members)
+    return summarise_plan(campaign, rows, deferred=quiet, planned=False)
+
+
+def _messages(
+    project: Any, campaign: Campaign, claimed: list[dict], facts: MemberFacts, secret: bytes
+) -> list[Message]:
+    conf = campaign_settings(project)
+    kind = channel_settings(project, campaign.channel)["kind"]
+    language_default = channel_settings(project, campaign.channel).get("language", project.locale)
+    ids = [r["member_id"] for r in claimed]
+    contexts = facts.contexts(ids, masked=kind == "export")
+    out = []
+    for member in ids:
+        ctx = contexts[member]
+        token = unsubscribe_token(secret, campaign.campaign_id, member, campaign.channel)
+        url = f"{conf.base_url.rstrip('/')}/unsubscribe/{token}"
+        ctx.update(offer=campaign.offer or "", campaign=campaign.name, unsubscribe_url=url)
+        text = campaign.template.render(ctx, str(ctx.get("language") or language_default))
+        points = {k: ctx.get(k) for k in ("name", "segment", "value_tier", "recommendations")}
+        out.append(
+            Message(
+                campaign_id=campaign.campaign_id,
+                member_id=member,
+                message_id=message_id(campaign.campaign_id, member, campaign.channel),
+                language=text.language,
+                subject=text.subject,
+                body=text.body,
+                unsubscribe_url=url,
+                address=ctx.get("address"),
+                talking_points={**points, "offer": campaign.offer or ""},
+            )
+        )
+    return out
+
+
+def send(
+    store: Any,
+    project: Any,
+    campaign_id: str,
+    *,
+    now: dt.datetime | None = None,
+    retry_unknown: bool = False,
+    members: Sequence[str] | None = None,
+    channel: Channel | None = None,
+    max_batches: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SendResult:
+    """Send what is still pending (see the module docstring); safe to run again at any time.
+
+    ``retry_unknown``: resend the in-doubt rows too (their receiver may see them twice: the
+    message ids are the same, so a receiver that de-duplicates by ``message_id`` will not);
+    ``members``: as for :func:`dry_run` (used when the campaign is first planned);
+    ``max_batches``: stop after that many batches (the rest stays pending)."""
+    from memberlens.engine.locking import WriterLock
+
+    engine = store.engine
+    at = _utc(now)
+    campaign = find_campaign(engine, campaign_id)
+    conf = campaign_settings(project)
+    lock = WriterLock(
+        project.state_dir / f"send-{campaign_id}.lock", what=f"campaign send {campaign_id}"
+    )
+    sent = failed = 0
+    down = None
+    with lock:
+        ledger.release_in_flight(engine, campaign_id)
+        if campaign.planned_at is None:
+            ledger.insert_plan(
+                engine,
+                campaign_id,
+                campaign.channel,
+                _plan(store, project, campaign, at, members),
+                at=at,
+            )
+            campaign = find_campaign(engine, campaign_id)
+        quiet = in_quiet_hours(at, project.timezone, conf.quiet_start, conf.quiet_end)
+        if not quiet:
+            statuses = ("pending", "unknown") if retry_unknown else ("pending",)
+            size = int(
+                channel_settings(project, campaign.channel).get("batch_size", conf.batch_size)
+            )
+            chan = channel or open_channel(project, campaign.channel)
+            batches = 0
+            try:
+                with MemberFacts(project) as facts:
+                    secret = project.secret()
+                    while max_batches is None or batches < max_batches:
+                        claimed = ledger.claim(engine, campaign_id, size, statuses=statuses)
+                        if not claimed:
+                            break
+                        batches += 1
+                        delivery = chan.deliver(
+                            _messages(project, campaign, claimed, facts, secret)
+                        )
+                        by_member = {r["member_id"]: r["id"] for r in claimed}
+                        done = [by_member[m] for m in delivery.delivered]
+                        bad = [by_member[m] for m in delivery.failed]
+                        ledger.finish(engine, done, "sent", at=at)
+                        for m, error in delivery.failed.items():
+                            ledger.finish(engine, [by_member[m]], "failed", error=error, at=at)
+                        rest = sorted(set(by_member.values()) - set(done) - set(bad))
+                        ledger.finish(engine, rest, "pending", error=delivery.down, at=at)
+                        sent += len(done)
+                        failed += len(bad)
+                        if progress is not None:
+                            progress(sent + failed, 0)
+                        if delivery.down:
+                            down = delivery.down
+                            break
+            finally:
+                if channel is None:
+                    chan.close()
+        record_in_warehouse(engine, project, campaign)
+    totals = ledger.counts(engine, campaign_id)
+    return SendResult(
+        campaign_id=campaign_id,
+        sent=sent,
+        failed=failed,
+        excluded=totals.excluded,
+        control=totals.control,
+        pending=totals.pending,
+        deferred=totals.pending if quiet else 0,
+        unknown=totals.unknown,
+        sent_total=totals.sent,
+        retried=totals.retried,
+        down=down,
+    )
+
+
+def status(store: Any, campaign_id: str) -> dict[str, Any]:
+    """The campaign and its ledger rows per status (sent, failed, pending, retried, ...)."""
+    engine = store.engine
+    campaign = find_campaign(engine, campaign_id)
+    return {
+        "campaign_id": campaign_id,
+        "name": campaign.name,
+        "channel": campaign.channel,
+        "planned": campaign.planned_at is not None,
+        **ledger.counts(engine, campaign_id).to_dict(),
+    }
+
+
+def preview(
+    store: Any, project: Any, campaign_id: str, member_id: str
+) -> tuple[Rendered, dict[str, Any]]:
+    """The message ``member_id`` would get from the campaign, and the fields it used."""
+    from memberlens.activation.recipients import check_member
+
+    campaign = find_campaign(store.engine, campaign_id)
+    check_member(project, member_id)
+    with MemberFacts(project) as facts:
+        claimed = [{"member_id": member_id, "id": 0}]
+        message = _messages(project, campaign, claimed, facts, project.secret())[0]
+        context = facts.contexts([member_id])[member_id]
+    context.pop("address", None)
+    rendered = Rendered(language=message.language, subject=message.subject, body=message.body)  # type: ignore[arg-type]
+    return rendered, context
+
+
+def _local(value: dt.datetime | None, timezone: str) -> dt.datetime | None:
+    """Naive UTC as the shop's naive local time (how the warehouse stores times)."""
+    from zoneinfo import ZoneInfo
+
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+
+
+def record_in_warehouse(engine: Engine, project: Any, campaign: Campaign) -> int:
+    """Write the campaign and its targeted members (treatment and control) to the warehouse's
+    ``campaigns`` and ``campaign_members``, replacing what an earlier send wrote. Rows written."""
+    import ibis
+
+    from memberlens.engine.layout import canonical_layout
+    from memberlens.engine.warehouse import open_warehouse
+    from memberlens.schema import table_spec
+
+    rows = [r for r in _ledger_rows(engine, campaign.campaign_id) if r["status"] != "excluded"]
+    starts = _local(campaign.planned_at, project.timezone)
+    kind = channel_settings(project, campaign.channel)
+    load_id = f"send-{campaign.campaign_id}"
+    head: dict[str, list[Any]] = {
+        "campaign_id": [campaign.campaign_id],
+        "name": [campaign.name],
+        "channel": [str(kind.get("medium") or campaign.channel)],
+        "starts_at": [starts],
+        "ends_at": [None if starts is None else starts + dt.timedelta(days=campaign.days)],
+        "offer": [campaign.offer],
+        "type": ["memberlens" if campaign.trigger is None else f"trigger:{campaign.trigger}"],
+        "_load_id": [load_id],
+    }
+    members: dict[str, list[Any]] = {
+        "campaign_id": [campaign.campaign_id] * len(rows),
+        "member_id": [r["member_id"] for r in rows],
+        "group": [r["arm"] for r in rows],
+        "sent_at": [_local(r["sent_at"], project.timezone) for r in rows],
+        "opened_at": [None] * len(rows),
+        "clicked_at": [None] * len(rows),
+        "_load_id": [load_id] * len(rows),
+    }
+    with open_warehouse(project, what=f"campaign send {campaign.campaign_id}") as wh:
+        for name, data in (("campaigns", head), ("campaign_members", members)):
+            spec = table_spec(name)
+            wh.ensure(spec)
+            schema = canonical_layout(spec).arrow_schema()
+            new = pa.Table.from_pydict(
+                {f.name: data.get(f.name, [None] * len(data["campaign_id"])) for f in schema},
+                schema=schema,
+            )
+            old = wh.table(name)
+            keep = old.filter(old.campaign_id != campaign.campaign_id)
+            with wh.transaction():
+                wh.replace(name, keep.union(ibis.memtable(new).cast(keep.schema())))
+    return len(rows)

@@ -1,0 +1,229 @@
+"""Sending campaigns: ``memberlens campaign create|dry-run|send|status|preview`` (on the
+``campaign`` group of :mod:`memberlens.cli.campaign`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from memberlens.cli._output import emit_json
+from memberlens.cli.campaign import campaign_app
+
+_PROJECT = typer.Option(
+    None,
+    "--project",
+    "-p",
+    help="Project folder (default: $MEMBERLENS_PROJECT or the current folder).",
+)
+_DATABASE = typer.Option(
+    None,
+    "--database",
+    help="SQLAlchemy URL of the application state "
+    "(default: [web] database_url, else DIR/.memberlens/web.sqlite).",
+)
+_JSON = typer.Option(False, "--json", help="Print the result as JSON.")
+_NOW = typer.Option(
+    None,
+    "--now",
+    help="Act as if it were this time (ISO, UTC unless it has an offset): back-dated sends "
+    "in a simulated shop.",
+)
+
+
+def _open(project: Path | None, database: str | None) -> tuple[Any, Any]:
+    from memberlens.project import Project
+    from memberlens.web.store import database_url, open_store
+
+    proj = Project.load(project)
+    return proj, open_store(database or database_url(proj))
+
+
+def _now(text: str | None) -> dt.datetime | None:
+    from memberlens.exceptions import ConfigError
+
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--now {text!r} is not a time; write e.g. 2025-12-01T10:00") from None
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _audit(store: Any, action: str, target: str, detail: dict) -> None:
+    import getpass
+
+    from memberlens.web.store import audit
+
+    with store() as db:
+        audit(db, action, username=f"cli:{getpass.getuser()}", target=target, detail=detail)
+
+
+def _arms(text: str | None) -> list[tuple[str, float]]:
+    from memberlens.exceptions import ConfigError
+
+    if not text:
+        return [("treatment", 1.0)]
+    out = []
+    for part in text.split(","):
+        name, _, weight = part.strip().partition(":")
+        try:
+            out.append((name.strip(), float(weight or 1)))
+        except ValueError:
+            raise ConfigError(f"--arms {text!r}: write NAME[:WEIGHT],... e.g. a:1,b:1") from None
+    return out
+
+
+@campaign_app.command("create")
+def create(
+    name: str = typer.Argument(..., help="The campaign's name."),
+    audience: str = typer.Option(..., "--audience", help="A saved audience (or an expression)."),
+    channel: str = typer.Option(..., "--channel", help="A [channels.NAME] of memberlens.toml."),
+    holdout: float | None = typer.Option(
+        None, "--holdout", help="Share kept as control (default: [campaigns] holdout, 0.1)."
+    ),
+    template: Path | None = typer.Option(
+        None, "--template", help="A TOML template file ([zh-CN]/[en] subject and body)."
+    ),
+    offer: str | None = typer.Option(None, "--offer", help="The offer, e.g. 满199减30."),
+    arms: str | None = typer.Option(
+        None, "--arms", help="Treatment arms NAME[:WEIGHT],... (default: one, 'treatment')."
+    ),
+    days: int = typer.Option(14, "--days", help="Response window the report measures."),
+    campaign_id: str | None = typer.Option(
+        None, "--id", help="The campaign id (default: ML<date>-<random>); it seeds the split."
+    ),
+    project: Path | None = _PROJECT,
+    database: str | None = _DATABASE,
+    as_json: bool = _JSON,
+) -> None:
+    """Create a campaign (checked now: channel, template fields, arms); `send` delivers it."""
+    from memberlens.activation.campaigns import create_campaign
+    from memberlens.activation.templates import load_template
+
+    proj, store = _open(project, database)
+    campaign = create_campaign(
+        store.engine,
+        proj,
+        name=name,
+        audience=audience,
+        channel=channel,
+        template=load_template(template),
+        offer=offer,
+        holdout=holdout,
+        arms=_arms(arms),
+        days=days,
+        campaign_id=campaign_id,
+    )
+    _audit(store, "campaign.create", campaign.campaign_id, {"name": name, "channel": channel})
+    out = campaign.to_dict()
+    if as_json:
+        emit_json(out)
+        return
+    typer.echo(
+        f"{campaign.campaign_id}  {name}: {audience} via {channel}, holdout {campaign.holdout:.0%}"
+    )
+
+
+def _print_counts(title: str, counts: dict[str, Any]) -> None:
+    typer.echo(title)
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            for k, v in value.items():
+                typer.echo(f"  {key} {k}: {v:,}")
+        elif isinstance(value, int) and not isinstance(value, bool):
+            typer.echo(f"  {key}: {value:,}")
+
+
+@campaign_app.command("dry-run")
+def dry_run_cmd(
+    campaign_id: str = typer.Argument(..., help="The campaign id `create` printed."),
+    project: Path | None = _PROJECT,
+    database: str | None = _DATABASE,
+    now: str | None = _NOW,
+    as_json: bool = _JSON,
+) -> None:
+    """Who a send would reach: per arm, control, and the excluded per guard rail."""
+    from memberlens.activation.sends import dry_run
+
+    proj, store = _open(project, database)
+    result = dry_run(store, proj, campaign_id, now=_now(now))
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    _print_counts(f"{campaign_id}: {result.audience:,} members in the audience", result.to_dict())
+    for message in result.messages:
+        typer.secho(f"  {message}", fg="yellow")
+
+
+@campaign_app.command("send")
+def send_cmd(
+    campaign_id: str = typer.Argument(..., help="The campaign id `create` printed."),
+    retry_unknown: bool = typer.Option(
+        False, "--retry-unknown", help="Resend messages in doubt (a sender died delivering them)."
+    ),
+    project: Path | None = _PROJECT,
+    database: str | None = _DATABASE,
+    now: str | None = _NOW,
+    as_json: bool = _JSON,
+) -> None:
+    """Send what is pending (idempotent: a re-run never sends a message twice)."""
+    from memberlens.activation.sends import send
+
+    proj, store = _open(project, database)
+    result = send(store, proj, campaign_id, now=_now(now), retry_unknown=retry_unknown)
+    _audit(store, "campaign.send", campaign_id, result.to_dict())
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        _print_counts(f"{campaign_id}: sent {result.sent:,} now", result.to_dict())
+    if result.down:
+        typer.secho(
+            f"channel down: {result.down}; {result.pending:,} stay pending, run "
+            "`memberlens campaign send` again later",
+            fg="yellow",
+            err=True,
+        )
+
+
+@campaign_app.command("status")
+def status_cmd(
+    campaign_id: str = typer.Argument(..., help="The campaign id `create` printed."),
+    project: Path | None = _PROJECT,
+    database: str | None = _DATABASE,
+    as_json: bool = _JSON,
+) -> None:
+    """Sent, failed, pending, retried, in doubt, control and excluded of a campaign."""
+    from memberlens.activation.sends import status
+
+    _proj, store = _open(project, database)
+    result = status(store, campaign_id)
+    if as_json:
+        emit_json(result)
+        return
+    _print_counts(f"{campaign_id} {result['name']} ({result['channel']})", result)
+
+
+@campaign_app.command("preview")
+def preview_cmd(
+    campaign_id: str = typer.Argument(..., help="The campaign id `create` printed."),
+    member: str = typer.Option(..., "--member", help="A member id."),
+    project: Path | None = _PROJECT,
+    database: str | None = _DATABASE,
+    as_json: bool = _JSON,
+) -> None:
+    """The message a member would get (subject and body in the member's language)."""
+    from memberlens.activation.sends import preview
+
+    proj, store = _open(project, database)
+    rendered, fields = preview(store, proj, campaign_id, member)
+    if as_json:
+        emit_json({"member_id": member, **rendered.__dict__, "fields": fields})
+        return
+    if rendered.subject:
+        typer.echo(rendered.subject)
+        typer.echo("")
+    typer.echo(rendered.body)
