@@ -194,7 +194,8 @@ def member_rows(
     columns: Sequence[str] = LIST_COLUMNS,
     as_of: dt.date | None = None,
 ) -> list[dict[str, Any]]:
-    """The list ``columns`` of the given members, in the order given."""
+    """The list ``columns`` of the given members (those of :data:`LIST_COLUMNS`), in the order
+    given."""
     ids = member_ids.to_pylist() if isinstance(member_ids, pa.Array) else list(member_ids)
     if not ids:
         return []
@@ -210,7 +211,7 @@ def member_rows(
     else:
         table = member_table(wh, as_of)
         part = table.filter(table.member_id.cast("string").isin(ids))
-        keep = [c for c in columns if c in part.columns]
+        keep = [c for c in columns if c in part.columns and c in LIST_COLUMNS]
         part = part.select(*keep, _m=part.member_id.cast("string"))
         rows = part.to_pyarrow().to_pylist()
     position = {m: i for i, m in enumerate(ids)}
@@ -230,10 +231,12 @@ def member_export(
     limit: int | None = None,
     as_of: dt.date | None = None,
 ) -> pa.Table:
-    """The members matching ``flt`` with ``columns`` (those the table has), in list order."""
+    """The members matching ``flt`` with ``columns`` (those of :data:`LIST_COLUMNS` the table
+    has: never a stored contact value), in list order."""
     rows = filtered(member_table(wh, as_of), flt)
     key = sort if sort in rows.columns else "member_id"
-    out = _ordered(rows, key, direction).select(*[c for c in columns if c in rows.columns])
+    keep = [c for c in columns if c in rows.columns and c in LIST_COLUMNS]
+    out = _ordered(rows, key, direction).select(*keep)
     if limit is not None:
         out = out.limit(limit)
     return out.to_pyarrow()
