@@ -22,6 +22,8 @@ ORDER = (
     "churn",
     "recommend",
     "forecast",
+    "uplift",
+    "activation",
     "web",
     "concurrency",
 )

@@ -129,6 +129,8 @@ def create_app(
     from memberlens.web.routers import (
         api_admin,
         api_analytics,
+        api_audiences,
+        api_campaign_sends,
         api_campaigns,
         api_data,
         api_members,
@@ -142,6 +144,8 @@ def create_app(
         api_data,
         api_admin,
         api_views,
+        api_audiences,
+        api_campaign_sends,
         api_campaigns,
         pages,
     ):

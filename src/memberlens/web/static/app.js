@@ -587,6 +587,6 @@
 
   const name = body.dataset.page === "members" && document.getElementById("member-root") ? "member" : body.dataset.page;
   if (pages[name]) pages[name]().catch(fail);
-  // helpers for the page scripts loaded after this one (static/campaigns.js)
-  window.memberlens = { charts, api, send, chart, table, el, fmt, t, tf, fail, empty, hide, show, COLORS };
+  // helpers for the page scripts loaded after this one (static/campaigns.js, static/audiences.js)
+  window.memberlens = { charts, api, send, chart, table, el, fmt, t, tf, fail, empty, hide, show, COLORS, seg };
 })();
