@@ -611,28 +611,22 @@ def compare_arms(
                 Proportion(arm.n, arm.retained),
             )
         )
-        for metric, pc, pt in rates:
-            results.append(_arm_result(arm.arm, metric, pc, pt, alpha, tau_relative))
-        results.append(
-            _arm_result(
-                arm.arm,
-                "revenue_per_member",
-                control.revenue_statistics,
-                arm.revenue_statistics,
-                alpha,
-                tau_relative,
-            )
-        )
+        pairs: list[tuple[Metric, Proportion | SampleMean, Proportion | SampleMean]] = [
+            *rates,
+            ("revenue_per_member", control.revenue_statistics, arm.revenue_statistics),
+        ]
         if adjusted:
-            results.append(
-                _arm_result(
-                    arm.arm,
-                    "revenue_per_member_cuped",
-                    adjusted[CONTROL],
-                    adjusted[arm.arm],
-                    alpha,
-                    tau_relative,
-                )
+            pairs.append(("revenue_per_member_cuped", adjusted[CONTROL], adjusted[arm.arm]))
+        flat = []
+        for metric, pc, pt in pairs:
+            if pc.variance == 0.0 and pt.variance == 0.0:  # e.g. nobody bought in either arm
+                flat.append(metric)
+                continue
+            results.append(_arm_result(arm.arm, metric, pc, pt, alpha, tau_relative))
+        if flat:
+            messages.append(
+                f"arm {arm.arm!r}: no variation in {', '.join(flat)} in either arm (every "
+                "member has the same value), so there is nothing to compare"
             )
         note = _power_note(arm, control, conv, alpha)
         if note:
