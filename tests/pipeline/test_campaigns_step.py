@@ -80,6 +80,57 @@ def test_segment_rows_partition_the_campaign_and_adjust_over_the_family(project)
     assert all(not math.isnan(v) for v in tested.p_value_holm)
 
 
+def test_programme_roi_takes_past_campaigns_and_costs(project):
+    """`experiment roi -p`: baseline, lift and AOV from the past campaigns (checked against
+    each campaign's own report), margin from [costs]."""
+    import json
+
+    from memberlens.experiments.projects import campaign_list_project, past_campaign_inputs
+
+    got = past_campaign_inputs(project, "sms")
+    reports = [
+        campaign_report_project(project, row["campaign_id"])
+        for row in campaign_list_project(project)
+        if row.get("channel") == "sms"
+    ]
+    controls = [next(a for a in r.arms if a.arm == "control") for r in reports]
+    treated = [next(a for a in r.arms if a.arm == "treatment") for r in reports]
+    n_c = sum(a.n for a in controls)
+    assert got["baseline_rate"] == pytest.approx(sum(a.buyers for a in controls) / n_c)
+    lift = sum(
+        (t.conversion_rate - c.conversion_rate) * t.n for t, c in zip(treated, controls)
+    ) / sum(t.n for t in treated)
+    assert got["lift"] == pytest.approx(lift, rel=1e-12)
+    assert got["aov"] == pytest.approx(
+        sum(t.revenue for t in treated) / sum(t.orders for t in treated)
+    )
+    assert got["message_cost"] == 0.05 and got["margin"] == 0.3
+    import contextlib
+    import io
+
+    from memberlens.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as done:
+        main(
+            [
+                "experiment",
+                "roi",
+                "-p",
+                str(project.root),
+                "--channel",
+                "sms",
+                "--members",
+                "3000",
+                "--json",
+            ]
+        )
+    assert done.value.code in (0, None)
+    result = json.loads(out.getvalue())
+    assert result["inputs"]["lift"] == pytest.approx(lift, rel=1e-12)
+    assert result["from_campaigns"]["campaigns"] == len(reports)
+
+
 def test_campaigns_after_the_as_of_date_are_left_out(project):
     import datetime as dt
 

@@ -21,9 +21,10 @@ from memberlens.experiments.campaigns import (
     Costs,
     _summary,
     adjust_family,
-    arm_statistics,
+    aggregate_outcomes,
     campaign_economics,
     compare_arms,
+    member_outcomes,
 )
 from memberlens.experiments.multiple import holm
 
@@ -127,24 +128,29 @@ def campaign_results(
     for flavour in sorted(set(flavours.values())):
         ids = [c for c, f in flavours.items() if f == flavour]
         cm = campaign_members.filter(campaign_members.campaign_id.isin(ids))
-        for by, seg in breakdowns:
-            rows = (
-                arm_statistics(
-                    campaigns,
-                    cm,
-                    orders,
-                    None,
-                    response=flavour,
-                    segments=seg,
-                    events=events,
-                    retention_days=retention_days,
-                    pre_days=pre_days,
-                )
-                .to_pyarrow()
-                .to_pylist()
-            )
+        per = member_outcomes(
+            campaigns,
+            cm,
+            orders,
+            None,
+            response=flavour,
+            events=events,
+            retention_days=retention_days,
+            pre_days=pre_days,
+        )
+        for by, seg in breakdowns[1:]:  # one column per breakdown
+            assert by is not None and seg is not None
+            col = f"__by_{by}"
+            per = per.left_join(
+                seg.select("member_id", **{col: seg.segment.cast("string")}), "member_id"
+            ).select(*per.columns, **{col: _[col].fill_null("(none)")})
+        if len(breakdowns) > 1:
+            per = per.cache()  # the per-member outcomes once, aggregated per breakdown
+        for by, _seg in breakdowns:
+            keys = ["campaign_id", "arm"] if by is None else ["campaign_id", f"__by_{by}", "arm"]
+            rows = aggregate_outcomes(per, keys).to_pyarrow().to_pylist()
             for row in rows:
-                key = (row["campaign_id"], by, row.get("segment") if by else None)
+                key = (row["campaign_id"], by, row[f"__by_{by}"] if by else None)
                 parts.setdefault(key, []).append(_summary(row))
     out: list[dict[str, Any]] = []
     for campaign_id in sorted({k[0] for k in parts}):
@@ -199,7 +205,12 @@ def _campaign_rows(
             continue
         arms_t = tuple(sorted(arms, key=lambda a: a.arm))
         res, msgs = compare_arms(
-            arms_t, alpha=alpha, response=flavour, cuped=cuped, tau_relative=tau_relative
+            arms_t,
+            alpha=alpha,
+            response=flavour,
+            cuped=cuped,
+            tau_relative=tau_relative,
+            readouts=False,  # the Bayesian read-out for the whole campaign only (cost)
         )
         segments.append(
             (
