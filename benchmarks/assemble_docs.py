@@ -22,6 +22,7 @@ ORDER = (
     "churn",
     "recommend",
     "forecast",
+    "experiments",
     "web",
     "concurrency",
 )
