@@ -264,7 +264,7 @@ campaign members, {sizes["orders"]:,} orders; data made in {made:.0f} s, fixed s
 campaign evaluated whole and per segment (11 segments): conversion (z-test) and revenue per
 member (Welch) of treatment against control, Benjamini-Hochberg over the segments. One run,
 each side in its own process; {platform.machine()}, {os.cpu_count()} cores, shared with other
-work.
+work (load average {os.getloadavg()[0]:.1f} at the end of the run).
 
 | side | seconds | peak memory (MiB) |
 | --- | ---: | ---: |
