@@ -23,6 +23,7 @@ ORDER = (
     "recommend",
     "forecast",
     "experiments",
+    "activation",
     "web",
     "concurrency",
 )

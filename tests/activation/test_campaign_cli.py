@@ -67,4 +67,4 @@ def test_campaign_commands_end_to_end(audience_project, receiver, tmp_path):
     (row,) = [r for r in json.loads(listed.stdout) if r["campaign_id"] == campaign_id]
     assert (row["members"], row["control"]) == (out["sent"] + out["control"], out["control"])
     missing = _cli("campaign", "send", "NOPE", root=root)
-    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert missing.returncode == 5 and "does not exist" in missing.stderr

@@ -47,10 +47,13 @@ def test_a_chinese_shop_lists_its_calendar_with_the_back_tests_verdict(shop):
     double12 = mart.festivals[names.index("double12")]
     assert {"first": "2024-12-12", "last": "2024-12-12"} in double12["dates"]
     verdict = next(n for n in mart.notes if n.startswith("festival calendar"))
-    kept = verdict.startswith("festival calendar kept")
-    # the simulator's shop has festival peaks (truth/calendar.parquet): the back-test keeps them
-    assert kept
-    assert double12["kept"] and double12["lift"] is not None
+    assert "sMAPE" in verdict
+    # the simulator's shop has festival peaks (truth/calendar.parquet): the back-test keeps them,
+    # 双11 and 双12 on the errors of their own weeks
+    for name in ("double11", "double12"):
+        entry = mart.festivals[names.index(name)]
+        assert entry["kept"] and entry["lift"] is not None
+        assert entry["backtest"]["decided_by"] == "own_weeks"
 
 
 def _seasonal_orders() -> pd.DataFrame:
@@ -76,3 +79,48 @@ def test_a_forecast_worse_than_seasonal_naive_says_so_and_falls_back():
     history = orders.groupby("ordered_at").size()
     last_year = [history[pd.Timestamp(w) - pd.Timedelta(weeks=52)] for w in future["week"]]
     assert future["yhat"].tolist() == pytest.approx(last_year)
+
+
+def _festival_orders() -> pd.DataFrame:
+    """Three years of weekly orders (Poisson noise around 60 a week) with a tripled 双11 week
+    every year and a tripled 双12 week in 2023 and 2024 only (a promotion the shop stopped)."""
+    rng = np.random.default_rng(1111)
+    rows = []
+    for week in range(156):
+        day = pd.Timestamp("2023-01-02") + pd.Timedelta(weeks=week)
+        n = int(rng.poisson(60))
+        days = pd.date_range(day, day + pd.Timedelta(days=6))
+        if any(d.month == 11 and d.day == 11 for d in days):
+            n *= 3
+        if any(d.month == 12 and d.day == 12 and d.year < 2025 for d in days):
+            n *= 3
+        rows += [(f"o{week}-{k}", f"m{k}", day + pd.Timedelta(days=k % 7), 10.0) for k in range(n)]
+    frame = pd.DataFrame(rows, columns=["order_id", "member_id", "ordered_at", "amount"])
+    return frame.assign(status="paid")
+
+
+def test_each_festival_is_kept_or_dropped_on_its_own_back_test_weeks():
+    # reference: the construction above. 双11 lifts every year: the back-test's 双11 weeks are
+    # forecast better with it; 双12 stopped in the last year: the forecast with it over-predicts
+    # those weeks, so it is dropped while 双11 stays (a whole-calendar verdict would keep both or
+    # drop both).
+    mart = forecast_mart(
+        _festival_orders(),
+        None,
+        None,
+        as_of="2025-12-28",
+        backtest_origins=4,
+        locale="en",
+        festivals=["double11", "double12"],
+    )
+    by_name = {f["name"]: f for f in mart.festivals}
+    d11, d12 = by_name["double11"], by_name["double12"]
+    assert d11["kept"] and not d12["kept"]
+    for f in (d11, d12):
+        assert f["backtest"]["decided_by"] == "own_weeks" and f["backtest"]["weeks"] >= 1
+    assert d11["backtest"]["smape_with"] < d11["backtest"]["smape_without"]
+    assert d12["backtest"]["smape_with"] > d12["backtest"]["smape_without"]
+    # both have an estimated effect (fitted with the whole calendar): 双11 about +200 %
+    assert d11["lift"] == pytest.approx(2.0, abs=0.5) and d12["lift"] > 0.5
+    note = next(n for n in mart.notes if n.startswith("festival calendar"))
+    assert "kept on their own weeks' errors: double11; dropped: double12" in note

@@ -291,3 +291,15 @@ def test_member_history_keeps_one_row_per_member_and_as_of(cdnow_project):
         "and a.lifecycle_stage <> b.lifecycle_stage",
     )[0][0]
     assert moved > 0  # three months later some members changed stage
+
+
+def test_a_run_that_cannot_start_is_recorded(tmp_path):
+    # No orders loaded: the run fails before its first step and `_runs` still says so.
+    from memberlens.exceptions import MissingTableError
+
+    project = init_project(tmp_path / "empty", locale="en")
+    with pytest.raises(MissingTableError, match="orders"):
+        run_pipeline(project)
+    log = run_log(project)
+    assert [(r["step"], r["status"]) for r in log] == [("start", "failed")]
+    assert "orders" in log[0]["message"] and "memberlens ingest orders" in log[0]["message"]

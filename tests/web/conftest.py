@@ -28,7 +28,7 @@ def shop(tmp_path_factory):
     with project.file.open("a", encoding="utf-8") as fh:
         fh.write("\n[baskets]\nmin_support = 0.0012\n")
     project = Project.load(project.root)
-    for table in ("members", "orders", "order_items", "products"):
+    for table in ("members", "orders", "order_items", "products", "campaigns", "campaign_members"):
         load(table, root / "sim" / f"{table}.parquet", project=project)
     run_pipeline(project, as_of=dt.date(2025, 6, 30))
     run_pipeline(project)

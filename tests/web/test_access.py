@@ -13,7 +13,15 @@ from memberlens.web.roles import ROLE_NAMES, ROLES, allows
 
 CALLERS = ("anonymous", *ROLE_NAMES)
 #: values for the path parameters of the route table (ids that do not exist where harmless)
-PARAMS = {"table": "orders", "token_id": "999999", "username": "no-such-user", "view_id": "999999"}
+PARAMS = {
+    "table": "orders",
+    "token_id": "999999",
+    "username": "no-such-user",
+    "view_id": "999999",
+    "audience": "no_such_audience",
+    "campaign_id": "CMP202505",
+}
+PARAMS |= {"name": "no-such-rule", "token": "bad.token"}
 
 
 def _path(template: str, member: str) -> str:

@@ -208,3 +208,35 @@ def test_value_without_marts_says_run_and_backtest_still_works(cdnow_client):
     default = cdnow_client.get("/api/value/backtest").json()
     # CDNOW: 1997-01-01 .. 1998-06-30, 545 days < 78 weeks: the last third (25 weeks) is held out
     assert (default["calibration_end"], default["holdout_end"]) == ("1998-01-06", "1998-06-30")
+
+
+def test_the_value_page_shows_the_purchase_models_compared(clients, shop, cdnow_client):
+    # reference: mart_model_comparison as the clv step stored it, read with DuckDB outside the app
+    import duckdb
+
+    body = clients["viewer"].get("/api/value/models").json()
+    con = duckdb.connect(str(shop.warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT model, name, aic, holdout_mae, chosen, params FROM mart_model_comparison "
+            "ORDER BY model"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [r["model"] for r in body["models"]] == [r[0] for r in rows]
+    for got, (_, name, aic, mae, chosen, params) in zip(body["models"], rows, strict=True):
+        assert (got["name"], got["chosen"]) == (name, chosen)
+        assert got["aic"] == pytest.approx(aic) and got["params"] == json.loads(params)
+        assert got["holdout_mae"] == (None if mae is None else pytest.approx(mae))
+    assert body["chosen"] == next(r[0] for r in rows if r[4])
+    assert body["criterion"] == ("holdout" if any(r[3] is not None for r in rows) else "aic")
+    assert {"BG/NBD", "MBG/NBD", "Pareto/NBD", "MBG/CNBD-k"} <= {r["name"] for r in body["models"]}
+    # the page has the table and both languages label it
+    page = clients["viewer"].get("/value").text
+    assert 'id="models-table"' in page
+    from memberlens.web.i18n import text
+
+    assert text("value.models", "zh-CN") == "购买模型比较"
+    assert text("col.holdout_mae", "en") == "Holdout MAE"
+    # a project without a run says so
+    assert cdnow_client.get("/api/value/models").json()["available"] is False

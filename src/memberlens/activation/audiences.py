@@ -20,6 +20,10 @@ own, else the project's (:func:`~memberlens.activation.audiences_store.state_sto
     remove_opt_outs(project, member_ids, channel) -> int
     audience_export(project, name, *, frozen=False, allowed=None) -> pyarrow.Table
 
+The app-state store of a project: ``memberlens.activation.audiences_store.state_store(project)``
+(a :class:`memberlens.web.store.Store`; call it for a SQLAlchemy session). Snapshot ids are
+stable: a campaign may record ``Snapshot.id`` to say which frozen list it targeted.
+
 ``name_or_expression``: a saved audience's name, else an expression of the filter language
 (:mod:`memberlens.activation.audience_language`). ``as_of``: a ``datetime.date``; None is the
 latest run of the marts.
@@ -47,6 +51,7 @@ from memberlens.activation.audiences_query import (
     audience_frame,
     breakdown,
     condition,
+    latest_as_of,
     needed_columns,
     overlap,
 )
@@ -298,13 +303,22 @@ def audience_size(
         frame = audience_frame(wh, needed=needed, as_of=as_of)
         cond = condition(frame, expr, lambda ch: _store.opted_out_ids(state, ch))
         table = frame.table
-        counts = table.aggregate(size=table.count(where=cond), total=table.count()).to_pyarrow()
-        size, total = int(counts["size"][0].as_py()), int(counts["total"][0].as_py())
+        # the matching count as a WHERE (its plain comparisons are pushed into the scan), the
+        # total and the as-of date in a second, unfiltered aggregate
+        matched = table.filter(cond)
+        size = int(matched.count().to_pyarrow().as_py())
+        figures = {"total": table.count()}
+        if frame.as_of is None and "as_of" in table.columns:
+            figures["as_of"] = table.as_of.max()
+        counts = table.aggregate(**figures).to_pyarrow().to_pylist()[0]
+        total = int(counts["total"])
+        when = frame.as_of or counts.get("as_of")
+        if isinstance(when, dt.datetime):
+            when = when.date()
         parts: tuple[Breakdown, ...] = ()
         if breakdowns and size:
-            matched = table.filter(cond)
             parts = tuple(breakdown(matched, c) for c in BREAKDOWNS if c in table.columns)
-    return AudienceSize(name, expression, size, total, frame.as_of, parts)
+    return AudienceSize(name, expression, size, total, when, parts)
 
 
 def audience_members(
@@ -370,7 +384,7 @@ def freeze_audience(
     audience = get_audience(proj, name, store=store)
     ids = audience_members(proj, audience.expression, as_of, store=store)["member_id"]
     with open_warehouse(proj, read_only=True) as wh:
-        when = audience_frame(wh, needed=set(), as_of=as_of).as_of
+        when = as_of or latest_as_of(audience_frame(wh, needed=set()).table)
     blob, count, digest = _store.encode_members(ids.to_pylist())
     with _state(proj, store)() as db:
         row = _row(db, name)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+from ibis.common.exceptions import TableNotFound
 
 from memberlens.activation.audience_language import (
     Columns,
@@ -24,6 +25,7 @@ from memberlens.activation.audience_language import (
     column_names,
     columns_of,
     compile_filter,
+    flag,
 )
 from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.exceptions import ConfigError, ExpressionError, MissingTableError
@@ -36,6 +38,7 @@ __all__ = [
     "Overlap",
     "audience_frame",
     "breakdown",
+    "latest_as_of",
     "overlap",
 ]
 
@@ -59,7 +62,8 @@ class AudienceFrame:
     source: str
 
 
-def _mart_as_of(mart: ir.Table) -> dt.date | None:
+def latest_as_of(mart: ir.Table) -> dt.date | None:
+    """The as-of date of ``mart_members`` (None when it has no ``as_of`` column)."""
     if "as_of" not in mart.columns:
         return None
     value = mart.as_of.max().to_pyarrow().as_py()
@@ -68,11 +72,19 @@ def _mart_as_of(mart: ir.Table) -> dt.date | None:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
+def _table(wh: WarehouseProtocol, name: str) -> ir.Table | None:
+    """Table ``name`` or None, in one catalogue look-up."""
+    try:
+        return wh.con.table(name)
+    except TableNotFound:
+        return None
+
+
 def _member_attributes(wh: WarehouseProtocol, have: Sequence[str]) -> ir.Table | None:
     """The ``members`` columns ``have`` lacks (raw personal data left out), keyed by member."""
-    if not wh.has("members"):
+    members = _table(wh, "members")
+    if members is None:
         return None
-    members = wh.table("members")
     extra = [c for c in members.columns if c not in have and c not in _HIDDEN]
     if not extra:
         return None
@@ -82,17 +94,19 @@ def _member_attributes(wh: WarehouseProtocol, have: Sequence[str]) -> ir.Table |
 def audience_frame(
     wh: WarehouseProtocol, *, needed: set[str] | None = None, as_of: dt.date | None = None
 ) -> AudienceFrame:
-    """The member table for ``as_of`` (None: the latest run) with the ``members`` attributes
-    joined in when ``needed`` names one of them (None: always, for the full vocabulary)."""
-    if not wh.has("mart_members"):
+    """The member table for ``as_of`` (None: the latest run; the frame's ``as_of`` is then left
+    None, see :func:`latest_as_of`) with the ``members`` attributes joined in when ``needed``
+    names one of them (None: always, for the full vocabulary)."""
+    mart = _table(wh, "mart_members")
+    if mart is None:
         raise MissingTableError(
             "audiences select from mart_members, which is not built yet; run `memberlens run`"
         )
-    mart = wh.table("mart_members")
-    latest = _mart_as_of(mart)
     source = "mart_members"
-    if as_of is not None and latest is not None and as_of != latest:
-        mart, source = _history(wh, as_of, latest), "mart_member_history"
+    if as_of is not None:
+        latest = latest_as_of(mart)
+        if latest is not None and as_of != latest:
+            mart, source = _history(wh, as_of, latest), "mart_member_history"
     attributes = _member_attributes(wh, mart.columns)
     table = mart
     if attributes is not None:
@@ -104,16 +118,16 @@ def audience_frame(
         vocabulary = columns_of({**attributes.schema(), **mart.schema()})
     else:
         vocabulary = columns_of(mart.schema())
-    return AudienceFrame(table, vocabulary, as_of or latest, source)
+    return AudienceFrame(table, vocabulary, as_of, source)
 
 
 def _history(wh: WarehouseProtocol, as_of: dt.date, latest: dt.date) -> ir.Table:
-    if not wh.has("mart_member_history"):
+    history = _table(wh, "mart_member_history")
+    if history is None:
         raise ConfigError(
             f"as of {as_of}: the marts are as of {latest} and no history is kept; run "
             f"`memberlens run --as-of {as_of}` to build them as of that date"
         )
-    history = wh.table("mart_member_history")
     dates = sorted(
         d for d in history.select("as_of").distinct().to_pyarrow()["as_of"].to_pylist() if d
     )
@@ -242,7 +256,7 @@ def overlap(table: ir.Table, conditions: Mapping[str, ir.BooleanValue]) -> Overl
     names = tuple(conditions)
     if not 2 <= len(names) <= MAX_OVERLAP:
         raise ConfigError(f"overlap compares 2 to {MAX_OVERLAP} audiences; {len(names)} given")
-    flags = {f"a{i}": conditions[n] for i, n in enumerate(names)}
+    flags = {f"a{i}": flag(conditions[n]) for i, n in enumerate(names)}
     marked = table.select(**flags)
     any_flag = ibis.or_(*[marked[k] for k in flags])
     grouped = (

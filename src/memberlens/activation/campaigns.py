@@ -212,7 +212,9 @@ def find_campaign(engine: Engine, campaign_id: str) -> Campaign:
             sa.select(ledger.CAMPAIGNS).where(ledger.CAMPAIGNS.c.campaign_id == campaign_id)
         ).first()
     if row is None:
-        raise ConfigError(
+        from memberlens.exceptions import NotFoundError
+
+        raise NotFoundError(
             f"campaign {campaign_id!r} does not exist; create it with `memberlens campaign "
             "create` (the id it prints)"
         )

@@ -28,6 +28,7 @@ from memberlens.cli import mine as _mine  # noqa: F401
 from memberlens.cli import recommend as _recommend  # noqa: F401
 from memberlens.cli import run as _run  # noqa: F401
 from memberlens.cli import simulate as _simulate  # noqa: F401
+from memberlens.cli import triggers as _triggers  # noqa: F401
 from memberlens.cli import uplift as _uplift  # noqa: F401
 from memberlens.cli import web as _web  # noqa: F401
 from memberlens.cli._app import app, state

@@ -150,7 +150,11 @@ def forecast(
             payload["festival_effects"] = effects.to_dict(orient="records")
         weeks = list(total["week"]) + list(frame["week"])
         payload["festivals"] = festival_table(
-            calendar.candidates, weeks, kept=calendar.kept, effects=effects
+            calendar.candidates,
+            weeks,
+            kept=calendar.kept,
+            effects=calendar.effects if calendar.effects is not None else effects,
+            evidence=calendar.evidence,
         )
         payload["notes"] = [calendar.note, *payload["notes"]]
         emit_json(payload)

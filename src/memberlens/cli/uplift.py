@@ -44,10 +44,17 @@ def fit(
     test_share: float = typer.Option(0.3, "--test-share", help="Share of members held out."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split and of LightGBM."),
     margin: float | None = typer.Option(
-        None, "--margin", help="Product margin as a share of revenue (e.g. 0.3), for profit."
+        None,
+        "--margin",
+        help="Product margin as a share of revenue (e.g. 0.3), for profit (default: [costs]).",
     ),
-    contact_cost: float = typer.Option(
-        0.0, "--contact-cost", help="Cost of one message (e.g. 0.05 for an SMS)."
+    contact_cost: float | None = typer.Option(
+        None,
+        "--contact-cost",
+        help="Cost of one message, e.g. 0.05 (default: [costs] message for the channel, else 0).",
+    ),
+    min_child_samples: int = typer.Option(
+        100, "--min-child-samples", help="Fewest members in a LightGBM leaf (and in each arm)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the evaluation as JSON."),
 ) -> None:
@@ -71,6 +78,7 @@ def fit(
             seed=seed,
             margin=margin,
             contact_cost=contact_cost,
+            min_child_samples=min_child_samples,
         )
     if as_json:
         emit_json(result.to_dict())

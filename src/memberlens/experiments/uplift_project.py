@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from memberlens.exceptions import ConfigError, DataError, MissingTableError
 from memberlens.experiments.campaigns import _no_nan
+from memberlens.experiments.cost_settings import project_costs
 from memberlens.experiments.uplift import UPLIFT_METHODS, UpliftMethod, uplift_model
 from memberlens.experiments.uplift_curves import UpliftEvaluation, evaluate_uplift
 from memberlens.experiments.uplift_data import member_features, uplift_frame
@@ -99,15 +100,18 @@ def fit_uplift_project(
     test_share: float = 0.3,
     seed: int = 0,
     margin: float | None = None,
-    contact_cost: float = 0.0,
+    contact_cost: float | None = None,
+    min_child_samples: int = 100,
 ) -> UpliftFit:
-    """Fit, compare, choose, score and store (see the module docstring)."""
+    """Fit, compare, choose, score and store (see the module docstring). ``margin`` and
+    ``contact_cost`` default to the project's ``[costs]`` (``margin``, and ``message`` for the
+    campaign's channel)."""
     from memberlens.engine.warehouse import open_warehouse
 
     chosen_methods = tuple(methods or UPLIFT_METHODS)
     if margin is not None and not 0.0 <= margin <= 1.0:
         raise ConfigError(f"--margin is a share of revenue between 0 and 1, found {margin}")
-    if contact_cost < 0:
+    if contact_cost is not None and contact_cost < 0:
         raise ConfigError(f"--contact-cost must be >= 0, found {contact_cost}")
     wh = open_warehouse(project, read_only=True)
     try:
@@ -130,6 +134,10 @@ def fit_uplift_project(
         everyone = member_features(orders, as_of=as_of, members=members)
     finally:
         wh.close()
+    costs = project_costs(project)
+    margin = costs.margin if margin is None else margin
+    if contact_cost is None:
+        contact_cost = costs.message.get(str(meta.get("channel")), 0.0)
     w = frame["treatment"].to_numpy()
     if w.min() == w.max():
         raise DataError(
@@ -142,7 +150,7 @@ def fit_uplift_project(
     train, held = frame[~test], frame[test]
     evaluations = []
     for method in chosen_methods:
-        model = uplift_model(method, random_state=seed)
+        model = uplift_model(method, random_state=seed, min_child_samples=min_child_samples)
         model.fit(train[features], train["converted"], train["treatment"])
         predicted = model.predict_uplift(held[features])
         evaluations.append(
@@ -151,7 +159,11 @@ def fit_uplift_project(
     best = max(
         evaluations, key=lambda e: -np.inf if np.isnan(e.qini_coefficient) else e.qini_coefficient
     )
-    final = uplift_model(best.method, random_state=seed)  # type: ignore[arg-type]
+    final = uplift_model(
+        best.method,  # type: ignore[arg-type]
+        random_state=seed,
+        min_child_samples=min_child_samples,
+    )
     final.fit(frame[features], frame["converted"], frame["treatment"])
     treated_buyers = frame[(frame["treatment"] == 1) & (frame["converted"] == 1)]
     per_buyer = float(treated_buyers["revenue"].mean()) if len(treated_buyers) else 0.0
@@ -164,8 +176,8 @@ def fit_uplift_project(
         )
     if margin is None:
         messages.append(
-            "expected incremental profit is blank: no margin given (pass --margin, the product "
-            "margin as a share of revenue, and --contact-cost per message)"
+            "expected incremental profit is blank: no margin (pass --margin, the product margin "
+            "as a share of revenue, or set margin in [costs] of memberlens.toml)"
         )
     revenue = uplift * per_buyer
     profit = revenue * margin - contact_cost if margin is not None else np.full(len(uplift), np.nan)

@@ -5,9 +5,11 @@
   ...), none otherwise: a UK shop gets no 双12 spike. A user-supplied list of festival names
   (``memberlens.toml`` ``[forecast] festivals = [...]``, ``memberlens forecast --festivals``)
   replaces the default; an empty list means none.
-* **Kept only if the back-test supports it**: :func:`choose_calendar` back-tests the total
-  series with the calendar and without it (same origins and horizons) and keeps the calendar
-  only when its mean sMAPE over the horizons is lower.
+* **Each festival kept only if the back-test supports it**: :func:`choose_calendar` back-tests
+  the total series with the whole calendar and without it (same origins and horizons), then
+  keeps each festival whose own weeks (the back-test's target weeks its window touches) are
+  forecast better with the calendar than without; a festival that no target week touches
+  follows the whole calendar's verdict (its mean sMAPE over the horizons against none).
 * :func:`festival_table` lists the calendar as ``memberlens forecast --json`` shows it under
   ``"festivals"``: name, Chinese label, the dates in the history and forecast, the estimated
   lift of a fully exposed week and whether it was kept.
@@ -16,15 +18,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
 from memberlens.exceptions import ConfigError, MemberlensError
-from memberlens.forecast.backtest import backtest_forecast
-from memberlens.forecast.festivals import DEFAULT_FESTIVALS, FESTIVALS, festival_dates
+from memberlens.forecast.backtest import backtest_forecast, smape
+from memberlens.forecast.festivals import (
+    DEFAULT_FESTIVALS,
+    FESTIVALS,
+    festival_dates,
+    festival_regressors,
+)
 from memberlens.forecast.model import SalesForecaster
 
 __all__ = ["CalendarChoice", "choose_calendar", "festival_table", "festivals_for_locale"]
@@ -56,14 +63,24 @@ def festivals_for_locale(
 
 @dataclass(frozen=True)
 class CalendarChoice:
-    """The festivals kept (empty when dropped), the candidate calendar, the two back-tests'
-    mean sMAPE and a note in words."""
+    """The festivals kept (a subset of the candidates, possibly empty), the candidate calendar,
+    the two back-tests' mean sMAPE (whole calendar, none), per festival its evidence
+    (:data:`EVIDENCE`), the effects estimated with the whole calendar and a note in words."""
 
     kept: tuple[str, ...]
     candidates: tuple[str, ...]
     smape_with: float
     smape_without: float
     note: str
+    #: festival -> {"weeks", "smape_with", "smape_without", "decided_by"} (see choose_calendar)
+    evidence: dict[str, dict] = field(default_factory=dict)
+    #: festival_effects() of the model fitted on the whole series with every candidate
+    effects: pd.DataFrame | None = None
+
+
+#: how a festival's keep/drop was decided: on the back-test's errors in the weeks it touches, or,
+#: when no back-test week touches it, by the whole calendar's verdict.
+EVIDENCE = ("own_weeks", "whole_calendar", "untested")
 
 
 def choose_calendar(
@@ -72,39 +89,85 @@ def choose_calendar(
     *,
     forecaster: SalesForecaster | None = None,
     origins: int = 8,
-    horizons: Sequence[int] = (1, 4, 8, 13),
+    horizons: Sequence[int] = tuple(range(1, 14)),
 ) -> CalendarChoice:
-    """Back-test ``forecaster`` with ``festivals`` and without; keep them if they lower the mean
-    sMAPE. A series too short to back-test keeps the calendar (with a note saying so)."""
+    """Back-test ``forecaster`` with the candidate ``festivals`` and without any, then decide
+    each festival on its own evidence: kept when, over the back-test's target weeks that its
+    window touches, the forecast with the calendar has the lower sMAPE than the one without
+    (``decided_by="own_weeks"``); a festival no target week touches follows the whole calendar's
+    verdict (mean sMAPE over the horizons; ``"whole_calendar"``). A series too short to
+    back-test keeps the calendar (``"untested"``, with a note saying so). Every horizon from 1 to
+    13 weeks is scored (one fit per origin either way), so that each festival week is forecast
+    from several origins."""
     candidates = tuple(festivals)
     if not candidates:
         return CalendarChoice((), (), float("nan"), float("nan"), "no festival calendar")
     base = forecaster if forecaster is not None else SalesForecaster()
-    scores = []
+    try:
+        effects = clone(base).set_params(festivals=candidates).fit(series).festival_effects()
+    except MemberlensError:
+        effects = None
+    runs = []
     try:
         for names in (candidates, ()):
             model = clone(base).set_params(festivals=names)
-            result = backtest_forecast(series, forecaster=model, origins=origins, horizons=horizons)
-            table = result.summary
-            scores.append(float(table.loc[table["model"] == "forecast", "smape"].mean()))
+            runs.append(
+                backtest_forecast(series, forecaster=model, origins=origins, horizons=horizons)
+            )
     except MemberlensError as exc:
+        untested = {f: {"weeks": 0, "smape_with": None, "smape_without": None,
+                        "decided_by": "untested"} for f in candidates}  # fmt: skip
         return CalendarChoice(
             candidates,
             candidates,
             float("nan"),
             float("nan"),
             f"festival calendar kept untested (no back-test: {exc})",
+            untested,
+            effects,
         )
-    with_, without = scores
-    if np.isfinite(with_) and (not np.isfinite(without) or with_ < without):
-        note = (
-            f"festival calendar kept: back-test sMAPE {with_:.1f}% with it, {without:.1f}% without"
-        )
-        return CalendarChoice(candidates, candidates, with_, without, note)
-    note = (
-        f"festival calendar dropped: back-test sMAPE {with_:.1f}% with it, {without:.1f}% without"
+    with_, without = (
+        float(r.summary.loc[r.summary["model"] == "forecast", "smape"].mean()) for r in runs
     )
-    return CalendarChoice((), candidates, with_, without, note)
+    whole = bool(np.isfinite(with_) and (not np.isfinite(without) or with_ < without))
+    evidence = _own_weeks(runs[0].errors, runs[1].errors, candidates, whole)
+    kept = tuple(f for f in candidates if evidence[f]["kept"])
+    dropped = [f for f in candidates if f not in kept]
+    note = (
+        f"festival calendar: back-test sMAPE {with_:.1f}% with all {len(candidates)}, "
+        f"{without:.1f}% without; kept on their own weeks' errors: {', '.join(kept) or 'none'}"
+        + (f"; dropped: {', '.join(dropped)}" if dropped else "")
+    )
+    return CalendarChoice(kept, candidates, with_, without, note, evidence, effects)
+
+
+def _own_weeks(
+    with_: pd.DataFrame, without: pd.DataFrame, candidates: tuple[str, ...], whole: bool
+) -> dict[str, dict]:
+    """Per festival: the back-test's forecast errors in the target weeks its window touches."""
+    a = with_[with_["model"] == "forecast"].set_index(["origin", "week", "horizon"])
+    b = without[without["model"] == "forecast"].set_index(["origin", "week", "horizon"])
+    both = a[["actual", "yhat"]].join(b[["yhat"]].rename(columns={"yhat": "yhat_without"}))
+    weeks = pd.DatetimeIndex(pd.to_datetime(both.index.get_level_values("week")))
+    exposure = festival_regressors(weeks, candidates) if len(weeks) else None
+    out: dict[str, dict] = {}
+    for f in candidates:
+        touched = exposure[f].to_numpy() > 0 if exposure is not None else np.zeros(0, dtype=bool)
+        if not touched.any():
+            out[f] = {"weeks": 0, "smape_with": None, "smape_without": None,
+                      "decided_by": "whole_calendar", "kept": whole}  # fmt: skip
+            continue
+        part = both[touched]
+        s_with = smape(part["actual"], part["yhat"])
+        s_without = smape(part["actual"], part["yhat_without"])
+        out[f] = {
+            "weeks": int(part.index.get_level_values("week").nunique()),
+            "smape_with": round(s_with, 3),
+            "smape_without": round(s_without, 3),
+            "decided_by": "own_weeks",
+            "kept": bool(s_with < s_without),
+        }
+    return out
 
 
 def festival_table(
@@ -113,19 +176,24 @@ def festival_table(
     *,
     kept: Sequence[str] = (),
     effects: pd.DataFrame | None = None,
+    evidence: dict[str, dict] | None = None,
 ) -> list[dict]:
     """One entry per candidate festival: ``name``, ``label_zh``, ``dates`` (the windows in the
     years ``weeks`` span, as ISO first/last days), ``lift`` (estimated lift of a fully exposed
-    week, when fitted; None otherwise), ``kept`` (used by the forecast)."""
+    week, fitted with the whole candidate calendar; None when not estimable, e.g. a festival not
+    in the history), ``kept`` (used by the forecast) and ``backtest`` (its evidence: target weeks
+    touched, sMAPE with and without the calendar on them, ``decided_by``)."""
     index = pd.DatetimeIndex(pd.to_datetime(list(weeks)))
     years = range(index.min().year, index.max().year + 1) if len(index) else range(0)
     dates = festival_dates(list(years), tuple(candidates)) if len(years) else pd.DataFrame()
     lift = {}
     if effects is not None and len(effects):
         lift = dict(zip(effects["festival"], effects["lift"]))
+    evidence = evidence or {}
     out = []
     for name in candidates:
         rows = dates[dates["festival"] == name] if len(dates) else dates
+        proof = evidence.get(name)
         out.append(
             {
                 "name": name,
@@ -136,6 +204,9 @@ def festival_table(
                 ],
                 "lift": float(lift[name]) if name in lift else None,
                 "kept": name in set(kept) and name in lift,
+                "backtest": None
+                if proof is None
+                else {k: v for k, v in proof.items() if k != "kept"},
             }
         )
     return out

@@ -250,7 +250,13 @@ def forecast_mart(
         last_week=pd.Timestamp(total["week"].max()).date(),
         notes=tuple(notes),
         festivals=tuple(
-            festival_table(calendar.candidates, weeks, kept=calendar.kept, effects=effects)
+            festival_table(
+                calendar.candidates,
+                weeks,
+                kept=calendar.kept,
+                effects=calendar.effects if calendar.effects is not None else effects,
+                evidence=calendar.evidence,
+            )
         ),
         models=models,
         category_seconds=category_seconds,

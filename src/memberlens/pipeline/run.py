@@ -116,18 +116,24 @@ def run_pipeline(
     marts: dict[str, MartData] = {}
     models: dict[str, Any] = {}
     with open_warehouse(proj) as wh, scratch_dropped(wh, NEXT_RECOMMENDATIONS):
-        orders = wh.table("orders")
-        member_orders = orders.filter(orders.member_id.notnull())
-        ctx = RunContext(
-            project=proj,
-            warehouse=wh,
-            run_id=run_id,
-            as_of=as_of or resolve_as_of(proj, orders),
-            orders=orders,
-            member_orders=member_orders,
-            n_orders=int(member_orders.count().execute()),
-            tables={t: wh.table(t) for t in OPTIONAL_TABLES if wh.count(t)},
-        )
+        started = dt.datetime.now()
+        try:
+            orders = wh.table("orders")
+            member_orders = orders.filter(orders.member_id.notnull())
+            ctx = RunContext(
+                project=proj,
+                warehouse=wh,
+                run_id=run_id,
+                as_of=as_of or resolve_as_of(proj, orders),
+                orders=orders,
+                member_orders=member_orders,
+                n_orders=int(member_orders.count().execute()),
+                tables={t: wh.table(t) for t in OPTIONAL_TABLES if wh.count(t)},
+            )
+        except BaseException as exc:  # a run that cannot start (no orders) is logged too
+            day = as_of or proj.as_of or started.date()
+            _record_failed_run(wh, run_id, day, config_hash, [_failure("start", started, exc)])
+            raise
         for step in STEPS:
             reason = _reason_to_skip(step, ctx, chosen, skipped)
             if reason:

@@ -129,13 +129,26 @@ def create_app(
     from memberlens.web.routers import (
         api_admin,
         api_analytics,
+        api_audiences,
+        api_campaign_sends,
+        api_campaigns,
         api_data,
         api_members,
         api_views,
         pages,
     )
 
-    for module in (api_analytics, api_members, api_data, api_admin, api_views, pages):
+    for module in (
+        api_analytics,
+        api_members,
+        api_data,
+        api_admin,
+        api_views,
+        api_audiences,
+        api_campaign_sends,
+        api_campaigns,
+        pages,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.openapi = lambda: _openapi_with_bearer(app)  # type: ignore[method-assign]

@@ -24,6 +24,9 @@ Permission = Literal[
     "reveal_pii",  # show one member's stored contact values (audited)
     "view_audit",  # the audit log
     "manage_users",  # accounts, roles, other users' tokens
+    "view_campaigns",  # campaign reports, uplift curves, experiment and ROI calculators
+    "manage_costs",  # change the [costs] settings (message, coupon, margin)
+    "send_campaigns",  # send campaigns, run and switch trigger rules (audited)
 ]
 RoleName = Literal["admin", "analyst", "marketer", "viewer"]
 
@@ -71,18 +74,32 @@ ROLES: dict[str, Role] = {
                 "reveal_pii",
                 "view_audit",
                 "manage_users",
+                "view_campaigns",
+                "manage_costs",
+                "send_campaigns",
             }
         ),
         _LIST_COLUMNS + _CONTACT_COLUMNS,
     ),
     "analyst": Role(
         "analyst",
-        frozenset({"view_kpis", "view_members", "export_members", "view_data"}),
+        frozenset(
+            {
+                "view_kpis",
+                "view_members",
+                "export_members",
+                "view_data",
+                "view_campaigns",
+                "manage_costs",
+            }
+        ),
         _LIST_COLUMNS,
     ),
     "marketer": Role(
         "marketer",
-        frozenset({"view_kpis", "view_members", "export_members"}),
+        frozenset(
+            {"view_kpis", "view_members", "export_members", "view_campaigns", "send_campaigns"}
+        ),
         (
             "member_id",
             "segment_cn",
@@ -102,13 +119,14 @@ ROLE_NAMES: tuple[str, ...] = tuple(ROLES)
 #: the rule of one route: open to anyone, any logged-in caller, or callers holding a permission
 Access = Literal["public", "login"] | Permission
 
-Scope = Literal["read", "export", "ingest", "admin"]
+Scope = Literal["read", "export", "ingest", "admin", "send"]
 #: what each API-token scope covers (a token's rights: its owner's role AND its scopes)
 SCOPES: dict[str, frozenset[str]] = {
-    "read": frozenset({"view_kpis", "view_members", "view_data"}),
+    "read": frozenset({"view_kpis", "view_members", "view_data", "view_campaigns"}),
     "export": frozenset({"export_members"}),
     "ingest": frozenset(),  # loading data through the API: reserved, no endpoint yet
-    "admin": frozenset({"reveal_pii", "view_audit", "manage_users"}),
+    "admin": frozenset({"reveal_pii", "view_audit", "manage_users", "manage_costs"}),
+    "send": frozenset({"send_campaigns"}),
 }
 SCOPE_NAMES: tuple[str, ...] = tuple(SCOPES)
 DEFAULT_SCOPES: tuple[str, ...] = ("read",)

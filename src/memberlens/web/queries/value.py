@@ -6,6 +6,7 @@ the back-test of the purchase model (tracking plot, conditional expectations).
   step) counted by week, and ``mart_replenishment`` (per member and category: expected next
   purchase date and P(buying within 30 days)) summed per category, with the members most likely to
   buy soon.
+* Model comparison: ``mart_model_comparison`` (the candidates the clv step fitted, and its choice).
 * Back-test: :func:`memberlens.clv.checking.backtest_orders` (what ``memberlens backtest`` runs) on
   the orders, with the split of :func:`default_split` unless one is given.
 """
@@ -13,6 +14,7 @@ the back-test of the purchase model (tracking plot, conditional expectations).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import ibis
@@ -186,6 +188,25 @@ def value(wh: Warehouse, *, bins: int = 20, top: int = 50, member_rows: bool = T
         nxt.update(missing("mart_replenishment"))
     out["next_purchase"] = nxt
     return out
+
+
+def model_comparison(wh: Warehouse) -> dict:
+    """The purchase models the clv step fitted and the one it chose (``mart_model_comparison``,
+    :func:`memberlens.clv.selection.choose_purchase_model`): per model its holdout MAE (when chosen
+    by the back-test) or AIC, log-likelihood, parameters and whether the fit is degenerate."""
+    if not wh.has("mart_model_comparison"):
+        return missing("mart_model_comparison")
+    rows = _clean(table_rows(wh.table("mart_model_comparison").order_by("model")))
+    for r in rows:
+        r["params"] = json.loads(r["params"]) if r.get("params") else None
+    by_holdout = any(r.get("holdout_mae") is not None for r in rows)
+    chosen = next((r["model"] for r in rows if r.get("chosen")), None)
+    return {
+        "available": True,
+        "criterion": "holdout" if by_holdout else "aic",
+        "chosen": chosen,
+        "models": rows,
+    }
 
 
 def default_split(first_day: dt.date, last_day: dt.date) -> tuple[dt.date, dt.date]:

@@ -23,7 +23,12 @@ from memberlens.web.errors import NotFound
 from memberlens.web.queries import marts
 from memberlens.web.queries.geography import geography
 from memberlens.web.queries.overview import Period, PurchaseDays, data_end, overview, purchase_days
-from memberlens.web.queries.value import backtest_report, default_split, value
+from memberlens.web.queries.value import (
+    backtest_report,
+    default_split,
+    model_comparison,
+    value,
+)
 
 router = APIRouter(prefix="/api", tags=["analytics"])
 MAX_RANGE_DAYS = 3660
@@ -182,6 +187,17 @@ async def api_value(
     """Member-level lists (churn risk, likely buyers) only for callers who may see members."""
     rows = who.can("view_members")
     return await _mart(request, "value", value, bins=bins, top=top, member_rows=rows)
+
+
+@router.get(
+    "/value/models",
+    summary="The purchase models fitted by the last run (BG/NBD, MBG/NBD, Pareto/NBD, "
+    "MBG/CNBD-k): holdout MAE or AIC, degenerate fits, the one chosen",
+    response_class=Response,
+    responses=_JSON,
+)
+async def api_value_models(request: Request, _=require("view_kpis")) -> Response:
+    return await _mart(request, "value_models", model_comparison)
 
 
 @router.get(

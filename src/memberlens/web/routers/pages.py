@@ -40,10 +40,14 @@ NAV: tuple[tuple[str, str, str, Permission], ...] = (
     ("/", "overview", "nav.overview", "view_kpis"),
     ("/segments", "segments", "nav.segments", "view_kpis"),
     ("/members", "members", "nav.members", "view_members"),
+    ("/audiences", "audiences", "nav.audiences", "view_kpis"),
     ("/value", "value", "nav.value", "view_kpis"),
     ("/cohorts", "cohorts", "nav.cohorts", "view_kpis"),
     ("/geo", "geo", "nav.geo", "view_kpis"),
     ("/baskets", "baskets", "nav.baskets", "view_kpis"),
+    ("/campaigns", "campaigns", "nav.campaigns", "view_campaigns"),
+    ("/experiments", "experiments", "nav.experiments", "view_campaigns"),
+    ("/triggers", "triggers", "nav.triggers", "view_kpis"),
     ("/data", "data", "nav.data", "view_data"),
     ("/admin", "admin", "nav.admin", "view_audit"),
 )
@@ -123,6 +127,12 @@ for _path, _id, _key, _perm in NAV:
 @declare("view_members")
 def member_page(request: Request, member_id: str) -> Response:
     return _show(request, "members", "member.html", "view_members", member_id=member_id)
+
+
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+@declare("view_campaigns")
+def campaign_page(request: Request, campaign_id: str) -> Response:
+    return _show(request, "campaigns", "campaign.html", "view_campaigns", campaign_id=campaign_id)
 
 
 @router.get("/admin", response_class=HTMLResponse)

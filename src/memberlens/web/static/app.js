@@ -309,15 +309,30 @@
   pages.value = async function () {
     const data = await api("/api/value");
     if (!data) return;
-    if (empty(data)) { show("backtest-card"); await backtest(); return; }  // needs orders only
+    if (empty(data)) { show("backtest-card"); hide("models-card"); await backtest(null); return; }  // needs orders only
     if (data.clv_histogram) histogram("chart-clv", data.clv_histogram, fmt.compact);
     if (data.p_alive_histogram) histogram("chart-palive", data.p_alive_histogram, (v) => pf.format(v));
     table("churn-table", [{ key: "member_id" }, { key: "segment_cn", fmt: "seg" }, { key: "value_tier", fmt: "seg" }, { key: "total_spend", fmt: "money" },
       { key: "days_since_last", fmt: "int" }, { key: "p_alive", fmt: "pct" }, { key: "value_at_risk", fmt: "money" }],
       data.churn_risk || [], (r) => { location.href = memberUrl(r.member_id); });
     nextPurchase(data.next_purchase || { available: false });
-    await backtest();
+    const chosen = await models();
+    await backtest(["bgnbd", "mbgnbd", "pnbd"].includes(chosen) ? chosen : null);
   };
+
+  async function models() {  // mart_model_comparison: the candidates and the one the run chose
+    const m = await api("/api/value/models");
+    if (!m || m.available === false) { hide("models-card"); return null; }
+    const byHoldout = m.criterion === "holdout";
+    const name = (m.models.find((r) => r.chosen) || {}).name || "—";
+    document.getElementById("models-summary").textContent = tf(byHoldout ? "value.models_holdout" : "value.models_aic", { model: name });
+    table("models-table", [{ key: "name", label: t("col.model") },
+      { key: byHoldout ? "holdout_mae" : "aic", label: t(byHoldout ? "col.holdout_mae" : "col.aic"), fmt: "num" },
+      { key: "log_likelihood", label: t("col.log_likelihood"), fmt: "num" },
+      { key: "health", label: t("col.fit_health") }, { key: "mark", label: t("col.chosen") }],
+      m.models.map((r) => Object.assign({}, r, { mark: r.chosen ? "✓" : "", health: r.degenerate ? t("value.degenerate") + (r.note ? ": " + r.note : "") : (r.note || "") })));
+    return m.chosen;
+  }
 
   function nextPurchase(np) {
     if (!np.available) { hide("next-card"); return; }
@@ -341,10 +356,10 @@
     } else { hide("replenishment-box"); hide("likely-table"); }
   }
 
-  async function backtest() {
+  async function backtest(model) {
     const box = document.getElementById("backtest-summary");
     let b;
-    try { b = await api("/api/value/backtest"); } catch (err) {
+    try { b = await api("/api/value/backtest", model ? { model } : undefined); } catch (err) {
       box.textContent = err.message;
       hide("backtest-charts");
       return;
@@ -572,5 +587,6 @@
 
   const name = body.dataset.page === "members" && document.getElementById("member-root") ? "member" : body.dataset.page;
   if (pages[name]) pages[name]().catch(fail);
-  window.memberlens = { charts, api };
+  // helpers for the page scripts loaded after this one (static/campaigns.js, static/audiences.js)
+  window.memberlens = { charts, api, send, chart, table, el, fmt, t, tf, fail, empty, hide, show, COLORS, seg };
 })();
