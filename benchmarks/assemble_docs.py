@@ -23,6 +23,7 @@ ORDER = (
     "recommend",
     "forecast",
     "experiments",
+    "uplift",
     "activation",
     "web",
     "concurrency",

@@ -83,6 +83,13 @@ def test_an_expression_sizes_without_being_saved(audience_project, store, mart):
     got = aud.audience_size(audience_project, "days_since_last_order <= 30", store=store)
     assert got.name is None
     assert got.size == len(_sql_ids(mart, "days_since_last <= 30"))
+    # a bare boolean column is an expression; a bare unknown word is a lost audience name
+    assert aud.audience_size(audience_project, "refunder", store=store).size == len(
+        _sql_ids(mart, "refunder")
+    )
+    aud.create_audience(audience_project, "loyal_south", "province == '广东省'", store=store)
+    with pytest.raises(NotFoundError, match="did you mean loyal_south"):
+        aud.audience_size(audience_project, "loyal_sout", store=store)
 
 
 def test_opt_outs_leave_the_audience(audience_project, store, mart):

@@ -537,8 +537,8 @@ def compile_filter(
         if isinstance(node, Membership):
             col = table[node.column.name]
             values = [_ibis_value(v, kind) for v in node.values]
-            if not values:
-                return ibis.literal(node.negated)
+            if not values:  # nothing is in an empty list; a missing value is not "not in" it
+                return col.notnull() if node.negated else ibis.literal(False)
             hit = col.isin(values)
             return col.notnull() & ~hit if node.negated else hit
         col = table[node.left.name]

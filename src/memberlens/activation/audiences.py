@@ -32,6 +32,7 @@ latest run of the marts.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
 from collections.abc import Sequence
@@ -276,11 +277,25 @@ def delete_audience(project: ProjectRef, name: str, *, store: Store | None = Non
 def _resolve(proj: Project, name_or_expression: str, store: Store | None) -> tuple[str | None, str]:
     """(name or None, expression) of a saved audience's name or an expression."""
     text = name_or_expression.strip()
-    if NAME_RULE.match(text):
-        with _state(proj, store)() as db:
-            row = db.scalar(select(AudienceRow).where(AudienceRow.name == text))
-            if row is not None:
-                return row.name, row.expression
+    if not NAME_RULE.match(text):
+        return None, text
+    with _state(proj, store)() as db:
+        row = db.scalar(select(AudienceRow).where(AudienceRow.name == text))
+        if row is not None:
+            return row.name, row.expression
+        names = list(db.scalars(select(AudienceRow.name).order_by(AudienceRow.name)).all())
+    if text.isidentifier():  # a bare word: a boolean column (e.g. refunder), else a lost name
+        with open_warehouse(proj, read_only=True) as wh:
+            vocabulary = audience_frame(wh, needed=set()).columns
+        if text not in vocabulary.kinds and text not in vocabulary.aliases:
+            near = difflib.get_close_matches(text, names, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(near)}? " if near else ""
+            shown = ", ".join(names[:10]) if names else "none yet"
+            raise NotFoundError(
+                f"no audience named {text!r} and no column of that name; {hint}"
+                f"(audiences: {shown}); create it with "
+                f'`memberlens audience create {text} --where "..."`'
+            )
     return None, text
 
 
