@@ -436,6 +436,7 @@ _M: dict[str, tuple[str, str]] = {
     "plan.alpha": ("显著性水平", "Significance level"),
     "plan.daily": ("每天进入实验的会员数", "Members entering per day"),
     "plan.submit": ("计算", "Calculate"),
+    "plan.target": ("要检测的实验组转化率", "Treatment rate to detect"),
     "plan.per_arm": ("每组会员数", "Members per arm"),
     "plan.total": ("总会员数", "Members in all"),
     "plan.days": ("所需天数", "Days needed"),
