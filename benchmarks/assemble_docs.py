@@ -22,6 +22,7 @@ ORDER = (
     "churn",
     "recommend",
     "forecast",
+    "uplift",
     "activation",
     "web",
     "concurrency",
