@@ -22,6 +22,7 @@ ORDER = (
     "churn",
     "recommend",
     "forecast",
+    "experiments",
     "uplift",
     "activation",
     "web",
