@@ -22,6 +22,9 @@ ORDER = (
     "churn",
     "recommend",
     "forecast",
+    "experiments",
+    "uplift",
+    "activation",
     "web",
     "concurrency",
 )

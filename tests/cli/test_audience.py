@@ -70,7 +70,11 @@ def test_create_size_json_overlap_freeze_export_delete(ml, project, tmp_path):
         (["create", "x", "--where", "segmnt_cn8 == 'a'"], 2, "did you mean segment_cn8"),
         (["create", "x", "--where", "clv > 'a'"], 2, "holds number values"),
         (["create", "x", "--where", "import os"], 2, "not a valid condition"),
-        (["size", "nobody_here"], 2, "unknown column 'nobody_here'"),
+        (
+            ["size", "vipp"],
+            5,
+            "no audience named 'vipp' and no column of that name; did you mean vip?",
+        ),
         (["freeze", "nobody"], 5, "no audience named 'nobody'"),
         (["export", "nobody", "--format", "pdf"], 2, "use csv or xlsx"),
         (["size", "clv > 1", "--as-of", "2025-13-01"], 2, "not a date"),

@@ -18,8 +18,10 @@ PARAMS = {
     "token_id": "999999",
     "username": "no-such-user",
     "view_id": "999999",
+    "audience": "no_such_audience",
     "campaign_id": "CMP202505",
 }
+PARAMS |= {"name": "no-such-rule", "token": "bad.token"}
 
 
 def _path(template: str, member: str) -> str:

@@ -56,6 +56,7 @@ __all__ = [
     "check",
     "columns_of",
     "compile_filter",
+    "flag",
     "parse",
 ]
 
@@ -498,7 +499,9 @@ def compile_filter(
     column of member ids that opted out of ``channel`` (e.g. from an Ibis memtable).
 
     SQL's three-valued logic is kept readable: a comparison with a missing value is false, so
-    ``not (clv > 500)`` holds members whose clv is missing too."""
+    ``not (clv > 500)`` holds members whose clv is missing too. The result may be unknown (null)
+    where it is false: a filter drops both; use :func:`flag` for a true/false column. Plain
+    comparisons stay plain so the engine can push them into its scan (zone maps)."""
     vocabulary = columns or columns_of(table.schema())
     expr = check(expr, vocabulary)
 
@@ -514,29 +517,30 @@ def compile_filter(
                 out = out | walk(item)
             return out
         if isinstance(node, Not):
-            return ~walk(node.item)
+            # unknown (a comparison with a missing value) counts as false before negating
+            return ~walk(node.item).fill_null(False)
         if isinstance(node, OptedOut):
             if opted_out is None:
                 raise ExpressionError(
                     "opted_out() needs the app-state store; evaluate the audience through "
                     "memberlens.activation.audiences"
                 )
-            return table.member_id.isin(opted_out(node.channel)).fill_null(False)
+            return table.member_id.isin(opted_out(node.channel))
         if isinstance(node, IsNull):
             col = table[node.column.name]
             return col.notnull() if node.negated else col.isnull()
         if isinstance(node, Truthy):
-            return table[node.column.name].fill_null(False)
+            return table[node.column.name]
         kind = vocabulary.kinds[
             node.column.name if isinstance(node, Membership) else node.left.name
         ]
         if isinstance(node, Membership):
             col = table[node.column.name]
             values = [_ibis_value(v, kind) for v in node.values]
-            if not values:
-                return ibis.literal(node.negated)
+            if not values:  # nothing is in an empty list; a missing value is not "not in" it
+                return col.notnull() if node.negated else ibis.literal(False)
             hit = col.isin(values)
-            return (col.notnull() & ~hit if node.negated else hit).fill_null(False)
+            return col.notnull() & ~hit if node.negated else hit
         col = table[node.left.name]
         right = (
             table[node.right.name]
@@ -551,6 +555,11 @@ def compile_filter(
             ">": lambda: col > right,
             ">=": lambda: col >= right,
         }[node.op]()
-        return result.fill_null(False)
+        return result
 
     return walk(expr)
+
+
+def flag(condition: ir.BooleanValue) -> ir.BooleanValue:
+    """``condition`` as a true/false value (unknown is false), e.g. to select or group by."""
+    return condition.fill_null(False)

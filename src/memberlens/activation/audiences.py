@@ -20,6 +20,10 @@ own, else the project's (:func:`~memberlens.activation.audiences_store.state_sto
     remove_opt_outs(project, member_ids, channel) -> int
     audience_export(project, name, *, frozen=False, allowed=None) -> pyarrow.Table
 
+The app-state store of a project: ``memberlens.activation.audiences_store.state_store(project)``
+(a :class:`memberlens.web.store.Store`; call it for a SQLAlchemy session). Snapshot ids are
+stable: a campaign may record ``Snapshot.id`` to say which frozen list it targeted.
+
 ``name_or_expression``: a saved audience's name, else an expression of the filter language
 (:mod:`memberlens.activation.audience_language`). ``as_of``: a ``datetime.date``; None is the
 latest run of the marts.
@@ -28,6 +32,7 @@ latest run of the marts.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
 from collections.abc import Sequence
@@ -44,9 +49,11 @@ from memberlens.activation.audiences_query import (
     BREAKDOWNS,
     Breakdown,
     Overlap,
+    absent_values,
     audience_frame,
     breakdown,
     condition,
+    latest_as_of,
     needed_columns,
     overlap,
 )
@@ -114,6 +121,9 @@ class AudienceSize:
     total: int
     as_of: dt.date | None
     breakdowns: tuple[Breakdown, ...] = ()
+    #: why an audience may be empty: text values asked for that no member holds, with the
+    #: nearest values held (checked only when nobody matches)
+    notes: tuple[str, ...] = ()
 
     @property
     def share(self) -> float:
@@ -128,6 +138,7 @@ class AudienceSize:
             "share": self.share,
             "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "breakdowns": {b.column: b.to_dict()["rows"] for b in self.breakdowns},
+            "notes": list(self.notes),
         }
 
 
@@ -271,11 +282,25 @@ def delete_audience(project: ProjectRef, name: str, *, store: Store | None = Non
 def _resolve(proj: Project, name_or_expression: str, store: Store | None) -> tuple[str | None, str]:
     """(name or None, expression) of a saved audience's name or an expression."""
     text = name_or_expression.strip()
-    if NAME_RULE.match(text):
-        with _state(proj, store)() as db:
-            row = db.scalar(select(AudienceRow).where(AudienceRow.name == text))
-            if row is not None:
-                return row.name, row.expression
+    if not NAME_RULE.match(text):
+        return None, text
+    with _state(proj, store)() as db:
+        row = db.scalar(select(AudienceRow).where(AudienceRow.name == text))
+        if row is not None:
+            return row.name, row.expression
+        names = list(db.scalars(select(AudienceRow.name).order_by(AudienceRow.name)).all())
+    if text.isidentifier():  # a bare word: a boolean column (e.g. refunder), else a lost name
+        with open_warehouse(proj, read_only=True) as wh:
+            vocabulary = audience_frame(wh, needed=set()).columns
+        if text not in vocabulary.kinds and text not in vocabulary.aliases:
+            near = difflib.get_close_matches(text, names, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(near)}? " if near else ""
+            shown = ", ".join(names[:10]) if names else "none yet"
+            raise NotFoundError(
+                f"no audience named {text!r} and no column of that name; {hint}"
+                f"(audiences: {shown}); create it with "
+                f'`memberlens audience create {text} --where "..."`'
+            )
     return None, text
 
 
@@ -298,13 +323,23 @@ def audience_size(
         frame = audience_frame(wh, needed=needed, as_of=as_of)
         cond = condition(frame, expr, lambda ch: _store.opted_out_ids(state, ch))
         table = frame.table
-        counts = table.aggregate(size=table.count(where=cond), total=table.count()).to_pyarrow()
-        size, total = int(counts["size"][0].as_py()), int(counts["total"][0].as_py())
+        # the matching count as a WHERE (its plain comparisons are pushed into the scan), the
+        # total and the as-of date in a second, unfiltered aggregate
+        matched = table.filter(cond)
+        size = int(matched.count().to_pyarrow().as_py())
+        figures = {"total": table.count()}
+        if frame.as_of is None and "as_of" in table.columns:
+            figures["as_of"] = table.as_of.max()
+        counts = table.aggregate(**figures).to_pyarrow().to_pylist()[0]
+        total = int(counts["total"])
+        when = frame.as_of or counts.get("as_of")
+        if isinstance(when, dt.datetime):
+            when = when.date()
         parts: tuple[Breakdown, ...] = ()
         if breakdowns and size:
-            matched = table.filter(cond)
             parts = tuple(breakdown(matched, c) for c in BREAKDOWNS if c in table.columns)
-    return AudienceSize(name, expression, size, total, frame.as_of, parts)
+        notes = () if size else tuple(absent_values(frame, expr))
+    return AudienceSize(name, expression, size, total, when, parts, notes)
 
 
 def audience_members(
@@ -370,7 +405,7 @@ def freeze_audience(
     audience = get_audience(proj, name, store=store)
     ids = audience_members(proj, audience.expression, as_of, store=store)["member_id"]
     with open_warehouse(proj, read_only=True) as wh:
-        when = audience_frame(wh, needed=set(), as_of=as_of).as_of
+        when = as_of or latest_as_of(audience_frame(wh, needed=set()).table)
     blob, count, digest = _store.encode_members(ids.to_pylist())
     with _state(proj, store)() as db:
         row = _row(db, name)

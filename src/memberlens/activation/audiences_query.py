@@ -8,6 +8,7 @@ or Spark). Opt-outs come from the app-state store and reach the engine as an Ibi
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,15 +16,22 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+from ibis.common.exceptions import TableNotFound
 
 from memberlens.activation.audience_language import (
+    And,
     Columns,
+    Compare,
     Expression,
+    Membership,
+    Or,
+    Value,
     channels_of,
     check,
     column_names,
     columns_of,
     compile_filter,
+    flag,
 )
 from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.exceptions import ConfigError, ExpressionError, MissingTableError
@@ -34,8 +42,10 @@ __all__ = [
     "Breakdown",
     "Intersection",
     "Overlap",
+    "absent_values",
     "audience_frame",
     "breakdown",
+    "latest_as_of",
     "overlap",
 ]
 
@@ -59,7 +69,8 @@ class AudienceFrame:
     source: str
 
 
-def _mart_as_of(mart: ir.Table) -> dt.date | None:
+def latest_as_of(mart: ir.Table) -> dt.date | None:
+    """The as-of date of ``mart_members`` (None when it has no ``as_of`` column)."""
     if "as_of" not in mart.columns:
         return None
     value = mart.as_of.max().to_pyarrow().as_py()
@@ -68,11 +79,19 @@ def _mart_as_of(mart: ir.Table) -> dt.date | None:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
+def _table(wh: WarehouseProtocol, name: str) -> ir.Table | None:
+    """Table ``name`` or None, in one catalogue look-up."""
+    try:
+        return wh.con.table(name)
+    except TableNotFound:
+        return None
+
+
 def _member_attributes(wh: WarehouseProtocol, have: Sequence[str]) -> ir.Table | None:
     """The ``members`` columns ``have`` lacks (raw personal data left out), keyed by member."""
-    if not wh.has("members"):
+    members = _table(wh, "members")
+    if members is None:
         return None
-    members = wh.table("members")
     extra = [c for c in members.columns if c not in have and c not in _HIDDEN]
     if not extra:
         return None
@@ -82,17 +101,19 @@ def _member_attributes(wh: WarehouseProtocol, have: Sequence[str]) -> ir.Table |
 def audience_frame(
     wh: WarehouseProtocol, *, needed: set[str] | None = None, as_of: dt.date | None = None
 ) -> AudienceFrame:
-    """The member table for ``as_of`` (None: the latest run) with the ``members`` attributes
-    joined in when ``needed`` names one of them (None: always, for the full vocabulary)."""
-    if not wh.has("mart_members"):
+    """The member table for ``as_of`` (None: the latest run; the frame's ``as_of`` is then left
+    None, see :func:`latest_as_of`) with the ``members`` attributes joined in when ``needed``
+    names one of them (None: always, for the full vocabulary)."""
+    mart = _table(wh, "mart_members")
+    if mart is None:
         raise MissingTableError(
             "audiences select from mart_members, which is not built yet; run `memberlens run`"
         )
-    mart = wh.table("mart_members")
-    latest = _mart_as_of(mart)
     source = "mart_members"
-    if as_of is not None and latest is not None and as_of != latest:
-        mart, source = _history(wh, as_of, latest), "mart_member_history"
+    if as_of is not None:
+        latest = latest_as_of(mart)
+        if latest is not None and as_of != latest:
+            mart, source = _history(wh, as_of, latest), "mart_member_history"
     attributes = _member_attributes(wh, mart.columns)
     table = mart
     if attributes is not None:
@@ -104,16 +125,16 @@ def audience_frame(
         vocabulary = columns_of({**attributes.schema(), **mart.schema()})
     else:
         vocabulary = columns_of(mart.schema())
-    return AudienceFrame(table, vocabulary, as_of or latest, source)
+    return AudienceFrame(table, vocabulary, as_of, source)
 
 
 def _history(wh: WarehouseProtocol, as_of: dt.date, latest: dt.date) -> ir.Table:
-    if not wh.has("mart_member_history"):
+    history = _table(wh, "mart_member_history")
+    if history is None:
         raise ConfigError(
             f"as of {as_of}: the marts are as of {latest} and no history is kept; run "
             f"`memberlens run --as-of {as_of}` to build them as of that date"
         )
-    history = wh.table("mart_member_history")
     dates = sorted(
         d for d in history.select("as_of").distinct().to_pyarrow()["as_of"].to_pylist() if d
     )
@@ -242,7 +263,7 @@ def overlap(table: ir.Table, conditions: Mapping[str, ir.BooleanValue]) -> Overl
     names = tuple(conditions)
     if not 2 <= len(names) <= MAX_OVERLAP:
         raise ConfigError(f"overlap compares 2 to {MAX_OVERLAP} audiences; {len(names)} given")
-    flags = {f"a{i}": conditions[n] for i, n in enumerate(names)}
+    flags = {f"a{i}": flag(conditions[n]) for i, n in enumerate(names)}
     marked = table.select(**flags)
     any_flag = ibis.or_(*[marked[k] for k in flags])
     grouped = (
@@ -269,3 +290,44 @@ def overlap(table: ir.Table, conditions: Mapping[str, ir.BooleanValue]) -> Overl
             )
     ordered = tuple(sorted(regions.items(), key=lambda kv: (len(kv[0]), kv[0])))
     return Overlap(names, sizes, union, tuple(out), ordered)
+
+
+def _wanted_texts(expr: Expression) -> list[tuple[str, str]]:
+    """(column, text) of every ``column == "text"`` and ``column in [...]`` in ``expr`` (checked:
+    columns resolved), where a text no member holds would make the condition select nobody."""
+    if isinstance(expr, And | Or):
+        return [p for item in expr.items for p in _wanted_texts(item)]
+    if isinstance(expr, Membership) and not expr.negated:
+        return [(expr.column.name, str(v.value)) for v in expr.values if v.kind == "string"]
+    if (
+        isinstance(expr, Compare)
+        and expr.op == "=="
+        and isinstance(expr.right, Value)
+        and expr.right.kind == "string"
+    ):
+        return [(expr.left.name, str(expr.right.value))]
+    return []
+
+
+def absent_values(frame: AudienceFrame, expr: Expression, *, limit: int = 500) -> list[str]:
+    """Notes on text values ``expr`` asks for that no member holds, each with the nearest values
+    the column does hold (``province == "广东"`` when provinces are stored as ``广东省``)."""
+    wanted = _wanted_texts(check(expr, frame.columns))
+    notes: list[str] = []
+    for column in sorted({c for c, _ in wanted}):
+        if frame.columns.kinds.get(column) != "string":
+            continue
+        col = frame.table[column]
+        held = set(
+            frame.table.filter(col.notnull())
+            .select(col.name(column))
+            .distinct()
+            .limit(limit)
+            .to_pyarrow()[column]
+            .to_pylist()
+        )
+        for text in sorted({t for c, t in wanted if c == column} - held):
+            near = difflib.get_close_matches(text, sorted(held), n=3, cutoff=0.5)
+            fix = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+            notes.append(f"no member has {column} {text!r}{fix}")
+    return notes

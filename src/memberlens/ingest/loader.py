@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from memberlens.engine import register_arrow, unregister
 from memberlens.engine.warehouse import Warehouse, open_warehouse
-from memberlens.exceptions import ConfigError, SourceError
+from memberlens.exceptions import SourceError
 from memberlens.ingest import days, duckdb_reader, lines, regional, settings
 from memberlens.ingest.duckdb_reader import MARKS, STAGE
 from memberlens.ingest.mapping import Mapping, check_required, propose_mapping, read_mapping
@@ -269,11 +269,6 @@ def load(
     options = settings.table_options(proj, table)
     first_day = settings.day_one(proj)
     hidden = settings.generalised(proj) if table == "members" else ()
-    if reload and proj.engine != "duckdb":
-        raise ConfigError(
-            f"{proj.file}: --reload works on the DuckDB warehouse only for now; on Spark, load "
-            "the corrected file under a new name"
-        )
     step("reading")
     spec, src, chosen = _source_and_mapping(
         table,
@@ -372,14 +367,11 @@ def _earlier_loads(wh: Warehouse, table: str, src: Source) -> tuple[str, ...]:
 
 def _forget(wh: Warehouse, spec: TableSpec, load_ids: tuple[str, ...]) -> None:
     """Remove what ``load_ids`` stored (also orders derived from lines), quarantined and logged
-    (DuckDB; inside the load's transaction)."""
-    ids = ", ".join(duckdb_reader.sql_literal(i) for i in load_ids)
+    (inside the load's transaction)."""
     tables = [spec.name, f"_quarantine_{spec.name}"]
     if spec.name == "order_items" and wh.has("orders"):
         tables.append("orders")
-    for name in tables:
-        wh.con.raw_sql(f"DELETE FROM {duckdb_reader.sql_name(name)} WHERE _load_id IN ({ids})")
-    wh.con.raw_sql(f"DELETE FROM _loads WHERE load_id IN ({ids})")
+    wh.forget_loads(tables, load_ids)
 
 
 def _scratch(proj: Project) -> Path:

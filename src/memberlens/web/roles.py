@@ -26,6 +26,7 @@ Permission = Literal[
     "manage_users",  # accounts, roles, other users' tokens
     "view_campaigns",  # campaign reports, uplift curves, experiment and ROI calculators
     "manage_costs",  # change the [costs] settings (message, coupon, margin)
+    "send_campaigns",  # send campaigns, run and switch trigger rules (audited)
 ]
 RoleName = Literal["admin", "analyst", "marketer", "viewer"]
 
@@ -40,8 +41,8 @@ class Role:
 
 _LIST_COLUMNS = (
     "member_id",
-    "segment_cn",
-    "segment_en",
+    "segment_cn8",
+    "segment_rfm11",
     "value_tier",
     "lifecycle_stage",
     "frequency",
@@ -56,7 +57,7 @@ _LIST_COLUMNS = (
     "clv",
     "province",
     "city",
-    "channel",
+    "registration_channel",
     "gender",
 )
 _CONTACT_COLUMNS = ("phone_masked", "email_masked")
@@ -75,6 +76,7 @@ ROLES: dict[str, Role] = {
                 "manage_users",
                 "view_campaigns",
                 "manage_costs",
+                "send_campaigns",
             }
         ),
         _LIST_COLUMNS + _CONTACT_COLUMNS,
@@ -95,16 +97,18 @@ ROLES: dict[str, Role] = {
     ),
     "marketer": Role(
         "marketer",
-        frozenset({"view_kpis", "view_members", "export_members", "view_campaigns"}),
+        frozenset(
+            {"view_kpis", "view_members", "export_members", "view_campaigns", "send_campaigns"}
+        ),
         (
             "member_id",
-            "segment_cn",
-            "segment_en",
+            "segment_cn8",
+            "segment_rfm11",
             "value_tier",
             "lifecycle_stage",
             "province",
             "city",
-            "channel",
+            "registration_channel",
         )
         + _CONTACT_COLUMNS,
     ),
@@ -115,13 +119,14 @@ ROLE_NAMES: tuple[str, ...] = tuple(ROLES)
 #: the rule of one route: open to anyone, any logged-in caller, or callers holding a permission
 Access = Literal["public", "login"] | Permission
 
-Scope = Literal["read", "export", "ingest", "admin"]
+Scope = Literal["read", "export", "ingest", "admin", "send"]
 #: what each API-token scope covers (a token's rights: its owner's role AND its scopes)
 SCOPES: dict[str, frozenset[str]] = {
     "read": frozenset({"view_kpis", "view_members", "view_data", "view_campaigns"}),
     "export": frozenset({"export_members"}),
     "ingest": frozenset(),  # loading data through the API: reserved, no endpoint yet
     "admin": frozenset({"reveal_pii", "view_audit", "manage_users", "manage_costs"}),
+    "send": frozenset({"send_campaigns"}),
 }
 SCOPE_NAMES: tuple[str, ...] = tuple(SCOPES)
 DEFAULT_SCOPES: tuple[str, ...] = ("read",)
