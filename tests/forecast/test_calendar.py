@@ -129,3 +129,14 @@ def test_each_festival_is_kept_or_dropped_on_its_own_back_test_weeks():
     assert d11["lift"] == pytest.approx(2.0, abs=0.5) and d12["lift"] > 0.5
     note = next(n for n in mart.notes if n.startswith("festival calendar"))
     assert "kept on their own weeks' errors: double11; dropped: double12" in note
+
+
+def test_a_purchase_log_without_amounts_forecasts_its_orders():
+    # a purchase log: ids and dates, no amounts (issue 14 first hour: the run's forecast step
+    # degraded with "no week with sales" although every week had orders)
+    orders = _festival_orders().assign(amount=np.nan)
+    mart = forecast_mart(orders, None, None, as_of="2025-12-28", backtest_origins=4, locale="en")
+    assert set(mart.models) == {"orders"}
+    assert "no revenue forecast: the orders have no amounts; orders only" in mart.notes
+    future = mart.forecast[mart.forecast.kind == "forecast"]
+    assert set(future["metric"]) == {"orders"} and (future["yhat"] > 0).all()
