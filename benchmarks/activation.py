@@ -206,4 +206,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["send"]:  # the send part lives in benchmarks/activation_send.py
+        from activation_send import main as send_main
+
+        send_main(sys.argv[2:])
+    else:
+        main()

@@ -22,6 +22,8 @@ ORDER = (
     "churn",
     "recommend",
     "forecast",
+    "experiments",
+    "uplift",
     "activation",
     "web",
     "concurrency",

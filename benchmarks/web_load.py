@@ -87,19 +87,20 @@ def build(members: int, path: Path) -> None:
                  sum(amount)::DOUBLE AS total_spend, max(ordered_at) AS last_purchase_at,
                  date_diff('day', max(ordered_at)::DATE, DATE '2025-12-31') AS days_since_last
           FROM orders WHERE status = 'paid' GROUP BY member_id)
-        SELECT s.*, ntile(5) OVER (ORDER BY -days_since_last) AS r_score,
-               ntile(5) OVER (ORDER BY frequency) AS f_score,
-               ntile(5) OVER (ORDER BY total_spend) AS m_score,
+        SELECT s.*, ntile(5) OVER (ORDER BY -days_since_last) AS R,
+               ntile(5) OVER (ORDER BY frequency) AS F,
+               ntile(5) OVER (ORDER BY total_spend) AS M,
                exp(-days_since_last / 300.0) AS p_alive,
                exp(-days_since_last / 300.0) * (frequency + 1) / 4 AS expected_purchases_90d,
                exp(-days_since_last / 300.0) * total_spend AS clv,
-               CASE WHEN total_spend > 1200 THEN '重要价值客户' ELSE '一般发展客户' END
-                 AS segment_cn,
-               CASE WHEN days_since_last < 90 THEN 'Champions' ELSE 'Hibernating' END
-                 AS segment_en,
+               CASE WHEN total_spend > 1200 THEN 'important_value'
+                    ELSE 'general_development' END AS segment_cn8,
+               CASE WHEN days_since_last < 90 THEN 'champions' ELSE 'hibernating' END
+                 AS segment_rfm11,
                CASE WHEN total_spend > 1500 THEN 'A' WHEN total_spend > 600 THEN 'B' ELSE 'C' END
                  AS value_tier, 'active' AS lifecycle_stage,
-               m.province, m.city, m.channel, m.gender, m.phone_masked, m.email_masked
+               m.province, m.city, m.channel AS registration_channel, m.gender,
+               m.phone_masked, m.email_masked
         FROM s JOIN members m USING (member_id)""")
     con.execute(
         "CREATE TABLE _loads (load_id VARCHAR, table_name VARCHAR, source VARCHAR, "
@@ -125,7 +126,7 @@ def add_member_extras(path: Path) -> None:
         dates = ",".join(f"DATE '{d}'" for d in HISTORY_DATES)
         con.execute(f"""
             CREATE TABLE mart_member_history AS SELECT d.as_of, 'bench' AS run_id, m.member_id,
-              m.segment_cn AS segment_cn8, m.segment_en AS segment_rfm11, m.value_tier,
+              m.segment_cn8, m.segment_rfm11, m.value_tier,
               m.lifecycle_stage
             FROM mart_members m, unnest([{dates}]) d(as_of)""")
     if "mart_recommendations" not in tables:

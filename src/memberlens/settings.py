@@ -36,6 +36,7 @@ PIPELINE_STEPS: tuple[str, ...] = (
     "recommendations",
     "churn",
     "forecast",
+    "campaigns",
     "members",
 )
 #: festival regressors (``memberlens.forecast.festivals.FESTIVALS``; a test keeps them equal)

@@ -195,3 +195,18 @@ def test_export_masks_contacts_and_follows_the_allowed_columns(audience_project,
     aud.freeze_audience(audience_project, "warm", store=store)
     frozen = aud.audience_export(audience_project, "warm", frozen=True, store=store)
     assert frozen["member_id"].to_pylist() == full["member_id"].to_pylist()
+
+
+def test_an_empty_audience_says_which_text_value_nobody_holds(audience_project, store):
+    got = aud.audience_size(
+        audience_project,
+        "province in ['广东', '浙江省'] and value_tier == 'high_valu'",
+        store=store,
+    )
+    assert got.size == 0
+    assert got.notes == (
+        "no member has province '广东'; did you mean '广东省'?",
+        "no member has value_tier 'high_valu'; did you mean 'high_value', 'medium_value', "
+        "'low_value'?",
+    )
+    assert aud.audience_size(audience_project, "province == '广东省'", store=store).notes == ()

@@ -157,3 +157,34 @@ def test_unsubscribe_token_round_trip_and_tampering():
         read_unsubscribe_token(b"other", token)
     with pytest.raises(ConfigError, match="not valid"):
         read_unsubscribe_token(b"k", token[:-2])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_lists_with_talking_points(tmp_path, fmt):
+    import pandas as pd
+
+    from memberlens.activation.channels import ExportChannel
+
+    channel = ExportChannel(name="stores", folder=tmp_path / "lists", format=fmt)
+    batch = [
+        Message(
+            **{
+                **m.__dict__,
+                "talking_points": {"name": "张*", "segment": "important_value",
+                                   "recommendations": ["保温杯", "茶叶"]},
+            }
+        )
+        for m in _messages(3, "zh-CN")
+    ]  # fmt: skip
+    assert channel.deliver(batch[:2]).delivered == ("M0", "M1")
+    assert channel.deliver(batch[2:]).delivered == ("M2",)
+    if fmt == "csv":
+        table = pd.read_csv(tmp_path / "lists" / "C1-stores.csv", encoding="utf-8-sig")
+    else:
+        parts = sorted((tmp_path / "lists").glob("C1-stores-part*.xlsx"))
+        assert len(parts) == 2
+        table = pd.concat([pd.read_excel(p) for p in parts], ignore_index=True)
+    assert table.member_id.tolist() == ["M0", "M1", "M2"]
+    assert table.name.tolist() == ["张*"] * 3
+    assert table.recommendations[0] == "保温杯, 茶叶"
+    assert table.talking_points.tolist() == ["body 0", "body 1", "body 2"]

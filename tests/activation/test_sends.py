@@ -213,3 +213,58 @@ def test_a_send_killed_half_way_and_rerun_never_sends_twice(
     assert len(unknown) <= 10 and result.unknown == len(unknown)
     assert result.pending == 0 and len(sent) + len(unknown) + result.control == len(ids)
     store.engine.dispose()
+
+
+def test_email_campaign_through_a_real_smtp_server(make_project, store, sim_shop, tmp_path):
+    import email
+    import socket
+    from email import policy
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message as Handler
+
+    class Inbox(Handler):
+        def __init__(self):
+            super().__init__()
+            self.mails = []
+
+        def handle_message(self, message):
+            self.mails.append(message)
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = Inbox()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        channel = (
+            f'[channels.mail]\nkind = "smtp"\nhost = "127.0.0.1"\nport = {port}\n'
+            'sender = "crm@shop.example"\nlanguage = "en"\n'
+            '[campaigns]\nbase_url = "https://crm.shop.example"\n'
+        )
+        ids = _members(sim_shop)[:120]
+        # pseudonymised addresses (the default privacy) cannot be mailed: all excluded
+        hashed = make_project(channel, name="hashed")
+        c1 = create_campaign(
+            store.engine, hashed, name="m", audience="a", channel="mail",
+            template=load_template(None), holdout=0.1, campaign_id="MAIL-0",
+        )  # fmt: skip
+        assert dry_run(store, hashed, c1.campaign_id, now=NOW, members=ids).excluded[
+            "no_address"
+        ] == len(ids)
+        clear = make_project(channel, emails=True, name="clear")
+        c2 = create_campaign(
+            store.engine, clear, name="m", audience="a", channel="mail",
+            template=load_template(None), offer="20% off", holdout=0.1, campaign_id="MAIL-1",
+        )  # fmt: skip
+        result = send(store, clear, c2.campaign_id, now=NOW, members=ids)
+    finally:
+        server.stop()
+    assert result.sent == len(inbox.mails) > 0
+    mail = email.message_from_bytes(inbox.mails[0].as_bytes(), policy=policy.default)
+    member = mail["To"].split("@")[0].upper()
+    assert member in ids and mail["From"] == "crm@shop.example"
+    link = mail["List-Unsubscribe"].strip("<>")
+    assert link.startswith("https://crm.shop.example/unsubscribe/")
+    assert link in mail.get_content() and "20% off" in mail.get_content()

@@ -253,3 +253,14 @@ def test_exports_xlsx_and_self_contained_html(shop_report, tmp_path):
     assert page.startswith("<!doctype html>") and "revenue_per_member_cuped" in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert (tmp_path / "r.html").stat().st_mode & 0o777 == 0o600
+
+
+def test_no_variation_gives_no_comparison_and_says_so():
+    campaigns, members, orders = _tables()
+    quiet = ["m4", "m5", "m6", "m7", "m22", "m23", "m24", "m25"]  # nobody bought or came back
+    r = campaign_report(campaigns, members.filter(members.member_id.isin(quiet)), orders, "C1")
+    assert {c.metric for c in r.comparisons} == {"response_rate"}  # m22-m24 clicked
+    assert any(
+        "no variation in conversion_rate, retention_rate, revenue_per_member" in m
+        for m in r.messages
+    )

@@ -80,7 +80,7 @@ def test_a_transactions_export_loads_with_dates_and_a_note(project, tmp_path, wr
     )
     rep = load("order_items", read_source(src) if arrow else src, project=project)
     assert rep.rows_stored == 6 and rep.by_rule == {"bad_date": 1}
-    assert any("DAY (+ TRANS_TIME as HHMM) hold day numbers: day 1 is read as 2000-01-01" in n
+    assert any("DAY (+ TRANS_TIME as HHMM) holds day numbers: day 1 is read as 2000-01-01" in n
                for n in rep.notes)  # fmt: skip
     got = stored(project, "select distinct order_id, ordered_at from orders order by 2")
     assert [(o, str(t)) for o, t in got] == [

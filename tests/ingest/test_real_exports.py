@@ -296,3 +296,35 @@ def test_a_gz_export_is_read_by_duckdb_with_the_same_report_as_through_arrow(tmp
     assert stored(fast, sql) == stored(arrow, sql)
     assert stored(fast, sql)[0][0] == "log.csv.gz:2"
     assert [p.name for p in (fast.state_dir / "tmp").iterdir()] == []  # unpacked copy removed
+
+
+@pytest.mark.parametrize("arrow", [False, True])
+def test_ids_written_as_floats_match_the_plain_ids_of_other_exports(
+    project, tmp_path, write, arrow
+):
+    # the UCI Online Retail copy in "Spark: The Definitive Guide" writes CustomerID 17850.0
+    from memberlens.ingest.sources import read_source
+
+    lines = write(
+        tmp_path / "lines.csv",
+        "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "536365,85123A,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n"
+        "536366,22633,6,2010-12-01 08:28:00,1.85,,United Kingdom\n"
+        "536367,84879,32,2010-12-01 08:34:00,1.69,13047.0,United Kingdom\n",
+    )
+    rep = load("order_items", read_source(lines) if arrow else lines, project=project)
+    assert any("CustomerID: ids written as numbers with a zero fraction" in n for n in rep.notes)
+    write(tmp_path / "m.csv", "member_id,registered_at\n17850,2010-01-01\n13047,2010-02-01\n")
+    load("members", tmp_path / "m.csv", project=project)
+    got = stored(
+        project,
+        "select o.member_id, m.member_id is not null from orders o "
+        "left join members m using (member_id) where o.member_id is not null order by 1",
+    )
+    assert got == [("13047", True), ("17850", True)]
+    # product codes that merely look numeric are left alone (not all written as floats)
+    assert stored(project, "select product_id from order_items order by 1") == [
+        ("22633",),
+        ("84879",),
+        ("85123A",),
+    ]

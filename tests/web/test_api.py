@@ -82,7 +82,7 @@ def test_member_list_filters_by_segment_of_either_scheme(clients, shop):
     for name in ("important_value", "重要价值客户", "Important value"):
         got = clients["analyst"].get("/api/members", params={"segment": name}).json()
         assert got["total"] == expected > 0, name
-        assert {r["segment_cn"] for r in got["rows"]} == {"important_value"}
+        assert {r["segment_cn8"] for r in got["rows"]} == {"important_value"}
     # a hostile filter value is a bound literal: it matches nothing and breaks nothing
     evil = clients["analyst"].get("/api/members", params={"segment": "x' OR 1=1 --"}).json()
     assert evil["total"] == 0
@@ -94,7 +94,7 @@ def test_member_360_has_profile_scores_orders_and_no_clear_contacts(clients, any
     assert body["profile"]["member_id"] == any_member
     assert PHONE_MASK.match(body["profile"]["phone_masked"])
     assert "phone" not in body["profile"] and not HEX32.search(r.text)
-    assert body["scores"]["segment_cn"]
+    assert body["scores"]["segment_cn8"]
     # reference: the orders table itself, counted with DuckDB SQL outside the app
     import duckdb
 
@@ -181,8 +181,8 @@ def test_export_columns_follow_the_role_and_are_audited(clients, role):
     assert set(frame.columns) <= set(ROLES[role].export_columns)
     assert not {"phone", "email", "name"} & set(frame.columns)
     assert len(frame) > 0
-    if "segment_cn" in frame:
-        assert (frame["segment_cn"] == "important_value").all()
+    if "segment_cn8" in frame:
+        assert (frame["segment_cn8"] == "important_value").all()
     if "phone_masked" in frame:
         assert frame["phone_masked"].dropna().str.match(PHONE_MASK).all()
     events = clients["admin"].get("/api/audit", params={"action": "export"}).json()["events"]

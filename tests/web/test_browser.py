@@ -383,7 +383,7 @@ def test_drill_from_segment_to_member_360_and_export(page, artifacts):
     with open(info.value.path(), encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and "member_id" in rows[0] and "phone" not in rows[0]
-    assert {r["segment_cn"] for r in rows} == {"important_value"}
+    assert {r["segment_cn8"] for r in rows} == {"important_value"}
     assert all("****" in r["phone_masked"] for r in rows if r["phone_masked"])
     first = page.locator("#member-table tbody tr").first
     member_id = first.locator("td").first.inner_text()

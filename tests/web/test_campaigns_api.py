@@ -184,3 +184,60 @@ def test_a_project_without_campaigns_says_so(bare, tmp_path, login):
         }
         r = client.get(f"/api/campaigns/{CAMPAIGN}")
         assert r.status_code == 404 and "memberlens ingest campaigns" in r.json()["detail"]
+
+
+def test_a_skewed_split_leads_with_the_srm_warning(clients):
+    # the simulator holds out 20 % (CampaignProcess.treatment_share = 0.8): a planned 50 % control
+    # is a sample-ratio mismatch (chi-square, Fabijan et al. 2019); the planned 20 % is not
+    from memberlens.experiments.srm import SampleRatioMismatchWarning
+
+    marketer = clients["marketer"]
+    with pytest.warns(SampleRatioMismatchWarning):  # the library warns; the JSON leads with it
+        body = marketer.get(f"/api/campaigns/{CAMPAIGN}", params={"control_share": 0.5}).json()
+    assert body["srm"]["mismatch"] is True
+    assert body["messages"][0] == body["srm"]["message"]
+    assert body["messages"][0].startswith("SAMPLE RATIO MISMATCH")
+    fair = (
+        clients["marketer"].get(f"/api/campaigns/{CAMPAIGN}", params={"control_share": 0.2}).json()
+    )
+    assert fair["srm"]["mismatch"] is False
+
+
+def test_a_campaign_without_control_gets_the_message_not_a_lift(tmp_path, login):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from fastapi.testclient import TestClient
+
+    from memberlens.ingest import load
+    from memberlens.project import init_project
+    from memberlens.simulate import simulate_shop
+    from memberlens.web import create_app
+    from memberlens.web.store import add_user
+
+    simulate_shop(tmp_path / "sim", members=600, seed=3)
+    members = pq.read_table(tmp_path / "sim" / "campaign_members.parquet")
+    treated = members.filter(pc.equal(members["group"], "treatment"))  # the holdout was lost
+    pq.write_table(treated, tmp_path / "treated.parquet")
+    project = init_project(tmp_path / "shop", locale="en")
+    for table, path in (
+        ("orders", tmp_path / "sim" / "orders.parquet"),
+        ("campaigns", tmp_path / "sim" / "campaigns.parquet"),
+        ("campaign_members", tmp_path / "treated.parquet"),
+    ):
+        load(table, path, project=project)
+    app = create_app(project, database=f"sqlite:///{tmp_path / 'state.sqlite'}")
+    with app.state.ctx.store() as db:
+        add_user(db, "mia", "correct-horse-battery", "marketer")
+    with TestClient(app) as client:
+        assert login(client, "mia").status_code == 303
+        body = client.get(f"/api/campaigns/{CAMPAIGN}").json()
+        assert [a["arm"] for a in body["arms"]] == ["treatment"]
+        assert body["comparisons"] == []
+        assert any("no control group" in m for m in body["messages"])
+        uplift = client.get(f"/api/campaigns/{CAMPAIGN}/uplift").json()
+        assert uplift["available"] is False
+    from memberlens.exceptions import DataError
+    from memberlens.experiments.uplift_project import fit_uplift_project
+
+    with pytest.raises(DataError, match="no control group"):
+        fit_uplift_project(project, CAMPAIGN)

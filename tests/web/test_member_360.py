@@ -37,7 +37,7 @@ def test_history_is_the_members_rows_of_mart_member_history(clients, shop, moved
     body = clients["marketer"].get(f"/api/members/{moved_member}").json()["history"]
     assert body["available"] is True
     got = [
-        (r["as_of"], r["segment_cn"], r["segment_en"], r["value_tier"], r["lifecycle_stage"])
+        (r["as_of"], r["segment_cn8"], r["segment_rfm11"], r["value_tier"], r["lifecycle_stage"])
         for r in body["rows"]
     ]
     assert got == [tuple(r) for r in expected]

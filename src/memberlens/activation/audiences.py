@@ -49,6 +49,7 @@ from memberlens.activation.audiences_query import (
     BREAKDOWNS,
     Breakdown,
     Overlap,
+    absent_values,
     audience_frame,
     breakdown,
     condition,
@@ -120,6 +121,9 @@ class AudienceSize:
     total: int
     as_of: dt.date | None
     breakdowns: tuple[Breakdown, ...] = ()
+    #: why an audience may be empty: text values asked for that no member holds, with the
+    #: nearest values held (checked only when nobody matches)
+    notes: tuple[str, ...] = ()
 
     @property
     def share(self) -> float:
@@ -134,6 +138,7 @@ class AudienceSize:
             "share": self.share,
             "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "breakdowns": {b.column: b.to_dict()["rows"] for b in self.breakdowns},
+            "notes": list(self.notes),
         }
 
 
@@ -333,7 +338,8 @@ def audience_size(
         parts: tuple[Breakdown, ...] = ()
         if breakdowns and size:
             parts = tuple(breakdown(matched, c) for c in BREAKDOWNS if c in table.columns)
-    return AudienceSize(name, expression, size, total, when, parts)
+        notes = () if size else tuple(absent_values(frame, expr))
+    return AudienceSize(name, expression, size, total, when, parts, notes)
 
 
 def audience_members(

@@ -8,6 +8,7 @@ or Spark). Opt-outs come from the app-state store and reach the engine as an Ibi
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +19,13 @@ import pyarrow as pa
 from ibis.common.exceptions import TableNotFound
 
 from memberlens.activation.audience_language import (
+    And,
     Columns,
+    Compare,
     Expression,
+    Membership,
+    Or,
+    Value,
     channels_of,
     check,
     column_names,
@@ -36,6 +42,7 @@ __all__ = [
     "Breakdown",
     "Intersection",
     "Overlap",
+    "absent_values",
     "audience_frame",
     "breakdown",
     "latest_as_of",
@@ -283,3 +290,44 @@ def overlap(table: ir.Table, conditions: Mapping[str, ir.BooleanValue]) -> Overl
             )
     ordered = tuple(sorted(regions.items(), key=lambda kv: (len(kv[0]), kv[0])))
     return Overlap(names, sizes, union, tuple(out), ordered)
+
+
+def _wanted_texts(expr: Expression) -> list[tuple[str, str]]:
+    """(column, text) of every ``column == "text"`` and ``column in [...]`` in ``expr`` (checked:
+    columns resolved), where a text no member holds would make the condition select nobody."""
+    if isinstance(expr, And | Or):
+        return [p for item in expr.items for p in _wanted_texts(item)]
+    if isinstance(expr, Membership) and not expr.negated:
+        return [(expr.column.name, str(v.value)) for v in expr.values if v.kind == "string"]
+    if (
+        isinstance(expr, Compare)
+        and expr.op == "=="
+        and isinstance(expr.right, Value)
+        and expr.right.kind == "string"
+    ):
+        return [(expr.left.name, str(expr.right.value))]
+    return []
+
+
+def absent_values(frame: AudienceFrame, expr: Expression, *, limit: int = 500) -> list[str]:
+    """Notes on text values ``expr`` asks for that no member holds, each with the nearest values
+    the column does hold (``province == "广东"`` when provinces are stored as ``广东省``)."""
+    wanted = _wanted_texts(check(expr, frame.columns))
+    notes: list[str] = []
+    for column in sorted({c for c, _ in wanted}):
+        if frame.columns.kinds.get(column) != "string":
+            continue
+        col = frame.table[column]
+        held = set(
+            frame.table.filter(col.notnull())
+            .select(col.name(column))
+            .distinct()
+            .limit(limit)
+            .to_pyarrow()[column]
+            .to_pylist()
+        )
+        for text in sorted({t for c, t in wanted if c == column} - held):
+            near = difflib.get_close_matches(text, sorted(held), n=3, cutoff=0.5)
+            fix = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+            notes.append(f"no member has {column} {text!r}{fix}")
+    return notes

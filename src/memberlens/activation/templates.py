@@ -19,6 +19,7 @@ values, so a template cannot reach Python attributes (``{{ name.__class__ }}`` i
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import tomllib
 from collections.abc import Mapping
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from memberlens.exceptions import ConfigError
@@ -84,6 +85,12 @@ _ENV = SandboxedEnvironment(
 )
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    """A template source compiled once (rendering a million messages compiles it once)."""
+    return _ENV.from_string(source)
+
+
 @dataclass(frozen=True)
 class Rendered:
     """One member's message."""
@@ -113,7 +120,7 @@ class MessageTemplate:
         values = {k: context.get(k) for k in FIELDS}
         values["recommendations"] = list(values["recommendations"] or [])
         out = {
-            part: _ENV.from_string(parts[part]).render(values).strip() if part in parts else ""
+            part: _compiled(parts[part]).render(values).strip() if part in parts else ""
             for part in _PARTS
         }
         return Rendered(language=lang, subject=out["subject"], body=out["body"])  # type: ignore[arg-type]

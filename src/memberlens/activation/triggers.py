@@ -306,12 +306,13 @@ def run_triggers(
     now: dt.datetime | None = None,
     rules: list[str] | None = None,
 ) -> list[TriggerRun]:
-    """Evaluate the enabled rules (or ``rules``) for ``day`` and send (see the module notes)."""
+    """Evaluate the enabled rules (or ``rules``) for ``day`` and send (see the module notes);
+    ``now``: the time of the sends (UTC; default the clock: quiet hours and caps use it)."""
     from memberlens.activation.campaigns import create_campaign, find_campaign
     from memberlens.activation.sends import send
 
     engine = store.engine
-    at = now or dt.datetime.combine(day, dt.time(2, 0))  # 10:00 in Shanghai
+    at = now or ledger.utcnow()
     out = []
     for rule in list_rules(engine):
         if (rules is not None and rule.name not in rules) or (rules is None and not rule.enabled):

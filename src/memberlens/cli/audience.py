@@ -102,6 +102,8 @@ def size(
         f"{title}: {result.size:,} of {result.total:,} members ({result.share:.1%}), "
         f"as of {result.as_of}"
     )
+    for note in result.notes:
+        console.print(f"  note: {note}")
     for part in result.breakdowns:
         heading = _HEADINGS.get(part.column, ("", ""))[0 if locale == "zh-CN" else 1]
         console.print(f"  {heading or column_label(part.column, locale)}:")

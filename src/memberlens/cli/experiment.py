@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
 
 from memberlens.cli._app import app
@@ -54,22 +57,34 @@ def plan(
 
 @experiment_app.command("roi")
 def roi(
-    members: int = typer.Option(..., "--members", help="Members a blanket send would message."),
-    message_cost: float = typer.Option(
-        ..., "--message-cost", help="Cost of one message on the channel (e.g. 0.05 per SMS)."
+    members: int | None = typer.Option(
+        None, "--members", help="Members a blanket send would message (with -p: the project's)."
     ),
-    baseline: float = typer.Option(
-        ..., "--baseline", help="Share who buy in a campaign window without a message (0.03)."
+    message_cost: float | None = typer.Option(
+        None,
+        "--message-cost",
+        help="Cost of one message (e.g. 0.05 per SMS; with -p and --channel: [costs] message).",
     ),
-    lift: float = typer.Option(
-        ...,
+    baseline: float | None = typer.Option(
+        None,
+        "--baseline",
+        help="Share who buy in a campaign window without a message (with -p: past controls).",
+    ),
+    lift: float | None = typer.Option(
+        None,
         "--lift",
-        help="Absolute conversion lift of a blanket send (0.01 = one point), e.g. the "
-        "conversion difference of past campaign reports.",
+        help="Absolute conversion lift of a blanket send (0.01 = one point); with -p: the "
+        "member-weighted conversion difference of past campaigns.",
     ),
-    aov: float = typer.Option(..., "--aov", help="Average order value of an incremental order."),
-    margin: float = typer.Option(..., "--margin", help="Product margin as a share of revenue."),
-    coupon_cost: float = typer.Option(0.0, "--coupon-cost", help="Coupon cost per treated buyer."),
+    aov: float | None = typer.Option(
+        None, "--aov", help="Average order value of an incremental order (with -p: past arms')."
+    ),
+    margin: float | None = typer.Option(
+        None, "--margin", help="Product margin as a share of revenue (with -p: [costs] margin)."
+    ),
+    coupon_cost: float | None = typer.Option(
+        None, "--coupon-cost", help="Coupon cost per treated buyer (with -p: [costs] coupon; 0)."
+    ),
     campaigns: int = typer.Option(12, "--campaigns-per-year", help="Campaigns a year."),
     target_share: float = typer.Option(
         0.3, "--target-share", help="Share of members the targeted programme messages."
@@ -85,20 +100,60 @@ def roi(
     ),
     model_cost: float = typer.Option(0.0, "--model-cost", help="Yearly cost of the model."),
     staff_cost: float = typer.Option(0.0, "--staff-cost", help="Yearly staff cost."),
+    project: Path | None = typer.Option(
+        None,
+        "--project",
+        "-p",
+        help="Fill what is not typed in from past campaigns (mart_campaign_results) and [costs].",
+    ),
+    channel: str | None = typer.Option(
+        None, "--channel", help="With -p: past campaigns on this channel, its message cost."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Expected yearly return, ROI and break-even of a targeted programme against blanket sends."""
     from memberlens.exceptions import ConfigError
     from memberlens.experiments.programme import ProgrammeInputs, programme_roi
 
+    given: dict[str, Any] = {
+        "members": members,
+        "message_cost": message_cost,
+        "baseline_rate": baseline,
+        "lift": lift,
+        "aov": aov,
+        "margin": margin,
+        "coupon_cost": coupon_cost,
+    }
+    source: dict[str, Any] = {}
+    if project is not None:
+        from memberlens.experiments.projects import past_campaign_inputs
+        from memberlens.project import Project
+
+        source = past_campaign_inputs(Project.load(project), channel)
+    values: dict[str, Any] = {k: v if v is not None else source.get(k) for k, v in given.items()}
+    values["coupon_cost"] = values["coupon_cost"] or 0.0
+    options = {
+        "members": "--members",
+        "message_cost": "--message-cost",
+        "baseline_rate": "--baseline",
+        "lift": "--lift",
+        "aov": "--aov",
+        "margin": "--margin",
+    }
+    missing = [flag for key, flag in options.items() if values[key] is None]
+    if missing:
+        raise ConfigError(
+            f"experiment roi: give {', '.join(missing)}"
+            + ("" if project else " (or -p PROJECT to take them from past campaigns and [costs])")
+        )
     inputs = ProgrammeInputs(
-        members=members,
-        message_cost=message_cost,
-        baseline_rate=baseline,
-        lift=lift,
-        aov=aov,
-        margin=margin,
-        coupon_cost=coupon_cost,
+        members=int(values["members"]),
+        message_cost=float(values["message_cost"]),
+        baseline_rate=float(values["baseline_rate"]),
+        lift=float(values["lift"]),
+        aov=float(values["aov"]),
+        margin=float(values["margin"]),
+        coupon_cost=float(values["coupon_cost"]),
         campaigns_per_year=campaigns,
         target_share=target_share,
         captured_share=captured_share,
@@ -106,12 +161,18 @@ def roi(
         model_cost=model_cost,
         staff_cost=staff_cost,
     )
+    if source and not as_json:
+        taken = [k for k, v in given.items() if v is None and k in source]
+        typer.echo(
+            f"from {source.get('campaigns', 0)} past campaigns and [costs]: "
+            + ", ".join(f"{k} = {source[k]:.4g}" for k in taken)
+        )
     try:
         result = programme_roi(inputs)
     except ValueError as exc:
         raise ConfigError(f"experiment roi: {exc}") from None
     if as_json:
-        emit_json(result.to_dict())
+        emit_json({**result.to_dict(), "from_campaigns": source or None})
         return
     typer.echo(f"{'':<28}{'blanket':>16}{'targeted':>16}")
     rows = (

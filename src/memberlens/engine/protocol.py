@@ -70,10 +70,20 @@ class WarehouseProtocol(Protocol):
         """The canonical tables present, in :data:`memberlens.schema.TABLES` order."""
         ...
 
+    def stored_tables(self) -> frozenset[str]:
+        """Every table written to the warehouse (canonical, quarantine, logs, marts); unlike
+        :meth:`has`, a declared table that nothing was written to yet is not one."""
+        ...
+
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """The rows of one constant SQL statement as dictionaries, ``?`` parameters bound by
         the engine (never pasted into the text). The statement must be in the SQL both engines
         read (plain SELECT, ``IN (?, ?)`` rather than DuckDB's ``= ANY(?::VARCHAR[])``)."""
+        ...
+
+    def fetch_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """:meth:`fetch` as an Arrow table (many rows: no Python object per value).
+        Timestamps come back naive, as stored."""
         ...
 
     # -- writing ---------------------------------------------------------------------------------
@@ -99,6 +109,11 @@ class WarehouseProtocol(Protocol):
 
     def record_load(self, record: dict[str, Any]) -> None:
         """The load's line in ``_loads`` (in the load's transaction)."""
+        ...
+
+    def forget_loads(self, tables: Sequence[str], load_ids: Sequence[str]) -> None:
+        """Remove the rows loads ``load_ids`` stored in ``tables`` and their ``_loads`` lines
+        (in a transaction: ``ingest --reload`` replaces a file's earlier loads)."""
         ...
 
     def index(self, name: str, column: str) -> None:

@@ -75,6 +75,7 @@ class SparkWarehouse:
         self._pending: list[Path] | None = None
         self._writes: dict[str, list[str]] = {}
         self._retires: dict[str, list[str]] = {}
+        self._forgets: list[str] = []
         self._record: dict[str, Any] | None = None
         self._scratch: set[str] = set()
         self._exposed: set[str] = set()
@@ -129,6 +130,7 @@ class SparkWarehouse:
         self._pending = []
         self._writes = {}
         self._retires = {}
+        self._forgets = []
         self._record = None
         try:
             yield
@@ -143,8 +145,37 @@ class SparkWarehouse:
             written = list(self._writes)
             self._pending = None
             self._expose_all(written)
+            self._sweep()
         finally:
             self._pending = None
+
+    def _sweep(self) -> None:
+        """Delete the folders retired before the latest retirement of their table.
+
+        A reader that registered its views before this commit may still read the folders this
+        commit (or, for a table this commit did not touch, the last commit that replaced it)
+        retired, so those stay until the table is replaced again; anything retired earlier is
+        read by nobody (readers re-register their views after every commit they see).
+        """
+        paths = sorted(
+            (self.path / _COMMITS).glob("*.json"), key=lambda p: (p.stat().st_mtime_ns, p.name)
+        )
+        latest: dict[str, set[str]] = {}
+        retired: dict[str, set[str]] = {}
+        for p in paths:
+            try:
+                rec = json.loads(p.read_text(encoding="utf-8"))
+            except (OSError, ValueError):  # removed or being replaced meanwhile
+                continue
+            for name, ids in rec.get("retires", {}).items():
+                if ids:
+                    retired.setdefault(name, set()).update(ids)
+                    latest[name] = set(ids)
+        for name, ids in retired.items():
+            for load_id in sorted(ids - latest[name]):
+                folder = self.path / name / f"load={load_id}"
+                if folder.exists():
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def _commit(self) -> None:
         load_ids = {lid for ids in self._writes.values() for lid in ids}
@@ -153,6 +184,8 @@ class SparkWarehouse:
         record["load_id"] = load_id
         record["writes"] = sorted(self._writes)
         record["retires"] = self._retires
+        if self._forgets:
+            record["forgets"] = sorted(set(self._forgets))
         tmp = self.path / _COMMITS / f".{load_id}.json.tmp"
         tmp.write_text(json.dumps(record, default=str, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, self.path / _COMMITS / f"{load_id}.json")
@@ -182,7 +215,14 @@ class SparkWarehouse:
         return True
 
     def _expose_loads(self, records: list[dict[str, Any]]) -> None:
-        rows = [_parse_times(r["load"]) for r in records if "load" in r]
+        forgotten = {lid for rec in records for lid in rec.get("forgets", [])}
+        if self._pending is not None:  # this transaction's own forgets are visible to itself
+            forgotten.update(self._forgets)
+        rows = [
+            _parse_times(r["load"])
+            for r in records
+            if "load" in r and r["load"]["load_id"] not in forgotten
+        ]
         schema = LOADS.arrow_schema()
         data = pa.Table.from_pylist(rows, schema=schema) if rows else schema.empty_table()
         self.register_arrow(LOADS.name, data)
@@ -222,6 +262,17 @@ class SparkWarehouse:
         records = self._records()
         return [t for t in TABLES if self._live_folders(t, records)]
 
+    def stored_tables(self) -> frozenset[str]:
+        records = self._records()
+        names = {n for rec in records for n in rec.get("writes", [])}
+        return frozenset({n for n in names if self._live_folders(n, records)} | {LOADS.name})
+
+    def fetch_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """Rows of one constant SQL statement as Arrow; timestamps naive (as stored: the
+        session time zone is UTC)."""
+        found: pa.Table = self.session.sql(sql, args=list(params)).toArrow()
+        return _naive(found)
+
     def _write(self, name: str, df: Any, load_id: str) -> None:
         if self._pending is None:
             raise RuntimeError(f"writing {name!r} outside a transaction: use wh.transaction()")
@@ -238,6 +289,17 @@ class SparkWarehouse:
 
     def record_load(self, record: dict[str, Any]) -> None:
         self._record = {"load_id": record["load_id"], "load": record}
+
+    def forget_loads(self, tables: Sequence[str], load_ids: Sequence[str]) -> None:
+        """Retire the loads' folders of ``tables`` and hide their ``_loads`` records, in the
+        commit record of this transaction (deleted once no reader can read them)."""
+        if self._pending is None:
+            raise RuntimeError("forgetting loads outside a transaction: use wh.transaction()")
+        for name in tables:
+            retired = self._retires.setdefault(name, [])
+            retired.extend(i for i in load_ids if i not in retired)
+        self._forgets.extend(load_ids)
+        self._expose_all(list(tables))
 
     def replace(self, name: str, expr: ir.Table, load_id: str | None = None) -> None:
         load_id = load_id or uuid.uuid4().hex
@@ -279,6 +341,15 @@ class SparkWarehouse:
         if name in self._scratch:
             self._scratch.discard(name)
             shutil.rmtree(self.path / _SCRATCH / name, ignore_errors=True)
+
+
+def _naive(table: pa.Table) -> pa.Table:
+    """Timestamp columns with a time zone (Spark's UTC) as naive timestamps."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            naive = table.column(i).cast(pa.timestamp(field.type.unit))
+            table = table.set_column(i, field.name, naive)
+    return table
 
 
 def _parse_times(record: dict[str, Any]) -> dict[str, Any]:

@@ -215,6 +215,9 @@ class Warehouse:
         present = set(self.con.list_tables())
         return [t for t in TABLES if t in present]
 
+    def stored_tables(self) -> frozenset[str]:
+        return frozenset(self.con.list_tables())
+
     def replace(self, name: str, expr: ir.Table | object, load_id: str | None = None) -> None:
         """Create or replace a mart (call inside :meth:`transaction` for an atomic refresh)."""
         self.con.create_table(name, expr, overwrite=True)
@@ -228,6 +231,16 @@ class Warehouse:
         self.con.insert(
             "_loads", ibis.memtable(pa.Table.from_pylist([record], schema=LOADS.arrow_schema()))
         )
+
+    def forget_loads(self, tables: Sequence[str], load_ids: Sequence[str]) -> None:
+        """``DELETE`` the loads' rows from ``tables`` and their ``_loads`` lines."""
+        marks = ", ".join("?" for _ in load_ids)
+        for name in tables:
+            if self.has(name):
+                self.con.con.execute(
+                    f'DELETE FROM "{_ident(name)}" WHERE _load_id IN ({marks})', list(load_ids)
+                )
+        self.con.con.execute(f"DELETE FROM _loads WHERE load_id IN ({marks})", list(load_ids))
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
         """Compute ``expr`` once into a temporary table that later steps read several times.
@@ -253,6 +266,11 @@ class Warehouse:
             self.con.con.execute(sql, list(params)).to_arrow_table().to_pylist()
         )
         return rows
+
+    def fetch_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        """:meth:`fetch` as one Arrow table."""
+        found: pa.Table = self.con.con.execute(sql, list(params)).to_arrow_table()
+        return found
 
     @property
     def engine(self) -> EngineName:

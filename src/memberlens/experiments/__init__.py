@@ -15,8 +15,11 @@ from memberlens.experiments.campaigns import (
     ArmSummary,
     CampaignReport,
     Comparison,
+    Costs,
+    Economics,
     arm_statistics,
     campaign_report,
+    member_outcomes,
 )
 from memberlens.experiments.cuped import cuped_adjusted, cuped_theta
 from memberlens.experiments.frequentist import (
@@ -38,6 +41,14 @@ from memberlens.experiments.programme import (
     ProgrammeResult,
     programme_roi,
 )
+from memberlens.experiments.regression import (
+    AnovaRow,
+    Coefficient,
+    RegressionResult,
+    fit_drivers,
+    fit_factorial,
+)
+from memberlens.experiments.results import campaign_results
 from memberlens.experiments.sequential import (
     SequentialResult,
     always_valid_p_values,
@@ -60,16 +71,21 @@ from memberlens.experiments.statistics import (
 )
 
 __all__ = [
+    "AnovaRow",
     "ArmSummary",
     "BayesianResult",
     "CampaignReport",
+    "Coefficient",
     "Comparison",
     "ComparisonResult",
+    "Costs",
+    "Economics",
     "PairedSampleMean",
     "PlanReturn",
     "ProgrammeInputs",
     "ProgrammeResult",
     "Proportion",
+    "RegressionResult",
     "SampleMean",
     "SampleRatioMismatchWarning",
     "SampleSizePlan",
@@ -80,12 +96,16 @@ __all__ = [
     "benjamini_hochberg",
     "beta_binomial_readout",
     "campaign_report",
+    "campaign_results",
     "cohens_h",
     "confidence_sequence",
     "cuped_adjusted",
     "cuped_theta",
+    "fit_drivers",
+    "fit_factorial",
     "gaussian_readout",
     "holm",
+    "member_outcomes",
     "msprt_likelihood_ratio",
     "paired_mean_aggregates",
     "power_two_sample_normal",

@@ -50,6 +50,7 @@ __all__ = [
     "Response",
     "SegmentResult",
     "adjust_family",
+    "aggregate_outcomes",
     "arm_statistics",
     "campaign_economics",
     "campaign_report",
@@ -388,7 +389,13 @@ def arm_statistics(
         pre_days=pre_days,
     )
     keys = ["campaign_id", "arm"] if segments is None else ["campaign_id", "segment", "arm"]
-    return joined.group_by(keys).aggregate(
+    return aggregate_outcomes(joined, keys)
+
+
+def aggregate_outcomes(per_member: ir.Table, keys: list[str]) -> ir.Table:
+    """The sufficient statistics of :func:`arm_statistics` from :func:`member_outcomes` rows,
+    grouped by ``keys``."""
+    return per_member.group_by(keys).aggregate(
         n=_.count(),
         responders=_.responded.sum(),
         buyers=_.bought.sum(),
@@ -528,6 +535,9 @@ def _sequential(
     return float(low[-1]), float(high[-1])
 
 
+_NO_READOUT = BayesianResult("none", math.nan, math.nan, math.nan, math.nan, math.nan)
+
+
 def _arm_result(
     name: str,
     metric: Metric,
@@ -535,14 +545,16 @@ def _arm_result(
     treatment: Proportion | SampleMean,
     alpha: float,
     tau_relative: float,
+    readouts: bool = True,
 ) -> ArmResult:
-    """A rate by the two-proportion z-test and Beta-Binomial, a mean by Welch and Gaussian."""
+    """A rate by the two-proportion z-test and Beta-Binomial, a mean by Welch and Gaussian
+    (``readouts=False``: no Bayesian read-out, NaN instead)."""
     if isinstance(control, Proportion) and isinstance(treatment, Proportion):
         r = two_proportion_ztest(control, treatment, alpha=alpha)
-        bayes = beta_binomial_readout(control, treatment)
+        bayes = beta_binomial_readout(control, treatment) if readouts else _NO_READOUT
     elif isinstance(control, SampleMean) and isinstance(treatment, SampleMean):
         r = welch_ttest(control, treatment, alpha=alpha)
-        bayes = gaussian_readout(control, treatment)
+        bayes = gaussian_readout(control, treatment) if readouts else _NO_READOUT
     else:  # pragma: no cover - a programming error
         raise TypeError("control and treatment must be of the same kind")
     v = control.variance / control.n + treatment.variance / treatment.n
@@ -566,6 +578,7 @@ def compare_arms(
     response: str = "click",
     cuped: bool = False,
     tau_relative: float = 0.1,
+    readouts: bool = True,
 ) -> tuple[list[ArmResult], list[str]]:
     """Each treatment arm against control on conversion, revenue per member, response (unless
     the response is the order itself), retention and, with ``cuped``, CUPED-adjusted revenue;
@@ -611,28 +624,22 @@ def compare_arms(
                 Proportion(arm.n, arm.retained),
             )
         )
-        for metric, pc, pt in rates:
-            results.append(_arm_result(arm.arm, metric, pc, pt, alpha, tau_relative))
-        results.append(
-            _arm_result(
-                arm.arm,
-                "revenue_per_member",
-                control.revenue_statistics,
-                arm.revenue_statistics,
-                alpha,
-                tau_relative,
-            )
-        )
+        pairs: list[tuple[Metric, Proportion | SampleMean, Proportion | SampleMean]] = [
+            *rates,
+            ("revenue_per_member", control.revenue_statistics, arm.revenue_statistics),
+        ]
         if adjusted:
-            results.append(
-                _arm_result(
-                    arm.arm,
-                    "revenue_per_member_cuped",
-                    adjusted[CONTROL],
-                    adjusted[arm.arm],
-                    alpha,
-                    tau_relative,
-                )
+            pairs.append(("revenue_per_member_cuped", adjusted[CONTROL], adjusted[arm.arm]))
+        flat = []
+        for metric, pc, pt in pairs:
+            if pc.variance == 0.0 and pt.variance == 0.0:  # e.g. nobody bought in either arm
+                flat.append(metric)
+                continue
+            results.append(_arm_result(arm.arm, metric, pc, pt, alpha, tau_relative, readouts))
+        if flat:
+            messages.append(
+                f"arm {arm.arm!r}: no variation in {', '.join(flat)} in either arm (every "
+                "member has the same value), so there is nothing to compare"
             )
         note = _power_note(arm, control, conv, alpha)
         if note:

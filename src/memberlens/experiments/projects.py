@@ -385,3 +385,66 @@ def campaign_factorial_project(
     except ValueError as exc:
         raise ConfigError(f"campaign factorial: {exc}") from None
     return result, notes
+
+
+def past_campaign_inputs(project: Any, channel: str | None = None) -> dict[str, Any]:
+    """What past campaigns say, for the programme ROI calculator: ``baseline_rate`` (control's
+    conversion), ``lift`` (treatment - control conversion) and ``aov`` (treatment arms' revenue
+    / orders), weighted by members over the campaigns of ``mart_campaign_results`` (on
+    ``channel`` when given); ``members`` (the member count), ``message_cost`` (``[costs]
+    message`` of the channel) and ``margin`` (``[costs] margin``) when set; and ``campaigns``,
+    how many campaigns the figures come from."""
+    from memberlens.engine.warehouse import open_warehouse
+
+    costs = dict(getattr(project, "settings", {}).get("costs", {}))
+    out: dict[str, Any] = {}
+    warehouse = open_warehouse(project, read_only=True)
+    try:
+        if not warehouse.has("mart_campaign_results"):
+            raise MissingTableError(
+                "no campaign results yet: run `memberlens run` with campaigns and "
+                "campaign_members loaded, or type the figures in (--baseline, --lift, --aov)"
+            )
+        mart = warehouse.table("mart_campaign_results")
+        mart = mart.filter(mart["by"].isnull())
+        if channel is not None:
+            mart = mart.filter(mart.channel == channel)
+        rows = mart.filter(
+            mart.metric.isin(["n", "orders", "revenue", "conversion_rate"])
+        ).to_pandas()
+        if warehouse.has("members"):
+            out["members"] = int(warehouse.table("members").count().execute())
+        elif warehouse.has("mart_members"):
+            out["members"] = int(warehouse.table("mart_members").count().execute())
+    finally:
+        warehouse.close()
+    wide = rows.pivot_table(
+        index=["campaign_id", "arm"], columns="metric", values="value", aggfunc="first"
+    ).reset_index()
+    with_control = set(wide.loc[wide.arm == "control", "campaign_id"])
+    wide = wide[wide.campaign_id.isin(with_control)]
+    if wide.empty:
+        raise MissingTableError(
+            "no past campaign with a control group"
+            + (f" on channel {channel!r}" if channel else "")
+            + ": type the figures in (--baseline, --lift, --aov)"
+        )
+    control = wide[wide.arm == "control"].set_index("campaign_id")
+    treated = wide[wide.arm != "control"]
+    diff = (
+        treated.conversion_rate.to_numpy()
+        - control.loc[treated.campaign_id, "conversion_rate"].to_numpy()
+    )
+    out["baseline_rate"] = float((control.conversion_rate * control.n).sum() / control.n.sum())
+    out["lift"] = float((diff * treated.n.to_numpy()).sum() / treated.n.sum())
+    if treated.orders.sum() > 0:
+        out["aov"] = float(treated.revenue.sum() / treated.orders.sum())
+    out["campaigns"] = int(control.shape[0])
+    message = dict(costs.get("message", {}))
+    if channel is not None and channel in message:
+        out["message_cost"] = float(message[channel])
+    if "margin" in costs:
+        out["margin"] = float(costs["margin"])
+    if costs.get("coupon") is not None:
+        out["coupon_cost"] = float(costs["coupon"])
+    return out

@@ -95,7 +95,10 @@ def choose_calendar(
     each festival on its own evidence: kept when, over the back-test's target weeks that its
     window touches, the forecast with the calendar has the lower sMAPE than the one without
     (``decided_by="own_weeks"``); a festival no target week touches follows the whole calendar's
-    verdict (mean sMAPE over the horizons; ``"whole_calendar"``). A series too short to
+    verdict (mean sMAPE over the horizons; ``"whole_calendar"``). Either way its effect, fitted
+    on the whole series with every candidate, must also be told from zero (the 90% interval of
+    its lift excludes 0: ``clear``), so that with eleven candidates one does not pass on the
+    noise of a week or two. A series too short to
     back-test keeps the calendar (``"untested"``, with a note saying so). Every horizon from 1 to
     13 weeks is scored (one fit per origin either way), so that each festival week is forecast
     from several origins."""
@@ -131,6 +134,14 @@ def choose_calendar(
     )
     whole = bool(np.isfinite(with_) and (not np.isfinite(without) or with_ < without))
     evidence = _own_weeks(runs[0].errors, runs[1].errors, candidates, whole)
+    if effects is not None and len(effects):  # and the effect must be told from zero
+        clear = effects.set_index("festival")
+        for f, proof in evidence.items():
+            row = clear.loc[f] if f in clear.index else None
+            proof["clear"] = bool(
+                row is not None and (row["lift_lower"] > 0 or row["lift_upper"] < 0)
+            )
+            proof["kept"] = proof["kept"] and proof["clear"]
     kept = tuple(f for f in candidates if evidence[f]["kept"])
     dropped = [f for f in candidates if f not in kept]
     note = (

@@ -156,6 +156,11 @@ def forecast_mart(
     total = weekly_sales(tables, level="total", as_of=as_of)
     notes = list(total.attrs.get("notes", []))
     base = forecaster if forecaster is not None else SalesForecaster()
+    no_amounts = not (total["revenue"].fillna(0) > 0).any() and (total["orders"] > 0).any()
+    if "revenue" in metrics and no_amounts:  # a purchase log without amounts: orders only
+        metrics = tuple(m for m in metrics if m != "revenue")
+        notes.append("no revenue forecast: the orders have no amounts; orders only")
+        base = clone(base).set_params(metric="orders")
     candidates = (
         tuple(base.festivals) if forecaster is not None else festivals_for_locale(locale, festivals)
     )

@@ -53,8 +53,9 @@ def note(columns: dict[str, str], day_one: dt.date, times: dict[str, str]) -> st
         if day_one == DEFAULT_DAY_ONE
         else ""
     )
+    verb = "holds" if len(columns) == 1 else "hold"
     return (
-        f"{read} hold day numbers: day 1 is read as {day_one.isoformat()} "
+        f"{read} {verb} day numbers: day 1 is read as {day_one.isoformat()} "
         f"([ingest] day_one in memberlens.toml){placeholder}"
     )
 

@@ -28,7 +28,14 @@ from memberlens.ingest import settings
 from memberlens.ingest.days import day_sql
 from memberlens.ingest.mapping import Mapping
 from memberlens.ingest.personal import normalised
-from memberlens.ingest.rules import RAW, normalise_dates, normalise_numbers, stage, typed_value
+from memberlens.ingest.rules import (
+    RAW,
+    float_written_ids,
+    normalise_dates,
+    normalise_numbers,
+    stage,
+    typed_value,
+)
 from memberlens.ingest.sources import GENERATED_ORDER_ID, LINE, Source, id_prefix, physical_line
 from memberlens.privacy import mask_values, pseudonymise
 from memberlens.project import Project
@@ -45,11 +52,13 @@ STAGE, LINES, FIXED, MARKS = (
 
 def stage_file(
     wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, proj: Project, tmp_dir: Path
-) -> ir.Table:
-    """The load's typed stage of a described CSV/Parquet file, read by DuckDB."""
+) -> tuple[ir.Table, tuple[str, ...]]:
+    """The load's typed stage of a described CSV/Parquet file, read by DuckDB, and the id fields
+    read without a ``.0`` (:func:`~memberlens.ingest.rules.float_written_ids`)."""
     inp = _engine_input(wh, spec, src, chosen, proj, tmp_dir)
     try:
-        staged = wh.materialize(STAGE, stage(inp, spec, recode=chosen.values))
+        floats = float_written_ids(inp, spec)
+        staged = wh.materialize(STAGE, stage(inp, spec, recode=chosen.values, float_ids=floats))
     except duckdb.Error as exc:
         if src.format == "csv" and "CSV" in str(exc):
             raise csv_error(src, exc) from None
@@ -70,7 +79,7 @@ def stage_file(
             f'AS "{LINE}"{generated}, * FROM "{STAGE}"'
         )
         staged = wh.con.table(LINES)
-    return _fix_spellings(wh, staged, spec, inp, chosen, proj.timezone)
+    return _fix_spellings(wh, staged, spec, inp, chosen, proj.timezone), floats
 
 
 def drop_stage(wh: Warehouse) -> None:

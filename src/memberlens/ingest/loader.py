@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from memberlens.engine import register_arrow, unregister
 from memberlens.engine.warehouse import Warehouse, open_warehouse
-from memberlens.exceptions import ConfigError, SourceError
+from memberlens.exceptions import SourceError
 from memberlens.ingest import days, duckdb_reader, lines, regional, settings
 from memberlens.ingest.duckdb_reader import MARKS, STAGE
 from memberlens.ingest.mapping import Mapping, check_required, propose_mapping, read_mapping
@@ -33,6 +33,8 @@ from memberlens.ingest.rules import (
     duplicate_marks,
     failures,
     field_of,
+    float_ids_note,
+    float_written_ids,
     prepare,
     reason,
     rule_of,
@@ -267,11 +269,6 @@ def load(
     options = settings.table_options(proj, table)
     first_day = settings.day_one(proj)
     hidden = settings.generalised(proj) if table == "members" else ()
-    if reload and proj.engine != "duckdb":
-        raise ConfigError(
-            f"{proj.file}: --reload works on the DuckDB warehouse only for now; on Spark, load "
-            "the corrected file under a new name"
-        )
     step("reading")
     spec, src, chosen = _source_and_mapping(
         table,
@@ -319,7 +316,7 @@ def _load(
         tmp_dir = proj.state_dir / "tmp" / load_id
         try:
             # the stage is scratch (temporary tables), built before the warehouse's transaction
-            staged = _stage(wh, spec, src, chosen, proj, tmp_dir)
+            staged, floats = _stage(wh, spec, src, chosen, proj, tmp_dir)
             if hashing is not None:
                 src = replace(src, fingerprint=hashing.result())
                 if done := _already_loaded(wh, table, src, chosen):
@@ -339,6 +336,7 @@ def _load(
                     step,
                     setup,
                     replaces=earlier,
+                    float_ids=floats,
                 )
         finally:
             duckdb_reader.drop_stage(wh)
@@ -369,14 +367,11 @@ def _earlier_loads(wh: Warehouse, table: str, src: Source) -> tuple[str, ...]:
 
 def _forget(wh: Warehouse, spec: TableSpec, load_ids: tuple[str, ...]) -> None:
     """Remove what ``load_ids`` stored (also orders derived from lines), quarantined and logged
-    (DuckDB; inside the load's transaction)."""
-    ids = ", ".join(duckdb_reader.sql_literal(i) for i in load_ids)
+    (inside the load's transaction)."""
     tables = [spec.name, f"_quarantine_{spec.name}"]
     if spec.name == "order_items" and wh.has("orders"):
         tables.append("orders")
-    for name in tables:
-        wh.con.raw_sql(f"DELETE FROM {duckdb_reader.sql_name(name)} WHERE _load_id IN ({ids})")
-    wh.con.raw_sql(f"DELETE FROM _loads WHERE load_id IN ({ids})")
+    wh.forget_loads(tables, load_ids)
 
 
 def _scratch(proj: Project) -> Path:
@@ -430,6 +425,7 @@ def _store(
     setup: tuple[settings.Limits, settings.TableOptions, tuple[str, ...], dt.date],
     *,
     replaces: tuple[str, ...] = (),
+    float_ids: tuple[str, ...] = (),
 ) -> LoadReport:
     stored = wh.table(spec.name) if spec.key and wh.count(spec.name) else None
     ctx = Context(
@@ -546,7 +542,8 @@ def _store(
         rounded=_rounded(keep, spec),
         duplicates_amount=dup_amount,
         replaces=replaces,
-        notes=_notes(spec, chosen, setup[3]),
+        notes=_notes(spec, chosen, setup[3])
+        + ((float_ids_note(float_ids, chosen),) if float_ids else ()),
     )
     if rows_stored != int(
         wh.table(spec.name).filter(ibis._._load_id == load_id).count().execute()
@@ -609,8 +606,9 @@ def _dropped_amount(staged: ir.Table, spec: TableSpec, marks: ir.Table | None) -
 
 def _stage(
     wh: Warehouse, spec: TableSpec, src: Source, chosen: Mapping, proj: Project, tmp_dir: Path
-) -> ir.Table:
-    """The load's typed stage, stored once (see :func:`memberlens.ingest.rules.stage`)."""
+) -> tuple[ir.Table, tuple[str, ...]]:
+    """The load's typed stage, stored once (see :func:`memberlens.ingest.rules.stage`), and the
+    id fields read without a ``.0`` (:func:`memberlens.ingest.rules.float_written_ids`)."""
     if src.table is None:
         try:
             return duckdb_reader.stage_file(wh, spec, src, chosen, proj, tmp_dir)
@@ -628,7 +626,9 @@ def _stage(
     )
     inp = register_arrow(wh.con, "__ingest_input", prepared)
     try:
-        return wh.materialize(STAGE, stage(inp, spec, recode=chosen.values))
+        floats = float_written_ids(inp, spec)
+        staged = stage(inp, spec, recode=chosen.values, float_ids=floats)
+        return wh.materialize(STAGE, staged), floats
     finally:
         unregister(wh.con, "__ingest_input")
 

@@ -252,7 +252,48 @@ def _day_first(values: pa.Array) -> bool:
     return any(x > 12 for x in firsts) and not any(x > 12 for x in seconds)
 
 
-def stage(table: ir.Table, spec: TableSpec, *, recode: dict | None = None) -> ir.Table:
+#: an id written as a number with a zero fraction (``17850.0``): how spreadsheet tools and
+#: pandas write integer ids of a column that has gaps (the UCI Online Retail export's CustomerID).
+FLOAT_ID = r"^-?\d+\.0+$"
+#: rows whose ids decide whether a column holds float-written ids (the first ones of the file).
+FLOAT_ID_SAMPLE = 10_000
+
+
+def float_written_ids(table: ir.Table, spec: TableSpec) -> tuple[str, ...]:
+    """The id fields whose first :data:`FLOAT_ID_SAMPLE` non-empty values are all written as
+    numbers with a zero fraction (``17850.0``): :func:`stage` reads them as ``17850``, so that
+    they match the same ids written plainly in another export (the members file)."""
+    names = [
+        f.name
+        for f in spec.fields
+        if is_identifier(f) and f.type == "string" and not f.pii and RAW + f.name in table.columns
+    ]
+    out = []
+    for n in names:
+        raw = table[RAW + n]
+        head = table.filter(raw.notnull()).select(v=raw).limit(FLOAT_ID_SAMPLE).to_pyarrow()
+        values = head.column("v")
+        if len(values) and pc.all(pc.match_substring_regex(values, FLOAT_ID)).as_py():
+            out.append(n)
+    return tuple(out)
+
+
+def float_ids_note(fields: tuple[str, ...], mapping: Mapping) -> str:
+    """The load report's note on ids read without their ``.0``."""
+    cols = ", ".join(mapping.columns.get(f, f) for f in fields)
+    return (
+        f"{cols}: ids written as numbers with a zero fraction (17850.0) are stored without it "
+        "(17850), so that they match the same ids in other exports"
+    )
+
+
+def stage(
+    table: ir.Table,
+    spec: TableSpec,
+    *,
+    recode: dict | None = None,
+    float_ids: tuple[str, ...] = (),
+) -> ir.Table:
     """The typed stage: the part of the checks worth computing once and storing.
 
     ``_line`` (when ``table`` has it), ``_raw_<field>`` for every field the source provides,
@@ -267,7 +308,10 @@ def stage(table: ir.Table, spec: TableSpec, *, recode: dict | None = None) -> ir
         cols[LINE] = table[LINE]
     for f in spec.fields:
         if f.name in present:
-            cols[RAW + f.name] = table[RAW + f.name]
+            raw = table[RAW + f.name]
+            if f.name in float_ids:
+                raw = ibis.ifelse(raw.re_search(FLOAT_ID), raw.re_replace(r"\.0+$", ""), raw)
+            cols[RAW + f.name] = raw
     for f in spec.fields:
         if f.name not in present or _is_text(f):
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 from memberlens.pipeline.step import Step
 from memberlens.pipeline.steps.baskets import BASKETS
 from memberlens.pipeline.steps.behaviour import COHORTS, PROFILES, REPLENISHMENT
+from memberlens.pipeline.steps.campaigns import CAMPAIGNS
 from memberlens.pipeline.steps.churn import CHURN
 from memberlens.pipeline.steps.clusters import CLUSTERS
 from memberlens.pipeline.steps.clv import CLV
@@ -34,6 +35,7 @@ STEPS: tuple[Step, ...] = (
     RECOMMENDATIONS,
     CHURN,
     FORECAST,
+    CAMPAIGNS,
     MEMBERS,
 )
 

@@ -44,7 +44,15 @@ Progress = Callable[[str], None]
 #: the step that makes them does not run
 STORED_FRAMES: dict[str, Callable[[RunContext], Any]] = {"members": stored_members}
 #: optional canonical tables the steps may read (each when loaded and not empty)
-OPTIONAL_TABLES = ("order_items", "products", "members", "events", "interactions")
+OPTIONAL_TABLES = (
+    "order_items",
+    "products",
+    "members",
+    "events",
+    "interactions",
+    "campaigns",
+    "campaign_members",
+)
 
 
 @dataclass(frozen=True)

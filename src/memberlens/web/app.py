@@ -35,6 +35,17 @@ _CSP = (
 _DOCS_CSP = _CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
 
 
+def _trigger_scheduler(store, project: Project):
+    """The daily trigger run inside the server, when ``[triggers] scheduler = true``."""
+    if not dict(project.settings.get("triggers", {})).get("scheduler"):
+        return None
+    from memberlens.activation.trigger_scheduler import TriggerScheduler
+
+    scheduler = TriggerScheduler(store, project)
+    scheduler.start()
+    return scheduler
+
+
 def create_app(
     project: Project | str | Path | None = None,
     *,
@@ -53,7 +64,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        scheduler = _trigger_scheduler(store, proj)  # [triggers] scheduler = true
         yield
+        if scheduler is not None:
+            scheduler.stop()
         # the warm-up and the pool's reaper use DuckDB from their own threads: stop them and
         # close the connections before the server (and maybe the interpreter) goes away
         warm_up = getattr(app.state, "warm_up", None)

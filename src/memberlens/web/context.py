@@ -1,15 +1,17 @@
-"""What every request can reach: the project, the state store and read-only warehouse connections.
+"""What every request can reach: the project, the state store and read-only warehouses.
 
-Requests read the warehouse's latest published snapshot (:mod:`memberlens.engine.snapshots`),
-never the file an ingest or ``memberlens run`` writes, so the dashboard neither waits for a
-writer nor blocks one. Connections are pooled per snapshot: a request borrows an open read-only
-DuckDB connection and gives it back, so the snapshot stays open (and its buffer cache warm) while
-the dashboard is busy. Each request checks the snapshot pointer (one small file read): after a
-publish, new requests open the new snapshot, connections to an older one are closed when they are
-given back (a request that started before the publish finishes on the snapshot it started
-with: old marts or new ones, never a mix), and a reaper thread closes connections idle for
-:attr:`WebContext.idle_seconds`. At most :attr:`WebContext.max_connections` queries run at once
-(more only queue on a 2-core machine).
+Requests read the warehouse's latest published state (:mod:`memberlens.engine.readers`: the
+published snapshot of a DuckDB warehouse, the commit marker of a Spark one), never what an ingest
+or ``memberlens run`` is writing, so the dashboard neither waits for a writer nor blocks one.
+Warehouses are pooled per state: a request borrows an open read-only warehouse and gives it
+back, so it stays open (and its caches warm) while the dashboard is busy. Each request checks the
+state (one small file read): after a publish, new requests open the new state, warehouses of an
+older one are closed when they are given back (a request that started before the publish
+finishes on the state it started with: old marts or new ones, never a mix), and a reaper thread
+closes warehouses idle for :attr:`WebContext.idle_seconds`. At most
+:attr:`WebContext.max_connections` queries run at once on DuckDB (more only queue on a 2-core
+machine); on Spark one at a time (the process's one Spark session holds the warehouse's views),
+and the session the dashboard started is stopped at shutdown (:meth:`WebContext.close`).
 """
 
 from __future__ import annotations
@@ -22,46 +24,65 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import ibis.expr.types as ir
+import pyarrow as pa
 from fastapi import Request
 
-from memberlens.engine.snapshots import Snapshots
-from memberlens.engine.warehouse import Warehouse, publish_existing
+from memberlens.engine.protocol import WarehouseProtocol
+from memberlens.engine.readers import ReadSide
 from memberlens.exceptions import MemberlensError, MissingTableError
 from memberlens.project import Project
 from memberlens.web.store import Store
 
 
-class PooledWarehouse(Warehouse):
-    """A published snapshot (``version``: its name), read-only, that remembers its table list."""
+class PooledWarehouse:
+    """A read-only warehouse of one published state (``version``) that remembers its table list,
+    columns and table handles (the rest of the warehouse protocol is passed through)."""
 
-    def __init__(self, project: Project, *, version: tuple):
-        # the same configuration as every other connection of this process (DuckDB refuses a
-        # second connection to one file with different settings)
-        super().__init__(
-            Snapshots(project.warehouse).path(version[0]),
-            read_only=True,
-            memory_limit=project.memory_limit,
-            temp_directory=project.state_dir / "tmp",
-        )
+    def __init__(self, wh: WarehouseProtocol, *, version: tuple):
+        self.wh = wh
+        self.con = wh.con
         self.version = version
-        self._tables: set[str] | None = None
+        self._tables: frozenset[str] | None = None
         self._columns: dict[str, tuple[str, ...]] = {}
+        self._handles: dict[str, ir.Table] = {}
         self.idle_since = time.monotonic()
 
-    def has(self, name: str) -> bool:
+    def tables(self) -> frozenset[str]:
+        """The tables written to the warehouse (cached for the life of the warehouse)."""
         if self._tables is None:
-            self._tables = set(self.con.list_tables())
-        return name in self._tables
+            self._tables = self.wh.stored_tables()
+        return self._tables
+
+    def has(self, name: str) -> bool:
+        return name in self.tables()
+
+    def table(self, name: str) -> ir.Table:
+        if name not in self._handles:
+            self._handles[name] = self.wh.table(name)
+        return self._handles[name]
 
     def columns(self, name: str) -> tuple[str, ...]:
-        """Column names of table ``name`` (cached for the life of the connection)."""
+        """Column names of table ``name`` (cached for the life of the warehouse)."""
         if name not in self._columns:
             self._columns[name] = tuple(self.table(name).columns)
         return self._columns[name]
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self.wh.fetch(sql, params)
+
+    def fetch_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        return self.wh.fetch_arrow(sql, params)
+
+    def close(self) -> None:
+        self.wh.close()
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the protocol
+        return getattr(self.wh, name)
 
 
 @dataclass
@@ -93,17 +114,19 @@ class WebContext:
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self._slots = threading.BoundedSemaphore(self.max_connections)
-        self._heavy_slots = threading.BoundedSemaphore(self.max_heavy)
+        self._read = ReadSide(self.project)
+        slots = self.max_connections if self._read.concurrent else 1
+        self._slots = threading.BoundedSemaphore(slots)
+        self._heavy_slots = threading.BoundedSemaphore(min(self.max_heavy, slots))
         _LIVE.append(weakref.ref(self))
 
     # -- connections ---------------------------------------------------------------------------
     def _open(self, version: tuple) -> PooledWarehouse:
         for _attempt in range(20):
             try:
-                return PooledWarehouse(self.project, version=version)
+                return PooledWarehouse(self._read.open(version), version=version)
             except Exception:
-                if Snapshots(self.project.warehouse).path(version[0]).exists():
+                if self._read.exists(version):
                     raise
                 version = self.version()  # superseded and removed since the request began
         raise MissingTableError(f"{self.project.warehouse}: no published snapshot to read")
@@ -189,7 +212,7 @@ class WebContext:
 
         def tables() -> frozenset:
             with self.warehouse() as wh:
-                return frozenset(wh.con.list_tables())
+                return wh.tables()
 
         return self.project.warehouse.exists() and name in self.cached(("tables",), tables)
 
@@ -214,23 +237,13 @@ class WebContext:
             idle, self._idle = self._idle, []
         for w in idle:
             w.close()
+        self._read.close()
 
     # -- cache ---------------------------------------------------------------------------------
     def version(self) -> tuple:
-        """The published snapshot (its name, in a 1-tuple; empty before the first load): changes
-        with every publish. A project written before snapshots existed is published here once."""
-        if self.project.engine != "duckdb":  # Spark: a load is visible once its commit record
-            # is written (engine/spark_store.py), which changes the records folder's mtime
-            try:
-                return ("commits", (self.project.warehouse / "_commits").stat().st_mtime_ns)
-            except FileNotFoundError:
-                return ()
-        snapshots = Snapshots(self.project.warehouse)
-        name = snapshots.version()
-        if name is None and self.project.warehouse.exists():
-            publish_existing(self.project)
-            name = snapshots.version()
-        return (name,) if name else ()
+        """The published state (empty before the first load): changes with every publish (see
+        :meth:`memberlens.engine.readers.ReadSide.version`)."""
+        return self._read.version()
 
     def run_key(self) -> tuple:
         """The last ``memberlens run`` (its run id), else the warehouse version: results keyed

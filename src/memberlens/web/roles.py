@@ -41,8 +41,8 @@ class Role:
 
 _LIST_COLUMNS = (
     "member_id",
-    "segment_cn",
-    "segment_en",
+    "segment_cn8",
+    "segment_rfm11",
     "value_tier",
     "lifecycle_stage",
     "frequency",
@@ -57,7 +57,7 @@ _LIST_COLUMNS = (
     "clv",
     "province",
     "city",
-    "channel",
+    "registration_channel",
     "gender",
 )
 _CONTACT_COLUMNS = ("phone_masked", "email_masked")
@@ -102,13 +102,13 @@ ROLES: dict[str, Role] = {
         ),
         (
             "member_id",
-            "segment_cn",
-            "segment_en",
+            "segment_cn8",
+            "segment_rfm11",
             "value_tier",
             "lifecycle_stage",
             "province",
             "city",
-            "channel",
+            "registration_channel",
         )
         + _CONTACT_COLUMNS,
     ),

@@ -14,7 +14,9 @@ def _segments(ctx: RunContext) -> StepResult:
     from memberlens.segmentation import SCHEMES, RFMScorer, assign_segments, scheme_from_dict
 
     summary: pd.DataFrame = ctx.frame("members")
-    scorer = RFMScorer().fit(summary)
+    # a purchase log without amounts has no spend: M is scored on the number of orders instead
+    no_amounts = bool(summary["total_spend"].isna().all()) and "order_count" in summary
+    scorer = RFMScorer(monetary="order_count" if no_amounts else "total_spend").fit(summary)
     out = summary
     rows = []
     custom = [scheme_from_dict(name, spec) for name, spec in ctx.settings("segments").items()]
@@ -42,6 +44,10 @@ def _segments(ctx: RunContext) -> StepResult:
         rows.append(agg)
     table = pd.concat(rows, ignore_index=True)
     return StepResult(
+        status="degraded" if no_amounts else "ok",
+        message="no amounts in the orders: M scored on the number of orders, not on spend"
+        if no_amounts
+        else "",
         rows_in=len(out),
         rows_out=len(out),
         marts={"mart_segments": table},
@@ -53,7 +59,10 @@ def _tiers(ctx: RunContext) -> StepResult:
     from memberlens.segmentation import ValueTierModel
 
     summary: pd.DataFrame = ctx.frame("members")
+    no_amounts = bool(summary["total_spend"].isna().all()) and "order_count" in summary
     frame = summary.dropna(axis=1, how="all")
+    if no_amounts:  # a purchase log without amounts: value is measured by the number of orders
+        frame = frame.assign(total_spend=summary["order_count"].astype("float64"))
     model = ValueTierModel(**ctx.settings("tiers")).fit(frame)
     out = summary
     tiers = model.transform(frame)
@@ -64,8 +73,12 @@ def _tiers(ctx: RunContext) -> StepResult:
         .agg(members=("member_id", "size"), revenue=("total_spend", "sum"))
         .reset_index()
     )
+    notes = list(model.notes_)
+    if no_amounts:
+        notes.insert(0, "no amounts in the orders: value measured by the number of orders")
     return StepResult(
-        message="; ".join(model.notes_),
+        status="degraded" if no_amounts else "ok",
+        message="; ".join(notes),
         rows_in=len(out),
         rows_out=len(out),
         marts={"mart_tiers": counts},

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.engine.warehouse import Warehouse
+from memberlens.engine.protocol import WarehouseProtocol as Warehouse
 from memberlens.features.purchases import purchases
 from memberlens.web.queries.countries import country_code, country_info, world_names_zh
 from memberlens.web.queries.members import jsonable
@@ -57,7 +57,7 @@ def _count_if(cond: ir.BooleanValue) -> ir.IntegerScalar:
 
 def provinces(wh: Warehouse, period: Period) -> list[dict] | None:
     """One row per province (None without a ``members`` table with a province column)."""
-    if not wh.has("members") or "province" not in wh.columns("members"):
+    if not wh.has("members") or "province" not in wh.table("members").columns:
         return None
     prev = period.previous()
     paid = purchases(wh.table("orders"), end=_FOREVER)
@@ -99,7 +99,7 @@ def provinces(wh: Warehouse, period: Period) -> list[dict] | None:
 
 def countries(wh: Warehouse, period: Period) -> list[dict] | None:
     """One row per country of the paid orders (None without a ``country`` column)."""
-    if "country" not in wh.columns("orders"):
+    if "country" not in wh.table("orders").columns:
         return None
     prev = period.previous()
     paid = purchases(wh.table("orders"), end=_FOREVER)

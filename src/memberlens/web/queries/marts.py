@@ -9,8 +9,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.engine.warehouse import Warehouse
-from memberlens.web.queries.members import jsonable, normalised_mart
+from memberlens.engine.protocol import WarehouseProtocol as Warehouse
+from memberlens.web.queries.members import jsonable
 
 #: tables the basket page reads, in order of preference (the first present is used)
 RULE_TABLES = ("mart_rules", "mart_basket_rules", "mart_association_rules")
@@ -28,13 +28,13 @@ def segments(wh: Warehouse) -> dict:
     if not wh.has("mart_segments"):
         return missing("mart_segments")
     t = wh.table("mart_segments")
-    rows = table_rows(t.order_by([t.scheme, ibis.desc(t.members)]))
+    rows = table_rows(t.order_by([t.scheme, ibis.desc(t.members), t.segment]))
     schemes: dict[str, list] = {}
     for r in rows:
         schemes.setdefault(str(r["scheme"]), []).append(r)
     out = {"available": True, "schemes": schemes}
     if wh.has("mart_members"):
-        m = normalised_mart(wh.table("mart_members"))
+        m = wh.table("mart_members")
         for col in ("value_tier", "lifecycle_stage"):
             if col in m.columns:
                 g = m.group_by(col).aggregate(
@@ -43,7 +43,7 @@ def segments(wh: Warehouse) -> dict:
                     if "total_spend" in m.columns
                     else ibis.literal(0.0),
                 )
-                out[col] = table_rows(g.order_by(ibis.desc("members")))
+                out[col] = table_rows(g.order_by([ibis.desc("members"), col]))
     if wh.has("mart_lifecycle_transitions"):
         t = wh.table("mart_lifecycle_transitions")
         last = t.aggregate(to=t.to_as_of.max()).to_pyarrow().to_pylist()[0]["to"]

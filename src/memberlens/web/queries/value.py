@@ -20,10 +20,9 @@ import math
 import ibis
 import ibis.expr.types as ir
 
-from memberlens.engine.warehouse import Warehouse
+from memberlens.engine.protocol import WarehouseProtocol as Warehouse
 from memberlens.exceptions import DataError
 from memberlens.web.queries.marts import missing, table_rows
-from memberlens.web.queries.members import normalised_mart
 
 #: the replenishment step scores P(buying within this many days) (next_purchases' default)
 REPLENISHMENT_WINDOW_DAYS = 30
@@ -138,7 +137,7 @@ def value(wh: Warehouse, *, bins: int = 20, top: int = 50, member_rows: bool = T
     """
     if not wh.has("mart_members"):
         return missing("mart_members")
-    m = normalised_mart(wh.table("mart_members"))
+    m = wh.table("mart_members")
     out: dict = {"available": True}
     for col in ("clv", "p_alive", "expected_purchases_90d"):
         if col in m.columns:
@@ -151,8 +150,8 @@ def value(wh: Warehouse, *, bins: int = 20, top: int = 50, member_rows: bool = T
             c
             for c in (
                 "member_id",
-                "segment_cn",
-                "segment_en",
+                "segment_cn8",
+                "segment_rfm11",
                 "value_tier",
                 "total_spend",
                 "frequency",

@@ -9,19 +9,25 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from memberlens.exports import export_bytes
-from memberlens.web.auth import Principal, client_ip, require
-from memberlens.web.context import ctx, encode_json
-from memberlens.web.queries.lookups import mart_order, mart_rows
-from memberlens.web.queries.member_history import member_history, member_recommendations
-from memberlens.web.queries.members import (
-    SORTABLE,
-    MemberFilter,
+from memberlens.marts.member360 import (
     contact_values,
     member_360,
-    member_count,
-    member_export,
-    member_rows,
+    member_history,
+    member_recommendations,
 )
+from memberlens.marts.members import (
+    SORTABLE,
+    MemberFilter,
+    member_export,
+    member_order,
+    member_rows,
+    source,
+)
+from memberlens.web.auth import Principal, client_ip, require
+from memberlens.web.context import ctx, encode_json
+from memberlens.web.errors import NotFound
+from memberlens.web.i18n import segment_aliases
+from memberlens.web.queries.members import jsonable, jsonable_tree
 from memberlens.web.roles import ROLES
 from memberlens.web.store import audit
 
@@ -31,8 +37,17 @@ MemberId = Path(..., min_length=1, max_length=128, description="The member id.")
 
 
 def _filter(segment, value_tier, lifecycle_stage, province, q) -> MemberFilter:
+    """The query's filter; a segment, tier or stage by its key or either language's name."""
+
+    def names(value: str | None) -> tuple[str, ...]:
+        return tuple(segment_aliases(value)) if value else ()
+
     return MemberFilter(
-        segment or None, value_tier or None, lifecycle_stage or None, province or None, q or None
+        segments=names(segment),
+        value_tiers=names(value_tier),
+        lifecycle_stages=names(lifecycle_stage),
+        province=province or None,
+        id_prefix=q or None,
     )
 
 
@@ -78,36 +93,28 @@ async def api_members(
 def _member_page(
     c, flt: MemberFilter, sort: str, direction: str, page: int, page_size: int
 ) -> dict:
-    if c.has_table("mart_members"):
+    """A slice of the filter's member order (computed once per filter and sort), then the
+    rows of that slice."""
 
-        def order():
-            with c.warehouse(heavy=True) as wh:
-                return mart_order(wh, flt, sort=sort, direction=direction)
+    def order():
+        with c.warehouse(heavy=True) as wh:
+            return source(wh), member_order(
+                wh, flt, sort=sort, direction=direction, as_of=c.project.as_of
+            )
 
-        ids = c.cached(("member_order", flt, sort, direction), order, heavy=True)
-        start = (page - 1) * page_size
-        with c.warehouse() as wh:
-            rows = mart_rows(wh, ids[start : start + page_size])
-        return {
-            "source": "mart_members",
-            "total": int(len(ids)),
-            "page": page,
-            "page_size": page_size,
-            "direction": direction,
-            "sort": sort,
-            "rows": rows,
-        }
-
-    def count() -> dict:
-        with c.warehouse() as wh:
-            return member_count(wh, c.project.as_of, flt)
-
-    head = c.cached(("member_count", flt), count)
+    where, ids = c.cached(("member_order", flt, sort, direction), order, heavy=True)
+    start = (page - 1) * page_size
     with c.warehouse() as wh:
-        part = member_rows(
-            wh, c.project.as_of, flt, sort=sort, direction=direction, page=page, page_size=page_size
-        )
-    return {**head, "page": page, "page_size": page_size, "direction": direction, **part}
+        rows = member_rows(wh, ids[start : start + page_size], as_of=c.project.as_of)
+    return {
+        "source": where,
+        "total": len(ids),
+        "page": page,
+        "page_size": page_size,
+        "direction": direction,
+        "sort": sort,
+        "rows": jsonable(rows),
+    }
 
 
 @router.get(
@@ -137,7 +144,9 @@ def api_members_export(
     flt = _filter(segment, value_tier, lifecycle_stage, province, q)
     columns = ROLES[who.role].export_columns
     with c.warehouse(heavy=True) as wh:
-        table = member_export(wh, c.project.as_of, flt, columns, limit=EXPORT_LIMIT[format])
+        table = member_export(
+            wh, flt, columns=columns, limit=EXPORT_LIMIT[format], as_of=c.project.as_of
+        )
     body, result = export_bytes(table, format, sheet="members")
     media = (
         "text/csv; charset=utf-8"
@@ -154,7 +163,7 @@ def api_members_export(
                 "format": format,
                 "rows": table.num_rows,
                 "columns": table.column_names,
-                "filter": {k: v for k, v in vars(flt).items() if v},
+                "filter": flt.to_dict(),
                 "neutralised": result.neutralised,
                 "k_anonymity": result.k_anonymity.to_dict(),
             },
@@ -182,10 +191,15 @@ def api_member(request: Request, member_id: str = MemberId, _=require("view_memb
     """Encoded here, in the worker thread, so the event loop stays free for other requests."""
     c = ctx(request)
     with c.warehouse() as wh:
-        out = member_360(wh, c.project.as_of, member_id)
+        out = member_360(wh, member_id, as_of=c.project.as_of)
+        if out is None:
+            raise NotFound(
+                f"member_id: no member {member_id!r} in the warehouse; check the id "
+                "(search the member list)"
+            )
         out["history"] = member_history(wh, member_id)
         out["recommendations"] = member_recommendations(wh, member_id)
-    return Response(encode_json(out), media_type="application/json")
+    return Response(encode_json(jsonable_tree(out)), media_type="application/json")
 
 
 @router.post("/{member_id}/reveal", summary="Admin only: the stored contact details (audited)")
@@ -195,6 +209,8 @@ def api_member_reveal(
     c = ctx(request)
     with c.warehouse() as wh:
         values = contact_values(wh, member_id)
+    if values is None:
+        raise NotFound(f"member_id: no member {member_id!r} in the members table")
     clear = c.project.keep_clear_pii
     with c.store() as db:
         audit(

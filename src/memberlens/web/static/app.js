@@ -210,7 +210,7 @@
       document.getElementById("member-total").textContent = t("members.total").replace("{n}", inf.format(data.total));
       document.getElementById("page-no").textContent = page + " / " + Math.max(1, Math.ceil(data.total / data.page_size));
       const cols = [{ key: "member_id" }];
-      if (data.rows.length && "segment_cn" in data.rows[0]) cols.push({ key: "segment_cn", fmt: "seg" }, { key: "segment_en", fmt: "seg" }, { key: "value_tier", fmt: "seg" }, { key: "lifecycle_stage", fmt: "seg" });
+      if (data.rows.length && "segment_cn8" in data.rows[0]) cols.push({ key: "segment_cn8", fmt: "seg" }, { key: "segment_rfm11", fmt: "seg" }, { key: "value_tier", fmt: "seg" }, { key: "lifecycle_stage", fmt: "seg" });
       cols.push({ key: "frequency", fmt: "int" }, { key: "total_spend", fmt: "money" }, { key: "days_since_last", fmt: "int" });
       if (data.rows.length && "p_alive" in data.rows[0]) cols.push({ key: "p_alive", fmt: "pct" }, { key: "clv", fmt: "money" });
       cols.push({ key: "province" }, { key: "phone_masked" });
@@ -241,7 +241,7 @@
       });
     };
     dl("profile", data.profile, ["member_id"]);
-    dl("scores", data.scores, ["member_id", "phone_masked", "email_masked", "province", "city", "channel", "gender"]);
+    dl("scores", data.scores, ["member_id", "phone_masked", "email_masked", "province", "city", "registration_channel", "gender"]);
     table("orders-table", [{ key: "order_id" }, { key: "ordered_at", fmt: "date" }, { key: "amount", fmt: "money" }, { key: "status", fmt: "seg" }, { key: "channel" }], data.orders);
     const paid = data.orders.filter((o) => o.status === "paid" || o.status == null).slice().reverse();
     chart("chart-orders", { tooltip: { trigger: "axis", valueFormatter: fmt.money }, grid: { left: 60, right: 20, top: 10, bottom: 30 },
@@ -261,7 +261,7 @@
     });
   };
 
-  const HISTORY_DIMS = ["segment_cn", "segment_en", "value_tier", "lifecycle_stage"];
+  const HISTORY_DIMS = ["segment_cn8", "segment_rfm11", "value_tier", "lifecycle_stage"];
   function history(h) {
     const rows = h.rows || [];
     if (!h.available || !rows.length) {
@@ -312,7 +312,7 @@
     if (empty(data)) { show("backtest-card"); hide("models-card"); await backtest(null); return; }  // needs orders only
     if (data.clv_histogram) histogram("chart-clv", data.clv_histogram, fmt.compact);
     if (data.p_alive_histogram) histogram("chart-palive", data.p_alive_histogram, (v) => pf.format(v));
-    table("churn-table", [{ key: "member_id" }, { key: "segment_cn", fmt: "seg" }, { key: "value_tier", fmt: "seg" }, { key: "total_spend", fmt: "money" },
+    table("churn-table", [{ key: "member_id" }, { key: "segment_cn8", fmt: "seg" }, { key: "value_tier", fmt: "seg" }, { key: "total_spend", fmt: "money" },
       { key: "days_since_last", fmt: "int" }, { key: "p_alive", fmt: "pct" }, { key: "value_at_risk", fmt: "money" }],
       data.churn_risk || [], (r) => { location.href = memberUrl(r.member_id); });
     nextPurchase(data.next_purchase || { available: false });

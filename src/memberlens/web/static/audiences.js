@@ -9,6 +9,7 @@
   const where = document.getElementById("where");
   const count = document.getElementById("live-count");
   const error = document.getElementById("where-error");
+  const notes = document.getElementById("where-notes");
   const picked = new Set();
   let timer = null;
   let asked = 0;
@@ -36,12 +37,13 @@
       error.classList.add("hidden");
       count.textContent = tf("aud.count", { size: fmt.int(r.size), total: fmt.int(r.total), share: fmt.pct(r.share) });
       count.dataset.size = r.size;
+      notes.textContent = (r.notes || []).join("; ");
       bars("chart-aud-segment", "segment_cn8", r.breakdowns.segment_cn8 || []);
       bars("chart-aud-tier", "value_tier", r.breakdowns.value_tier || []);
       bars("chart-aud-province", "province", r.breakdowns.province || []);
     } catch (err) {
       if (mine !== asked) return;
-      count.textContent = ""; delete count.dataset.size;
+      count.textContent = ""; notes.textContent = ""; delete count.dataset.size;
       error.textContent = String(err.message || err); error.classList.remove("hidden");
     }
   }

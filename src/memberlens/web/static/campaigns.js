@@ -129,7 +129,7 @@
         dl.appendChild(el("dt", {}, t(k))); dl.appendChild(el("dd", { "data-field": k }, v));
       });
       chart("chart-plan", { tooltip: { trigger: "axis", valueFormatter: fmt.pct }, grid: { left: 60, right: 20, top: 10, bottom: 30 },
-        xAxis: { type: "category", data: [t("col.control"), t("col.arm")] }, yAxis: { type: "value", axisLabel: { formatter: (v) => fmt.pct(v) } },
+        xAxis: { type: "category", data: [t("plan.baseline"), t("plan.target")] }, yAxis: { type: "value", axisLabel: { formatter: (v) => fmt.pct(v) } },
         series: [{ type: "bar", data: [p.baseline, p.target_rate], barWidth: 40 }] });
     }
     planForm.addEventListener("submit", (e) => { e.preventDefault(); plan().catch(fail); });
