@@ -18,6 +18,7 @@ from memberlens.cli._output import (
     progress_steps,
     say,
     shorten,
+    step_warnings,
 )
 
 ProjectOpt = typer.Option(
@@ -333,6 +334,8 @@ def _print_runs(project) -> None:
             shorten(str(r["message"] or ""), 120),
         )
     console.print(grid)
+    for warning in step_warnings(steps):
+        console.print(warning, style="yellow", markup=False)
 
 
 @app.command()
