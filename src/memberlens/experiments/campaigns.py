@@ -42,6 +42,7 @@ from memberlens.experiments.statistics import PairedSampleMean, Proportion, Samp
 
 __all__ = [
     "RESPONSES",
+    "SUFFICIENT_STATISTICS",
     "ArmSummary",
     "CampaignReport",
     "Comparison",
@@ -392,6 +393,24 @@ def arm_statistics(
     return aggregate_outcomes(joined, keys)
 
 
+#: the additive columns of :func:`aggregate_outcomes` (a group's are the sums of its parts')
+SUFFICIENT_STATISTICS = (
+    "n",
+    "responders",
+    "buyers",
+    "responder_buyers",
+    "orders",
+    "revenue",
+    "revenue_sum_squares",
+    "retained",
+    "coupon_orders",
+    "coupon_discount",
+    "pre_sum",
+    "pre_sum_squares",
+    "sum_products",
+)
+
+
 def aggregate_outcomes(per_member: ir.Table, keys: list[str]) -> ir.Table:
     """The sufficient statistics of :func:`arm_statistics` from :func:`member_outcomes` rows,
     grouped by ``keys``."""
@@ -535,9 +554,6 @@ def _sequential(
     return float(low[-1]), float(high[-1])
 
 
-_NO_READOUT = BayesianResult("none", math.nan, math.nan, math.nan, math.nan, math.nan)
-
-
 def _arm_result(
     name: str,
     metric: Metric,
@@ -545,16 +561,14 @@ def _arm_result(
     treatment: Proportion | SampleMean,
     alpha: float,
     tau_relative: float,
-    readouts: bool = True,
 ) -> ArmResult:
-    """A rate by the two-proportion z-test and Beta-Binomial, a mean by Welch and Gaussian
-    (``readouts=False``: no Bayesian read-out, NaN instead)."""
+    """A rate by the two-proportion z-test and Beta-Binomial, a mean by Welch and Gaussian."""
     if isinstance(control, Proportion) and isinstance(treatment, Proportion):
         r = two_proportion_ztest(control, treatment, alpha=alpha)
-        bayes = beta_binomial_readout(control, treatment) if readouts else _NO_READOUT
+        bayes = beta_binomial_readout(control, treatment)
     elif isinstance(control, SampleMean) and isinstance(treatment, SampleMean):
         r = welch_ttest(control, treatment, alpha=alpha)
-        bayes = gaussian_readout(control, treatment) if readouts else _NO_READOUT
+        bayes = gaussian_readout(control, treatment)
     else:  # pragma: no cover - a programming error
         raise TypeError("control and treatment must be of the same kind")
     v = control.variance / control.n + treatment.variance / treatment.n
@@ -578,7 +592,6 @@ def compare_arms(
     response: str = "click",
     cuped: bool = False,
     tau_relative: float = 0.1,
-    readouts: bool = True,
 ) -> tuple[list[ArmResult], list[str]]:
     """Each treatment arm against control on conversion, revenue per member, response (unless
     the response is the order itself), retention and, with ``cuped``, CUPED-adjusted revenue;
@@ -635,7 +648,7 @@ def compare_arms(
             if pc.variance == 0.0 and pt.variance == 0.0:  # e.g. nobody bought in either arm
                 flat.append(metric)
                 continue
-            results.append(_arm_result(arm.arm, metric, pc, pt, alpha, tau_relative, readouts))
+            results.append(_arm_result(arm.arm, metric, pc, pt, alpha, tau_relative))
         if flat:
             messages.append(
                 f"arm {arm.arm!r}: no variation in {', '.join(flat)} in either arm (every "

@@ -490,6 +490,7 @@ _M: dict[str, tuple[str, str]] = {
     "col.p_value": ("p 值", "p-value"),
     "col.p_value_adjusted": ("校正后 p 值", "Adjusted p-value"),
     "col.probability_to_beat_control": ("优于对照的概率", "P(beats control)"),
+    "col.expected_loss": ("预期损失", "Expected loss"),
     "col.incremental_revenue": ("增量收入", "Incremental revenue"),
     "col.incremental_margin": ("增量毛利", "Incremental margin"),
     "col.cost": ("成本", "Cost"),
