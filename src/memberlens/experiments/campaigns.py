@@ -56,6 +56,7 @@ __all__ = [
     "campaign_economics",
     "campaign_report",
     "compare_arms",
+    "no_nan",
     "resolve_response",
     "segment_breakdown",
 ]
@@ -214,18 +215,19 @@ class CampaignReport:
                 part[key] = list(part[key])
         out["segments"] = list(out["segments"])
         out["economics"] = list(out["economics"])
-        clean: dict[str, Any] = _no_nan(out)
+        clean: dict[str, Any] = no_nan(out)
         return clean
 
 
-def _no_nan(value: Any) -> Any:
-    """NaN (a relative lift over a zero control rate) as None, so the JSON is valid."""
+def no_nan(value: Any) -> Any:
+    """``value`` (a dict or list, nested) with every NaN (a relative lift over a zero control
+    rate, say) as None, so the JSON is valid; the reports' ``to_dict`` and the API use it."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
+        return {k: no_nan(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_no_nan(v) for v in value]
+        return [no_nan(v) for v in value]
     return value
 
 
@@ -754,7 +756,8 @@ def _srm(arms: tuple[ArmSummary, ...], planned_control_share: float) -> SrmResul
     shares = [
         planned_control_share if a.arm == CONTROL else (1 - planned_control_share) / k for a in arms
     ]
-    return sample_ratio_mismatch([a.n for a in arms], shares)
+    # the report carries the result (``srm``) and leads its messages with a mismatch: no warning
+    return sample_ratio_mismatch([a.n for a in arms], shares, warn=False)
 
 
 def _retention_note(meta: dict[str, Any], orders: ir.Table, retention_days: int) -> str | None:

@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from memberlens.exceptions import ConfigError, DataError, MissingTableError
-from memberlens.experiments.campaigns import _no_nan
+from memberlens.experiments.campaigns import no_nan
 from memberlens.experiments.cost_settings import project_costs
 from memberlens.experiments.uplift import UPLIFT_METHODS, UpliftMethod, uplift_model
 from memberlens.experiments.uplift_curves import UpliftEvaluation, evaluate_uplift
@@ -71,7 +71,7 @@ class UpliftFit:
         out = asdict(self)
         out["evaluations"] = [e.to_dict() for e in self.evaluations]
         out["messages"] = list(self.messages)
-        nan_free: dict[str, Any] = _no_nan(out)
+        nan_free: dict[str, Any] = no_nan(out)
         return nan_free
 
 
