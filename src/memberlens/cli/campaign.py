@@ -151,6 +151,8 @@ def _echo_report(result) -> None:  # type: ignore[no-untyped-def]
                 else f", ROI blank: {e.reason}"
             )
         )
+    if result.segments and result.segments_source != "members":
+        typer.echo(f"{result.by} as of {result.segments_as_of} ({result.segments_source})")
     for part in result.segments:
         sizes = ", ".join(f"{a.arm} {a.n:,}" for a in part.arms)
         typer.echo(f"{result.by} = {part.segment} ({sizes}):")

@@ -204,6 +204,11 @@ class CampaignReport:
     cuped_theta: float | None = None
     cuped_variance_reduction: float | None = None
     economics: tuple[Economics, ...] = field(default=())
+    #: where the ``by`` segments come from: "members" (an attribute), "mart_member_history"
+    #: (the snapshot nearest on or before the start) or "mart_members" (the latest run)
+    segments_source: str | None = None
+    #: the as-of date of those segments (ISO date; None for a member attribute)
+    segments_as_of: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -410,6 +410,7 @@ _M: dict[str, tuple[str, str]] = {
     "campaign.lift_chart": ("提升及置信区间", "Lift with its confidence interval"),
     "campaign.economics": ("增量收入、成本与 ROI", "Incremental revenue, cost and ROI"),
     "campaign.segments": ("分群效果", "By segment"),
+    "campaign.segments_as_of": ("分群时点", "Segments as of"),
     "campaign.by": ("拆分维度", "Break down by"),
     "campaign.by_none": ("不拆分", "No breakdown"),
     "campaign.apply": ("更新", "Update"),

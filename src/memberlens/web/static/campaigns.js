@@ -85,6 +85,8 @@
         diff: valueFmt(c.metric)(c.difference), low: valueFmt(c.metric)(c.ci_low), high: valueFmt(c.metric)(c.ci_high),
         loss: valueFmt(c.metric)(c.expected_loss) }, c))));
       document.getElementById("segments-card").classList.toggle("hidden", !(r.segments || []).length);
+      document.getElementById("segments-as-of").textContent = r.segments_as_of
+        ? t("campaign.segments_as_of") + ": " + r.segments_as_of + " (" + r.segments_source + ")" : "";
       table("segments-table", [{ key: "segment", fmt: "seg", label: r.by || t("col.segment") }, { key: "arm" }, { key: "metric_label", label: t("col.metric") },
         { key: "diff", label: t("col.difference") }, { key: "low", label: t("col.ci_low") }, { key: "high", label: t("col.ci_high") },
         { key: "p_value_adjusted", fmt: "num" }, { key: "probability_to_beat_control", fmt: "pct" },
