@@ -266,7 +266,22 @@ def main() -> None:
     parser.add_argument("--folder", type=Path)
     parser.add_argument("--no-write", action="store_true", help="Do not write the docs page.")
     parser.add_argument("--ours-only", action="store_true", help="Skip the pandas side.")
+    parser.add_argument(
+        "--profile", action="store_true", help="Profile our side (CPU clock) and print it."
+    )
     args = parser.parse_args()
+    if args.profile:  # where the CPU goes: cProfile on a CPU clock around our side
+        import cProfile
+        import pstats
+
+        folder = ROOT / "benchmarks" / "_data" / f"experiments_{args.members}_{args.campaigns}"
+        _data(folder, args.members, args.campaigns)
+        profiler = cProfile.Profile(time.process_time)
+        c0 = _cpu_s()
+        result = profiler.runcall(ours, folder)
+        print(f"CPU s {_cpu_s() - c0:.1f}, wall s {result['seconds']:.1f}")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        return
     if args.child:
         result = ours(args.folder) if args.child == "ours" else peer(args.folder)
         print(json.dumps(result))
