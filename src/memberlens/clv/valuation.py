@@ -170,6 +170,7 @@ def member_value(
     from memberlens.clv.diagnostics import fit_health
 
     health = fit_health(model, weekly)
+    warnings = [n for n in choice.notes if n.startswith("warning:")]  # first: never shortened
     models: dict[str, Any] = {
         "purchase_model": {
             "model": choice.chosen,
@@ -181,9 +182,15 @@ def member_value(
             "time_unit": "W",
             "degenerate": health.degenerate,
             "health": health.to_dict(),
+            "holdout_total_error": choice.holdout_total_error,
+            "warning": warnings[0] if warnings else None,
         }
     }
-    notes = [f"purchase model {choice.name} (by {choice.criterion})", *choice.notes]
+    notes = [
+        *warnings,
+        f"purchase model {choice.name} (by {choice.criterion})",
+        *(n for n in choice.notes if n not in warnings),
+    ]
     if health.degenerate:
         out["clv_note"] = "degenerate purchase-model fit"
         notes.append(health.message + "; P(alive), expected purchases and CLV left empty")

@@ -229,6 +229,11 @@ _M: dict[str, tuple[str, str]] = {
         "历史太短无法回测，按 AIC(越小越好)选择：{model} 被采用",
         "History too short for a holdout back-test; chosen by AIC (smaller is better): {model}",
     ),
+    "value.models_warning": (
+        "注意：{model} 对预测期复购次数的预测偏差 {error}(超过 {limit})，预期购买与 CLV 只能作粗略参考",
+        "Warning: {model} missed the holdout's repeat purchases by {error} (more than {limit}): "
+        "treat expected purchases and CLV as rough",
+    ),
     "value.degenerate": ("拟合退化", "degenerate fit"),
     "col.model": ("模型", "Model"),
     "col.holdout_mae": ("预测期 MAE", "Holdout MAE"),
