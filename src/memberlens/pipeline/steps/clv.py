@@ -64,6 +64,7 @@ def _save_choice(ctx: RunContext, model: str, criterion: str, comparison: pd.Dat
 
 def _clv(ctx: RunContext) -> StepResult:
     """Adds p_alive, expected_purchases_90d, clv, clv_note and next_purchase_date."""
+    from memberlens.clv.selection import holdout_warning
     from memberlens.clv.valuation import member_value
 
     summary: pd.DataFrame = ctx.frame("members")
@@ -81,14 +82,30 @@ def _clv(ctx: RunContext) -> StepResult:
     comparison = value.comparison()
     message = value.message
     if saved is not None and value.choice is not None:
-        # the back-test table of the run that chose, so the mart keeps saying why
+        # the back-test table of the run that chose, so the mart (and its warning) keep saying
+        # why; the message and model summary say the choice was reused
         comparison = pd.DataFrame.from_records(saved["comparison"], columns=comparison.columns)
-        message = f"{message}; choice reused (back-test of {saved['chosen_on']})"
+        chosen = comparison.loc[comparison["chosen"].astype(bool), "holdout_total_error"]
+        error = float(chosen.iloc[0]) if len(chosen) and pd.notna(chosen.iloc[0]) else None
+        warning = holdout_warning(value.choice.name, error)
+        message = message.replace(
+            f"(by {value.choice.criterion})",
+            f"(by holdout, choice of {saved['chosen_on']} reused)",
+            1,
+        )
+        if warning:
+            message = f"{warning}; {message}"
         if value.choice.degenerate:  # the reused model no longer fits: choose again next run
             choice_path(ctx).unlink(missing_ok=True)
         purchase = value.models.get("purchase_model")
         if isinstance(purchase, dict):
-            purchase.update(criterion="holdout", chosen_on=saved["chosen_on"], reused=True)
+            purchase.update(
+                criterion="holdout",
+                holdout_total_error=error,
+                warning=warning,
+                chosen_on=saved["chosen_on"],
+                reused=True,
+            )
     elif value.choice is not None and value.choice.criterion == "holdout":
         _save_choice(ctx, value.choice.chosen, value.choice.criterion, comparison)
         if why != "no saved choice":
