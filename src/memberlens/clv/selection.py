@@ -223,6 +223,14 @@ def choose_purchase_model(
         chosen = str(pool.loc[pool["holdout_mae"].idxmin(), "model"])
     else:
         chosen = str(pool.loc[pool["aic"].idxmin(), "model"])
+    if (
+        chosen == "mbgcnbd"
+        and int(fitted[chosen].params_["k"]) == 1
+        and "mbgnbd" in set(pool["model"])
+    ):
+        # k = 1 is MBG/NBD itself: name the simpler model (the same predictions, fewer words)
+        chosen = "mbgnbd"
+        notes.append("MBG/CNBD-k found k = 1 (no purchase regularity): MBG/NBD, the same model")
     if not len(healthy):
         notes.append("every candidate fit is degenerate: predictions are not reliable")
     if criterion == "holdout":

@@ -222,6 +222,8 @@ def member_value(
     spenders = (paid["frequency"] > 0) & (paid["monetary_value"] > 0) & ~no_value
     status: Status = "ok"
     try:
+        if not (weekly["monetary_value"].fillna(0) > 0).any():  # a purchase log: ids and dates
+            raise MemberlensError("the orders carry no amounts")
         if int(spenders.sum()) < MIN_REPEATERS:
             raise MemberlensError(
                 f"only {int(spenders.sum())} repeat buyers with positive net spend "
