@@ -277,12 +277,18 @@ def test_a_new_project_takes_currency_and_locale_from_the_data(tmp_path, write):
             ("GBP", "en", "Europe/London"),
             "taken from the data (amounts written with £)",
         ),
-        (  # a CRM export in English, times in UTC (Z): locale and zone, currency said a default
+        (  # a CRM export in English, times in UTC (Z): the zone; currency and locale said defaults
             "crm",
             "household_key,BASKET_ID,date,SALES_VALUE\n"
             "1,b1,2024-01-05T10:00:00Z,2.5\n2,b2,2024-01-06T11:30:00Z,1.0\n",
-            ("CNY", "en", "UTC"),
-            "currency CNY is a default",
+            ("CNY", "zh-CN", "UTC"),
+            "currency CNY and locale zh-CN are defaults",
+        ),
+        (  # English headers and nothing else: the defaults, said to be defaults
+            "plain",
+            "customer_id,date,dollar_value\n0001,1997-01-01,29.33\n",
+            ("CNY", "zh-CN", "Asia/Shanghai"),
+            "are defaults: the data show no country column, currency symbol or time zone",
         ),
         (  # Chinese headers: zh-CN and CNY stated, not silent
             "cn",

@@ -348,7 +348,9 @@ def _load(
             report = replace(report, notes=(*report.notes, note))
         elif wants and sample is not None:  # no country: currency symbols, zones, headers
             found = regional.evidence_defaults(proj, *sample)
-            report = replace(report, notes=(*report.notes, regional.apply_defaults(proj, found)))
+            why = "the data show no country column, currency symbol or time zone"
+            note = regional.apply_defaults(proj, found, why)
+            report = replace(report, notes=(*report.notes, note))
         return report
 
 

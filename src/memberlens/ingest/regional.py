@@ -3,9 +3,9 @@ choose them (``memberlens init`` without ``--currency``/``--locale`` writes
 ``defaults_from_data = true``). The first load decides, on the best evidence it has: a
 ``country`` column (a file whose countries are all "United Kingdom" is a GBP, English,
 Europe/London shop, not CNY/zh-CN); else currency symbols in the amounts (£, €, US$, HK$, ¥);
-else one UTC offset on the timestamps (the time zone only); else the header language (Chinese
-headers: zh-CN; English ones: en, the currency left as it is and said to be a default). The
-project file then states the choice, and ``memberlens status`` shows it."""
+else one UTC offset on the timestamps (the time zone only); else Chinese headers (CNY, zh-CN).
+With none of these the defaults stay and the note says they are defaults and where to change
+them. The project file then states the choice, and ``memberlens status`` shows it."""
 
 from __future__ import annotations
 
@@ -113,25 +113,21 @@ def evidence_defaults(
 ) -> Regional | None:
     """The defaults implied by a load without a country column: currency symbols in the raw
     ``amounts`` (one symbol on at least :data:`MAJORITY` of the non-empty ones), else one UTC
-    offset on the raw ``times`` (time zone only), else the ``headers``' language."""
+    offset on the raw ``times`` (time zone only), else Chinese ``headers``; None when nothing
+    tells (English headers do not name a currency or a country)."""
     written = [a for a in amounts if a and a.strip()]
     for symbol, (currency, locale, zone) in SYMBOLS:
         if written and sum(symbol in a for a in written) >= MAJORITY * len(written):
             return Regional("", currency, locale, zone, f"amounts written with {symbol}")
     offsets = {m.group(1).replace(":", "") for t in times if t and (m := _OFFSET.search(t))}
-    chinese = any(_CJK.search(h or "") for h in headers)
-    locale = "zh-CN" if chinese else "en"
-    language = "Chinese" if chinese else "English"
     if len(offsets) == 1 and (fixed := _zone(next(iter(offsets)))):
         return Regional(
-            "", project.currency, locale, fixed,
-            f"times written with UTC offset {next(iter(offsets))}, {language} headers",
+            "", project.currency, project.locale, fixed,
+            f"times written with UTC offset {next(iter(offsets))}",
         )  # fmt: skip
-    if chinese:
+    if any(_CJK.search(h or "") for h in headers):
         return Regional("", "CNY", "zh-CN", "Asia/Shanghai", "Chinese headers")
-    if headers:
-        return Regional("", project.currency, "en", "UTC", "English headers")
-    return None
+    return None  # English headers say nothing about the currency: the defaults, said so
 
 
 def wants_defaults(project: Project) -> bool:
@@ -140,15 +136,20 @@ def wants_defaults(project: Project) -> bool:
     return bool(raw.get("project", {}).get("defaults_from_data", False))
 
 
-def apply_defaults(project: Project, found: Regional | None) -> str:
-    """Write the choice into the project file (``defaults_from_data`` becomes false) and say it."""
+def apply_defaults(
+    project: Project,
+    found: Regional | None,
+    why: str = "the countries in the data do not name one shop country",
+) -> str:
+    """Write the choice into the project file (``defaults_from_data`` becomes false) and say it;
+    ``why`` says why nothing was found."""
     text = project.file.read_text(encoding="utf-8")
     choice: dict[str, str | bool]
     if found is None:
         choice = {}
         said = (
             f"currency {project.currency}, locale {project.locale} and time zone "
-            f"{project.timezone} kept: the countries in the data do not name one shop country"
+            f"{project.timezone} are defaults: {why}"
         )
     else:
         choice = {"currency": found.currency, "locale": found.locale, "timezone": found.timezone}
@@ -156,11 +157,11 @@ def apply_defaults(project: Project, found: Regional | None) -> str:
             f"currency {found.currency}, locale {found.locale} and time zone {found.timezone} "
             f"taken from the data ({found.evidence or f'country {found.country!r}'})"
         )
-        if found.evidence.startswith(("times", "English")):  # no word on the currency
+        if found.evidence.startswith("times"):  # no word on the currency or the language
             said = (
-                f"locale {found.locale} and time zone {found.timezone} taken from the data "
-                f"({found.evidence}); currency {found.currency} is a default (no country column "
-                "or currency symbol in the data)"
+                f"time zone {found.timezone} taken from the data ({found.evidence}); currency "
+                f"{found.currency} and locale {found.locale} are defaults (no country column or "
+                "currency symbol in the data)"
             )
     choice["defaults_from_data"] = False
     choice["defaults_note"] = said
