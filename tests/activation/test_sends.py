@@ -268,3 +268,60 @@ def test_email_campaign_through_a_real_smtp_server(make_project, store, sim_shop
     link = mail["List-Unsubscribe"].strip("<>")
     assert link.startswith("https://crm.shop.example/unsubscribe/")
     assert link in mail.get_content() and "20% off" in mail.get_content()
+
+
+def test_opt_outs_and_suppressions_recorded_after_the_plan_are_honoured_at_send(
+    make_project, store, receiver, sim_shop
+):
+    """The plan (like a frozen audience) is fixed at the first send; a member who opts out or is
+    suppressed (an open complaint) afterwards is still not sent to by a later run, in either
+    group, and the run counts them."""
+    from memberlens.activation.audiences import add_opt_outs
+
+    ids = _members(sim_shop)[:300]
+    project = make_project(_hook(receiver.url))
+    c = _campaign(store, project, holdout=0.2, campaign_id="T-7")
+    night = dt.datetime(2026, 1, 5, 15, 0)  # quiet hours: planned, nothing delivered
+    planned = send(store, project, c.campaign_id, now=night, members=ids)
+    assert planned.sent == 0 and planned.pending > 0 and planned.withheld == {}
+    with store.engine.connect() as conn:
+        arm = dict(
+            conn.execute(
+                sa.select(ledger.SENDS.c.member_id, ledger.SENDS.c.status).where(
+                    ledger.SENDS.c.campaign_id == c.campaign_id
+                )
+            ).all()
+        )
+    pending = [m for m in ids if arm[m] == "pending"]
+    control = [m for m in ids if arm[m] == "control"]
+    opted = pending[:7] + control[:3]
+    add_opt_outs(project, opted, "sms", store=store)
+    add_opt_outs(project, pending[7:9], "email", store=store)  # another channel: still sent
+    with store.engine.begin() as conn:
+        conn.execute(
+            ledger.SUPPRESSIONS.insert(),
+            [
+                {"member_id": m, "reason": "open complaint", "created_at": NOW}
+                for m in pending[10:14]
+            ],
+        )
+    morning = NOW + dt.timedelta(days=1)
+    report = dry_run(store, project, c.campaign_id, now=morning)
+    assert report.planned and report.excluded["opted_out"] == 10
+    assert report.excluded["suppressed"] == 4
+    assert report.would_send == len(pending) - 11 and report.control == len(control) - 3
+    result = send(store, project, c.campaign_id, now=morning)
+    assert result.withheld == {"opted_out": 10, "suppressed": 4}
+    assert result.sent == len(pending) - 11 and result.pending == 0
+    assert result.excluded == 14 and result.control == len(control) - 3
+    delivered = set(receiver.delivered())
+    assert not delivered & (set(opted) | set(pending[10:14]))
+    assert set(pending[7:9]) <= delivered
+    # the withheld members are not in campaign_members (either group), as a plan exclusion
+    from memberlens.engine.warehouse import open_warehouse
+
+    with open_warehouse(project, read_only=True) as wh:
+        cm = wh.table("campaign_members").to_pandas()
+    mine = set(cm[cm.campaign_id == c.campaign_id].member_id)
+    assert not mine & (set(opted) | set(pending[10:14]))
+    assert len(mine) == len(ids) - 14

@@ -100,3 +100,18 @@ def test_unknown_model_is_refused(cdnow_transactions):
         backtest_orders(
             cdnow_transactions, calibration_end="1997-09-30", holdout_end="1998-06-30", model="xyz"
         )
+
+
+def test_backtest_fits_mbgcnbd_the_model_run_may_choose(cdnow_transactions):
+    # the value page back-tests the model the run chose; MBG/CNBD-k used to be refused. On CDNOW
+    # it finds k = 1 (Platzer & Reutterer 2016: no regularity in CDNOW), so every figure is
+    # MBG/NBD's (Batislam et al. 2007), the model it then equals exactly
+    split = {"calibration_end": "1997-09-30", "holdout_end": "1998-06-30"}
+    cnbd, report = backtest_orders(cdnow_transactions, model="mbgcnbd", **split)
+    mbg, reference = backtest_orders(cdnow_transactions, model="mbgnbd", **split)
+    assert int(cnbd.params_["k"]) == 1
+    assert report.error.actual_total == 1882
+    assert report.error.expected_total == pytest.approx(reference.error.expected_total, rel=1e-4)
+    assert report.tracking.expected_cumulative[-1] == pytest.approx(
+        reference.tracking.expected_cumulative[-1], rel=1e-4
+    )

@@ -17,10 +17,16 @@ from memberlens.forecast.festivals import (
 )
 
 
-def test_spring_festival_dates_agree_with_the_simulator_table():
+def test_the_simulator_uses_the_one_spring_festival_table():
     from memberlens.simulate.calendar import SPRING_FESTIVAL as SIMULATED
 
-    assert {year: SPRING_FESTIVAL[year] for year in SIMULATED} == SIMULATED
+    assert SIMULATED is SPRING_FESTIVAL  # one source of truth (issue 14: no second copy)
+    # spot checks against published dates (Hong Kong Observatory's Gregorian-lunar tables)
+    assert (SPRING_FESTIVAL[2000], SPRING_FESTIVAL[2024], SPRING_FESTIVAL[2035]) == (
+        "2000-02-05",
+        "2024-02-10",
+        "2035-02-08",
+    )
     days = pd.to_datetime(list(SPRING_FESTIVAL.values()))
     # 春节 always falls between 21 January and 20 February
     assert ((days.month == 1) & (days.day >= 21) | (days.month == 2) & (days.day <= 20)).all()

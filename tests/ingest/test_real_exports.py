@@ -194,7 +194,8 @@ def test_repeated_lines_are_kept_when_the_table_says_so(project, tmp_path, write
     scans = head + "1,A,1,2.50\n1,A,1,2.50\n1,B,2,1.00\n"  # item A scanned twice
     rep = load("order_items", write(tmp_path / "a.csv", scans), project=project)
     assert rep.by_rule == {"duplicate_line": 1} and rep.rows_stored == 2
-    assert rep.duplicates_amount is None  # order lines carry amount only when mapped
+    # the lines carry no amount: the dropped one's is quantity x unit_price (issue 14)
+    assert rep.duplicates_amount == pytest.approx(2.50)
     text = project.file.read_text() + "\n[ingest.order_items]\ndrop_duplicate_lines = false\n"
     project.file.write_text(text)
     from memberlens.project import Project

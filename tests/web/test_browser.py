@@ -234,9 +234,9 @@ def test_value_geo_and_member_360_charts_in_both_languages(
             expect(page.locator("#backtest-summary")).not_to_have_text(
                 words["value.backtest_loading"], timeout=120_000
             )
-            # the back-test shows the model the run chose (BG/NBD when it cannot back-test it)
+            # the back-test shows the model the run chose
             chosen = _chosen_model(shop)
-            shown = chosen if chosen in ("bgnbd", "mbgnbd", "pnbd") else "bgnbd"
+            shown = chosen or "bgnbd"
             summary = page.locator("#backtest-summary").inner_text()
             assert re.match(rf"{shown.upper()}[:：]", summary), summary
             assert words["value.backtest"] in page.locator("#backtest-card h2").first.inner_text()

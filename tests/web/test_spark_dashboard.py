@@ -6,8 +6,9 @@ both engines (``init --engine``, ``ingest`` of every table, ``run``: the helpers
 ``tests/engine/test_spark_e2e.py``, in this process so the test run's one Spark session is
 shared). Then the dashboard of the Spark project answers every GET route and page without a
 server error (as ``test_orders_only.py`` asks of an orders-only shop), and its JSON for the
-overview KPIs, segments, the first page of the member list, one member's 360 view and the value
-page equals the DuckDB project's, the outside reference here, with these tolerances:
+overview KPIs, segments, the first page of the member list, one member's 360 view, the value
+page and the data page's table counts (``/api/data/*`` read through the dashboard's read side)
+equal the DuckDB project's, the outside reference here, with these tolerances:
 
 * text, integers, dates and the order of rows: equal;
 * floating-point numbers: within 1e-6 relative, 1e-9 absolute (the marts' model outputs differ
@@ -146,6 +147,12 @@ def test_the_dashboards_aggregates_are_the_same_on_both_engines(shops, tmp_path,
             answers = {path: c.get(path).json() for path in COMPARED}
             first = answers["/api/members"]["rows"][0]["member_id"]
             answers["/api/members/{id}"] = c.get(f"/api/members/{first}").json()
+            # the data page (through the read side): per-table counts, without load times
+            tables = c.get("/api/data/status").json()["tables"]
+            answers["/api/data/status"] = [
+                {k: v for k, v in t.items() if k != "last_load"} for t in tables
+            ]
+            answers["/api/data/quarantine/orders"] = c.get("/api/data/quarantine/orders").json()
             got[engine] = answers
     duck, spark = got["duckdb"], got["pyspark"]
     assert duck["/api/members"]["total"] > 100 and duck["/api/segments"]["available"]

@@ -38,7 +38,9 @@ __all__ = [
     "Status",
     "claim",
     "counts",
+    "exclude",
     "finish",
+    "finish_claimed",
     "insert_plan",
     "recently_sent",
     "release_in_flight",
@@ -181,20 +183,22 @@ def insert_plan(
         ).scalar_one()
         if planned is not None:
             return 0
+        # the driver's executemany with plain tuples: SQLAlchemy's per-row parameter handling
+        # cost more than the insert itself for a million rows
+        cols = ["campaign_id", "member_id", "channel", "arm", "status", "reason"]
+        cols += ["attempts", "updated_at"]
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            f"INSERT INTO {SENDS.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
+        )
+        bind = SENDS.c.updated_at.type.bind_processor(conn.dialect)
+        stamp = bind(now) if bind is not None else now
         for start in range(0, len(rows), _CHUNK):
-            conn.execute(
-                SENDS.insert(),
+            conn.exec_driver_sql(
+                sql,
                 [
-                    {
-                        "campaign_id": campaign_id,
-                        "member_id": r["member_id"],
-                        "channel": channel,
-                        "arm": r["arm"],
-                        "status": r["status"],
-                        "reason": r.get("reason"),
-                        "attempts": 0,
-                        "updated_at": now,
-                    }
+                    (campaign_id, r["member_id"], channel, r["arm"], r["status"])
+                    + (r.get("reason"), 0, stamp)
                     for r in rows[start : start + _CHUNK]
                 ],
             )
@@ -241,12 +245,48 @@ def claim(
             .limit(limit)
         ).all()
         if rows:
+            # the rows selected are the first ``limit`` matches by id: the matches between the
+            # first and last id are exactly them (one range, not a list of ids to bind)
             conn.execute(
                 SENDS.update()
-                .where(SENDS.c.id.in_([r.id for r in rows]))
+                .where(
+                    SENDS.c.campaign_id == campaign_id,
+                    cond,
+                    SENDS.c.id.between(rows[0].id, rows[-1].id),
+                )
                 .values(status="sending", updated_at=utcnow())
             )
     return [dict(r._mapping) for r in rows]
+
+
+def finish_claimed(
+    engine: Engine,
+    campaign_id: str,
+    claimed: Sequence[dict[str, Any]],
+    status: Status,
+    *,
+    at: dt.datetime | None = None,
+) -> None:
+    """Confirm every row of one :func:`claim` still ``sending`` (the whole batch delivered):
+    one update over the claimed id range."""
+    if not claimed:
+        return
+    now = at or utcnow()
+    values: dict[str, Any] = {"status": status, "updated_at": now, "error": None}
+    values["attempts"] = SENDS.c.attempts + 1
+    if status == "sent":
+        values["sent_at"] = now
+    lo, hi = claimed[0]["id"], claimed[-1]["id"]
+    with engine.begin() as conn:
+        conn.execute(
+            SENDS.update()
+            .where(
+                SENDS.c.campaign_id == campaign_id,
+                SENDS.c.status == "sending",
+                SENDS.c.id.between(lo, hi),
+            )
+            .values(values)
+        )
 
 
 def finish(
@@ -274,6 +314,18 @@ def finish(
                 SENDS.update()
                 .where(SENDS.c.id.in_(list(ids[start : start + _CHUNK])))
                 .values(values)
+            )
+
+
+def exclude(engine: Engine, ids: Sequence[int], reason: str) -> None:
+    """Rows a guard rail stops after the plan (an opt-out or suppression recorded since):
+    ``excluded`` with ``reason``, never delivered."""
+    with engine.begin() as conn:
+        for start in range(0, len(ids), _CHUNK):
+            conn.execute(
+                SENDS.update()
+                .where(SENDS.c.id.in_(list(ids[start : start + _CHUNK])))
+                .values(status="excluded", reason=reason, updated_at=utcnow())
             )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 
 from memberlens.exceptions import ConfigError
 
@@ -46,6 +47,17 @@ class MemberFacts:
 
         self.project = project
         self.wh = open_warehouse(project, read_only=True)
+        # the snapshot does not change while it is open: list its tables once, not per batch
+        self.tables = frozenset(self.wh.con.list_tables())
+        self._tables: dict[str, ir.Table] = {}
+
+    def _has(self, name: str) -> bool:
+        return name in self.tables
+
+    def _table(self, name: str) -> ir.Table:
+        if name not in self._tables:
+            self._tables[name] = self.wh.con.table(name)
+        return self._tables[name]
 
     def __enter__(self) -> MemberFacts:
         return self
@@ -55,9 +67,9 @@ class MemberFacts:
 
     def addressable(self, member_ids: Sequence[str]) -> set[str]:
         """Members with a usable e-mail address (clear, not a pseudonym)."""
-        if not self.wh.has("members"):
+        if not self._has("members"):
             return set()
-        members = self.wh.table("members")
+        members = self._table("members")
         if "email" not in members.columns:
             return set()
         ids = ibis.memtable({"member_id": list(member_ids)})
@@ -78,8 +90,8 @@ class MemberFacts:
         }
         ids = ibis.memtable({"member_id": list(member_ids)})
         clear = self.project.keep_clear_pii and not masked
-        if self.wh.has("members"):
-            t = self.wh.table("members")
+        if self._has("members"):
+            t = self._table("members")
             cols = {
                 "name": "name" if clear and "name" in t.columns else "name_masked",
                 "address": "email",
@@ -96,8 +108,8 @@ class MemberFacts:
                     ctx.update(r)
                     if not _is_address(ctx.get("address")):
                         ctx["address"] = None
-        if self.wh.has("mart_members"):
-            t = self.wh.table("mart_members")
+        if self._has("mart_members"):
+            t = self._table("mart_members")
             cols = {"segment": "segment_cn8", "value_tier": "value_tier"}
             cols["lifecycle_stage"] = "lifecycle_stage"
             have = {k: v for k, v in cols.items() if v in t.columns}
@@ -107,16 +119,16 @@ class MemberFacts:
                 )
                 for r in rows.to_pyarrow().to_pylist():
                     out[str(r.pop("member_id"))].update(r)
-        if self.wh.has("mart_recommendations"):
+        if self._has("mart_recommendations"):
             self._recommendations(ids, out)
         return out
 
     def _recommendations(self, ids: Any, out: dict[str, dict]) -> None:
-        t = self.wh.table("mart_recommendations")
+        t = self._table("mart_recommendations")
         rec = t.semi_join(ids, "member_id").filter(t["rank"] <= _RECOMMENDED)
         label = next((c for c in ("name", "product_name") if c in rec.columns), None)
-        if label is None and self.wh.has("products"):
-            products = self.wh.table("products")
+        if label is None and self._has("products"):
+            products = self._table("products")
             if "name" in products.columns:
                 rec = rec.left_join(
                     products.select("product_id", product_label=products["name"]), "product_id"

@@ -15,8 +15,8 @@ one campaign take turns):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 
 from memberlens.activation import ledger
 from memberlens.activation.campaigns import (
+    CONTROL,
     Campaign,
     DryRun,
     campaign_settings,
@@ -68,9 +69,14 @@ class SendResult:
     sent_total: int
     retried: int
     down: str | None = None
+    #: members this run withheld because a guard rail applied after the campaign was planned
+    #: (an opt-out or a suppression recorded since), per reason; both groups alike
+    withheld: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["withheld"] = dict(self.withheld)
+        return out
 
 
 def _utc(now: dt.datetime | None) -> dt.datetime:
@@ -106,6 +112,42 @@ def _plan(
     )
 
 
+def _blocked(store: Any, project: Any, campaign: Campaign, now: dt.datetime) -> dict[str, str]:
+    """Members a guard rail stops now, whatever the plan said: suppressed (the suppression
+    list, where open complaints go) or opted out of the campaign's channel; member -> reason."""
+    out = dict.fromkeys(opted_out_members(project, campaign.channel, store), "opted_out")
+    out.update(dict.fromkeys(suppressed_members(store.engine, project, now), "suppressed"))
+    return out
+
+
+#: planned rows a send-time guard rail still applies to (not yet delivered, or control)
+_OPEN = ("pending", CONTROL)
+
+
+def _withhold(
+    engine: Engine, campaign_id: str, blocked: Mapping[str, str], statuses: Sequence[str]
+) -> dict[str, int]:
+    """Mark the campaign's rows in ``statuses`` of ``blocked`` members ``excluded`` with their
+    reason (treatment and control alike, so the comparison stays fair); how many per reason."""
+    if not blocked:
+        return {}
+    s = ledger.SENDS
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(s.c.id, s.c.member_id).where(
+                s.c.campaign_id == campaign_id, s.c.status.in_(list(statuses))
+            )
+        ).all()
+    by_reason: dict[str, list[int]] = {}
+    for row_id, member in rows:
+        reason = blocked.get(member)
+        if reason is not None:
+            by_reason.setdefault(reason, []).append(row_id)
+    for reason, ids in by_reason.items():
+        ledger.exclude(engine, ids, reason)
+    return {reason: len(ids) for reason, ids in sorted(by_reason.items())}
+
+
 def _ledger_rows(engine: Engine, campaign_id: str) -> list[dict]:
     s = ledger.SENDS
     with engine.connect() as conn:
@@ -134,7 +176,13 @@ def dry_run(
     conf = campaign_settings(project)
     quiet = in_quiet_hours(at, project.timezone, conf.quiet_start, conf.quiet_end)
     if campaign.planned_at is not None:
-        rows = _ledger_rows(engine, campaign_id)
+        blocked = _blocked(store, project, campaign, at)
+        rows = [
+            {**r, "status": "excluded", "reason": blocked[r["member_id"]]}
+            if r["status"] in _OPEN and r["member_id"] in blocked
+            else r
+            for r in _ledger_rows(engine, campaign_id)
+        ]
         return summarise_plan(campaign, rows, deferred=quiet, planned=True)
     rows = _plan(store, project, campaign, at, members)
     return summarise_plan(campaign, rows, deferred=quiet, planned=False)
@@ -201,6 +249,7 @@ def send(
     )
     sent = failed = 0
     down = None
+    withheld: dict[str, int] = {}
     with lock:
         ledger.release_in_flight(engine, campaign_id)
         if campaign.planned_at is None:
@@ -212,6 +261,12 @@ def send(
                 at=at,
             )
             campaign = find_campaign(engine, campaign_id)
+        else:
+            # a resend of the in-doubt rows checks them too (an opted-out member is not sent
+            # to again, and leaves campaign_members)
+            open_rows = (*_OPEN, "unknown") if retry_unknown else _OPEN
+            blocked = _blocked(store, project, campaign, at)
+            withheld = _withhold(engine, campaign_id, blocked, open_rows)
         quiet = in_quiet_hours(at, project.timezone, conf.quiet_start, conf.quiet_end)
         if not quiet:
             statuses = ("pending", "unknown") if retry_unknown else ("pending",)
@@ -234,7 +289,10 @@ def send(
                         by_member = {r["member_id"]: r["id"] for r in claimed}
                         done = [by_member[m] for m in delivery.delivered]
                         bad = [by_member[m] for m in delivery.failed]
-                        ledger.finish(engine, done, "sent", at=at)
+                        if len(done) == len(claimed):
+                            ledger.finish_claimed(engine, campaign_id, claimed, "sent", at=at)
+                        else:
+                            ledger.finish(engine, done, "sent", at=at)
                         for m, error in delivery.failed.items():
                             ledger.finish(engine, [by_member[m]], "failed", error=error, at=at)
                         rest = sorted(set(by_member.values()) - set(done) - set(bad))
@@ -263,6 +321,7 @@ def send(
         sent_total=totals.sent,
         retried=totals.retried,
         down=down,
+        withheld=withheld,
     )
 
 
@@ -314,7 +373,14 @@ def record_in_warehouse(engine: Engine, project: Any, campaign: Campaign) -> int
     from memberlens.engine.warehouse import open_warehouse
     from memberlens.schema import table_spec
 
-    rows = [r for r in _ledger_rows(engine, campaign.campaign_id) if r["status"] != "excluded"]
+    sends = ledger.SENDS
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(sends.c.member_id, sends.c.arm, sends.c.sent_at).where(
+                sends.c.campaign_id == campaign.campaign_id, sends.c.status != "excluded"
+            )
+        ).all()
+    local: dict[dt.datetime | None, dt.datetime | None] = {}  # a send stamps few distinct times
     starts = _local(campaign.planned_at, project.timezone)
     kind = channel_settings(project, campaign.channel)
     load_id = f"send-{campaign.campaign_id}"
@@ -330,9 +396,12 @@ def record_in_warehouse(engine: Engine, project: Any, campaign: Campaign) -> int
     }
     members: dict[str, list[Any]] = {
         "campaign_id": [campaign.campaign_id] * len(rows),
-        "member_id": [r["member_id"] for r in rows],
-        "group": [r["arm"] for r in rows],
-        "sent_at": [_local(r["sent_at"], project.timezone) for r in rows],
+        "member_id": [r[0] for r in rows],
+        "group": [r[1] for r in rows],
+        "sent_at": [
+            local[r[2]] if r[2] in local else local.setdefault(r[2], _local(r[2], project.timezone))
+            for r in rows
+        ],
         "opened_at": [None] * len(rows),
         "clicked_at": [None] * len(rows),
         "_load_id": [load_id] * len(rows),

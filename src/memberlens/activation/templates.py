@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import concat
 
 from memberlens.exceptions import ConfigError
 
@@ -91,6 +92,15 @@ def _compiled(source: str) -> Template:
     return _ENV.from_string(source)
 
 
+def _render(template: Template, values: dict[str, Any]) -> str:
+    """``template.render(values)`` without its copy of the globals per call (``values`` holds
+    them already): half the cost of a message when a send renders a million."""
+    try:
+        return concat(template.root_render_func(template.new_context(values, shared=True))).strip()
+    except Exception:
+        return template.environment.handle_exception()
+
+
 @dataclass(frozen=True)
 class Rendered:
     """One member's message."""
@@ -117,10 +127,10 @@ class MessageTemplate:
         """The member's message in ``language`` (the other language when it has none)."""
         lang = language if language in self.sources else next(iter(self.sources))
         parts = self.sources[lang]
-        values = {k: context.get(k) for k in FIELDS}
+        values: dict[str, Any] = {**_ENV.globals, **{k: context.get(k) for k in FIELDS}}
         values["recommendations"] = list(values["recommendations"] or [])
         out = {
-            part: _compiled(parts[part]).render(values).strip() if part in parts else ""
+            part: _render(_compiled(parts[part]), values) if part in parts else ""
             for part in _PARTS
         }
         return Rendered(language=lang, subject=out["subject"], body=out["body"])  # type: ignore[arg-type]

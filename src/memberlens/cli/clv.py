@@ -19,7 +19,7 @@ def backtest(
     holdout_end: str = typer.Option(
         ..., "--holdout-end", help="Last day of the holdout period, YYYY-MM-DD."
     ),
-    model: str = typer.Option("bgnbd", "--model", help="bgnbd, mbgnbd or pnbd."),
+    model: str = typer.Option("bgnbd", "--model", help="bgnbd, mbgnbd, pnbd or mbgcnbd."),
     time_unit: str = typer.Option("W", "--time-unit", help="D (days), W (weeks) or M (months)."),
     project: Path | None = typer.Option(
         None,

@@ -13,9 +13,14 @@ inter-purchase times (:func:`memberlens.features.interpurchase_log_times`).
 ``k`` is an integer setting; ``k=None`` (the default) searches k = 1..12 by likelihood and stops
 once it falls twice in a row (BTYDplus ``xbgcnbd.EstimateParameters``).
 
-Conditional expectations for k > 1 have no closed form; like BTYDplus we use the MBG/NBD
-expression with the rate scale k * alpha (``xbgcnbd.ConditionalExpectedTransactions``), without
-BTYDplus' cohort-level bias correction. At k = 1 every formula is MBG/NBD's exactly.
+The probability of n purchases and the expected purchases of a new member are exact
+(BTYDplus ``xbgcnbd_pmf_cpp`` and ``xbgcnbd_exp_cpp``, the sum of n P(n)). Conditional
+expectations for k > 1 have no closed form; like BTYDplus we use the MBG/NBD expression with the
+rate scale k * alpha (``xbgcnbd.ConditionalExpectedTransactions``). BTYDplus then rescales a
+whole cohort (100 members or more) so its total matches the exact unconditional expectation:
+:meth:`ModifiedBetaGeoCNBDModel.expected_purchases_cohort` does the same, while
+``expected_purchases`` scores members one by one (no correction, as BTYDplus does for fewer than
+100 members). At k = 1 every formula is MBG/NBD's exactly.
 
 >>> import numpy as np
 >>> from memberlens.clv.simulation import simulate_beta_geo_cnbd
@@ -28,14 +33,16 @@ BTYDplus' cohort-level bias correction. At k = 1 every formula is MBG/NBD's exac
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.special import betaln, expit, gammaln, hyp2f1, logsumexp
+from scipy.stats import nbinom
 
 from memberlens.clv._mle import MaximumLikelihood, maximize
-from memberlens.clv._purchase import PurchaseModel
+from memberlens.clv._purchase import PurchaseModel, check_horizon
 from memberlens.clv._summary import compress
 from memberlens.exceptions import ConfigError, ConvergenceError
 
-__all__ = ["ModifiedBetaGeoCNBDModel", "mbgcnbd_log_likelihood"]
+__all__ = ["ModifiedBetaGeoCNBDModel", "mbgcnbd_log_likelihood", "mbgcnbd_pmf"]
 
 MAX_K = 12
 
@@ -71,6 +78,21 @@ def mbgcnbd_log_likelihood(params, k: int, x, t_x, T, litt) -> np.ndarray:
         p4 = -(r + k * x) * np.log(alpha + T)
         s = np.logaddexp(_log_s1(k, r, alpha, a, b, x, t_x, T), _log_s2(k, r, alpha, x, t_x, T))
     return p1 + p2 + p3 + p4 + s
+
+
+def mbgcnbd_pmf(k, r, alpha, a, b, n, t) -> np.ndarray:
+    """P(X(t) = n) for a new member of MBG/CNBD-k: Platzer & Reutterer (2016), appendix;
+    BTYDplus ``xbgcnbd_pmf_cpp`` with ``dropout_at_zero = TRUE``. The member survives n purchases
+    with probability B(a, b + n + 1) / B(a, b); then either makes purchase n but not n + 1 by t
+    (Erlang events kn .. kn + k - 1 of an NBD count) or drops out right after purchase n, which
+    needs kn events by t."""
+    k, n, t = np.asarray(k, dtype=float), np.asarray(n, dtype=float), np.asarray(t, dtype=float)
+    q = alpha / (alpha + t)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        survive = np.exp(betaln(a, b + n + 1) - betaln(a, b))
+        window = nbinom.cdf(k * n + k - 1, r, q) - nbinom.cdf(k * n - 1, r, q)
+        dropped = a / (b + n) * nbinom.sf(k * n - 1, r, q)
+    return np.where(t > 0, survive * (window + dropped), np.where(n == 0, 1.0, 0.0))
 
 
 class ModifiedBetaGeoCNBDModel(PurchaseModel):
@@ -168,19 +190,61 @@ class ModifiedBetaGeoCNBDModel(PurchaseModel):
         bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - r, a - 1, c, z)
         return c / (a - 1) * bracket * self._alive(p, x, t_x, T)
 
-    # The same approximation at x = t_x = T = 0 (P(alive) = b / (a + b)).
+    # k = 1: MBG/NBD's closed form (Batislam et al. 2007); k > 1: the exact sum of n P(n).
     def _new_member(self, p, t):
         k = p["k"]
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
-        z = t / (k * alpha + t)
-        return b / (a - 1) * (1 - (1 - z) ** (a - 1) * hyp2f1(a + b - r, a - 1, a + b, z))
+        z = t / (alpha + t)
+        closed = b / (a - 1) * (1 - (1 - z) ** (a - 1) * hyp2f1(a + b - r, a - 1, a + b, z))
+        if np.all(k == 1):
+            return closed
+        if np.ndim(k) == 0:  # one model: t may be an array (the back-test's ages)
+            ages, where = np.unique(np.ravel(t), return_inverse=True)
+            return self._exact_new_member(p, ages)[where].reshape(np.shape(t))
+        exact = [  # one model per segment, one horizon
+            self._exact_new_member({name: np.ravel(v)[i] for name, v in p.items()}, t)[0]
+            for i in range(np.size(k))
+        ]
+        return np.where(np.asarray(k) == 1, closed, np.reshape(exact, np.shape(k)))
 
     def _pmf(self, p, n, t):
-        raise ConfigError(
-            f"{type(self).__name__}: probability_of_purchases has no closed form for MBG/CNBD-k; "
-            "use ModifiedBetaGeoModel (k = 1) or simulate with "
-            "memberlens.clv.simulation.simulate_beta_geo_cnbd"
+        return mbgcnbd_pmf(p["k"], p["r"], p["alpha"], p["a"], p["b"], n, t)
+
+    def _exact_new_member(self, p, t):
+        """E[X(t)] of a new member, exact: sum of n P(n) (BTYDplus ``xbgcnbd_exp_cpp``); ``t``
+        an array (one value per member) with scalar parameters."""
+        k, r, alpha = p["k"], p["r"], p["alpha"]
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        # BTYDplus: sum to k times the NBD's 99.99 % quantile, at least 100 terms
+        top = int(max(100, np.max(np.max(k) * nbinom.ppf(0.9999, r, alpha / (alpha + t))) + 1))
+        n = np.arange(1, top + 1, dtype=float)[:, None]
+        step = max(1, 2_000_000 // top)  # bounded memory: blocks of horizons
+        return np.concatenate(
+            [
+                (n * mbgcnbd_pmf(k, r, alpha, p["a"], p["b"], n, block[None, :])).sum(axis=0)
+                for block in np.array_split(t, max(1, -(-t.size // step)))
+            ]
         )
+
+    def expected_purchases_cohort(self, summary: pd.DataFrame, *, horizon: float) -> pd.Series:
+        """Expected purchases of a whole cohort in the next ``horizon`` time units: the
+        member-level approximation rescaled so the cohort's total equals the exact unconditional
+        expectation sum_i E[X(T_i + horizon)] - E[X(T_i)] (BTYDplus
+        ``xbgcnbd.ConditionalExpectedTransactions``, applied there to 100 members or more). Use
+        it for totals and back-tests; member rankings are the same as ``expected_purchases``."""
+        t = check_horizon(horizon, type(self).__name__)
+        member = self.expected_purchases(summary, horizon=t)
+        if self.by_ is not None:
+            raise ConfigError(
+                f"{type(self).__name__}: expected_purchases_cohort needs one model for all "
+                "members; call it per segment"
+            )
+        p, _ = self._population_params()
+        if p["k"] == 1 or float(member.sum()) <= 0:
+            return member
+        ages, counts = np.unique(self._read(summary, ("T",))["T"], return_counts=True)
+        total = counts @ (self._exact_new_member(p, ages + t) - self._exact_new_member(p, ages))
+        return member * (total / float(member.sum()))
 
     def _rate(self, p, x, t_x, T):
         """Posterior Erlang rate Gamma(r + kx, alpha + T): purchases at 1/k of it."""

@@ -40,8 +40,12 @@ HOLDOUT = ("frequency_holdout", "duration_holdout")
 
 def _holdout_expectation(model: PurchaseModel, summary: pd.DataFrame) -> np.ndarray:
     """E[holdout purchases | calibration history] per member, each with its own holdout length."""
-    p, x, t_x, T = model._member_arrays(summary)
     duration = summary_columns(summary, HOLDOUT, who="checking")["duration_holdout"]
+    cohort = getattr(model, "expected_purchases_cohort", None)
+    if cohort is not None and model.by_ is None and len(duration) and np.ptp(duration) == 0:
+        # MBG/CNBD-k: BTYDplus' cohort correction of the approximate conditional expectation
+        return cohort(summary, horizon=float(duration[0])).to_numpy(dtype=float)
+    p, x, t_x, T = model._member_arrays(summary)
     with np.errstate(over="ignore", under="ignore"):
         return np.asarray(model._expected(p, x, t_x, T, duration), dtype=float)
 
@@ -285,6 +289,7 @@ PURCHASE_MODELS = {
     "bgnbd": "BetaGeoModel",
     "mbgnbd": "ModifiedBetaGeoModel",
     "pnbd": "ParetoNBDModel",
+    "mbgcnbd": "ModifiedBetaGeoCNBDModel",
 }
 
 
@@ -294,7 +299,7 @@ def backtest_orders(
     """Fit ``model`` on the calibration period of canonical ``orders`` (an Ibis table or a
     pandas frame) and check it on the holdout: what ``memberlens backtest`` runs."""
     import memberlens.clv as clv
-    from memberlens.features import calibration_holdout_summary
+    from memberlens.features import calibration_holdout_summary, interpurchase_log_times
     from memberlens.features.purchases import as_day, as_table, purchases
 
     if model not in PURCHASE_MODELS:
@@ -318,6 +323,9 @@ def backtest_orders(
             f"backtest: no paid member orders on or before calibration_end "
             f"{calibration_end}; fix: pick a later calibration_end"
         )
+    if model == "mbgcnbd":  # regular timing needs the sum of log gaps of the calibration
+        litt = interpurchase_log_times(table, end=calibration_end, time_unit=time_unit)
+        summary = summary.merge(litt.to_pandas(), on="member_id", how="left").fillna({"litt": 0})
     paid = purchases(table, end=as_day(holdout_end, name="holdout_end"))
     days = paid.select("member_id", ordered_at=paid.day.cast("timestamp")).distinct().to_pandas()
     fitted = getattr(clv, PURCHASE_MODELS[model])().fit(summary)

@@ -7,9 +7,8 @@ one-day festival, 1 for a week fully inside a longer window, fractions where a w
 weeks. On the log scale of :class:`~memberlens.forecast.SalesForecaster` the coefficient is then
 the log lift of a week fully exposed to the festival.
 
-The 春节 dates are a copy of :data:`memberlens.simulate.calendar.SPRING_FESTIVAL` (2015-2030),
-extended to 2000-2035, so that the forecast does not depend on the simulator; the test suite
-checks that the two tables agree.
+:data:`SPRING_FESTIVAL` (2000-2035) is the one table of 春节 dates in memberlens: the simulator's
+retail calendar (:mod:`memberlens.simulate.calendar`) imports it from here.
 """
 
 from __future__ import annotations
@@ -32,8 +31,7 @@ __all__ = [
     "festival_regressors",
 ]
 
-#: 春节 (Chinese New Year's day, 正月初一), Gregorian dates. 2015-2030 are the simulator's table
-#: (memberlens.simulate.calendar.SPRING_FESTIVAL); 2000-2014 and 2031-2035 were added here.
+#: 春节 (Chinese New Year's day, 正月初一), Gregorian dates, 2000-2035; the simulator uses it too.
 SPRING_FESTIVAL: dict[int, str] = {
     2000: "2000-02-05",
     2001: "2001-01-24",

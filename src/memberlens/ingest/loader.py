@@ -593,13 +593,17 @@ def _rounded(keep: ir.Table, spec: TableSpec) -> dict[str, int]:
 
 
 def _dropped_amount(staged: ir.Table, spec: TableSpec, marks: ir.Table | None) -> float | None:
-    """The sum of the typed amounts of the lines dropped as duplicates (None without amounts)."""
-    if "amount" not in spec.names or RAW + "amount" not in staged.columns:
+    """The sum of the typed amounts of the lines dropped as duplicates: their ``amount``, or
+    quantity x unit_price when the lines carry no amount (order items); None without either."""
+    mapped = {n for n in spec.names if RAW + n in staged.columns}
+    if "amount" not in mapped and not {"quantity", "unit_price"} <= mapped:
         return None
     if marks is None:
         return 0.0
     dropped = staged.semi_join(marks, staged[LINE] == marks["__dup_line"])
-    total = dropped.aggregate(t=typed_values(dropped, spec)["amount"].sum()).to_pyarrow()
+    typed = typed_values(dropped, spec)
+    amount = typed["amount"] if "amount" in mapped else typed["quantity"] * typed["unit_price"]
+    total = dropped.aggregate(t=amount.sum()).to_pyarrow()
     value = total.column("t")[0].as_py()
     return float(value) if value is not None else 0.0
 

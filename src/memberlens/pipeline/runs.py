@@ -62,10 +62,16 @@ def run_log(
     project: Project | str | Path | None = None, *, limit: int = 50
 ) -> list[dict[str, Any]]:
     """The most recent pipeline steps, newest first (empty before the first ``memberlens run``)."""
-    return _query(
-        project,
-        lambda runs: runs.order_by([ibis.desc("started_at"), ibis.desc("step")]).limit(limit),
-    )
+    return _query(project, lambda runs: _newest(runs, limit))
+
+
+def run_log_of(wh: WarehouseProtocol, *, limit: int = 50) -> list[dict[str, Any]]:
+    """:func:`run_log` of an open warehouse (e.g. the dashboard's read side)."""
+    return _rows(wh, lambda runs: _newest(runs, limit))
+
+
+def _newest(runs: ir.Table, limit: int) -> ir.Table:
+    return runs.order_by([ibis.desc("started_at"), ibis.desc("step")]).limit(limit)
 
 
 def last_run(project: Project | str | Path | None = None) -> list[dict[str, Any]]:
@@ -88,7 +94,11 @@ def _query(
     if not proj.warehouse.exists():
         return []
     with open_warehouse(proj, read_only=True) as wh:
-        if not wh.has("_runs"):
-            return []
-        rows: list[dict[str, Any]] = query(wh.table("_runs")).to_pyarrow().to_pylist()
-        return rows
+        return _rows(wh, query)
+
+
+def _rows(wh: WarehouseProtocol, query: Callable[[ir.Table], ir.Table]) -> list[dict[str, Any]]:
+    if not wh.has("_runs"):
+        return []
+    rows: list[dict[str, Any]] = query(wh.table("_runs")).to_pyarrow().to_pylist()
+    return rows

@@ -15,26 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from memberlens.exceptions import ConfigError
+from memberlens.forecast.festivals import SPRING_FESTIVAL  # the one 春节 table
 
-#: 春节 (Chinese New Year's day), Gregorian dates.
-SPRING_FESTIVAL: dict[int, str] = {
-    2015: "2015-02-19",
-    2016: "2016-02-08",
-    2017: "2017-01-28",
-    2018: "2018-02-16",
-    2019: "2019-02-05",
-    2020: "2020-01-25",
-    2021: "2021-02-12",
-    2022: "2022-02-01",
-    2023: "2023-01-22",
-    2024: "2024-02-10",
-    2025: "2025-01-29",
-    2026: "2026-02-17",
-    2027: "2027-02-06",
-    2028: "2028-01-26",
-    2029: "2029-02-13",
-    2030: "2030-02-03",
-}
+__all__ = ["SPRING_FESTIVAL", "RetailCalendar", "day_weights", "retail_calendar"]
 
 #: Relative order volume by hour of day (China e-commerce: late-evening peak, quiet nights).
 HOUR_PROFILE = np.array(

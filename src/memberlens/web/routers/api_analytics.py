@@ -314,7 +314,9 @@ async def api_backtest(
     holdout_end: dt.date | None = Query(
         None, description="Last holdout day (default: the as-of date)."
     ),
-    model: Literal["bgnbd", "mbgnbd", "pnbd"] = Query("bgnbd", description="Purchase model."),
+    model: Literal["bgnbd", "mbgnbd", "pnbd", "mbgcnbd"] = Query(
+        "bgnbd", description="Purchase model (the value page asks for the one the run chose)."
+    ),
     _=require("view_kpis"),
 ) -> Response:
     c = ctx(request)

@@ -1,4 +1,8 @@
-"""JSON API of the data page: load status per table, run log, quarantine browser."""
+"""JSON API of the data page: load status per table, run log, quarantine browser.
+
+Each answer reads through the dashboard's read side (:meth:`WebContext.warehouse`: a pooled
+read-only warehouse of the published state, the Spark session shared) and is cached per
+published state, like the other routes."""
 
 from __future__ import annotations
 
@@ -9,12 +13,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from fastapi import APIRouter, Query, Request
 
-from memberlens.ingest.status import quarantine_rows, warehouse_status
-from memberlens.pipeline.runs import run_log
+from memberlens.ingest.status import quarantine_of, status_of
+from memberlens.pipeline.runs import run_log_of
 from memberlens.privacy import mask_values
 from memberlens.schema import TABLES, table_spec
 from memberlens.web.auth import require
-from memberlens.web.context import ctx
+from memberlens.web.context import WebContext, ctx
 from memberlens.web.queries.members import jsonable
 
 router = APIRouter(prefix="/api/data", tags=["data"])
@@ -41,20 +45,31 @@ def api_status(request: Request, _=require("view_data")) -> dict:
     c = ctx(request)
     if not c.project.warehouse.exists():
         return {"warehouse": str(c.project.warehouse.name), "tables": [], "loads": []}
-    with c.warehouse():  # raises 503 while a writer holds the lock
-        pass
-    out = warehouse_status(c.project).to_dict()
-    out["warehouse"] = c.project.warehouse.name  # no absolute server paths in responses
-    for load in out["loads"]:
-        load["source"] = public_source(load.get("source"))
-    return out
+
+    def compute() -> dict:
+        with c.warehouse(heavy=True) as wh:
+            # no absolute server paths in responses
+            out = status_of(wh, c.project.warehouse.name).to_dict()
+        for load in out["loads"]:
+            load["source"] = public_source(load.get("source"))
+        return out
+
+    return c.cached(("data_status",), compute)
 
 
 @router.get("/runs", summary="The pipeline run log (newest first)")
 def api_runs(
     request: Request, limit: int = Query(50, ge=1, le=500), _=require("view_data")
 ) -> dict:
-    return {"runs": jsonable(run_log(ctx(request).project, limit=limit))}
+    c = ctx(request)
+    if not c.project.warehouse.exists():
+        return {"runs": []}
+
+    def compute() -> list:
+        with c.warehouse() as wh:
+            return jsonable(run_log_of(wh, limit=limit))
+
+    return {"runs": c.cached(("data_runs", limit), compute)}
 
 
 @router.get("/quarantine/{table}", summary="Rejected rows of a table with rule and reason")
@@ -68,7 +83,13 @@ def api_quarantine(
     c = ctx(request)
     if not c.project.warehouse.exists():
         return {"table": table, "rows": []}
-    found = quarantine_rows(table, c.project, rule=rule, limit=limit)
+    key = ("data_quarantine", table, rule, limit)
+    return c.cached(key, lambda: _quarantine(c, table, rule, limit))
+
+
+def _quarantine(c: WebContext, table: str, rule: str | None, limit: int) -> dict:
+    with c.warehouse() as wh:
+        found = quarantine_of(wh, table, rule=rule, limit=limit)
     # quarantined text holds personal data as it was read: send only its masked form
     for f in table_spec(table).pii_fields:
         if f.name in found.column_names:

@@ -317,7 +317,7 @@
       data.churn_risk || [], (r) => { location.href = memberUrl(r.member_id); });
     nextPurchase(data.next_purchase || { available: false });
     const chosen = await models();
-    await backtest(["bgnbd", "mbgnbd", "pnbd"].includes(chosen) ? chosen : null);
+    await backtest(["bgnbd", "mbgnbd", "pnbd", "mbgcnbd"].includes(chosen) ? chosen : null);
   };
 
   async function models() {  // mart_model_comparison: the candidates and the one the run chose
