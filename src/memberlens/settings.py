@@ -384,7 +384,7 @@ OTHER_SECTIONS: tuple[str, ...] = ("project", "warehouse", "privacy", "sources",
 
 def check_settings(raw: Mapping[str, Any], path: Path) -> None:
     """Check every pipeline section of a parsed project file (see the module docstring)."""
-    known = (*SECTIONS, *OTHER_SECTIONS)
+    known = (*SECTIONS, *OTHER_SECTIONS, "loyalty")
     for name, values in raw.items():
         section = SECTIONS.get(name)
         if section is not None:
@@ -393,6 +393,11 @@ def check_settings(raw: Mapping[str, Any], path: Path) -> None:
                 for channel, entry in values.items():
                     check_channel(channel, entry, path)
             continue
+        if name == "loyalty":
+            if not isinstance(values, Mapping):
+                raise ConfigError(f"{path}: [loyalty] must be a table, got {_show(values)}")
+            check_loyalty(values, path)
+            continue
         if name in OTHER_SECTIONS:
             continue
         close = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
@@ -400,6 +405,55 @@ def check_settings(raw: Mapping[str, Any], path: Path) -> None:
             raise ConfigError(
                 f"{path}: [{name}] is not a section of {path.name}; did you mean [{close[0]}]?"
             )
+
+
+def check_loyalty(values: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The checked ``[loyalty]`` table (read by ``memberlens.activation.loyalty``): distinct tier
+    names, one strictly rising threshold per tier starting at 0 (every member has a tier), a
+    window of at least one day."""
+    known = ("tiers", "thresholds", "window_days")
+    for key in values:
+        if key not in known:
+            raise ConfigError(
+                f"{path}: [loyalty] {key}: unknown setting; allowed: {', '.join(known)}"
+            )
+    tiers, thresholds = values.get("tiers"), values.get("thresholds")
+    example = 'tiers = ["member", "silver", "gold"] and thresholds = [0, 1000, 5000]'
+    if (
+        not isinstance(tiers, list)
+        or len(tiers) < 2
+        or not all(isinstance(t, str) and t.strip() for t in tiers)
+        or len(set(tiers)) != len(tiers)
+    ):
+        raise ConfigError(
+            f"{path}: [loyalty] tiers = {tiers!r}: give two or more distinct tier names, lowest "
+            f"first, e.g. {example}"
+        )
+    if (
+        not isinstance(thresholds, list)
+        or len(thresholds) != len(tiers)
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in thresholds)
+    ):
+        raise ConfigError(
+            f"{path}: [loyalty] thresholds = {thresholds!r}: give one number per tier "
+            f"({len(tiers)}), the net spend that reaches it, e.g. {example}"
+        )
+    if thresholds[0] != 0 or any(b <= a for a, b in zip(thresholds, thresholds[1:], strict=False)):
+        raise ConfigError(
+            f"{path}: [loyalty] thresholds = {thresholds!r}: must start at 0 and rise strictly "
+            f"(every member has the first tier); e.g. {example}"
+        )
+    window = values.get("window_days", 365)
+    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+        raise ConfigError(
+            f"{path}: [loyalty] window_days = {window!r}: must be a whole number of days of at "
+            "least 1 (default 365)"
+        )
+    return {
+        "tiers": list(tiers),
+        "thresholds": [float(v) for v in thresholds],
+        "window_days": window,
+    }
 
 
 def _nearest(word: object, options: tuple[str, ...]) -> str:

@@ -210,3 +210,90 @@ def test_an_empty_audience_says_which_text_value_nobody_holds(audience_project, 
         "'low_value'?",
     )
     assert aud.audience_size(audience_project, "province == '广东省'", store=store).notes == ()
+
+
+def test_uplift_scores_and_member_marts_join_the_language(tmp_path, store, mart):
+    """Columns of marts keyed by member_id (the latest uplift scoring per member, churn
+    reasons, a count of recommendations) filter audiences; the reference is DuckDB SQL over
+    the same rows, the latest scoring picked by a window in SQL."""
+    import ibis
+    import numpy as np
+    import pyarrow as pa
+
+    from memberlens.engine.warehouse import open_warehouse
+    from memberlens.project import init_project
+
+    project = init_project(tmp_path / "shop", currency="CNY", locale="zh-CN")
+    rng = np.random.default_rng(17)
+    ids = mart["member_id"].to_pylist()
+    n = len(ids)
+
+    def scoring(campaign: str, day: dt.date, share: float) -> pa.Table:
+        keep = rng.random(n) < share
+        scored = [m for m, k in zip(ids, keep, strict=True) if k]
+        return pa.table(
+            {
+                "member_id": scored,
+                "campaign_id": [campaign] * len(scored),
+                "method": ["t_learner"] * len(scored),
+                "uplift": rng.normal(0.02, 0.05, len(scored)),
+                "expected_incremental_response": rng.normal(0.02, 0.05, len(scored)),
+                "expected_incremental_revenue": rng.normal(5.0, 10.0, len(scored)),
+                "expected_incremental_profit": rng.normal(1.0, 3.0, len(scored)),
+                "scored_as_of": pa.array([day] * len(scored), pa.date32()),
+            }
+        )
+
+    uplift = pa.concat_tables(
+        [scoring("OLD", dt.date(2025, 3, 1), 0.9), scoring("NEW", dt.date(2025, 6, 1), 0.6)]
+    )
+    recs = pa.table(
+        {
+            "member_id": [m for i, m in enumerate(ids) for _ in range(i % 4)],
+            "product_id": [f"P{r}" for i, _ in enumerate(ids) for r in range(i % 4)],
+            "rank": [r + 1 for i, _ in enumerate(ids) for r in range(i % 4)],
+        }
+    )
+    with open_warehouse(project) as wh, wh.transaction():
+        wh.replace("mart_members", ibis.memtable(mart))
+        wh.replace("mart_uplift_scores", ibis.memtable(uplift))
+        wh.replace("mart_recommendations", ibis.memtable(recs))
+
+    con = duckdb.connect()
+    con.register("m", mart)
+    con.register("u", uplift)
+    con.register("r", recs)
+    latest = (
+        "(SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY member_id ORDER BY "
+        "scored_as_of DESC, campaign_id DESC) AS k FROM u) WHERE k = 1)"
+    )
+
+    def sql(where: str) -> set[str]:
+        rows = con.execute(
+            f"SELECT m.member_id FROM m LEFT JOIN {latest} l USING (member_id) LEFT JOIN "
+            "(SELECT member_id, count(*) AS n FROM r GROUP BY member_id) c USING (member_id) "
+            f"WHERE {where}"
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    cases = {
+        "uplift > 0.05 and clv > 200": "l.uplift > 0.05 AND m.clv > 200",
+        'uplift_campaign_id == "OLD"': "l.campaign_id = 'OLD'",
+        "expected_incremental_profit >= 2 or recommendations_count == 0": (
+            "l.expected_incremental_profit >= 2 OR coalesce(c.n, 0) = 0"
+        ),
+        "recommendations_count >= 2 and segment_cn8 == 'important_value'": (
+            "coalesce(c.n, 0) >= 2 AND m.segment_cn8 = 'important_value'"
+        ),
+    }
+    for expression, where in cases.items():
+        want = sql(where)
+        got = aud.audience_members(project, expression, store=store)
+        assert set(got["member_id"].to_pylist()) == want and want, expression
+        assert aud.audience_size(project, expression, store=store).size == len(want)
+    con.close()
+    cols = aud.audience_columns(project)
+    assert cols["uplift"] == "number" and cols["recommendations_count"] == "number"
+    assert cols["uplift_campaign_id"] == "string"
+    with pytest.raises(ExpressionError, match="did you mean uplift"):
+        aud.audience_size(project, "uplfit > 0.1", store=store)

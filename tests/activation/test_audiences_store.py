@@ -3,8 +3,6 @@ own command API, the reference), the compact frozen-list encoding, and opt-out v
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from memberlens.activation.audiences_store import (
@@ -13,16 +11,15 @@ from memberlens.activation.audiences_store import (
     encode_members,
     opted_out_ids,
 )
+from memberlens.appstate import MIGRATIONS
 from memberlens.exceptions import ConfigError, DataError
 
 
 def _config():
     from alembic.config import Config
 
-    import memberlens.web.store as store_module
-
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(store_module.__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
 
 

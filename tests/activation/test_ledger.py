@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from memberlens.activation import ledger
+from memberlens.appstate import MIGRATIONS
 
 _spec = importlib.util.spec_from_file_location(
     "_postgres_fixture", Path(__file__).parents[1] / "web" / "test_postgres.py"
@@ -77,9 +78,7 @@ def _check_ledger(url: str) -> None:
         assert ledger.recently_sent(engine, now) == {"M0": 1, "M1": 1, "M2": 1}
         # down to the audiences' revision and back up
         cfg = Config()
-        cfg.set_main_option(
-            "script_location", str(Path(ledger.__file__).parents[1] / "web" / "migrations")
-        )
+        cfg.set_main_option("script_location", str(MIGRATIONS))
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "0003_audiences")

@@ -106,3 +106,87 @@ def test_triggers_cli_run_is_idempotent_per_date(shop, receiver, tmp_path):
     assert first[0]["fired"] == rule["would_fire"] > 0
     assert again[0]["repeated"] and again[0]["sent"] == 0
     assert len(receiver.delivered()) == first[0]["sent"] == len(set(receiver.delivered()))
+
+
+_LOYALTY = '\n[loyalty]\ntiers = ["member", "silver", "gold"]\nthresholds = [0, {}, {}]\nwindow_days = {}\n'
+
+
+def _loyalty_reference(sim_shop, day: dt.date, window: int, thresholds: list[float]):
+    """The reference: pandas on the simulator's orders file (paid orders in the window)."""
+    import numpy as np
+
+    orders = pd.read_parquet(sim_shop / "orders.parquet")
+    when = pd.to_datetime(orders.ordered_at).dt.date
+    start = day - dt.timedelta(days=window - 1)
+    paid = orders[(when >= start) & (when <= day) & (orders.status.fillna("paid") == "paid")]
+    spend = paid.groupby("member_id").amount.sum().astype(float)
+    level = np.searchsorted(np.asarray(thresholds), spend.to_numpy(), side="right") - 1
+    nxt = np.asarray([*thresholds[1:], np.inf])[level]
+    gap = nxt - spend.to_numpy()
+    return spend, level, gap, nxt
+
+
+def test_near_tier_fires_members_close_to_the_next_loyalty_tier(
+    make_project, receiver, store, sim_shop
+):
+    import numpy as np
+
+    from memberlens.activation.loyalty import loyalty_settings, member_tiers
+    from memberlens.engine.warehouse import open_warehouse
+
+    orders = pd.read_parquet(sim_shop / "orders.parquet")
+    day = pd.to_datetime(orders.ordered_at).max().date()
+    window = 365
+    spend, _, _, _ = _loyalty_reference(sim_shop, day, window, [0.0, 1.0])
+    silver, gold = (round(float(spend.quantile(q)), 2) for q in (0.5, 0.9))
+    project = make_project(
+        f'[channels.sms]\nkind = "webhook"\nurl = "{receiver.url}"\nsecret = "k"\n'
+        + _LOYALTY.format(silver, gold, window)
+    )
+    spend, level, gap, nxt = _loyalty_reference(sim_shop, day, window, [0.0, silver, gold])
+    with open_warehouse(project, read_only=True) as wh:
+        tiers = member_tiers(wh, loyalty_settings(project), day).to_pandas().set_index("member_id")
+    tiers = tiers.loc[spend.index]
+    names = np.asarray(["member", "silver", "gold"])
+    assert (tiers.tier.to_numpy() == names[level]).all()
+    assert np.allclose(tiers.net_spend.to_numpy(), spend.to_numpy())
+    top = level == 2
+    assert tiers.next_tier[top].isna().all() and tiers.gap[top].isna().all()
+    assert np.allclose(tiers.gap[~top].to_numpy(), gap[~top])
+    # the rule: within 10 % of the next threshold and at most 150 away
+    share = np.divide(gap, nxt, out=np.full(len(gap), np.inf), where=~top)
+    expected = set(spend.index[(~top) & (gap > 0) & (share <= 0.1) & (gap <= 150)])
+    assert expected
+    rule = _rule(store, project, "near", "near_tier", max_share=0.1, max_gap=150)
+    assert set(firing_members(store, project, rule, day)) == expected
+    now = dt.datetime.combine(day, dt.time(2, 0))  # 10:00 in Shanghai
+    (run,) = run_triggers(store, project, day, now=now)
+    assert run.fired == len(expected) and run.sent + run.control + run.excluded == run.fired
+    assert set(receiver.delivered()) <= expected and len(receiver.delivered()) == run.sent
+    # the next day within the cooldown: nobody fires again
+    later = day + dt.timedelta(days=1)
+    assert not set(firing_members(store, project, rule, later)) & expected
+
+
+def test_loyalty_settings_are_checked_when_the_project_loads(make_project, store):
+    from memberlens.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=r"\[loyalty\] thresholds .*start at 0 and rise"):
+        make_project(_LOYALTY.format(5000, 1000, 365), name="falling")
+    with pytest.raises(ConfigError, match=r"\[loyalty\] thresholds .*one number per tier"):
+        make_project('\n[loyalty]\ntiers = ["a", "b"]\nthresholds = [0]\n', name="short")
+    with pytest.raises(ConfigError, match=r"\[loyalty\] window_days"):
+        make_project(_LOYALTY.format(10, 20, 0), name="window")
+    with pytest.raises(ConfigError, match=r"did you mean \[loyalty\]"):
+        make_project('\n[loyalti]\ntiers = ["a", "b"]\n', name="typo")
+    # a near_tier rule without [loyalty] fails when it is saved
+    project = make_project('[channels.sms]\nkind = "webhook"\nurl = "http://x"\nsecret = "k"\n')
+    with pytest.raises(ConfigError, match=r"no \[loyalty\] section"):
+        _rule(store, project, "near", "near_tier")
+    tiered = make_project(
+        '[channels.sms]\nkind = "webhook"\nurl = "http://x"\nsecret = "k"\n'
+        + _LOYALTY.format(10, 20, 30),
+        name="tiered",
+    )
+    with pytest.raises(ConfigError, match="max_share = 2"):
+        _rule(store, tiered, "near", "near_tier", max_share=2)

@@ -4,6 +4,7 @@ likelihood against its definition (a probability over all possible histories sum
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.integrate import quad
 from scipy.optimize import check_grad
@@ -212,3 +213,35 @@ def test_gamma_gamma_hessian_passes_check_grad():
         assert check_grad(component, row, params, epsilon=1e-7) < 1e-5 * max(
             np.linalg.norm(hessian[k]), 1.0
         )
+
+
+def test_expectations_stay_finite_when_a_and_b_are_in_the_thousands():
+    # a line-level export (tests/data/online_retail, issue 14) fitted MBG/NBD with a = 1191,
+    # b = 14746 (a drop-out probability pinned near 7.5 %): Euler's form of the 2F1 overflowed
+    # and expected purchases came out -inf, which emptied every CLV. Reference: the original
+    # series of Batislam et al. (2007), eq. 7, summed term by term in plain Python
+    import math
+
+    from memberlens.clv import ModifiedBetaGeoModel
+
+    r, alpha, a, b = 1.461614238424008, 3.644745205167122, 1191.15365383345, 14745.726006910962
+    x, t_x, T, t = 7, 9.0, 11.571428571428571, 90 / 7
+
+    def series(A, B, C, z):
+        total, term, j = 1.0, 1.0, 0
+        while term > 1e-17 * total:
+            term *= (A + j) * (B + j) / ((C + j) * (j + 1)) * z
+            total += term
+            j += 1
+        return total
+
+    z = t / (alpha + T + t)
+    c = a + b + x
+    alive = 1 / (1 + a / (b + x) * ((alpha + T) / (alpha + t_x)) ** (r + x))
+    expected = c / (a - 1) * (1 - (1 - z) ** (r + x) * series(r + x, b + x + 1, c, z)) * alive
+    model = ModifiedBetaGeoModel()
+    model.params_ = pd.Series({"r": r, "alpha": alpha, "a": a, "b": b})
+    model.by_ = None
+    one = pd.DataFrame({"member_id": ["m"], "frequency": [x], "recency": [t_x], "T": [T]})
+    got = model.expected_purchases(one, horizon=t).iloc[0]
+    assert math.isfinite(got) and got == pytest.approx(expected, rel=1e-9)

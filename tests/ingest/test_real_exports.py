@@ -268,6 +268,55 @@ def test_a_new_project_takes_currency_and_locale_from_the_data(tmp_path, write):
     assert not rep.notes and Project.load(chosen.root).currency == "CNY"
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "expected", "said"),
+    [
+        (  # no country, amounts written with £: a UK shop
+            "pounds",
+            "order_id,member_id,ordered_at,amount\no1,m1,2024-01-05,£12.50\no2,m2,2024-01-06,£3\n",
+            ("GBP", "en", "Europe/London"),
+            "taken from the data (amounts written with £)",
+        ),
+        (  # a CRM export in English, times in UTC (Z): the zone; currency and locale said defaults
+            "crm",
+            "household_key,BASKET_ID,date,SALES_VALUE\n"
+            "1,b1,2024-01-05T10:00:00Z,2.5\n2,b2,2024-01-06T11:30:00Z,1.0\n",
+            ("CNY", "zh-CN", "UTC"),
+            "currency CNY and locale zh-CN are defaults",
+        ),
+        (  # English headers and nothing else: the defaults, said to be defaults
+            "plain",
+            "customer_id,date,dollar_value\n0001,1997-01-01,29.33\n",
+            ("CNY", "zh-CN", "Asia/Shanghai"),
+            "are defaults: the data show no country column, currency symbol or time zone",
+        ),
+        (  # Chinese headers: zh-CN and CNY stated, not silent
+            "cn",
+            "订单号,会员ID,下单时间,实付金额\no1,m1,2024-01-05 10:00:00,12.5\n",
+            ("CNY", "zh-CN", "Asia/Shanghai"),
+            "taken from the data (Chinese headers)",
+        ),
+    ],
+)
+def test_a_new_project_without_a_country_column_decides_on_other_evidence(
+    tmp_path, write, name, text, expected, said
+):
+    # issue 14, "Defaults that hold": a CRM export without a country column used to keep
+    # CNY / zh-CN silently
+    from memberlens.ingest.regional import regional_summary
+    from memberlens.project import Project, init_project
+
+    proj = init_project(tmp_path / name)
+    assert "defaults until the first load" in regional_summary(proj)["source"]
+    rep = load("orders", write(tmp_path / f"{name}.csv", text), project=proj)
+    note = next(n for n in rep.notes if "time zone" in n)
+    assert said in note and "memberlens.toml" in note
+    again = Project.load(proj.root)
+    assert (again.currency, again.locale, again.timezone) == expected
+    summary = regional_summary(again)
+    assert not summary["from_data_pending"] and said in summary["source"]
+
+
 def test_a_gz_export_is_read_by_duckdb_with_the_same_report_as_through_arrow(tmp_path, write):
     """A .gz is unpacked to scratch and read by DuckDB itself (the fast path), not into Arrow;
     the load report and the stored rows are those of the Arrow reader."""
@@ -283,7 +332,10 @@ def test_a_gz_export_is_read_by_duckdb_with_the_same_report_as_through_arrow(tmp
     )
     gz = tmp_path / "log.csv.gz"
     gz.write_bytes(gzip.compress(text.encode()))
-    fast, arrow = init_project(tmp_path / "fast", locale="en"), init_project(tmp_path / "arrow")
+    fast, arrow = (
+        init_project(tmp_path / "fast", locale="en"),
+        init_project(tmp_path / "arrow", locale="en"),
+    )
     (tmp_path / "scratch").mkdir()
     _, src, _ = _source_and_mapping("orders", gz, None, scan=True, unpack_dir=tmp_path / "scratch")
     assert src.table is None and src.label == str(gz)  # described: DuckDB reads the file

@@ -4,6 +4,7 @@ members say so (degraded), and two runs on the same data give the same marts."""
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import pandas as pd
@@ -55,15 +56,25 @@ def test_small_shops_run_and_repeat_exactly(tmp_path, members, seed):
     twice = marts(project)
 
     # the same steps, statuses and messages; churn's and clusters' messages say whether they
-    # fitted or reused the model of the first run (docs/churn.md, docs/segmentation.md)
+    # fitted or reused the model of the first run (docs/churn.md, docs/segmentation.md), clv's
+    # whether it reused the purchase model chosen by the first run's back-test (docs/clv.md)
     def steps(run):
         return [
-            (s.step, s.status, s.message.split(" (")[0] if s.step == "clusters" else s.message)
+            (
+                s.step,
+                s.status,
+                s.message.split(" (")[0]
+                if s.step == "clusters"
+                else re.sub(r", choice of \S+ reused", "", s.message),
+            )
             for s in run.steps
             if s.step not in ("publish", "churn")
         ]
 
     assert steps(first) == steps(second)
+    clv = [{s.step: s for s in run.steps}["clv"] for run in (first, second)]
+    if "(by holdout)" in clv[0].message:
+        assert "reused)" in clv[1].message
     clusters = [{s.step: s for s in run.steps}["clusters"] for run in (first, second)]
     if clusters[0].status == "ok":
         assert "k chosen and fitted" in clusters[0].message
@@ -88,8 +99,12 @@ def test_small_shops_run_and_repeat_exactly(tmp_path, members, seed):
 
 
 def _without_churn_decision(text: str) -> dict:
-    """A run's model summary without what says whether churn trained or reused its model."""
+    """A run's model summary without what says whether churn trained or reused its model, or
+    clv its choice of purchase model."""
     models = json.loads(text)
+    purchase = models.get("purchase_model") or {}
+    for key in ("chosen_on", "reused"):  # clv: the second run reuses the first run's choice
+        purchase.pop(key, None)
     churn = models.get("churn") or {}
     for key in ("decision", "psi"):
         churn.pop(key, None)

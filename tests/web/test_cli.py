@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
+from memberlens.appstate import MIGRATIONS
+
 
 def _app():
     import memberlens.cli.web  # noqa: F401  (registers serve and user until cli/__init__ does)
@@ -74,7 +76,6 @@ def test_serve_help_names_the_options():
 
 def test_migrations_upgrade_and_downgrade(tmp_path):
     # reference: Alembic's own command API run against the package's migration scripts
-    from pathlib import Path
 
     from alembic import command
     from alembic.config import Config
@@ -94,7 +95,7 @@ def test_migrations_upgrade_and_downgrade(tmp_path):
         "alembic_version",
     } <= names
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(store.__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     with s.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "base")

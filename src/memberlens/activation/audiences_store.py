@@ -31,15 +31,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+# the app-state store (a core module the dashboard uses too): these tables share its
+# declarative base and its Alembic history
+from memberlens.appstate import Base, Store, database_url, open_store, utcnow
 from memberlens.exceptions import ConfigError, DataError
-
-# the app-state store and its declarative base live with the dashboard, which opened it first
-# (memberlens.web.store); these tables share its metadata and its Alembic history
-from memberlens.web.models import Base, utcnow
 
 if TYPE_CHECKING:
     from memberlens.project import Project
-    from memberlens.web.store import Store
 
 __all__ = [
     "AudienceRow",
@@ -105,8 +103,6 @@ _LOCK = threading.Lock()
 def state_store(project: Project) -> Store:
     """The app-state store of ``project`` (migrated to the newest revision), one per database
     URL and process."""
-    from memberlens.web.store import database_url, open_store
-
     url = database_url(project)
     with _LOCK:
         if url not in _STORES:

@@ -143,7 +143,7 @@ _CHUNK = 5_000
 
 
 def utcnow() -> dt.datetime:
-    """Naive UTC now (the store keeps naive UTC times, as the web models do)."""
+    """Naive UTC now (the app-state store keeps naive UTC times)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 

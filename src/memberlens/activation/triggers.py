@@ -22,8 +22,10 @@ Kinds (each fires on the day its condition is first met, so a rule does not repe
 - ``churn_risk``: ``mart_members.churn_probability`` is at least ``threshold`` (default 0.6);
   a member fires again only ``cooldown_days`` (default 30) after the rule last targeted them.
 
-``close to the next loyalty tier`` needs a loyalty-tier mart (thresholds of points per tier),
-which the data contract does not have yet: no rule kind for it.
+- ``near_tier``: the member's net spend in the ``[loyalty]`` window
+  (:mod:`memberlens.activation.loyalty`) is below the next tier by at most ``max_share``
+  (default 0.1) of that tier's threshold and, when set, by at most ``max_gap`` (money); a
+  member fires again only ``cooldown_days`` (default 30) after the rule last targeted them.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ __all__ = [
     "set_enabled",
 ]
 
-TriggerKind = Literal["birthday", "festival", "replenishment", "winback", "churn_risk"]
+TriggerKind = Literal["birthday", "festival", "replenishment", "winback", "churn_risk", "near_tier"]
 #: each kind's parameters and their defaults
 KINDS: dict[str, dict[str, Any]] = {
     "birthday": {"days_before": 7},
@@ -62,7 +64,11 @@ KINDS: dict[str, dict[str, Any]] = {
     "replenishment": {"within_days": 3},
     "winback": {"gap_multiple": 2.0},
     "churn_risk": {"threshold": 0.6, "cooldown_days": 30},
+    "near_tier": {"max_share": 0.1, "max_gap": None, "cooldown_days": 30},
 }
+#: kinds that fire while a state lasts (not on one day): a member fires again only after the
+#: rule's ``cooldown_days``
+_COOLING = ("churn_risk", "near_tier")
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,16 @@ def _params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
             f"{kind} rules take {', '.join(KINDS[kind])}; {unknown[0]!r} is not one of them"
         )
     out = {**KINDS[kind], **params}
+    if kind == "near_tier":
+        share, gap = out["max_share"], out["max_gap"]
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+            raise ConfigError(f"near_tier max_share = {share!r}: give a share in (0, 1], e.g. 0.1")
+        if gap is not None and (
+            isinstance(gap, bool) or not isinstance(gap, int | float) or gap <= 0
+        ):
+            raise ConfigError(
+                f"near_tier max_gap = {gap!r}: give an amount above 0, or leave it out"
+            )
     if kind == "festival":
         from memberlens.forecast.festivals import festival_dates
 
@@ -138,6 +154,10 @@ def save_rule(
     from memberlens.activation.channels import channel_settings
 
     channel_settings(project, channel)
+    if kind == "near_tier":
+        from memberlens.activation.loyalty import loyalty_settings
+
+        loyalty_settings(project)  # no [loyalty] tiers: an error now, not on the day it runs
     if not name or len(name) > 40 or not name.replace("_", "").replace("-", "").isalnum():
         raise ConfigError(f"rule name {name!r}: use 1-40 letters, digits, '-' or '_'")
     values = {
@@ -264,6 +284,19 @@ def _churn_risk(wh: Any, threshold: float) -> list[str]:
     return _ids(m.filter(m.churn_probability >= float(threshold)))
 
 
+def _near_tier(wh: Any, project: Any, day: dt.date, params: Mapping) -> list[str]:
+    from memberlens.activation.loyalty import loyalty_settings, member_tiers
+
+    conf = loyalty_settings(project)
+    if not wh.has("orders"):
+        return []
+    t = member_tiers(wh, conf, day)
+    near = t.next_tier.notnull() & (t.gap > 0) & (t.gap_share <= float(params["max_share"]))
+    if params.get("max_gap") is not None:
+        near = near & (t.gap <= float(params["max_gap"]))
+    return _ids(t.filter(near))
+
+
 def _recently_targeted(engine: Engine, rule: str, since: dt.datetime) -> set[str]:
     s, c = ledger.SENDS, ledger.CAMPAIGNS
     with engine.connect() as conn:
@@ -289,9 +322,11 @@ def firing_members(store: Any, project: Any, rule: TriggerRule, day: dt.date) ->
             ids = _replenishment(wh, day, p["within_days"])
         elif rule.kind == "winback":
             ids = _winback(wh, day, p["gap_multiple"])
+        elif rule.kind == "near_tier":
+            ids = _near_tier(wh, project, day, p)
         else:
             ids = _churn_risk(wh, p["threshold"])
-    if rule.kind == "churn_risk":
+    if rule.kind in _COOLING:
         since = dt.datetime.combine(day, dt.time()) - dt.timedelta(days=int(p["cooldown_days"]))
         recent = _recently_targeted(store.engine, rule.name, since)
         ids = [m for m in ids if m not in recent]

@@ -136,3 +136,17 @@ def progress_steps(title: str, *, quiet: bool = False) -> Iterator[Callable[[str
         task = bar.add_task(escape(title), total=None)
         yield step
         finish(time.perf_counter())
+
+
+def step_warnings(steps) -> list[str]:
+    """The "warning: ..." parts of the steps' messages (e.g. a purchase model that missed its
+    back-test), as "step: warning: ..." lines; ``steps`` are StepResults or run-log rows."""
+    out = []
+    for s in steps:
+        message = s["message"] if isinstance(s, dict) else s.message
+        out += [
+            f"{s['step'] if isinstance(s, dict) else s.step}: {part}"
+            for part in (message or "").split("; ")
+            if part.startswith("warning:")
+        ]
+    return out

@@ -34,8 +34,8 @@ _NOW = typer.Option(
 
 
 def _open(project: Path | None, database: str | None) -> tuple[Any, Any]:
+    from memberlens.appstate import database_url, open_store
     from memberlens.project import Project
-    from memberlens.web.store import database_url, open_store
 
     proj = Project.load(project)
     return proj, open_store(database or database_url(proj))

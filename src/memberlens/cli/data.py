@@ -18,6 +18,7 @@ from memberlens.cli._output import (
     progress_steps,
     say,
     shorten,
+    step_warnings,
 )
 
 ProjectOpt = typer.Option(
@@ -57,12 +58,23 @@ def init(
         directory, engine=engine, as_of=day, currency=currency, locale=locale, force=force
     )
     if not state.quiet:
+        from memberlens.ingest.regional import regional_summary
+
         say(
             "created [bold]{}[/]  (engine {}, warehouse {}, locale {})",
             project.file,
             project.engine,
             project.warehouse.name,
             project.locale,
+        )
+        regional = regional_summary(project)
+        say(
+            "currency {}, locale {}, time zone {}: {}; to choose them yourself, {}",
+            regional["currency"],
+            regional["locale"],
+            regional["timezone"],
+            regional["source"],
+            regional["change"],
         )
         hint("next", command("ingest", "orders", "FILE", project=directory))
 
@@ -241,14 +253,22 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """Rows stored, quarantined by rule, duplicates, date range and last load per table; run log."""
+    from memberlens.ingest.regional import regional_summary
     from memberlens.ingest.status import warehouse_status
+    from memberlens.project import Project
 
     st = warehouse_status(project)
+    regional = regional_summary(Project.load(project))
     if as_json:
         from memberlens.pipeline.runs import last_run
 
-        emit_json({**st.to_dict(), "last_run": last_run(project)})
+        emit_json({**st.to_dict(), "regional": regional, "last_run": last_run(project)})
         return
+    console.print(
+        f"currency {regional['currency']}, locale {regional['locale']}, time zone "
+        f"{regional['timezone']}: {regional['source']}",
+        markup=False,
+    )
     grid = Table(
         "table",
         "read",
@@ -333,6 +353,8 @@ def _print_runs(project) -> None:
             shorten(str(r["message"] or ""), 120),
         )
     console.print(grid)
+    for warning in step_warnings(steps):
+        console.print(warning, style="yellow", markup=False)
 
 
 @app.command()

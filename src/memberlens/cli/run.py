@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from memberlens.cli._app import app, state
-from memberlens.cli._output import emit_json, progress_steps
+from memberlens.cli._output import emit_json, progress_steps, step_warnings
 
 console = Console()
 
@@ -86,6 +86,8 @@ def run(
             )
         console.print(grid)
         console.print("marts: " + ", ".join(f"{k} ({v:,})" for k, v in result.marts.items()))
+        for warning in step_warnings(result.steps):
+            console.print(warning, style="yellow", markup=False)
         if degraded:
             console.print(
                 "[yellow]degraded:[/] "

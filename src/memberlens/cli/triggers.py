@@ -63,7 +63,7 @@ def _day(text: str | None) -> dt.date:
 def add_cmd(
     name: str = typer.Argument(..., help="The rule's name."),
     kind: str = typer.Option(
-        ..., "--kind", help="birthday, festival, replenishment, winback or churn_risk."
+        ..., "--kind", help="birthday, festival, replenishment, winback, churn_risk or near_tier."
     ),
     channel: str = typer.Option(..., "--channel", help="A [channels.NAME] of memberlens.toml."),
     params: str = typer.Option(

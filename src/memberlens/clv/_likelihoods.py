@@ -618,3 +618,18 @@ def beta_geo_beta_binom_rows(params, x, t_x, n):
 def beta_geo_beta_binom(params: np.ndarray, x, t_x, n, weights) -> float:
     """BG/BB total log-likelihood (weighted sum of :func:`beta_geo_beta_binom_rows`)."""
     return float(np.dot(weights, beta_geo_beta_binom_rows(params, x, t_x, n)))
+
+
+def survival_bracket(A, B, C, z):
+    """1 - (1 - z)^A 2F1(A, B; C; z), the bracket of the (M)BG/NBD expectations (Fader, Hardie &
+    Lee 2005, eq. 9-10; Batislam et al. 2007, eq. 5, 7). Euler's transformation, (1 - z)^(C-B)
+    2F1(C-A, C-B; C; z), keeps members with hundreds of purchases finite; where it overflows
+    (a and b in the thousands: a drop-out probability the shop's data pin down tightly) the
+    original form is finite and used instead."""
+    with np.errstate(all="ignore"):
+        euler = 1 - (1 - z) ** (C - B) * hyp2f1(C - A, C - B, C, z)
+        ok = np.isfinite(euler)
+        if np.all(ok):
+            return euler
+        direct = 1 - (1 - z) ** A * hyp2f1(A, B, C, z)
+    return np.where(ok, euler, direct)

@@ -18,7 +18,7 @@ True
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betaln, expit, hyp2f1
+from scipy.special import betaln, expit
 from scipy.stats import nbinom
 
 from memberlens.clv import _likelihoods
@@ -89,18 +89,14 @@ class BetaGeoModel(PurchaseModel):
         # degenerate fits (a tiny shop) can give inf * 0 here: a missing value, not a warning
         # on the user's console
         with np.errstate(invalid="ignore", over="ignore"):
-            bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, c, z)
+            bracket = _likelihoods.survival_bracket(r + x, b + x, c, z)
             return c / (a - 1) * bracket * self._alive(p, x, t_x, T)
 
     # Fader, Hardie & Lee (2005), eq. 9, transformed as in eq. 10 above.
     def _new_member(self, p, t):
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         z = t / (alpha + t)
-        return (
-            (a + b - 1)
-            / (a - 1)
-            * (1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b - 1, z))
-        )
+        return (a + b - 1) / (a - 1) * _likelihoods.survival_bracket(r, b, a + b - 1, z)
 
     # Fader, Hardie & Lee (2005), eq. 8: the inner sum is a negative binomial survival function.
     def _pmf(self, p, n, t):
@@ -129,14 +125,14 @@ class ModifiedBetaGeoModel(BetaGeoModel):
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         c = a + b + x
         z = t / (alpha + T + t)
-        bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - r, a - 1, c, z)
+        bracket = _likelihoods.survival_bracket(r + x, b + x + 1, c, z)
         return c / (a - 1) * bracket * self._alive(p, x, t_x, T)
 
     # Batislam, Denizel & Filiztekin (2007), eq. 5 (new member: eq. 7 at x = t_x = T = 0).
     def _new_member(self, p, t):
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         z = t / (alpha + t)
-        return b / (a - 1) * (1 - (1 - z) ** (a - 1) * hyp2f1(a + b - r, a - 1, a + b, z))
+        return b / (a - 1) * _likelihoods.survival_bracket(r, b + 1, a + b, z)
 
     # Drop-out after purchase j (j = 0, 1, ...) has probability p (1-p)^j: X(t) = n when still
     # active after n purchases and N(t) = n, or dropped right after the n-th with N(t) >= n.

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, expit, gammaln, hyp2f1, logsumexp
+from scipy.special import betaln, expit, gammaln, logsumexp
 from scipy.stats import nbinom
 
+from memberlens.clv._likelihoods import survival_bracket
 from memberlens.clv._mle import MaximumLikelihood, maximize
 from memberlens.clv._purchase import PurchaseModel, check_horizon
 from memberlens.clv._summary import compress
@@ -187,7 +188,7 @@ class ModifiedBetaGeoCNBDModel(PurchaseModel):
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         c = a + b + x
         z = t / (k * alpha + T + t)
-        bracket = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - r, a - 1, c, z)
+        bracket = survival_bracket(r + x, b + x + 1, c, z)
         return c / (a - 1) * bracket * self._alive(p, x, t_x, T)
 
     # k = 1: MBG/NBD's closed form (Batislam et al. 2007); k > 1: the exact sum of n P(n).
@@ -195,7 +196,7 @@ class ModifiedBetaGeoCNBDModel(PurchaseModel):
         k = p["k"]
         r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
         z = t / (alpha + t)
-        closed = b / (a - 1) * (1 - (1 - z) ** (a - 1) * hyp2f1(a + b - r, a - 1, a + b, z))
+        closed = b / (a - 1) * survival_bracket(r, b + 1, a + b, z)
         if np.all(k == 1):
             return closed
         if np.ndim(k) == 0:  # one model: t may be an array (the back-test's ages)

@@ -33,7 +33,17 @@ from memberlens.clv.diagnostics import FitHealth, fit_health
 from memberlens.clv.pareto_nbd import ParetoNBDModel
 from memberlens.exceptions import ConfigError, MemberlensError
 
-__all__ = ["CANDIDATES", "ModelChoice", "choose_purchase_model"]
+__all__ = [
+    "CANDIDATES",
+    "HOLDOUT_ERROR_WARNING",
+    "ModelChoice",
+    "choose_purchase_model",
+    "holdout_warning",
+]
+
+#: the chosen model's holdout total may miss the actual repeat purchases by this share at most
+#: before the run, ``status`` and the value page warn (docs/clv.md, "Choose the model")
+HOLDOUT_ERROR_WARNING = 0.20
 
 #: candidate key -> (model class, display name)
 CANDIDATES: dict[str, tuple[type[PurchaseModel], str]] = {
@@ -78,6 +88,13 @@ class ModelChoice:
     def degenerate(self) -> bool:
         return self.health.degenerate
 
+    @property
+    def holdout_total_error(self) -> float | None:
+        """(expected - actual) / actual holdout repeat purchases of the chosen model, or None
+        (chosen by AIC)."""
+        value = self.comparison.loc[self.comparison["chosen"], "holdout_total_error"]
+        return float(value.iloc[0]) if len(value) and pd.notna(value.iloc[0]) else None
+
     def to_frame(self) -> pd.DataFrame:
         return self.comparison
 
@@ -97,12 +114,27 @@ def _n_params(model: PurchaseModel) -> int:
     return len(model.params_)  # MBG/CNBD-k: k counts (a discrete parameter chosen by likelihood)
 
 
+def holdout_warning(name: str, total_error: float | None) -> str | None:
+    """A plain warning when the chosen model's holdout total (expected - actual) / actual misses
+    by more than :data:`HOLDOUT_ERROR_WARNING`; None when it is within it or unknown."""
+    if total_error is None or not np.isfinite(total_error):
+        return None
+    if abs(total_error) <= HOLDOUT_ERROR_WARNING:
+        return None
+    way = "under" if total_error < 0 else "over"
+    return (
+        f"warning: {name}, the best model on the back-test, {way}-predicted the holdout's repeat "
+        f"purchases by {abs(total_error):.0%} (more than {HOLDOUT_ERROR_WARNING:.0%}): treat "
+        "expected purchases and CLV as rough; more history or a steadier period helps"
+    )
+
+
 def _holdout_errors(model: PurchaseModel, calibration: pd.DataFrame) -> tuple[float, float]:
-    p, x, t_x, T = model._member_arrays(calibration)
+    from memberlens.clv.checking import _holdout_expectation
+
     actual = calibration["frequency_holdout"].to_numpy(dtype=float)
-    duration = calibration["duration_holdout"].to_numpy(dtype=float)
     with np.errstate(all="ignore"):
-        expected = np.asarray(model._expected(p, x, t_x, T, duration), dtype=float)
+        expected = _holdout_expectation(model, calibration)
     if not np.all(np.isfinite(expected)):
         return float("nan"), float("nan")
     total = float(actual.sum())
@@ -191,7 +223,20 @@ def choose_purchase_model(
         chosen = str(pool.loc[pool["holdout_mae"].idxmin(), "model"])
     else:
         chosen = str(pool.loc[pool["aic"].idxmin(), "model"])
+    if (
+        chosen == "mbgcnbd"
+        and int(fitted[chosen].params_["k"]) == 1
+        and "mbgnbd" in set(pool["model"])
+    ):
+        # k = 1 is MBG/NBD itself: name the simpler model (the same predictions, fewer words)
+        chosen = "mbgnbd"
+        notes.append("MBG/CNBD-k found k = 1 (no purchase regularity): MBG/NBD, the same model")
     if not len(healthy):
         notes.append("every candidate fit is degenerate: predictions are not reliable")
+    if criterion == "holdout":
+        error = table.loc[table["model"] == chosen, "holdout_total_error"].iloc[0]
+        warning = holdout_warning(CANDIDATES[chosen][1], error)
+        if warning:
+            notes.append(warning)
     table["chosen"] = table["model"] == chosen
     return ModelChoice(chosen, criterion, fitted[chosen], health[chosen], table, tuple(notes))

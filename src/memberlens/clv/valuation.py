@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from memberlens.clv.gamma_gamma import GammaGammaModel
-from memberlens.clv.selection import ModelChoice, choose_purchase_model
+from memberlens.clv.selection import CANDIDATES, ModelChoice, choose_purchase_model
 from memberlens.clv.value import customer_lifetime_value
 from memberlens.exceptions import MemberlensError
 
@@ -127,13 +127,16 @@ def member_value(
     discount_rate: float = 0.01,
     sample_size: int = 50_000,
     random_state: int = 0,
+    candidates: tuple[str, ...] | None = None,
 ) -> MemberValue:
     """P(alive), expected purchases in 90 days, CLV and next purchase date per member.
 
     ``summary``: :func:`memberlens.features.rfm_summary` in days (needs member_id, frequency,
     recency, T, monetary_value; ``total_spend``, the net value, when present). ``orders``: the canonical orders the
     summary came from (Ibis table or pandas); without them the model is chosen by AIC among the
-    Poisson models (no holdout, no timing regularity).
+    Poisson models (no holdout, no timing regularity). ``candidates``: the purchase models
+    to consider (keys of :data:`memberlens.clv.selection.CANDIDATES`); one key reuses an
+    earlier choice: that model alone is fitted, without the holdout back-test.
     """
     day = pd.Timestamp(as_of).date()
     out = _empty(summary.index)
@@ -147,12 +150,16 @@ def member_value(
         out["clv_note"] = "too few repeat buyers"
         return MemberValue(out, "skipped", message, None)
     holdout = None
+    keys = tuple(CANDIDATES) if candidates is None else candidates
     if orders is not None:
-        weekly = _with_litt(weekly, orders, day)
-        holdout = _holdout(orders, day, float(weekly["T"].max()))
+        if "mbgcnbd" in keys:  # the timing regularity only the MBG/CNBD-k model reads
+            weekly = _with_litt(weekly, orders, day)
+        if len(keys) > 1:  # a back-test chooses among several; one is refitted alone
+            holdout = _holdout(orders, day, float(weekly["T"].max()))
     choice = choose_purchase_model(
         _sample(weekly, sample_size, random_state),
         holdout=_sample(holdout, sample_size, random_state),
+        candidates=keys,
     )
     model = choice.model
     if len(weekly) > sample_size:  # the comparison ran on a sample: refit the choice on everyone
@@ -163,6 +170,7 @@ def member_value(
     from memberlens.clv.diagnostics import fit_health
 
     health = fit_health(model, weekly)
+    warnings = [n for n in choice.notes if n.startswith("warning:")]  # first: never shortened
     models: dict[str, Any] = {
         "purchase_model": {
             "model": choice.chosen,
@@ -174,9 +182,15 @@ def member_value(
             "time_unit": "W",
             "degenerate": health.degenerate,
             "health": health.to_dict(),
+            "holdout_total_error": choice.holdout_total_error,
+            "warning": warnings[0] if warnings else None,
         }
     }
-    notes = [f"purchase model {choice.name} (by {choice.criterion})", *choice.notes]
+    notes = [
+        *warnings,
+        f"purchase model {choice.name} (by {choice.criterion})",
+        *(n for n in choice.notes if n not in warnings),
+    ]
     if health.degenerate:
         out["clv_note"] = "degenerate purchase-model fit"
         notes.append(health.message + "; P(alive), expected purchases and CLV left empty")
@@ -208,6 +222,8 @@ def member_value(
     spenders = (paid["frequency"] > 0) & (paid["monetary_value"] > 0) & ~no_value
     status: Status = "ok"
     try:
+        if not (weekly["monetary_value"].fillna(0) > 0).any():  # a purchase log: ids and dates
+            raise MemberlensError("the orders carry no amounts")
         if int(spenders.sum()) < MIN_REPEATERS:
             raise MemberlensError(
                 f"only {int(spenders.sum())} repeat buyers with positive net spend "

@@ -348,8 +348,8 @@ def open_warehouse(
             return
         held[0] = False
         try:
-            if lock.depth == 1:  # the outermost writer of this thread publishes
-                Snapshots(project.warehouse).publish()
+            if lock.depth == 1:  # the outermost writer of this thread publishes what it changed
+                Snapshots(project.warehouse).publish_if_changed()
         finally:
             lock.release()
 

@@ -338,13 +338,38 @@ def _load(
                     replaces=earlier,
                     float_ids=floats,
                 )
+            wants = regional.wants_defaults(proj)
+            sample = _regional_sample(staged, chosen) if wants else None
         finally:
             duckdb_reader.drop_stage(wh)
             shutil.rmtree(tmp_dir, ignore_errors=True)
-        if "country" in chosen.columns and regional.wants_defaults(proj):
+        if wants and "country" in chosen.columns:
             note = regional.apply_defaults(proj, regional.regional_defaults(_countries(wh, report)))
             report = replace(report, notes=(*report.notes, note))
+        elif wants and sample is not None:  # no country: currency symbols, zones, headers
+            found = regional.evidence_defaults(proj, *sample)
+            why = "the data show no country column, currency symbol or time zone"
+            note = regional.apply_defaults(proj, found, why)
+            report = replace(report, notes=(*report.notes, note))
         return report
+
+
+#: raw fields that may show a currency symbol, and those that may carry a UTC offset
+_MONEY = ("amount", "unit_price", "price", "value")
+_TIMES = ("ordered_at", "occurred_at", "registered_at", "starts_at", "sent_at")
+
+
+def _regional_sample(staged: ir.Table, chosen: Mapping) -> tuple[list[str], list[str], list[str]]:
+    """Headers, and up to 2,000 raw amounts and times of a load (for ingest.regional)."""
+    headers = [str(h) for h in chosen.columns.values() if h != GENERATED_ORDER_ID]
+    money = next((RAW + n for n in _MONEY if RAW + n in staged.columns), None)
+    when = next((RAW + n for n in _TIMES if RAW + n in staged.columns), None)
+    picked = [c for c in (money, when) if c is not None]
+    if not picked:
+        return headers, [], []
+    rows = staged.select(*picked).limit(2000).to_pyarrow().to_pydict()
+    text = {c: ["" if v is None else str(v) for v in rows[c]] for c in picked}
+    return headers, text.get(money or "", []), text.get(when or "", [])
 
 
 def _countries(wh: Warehouse, report: LoadReport) -> dict[str | None, int]:

@@ -3,7 +3,7 @@
 Stored through SQLAlchemy: SQLite in ``DIR/.memberlens/web.sqlite`` by default, any SQLAlchemy URL
 (PostgreSQL for teams) with ``[web] database_url`` in ``memberlens.toml`` or
 ``$MEMBERLENS_WEB_DATABASE_URL``. The schema is created and upgraded by the Alembic migrations in
-``memberlens/web/migrations`` (:func:`memberlens.web.store.open_store`), never by ``create_all``.
+``memberlens/appstate/migrations`` (:func:`memberlens.appstate.open_store`), never by ``create_all``.
 Secrets are never stored in clear: passwords as argon2 hashes, session and API tokens as SHA-256
 digests of random tokens.
 """
@@ -13,16 +13,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-
-def utcnow() -> dt.datetime:
-    """Naive UTC time (stored as such in every database)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-class Base(DeclarativeBase):
-    pass
+from memberlens.appstate.base import Base, utcnow
 
 
 class User(Base):

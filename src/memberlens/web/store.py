@@ -1,24 +1,23 @@
-"""Opening the application-state database and the account operations the CLI and admin page use."""
+"""The account operations the CLI and admin page use, on the application-state store.
+
+Opening the store (:func:`open_store`, :func:`database_url`, the migrations) lives in the core
+module :mod:`memberlens.appstate`, which the services import too; it is re-exported here for the
+web layer's callers."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import sessionmaker
 
+from memberlens.appstate import Store, database_url, migrate, open_store, sqlite_path
 from memberlens.exceptions import ConfigError
-from memberlens.project import Project
 from memberlens.web.errors import Forbidden
 from memberlens.web.models import ApiToken, AuditEvent, LoginAttempt, Session, User, utcnow
 from memberlens.web.passwords import check_password
@@ -31,86 +30,33 @@ from memberlens.web.roles import (
     parse_scopes,
 )
 
+# Store, database_url, migrate, open_store, sqlite_path: re-exported from memberlens.appstate
+__all__ = [
+    "TOKEN_PREFIX",
+    "Store",
+    "add_user",
+    "audit",
+    "authenticate",
+    "database_url",
+    "digest",
+    "disable_user",
+    "end_sessions",
+    "find_user",
+    "hash_password",
+    "issue_token",
+    "live_tokens",
+    "migrate",
+    "open_store",
+    "revoke_token",
+    "session_lifetime",
+    "set_password",
+    "sqlite_path",
+    "unlock",
+    "verify_password",
+]
+
 _HASHER = PasswordHasher()  # argon2id, the library's current defaults (RFC 9106 profile)
 TOKEN_PREFIX = "mlt_"
-
-
-def database_url(project: Project) -> str:
-    """``$MEMBERLENS_WEB_DATABASE_URL``, else ``[web] database_url``, else SQLite in state_dir."""
-    url = os.environ.get("MEMBERLENS_WEB_DATABASE_URL") or dict(
-        project.settings.get("web", {})
-    ).get("database_url")
-    if url:
-        return str(url)
-    project.state_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{project.state_dir / 'web.sqlite'}"
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-
-
-@dataclass
-class Store:
-    """The state database: an engine and a session factory."""
-
-    engine: Engine
-    sessions: sessionmaker
-
-    def __call__(self) -> DbSession:
-        return self.sessions()
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The file of a SQLite ``url`` (None for other databases and in-memory SQLite)."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    name = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not name or name == ":memory:":
-        return None
-    return None if name.startswith("file:") else Path(name)
-
-
-def _create_private(path: Path) -> None:
-    """Create the SQLite file readable by its owner only (0600) before SQLite creates it with
-    the umask's mode (usually 0644): it holds password hashes and the audit log. SQLite gives
-    its -wal and -shm files the database file's mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        pass  # an existing file keeps its mode; `memberlens serve` warns when it is wider
-
-
-def open_store(url: str) -> Store:
-    """Connect to ``url``, run the migrations and return the :class:`Store`."""
-    kwargs = {}
-    file = sqlite_path(url)
-    if file is not None:
-        _create_private(file)
-    if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    engine = create_engine(url, future=True, **kwargs)
-    if url.startswith("sqlite"):
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.close()
-
-    migrate(engine)
-    return Store(engine, sessionmaker(engine, expire_on_commit=False))
 
 
 def digest(token: str) -> str:

@@ -3,62 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
-import pandas as pd
 import pyarrow as pa
 
 from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.pipeline.step import RunContext, Step, StepResult
 
-if TYPE_CHECKING:
-    from memberlens.recommend import Recommender
-
 #: where the recommendations go batch by batch until the run's transaction swaps them in.
 NEXT_RECOMMENDATIONS = "__next_mart_recommendations"
-#: saved ALS item factors are refitted when older than this many days (or on drift, see
-#: :mod:`memberlens.recommend._factors`)
-RETRAIN_DAYS = 30
-#: ... or when the items' buyer shares moved this far (population stability index)
-MAX_SHIFT = 0.2
-
-
-def factors_folder(ctx: RunContext) -> Path:
-    """Where the run keeps its ALS item factors for the next runs."""
-    return Path(ctx.project.state_dir) / "models" / "recommend-run"
-
-
-def _saved_factors(ctx: RunContext, settings: dict[str, Any]) -> tuple[pd.DataFrame | None, str]:
-    folder = factors_folder(ctx)
-    if not (folder / "meta.json").exists():
-        return None, "no saved factors"
-    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-    fitted = dt.date.fromisoformat(meta["fitted_on"])
-    age = (ctx.as_of - fitted).days
-    if meta.get("settings") != settings:
-        return None, "settings changed"
-    if age < 0 or age > RETRAIN_DAYS:
-        return None, f"factors fitted {fitted}, {age} days from the as-of day"
-    frame = pd.read_parquet(folder / "item_factors.parquet")
-    return frame.set_index("product_id"), f"fitted {fitted}"
-
-
-def _save_factors(ctx: RunContext, model: Recommender, settings: dict[str, Any]) -> None:
-    from memberlens.recommend._factors import item_factor_frame
-
-    folder = factors_folder(ctx)
-    folder.mkdir(parents=True, exist_ok=True)
-    frame = item_factor_frame(model)
-    frame.index = frame.index.astype(str)
-    frame.rename_axis("product_id").reset_index().to_parquet(folder / "item_factors.tmp")
-    (folder / "item_factors.tmp").replace(folder / "item_factors.parquet")
-    meta = {"fitted_on": ctx.as_of.isoformat(), "settings": settings}
-    (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
 @contextlib.contextmanager
@@ -81,8 +35,7 @@ def _recommendations(ctx: RunContext) -> StepResult:
     baskets step's product rules (no second pass over the order lines) when it mined products.
     """
     from memberlens.exceptions import DataError
-    from memberlens.recommend import Recommender, recommendation_mart
-    from memberlens.recommend._factors import ALS_SETTINGS
+    from memberlens.recommend import recommendation_mart
     from memberlens.recommend.mart import MART_RECOMMENDATION_COLUMNS
 
     wh = ctx.warehouse
@@ -101,22 +54,6 @@ def _recommendations(ctx: RunContext) -> StepResult:
         scratch[:] = [wh.append_scratch(NEXT_RECOMMENDATIONS, batch)]
         written.append(batch.num_rows)
 
-    kind = settings.get("kind", "hybrid")
-    als_settings = {"kind": kind} | {
-        name: Recommender().get_params()[name] for name in ALS_SETTINGS
-    }
-    previous, age = _saved_factors(ctx, als_settings)
-    decision: list[str] = []
-
-    def keep(model: Recommender) -> None:
-        if model.als_decision_ is None:
-            return
-        if model.als_decision_.startswith("ALS fitted"):
-            _save_factors(ctx, model, als_settings)
-            decision.append(model.als_decision_ if previous is not None else f"ALS fitted ({age})")
-        else:
-            decision.append(f"{model.als_decision_} ({age})")
-
     try:
         rows, together = recommendation_mart(
             ctx.orders,
@@ -125,11 +62,9 @@ def _recommendations(ctx: RunContext) -> StepResult:
             ctx.table("events"),
             as_of=ctx.as_of,
             k=int(settings.get("k", 10)),
-            kind=kind,
+            kind=settings.get("kind", "hybrid"),
             sink=append,
             rules=product_rules,
-            item_factors=previous,
-            fitted=keep,
         )
     except DataError as exc:
         wh.drop_temp(NEXT_RECOMMENDATIONS)
@@ -147,7 +82,6 @@ def _recommendations(ctx: RunContext) -> StepResult:
         message=(
             f"{members:,} members, "
             f"{together['product_id'].nunique():,} products with a bought-together list"
-            + "".join(f"; {d}" for d in decision)
         ),
         rows_in=ctx.n_orders,
         rows_out=rows,

@@ -199,12 +199,18 @@ def model_comparison(wh: Warehouse) -> dict:
     for r in rows:
         r["params"] = json.loads(r["params"]) if r.get("params") else None
     by_holdout = any(r.get("holdout_mae") is not None for r in rows)
-    chosen = next((r["model"] for r in rows if r.get("chosen")), None)
+    from memberlens.clv.selection import HOLDOUT_ERROR_WARNING, holdout_warning
+
+    best = next((r for r in rows if r.get("chosen")), None)
+    warning = holdout_warning(best["name"], best.get("holdout_total_error")) if best else None
     return {
         "available": True,
         "criterion": "holdout" if by_holdout else "aic",
-        "chosen": chosen,
+        "chosen": best["model"] if best else None,
         "models": rows,
+        # the chosen model misses the holdout total by more than the documented threshold
+        "warning": warning,
+        "warning_threshold": HOLDOUT_ERROR_WARNING,
     }
 
 

@@ -132,7 +132,22 @@ def member_page(request: Request, member_id: str) -> Response:
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
 @declare("view_campaigns")
 def campaign_page(request: Request, campaign_id: str) -> Response:
-    return _show(request, "campaigns", "campaign.html", "view_campaigns", campaign_id=campaign_id)
+    from memberlens.activation.campaigns import find_campaign
+    from memberlens.exceptions import NotFoundError
+
+    try:  # a campaign memberlens sends (in the app state) gets the send panel
+        find_campaign(ctx(request).store.engine, campaign_id)
+        sendable = True
+    except NotFoundError:
+        sendable = False
+    return _show(
+        request,
+        "campaigns",
+        "campaign.html",
+        "view_campaigns",
+        campaign_id=campaign_id,
+        sendable=sendable,
+    )
 
 
 @router.get("/admin", response_class=HTMLResponse)

@@ -326,6 +326,11 @@
     const byHoldout = m.criterion === "holdout";
     const name = (m.models.find((r) => r.chosen) || {}).name || "—";
     document.getElementById("models-summary").textContent = tf(byHoldout ? "value.models_holdout" : "value.models_aic", { model: name });
+    const best = m.models.find((r) => r.chosen);
+    const warn = document.getElementById("models-warning");  // holdout total off by > threshold
+    warn.hidden = !m.warning;
+    if (m.warning && best) warn.textContent = tf("value.models_warning", { model: name,
+      error: pf.format(Math.abs(best.holdout_total_error)), limit: pf.format(m.warning_threshold) });
     table("models-table", [{ key: "name", label: t("col.model") },
       { key: byHoldout ? "holdout_mae" : "aic", label: t(byHoldout ? "col.holdout_mae" : "col.aic"), fmt: "num" },
       { key: "log_likelihood", label: t("col.log_likelihood"), fmt: "num" },

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from memberlens.web.models import Base
+from memberlens.appstate.base import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

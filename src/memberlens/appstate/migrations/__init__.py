@@ -1,0 +1,1 @@
+"""Alembic migrations of the web application state (run by :func:`memberlens.appstate.open_store`)."""
