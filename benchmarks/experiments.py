@@ -29,9 +29,9 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -50,6 +50,12 @@ def _rss_mib() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process (all its threads, DuckDB's included)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def make_data(out: Path, members: int, campaigns: int, seed: int = 2026) -> dict[str, int]:
@@ -148,7 +154,7 @@ def ours(folder: Path) -> dict:
 
     from memberlens.experiments.results import campaign_results
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_s()
     con = ibis.duckdb.connect()
     t = {
         n: con.read_parquet(folder / f"{n}.parquet")
@@ -161,10 +167,11 @@ def ours(folder: Path) -> dict:
         segments={"segment": t["segments"]},
         response="click",
     )
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, _cpu_s() - c0
     whole = mart[mart["by"].isna() & (mart.metric == "conversion_rate") & mart.p_value.notna()]
     return {
         "seconds": seconds,
+        "cpu_s": cpu,
         "peak_mib": _rss_mib(),
         "rows": len(mart),
         "p": dict(zip(whole.campaign_id, whole.p_value, strict=True)),
@@ -178,7 +185,7 @@ def peer(folder: Path) -> dict:
     from statsmodels.stats.proportion import proportions_ztest
     from statsmodels.stats.weightstats import ttest_ind
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_s()
     campaigns = pd.read_parquet(folder / "campaigns.parquet")
     cm = pd.read_parquet(folder / "campaign_members.parquet")
     orders = pd.read_parquet(folder / "orders.parquet")
@@ -217,8 +224,26 @@ def peer(folder: Path) -> dict:
         for r, a in zip(per, adj, strict=True):
             r["p_bh"] = a
         results.append({"campaign_id": c.campaign_id, **whole, "segments": per})
-    seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "peak_mib": _rss_mib(), "rows": len(results), "p": p_whole}
+    seconds, cpu = time.perf_counter() - t0, _cpu_s() - c0
+    return {
+        "seconds": seconds,
+        "cpu_s": cpu,
+        "peak_mib": _rss_mib(),
+        "rows": len(results),
+        "p": p_whole,
+    }
+
+
+def _data(folder: Path, members: int, campaigns: int) -> dict[str, int]:
+    """The data set, made once under benchmarks/_data/ (git-ignored) and reused."""
+    sizes_file = folder / "sizes.json"
+    if sizes_file.exists():
+        sizes: dict[str, int] = json.loads(sizes_file.read_text(encoding="utf-8"))
+        return sizes
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = make_data(folder, members, campaigns)
+    sizes_file.write_text(json.dumps(sizes), encoding="utf-8")
+    return sizes
 
 
 def _child(side: str, folder: Path) -> dict:
@@ -240,36 +265,54 @@ def main() -> None:
     parser.add_argument("--child", choices=("ours", "peer"))
     parser.add_argument("--folder", type=Path)
     parser.add_argument("--no-write", action="store_true", help="Do not write the docs page.")
+    parser.add_argument("--ours-only", action="store_true", help="Skip the pandas side.")
+    parser.add_argument(
+        "--profile", action="store_true", help="Profile our side (CPU clock) and print it."
+    )
     args = parser.parse_args()
+    if args.profile:  # where the CPU goes: cProfile on a CPU clock around our side
+        import cProfile
+        import pstats
+
+        folder = ROOT / "benchmarks" / "_data" / f"experiments_{args.members}_{args.campaigns}"
+        _data(folder, args.members, args.campaigns)
+        profiler = cProfile.Profile(time.process_time)
+        c0 = _cpu_s()
+        result = profiler.runcall(ours, folder)
+        print(f"CPU s {_cpu_s() - c0:.1f}, wall s {result['seconds']:.1f}")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        return
     if args.child:
         result = ours(args.folder) if args.child == "ours" else peer(args.folder)
         print(json.dumps(result))
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        t0 = time.perf_counter()
-        sizes = make_data(folder, args.members, args.campaigns)
-        made = time.perf_counter() - t0
-        a = _child("ours", folder)
-        b = _child("peer", folder)
+    folder = ROOT / "benchmarks" / "_data" / f"experiments_{args.members}_{args.campaigns}"
+    t0 = time.perf_counter()
+    sizes = _data(folder, args.members, args.campaigns)
+    made = time.perf_counter() - t0
+    load0 = os.getloadavg()[0]
+    a = _child("ours", folder)
+    b = _child("peer", folder) if not args.ours_only else a
     worst = max(abs(a["p"][k] - b["p"][k]) / max(b["p"][k], 1e-300) for k in b["p"])
     command = (
-        f".venv/bin/python benchmarks/experiments.py --members {args.members} "
-        f"--campaigns {args.campaigns}"
+        f"flock /tmp/bench.lock .venv/bin/python benchmarks/experiments.py --members "
+        f"{args.members} --campaigns {args.campaigns}"
     )
     page = f"""## Campaign evaluation (`benchmarks/experiments.py`)
 
 {sizes["campaigns"]} campaigns over {sizes["members"]:,} members ({sizes["campaign_members"]:,}
-campaign members, {sizes["orders"]:,} orders; data made in {made:.0f} s, fixed seed), each
+campaign members, {sizes["orders"]:,} orders; made once with a fixed seed, {made:.0f} s here), each
 campaign evaluated whole and per segment (11 segments): conversion (z-test) and revenue per
 member (Welch) of treatment against control, Benjamini-Hochberg over the segments. One run,
 each side in its own process; {platform.machine()}, {os.cpu_count()} cores, shared with other
-work (load average {os.getloadavg()[0]:.1f} at the end of the run).
+work (load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; the command
+ran under `flock /tmp/bench.lock`, so no other benchmark ran beside it). On a loaded machine the
+CPU seconds are the steadier figure.
 
-| side | seconds | peak memory (MiB) |
-| --- | ---: | ---: |
-| memberlens (`campaign_results` on DuckDB: the engine aggregates n, sum, sum of squares per campaign, segment and arm; also response, retention, AOV, Bayesian, always-valid intervals, Holm) | {a["seconds"]:.1f} | {a["peak_mib"]:,.0f} |
-| pandas + scipy + statsmodels (per campaign: window orders, per-member sums, merge, `proportions_ztest`, `ttest_ind`, `multipletests`) | {b["seconds"]:.1f} | {b["peak_mib"]:,.0f} |
+| side | wall seconds | CPU seconds (user + sys, all threads) | peak memory (MiB) |
+| --- | ---: | ---: | ---: |
+| memberlens (`campaign_results` on DuckDB: one GROUP BY reduces every campaign x segment x arm to sufficient statistics; Python: z-test, Welch, Bayesian read-outs per arm and segment, always-valid intervals, Holm/BH; also response, retention, AOV) | {a["seconds"]:.1f} | {a["cpu_s"]:.1f} | {a["peak_mib"]:,.0f} |
+| pandas + scipy + statsmodels (per campaign: window orders, per-member sums, merge, `proportions_ztest`, `ttest_ind`, `multipletests`) | {b["seconds"]:.1f} | {b["cpu_s"]:.1f} | {b["peak_mib"]:,.0f} |
 
 The conversion p-values of the two sides agree on all {len(b["p"])} campaigns (largest relative
 difference {worst:.1e}). memberlens writes {a["rows"]:,} result rows (every campaign x segment x

@@ -101,6 +101,10 @@ def test_report_by_a_member_attribute(project):
     # the segments partition the arms
     total = sum(a["n"] for s in out["segments"] for a in s["arms"] if a["arm"] == "control")
     assert total == next(a["n"] for a in out["arms"] if a["arm"] == "control")
+    # every segment x arm x metric has the Bayesian read-outs the whole campaign has
+    compared = [c for s in out["segments"] for c in s["comparisons"]]
+    assert compared and all(0.0 <= c["probability_to_beat_control"] <= 1.0 for c in compared)
+    assert all(c["expected_loss"] >= 0.0 for c in compared)
     bad = ml("campaign", "report", cid, "-p", project / "p", "--by", "shoe_size", check=False)
     assert bad.returncode == 2 and "--by must be one of" in bad.stderr
 

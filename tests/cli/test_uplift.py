@@ -61,6 +61,19 @@ def test_fit_report_targets(project, ml):
     assert r["expected_incremental_profit"] == pytest.approx(
         r["uplift"] * fit["revenue_per_buyer"] * 0.3 - 0.05
     )
+    # the chosen learner is saved (format version, feature list) and rescores without a refit
+    saved = json.loads(
+        (project / ".memberlens" / "models" / "uplift-CMP202505" / "model.json").read_text()
+    )
+    assert saved["format_version"] == 1 and saved["method"] == fit["chosen_method"]
+    assert saved["feature_names"] and saved["metadata"]["campaign_id"] == "CMP202505"
+    again = json.loads(
+        ml(
+            "uplift", "targets", "CMP202505", "-p", project, "--top", "20", "--json", "--rescore"
+        ).stdout
+    )
+    assert [r["member_id"] for r in again] == [r["member_id"] for r in top]
+    assert [r["uplift"] for r in again] == pytest.approx(uplift, rel=1e-9)
     xlsx = project.parent / "targets.xlsx"
     ml(
         "uplift",

@@ -264,3 +264,26 @@ def test_no_variation_gives_no_comparison_and_says_so():
         "no variation in conversion_rate, retention_rate, revenue_per_member" in m
         for m in r.messages
     )
+
+
+def test_segment_exports_carry_the_bayesian_readouts(shop_report, campaign_shop, tmp_path):
+    """The Excel sheet of the segments' comparisons has P(beat control) and the expected loss
+    of each segment x arm x metric, as the whole campaign's sheet has."""
+    import dataclasses
+
+    from openpyxl import load_workbook
+
+    from memberlens.experiments.export import write_report
+
+    con, tables, r = shop_report
+    latent = con.read_parquet(campaign_shop / "truth" / "campaign_members.parquet")
+    segs = latent.filter(latent.campaign_id == "CMP202505").select("member_id", "segment")
+    full = dataclasses.replace(
+        r, segments=segment_breakdown(*tables, "CMP202505", segs), by="truth"
+    )
+    write_report(full, tmp_path / "r.xlsx")
+    rows = list(load_workbook(tmp_path / "r.xlsx")["segment_comparisons"].values)
+    head = list(rows[0])
+    p, loss = head.index("probability_to_beat_control"), head.index("expected_loss")
+    assert len(rows) > 1
+    assert all(0.0 <= row[p] <= 1.0 and row[loss] >= 0.0 for row in rows[1:])

@@ -80,6 +80,35 @@ def test_segment_rows_partition_the_campaign_and_adjust_over_the_family(project)
     assert all(not math.isnan(v) for v in tested.p_value_holm)
 
 
+def test_segment_rows_carry_the_bayesian_readouts(project):
+    """Each segment x arm x metric row has P(beat control) and the expected loss; on conversion
+    they equal the Beta-Binomial read-out of the segment's own arm counts (checked against
+    Stucchio's worked example in tests/experiments/test_bayesian.py)."""
+    from memberlens.experiments.bayesian import beta_binomial_readout
+    from memberlens.experiments.statistics import Proportion
+
+    mart = _mart(project)
+    tiers = mart[(mart["by"] == "tier") & mart.p_value.notna()]
+    cid = tiers.campaign_id.value_counts().index[0]  # the campaign with the most tested rows
+    rows = mart[(mart.campaign_id == cid) & (mart["by"] == "tier")]
+    tested = rows[rows.p_value.notna()]
+    assert len(tested) > 0
+    assert tested.probability_to_beat_control.between(0.0, 1.0).all()
+    assert (tested.expected_loss >= 0.0).all()
+    counts = rows[rows.metric.isin(["n", "buyers"])].pivot_table(
+        index=["segment", "arm"], columns="metric", values="value"
+    )
+    for row in tested[tested.metric == "conversion_rate"].itertuples():
+        c, t = counts.loc[(row.segment, "control")], counts.loc[(row.segment, row.arm)]
+        want = beta_binomial_readout(
+            Proportion(int(c.n), int(c.buyers)), Proportion(int(t.n), int(t.buyers))
+        )
+        assert row.probability_to_beat_control == pytest.approx(
+            want.probability_to_beat_control, rel=1e-12
+        )
+        assert row.expected_loss == pytest.approx(want.expected_loss, rel=1e-9, abs=1e-15)
+
+
 def test_programme_roi_takes_past_campaigns_and_costs(project):
     """`experiment roi -p`: baseline, lift and AOV from the past campaigns (checked against
     each campaign's own report), margin from [costs]."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -88,7 +87,6 @@ def report(
     from memberlens.exceptions import ConfigError
     from memberlens.experiments.campaigns import RESPONSES
     from memberlens.experiments.projects import campaign_report_project
-    from memberlens.experiments.srm import SampleRatioMismatchWarning
     from memberlens.project import Project
 
     if response is not None and response not in RESPONSES:
@@ -101,12 +99,8 @@ def report(
         raise ConfigError(f"--retention-days must be at least 1, found {retention_days}")
     if export is not None and export.suffix.lower() not in (".xlsx", ".html", ".htm"):
         raise ConfigError(f"--export {export}: use a .xlsx or .html file name")
-    with (
-        progress_steps("campaign report", quiet=state.quiet or as_json) as step,
-        warnings.catch_warnings(),
-    ):
-        # a mismatch is printed below in red (and is in the JSON's messages), not as a warning
-        warnings.simplefilter("ignore", SampleRatioMismatchWarning)
+    # a sample-ratio mismatch is the report's srm field: printed below in red, first message
+    with progress_steps("campaign report", quiet=state.quiet or as_json) as step:
         step("aggregating arms")
         result = campaign_report_project(
             Project.load(project),
@@ -157,6 +151,8 @@ def _echo_report(result) -> None:  # type: ignore[no-untyped-def]
                 else f", ROI blank: {e.reason}"
             )
         )
+    if result.segments and result.segments_source != "members":
+        typer.echo(f"{result.by} as of {result.segments_as_of} ({result.segments_source})")
     for part in result.segments:
         sizes = ", ".join(f"{a.arm} {a.n:,}" for a in part.arms)
         typer.echo(f"{result.by} = {part.segment} ({sizes}):")

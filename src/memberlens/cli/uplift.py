@@ -142,6 +142,12 @@ def targets(
         None, "--export", help="Write the list to .xlsx, .csv or .parquet."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the list as JSON."),
+    rescore: bool = typer.Option(
+        False,
+        "--rescore",
+        help="Score every member now with the campaign's saved model (no refit) instead of "
+        "reading mart_uplift_scores.",
+    ),
 ) -> None:
     """The members with the highest expected incremental response (or profit)."""
     import pyarrow as pa
@@ -149,7 +155,9 @@ def targets(
     from memberlens.experiments.uplift_project import uplift_targets_project
     from memberlens.project import Project
 
-    frame = uplift_targets_project(Project.load(project), campaign_id, top=top, by=by)
+    frame = uplift_targets_project(
+        Project.load(project), campaign_id, top=top, by=by, rescore=rescore
+    )
     if export is not None:
         from memberlens.exports import write_export
 

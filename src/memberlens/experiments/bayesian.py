@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from memberlens.experiments.statistics import Proportion, SampleMean
 
@@ -56,7 +56,9 @@ def probability_beta_greater(a1: float, b1: float, a2: float, b2: float) -> floa
         - special.betaln(1.0 + i, b1)
         - special.betaln(a2, b2)
     )
-    return min(max(float(np.exp(special.logsumexp(log_terms))), 0.0), 1.0)
+    top = float(log_terms.max())  # log-sum-exp by hand: scipy's costs 0.5 ms a call in overhead
+    total = top + math.log(float(np.exp(log_terms - top).sum()))
+    return min(max(math.exp(total), 0.0), 1.0)
 
 
 def beta_binomial_readout(
@@ -107,8 +109,8 @@ def gaussian_readout(control: SampleMean, treatment: SampleMean) -> BayesianResu
             "gaussian", control.mean, treatment.mean, p, max(-mu, 0.0), max(mu, 0.0)
         )
     z = mu / s
-    loss_t = s * float(stats.norm.pdf(z)) - mu * float(stats.norm.cdf(-z))
-    loss_c = s * float(stats.norm.pdf(z)) + mu * float(stats.norm.cdf(z))
-    return BayesianResult(
-        "gaussian", control.mean, treatment.mean, float(stats.norm.cdf(z)), loss_t, loss_c
-    )
+    pdf = math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)  # stats.norm.pdf(z)
+    cdf, cdf_minus = float(special.ndtr(z)), float(special.ndtr(-z))  # stats.norm.cdf
+    loss_t = s * pdf - mu * cdf_minus
+    loss_c = s * pdf + mu * cdf
+    return BayesianResult("gaussian", control.mean, treatment.mean, cdf, loss_t, loss_c)

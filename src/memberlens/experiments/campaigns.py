@@ -42,6 +42,7 @@ from memberlens.experiments.statistics import PairedSampleMean, Proportion, Samp
 
 __all__ = [
     "RESPONSES",
+    "SUFFICIENT_STATISTICS",
     "ArmSummary",
     "CampaignReport",
     "Comparison",
@@ -55,6 +56,7 @@ __all__ = [
     "campaign_economics",
     "campaign_report",
     "compare_arms",
+    "no_nan",
     "resolve_response",
     "segment_breakdown",
 ]
@@ -202,6 +204,11 @@ class CampaignReport:
     cuped_theta: float | None = None
     cuped_variance_reduction: float | None = None
     economics: tuple[Economics, ...] = field(default=())
+    #: where the ``by`` segments come from: "members" (an attribute), "mart_member_history"
+    #: (the snapshot nearest on or before the start) or "mart_members" (the latest run)
+    segments_source: str | None = None
+    #: the as-of date of those segments (ISO date; None for a member attribute)
+    segments_as_of: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -213,18 +220,19 @@ class CampaignReport:
                 part[key] = list(part[key])
         out["segments"] = list(out["segments"])
         out["economics"] = list(out["economics"])
-        clean: dict[str, Any] = _no_nan(out)
+        clean: dict[str, Any] = no_nan(out)
         return clean
 
 
-def _no_nan(value: Any) -> Any:
-    """NaN (a relative lift over a zero control rate) as None, so the JSON is valid."""
+def no_nan(value: Any) -> Any:
+    """``value`` (a dict or list, nested) with every NaN (a relative lift over a zero control
+    rate, say) as None, so the JSON is valid; the reports' ``to_dict`` and the API use it."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
+        return {k: no_nan(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_no_nan(v) for v in value]
+        return [no_nan(v) for v in value]
     return value
 
 
@@ -392,6 +400,24 @@ def arm_statistics(
     return aggregate_outcomes(joined, keys)
 
 
+#: the additive columns of :func:`aggregate_outcomes` (a group's are the sums of its parts')
+SUFFICIENT_STATISTICS = (
+    "n",
+    "responders",
+    "buyers",
+    "responder_buyers",
+    "orders",
+    "revenue",
+    "revenue_sum_squares",
+    "retained",
+    "coupon_orders",
+    "coupon_discount",
+    "pre_sum",
+    "pre_sum_squares",
+    "sum_products",
+)
+
+
 def aggregate_outcomes(per_member: ir.Table, keys: list[str]) -> ir.Table:
     """The sufficient statistics of :func:`arm_statistics` from :func:`member_outcomes` rows,
     grouped by ``keys``."""
@@ -535,9 +561,6 @@ def _sequential(
     return float(low[-1]), float(high[-1])
 
 
-_NO_READOUT = BayesianResult("none", math.nan, math.nan, math.nan, math.nan, math.nan)
-
-
 def _arm_result(
     name: str,
     metric: Metric,
@@ -545,16 +568,14 @@ def _arm_result(
     treatment: Proportion | SampleMean,
     alpha: float,
     tau_relative: float,
-    readouts: bool = True,
 ) -> ArmResult:
-    """A rate by the two-proportion z-test and Beta-Binomial, a mean by Welch and Gaussian
-    (``readouts=False``: no Bayesian read-out, NaN instead)."""
+    """A rate by the two-proportion z-test and Beta-Binomial, a mean by Welch and Gaussian."""
     if isinstance(control, Proportion) and isinstance(treatment, Proportion):
         r = two_proportion_ztest(control, treatment, alpha=alpha)
-        bayes = beta_binomial_readout(control, treatment) if readouts else _NO_READOUT
+        bayes = beta_binomial_readout(control, treatment)
     elif isinstance(control, SampleMean) and isinstance(treatment, SampleMean):
         r = welch_ttest(control, treatment, alpha=alpha)
-        bayes = gaussian_readout(control, treatment) if readouts else _NO_READOUT
+        bayes = gaussian_readout(control, treatment)
     else:  # pragma: no cover - a programming error
         raise TypeError("control and treatment must be of the same kind")
     v = control.variance / control.n + treatment.variance / treatment.n
@@ -578,7 +599,6 @@ def compare_arms(
     response: str = "click",
     cuped: bool = False,
     tau_relative: float = 0.1,
-    readouts: bool = True,
 ) -> tuple[list[ArmResult], list[str]]:
     """Each treatment arm against control on conversion, revenue per member, response (unless
     the response is the order itself), retention and, with ``cuped``, CUPED-adjusted revenue;
@@ -635,7 +655,7 @@ def compare_arms(
             if pc.variance == 0.0 and pt.variance == 0.0:  # e.g. nobody bought in either arm
                 flat.append(metric)
                 continue
-            results.append(_arm_result(arm.arm, metric, pc, pt, alpha, tau_relative, readouts))
+            results.append(_arm_result(arm.arm, metric, pc, pt, alpha, tau_relative))
         if flat:
             messages.append(
                 f"arm {arm.arm!r}: no variation in {', '.join(flat)} in either arm (every "
@@ -741,7 +761,8 @@ def _srm(arms: tuple[ArmSummary, ...], planned_control_share: float) -> SrmResul
     shares = [
         planned_control_share if a.arm == CONTROL else (1 - planned_control_share) / k for a in arms
     ]
-    return sample_ratio_mismatch([a.n for a in arms], shares)
+    # the report carries the result (``srm``) and leads its messages with a mismatch: no warning
+    return sample_ratio_mismatch([a.n for a in arms], shares, warn=False)
 
 
 def _retention_note(meta: dict[str, Any], orders: ir.Table, retention_days: int) -> str | None:

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 __all__ = ["SampleSizePlan", "cohens_h", "power_two_sample_normal", "sample_size_for_rate"]
 
@@ -80,7 +80,7 @@ def sample_size_for_rate(
         raise ValueError(f"daily (members entering per day) must be > 0, found {daily}")
     h = cohens_h(baseline, target)
     # closed form without the far tail (Cohen 1988, eq. 6.4.1), then the exact root
-    guess = 2.0 * ((stats.norm.isf(alpha / 2.0) + stats.norm.ppf(power)) / h) ** 2
+    guess = 2.0 * ((-special.ndtri(alpha / 2.0) + special.ndtri(power)) / h) ** 2  # norm.isf, ppf
     n = optimize.brentq(
         lambda m: power_two_sample_normal(h, m, alpha=alpha) - power,
         1.0,

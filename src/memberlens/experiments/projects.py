@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Any
+
+import ibis
 
 from memberlens.exceptions import ConfigError, MissingTableError
 from memberlens.experiments.campaigns import (
@@ -60,14 +63,33 @@ def report_options(project: Any, **given: Any) -> dict[str, Any]:
     return defaults
 
 
-def _segments(warehouse: Any, by: str) -> Any:
+@dataclasses.dataclass(frozen=True)
+class _Segments:
+    """The ``member_id, segment`` table of a breakdown and which as-of it is."""
+
+    table: Any
+    source: str  # "members", "mart_member_history" or "mart_members"
+    as_of: str | None = None
+    note: str | None = None
+
+
+def _day(value: Any) -> dt.date | None:
+    if value is None:
+        return None
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _segments(warehouse: Any, by: str, starts_at: Any = None) -> _Segments:
+    """The members' ``by`` as of the campaign start: a member attribute from ``members``; a
+    mart scheme from the ``mart_member_history`` snapshot nearest on or before ``starts_at``,
+    else from the latest ``mart_members`` with a note saying so."""
     if by in BY_ATTRIBUTES:
         people = warehouse.table("members")
         if by not in people.columns:
             raise ConfigError(
                 f"the members table has no column {by!r}; load members with that attribute"
             )
-        return people.select("member_id", segment=people[by])
+        return _Segments(people.select("member_id", segment=people[by]), "members")
     column = BY_MART[by]
     if not warehouse.has("mart_members"):
         raise MissingTableError(
@@ -79,7 +101,33 @@ def _segments(warehouse: Any, by: str) -> Any:
             f"--by {by}: the member mart has no column {column!r} (the step that writes it did "
             "not run); run `memberlens run` with it"
         )
-    return mart.select("member_id", segment=mart[column].cast("string"))
+    start = _day(starts_at)
+    history = (
+        warehouse.table("mart_member_history") if warehouse.has("mart_member_history") else None
+    )
+    if start is not None and history is not None and column in history.columns:
+        before = history.filter(history.as_of <= ibis.date(start))
+        found = _day(before.as_of.max().to_pyarrow().as_py())
+        if found is not None:
+            snap = before.filter(before.as_of == ibis.date(found))
+            table = snap.select("member_id", segment=snap[column].cast("string"))
+            return _Segments(table, "mart_member_history", found.isoformat())
+    latest = _day(mart.as_of.max().to_pyarrow().as_py()) if "as_of" in mart.columns else None
+    if history is None:
+        why = "no member history is kept yet (each `memberlens run` adds its as-of date)"
+    elif column not in history.columns:
+        why = f"mart_member_history keeps no {column!r}"
+    else:
+        why = f"no member history on or before the campaign start ({start})"
+    note = (
+        f"--by {by}: {why}; the segments are the latest run's (as of {latest or 'unknown'}), "
+        "not the members' at the send, and the campaign itself may have moved members since. "
+        f"To read them as of the send, run `memberlens run --as-of {start}` once"
+        if start is not None
+        else f"--by {by}: the segments are the latest run's (as of {latest or 'unknown'})"
+    )
+    table = mart.select("member_id", segment=mart[column].cast("string"))
+    return _Segments(table, "mart_members", latest.isoformat() if latest else None, note)
 
 
 def campaign_report_project(
@@ -119,13 +167,23 @@ def campaign_report_project(
         report = campaign_report(campaigns, members, orders, campaign_id, events=events, **options)
         if by is None:
             return report
-        segments = _segments(warehouse, by)
+        found = _segments(warehouse, by, report.starts_at)
         options.pop("costs")
         options.pop("planned_control_share")
         parts = segment_breakdown(
-            campaigns, members, orders, campaign_id, segments, events=events, **options
+            campaigns, members, orders, campaign_id, found.table, events=events, **options
         )
-        return adjust_family(dataclasses.replace(report, by=by, segments=parts))
+        messages = (*report.messages, found.note) if found.note else report.messages
+        return adjust_family(
+            dataclasses.replace(
+                report,
+                by=by,
+                segments=parts,
+                segments_source=found.source,
+                segments_as_of=found.as_of,
+                messages=messages,
+            )
+        )
     finally:
         warehouse.close()
 

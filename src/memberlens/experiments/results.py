@@ -1,9 +1,11 @@
 """Every campaign's results as one long table (``mart_campaign_results``): per campaign, segment,
 arm and metric, the arm's value and its comparison with control.
 
-The engine aggregates all campaigns (and segments) in one query per response flavour
-(:func:`~memberlens.experiments.campaigns.arm_statistics` with ``campaign_id=None``); Python runs
-the tests per campaign. The dashboard and the benchmark read this instead of the raw tables.
+The engine reduces all campaigns x segments (of every breakdown at once) x arms to sufficient
+statistics in one GROUP BY per response flavour; the whole campaign and each breakdown are sums of
+those cells (:data:`~memberlens.experiments.campaigns.SUFFICIENT_STATISTICS` add up), and Python
+runs only the tests, per campaign. The dashboard and the benchmark read this instead of the raw
+tables.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from ibis import _
 
 from memberlens.experiments.campaigns import (
+    SUFFICIENT_STATISTICS,
     ArmSummary,
     Costs,
     _summary,
@@ -123,8 +126,7 @@ def campaign_results(
     meta = {r["campaign_id"]: r for r in campaigns.select(*meta_cols).to_pyarrow().to_pylist()}
     flavours = resolve_responses(campaign_members, response)
     parts: dict[tuple[str, str | None, str | None], list[ArmSummary]] = {}
-    breakdowns: list[tuple[str | None, ir.Table | None]] = [(None, None)]
-    breakdowns += list((segments or {}).items())
+    names = list(segments or {})
     for flavour in sorted(set(flavours.values())):
         ids = [c for c, f in flavours.items() if f == flavour]
         cm = campaign_members.filter(campaign_members.campaign_id.isin(ids))
@@ -138,20 +140,23 @@ def campaign_results(
             retention_days=retention_days,
             pre_days=pre_days,
         )
-        for by, seg in breakdowns[1:]:  # one column per breakdown
-            assert by is not None and seg is not None
+        for by, seg in (segments or {}).items():  # one column per breakdown
             col = f"__by_{by}"
             per = per.left_join(
                 seg.select("member_id", **{col: seg.segment.cast("string")}), "member_id"
             ).select(*per.columns, **{col: _[col].fill_null("(none)")})
-        if len(breakdowns) > 1:
-            per = per.cache()  # the per-member outcomes once, aggregated per breakdown
-        for by, _seg in breakdowns:
-            keys = ["campaign_id", "arm"] if by is None else ["campaign_id", f"__by_{by}", "arm"]
-            rows = aggregate_outcomes(per, keys).to_pyarrow().to_pylist()
-            for row in rows:
-                key = (row["campaign_id"], by, row[f"__by_{by}"] if by else None)
-                parts.setdefault(key, []).append(_summary(row))
+        # one GROUP BY at the finest grain (campaign x every breakdown x arm); the whole
+        # campaign and each breakdown are sums of these cells (sufficient statistics add up)
+        cols = [f"__by_{by}" for by in names]
+        cells = aggregate_outcomes(per, ["campaign_id", *cols, "arm"]).to_pyarrow().to_pandas()
+        for scheme in (None, *names):
+            keys = ["campaign_id", "arm"]
+            if scheme is not None:
+                keys.insert(1, f"__by_{scheme}")
+            summed = cells.groupby(keys, sort=False)[list(SUFFICIENT_STATISTICS)].sum()
+            for row in summed.reset_index().to_dict("records"):
+                value = row[f"__by_{scheme}"] if scheme else None
+                parts.setdefault((row["campaign_id"], scheme, value), []).append(_summary(row))
     out: list[dict[str, Any]] = []
     for campaign_id in sorted({k[0] for k in parts}):
         out.extend(
@@ -210,7 +215,6 @@ def _campaign_rows(
             response=flavour,
             cuped=cuped,
             tau_relative=tau_relative,
-            readouts=False,  # the Bayesian read-out for the whole campaign only (cost)
         )
         segments.append(
             (

@@ -195,9 +195,9 @@ class SegmentEvaluation:
     previous_as_of: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        from memberlens.experiments.campaigns import _no_nan
+        from memberlens.experiments.campaigns import no_nan
 
-        out: dict[str, Any] = _no_nan(asdict(self))
+        out: dict[str, Any] = no_nan(asdict(self))
         return out
 
 

@@ -2,6 +2,8 @@
 
 A mismatch means the assignment or the logging is broken, and no lift read from the arms can be
 trusted; the check warns loudly (:class:`SampleRatioMismatchWarning`) rather than staying quiet.
+A campaign report asks for no warning (``warn=False``): it carries the result as its ``srm``
+field and leads its messages with the mismatch, so a server does not log it as a warning.
 
 >>> sample_ratio_mismatch([5000, 5050], [0.5, 0.5]).mismatch
 False
@@ -39,9 +41,14 @@ class SrmResult:
 
 
 def sample_ratio_mismatch(
-    counts: npt.ArrayLike, planned_shares: npt.ArrayLike, *, threshold: float = 0.001
+    counts: npt.ArrayLike,
+    planned_shares: npt.ArrayLike,
+    *,
+    threshold: float = 0.001,
+    warn: bool = True,
 ) -> SrmResult:
-    """Chi-square goodness of fit of the arm sizes to the planned shares (warns on mismatch).
+    """Chi-square goodness of fit of the arm sizes to the planned shares (warns on mismatch,
+    unless ``warn=False``: the caller reports the result itself).
 
     # X^2 = sum_k (O_k - E_k)^2 / E_k, E_k = N * share_k, k - 1 d.f. (Fabijan et al. 2019, KDD)
     """
@@ -69,7 +76,8 @@ def sample_ratio_mismatch(
             f"{[round(e) for e in exp]} (chi-square {chi2:.1f}, p = {p_value:.2g} < {threshold}); "
             "the assignment or the logging is broken, so do not trust any lift from this test"
         )
-        warnings.warn(message, SampleRatioMismatchWarning, stacklevel=2)
+        if warn:
+            warnings.warn(message, SampleRatioMismatchWarning, stacklevel=2)
     else:
         message = f"split as planned (chi-square {chi2:.2f}, p = {p_value:.3g})"
     return SrmResult(obs, exp, chi2, p_value, threshold, mismatch, message)

@@ -22,6 +22,8 @@ The data come from :func:`memberlens.experiments.uplift_data.uplift_frame`; eval
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -32,16 +34,20 @@ from sklearn.utils.validation import check_is_fitted
 from memberlens.exceptions import ConfigError, DataError
 
 __all__ = [
+    "FORMAT_VERSION",
     "UPLIFT_METHODS",
     "ClassTransformationLearner",
     "TLearner",
     "UpliftMethod",
     "XLearner",
+    "load_uplift_model",
     "uplift_model",
 ]
 
 UpliftMethod = Literal["t_learner", "x_learner", "class_transformation"]
 UPLIFT_METHODS: tuple[UpliftMethod, ...] = get_args(UpliftMethod)
+#: the layout of a saved learner (``model.json`` + one LightGBM text file per fitted part)
+FORMAT_VERSION = 1
 
 
 class _LightGBMUplift(BaseEstimator):
@@ -129,6 +135,32 @@ class _LightGBMUplift(BaseEstimator):
     def predict_uplift(self, X: Any) -> np.ndarray:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    #: the fitted LightGBM parts of the learner (saved one text file each)
+    _PARTS: tuple[str, ...] = ()
+
+    def save(self, folder: str | Path, *, metadata: dict[str, Any] | None = None) -> Path:
+        """Write ``model.json`` (format version, method, settings, feature list, share treated,
+        ``metadata``) and one LightGBM text file per fitted part into ``folder``."""
+        check_is_fitted(self, "treatment_share_")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for part in self._PARTS:
+            model = getattr(self, part)
+            booster = getattr(model, "booster_", model)  # a fitted sklearn wrapper or a Booster
+            booster.save_model(str(folder / f"{part.rstrip('_')}.txt"))
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "method": _METHOD_OF[type(self).__name__],
+            "params": self.get_params(),
+            "feature_names": [str(c) for c in self.feature_names_in_],
+            "treatment_share": self.treatment_share_,
+            "metadata": metadata or {},
+        }
+        (folder / "model.json").write_text(
+            json.dumps(meta, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+        )
+        return folder
+
 
 def _as_frame(X: Any) -> pd.DataFrame:
     if isinstance(X, pd.DataFrame):
@@ -137,11 +169,15 @@ def _as_frame(X: Any) -> pd.DataFrame:
 
 
 def _proba(model: Any, X: pd.DataFrame) -> np.ndarray:
-    return np.asarray(model.predict_proba(X)[:, 1], dtype=float)
+    if hasattr(model, "predict_proba"):
+        return np.asarray(model.predict_proba(X)[:, 1], dtype=float)
+    return np.asarray(model.predict(X), dtype=float)  # a reloaded binary Booster: P(y = 1)
 
 
 class TLearner(_LightGBMUplift):
     """Two classifiers, one per arm: τ(x) = μ₁(x) − μ₀(x) (Künzel et al. 2019, sec. 2.1)."""
+
+    _PARTS = ("model_treatment_", "model_control_")
 
     def fit(self, X: Any, y: Any, treatment: Any) -> TLearner:
         frame, y_, w = self._check_fit(X, y, treatment)
@@ -161,6 +197,8 @@ class TLearner(_LightGBMUplift):
 
 class XLearner(_LightGBMUplift):
     """The X-learner with the share treated as propensity (Künzel et al. 2019, eq. 5-7)."""
+
+    _PARTS = ("model_treatment_", "model_control_", "effect_treatment_", "effect_control_")
 
     def fit(self, X: Any, y: Any, treatment: Any) -> XLearner:
         frame, y_, w = self._check_fit(X, y, treatment)
@@ -186,6 +224,8 @@ class ClassTransformationLearner(_LightGBMUplift):
     """One classifier of Z = Y·W + (1 − Y)(1 − W) on arms weighted to equal size:
     τ(x) = 2 P(Z = 1 | x) − 1 (Jaskowski & Jaroszewicz 2012, eq. 4)."""
 
+    _PARTS = ("model_",)
+
     def fit(self, X: Any, y: Any, treatment: Any) -> ClassTransformationLearner:
         frame, y_, w = self._check_fit(X, y, treatment)
         z = y_ * w + (1 - y_) * (1 - w)
@@ -204,6 +244,35 @@ _CLASSES: dict[str, type[_LightGBMUplift]] = {
     "x_learner": XLearner,
     "class_transformation": ClassTransformationLearner,
 }
+
+
+_METHOD_OF = {cls.__name__: method for method, cls in _CLASSES.items()}
+
+
+def load_uplift_model(folder: str | Path) -> tuple[_LightGBMUplift, dict[str, Any]]:
+    """The learner saved in ``folder`` (by :meth:`save`) and its metadata; it predicts exactly
+    as it did when saved."""
+    import lightgbm as lgb
+
+    folder = Path(folder)
+    path = folder / "model.json"
+    if not path.exists():
+        raise ConfigError(
+            f"{folder}: no saved uplift model (model.json); run `memberlens uplift fit CAMPAIGN`"
+        )
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ConfigError(
+            f"{path}: format_version {meta.get('format_version')!r} is not {FORMAT_VERSION}; "
+            "refit with `memberlens uplift fit CAMPAIGN`"
+        )
+    model = uplift_model(meta["method"], **meta["params"])
+    for part in model._PARTS:
+        setattr(model, part, lgb.Booster(model_file=str(folder / f"{part.rstrip('_')}.txt")))
+    model.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
+    model.n_features_in_ = len(meta["feature_names"])
+    model.treatment_share_ = float(meta["treatment_share"])
+    return model, dict(meta["metadata"])
 
 
 def uplift_model(method: UpliftMethod, **params: Any) -> _LightGBMUplift:

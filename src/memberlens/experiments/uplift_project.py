@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from memberlens import __version__
 from memberlens.exceptions import ConfigError, DataError, MissingTableError
-from memberlens.experiments.campaigns import _no_nan
+from memberlens.experiments.campaigns import no_nan
 from memberlens.experiments.cost_settings import project_costs
 from memberlens.experiments.uplift import UPLIFT_METHODS, UpliftMethod, uplift_model
 from memberlens.experiments.uplift_curves import UpliftEvaluation, evaluate_uplift
@@ -40,6 +41,8 @@ __all__ = [
     "MART_UPLIFT_SCORES",
     "UpliftFit",
     "fit_uplift_project",
+    "model_dir",
+    "rescore_project",
     "uplift_report_project",
     "uplift_targets_project",
 ]
@@ -71,7 +74,7 @@ class UpliftFit:
         out = asdict(self)
         out["evaluations"] = [e.to_dict() for e in self.evaluations]
         out["messages"] = list(self.messages)
-        nan_free: dict[str, Any] = _no_nan(out)
+        nan_free: dict[str, Any] = no_nan(out)
         return nan_free
 
 
@@ -179,21 +182,24 @@ def fit_uplift_project(
             "expected incremental profit is blank: no margin (pass --margin, the product margin "
             "as a share of revenue, or set margin in [costs] of memberlens.toml)"
         )
-    revenue = uplift * per_buyer
-    profit = revenue * margin - contact_cost if margin is not None else np.full(len(uplift), np.nan)
-    scores = pa.table(
-        {
-            "member_id": pa.array(everyone["member_id"].astype(str).tolist(), pa.string()),
-            "campaign_id": pa.array([campaign_id] * len(uplift), pa.string()),
-            "method": pa.array([best.method] * len(uplift), pa.string()),
-            "uplift": pa.array(uplift, pa.float64()),
-            "expected_incremental_response": pa.array(uplift, pa.float64()),
-            "expected_incremental_revenue": pa.array(revenue, pa.float64()),
-            "expected_incremental_profit": pa.array(profit, pa.float64(), from_pandas=True),
-            "scored_as_of": pa.array([as_of] * len(uplift), pa.date32()),
-        }
+    scores = _scores(
+        everyone, uplift, campaign_id, best.method, as_of, per_buyer, margin, contact_cost
     )
     _write_scores(project, campaign_id, scores)
+    final.save(
+        model_dir(project, campaign_id),
+        metadata={
+            "campaign_id": campaign_id,
+            "method": best.method,
+            "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
+            "memberlens_version": __version__,
+            "qini_coefficient": best.qini_coefficient,
+            "revenue_per_buyer": per_buyer,
+            "margin": margin,
+            "contact_cost": contact_cost,
+            "n_members": len(frame),
+        },
+    )
     result = UpliftFit(
         campaign_id=campaign_id,
         name=meta.get("name"),
@@ -214,6 +220,75 @@ def fit_uplift_project(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
     return result
+
+
+def model_dir(project: Any, campaign_id: str) -> Path:
+    """Where ``uplift fit`` keeps the chosen learner of ``campaign_id`` (beside the churn
+    models: ``.memberlens/models/uplift-<campaign>``)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", campaign_id)
+    return Path(project.state_dir) / "models" / f"uplift-{safe}"
+
+
+def _scores(
+    everyone: pd.DataFrame,
+    uplift: np.ndarray,
+    campaign_id: str,
+    method: str,
+    as_of: Any,
+    per_buyer: float,
+    margin: float | None,
+    contact_cost: float,
+) -> pa.Table:
+    """The rows of ``mart_uplift_scores``: uplift, incremental revenue and profit per member."""
+    revenue = uplift * per_buyer
+    profit = revenue * margin - contact_cost if margin is not None else np.full(len(uplift), np.nan)
+    return pa.table(
+        {
+            "member_id": pa.array(everyone["member_id"].astype(str).tolist(), pa.string()),
+            "campaign_id": pa.array([campaign_id] * len(uplift), pa.string()),
+            "method": pa.array([method] * len(uplift), pa.string()),
+            "uplift": pa.array(uplift, pa.float64()),
+            "expected_incremental_response": pa.array(uplift, pa.float64()),
+            "expected_incremental_revenue": pa.array(revenue, pa.float64()),
+            "expected_incremental_profit": pa.array(profit, pa.float64(), from_pandas=True),
+            "scored_as_of": pa.array([as_of] * len(uplift), pa.date32()),
+        }
+    )
+
+
+def rescore_project(project: Any, campaign_id: str) -> pa.Table:
+    """Every member scored now (features as of the project's as-of date, or the last order
+    day) by the saved learner of ``campaign_id``, without refitting; the economics (revenue per
+    buyer, margin, contact cost) are those saved with it."""
+    from memberlens.engine.warehouse import open_warehouse
+    from memberlens.experiments.uplift import load_uplift_model
+
+    folder = model_dir(project, campaign_id)
+    if not (folder / "model.json").exists():
+        raise MissingTableError(
+            f"no saved uplift model for campaign {campaign_id!r} ({folder}); run "
+            f"`memberlens uplift fit {campaign_id}` first"
+        )
+    model, meta = load_uplift_model(folder)
+    wh = open_warehouse(project, read_only=True)
+    try:
+        orders = wh.table("orders")
+        members = wh.table("members") if wh.has("members") else None
+        as_of = project.as_of or pd.Timestamp(orders.ordered_at.max().execute()).date()
+        everyone = member_features(orders, as_of=as_of, members=members)
+    finally:
+        wh.close()
+    uplift = model.predict_uplift(everyone)
+    return _scores(
+        everyone,
+        uplift,
+        campaign_id,
+        str(meta["method"]),
+        as_of,
+        float(meta.get("revenue_per_buyer") or 0.0),
+        meta.get("margin"),
+        float(meta.get("contact_cost") or 0.0),
+    )
 
 
 def _write_scores(project: Any, campaign_id: str, scores: pa.Table) -> None:
@@ -251,9 +326,10 @@ def uplift_report_project(project: Any, campaign_id: str | None = None) -> list[
 
 
 def uplift_targets_project(
-    project: Any, campaign_id: str, *, top: int = 100, by: str = "uplift"
+    project: Any, campaign_id: str, *, top: int = 100, by: str = "uplift", rescore: bool = False
 ) -> pd.DataFrame:
-    """The ``top`` members by expected uplift (or ``by="profit"``) from ``mart_uplift_scores``."""
+    """The ``top`` members by expected uplift (or ``by="profit"``) from ``mart_uplift_scores``;
+    ``rescore``: scored now by the campaign's saved learner (:func:`rescore_project`)."""
     from memberlens.engine.warehouse import open_warehouse
 
     if top < 1:
@@ -261,6 +337,10 @@ def uplift_targets_project(
     column = {"uplift": "uplift", "profit": "expected_incremental_profit"}.get(by)
     if column is None:
         raise ConfigError(f"--by must be uplift or profit, found {by!r}")
+    if rescore:
+        fresh = rescore_project(project, campaign_id).to_pandas()
+        ranked = fresh.sort_values([column, "member_id"], ascending=[False, True], kind="stable")
+        return ranked.head(top).reset_index(drop=True)
     wh = open_warehouse(project, read_only=True)
     try:
         if not wh.has(MART_UPLIFT_SCORES):

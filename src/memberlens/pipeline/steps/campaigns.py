@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import ibis
+import pyarrow as pa
 
 from memberlens.pipeline.step import RunContext, Step, StepResult
 
@@ -33,12 +34,19 @@ def _campaigns(ctx: RunContext) -> StepResult:
     options = report_options(ctx.project)
     options.pop("planned_control_share")
     segments = {}
+    temporary: list[str] = []
     if "members" in ctx.frames:  # this run's segments and tiers
         frame = ctx.frame("members")
         for by, column in BREAKDOWNS.items():
             if column in frame.columns:
                 part = frame[["member_id", column]].rename(columns={column: "segment"})
-                segments[by] = ibis.memtable(part.astype({"segment": "string"}))
+                rows = pa.Table.from_pandas(
+                    part.astype({"segment": "string"}), preserve_index=False
+                )
+                # a temporary table of the warehouse, not an Ibis memtable: the results are
+                # computed by SQL the engine runs, where Spark does not see a memtable
+                segments[by] = ctx.warehouse.register_arrow(f"_campaign_{by}", rows)
+                temporary.append(f"_campaign_{by}")
     elif ctx.warehouse.has("mart_members"):  # the stored member mart (`--steps campaigns`)
         mart = ctx.warehouse.table("mart_members")
         for by, column in BREAKDOWNS.items():
@@ -47,7 +55,13 @@ def _campaigns(ctx: RunContext) -> StepResult:
     events = ctx.table("events") if options["response"] == "visit" else None
     if options["response"] == "visit" and events is None:
         options["response"] = "auto"
-    mart = campaign_results(campaigns, members, orders, segments=segments, events=events, **options)
+    try:
+        mart = campaign_results(
+            campaigns, members, orders, segments=segments, events=events, **options
+        )
+    finally:
+        for name in temporary:
+            ctx.warehouse.drop_temp(name)
     n = mart["campaign_id"].nunique()
     no_control = mart.loc[mart["note"].fillna("").str.contains("no control group"), "campaign_id"]
     message = (

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from memberlens.exceptions import ConfigError, MissingTableError
-from memberlens.experiments.campaigns import _no_nan
+from memberlens.experiments.campaigns import no_nan
 from memberlens.web.auth import Principal, client_ip, require
 from memberlens.web.context import ctx
 from memberlens.web.queries.members import jsonable
@@ -224,7 +224,7 @@ def api_programme_roi(body: ProgrammeIn, _=require("view_campaigns")) -> dict:
         result = programme_roi(ProgrammeInputs(**body.model_dump()))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    out: dict = _no_nan(result.to_dict())
+    out: dict = no_nan(result.to_dict())
     return out
 
 

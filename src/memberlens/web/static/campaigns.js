@@ -59,11 +59,13 @@
         { key: "response_rate", fmt: "pct" }, { key: "conversion_rate", fmt: "pct" }, { key: "aov", fmt: "money" },
         { key: "revenue", fmt: "money" }, { key: "revenue_per_member", fmt: "money" }, { key: "retention_rate", fmt: "pct" }], r.arms);
       const comps = (r.comparisons || []).map((c) => Object.assign({}, c, { metric_label: metric(c.metric),
-        diff: valueFmt(c.metric)(c.difference), low: valueFmt(c.metric)(c.ci_low), high: valueFmt(c.metric)(c.ci_high) }));
+        diff: valueFmt(c.metric)(c.difference), low: valueFmt(c.metric)(c.ci_low), high: valueFmt(c.metric)(c.ci_high),
+        loss: valueFmt(c.metric)(c.expected_loss) }));
       document.getElementById("comparisons-card").classList.toggle("hidden", !comps.length);
       table("comparisons-table", [{ key: "arm" }, { key: "metric_label", label: t("col.metric") }, { key: "diff", label: t("col.difference") },
         { key: "relative_lift", fmt: "change" }, { key: "low", label: t("col.ci_low") }, { key: "high", label: t("col.ci_high") },
-        { key: "p_value", fmt: "num" }, { key: "p_value_adjusted", fmt: "num" }, { key: "probability_to_beat_control", fmt: "pct" }], comps);
+        { key: "p_value", fmt: "num" }, { key: "p_value_adjusted", fmt: "num" }, { key: "probability_to_beat_control", fmt: "pct" },
+        { key: "loss", label: t("col.expected_loss") }], comps);
       const rel = comps.filter((c) => c.relative_lift != null);
       if (rel.length) {
         const labels = rel.map((c) => c.arm + " · " + c.metric_label);
@@ -80,11 +82,15 @@
         { key: "incremental_margin", fmt: "money" }, { key: "cost", fmt: "money" }, { key: "roi", fmt: "change" }, { key: "reason", label: t("campaign.notes") }], econ);
       const seg = [];
       (r.segments || []).forEach((s) => (s.comparisons || []).forEach((c) => seg.push(Object.assign({ segment: s.segment, metric_label: metric(c.metric),
-        diff: valueFmt(c.metric)(c.difference), low: valueFmt(c.metric)(c.ci_low), high: valueFmt(c.metric)(c.ci_high) }, c))));
+        diff: valueFmt(c.metric)(c.difference), low: valueFmt(c.metric)(c.ci_low), high: valueFmt(c.metric)(c.ci_high),
+        loss: valueFmt(c.metric)(c.expected_loss) }, c))));
       document.getElementById("segments-card").classList.toggle("hidden", !(r.segments || []).length);
+      document.getElementById("segments-as-of").textContent = r.segments_as_of
+        ? t("campaign.segments_as_of") + ": " + r.segments_as_of + " (" + r.segments_source + ")" : "";
       table("segments-table", [{ key: "segment", fmt: "seg", label: r.by || t("col.segment") }, { key: "arm" }, { key: "metric_label", label: t("col.metric") },
         { key: "diff", label: t("col.difference") }, { key: "low", label: t("col.ci_low") }, { key: "high", label: t("col.ci_high") },
-        { key: "p_value_adjusted", fmt: "num" }], seg);
+        { key: "p_value_adjusted", fmt: "num" }, { key: "probability_to_beat_control", fmt: "pct" },
+        { key: "loss", label: t("col.expected_loss") }], seg);
       exportLink("export-xlsx", "xlsx"); exportLink("export-html", "html");
     }
     form.addEventListener("submit", (e) => { e.preventDefault(); load().catch(fail); });
