@@ -1,0 +1,224 @@
+"""Measurement and activation on a Spark project: the same answers as on DuckDB.
+
+One small simulated shop (``memberlens simulate``, 600 members, seed 7: members, orders and the
+simulator's campaigns with their control groups) is built through the CLI on both engines, with
+two ``memberlens run``: one as of 2025-08-31 (so ``segments evaluate`` has a next period and an
+earlier as-of date) and one as of the last day. The steps no command here reads (baskets,
+recommendations, forecast, cohorts, profiles, replenishment) are skipped to keep the module to
+minutes. Each project declares a webhook channel (a real HTTP server of this module) and an export
+channel. Then every measurement and activation command runs on both projects and the JSON of the
+Spark project must equal DuckDB's, the outside reference here:
+
+* ``campaign list|report`` (plain, ``--by segment``, ``--cuped``), the ``campaigns`` step's mart;
+* ``segments evaluate``, ``experiment roi -p``; ``uplift fit`` refuses this shop's small
+  campaigns (under 100 treated members) with the same message on both engines;
+* ``audience create|size|overlap|export|freeze``;
+* ``campaign create|dry-run|send|status`` on the webhook and the export channel (the members
+  delivered to the HTTP server, and the exported list, equal too);
+* ``triggers add|run`` (birthday and win-back rules).
+
+Tolerances: text, integers, dates and the order of rows equal; floating-point numbers within
+1e-6 relative, 1e-9 absolute (the helpers of ``tests/web/test_spark_dashboard.py``; the marts'
+model outputs differ ~4e-8 relative between the engines, see test_spark_e2e.py). Run-specific
+values (``run_id``, times of sends, file paths) are left out.
+
+The CLI runs in this process so that the test run's one Spark session is shared. Run alone:
+``pytest -m spark -s tests/engine/test_spark_activation.py`` (prints the seconds of each command
+on each engine, the figures of docs/engines.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import re
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+MEMBERS = 600
+SEED = 7
+TABLES = ("members", "orders", "campaigns", "campaign_members")
+#: steps none of the commands below reads
+SKIP = "baskets,recommendations,forecast,cohorts,profiles,replenishment"
+EARLY = "2025-08-31"
+DAY = "2025-12-31"
+NOW = "2026-01-02T10:00:00"
+ENGINES = ("duckdb", "pyspark")
+#: keys whose values differ from run to run by design (times of this run)
+RUN_SPECIFIC = ("created_at", "updated_at", "frozen_at", "seconds", "run_id")
+
+
+def _load(*parts: str) -> ModuleType:
+    path = Path(__file__).parents[1].joinpath(*parts)
+    spec = importlib.util.spec_from_file_location(f"_spark_activation_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+E2E = _load("engine", "test_spark_e2e.py")
+WEB = _load("web", "test_spark_dashboard.py")
+RECEIVER = _load("activation", "conftest.py").Receiver
+#: seconds per command and engine, printed at the end of the module (docs/engines.md)
+SECONDS: dict[str, dict[str, float]] = {}
+
+
+def ml(label: str, engine: str, *args: object) -> str:
+    t0 = time.perf_counter()
+    out = E2E.ml(*args)
+    SECONDS.setdefault(label, {})[engine] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def both(label: str, shops: dict, *args: object) -> dict[str, object]:
+    """``memberlens ARGS -p PROJECT --json`` on each engine's project, parsed."""
+    return {e: json.loads(ml(label, e, *args, "-p", shops[e]["root"], "--json")) for e in ENGINES}
+
+
+def same(answers: dict[str, object], *, drop: tuple[str, ...] = ()) -> None:
+    """The Spark answer equals DuckDB's (module tolerances), ``drop`` keys left out."""
+
+    def strip(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in drop}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    drop = drop + RUN_SPECIFIC
+    duck, spark = strip(answers["duckdb"]), strip(answers["pyspark"])
+    problems = WEB._differences(duck, spark)
+    assert not problems, "\n".join(problems[:40])
+
+
+@pytest.fixture(scope="module")
+def shops(tmp_path_factory, spark_session):
+    root = tmp_path_factory.mktemp("spark-activation")
+    E2E.ml("--quiet", "simulate", root / "shop", "--members", MEMBERS, "--seed", SEED)
+    out = {}
+    for engine in ENGINES:
+        project = root / engine
+        receiver = RECEIVER()
+        ml("init + ingest", engine, "--quiet", "init", project, "--engine", engine)
+        with (project / "memberlens.toml").open("a", encoding="utf-8") as fh:
+            fh.write(
+                f'\n[channels.sms]\nkind = "webhook"\nurl = "{receiver.url}"\nsecret = "k"\n'
+                '\n[channels.stores]\nkind = "export"\ndir = "lists"\n'
+                '\n[campaigns]\nquiet_start = "00:00"\nquiet_end = "00:00"\n'
+            )
+        t0 = time.perf_counter()
+        for table in TABLES:
+            E2E.ml("--quiet", "ingest", table, root / "shop" / f"{table}.parquet", "-p", project)
+        SECONDS["init + ingest"][engine] += round(time.perf_counter() - t0, 1)
+        ml("run (early)", engine, "--quiet", "run", "-p", project, "--as-of", EARLY, "--skip", SKIP)
+        ml("run", engine, "--quiet", "run", "-p", project, "--skip", SKIP)
+        out[engine] = {"root": project, "receiver": receiver}
+    yield out
+    for shop in out.values():
+        shop["receiver"].close()
+    print(f"\nseconds per command: {json.dumps(SECONDS, ensure_ascii=False)}")
+
+
+def test_campaign_reports_and_the_campaigns_mart(shops):
+    listed = both("campaign list", shops, "campaign", "list")
+    same(listed)
+    campaign = next(c["campaign_id"] for c in listed["duckdb"] if c.get("control"))  # type: ignore[union-attr]
+    same(both("campaign report", shops, "campaign", "report", campaign))
+    same(
+        both(
+            "campaign report --by segment", shops, "campaign", "report", campaign, "--by", "segment"
+        )
+    )
+    same(both("campaign report --cuped", shops, "campaign", "report", campaign, "--cuped"))
+    marts = {e: E2E._tables(shops[e]["root"]) for e in ENGINES}
+    name = "mart_campaign_results"
+    assert len(marts["duckdb"][name]) > 0
+    assert not E2E._compare(name, marts["duckdb"][name], marts["pyspark"][name])
+
+
+def test_segments_programme_roi_and_uplift(shops):
+    same(both("segments evaluate", shops, "segments", "evaluate", "--horizon", "90"))
+    same(
+        both(
+            "experiment roi",
+            shops,
+            "experiment",
+            "roi",
+            "--message-cost",
+            "0.05",
+            "--margin",
+            "0.3",
+        )
+    )
+    # this shop's campaigns are too small for an uplift model (under 100 treated members per
+    # arm): both engines count the arms and refuse with the same message
+    listed = json.loads(E2E.ml("campaign", "list", "-p", shops["duckdb"]["root"], "--json"))
+    campaign = max(listed, key=lambda c: c.get("members") or 0)["campaign_id"]
+    refused = {}
+    for engine in ENGINES:
+        with pytest.raises(AssertionError, match="exit 4") as caught:
+            ml("uplift fit", engine, "uplift", "fit", campaign, "-p", shops[engine]["root"])
+        refused[engine] = str(caught.value).split("\n", 1)[1].strip()
+    assert refused["duckdb"] == refused["pyspark"] and "treated members" in refused["duckdb"]
+
+
+def test_audiences(shops, tmp_path):
+    where = {"active": "days_since_last_order <= 120", "valuable": "clv > 100"}
+    for name, expr in where.items():
+        same(both("audience create", shops, "audience", "create", name, "--where", expr))
+    sizes = both("audience size", shops, "audience", "size", "active")
+    same(sizes)
+    assert sizes["duckdb"]["size"] > 0  # type: ignore[index]
+    same(both("audience overlap", shops, "audience", "overlap", "active", "valuable"))
+    same(both("audience freeze", shops, "audience", "freeze", "valuable"))
+    lists = {}
+    for engine in ENGINES:
+        path = tmp_path / f"{engine}.csv"
+        ml("audience export", engine, "audience", "export", "active", "-o", path, "-p",
+           shops[engine]["root"])  # fmt: skip
+        with path.open(encoding="utf-8") as fh:
+            lists[engine] = list(csv.reader(fh))
+    assert lists["duckdb"] == lists["pyspark"] and len(lists["duckdb"]) > 1
+
+
+def test_campaign_sends_and_triggers(shops):
+    for channel in ("sms", "stores"):
+        cid = f"SPARK-{channel}"
+        same(
+            both(f"campaign create ({channel})", shops, "campaign", "create", cid.lower(),
+                 "--audience", "active", "--channel", channel, "--id", cid, "--offer", "10% off"),
+        )  # fmt: skip
+        same(both("campaign dry-run", shops, "campaign", "dry-run", cid, "--now", NOW))
+        sent = both(f"campaign send ({channel})", shops, "campaign", "send", cid, "--now", NOW)
+        same(sent)
+        assert sent["duckdb"]["sent"] > 0  # type: ignore[index]
+        same(both("campaign status", shops, "campaign", "status", cid))
+    delivered = {e: sorted(shops[e]["receiver"].delivered()) for e in ENGINES}
+    assert delivered["duckdb"] == delivered["pyspark"] and delivered["duckdb"]
+    exported = {}
+    for engine in ENGINES:
+        files = sorted((shops[engine]["root"] / "lists").glob("*.csv"))
+        assert files, f"{engine}: the export channel wrote no list"
+        with files[0].open(encoding="utf-8") as fh:
+            # the unsubscribe links are signed with each project's own secret
+            exported[engine] = sorted(
+                tuple(re.sub(r"(/unsubscribe/[\w-]+)\.[0-9a-f]+", r"\1", c) for c in row)
+                for row in csv.reader(fh)
+            )
+    assert exported["duckdb"] == exported["pyspark"]
+    rules = {"bday": ("birthday", '{"days_before": 7}'), "back": ("winback", "{}")}
+    for name, (kind, params) in rules.items():
+        both("triggers add", shops, "triggers", "add", name, "--kind", kind, "--channel", "sms",
+             "--params", params)  # fmt: skip
+    fired = both("triggers run", shops, "triggers", "run", "--date", DAY, "--now", NOW)
+    same(fired)
+    # measured: neither rule fires for anybody on this day in this shop, so this compares
+    # the evaluation of both rules, not yet the sends they make
+    assert sorted(r["rule"] for r in fired["duckdb"]) == sorted(rules)  # type: ignore[union-attr]
