@@ -264,9 +264,12 @@ def status(
 
         emit_json({**st.to_dict(), "regional": regional, "last_run": last_run(project)})
         return
+    source = str(regional["source"])
     console.print(
-        f"currency {regional['currency']}, locale {regional['locale']}, time zone "
-        f"{regional['timezone']}: {regional['source']}",
+        source
+        if source.startswith("currency")  # the note names them already
+        else f"currency {regional['currency']}, locale {regional['locale']}, time zone "
+        f"{regional['timezone']}: {source}",
         markup=False,
     )
     grid = Table(

@@ -1,8 +1,9 @@
 """Top-k per member from a score matrix: excluded items, and a cap per category (diversity).
 
-Everything is vectorised over the rows of a batch: ``argpartition`` keeps the best candidates,
-a stable sort ranks each candidate within its (row, category) group, and the first ``k`` kept
-candidates of each row are returned in score order.
+Everything is vectorised over the rows of a batch: ``argpartition`` keeps a few of the best
+candidates (``3k``), a stable sort ranks each candidate within its (row, category) group, and
+the first ``k`` kept candidates of each row are returned in score order; the rows whose answer
+could change with more candidates are done again with more.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def _occurrence(rows: np.ndarray, groups: np.ndarray) -> np.ndarray:
 def _select(
     key: np.ndarray, k: int, candidates: int, category: np.ndarray | None, cap: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``k`` allowed items of each row among its ``candidates`` highest keys, and
+    whether each row's answer is settled: it holds ``k`` items and the ``k``-th key is above
+    every key left out, so looking at more items cannot change it (ties included)."""
     b, n = key.shape
     if candidates < n and b == 1:  # one member (serving): a value partition is cheaper
         row = key[0]
@@ -46,6 +50,8 @@ def _select(
     else:
         cand = np.broadcast_to(np.arange(n), (b, n))
     values = np.take_along_axis(key, cand, axis=1)
+    # every key left out of the candidates is at most the smallest candidate key
+    floor = values.min(axis=1) if candidates < n else np.full(b, -np.inf, dtype=key.dtype)
     # score descending, ties by item index (deterministic whatever argpartition returned)
     order = np.lexsort((cand, -values), axis=1)
     cand = np.take_along_axis(cand, order, axis=1)
@@ -61,7 +67,11 @@ def _select(
     rows, cols = np.nonzero(take)
     out = np.full((b, k), -1, dtype=np.int64)
     out[rows, position[rows, cols] - 1] = cand[rows, cols]
-    return out, take.sum(axis=1)
+    last = np.full(b, -np.inf, dtype=np.float64)
+    at_k = take & (position == k)
+    last[np.nonzero(at_k)[0]] = values[at_k]
+    settled = (take.sum(axis=1) == k) & (last > floor) if candidates < n else np.ones(b, bool)
+    return out, settled
 
 
 def top_k(
@@ -73,20 +83,27 @@ def top_k(
 ) -> np.ndarray:
     """Item indices (``rows x k``, ``-1`` where fewer than ``k`` items are allowed) of the
     highest finite ``key`` per row, at most ``max_per_category`` per category (``category``:
-    code per item, ``-1`` = none, never capped). Ties go to the lower item index."""
+    code per item, ``-1`` = none, never capped). Ties go to the lower item index.
+
+    One partial pass (``argpartition``) keeps a few candidates per row (``3k``); only the rows
+    those leave unsettled (too many items capped or excluded, or a tie at the edge) are
+    looked at again with more candidates, then with all items: the answer is the one a full
+    sort of every row gives."""
     n = key.shape[1]
     k = min(int(k), n)
     if k == 0:
         return np.full((key.shape[0], 0), -1, dtype=np.int64)
     capped = max_per_category is not None and category is not None
-    candidates = min(n, k * 20 + 100) if capped else min(n, max(k, 2 * k))
-    out, found = _select(key, k, candidates, category, max_per_category)
-    short = np.flatnonzero(found < k)
-    if candidates < n and short.size:  # rows the cap (or the exclusions) left short: all items
-        allowed = np.isfinite(key[short]).sum(axis=1) > found[short]
-        short = short[allowed]
-        if short.size:
-            out[short], _ = _select(key[short], k, n, category, max_per_category)
+    tiers = [min(n, 3 * k), min(n, k * 20 + 100) if capped else min(n, 6 * k), n]
+    rows = np.arange(key.shape[0])
+    out = np.full((key.shape[0], k), -1, dtype=np.int64)
+    for candidates in sorted(set(tiers)):
+        part = key if len(rows) == key.shape[0] else key[rows]
+        found, settled = _select(part, k, candidates, category, max_per_category)
+        out[rows] = found
+        rows = rows[~settled]
+        if rows.size == 0:
+            break
     return out
 
 

@@ -109,6 +109,8 @@ def recommendation_mart(
     progress: Callable[[str], None] | None = None,
     as_arrow: bool = False,
     sink: Callable[[pa.Table], None] | None = None,
+    item_factors: pd.DataFrame | None = None,
+    fitted: Callable[[Recommender], None] | None = None,
 ) -> tuple[pd.DataFrame | pa.Table | int, pd.DataFrame]:
     """(recommendations, bought together) as of ``as_of`` from Ibis tables (``products`` and
     ``events`` may be None).
@@ -124,6 +126,10 @@ def recommendation_mart(
     Python strings); the values are the same. With ``sink``, each batch in that form is handed
     to ``sink`` (for instance to append it to a table) instead of being kept, and the first
     element returned is the number of rows handed over: memory then stays that of one batch.
+
+    ``item_factors`` (ALS item factors of an earlier run, see :meth:`Recommender.fit`) are
+    reused when they still fit the data; ``fitted`` is called with the fitted model (to keep
+    its factors for the next run).
     """
     say = progress or (lambda _m: None)
     day = as_day(as_of, name="as_of")
@@ -134,7 +140,11 @@ def recommendation_mart(
     )
     catalogue = products.to_pyarrow() if products is not None else None
     say(f"fitting {kind}")
-    model = Recommender(**{**(params or {}), "kind": kind}).fit(train, products=catalogue)
+    model = Recommender(**{**(params or {}), "kind": kind}).fit(
+        train, products=catalogue, item_factors=item_factors
+    )
+    if fitted is not None:
+        fitted(model)
     say("recommending")
     parts = []
     handed = 0

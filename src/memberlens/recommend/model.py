@@ -32,7 +32,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from memberlens.exceptions import ConfigError, DataError
-from memberlens.recommend import _scoring, _storage, explanations
+from memberlens.recommend import _factors, _scoring, _storage, explanations
 from memberlens.recommend._encoding import as_arrow, encode_interactions
 from memberlens.recommend._selection import opt_out_pairs, top_k
 from memberlens.recommend._weights import check_weights
@@ -157,11 +157,25 @@ class Recommender(BaseEstimator):
             )
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, interactions, y=None, *, products=None) -> Recommender:
+    def fit(
+        self,
+        interactions,
+        y=None,
+        *,
+        products=None,
+        item_factors: pd.DataFrame | None = None,
+        max_shift: float = 0.2,
+    ) -> Recommender:
         """Learn from ``interactions`` (member_id, product_id and ``weight`` [+
         ``purchase_days``] as from :func:`interactions_from_warehouse`, or one row per event
         with ``event_type``). ``products`` (product_id [, name, category, active,
-        replenishment_days]) is the catalogue: only its items are recommended."""
+        replenishment_days]) is the catalogue: only its items are recommended.
+
+        ``item_factors``: the ALS item factors of an earlier fit with the same settings
+        (``memberlens.recommend._factors.item_factor_frame`` of it). They are reused (the members'
+        factors solved from them, no ALS iterations) unless an item lacks one or the items'
+        buyer shares moved by a population stability index above ``max_shift``;
+        ``als_decision_`` says which happened."""
         self._check_params()
         catalogue = self._catalogue(products)
         encoded = encode_interactions(
@@ -180,8 +194,20 @@ class Recommender(BaseEstimator):
         self.replenishment_ = self._replenishment(catalogue)
         threads = _threads(self.num_threads)
         self.user_factors_ = self.item_factors_ = self.similarity_ = None
+        self.als_decision_ = None
         if self.kind in ("als", "hybrid"):
-            self._fit_als(threads)
+            reused, why = (
+                (None, "no saved factors")
+                if item_factors is None
+                else _factors.reusable_factors(item_factors, self, max_shift=max_shift)
+            )
+            if reused is None:
+                self._fit_als(threads)
+                self.als_decision_ = f"ALS fitted ({why})"
+            else:
+                self.item_factors_ = reused
+                self.user_factors_ = _factors.fold_in_users(self, reused, threads)
+                self.als_decision_ = why
         if self.kind in ("item_knn", "hybrid"):
             self._fit_knn(threads)
         self.n_interactions_ = int(encoded.weights.nnz)
