@@ -146,6 +146,30 @@ def test_freeze_keeps_exactly_who_was_counted(audience_project, store, mart):
         aud.frozen_members(audience_project, "warm", as_of=EARLIER, store=store)
 
 
+def test_a_campaign_on_a_frozen_audience_targets_the_frozen_list(audience_project, store, mart):
+    """docs/activation.md: freezing exists so that a campaign targets exactly the members that
+    were counted; the send's plan reads its members through ``campaign_member_ids``."""
+    from memberlens.activation.recipients import audience_member_ids, campaign_member_ids
+
+    aud.create_audience(audience_project, "warm", "days_since_last < 60", store=store)
+    aud.create_audience(audience_project, "cold", "days_since_last >= 60", store=store)
+    counted = sorted(_sql_ids(mart, "days_since_last < 60"))
+    aud.freeze_audience(audience_project, "warm", store=store)
+    aud.create_audience(audience_project, "warm", "days_since_last < 10", replace=True, store=store)
+    now = sorted(_sql_ids(mart, "days_since_last < 10"))
+    assert now != counted
+    ids, snap = aud.target_member_ids(audience_project, "warm", store=store)
+    assert ids == counted and snap is not None and snap.expression == "days_since_last < 60"
+    assert campaign_member_ids(audience_project, "warm", store) == counted
+    # a trigger's audience filter (and anything else asking who matches now) sees the live rule
+    assert audience_member_ids(audience_project, "warm", store) == now
+    # never frozen, or an expression: who matches now
+    cold, none = aud.target_member_ids(audience_project, "cold", store=store)
+    assert cold == sorted(_sql_ids(mart, "days_since_last >= 60")) and none is None
+    expr, none = aud.target_member_ids(audience_project, "days_since_last < 10", store=store)
+    assert expr == now and none is None
+
+
 def test_a_frozen_list_altered_outside_memberlens_is_refused(audience_project, store):
     from sqlalchemy import text
 

@@ -15,6 +15,7 @@ own, else the project's (:func:`~memberlens.activation.audiences_store.state_sto
     audience_overlap(project, names_or_expressions) -> Overlap
     freeze_audience(project, name, *, as_of=None, owner=None) -> Snapshot
     frozen_members(project, name, *, as_of=None) -> Snapshot   # .member_ids: list[str]
+    target_member_ids(project, name) -> (ids, Snapshot | None)  # who a campaign targets
     opted_out(project, channel) -> frozenset[str]              # member ids opted out
     add_opt_outs(project, member_ids, channel, *, source=None) -> int   # new ones
     remove_opt_outs(project, member_ids, channel) -> int
@@ -83,6 +84,7 @@ __all__ = [
     "list_audiences",
     "opted_out",
     "remove_opt_outs",
+    "target_member_ids",
 ]
 
 #: a project, its folder, or None for $MEMBERLENS_PROJECT / the current folder
@@ -460,6 +462,29 @@ def frozen_members(
                 f"`memberlens audience freeze {name}`"
             )
         return _snapshot(snap, name)
+
+
+def target_member_ids(
+    project: ProjectRef,
+    name_or_expression: str,
+    *,
+    store: Store | None = None,
+) -> tuple[list[str], Snapshot | None]:
+    """Who a campaign on this audience targets, and the snapshot they came from: a saved
+    audience that was frozen gives its latest frozen list (so the campaign reaches exactly the
+    members that were counted, whatever the marts say now); any other audience or expression
+    gives the members matching now (and ``None``)."""
+    proj = _project(project)
+    name, _ = _resolve(proj, name_or_expression, store)
+    if name is not None:
+        try:
+            snap = frozen_members(proj, name, store=store)
+        except NotFoundError:
+            snap = None
+        if snap is not None:
+            return list(snap.member_ids), snap
+    found = audience_members(proj, name_or_expression, store=store)
+    return [str(m) for m in found.column("member_id").to_pylist()], None
 
 
 def opted_out(project: ProjectRef, channel: str, *, store: Store | None = None) -> frozenset[str]:

@@ -14,17 +14,26 @@ import ibis.expr.types as ir
 
 from memberlens.exceptions import ConfigError
 
-__all__ = ["MemberFacts", "audience_member_ids", "opted_out_members"]
+__all__ = ["MemberFacts", "audience_member_ids", "campaign_member_ids", "opted_out_members"]
 
 _RECOMMENDED = 3
 
 
 def audience_member_ids(project: Any, audience: str, store: Any) -> list[str]:
-    """The member ids of a saved audience (or an audience expression)."""
+    """The member ids of a saved audience (or an audience expression) matching now."""
     from memberlens.activation.audiences import audience_members
 
     found = audience_members(project, audience, store=store)
     return [str(m) for m in found.column("member_id").to_pylist()]
+
+
+def campaign_member_ids(project: Any, audience: str, store: Any) -> list[str]:
+    """The members a campaign on ``audience`` targets: a frozen audience's latest frozen list,
+    else the members matching now."""
+    from memberlens.activation.audiences import target_member_ids
+
+    ids, _ = target_member_ids(project, audience, store=store)
+    return ids
 
 
 def opted_out_members(project: Any, channel: str, store: Any) -> frozenset[str]:

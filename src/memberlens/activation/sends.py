@@ -46,7 +46,7 @@ from memberlens.activation.channels import (
 )
 from memberlens.activation.recipients import (
     MemberFacts,
-    audience_member_ids,
+    campaign_member_ids,
     opted_out_members,
 )
 from memberlens.activation.templates import Rendered
@@ -94,7 +94,7 @@ def _plan(
 ) -> list[dict]:
     engine = store.engine
     if members is None:
-        ids = audience_member_ids(project, campaign.audience, store)
+        ids = campaign_member_ids(project, campaign.audience, store)
     else:
         ids = list(members)
     kind = channel_settings(project, campaign.channel)["kind"]
