@@ -186,6 +186,17 @@ def test_audiences(shops, tmp_path):
         with path.open(encoding="utf-8") as fh:
             lists[engine] = list(csv.reader(fh))
     assert lists["duckdb"] == lists["pyspark"] and len(lists["duckdb"]) > 1
+    # opt-outs reach the engine as an in-memory table of the app-state store's ids
+    out = [row[0] for row in lists["duckdb"][1:4]]
+    for engine in ENGINES:
+        ml("audience opt-out", engine, "audience", "opt-out", "sms", *out, "-p",
+           shops[engine]["root"])  # fmt: skip
+    reachable = both(
+        "audience size (opted out)", shops, "audience", "size",
+        'days_since_last_order <= 120 and not opted_out("sms")',
+    )  # fmt: skip
+    same(reachable)
+    assert reachable["duckdb"]["size"] == sizes["duckdb"]["size"] - len(out)  # type: ignore[index]
 
 
 def test_campaign_sends_and_triggers(shops):
