@@ -329,6 +329,7 @@
     const best = m.models.find((r) => r.chosen);
     const warn = document.getElementById("models-warning");  // holdout total off by > threshold
     warn.hidden = !m.warning;
+    warn.classList.toggle("alert", Boolean(m.warning));  // an alert only when there is one
     if (m.warning && best) warn.textContent = tf("value.models_warning", { model: name,
       error: pf.format(Math.abs(best.holdout_total_error)), limit: pf.format(m.warning_threshold) });
     table("models-table", [{ key: "name", label: t("col.model") },
