@@ -44,6 +44,8 @@ def test_duration_rounds_up_whole_days():
         ({"baseline": 0.1, "mde": -0.1}, "mde"),
         ({"baseline": 0.1, "mde": 0.1, "power": 0.01}, "alpha < power"),
         ({"baseline": 0.1, "mde": 0.1, "daily": 0}, "daily"),
+        # found by the web fuzz test: a divide-by-zero warning leaked, then a useless answer
+        ({"baseline": 0.5, "mde": 1e-300}, "choose a larger mde"),
     ],
 )
 def test_bad_plans_are_refused(kwargs, match):

@@ -79,6 +79,11 @@ def sample_size_for_rate(
     if daily is not None and daily <= 0:
         raise ValueError(f"daily (members entering per day) must be > 0, found {daily}")
     h = cohens_h(baseline, target)
+    if not h > 0.0:
+        raise ValueError(
+            f"a lift of {mde:g} over {baseline} leaves the rate unchanged at this precision "
+            "(effect size 0): no sample can detect it; choose a larger mde"
+        )
     # closed form without the far tail (Cohen 1988, eq. 6.4.1), then the exact root
     guess = 2.0 * ((-special.ndtri(alpha / 2.0) + special.ndtri(power)) / h) ** 2  # norm.isf, ppf
     n = optimize.brentq(
