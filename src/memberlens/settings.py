@@ -214,6 +214,19 @@ SECTIONS: dict[str, Section] = {
             (
                 Setting("k", (int,), minimum=1, help="products per member"),
                 Setting("kind", (str,), choices=RECOMMEND_KINDS),
+                Setting("factors", (int,), minimum=1, help="ALS latent factors"),
+                Setting(
+                    "retrain_days",
+                    (int,),
+                    minimum=0,
+                    help="refit kept ALS item factors older than this",
+                ),
+                Setting(
+                    "max_psi",
+                    (float, int),
+                    minimum=0.0,
+                    help="refit when the items' buyer-share PSI exceeds this",
+                ),
             ),
         ),
         Section(

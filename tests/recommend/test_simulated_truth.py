@@ -23,8 +23,9 @@ def evaluation(shop, cutoff):
 def test_time_split_models_beat_the_popularity_baseline(evaluation):
     pop, als, hybrid = (evaluation.score(kind) for kind in ("popular", "als", "hybrid"))
     assert evaluation.n_members > 300  # members who bought after the cutoff and before it
-    # measured (seed 7): popular recall 0.108 / NDCG 0.082; ALS 0.198 / 0.153; hybrid 0.219 /
-    # 0.216 -- the bars leave room for BLAS rounding, not for a model that learns nothing
+    # measured (seed 7, 2026-12-07): popular recall 0.108 / NDCG 0.082; ALS 0.192 / 0.151;
+    # hybrid 0.222 / 0.218 -- the bars leave room for BLAS rounding, not for a model that
+    # learns nothing
     assert hybrid.recall > 1.4 * pop.recall and hybrid.ndcg > 1.6 * pop.ndcg
     assert als.recall > 1.2 * pop.recall and als.ndcg > 1.3 * pop.ndcg
     assert evaluation.score("item_knn").ndcg > pop.ndcg

@@ -110,6 +110,7 @@ def recommendation_mart(
     as_arrow: bool = False,
     sink: Callable[[pa.Table], None] | None = None,
     item_factors: pd.DataFrame | None = None,
+    max_shift: float = 0.2,
     fitted: Callable[[Recommender], None] | None = None,
 ) -> tuple[pd.DataFrame | pa.Table | int, pd.DataFrame]:
     """(recommendations, bought together) as of ``as_of`` from Ibis tables (``products`` and
@@ -128,8 +129,8 @@ def recommendation_mart(
     element returned is the number of rows handed over: memory then stays that of one batch.
 
     ``item_factors`` (ALS item factors of an earlier run, see :meth:`Recommender.fit`) are
-    reused when they still fit the data; ``fitted`` is called with the fitted model (to keep
-    its factors for the next run).
+    reused when they still fit the data (items' buyer shares within ``max_shift``); ``fitted``
+    is called with the fitted model (to keep its factors for the next run).
     """
     say = progress or (lambda _m: None)
     day = as_day(as_of, name="as_of")
@@ -141,7 +142,7 @@ def recommendation_mart(
     catalogue = products.to_pyarrow() if products is not None else None
     say(f"fitting {kind}")
     model = Recommender(**{**(params or {}), "kind": kind}).fit(
-        train, products=catalogue, item_factors=item_factors
+        train, products=catalogue, item_factors=item_factors, max_shift=max_shift
     )
     if fitted is not None:
         fitted(model)

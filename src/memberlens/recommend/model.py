@@ -175,7 +175,9 @@ class Recommender(BaseEstimator):
         (``memberlens.recommend._factors.item_factor_frame`` of it). They are reused (the members'
         factors solved from them, no ALS iterations) unless an item lacks one or the items'
         buyer shares moved by a population stability index above ``max_shift``;
-        ``als_decision_`` says which happened."""
+        ``als_decision_`` says which happened. Either way the members' factors are the exact
+        solve from the item factors (``_factors.fold_in_users``), so a fit given the item
+        factors of an earlier fit recommends exactly what that fit recommends."""
         self._check_params()
         catalogue = self._catalogue(products)
         encoded = encode_interactions(
@@ -202,12 +204,14 @@ class Recommender(BaseEstimator):
                 else _factors.reusable_factors(item_factors, self, max_shift=max_shift)
             )
             if reused is None:
-                self._fit_als(threads)
+                self.item_factors_ = self._fit_als(threads)
                 self.als_decision_ = f"ALS fitted ({why})"
             else:
                 self.item_factors_ = reused
-                self.user_factors_ = _factors.fold_in_users(self, reused, threads)
                 self.als_decision_ = why
+            # the members' factors are solved exactly from the item factors whether these were
+            # fitted now or reused: a run that reuses a fit's item factors scores as that fit
+            self.user_factors_ = _factors.fold_in_users(self, self.item_factors_, threads)
         if self.kind in ("item_knn", "hybrid"):
             self._fit_knn(threads)
         self.n_interactions_ = int(encoded.weights.nnz)
@@ -292,7 +296,9 @@ class Recommender(BaseEstimator):
             declared=declared if rule == "auto" else None,
         )
 
-    def _fit_als(self, threads: int) -> None:
+    def _fit_als(self, threads: int) -> np.ndarray:
+        """The item factors of ``implicit``'s ALS fit (its member factors are not kept: they
+        are solved again exactly from the final item factors, see :meth:`fit`)."""
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
 
@@ -308,8 +314,7 @@ class Recommender(BaseEstimator):
                 num_threads=threads,
             )
             model.fit(self.user_items_, show_progress=False)
-        self.user_factors_ = np.asarray(model.user_factors)
-        self.item_factors_ = np.asarray(model.item_factors)
+        return np.ascontiguousarray(model.item_factors)
 
     def _fit_knn(self, threads: int) -> None:
         from implicit.nearest_neighbours import CosineRecommender

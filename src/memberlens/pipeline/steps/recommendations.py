@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ibis.expr.types as ir
 import pyarrow as pa
 
 from memberlens.engine.protocol import WarehouseProtocol
 from memberlens.pipeline.step import RunContext, Step, StepResult
+from memberlens.project import Project
+
+if TYPE_CHECKING:
+    from memberlens.recommend import Recommender
 
 #: where the recommendations go batch by batch until the run's transaction swaps them in.
 NEXT_RECOMMENDATIONS = "__next_mart_recommendations"
+#: kept ALS item factors are refitted when fitted more than this many days before the as-of
+#: day (``[recommend] retrain_days``) ...
+RETRAIN_DAYS = 30
+#: ... or when the items' buyer shares moved this far since (population stability index,
+#: ``[recommend] max_psi``), as churn's and the clusters' checks
+MAX_PSI = 0.2
+
+
+def factors_folder(project: Project) -> Path:
+    """Where ``memberlens run`` keeps the ALS item factors of ``project`` for the next runs."""
+    return Path(project.state_dir) / "models" / "recommend-run"
 
 
 @contextlib.contextmanager
@@ -33,13 +50,41 @@ def _recommendations(ctx: RunContext) -> StepResult:
     batch by batch to a scratch table in the warehouse, never held whole in memory; the run's
     transaction copies them into ``mart_recommendations``. "Bought together" reuses the
     baskets step's product rules (no second pass over the order lines) when it mined products.
+
+    The ALS item factors are kept in the project (:func:`factors_folder`) and reused by the
+    next runs (members' factors solved from them, no ALS iterations) while the settings are the
+    same, every item has one, they are at most ``retrain_days`` old and the items' buyer shares
+    moved by a PSI of at most ``max_psi``. A fit solves its members' factors the same way, so a
+    run that reuses the factors writes the marts the run that fitted them wrote on the same data.
     """
     from memberlens.exceptions import DataError
-    from memberlens.recommend import recommendation_mart
+    from memberlens.recommend import Recommender, recommendation_mart
+    from memberlens.recommend._factors import fit_settings, save_item_factors, saved_item_factors
     from memberlens.recommend.mart import MART_RECOMMENDATION_COLUMNS
 
     wh = ctx.warehouse
     settings = ctx.settings("recommend")
+    params = {"factors": settings["factors"]} if "factors" in settings else {}
+    folder = factors_folder(ctx.project)
+    saved, saved_note = saved_item_factors(
+        folder,
+        fit_settings(Recommender(**params)),
+        as_of=ctx.as_of,
+        retrain_days=int(settings.get("retrain_days", RETRAIN_DAYS)),
+    )
+    decision: list[str] = []
+
+    def keep(model: Recommender) -> None:
+        """Say whether ALS was fitted or its factors reused; keep newly fitted factors."""
+        said = model.als_decision_
+        if said is None:  # no ALS part (kind item_knn or popular)
+            return
+        if said.startswith("ALS fitted"):
+            save_item_factors(folder, model, fitted_on=ctx.as_of)
+            decision.append(said if saved is not None else f"ALS fitted ({saved_note})")
+        else:
+            decision.append(f"{said}, fitted {saved_note}")
+
     rules = ctx.frames.get("rules")
     product_rules = (
         rules
@@ -63,8 +108,12 @@ def _recommendations(ctx: RunContext) -> StepResult:
             as_of=ctx.as_of,
             k=int(settings.get("k", 10)),
             kind=settings.get("kind", "hybrid"),
+            params=params,
             sink=append,
             rules=product_rules,
+            item_factors=saved,
+            max_shift=float(settings.get("max_psi", MAX_PSI)),
+            fitted=keep,
         )
     except DataError as exc:
         wh.drop_temp(NEXT_RECOMMENDATIONS)
@@ -82,6 +131,7 @@ def _recommendations(ctx: RunContext) -> StepResult:
         message=(
             f"{members:,} members, "
             f"{together['product_id'].nunique():,} products with a bought-together list"
+            + "".join(f"; {d}" for d in decision)
         ),
         rows_in=ctx.n_orders,
         rows_out=rows,
