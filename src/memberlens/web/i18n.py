@@ -434,6 +434,10 @@ _M: dict[str, tuple[str, str]] = {
         "本次发送 {sent}，失败 {failed}，待发 {pending}，发送时拦截 {withheld}。",
         "This send: {sent} sent, {failed} failed, {pending} pending, {withheld} withheld.",
     ),
+    "send.scheduled": (
+        "活动尚未开始（{start} 开始），本次未发送；到时由调度器发送。",
+        "Not started yet (starts {start}): nothing sent; the scheduler sends it then.",
+    ),
     "send.audience": ("目标会员", "Audience"),
     "send.would_send": ("将发送", "Would send"),
     "send.control": ("对照组（不发送）", "Control (not sent)"),

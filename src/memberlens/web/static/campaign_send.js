@@ -1,6 +1,6 @@
 /* The campaign page's send panel, for campaigns memberlens sends (the page leaves it out for an
    imported campaign, which has no ledger): the dry run's figures and guard-rail counts, the ledger's
-   status (sent, failed, pending, retried, ...) and, for the roles that may send (admin,
+   status (sent, failed, pending, retried, ...), a scheduled start and, for the roles that may send (admin,
    marketer; the API checks again), the send button. Every figure comes from
    /api/campaigns/{id}/dry-run, /status and POST /send (see /docs). */
 (function () {
@@ -39,8 +39,9 @@
       try {
         const r = await send("POST", base + "/send");
         const withheld = Object.values(r.withheld || {}).reduce((a, b) => a + b, 0);
-        out.textContent = tf("send.done", { sent: fmt.int(r.sent), failed: fmt.int(r.failed),
-          pending: fmt.int(r.pending), withheld: fmt.int(withheld) }) + (r.down ? " " + r.down : "");
+        out.textContent = r.scheduled ? tf("send.scheduled", { start: r.scheduled })
+          : tf("send.done", { sent: fmt.int(r.sent), failed: fmt.int(r.failed),
+            pending: fmt.int(r.pending), withheld: fmt.int(withheld) }) + (r.down ? " " + r.down : "");
       } catch (e) { out.textContent = e.message; }
       button.disabled = false;
       await load();
