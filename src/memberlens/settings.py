@@ -287,6 +287,15 @@ SECTIONS: dict[str, Section] = {
                 Setting("suppression_file", (str,), help="CSV of member_id never contacted"),
                 Setting("base_url", (str,), help="dashboard URL for unsubscribe links"),
                 Setting("batch_size", (int,), minimum=1, help="messages per delivery batch"),
+                Setting(
+                    "scheduler", (bool,), help="send scheduled campaigns inside `memberlens serve`"
+                ),
+                Setting(
+                    "scheduler_minutes",
+                    (int, float),
+                    minimum=0.1,
+                    help="minutes between the scheduler's checks for due campaigns",
+                ),
             ),
         ),
         Section(

@@ -1,7 +1,7 @@
 """The send panel of the campaign page in a real browser (Debian's chromium driven by
 Playwright, the app served by uvicorn on 127.0.0.1, a real webhook receiver): the dry run's
-figures, the send button only for the roles that may send, and the status after a send, in
-Chinese and English. The reference for the figures is the service the API calls."""
+figures, a member's message preview, the send button only for the roles that may send, and the
+status after a send, in Chinese and English. The reference for the figures is the service the API calls."""
 
 from __future__ import annotations
 
@@ -69,10 +69,10 @@ def _figures(page, table: str) -> dict[str, str]:
 def test_send_panel_dry_run_button_and_status(served, receiver, lang):
     from playwright.sync_api import expect, sync_playwright
 
-    from memberlens.activation.sends import dry_run
+    from memberlens.activation.sends import dry_run, preview
     from memberlens.web.i18n import catalogue
 
-    url, (_app, project, store, _clients, campaign, _ids) = served
+    url, (_app, project, store, _clients, campaign, ids) = served
     words = catalogue(lang)
     plan = dry_run(store, project, campaign.campaign_id)
     number = "{:,}".format
@@ -96,6 +96,18 @@ def test_send_panel_dry_run_button_and_status(served, receiver, lang):
             assert shown[words["send.control"]] == number(plan.control)
             assert shown[words["send.excluded_opted_out"]] == "0"
             assert _figures(page, "send-status")[words["send.pending"]] == number(plan.would_send)
+            # the preview of a member's message is the one the service renders
+            member = ids[0]
+            rendered, _fields = preview(store, project, campaign.campaign_id, member)
+            page.fill("#preview-member", member)
+            page.click("#preview-button")
+            expect(page.locator("#preview-out")).to_be_visible(timeout=60_000)
+            assert page.locator("#preview-body").inner_text() == rendered.body
+            assert page.locator("#preview-subject").inner_text() == (rendered.subject or "")
+            page.fill("#preview-member", "NOT-A-MEMBER")
+            page.click("#preview-button")
+            expect(page.locator("#preview-error")).not_to_be_empty(timeout=60_000)
+            assert page.locator("#preview-out").is_hidden()
             page.click("#send-button")
             expect(page.locator("#send-result")).not_to_be_empty(timeout=120_000)
             expect(page.locator("#send-status")).to_contain_text(number(plan.would_send))

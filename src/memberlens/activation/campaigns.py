@@ -43,6 +43,7 @@ __all__ = [
     "DryRun",
     "assign_arms",
     "campaign_settings",
+    "check_schedule",
     "create_campaign",
     "find_campaign",
     "in_quiet_hours",
@@ -109,12 +110,15 @@ class Campaign:
     created_by: str | None
     planned_at: dt.datetime | None
     trigger: str | None = None
+    #: the schedule (naive UTC): no send before ``starts_at``, none at or after ``ends_at``
+    starts_at: dt.datetime | None = None
+    ends_at: dt.datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["template"] = dict(self.template.sources)
         out["arms"] = [list(a) for a in self.arms]
-        for key in ("created_at", "planned_at"):
+        for key in ("created_at", "planned_at", "starts_at", "ends_at"):
             out[key] = None if out[key] is None else out[key].isoformat()
         return out
 
@@ -170,10 +174,15 @@ def create_campaign(
     trigger: str | None = None,
     now: dt.datetime | None = None,
     campaign_id: str | None = None,
+    starts_at: dt.datetime | None = None,
+    ends_at: dt.datetime | None = None,
 ) -> Campaign:
     """Check and store a campaign (it is planned, i.e. its members frozen, when first sent).
     ``campaign_id``: the id to use (default: ``ML<date>-<6 random hex>``); it seeds the
-    assignment, so a fixed id gives a reproducible split."""
+    assignment, so a fixed id gives a reproducible split. ``starts_at``/``ends_at`` (naive
+    UTC): the schedule; a send before the start sends nothing (the scheduler of ``memberlens
+    serve`` or ``campaign send-due`` sends it when due), none is made at or after the end.
+    Without ``ends_at`` a scheduled campaign ends ``days`` after its start."""
     from memberlens.activation.channels import channel_settings
 
     channel_settings(project, channel)  # a clear error for an undeclared channel
@@ -184,6 +193,7 @@ def create_campaign(
     if days < 1:
         raise ConfigError(f"--days {days}: the response window needs at least one day")
     created = now or ledger.utcnow()
+    starts_at, ends_at = check_schedule(starts_at, ends_at, days=days, now=created)
     campaign_id = campaign_id or f"ML{created:%Y%m%d}-{secrets.token_hex(3)}"
     if not 1 <= len(campaign_id) <= 64:
         raise ConfigError(f"--id {campaign_id!r}: use 1-64 characters")
@@ -201,9 +211,36 @@ def create_campaign(
                 trigger=trigger,
                 created_at=created,
                 created_by=created_by,
+                starts_at=starts_at,
+                ends_at=ends_at,
             )
         )
     return find_campaign(engine, campaign_id)
+
+
+def check_schedule(
+    starts_at: dt.datetime | None,
+    ends_at: dt.datetime | None,
+    *,
+    days: int,
+    now: dt.datetime,
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """A campaign's schedule, checked: the end follows the start and is in the future; without
+    an end, a start gives ``start + days``; an end without a start starts when first sent."""
+    if starts_at is not None and ends_at is None:
+        ends_at = starts_at + dt.timedelta(days=days)
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        raise ConfigError(
+            f"--end {ends_at:%Y-%m-%d %H:%M} is not after --start {starts_at:%Y-%m-%d %H:%M} "
+            "(UTC); give an end after the start, or --days N"
+        )
+    if ends_at is not None and ends_at <= now:
+        raise ConfigError(
+            f"--end {ends_at:%Y-%m-%d %H:%M} (UTC) has passed; a campaign must end in the "
+            "future (a campaign that already ran is ingested as campaigns and campaign_members: "
+            "docs/experiments.md)"
+        )
+    return starts_at, ends_at
 
 
 def find_campaign(engine: Engine, campaign_id: str) -> Campaign:
@@ -234,6 +271,8 @@ def find_campaign(engine: Engine, campaign_id: str) -> Campaign:
         created_by=row.created_by,
         planned_at=row.planned_at,
         trigger=row.trigger,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
     )
 
 

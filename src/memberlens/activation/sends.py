@@ -10,13 +10,17 @@ one campaign take turns):
    channel is down, which ends this run: the next ``campaign send`` retries them);
 4. the campaign and its targeted members (both groups) are written to the warehouse's
    ``campaigns``/``campaign_members`` under the writer lock.
+
+A scheduled campaign (``campaign create --start``) sends nothing before its start (the audience
+is read when it starts, not when it was created) and refuses to send at or after its end, so
+the response window the report measures is the one declared.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -72,11 +76,37 @@ class SendResult:
     #: members this run withheld because a guard rail applied after the campaign was planned
     #: (an opt-out or a suppression recorded since), per reason; both groups alike
     withheld: Mapping[str, int] = field(default_factory=dict)
+    #: the scheduled start (shop time, ISO) this run waited for: nothing was sent
+    scheduled: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["withheld"] = dict(self.withheld)
         return out
+
+
+def shop_time(value: dt.datetime | None, timezone: str) -> str | None:
+    """Naive UTC as the shop's local time, ``YYYY-MM-DD HH:MM``."""
+    local = _local(value, timezone)
+    return None if local is None else f"{local:%Y-%m-%d %H:%M}"
+
+
+def _check_not_over(project: Any, campaign: Campaign, at: dt.datetime) -> None:
+    if campaign.ends_at is not None and at >= campaign.ends_at:
+        from memberlens.exceptions import ConfigError
+
+        raise ConfigError(
+            f"campaign {campaign.campaign_id} ended at {shop_time(campaign.ends_at, project.timezone)} "
+            f"({project.timezone}): nothing more is sent, so the report measures the window it "
+            "declared; create a new campaign to reach these members again"
+        )
+
+
+def _waiting(project: Any, campaign: Campaign, at: dt.datetime) -> str | None:
+    """The campaign's start (shop time) when it has not started at ``at``, else None."""
+    if campaign.starts_at is not None and at < campaign.starts_at:
+        return shop_time(campaign.starts_at, project.timezone)
+    return None
 
 
 def _utc(now: dt.datetime | None) -> dt.datetime:
@@ -173,6 +203,27 @@ def dry_run(
     engine = store.engine
     at = _utc(now)
     campaign = find_campaign(engine, campaign_id)
+    out = _dry_run(store, project, campaign, at, members)
+    start = _waiting(project, campaign, at)
+    if start is not None:
+        note = f"scheduled: starts {start} ({project.timezone}); a send before then sends nothing"
+        return replace(out, would_send=0, messages=(note, *out.messages))
+    if campaign.ends_at is not None and at >= campaign.ends_at:
+        end = shop_time(campaign.ends_at, project.timezone)
+        note = f"ended {end} ({project.timezone}): nothing more is sent"
+        return replace(out, would_send=0, deferred=0, messages=(note,))
+    return out
+
+
+def _dry_run(
+    store: Any,
+    project: Any,
+    campaign: Campaign,
+    at: dt.datetime,
+    members: Sequence[str] | None,
+) -> DryRun:
+    engine = store.engine
+    campaign_id = campaign.campaign_id
     conf = campaign_settings(project)
     quiet = in_quiet_hours(at, project.timezone, conf.quiet_start, conf.quiet_end)
     if campaign.planned_at is not None:
@@ -243,6 +294,23 @@ def send(
     engine = store.engine
     at = _utc(now)
     campaign = find_campaign(engine, campaign_id)
+    _check_not_over(project, campaign, at)
+    start = _waiting(project, campaign, at)
+    if start is not None:
+        totals = ledger.counts(engine, campaign_id)
+        return SendResult(
+            campaign_id=campaign_id,
+            sent=0,
+            failed=0,
+            excluded=totals.excluded,
+            control=totals.control,
+            pending=totals.pending,
+            deferred=0,
+            unknown=totals.unknown,
+            sent_total=totals.sent,
+            retried=totals.retried,
+            scheduled=start,
+        )
     conf = campaign_settings(project)
     lock = WriterLock(
         project.state_dir / f"send-{campaign_id}.lock", what=f"campaign send {campaign_id}"
@@ -325,15 +393,20 @@ def send(
     )
 
 
-def status(store: Any, campaign_id: str) -> dict[str, Any]:
-    """The campaign and its ledger rows per status (sent, failed, pending, retried, ...)."""
+def status(store: Any, campaign_id: str, project: Any = None) -> dict[str, Any]:
+    """The campaign, its schedule (shop time of ``project``, else UTC) and its ledger rows per
+    status (sent, failed, pending, retried, ...)."""
     engine = store.engine
     campaign = find_campaign(engine, campaign_id)
+    zone = "UTC" if project is None else project.timezone
     return {
         "campaign_id": campaign_id,
         "name": campaign.name,
         "channel": campaign.channel,
         "planned": campaign.planned_at is not None,
+        "starts_at": shop_time(campaign.starts_at, zone),
+        "ends_at": shop_time(campaign.ends_at, zone),
+        "timezone": zone,
         **ledger.counts(engine, campaign_id).to_dict(),
     }
 
@@ -381,7 +454,8 @@ def record_in_warehouse(engine: Engine, project: Any, campaign: Campaign) -> int
             )
         ).all()
     local: dict[dt.datetime | None, dt.datetime | None] = {}  # a send stamps few distinct times
-    starts = _local(campaign.planned_at, project.timezone)
+    starts = _local(campaign.starts_at or campaign.planned_at, project.timezone)
+    ends = _local(campaign.ends_at, project.timezone)
     kind = channel_settings(project, campaign.channel)
     load_id = f"send-{campaign.campaign_id}"
     head: dict[str, list[Any]] = {
@@ -389,7 +463,11 @@ def record_in_warehouse(engine: Engine, project: Any, campaign: Campaign) -> int
         "name": [campaign.name],
         "channel": [str(kind.get("medium") or campaign.channel)],
         "starts_at": [starts],
-        "ends_at": [None if starts is None else starts + dt.timedelta(days=campaign.days)],
+        "ends_at": [
+            ends
+            if ends is not None or starts is None
+            else starts + dt.timedelta(days=campaign.days)
+        ],
         "offer": [campaign.offer],
         "type": ["memberlens" if campaign.trigger is None else f"trigger:{campaign.trigger}"],
         "_load_id": [load_id],

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from memberlens.activation.background import BackgroundLoop
 from memberlens.exceptions import ConfigError, MemberlensError
 
 __all__ = ["TriggerScheduler", "next_run"]
@@ -39,31 +39,19 @@ def next_run(now: dt.datetime, at: str, timezone: str) -> dt.datetime:
     return candidate.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-class TriggerScheduler:
+class TriggerScheduler(BackgroundLoop):
     """Runs the trigger rules of ``project`` once a day (see the module docstring)."""
 
+    thread_name = "memberlens-triggers"
+
     def __init__(self, store: Any, project: Any) -> None:
+        super().__init__()
         conf = dict(project.settings.get("triggers", {}))
         self.store = store
         self.project = project
         self.at = str(conf.get("schedule_time", "09:00"))
         next_run(dt.datetime(2026, 1, 1), self.at, project.timezone)  # a bad time: fail now
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.runs: list[dt.date] = []
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="memberlens-triggers", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 60.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def run_once(self, day: dt.date) -> None:
         """Run the day's rules (errors are logged: the scheduler keeps going)."""

@@ -53,6 +53,27 @@ def _now(text: str | None) -> dt.datetime | None:
     return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
+def _shop_time(text: str | None, option: str, timezone: str) -> dt.datetime | None:
+    """``--start``/``--end``: a day or a time in the shop's time zone (or with an offset), as
+    naive UTC; a day alone is its midnight."""
+    from zoneinfo import ZoneInfo
+
+    from memberlens.exceptions import ConfigError
+
+    if text is None:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"{option} {text!r} is not a time; write e.g. 2026-12-10 or '2026-12-10 09:00' "
+            f"(shop time, {timezone})"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo(timezone))
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
 def _audit(store: Any, action: str, target: str, detail: dict) -> None:
     import getpass
 
@@ -92,7 +113,21 @@ def create(
     arms: str | None = typer.Option(
         None, "--arms", help="Treatment arms NAME[:WEIGHT],... (default: one, 'treatment')."
     ),
-    days: int = typer.Option(14, "--days", help="Response window the report measures."),
+    days: int | None = typer.Option(
+        None, "--days", help="Response window the report measures (default 14)."
+    ),
+    start: str | None = typer.Option(
+        None,
+        "--start",
+        help="Schedule: send from this day or time (shop time, e.g. '2026-12-10 09:00'); a send "
+        "before it sends nothing, `serve`'s scheduler or `campaign send-due` sends it then.",
+    ),
+    end: str | None = typer.Option(
+        None,
+        "--end",
+        help="Schedule: no send from this time on; the report's window ends here (default: "
+        "--days after --start).",
+    ),
     campaign_id: str | None = typer.Option(
         None, "--id", help="The campaign id (default: ML<date>-<random>); it seeds the split."
     ),
@@ -100,11 +135,15 @@ def create(
     database: str | None = _DATABASE,
     as_json: bool = _JSON,
 ) -> None:
-    """Create a campaign (checked now: channel, template fields, arms); `send` delivers it."""
+    """Create a campaign (checked now: channel, template fields, arms, schedule); `send`
+    delivers it."""
     from memberlens.activation.campaigns import create_campaign
     from memberlens.activation.templates import load_template
+    from memberlens.exceptions import ConfigError
 
     proj, store = _open(project, database)
+    if end is not None and days is not None:
+        raise ConfigError("give --end or --days, not both (--days N ends N days after --start)")
     campaign = create_campaign(
         store.engine,
         proj,
@@ -115,8 +154,10 @@ def create(
         offer=offer,
         holdout=holdout,
         arms=_arms(arms),
-        days=days,
+        days=14 if days is None else days,
         campaign_id=campaign_id,
+        starts_at=_shop_time(start, "--start", proj.timezone),
+        ends_at=_shop_time(end, "--end", proj.timezone),
     )
     _audit(store, "campaign.create", campaign.campaign_id, {"name": name, "channel": channel})
     out = campaign.to_dict()
@@ -126,6 +167,13 @@ def create(
     typer.echo(
         f"{campaign.campaign_id}  {name}: {audience} via {channel}, holdout {campaign.holdout:.0%}"
     )
+    if campaign.starts_at is not None or campaign.ends_at is not None:
+        from memberlens.activation.sends import shop_time
+
+        typer.echo(
+            f"  scheduled {shop_time(campaign.starts_at, proj.timezone) or 'first send'} -> "
+            f"{shop_time(campaign.ends_at, proj.timezone)} ({proj.timezone})"
+        )
 
 
 def _print_counts(title: str, counts: dict[str, Any]) -> None:
@@ -180,6 +228,14 @@ def send_cmd(
         emit_json(result.to_dict())
     else:
         _print_counts(f"{campaign_id}: sent {result.sent:,} now", result.to_dict())
+    if result.scheduled:
+        typer.secho(
+            f"scheduled: starts {result.scheduled} ({proj.timezone}); nothing sent. "
+            "`memberlens serve` with [campaigns] scheduler = true, or `memberlens campaign "
+            "send-due` from cron, sends it then",
+            fg="yellow",
+            err=True,
+        )
     if result.down:
         typer.secho(
             f"channel down: {result.down}; {result.pending:,} stay pending, run "
@@ -199,12 +255,44 @@ def status_cmd(
     """Sent, failed, pending, retried, in doubt, control and excluded of a campaign."""
     from memberlens.activation.sends import status
 
-    _proj, store = _open(project, database)
-    result = status(store, campaign_id)
+    proj, store = _open(project, database)
+    result = status(store, campaign_id, proj)
     if as_json:
         emit_json(result)
         return
     _print_counts(f"{campaign_id} {result['name']} ({result['channel']})", result)
+    if result["starts_at"] or result["ends_at"]:
+        typer.echo(
+            f"  scheduled {result['starts_at'] or 'first send'} -> {result['ends_at']} "
+            f"({result['timezone']})"
+        )
+
+
+@campaign_app.command("send-due")
+def send_due_cmd(
+    project: Path | None = _PROJECT,
+    database: str | None = _DATABASE,
+    now: str | None = _NOW,
+    as_json: bool = _JSON,
+) -> None:
+    """Send every scheduled campaign that is due (started, not ended, something pending): what
+    `memberlens serve`'s scheduler does; safe to run from cron as often as you like."""
+    from memberlens.activation.campaign_scheduler import send_due
+
+    proj, store = _open(project, database)
+    results = send_due(store, proj, _now(now))
+    for result in results:
+        _audit(store, "campaign.send", result.campaign_id, result.to_dict())
+    if as_json:
+        emit_json([r.to_dict() for r in results])
+        return
+    if not results:
+        typer.echo("no scheduled campaign is due")
+    for r in results:
+        typer.echo(
+            f"{r.campaign_id}: sent {r.sent:,} now, {r.sent_total:,} in all, {r.pending:,} pending"
+            + (f" (channel down: {r.down})" if r.down else "")
+        )
 
 
 @campaign_app.command("preview")

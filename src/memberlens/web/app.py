@@ -46,6 +46,17 @@ def _trigger_scheduler(store, project: Project):
     return scheduler
 
 
+def _campaign_scheduler(store, project: Project):
+    """Scheduled campaigns sent inside the server, when ``[campaigns] scheduler = true``."""
+    if not dict(project.settings.get("campaigns", {})).get("scheduler"):
+        return None
+    from memberlens.activation.campaign_scheduler import CampaignScheduler
+
+    scheduler = CampaignScheduler(store, project)
+    scheduler.start()
+    return scheduler
+
+
 def create_app(
     project: Project | str | Path | None = None,
     *,
@@ -64,9 +75,13 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        scheduler = _trigger_scheduler(store, proj)  # [triggers] scheduler = true
+        schedulers = [
+            _trigger_scheduler(store, proj),  # [triggers] scheduler = true
+            _campaign_scheduler(store, proj),  # [campaigns] scheduler = true
+        ]
+        app.state.schedulers = [s for s in schedulers if s is not None]
         yield
-        if scheduler is not None:
+        for scheduler in app.state.schedulers:
             scheduler.stop()
         # the warm-up and the pool's reaper use DuckDB from their own threads: stop them and
         # close the connections before the server (and maybe the interpreter) goes away

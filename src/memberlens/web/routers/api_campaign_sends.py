@@ -65,7 +65,8 @@ def api_send(request: Request, campaign_id: str, who: Principal = require("send_
 def api_status(request: Request, campaign_id: str, who: Principal = require("view_kpis")):
     from memberlens.activation.sends import status
 
-    return status(ctx(request).store, campaign_id)
+    c = ctx(request)
+    return status(c.store, campaign_id, c.project)
 
 
 @router.get("/api/campaigns/{campaign_id}/preview", summary="A member's message")

@@ -1,7 +1,7 @@
 /* The campaign page's send panel, for campaigns memberlens sends (the page leaves it out for an
    imported campaign, which has no ledger): the dry run's figures and guard-rail counts, the ledger's
-   status (sent, failed, pending, retried, ...) and, for the roles that may send (admin,
-   marketer; the API checks again), the send button. Every figure comes from
+   status (sent, failed, pending, retried, ...), a scheduled start and, for the roles that may send (admin,
+   marketer; the API checks again), the send button, and a preview of any member's message. Every figure comes from
    /api/campaigns/{id}/dry-run, /status and POST /send (see /docs). */
 (function () {
   "use strict";
@@ -39,11 +39,31 @@
       try {
         const r = await send("POST", base + "/send");
         const withheld = Object.values(r.withheld || {}).reduce((a, b) => a + b, 0);
-        out.textContent = tf("send.done", { sent: fmt.int(r.sent), failed: fmt.int(r.failed),
-          pending: fmt.int(r.pending), withheld: fmt.int(withheld) }) + (r.down ? " " + r.down : "");
+        out.textContent = r.scheduled ? tf("send.scheduled", { start: r.scheduled })
+          : tf("send.done", { sent: fmt.int(r.sent), failed: fmt.int(r.failed),
+            pending: fmt.int(r.pending), withheld: fmt.int(withheld) }) + (r.down ? " " + r.down : "");
       } catch (e) { out.textContent = e.message; }
       button.disabled = false;
       await load();
+    });
+  }
+  const form = document.getElementById("preview-form");
+  if (form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const member = document.getElementById("preview-member").value.trim();
+      const out = document.getElementById("preview-out");
+      const error = document.getElementById("preview-error");
+      error.textContent = "";
+      out.classList.add("hidden");
+      if (!member) return;
+      try {
+        const r = await api(base + "/preview?member=" + encodeURIComponent(member));
+        document.getElementById("preview-subject").textContent = r.subject || "";
+        document.getElementById("preview-body").textContent = r.body;
+        document.getElementById("preview-language").textContent = tf("send.preview_language", { language: r.language });
+        out.classList.remove("hidden");
+      } catch (e) { error.textContent = e.message; }
     });
   }
   load();
