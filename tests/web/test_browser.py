@@ -546,6 +546,38 @@ def test_campaign_report_page_with_segments_exports_and_uplift(
     assert page.errors == []
 
 
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_campaign_page_rescores_uplift_targets_with_the_saved_model(
+    page, lang, shop, fitted_uplift
+):
+    # reference: rescore_project, the library path of `memberlens uplift targets --rescore`
+    from playwright.sync_api import expect
+
+    from memberlens.experiments.uplift_project import rescore_project
+    from memberlens.web.i18n import catalogue
+
+    fresh = rescore_project(shop, CAMPAIGN).to_pandas()
+    ranked = fresh.sort_values(["uplift", "member_id"], ascending=[False, True], kind="stable")
+    words = catalogue(lang)
+    page.goto(f"/campaigns/{CAMPAIGN}?lang={lang}")
+    _settle(page)
+    note = page.locator("#uplift-targets-note")
+    expect(note).to_have_attribute("data-rescored", "false", timeout=60_000)
+    assert page.locator("#uplift-targets tbody tr").count() == 100
+    toggle = page.get_by_label(words["uplift.rescore"])
+    expect(toggle).not_to_be_checked()
+    toggle.check()
+    expect(note).to_have_attribute("data-rescored", "true", timeout=60_000)
+    as_of = fresh["scored_as_of"].iloc[0].isoformat()
+    assert note.inner_text() == words["uplift.from_model"].format(as_of=as_of)
+    ids = page.locator("#uplift-targets tbody tr td:first-child").all_inner_texts()
+    assert ids == ranked["member_id"].head(100).tolist()
+    toggle.uncheck()
+    expect(note).to_have_attribute("data-rescored", "false", timeout=60_000)
+    assert not RAW_KEY.search(page.locator("main").inner_text())
+    assert page.errors == []
+
+
 def test_experiments_page_calculates_and_saves_costs(page, artifacts, shop):
     # references: experiments.planning.sample_size_for_rate and programme.programme_roi (both
     # checked against statsmodels / a worked example in tests/experiments)

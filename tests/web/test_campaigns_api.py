@@ -120,6 +120,51 @@ def test_uplift_curves_after_a_fit(clients, shop):
     assert [d["decile"] for d in best["deciles"]] == list(range(1, 11))
 
 
+def test_uplift_targets_rescored_now_are_the_saved_models_scores(clients, shop):
+    """``rescore=true`` scores every member now with the campaign's saved learner: the uplift of
+    ``rescore_project`` (reference: the library path of ``memberlens uplift targets --rescore``),
+    not the scores ``uplift fit`` left in mart_uplift_scores."""
+    import dataclasses
+    import datetime as dt
+
+    from memberlens.experiments.uplift_project import fit_uplift_project, rescore_project
+
+    # fitted (and scored into the mart) as of an earlier day; rescoring uses the project's
+    # features as of its last order day, so the two lists differ
+    fit_uplift_project(
+        dataclasses.replace(shop, as_of=dt.date(2025, 6, 30)), CAMPAIGN, min_child_samples=30
+    )
+    reference = rescore_project(shop, CAMPAIGN).to_pandas()
+    by_member = dict(zip(reference["member_id"], reference["uplift"], strict=True))
+    last_day = reference["scored_as_of"].iloc[0].isoformat()
+    assert last_day != "2025-06-30"
+    path = f"/api/campaigns/{CAMPAIGN}/uplift/targets"
+    body = clients["marketer"].get(path, params={"top": 50, "rescore": "true"}).json()
+    assert body["rescored"] is True and len(body["targets"]) == 50
+    got = [r["uplift"] for r in body["targets"]]
+    assert got == pytest.approx([by_member[r["member_id"]] for r in body["targets"]], rel=1e-12)
+    assert got == pytest.approx(sorted(reference["uplift"], reverse=True)[:50], rel=1e-12)
+    assert {r["scored_as_of"] for r in body["targets"]} == {last_day}
+
+    stored = clients["marketer"].get(path, params={"top": 50}).json()
+    assert stored["rescored"] is False
+    assert {r["scored_as_of"] for r in stored["targets"]} == {"2025-06-30"}
+    assert [r["uplift"] for r in stored["targets"]] != pytest.approx(got, rel=1e-12)
+    by_profit = clients["analyst"].get(path, params={"top": 5, "by": "profit", "rescore": True})
+    assert by_profit.status_code == 200 and len(by_profit.json()["targets"]) == 5
+
+
+def test_uplift_targets_without_a_saved_model_is_a_404_with_the_fix(clients):
+    r = clients["analyst"].get(
+        "/api/campaigns/CMP202306/uplift/targets", params={"rescore": "true"}
+    )
+    assert r.status_code == 404
+    assert r.json()["error"] == "MissingTableError"
+    assert "no saved uplift model" in r.json()["detail"]
+    assert "memberlens uplift fit CMP202306" in r.json()["detail"]
+    assert clients["viewer"].get("/api/campaigns/CMP202306/uplift/targets").status_code == 403
+
+
 def test_calculators_equal_the_library(clients, csrf):
     from memberlens.experiments.planning import sample_size_for_rate
     from memberlens.experiments.programme import ProgrammeInputs, programme_roi

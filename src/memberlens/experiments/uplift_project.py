@@ -349,7 +349,8 @@ def uplift_targets_project(
             )
         t = wh.table(MART_UPLIFT_SCORES)
         t = t.filter(t.campaign_id == campaign_id)
-        frame = t.order_by([t[column].desc(), t.member_id]).limit(top).to_pandas()
+        # through Arrow, as the rescored frame: scored_as_of stays a date (not a Timestamp)
+        frame = t.order_by([t[column].desc(), t.member_id]).limit(top).to_pyarrow().to_pandas()
     finally:
         wh.close()
     if frame.empty:

@@ -1,11 +1,12 @@
 """JSON API of the Campaigns and Experiments pages: the campaign list, one campaign's report
 (arms, comparisons with intervals, segments, SRM, economics) and its exports, the uplift
-evaluation of a campaign, the experiment calculator, the programme ROI calculator and the
-``[costs]`` settings.
+evaluation of a campaign and its top targets, the experiment calculator, the programme ROI
+calculator and the ``[costs]`` settings.
 
 Marketers, analysts and admins read (``view_campaigns``); only analysts and admins change the
 cost settings (``manage_costs``). Every figure comes from the same functions as the CLI
-(``memberlens campaign report``, ``experiment plan``, ``experiment roi``, ``uplift report``).
+(``memberlens campaign report``, ``experiment plan``, ``experiment roi``, ``uplift report``,
+``uplift targets [--rescore]``).
 """
 
 from __future__ import annotations
@@ -172,6 +173,42 @@ def api_campaign_uplift(
     except MissingTableError as exc:
         return {"available": False, "campaign_id": campaign_id, "missing": str(exc)}
     return {"available": True, **found}
+
+
+_TOP = Query(100, ge=1, le=10_000, description="Members to list.")
+_RANK = Query("uplift", description="Rank by predicted uplift or by expected incremental profit.")
+_RESCORE = Query(
+    False,
+    description="Score every member now with the campaign's saved uplift model (no refit; "
+    "features as of the project's as-of date or the last order day) instead of reading "
+    "mart_uplift_scores, as `memberlens uplift targets --rescore` does. 404 with the command "
+    "to run when the campaign has no saved model.",
+)
+
+
+@router.get(
+    "/campaigns/{campaign_id}/uplift/targets",
+    summary="The members with the highest expected incremental response (or profit)",
+)
+def api_campaign_uplift_targets(
+    request: Request,
+    campaign_id: str = _ID,
+    top: int = _TOP,
+    by: Literal["uplift", "profit"] = _RANK,
+    rescore: bool = _RESCORE,
+    _=require("view_campaigns"),
+) -> dict:
+    from memberlens.experiments.uplift_project import uplift_targets_project
+
+    frame = uplift_targets_project(
+        ctx(request).project, campaign_id, top=top, by=by, rescore=rescore
+    )
+    return {
+        "campaign_id": campaign_id,
+        "by": by,
+        "rescored": rescore,
+        "targets": jsonable(frame.to_dict(orient="records")),
+    }
 
 
 # -- calculators --------------------------------------------------------------------------------

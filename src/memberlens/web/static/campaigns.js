@@ -117,6 +117,34 @@
       xAxis: { type: "category", data: best.deciles.map((d) => d.decile) }, yAxis: { type: "value", axisLabel: { formatter: (v) => fmt.pct(v) } },
       series: [{ name: t("col.observed_uplift"), type: "bar", data: best.deciles.map((d) => d.observed_uplift) },
         { name: t("col.predicted_uplift"), type: "line", data: best.deciles.map((d) => d.predicted_uplift) }] });
+    await upliftTargets(id);
+  }
+
+  // the top members from mart_uplift_scores, or (the toggle) scored now by the saved model
+  async function upliftTargets(id) {
+    const box = document.getElementById("uplift-rescore");
+    const note = document.getElementById("uplift-targets-note");
+    const cols = [{ key: "member_id" }, { key: "uplift", fmt: "pct" }, { key: "expected_incremental_revenue", fmt: "money" },
+      { key: "expected_incremental_profit", fmt: "money" }];
+    async function load() {
+      box.disabled = true;
+      try {
+        const r = await api("/api/campaigns/" + encodeURIComponent(id) + "/uplift/targets", { top: 100, rescore: box.checked });
+        if (!r) return;
+        const asOf = r.targets.length ? fmt.day(r.targets[0].scored_as_of) : "-";
+        note.textContent = tf(r.rescored ? "uplift.from_model" : "uplift.from_mart", { as_of: asOf });
+        note.dataset.rescored = String(r.rescored);
+        table("uplift-targets", cols, r.targets, (row) => { location.href = "/members/" + encodeURIComponent(row.member_id); });
+      } catch (err) {
+        note.textContent = String(err.message || err);  // e.g. no saved model: the command to run
+        note.dataset.rescored = "error";
+        table("uplift-targets", cols, []);
+      } finally {
+        box.disabled = false;
+      }
+    }
+    box.addEventListener("change", () => { load(); });
+    await load();
   }
 
   function numbers(form) {
