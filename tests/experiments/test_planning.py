@@ -46,6 +46,10 @@ def test_duration_rounds_up_whole_days():
         ({"baseline": 0.1, "mde": 0.1, "daily": 0}, "daily"),
         # found by the web fuzz test: a divide-by-zero warning leaked, then a useless answer
         ({"baseline": 0.5, "mde": 1e-300}, "choose a larger mde"),
+        # and an overflow warning for a lift just above that (the closed form's square)
+        ({"baseline": 1e-320, "mde": 0.5}, "needs more than 2e12 members per arm"),
+        ({"baseline": 0.5, "mde": 1e-12}, "needs more than 2e12 members per arm"),
+        ({"baseline": 0.03, "mde": 1e-7}, "needs more than 2e12 members per arm"),
     ],
 )
 def test_bad_plans_are_refused(kwargs, match):

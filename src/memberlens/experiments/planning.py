@@ -85,7 +85,13 @@ def sample_size_for_rate(
             "(effect size 0): no sample can detect it; choose a larger mde"
         )
     # closed form without the far tail (Cohen 1988, eq. 6.4.1), then the exact root
-    guess = 2.0 * ((-special.ndtri(alpha / 2.0) + special.ndtri(power)) / h) ** 2  # norm.isf, ppf
+    ratio = float(-special.ndtri(alpha / 2.0) + special.ndtri(power)) / h  # norm.isf, ppf
+    if ratio > 1e6:  # more than 2e12 members per arm (and past it, a float overflow)
+        raise ValueError(
+            f"a lift of {mde:g} over {baseline} needs more than 2e12 members per arm (effect "
+            f"size {h:.1e}): no test can detect it; choose a larger mde"
+        )
+    guess = 2.0 * ratio**2
     n = optimize.brentq(
         lambda m: power_two_sample_normal(h, m, alpha=alpha) - power,
         1.0,
