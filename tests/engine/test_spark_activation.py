@@ -10,6 +10,7 @@ channel. Then every measurement and activation command runs on both projects and
 Spark project must equal DuckDB's, the outside reference here:
 
 * ``campaign list|report`` (plain, ``--by segment``, ``--cuped``), the ``campaigns`` step's mart;
+* ``campaign drivers`` (plain and ``--interact``) and ``campaign factorial --with-control``;
 * ``segments evaluate``, ``experiment roi -p``; ``uplift fit`` refuses this shop's small
   campaigns (under 100 treated members) with the same message on both engines;
 * ``audience create|size|overlap|export|freeze``;
@@ -167,6 +168,16 @@ def test_segments_programme_roi_and_uplift(shops):
             ml("uplift fit", engine, "uplift", "fit", campaign, "-p", shops[engine]["root"])
         refused[engine] = str(caught.value).split("\n", 1)[1].strip()
     assert refused["duckdb"] == refused["pyspark"] and "treated members" in refused["duckdb"]
+
+
+def test_campaign_drivers_and_factorial(shops):
+    # the member-level regressions (statsmodels, HC1) on the rows each engine hands over: the
+    # same rows give the same coefficients, CIs and ANOVA
+    same(both("campaign drivers", shops, "campaign", "drivers", "--all"))
+    same(both("campaign drivers --interact", shops, "campaign", "drivers", "--all", "--interact"))
+    answers = both("campaign factorial", shops, "campaign", "factorial", "--all", "--with-control")
+    assert answers["duckdb"]["n"] > 1000  # type: ignore[index]
+    same(answers)
 
 
 def test_audiences(shops, tmp_path):

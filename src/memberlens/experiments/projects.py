@@ -305,6 +305,9 @@ def campaign_member_frame(
         frame = per.to_pandas()
     finally:
         warehouse.close()
+    # one row order whatever the engine returned (DuckDB's threads, Spark's partitions): the
+    # sample below and the fits are then the same on every engine and every run
+    frame = frame.sort_values(["campaign_id", "member_id"], kind="stable", ignore_index=True)
     if len(frame) > max_members:
         notes.append(f"a random sample of {max_members:,} of {len(frame):,} campaign members")
         frame = frame.sample(n=max_members, random_state=seed)

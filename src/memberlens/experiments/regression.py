@@ -180,7 +180,12 @@ def _fit(
             fit = smf.logit(formula, data=frame).fit(disp=0, cov_type=cov_type, maxiter=200)
         r2 = float(fit.prsquared)
     else:
-        fit = smf.ols(formula, data=frame).fit(cov_type=cov_type)
+        from statsmodels.tools.sm_exceptions import SingularMatrixWarning
+
+        with warnings.catch_warnings():
+            # a rank-deficient design is said in the result's messages (below), not the log
+            warnings.simplefilter("ignore", SingularMatrixWarning)
+            fit = smf.ols(formula, data=frame).fit(cov_type=cov_type)
         r2 = float(fit.rsquared)
     rank = int(np.linalg.matrix_rank(fit.model.exog))
     if rank < fit.model.exog.shape[1]:
