@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 
@@ -22,6 +19,8 @@ from memberlens.activation.campaigns import create_campaign
 from memberlens.activation.sends import dry_run, send, status
 from memberlens.activation.templates import load_template
 from memberlens.exceptions import ConfigError
+
+from .test_campaign_cli import _cli  # the CLI in a subprocess, as a user runs it
 
 CREATED = dt.datetime(2026, 1, 5, 2, 0)  # 10:00 in Shanghai
 START = dt.datetime(2026, 1, 10, 1, 0)  # 09:00 in Shanghai
@@ -141,6 +140,11 @@ def test_quiet_hours_leave_a_due_campaign_due(project, store, receiver):
     )
     project = Project.load(project.root)
     _create(store, project, "Q")
+    before = dry_run(store, project, "Q", now=START - dt.timedelta(hours=1))  # 08:00, quiet
+    assert before.deferred == before.would_send == 0  # not started: the quiet hours do not apply
+    assert before.messages == (
+        "scheduled: starts 2026-01-10 09:00 (Asia/Shanghai); a send before then sends nothing",
+    )
     quiet = START  # 09:00 in Shanghai: quiet hours 08:00-10:00
     (first,) = send_due(store, project, quiet)
     assert first.sent == 0 and first.deferred == first.pending > 0
@@ -179,16 +183,6 @@ def test_the_server_sends_a_due_campaign(project, store, receiver, tmp_path):
     assert len(set(receiver.delivered())) == len(receiver.delivered())
 
 
-def _cli(*args: str, root) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "memberlens", *args, "--project", str(root)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "MEMBERLENS_SECRET": "test-secret"},
-    )
-
-
 def test_schedule_from_the_cli(project, receiver):
     root = project.root
     both = _cli(
@@ -211,6 +205,7 @@ def test_schedule_from_the_cli(project, receiver):
     early = _cli("campaign", "send", "C-1", "--now", "2030-01-10T00:59", root=root)
     assert early.returncode == 0, early.stderr
     assert "scheduled: starts 2030-01-10 09:00 (Asia/Shanghai); nothing sent" in early.stderr
+    assert early.stdout == ""  # no table of zeros before the start
     shown = _cli("campaign", "status", "C-1", root=root)
     assert "scheduled 2030-01-10 09:00 -> 2030-01-20 00:00 (Asia/Shanghai)" in shown.stdout
     due = _cli("campaign", "send-due", "--now", "2030-01-10T01:00", "--json", root=root)

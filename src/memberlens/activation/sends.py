@@ -207,7 +207,7 @@ def dry_run(
     start = _waiting(project, campaign, at)
     if start is not None:
         note = f"scheduled: starts {start} ({project.timezone}); a send before then sends nothing"
-        return replace(out, would_send=0, messages=(note, *out.messages))
+        return replace(out, would_send=0, deferred=0, messages=(note,))  # quiet hours: later
     if campaign.ends_at is not None and at >= campaign.ends_at:
         end = shop_time(campaign.ends_at, project.timezone)
         note = f"ended {end} ({project.timezone}): nothing more is sent"

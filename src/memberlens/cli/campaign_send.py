@@ -226,7 +226,7 @@ def send_cmd(
     _audit(store, "campaign.send", campaign_id, result.to_dict())
     if as_json:
         emit_json(result.to_dict())
-    else:
+    elif not result.scheduled:  # before the start there is nothing to count
         _print_counts(f"{campaign_id}: sent {result.sent:,} now", result.to_dict())
     if result.scheduled:
         typer.secho(
