@@ -2,6 +2,7 @@
 
     python benchmarks/run_pipeline.py [--members 4100000] [--out benchmarks/_data/shop-10m]
     python benchmarks/run_pipeline.py --line-export [--out benchmarks/_data/uk-export]
+    python benchmarks/run_pipeline.py --daily [--again]   # + the next day's file and its run
 
 Simulates a shop (about 2.4 orders per member: 4.1M members give about 10M orders), loads
 members, products, orders and order lines through the public ingest, then runs the pipeline.
@@ -16,6 +17,7 @@ section for docs/benchmarks.md with per-step seconds. Targets (issues 5, 13): pe
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import platform
 import subprocess
@@ -52,6 +54,13 @@ elif stage == "ingest":
     proj = init_project(project, force=True)
     for table in ("members", "products", "orders", "order_items"):
         rep = load(table, f"{shop}/{table}.parquet", project=proj)
+        info[table] = rep.rows_stored
+elif stage == "ingest-day":  # the next day's orders and lines, as a shop's daily file
+    from memberlens.project import Project
+    from memberlens.ingest import load
+    proj = Project.load(project)
+    for table in ("orders", "order_items"):
+        rep = load(table, f"{shop}/{table}.day.parquet", project=proj)
         info[table] = rep.rows_stored
 else:
     import memberlens.pipeline.run as pipeline_run
@@ -91,6 +100,30 @@ def stage(name: str, shop: Path, project: Path, *extra: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def next_day_file(shop: Path) -> dict:
+    """Write ``orders.day`` / ``order_items.day``: the orders of the shop's last order day and
+    their lines, moved one day later under new order ids (prefix ``D1-``): the same members
+    buying the same baskets again, the next day."""
+    import duckdb
+
+    con = duckdb.connect()
+    orders, items = shop / "orders.parquet", shop / "order_items.parquet"
+    last = con.sql(f"select max(ordered_at)::date from '{orders}'").fetchone()[0]
+    con.sql(
+        f"copy (select * replace ('D1-' || order_id as order_id, ordered_at + interval 1 day "
+        f"as ordered_at) from '{orders}' where ordered_at::date = date '{last}') "
+        f"to '{shop}/orders.day.parquet'"
+    )
+    con.sql(
+        f"copy (select i.* replace ('D1-' || i.order_id as order_id, i.ordered_at + interval "
+        f"1 day as ordered_at) from '{items}' i "
+        f"semi join (select order_id from '{orders}' where ordered_at::date = date '{last}') o "
+        f"using (order_id)) to '{shop}/order_items.day.parquet'"
+    )
+    counted = con.sql(f"select count(*) from '{shop}/orders.day.parquet'").fetchone()
+    return {"day": str(last + dt.timedelta(days=1)), "orders": counted[0] if counted else 0}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=4_100_000)
@@ -105,6 +138,13 @@ def main() -> None:
         action="store_true",
         help="run a second time on the same project (models saved by the first are reused)",
     )
+    parser.add_argument(
+        "--daily",
+        action="store_true",
+        help="after the first run, load a next day's orders and lines (the last day's, "
+        "moved one day later under new order ids: a shop's daily file) and run again, on that "
+        "day: the run a shop makes every day",
+    )
     args = parser.parse_args()
     data = Path(__file__).parent / "_data"
     out = args.out or (data / ("uk-export" if args.line_export else "shop-10m"))
@@ -118,15 +158,23 @@ def main() -> None:
         results["simulate"] = stage("simulate", out, Path("-"), str(args.members))
         print("simulate", results["simulate"], file=sys.stderr)
     load_stage = "ingest-lines" if args.line_export else "ingest"
+    if args.daily:
+        if args.line_export:
+            raise SystemExit("--daily is for the simulated shop")
+        print("next day's file:", next_day_file(out), file=sys.stderr)
+    stages = [load_stage, "run"]
+    stages += ["ingest-day", "run next day"] if args.daily else []
+    stages += ["run again"] if args.again else []
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "shop"
-        for name in (load_stage, "run", *(["run again"] if args.again else [])):
+        for name in stages:
             results[name] = stage(name.split()[0], out, project)
             print(name, results[name], file=sys.stderr)
     orders = results[load_stage]["info"]["orders"]
     print(f"\n### `memberlens run` on {orders:,} orders\n")
     command = "--line-export" if args.line_export else f"--members {args.members}"
     command += " --again" if args.again else ""
+    command += " --daily" if args.daily else ""
     with open("/proc/loadavg", encoding="ascii") as load:
         loadavg = " ".join(load.read().split()[:3])
     print(
@@ -154,7 +202,7 @@ def main() -> None:
             f"| {name} | {r['seconds']:.1f} | {r.get('cpu_s', 0):.1f} | {r['rss_mib']:,.0f} | "
             f"{r.get('load', '')} | {detail} |"
         )
-    for name in ("run", "run again"):
+    for name in ("run", "run next day", "run again"):
         if name not in results:
             continue
         run = results[name]["info"]

@@ -74,3 +74,31 @@ def test_orders_only_gives_the_total_and_says_why(shop):
     assert set(out.forecast["level"]) == {"total"}
     assert any("needs the order_items and products" in n for n in out.notes)
     assert any("last week (2025-12-29) is dropped" in n for n in out.notes)
+
+
+def test_a_kept_forecast_is_served_while_the_weekly_sales_are_the_same(shop, mart, tmp_path):
+    # the forecast is a function of the full weeks' sales and the settings: a run later in the
+    # same week (as_of 2025-12-30 and 2025-12-31 both end at the week of 2025-12-22) gets the
+    # kept result; the reference is the fresh computation (the module's ``mart``, as of 12-28)
+    _, t = shop
+    args = (t["orders"], t["order_items"], t["products"])
+    settings = {"horizon_weeks": 13, "backtest_origins": 4, "cache": tmp_path}
+    first = forecast_mart(*args, as_of="2025-12-30", **settings)
+    pd.testing.assert_frame_equal(first.forecast, mart.forecast)
+    pd.testing.assert_frame_equal(first.backtest, mart.backtest)
+    kept = forecast_mart(*args, as_of="2025-12-31", **settings)
+    assert kept.notes[0].startswith("forecast of the run of 2025-12-30 kept")  # said first
+    assert kept.as_of.isoformat() == "2025-12-31"
+    assert "as_of 2025-12-31 is not a Sunday" in " ".join(kept.notes)  # this call's weeks
+    pd.testing.assert_frame_equal(kept.forecast, first.forecast)
+    pd.testing.assert_frame_equal(kept.backtest, first.backtest)
+    assert kept.models == first.models and kept.festivals == first.festivals
+    assert kept.last_week == first.last_week
+
+    # other settings, or other weekly sales (a week earlier), are computed again
+    other = forecast_mart(*args, as_of="2025-12-31", **(settings | {"backtest_origins": 3}))
+    assert not any(n.startswith("forecast of the run of") for n in other.notes)
+    earlier = forecast_mart(*args, as_of="2025-12-21", **settings)
+    assert not any(n.startswith("forecast of the run of") for n in earlier.notes)
+    assert earlier.last_week < first.last_week
+    assert len(list(tmp_path.glob("forecast-*.parquet"))) == 1  # older results removed

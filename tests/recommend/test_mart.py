@@ -69,6 +69,37 @@ def test_batches_do_not_change_the_mart(marts, shop):
     pd.testing.assert_frame_equal(together_again, together)
 
 
+def test_one_member_per_history_is_scored_and_the_others_get_the_same_rows(shop):
+    # the mart scores one member of each distinct history (interactions and purchases) and
+    # repeats its rows for the others; scoring every member one by one with the same fitted
+    # model must give the same mart
+    from memberlens.recommend._factors import history_keys
+
+    t = {name: shop.table(name) for name in ("orders", "order_items", "products", "events")}
+    models = []
+    recs, _ = recommendation_mart(
+        t["orders"], t["order_items"], t["products"], None,
+        as_of=AS_OF, k=10, batch_size=500, fitted=models.append,
+    )  # fmt: skip
+    model = models[0]
+    keys = history_keys(model, "")
+    shared = pd.Series(keys).duplicated(keep=False)
+    assert shared.sum() > 50, "the simulated shop should have members sharing a history"
+    every = pd.concat(
+        [
+            b.to_pandas()
+            for b in model.recommend_arrow_batches(model.members_, k=10, batch_size=500)
+        ],
+        ignore_index=True,
+    )
+    columns = ["member_id", "rank", "product_id", "score", "reason_en", "reason_zh", "source"]
+    pd.testing.assert_frame_equal(
+        recs[columns].sort_values(["member_id", "rank"], ignore_index=True),
+        every[columns].sort_values(["member_id", "rank"], ignore_index=True),
+        check_dtype=False,
+    )
+
+
 def test_bought_together_mart(marts, products):
     _, together = marts
     assert list(together.columns) == [

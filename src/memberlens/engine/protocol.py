@@ -130,9 +130,10 @@ class WarehouseProtocol(Protocol):
         times; it stays valid while the tables it was computed from are replaced."""
         ...
 
-    def append_scratch(self, name: str, rows: pa.Table) -> ir.Table:
-        """Add Arrow rows to scratch table ``name`` (created by the first call; kept out of
-        memory, on disk) and return it; dropped with :meth:`drop_temp`."""
+    def append_scratch(self, name: str, rows: pa.Table | ir.Table) -> ir.Table:
+        """Add Arrow rows, or the rows of a query on the warehouse, to scratch table ``name``
+        (created by the first call; kept out of memory, on disk) and return it; dropped with
+        :meth:`drop_temp`."""
         ...
 
     def drop_temp(self, name: str) -> None:

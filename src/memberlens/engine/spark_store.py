@@ -326,12 +326,17 @@ class SparkWarehouse:
         df.createOrReplaceTempView(name)
         return self.con.table(name)
 
-    def append_scratch(self, name: str, rows: pa.Table) -> ir.Table:
+    def append_scratch(self, name: str, rows: pa.Table | ir.Table) -> ir.Table:
         folder = self.path / _SCRATCH / name
         if name not in self._scratch:
             shutil.rmtree(folder, ignore_errors=True)
             self._scratch.add(name)
-        self.session.createDataFrame(rows).write.mode("append").parquet(str(folder))
+        frame = (
+            self._dataframe(rows)
+            if isinstance(rows, ir.Table)
+            else self.session.createDataFrame(rows)
+        )
+        frame.write.mode("append").parquet(str(folder))
         self.session.read.parquet(str(folder)).createOrReplaceTempView(name)
         return self.con.table(name)
 

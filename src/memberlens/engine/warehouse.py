@@ -292,10 +292,11 @@ class Warehouse:
         self.con.con.register(name, rows)
         return self.con.table(name)
 
-    def append_scratch(self, name: str, rows: pa.Table) -> ir.Table:
-        """Add Arrow rows to scratch table ``name`` in the file (created by the first call)."""
+    def append_scratch(self, name: str, rows: pa.Table | ir.Table) -> ir.Table:
+        """Add Arrow rows, or the rows of a query, to scratch table ``name`` in the file
+        (created by the first call)."""
         batch = f"__batch_{name}"
-        part = self.register_arrow(batch, rows)
+        part = rows if isinstance(rows, ir.Table) else self.register_arrow(batch, rows)
         try:
             if self.has(name):
                 self.con.insert(name, part)

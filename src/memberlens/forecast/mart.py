@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import ibis.expr.types as ir
 import numpy as np
@@ -136,6 +139,7 @@ def forecast_mart(
     festivals: Sequence[str] | None = None,
     max_categories: int = 20,
     min_category_weeks: int = 26,
+    cache: Path | None = None,
 ) -> ForecastMart:
     """Forecast revenue and orders ``horizon_weeks`` ahead, overall and (with ``items`` and
     ``products``) per category, with the total level's rolling-origin back-test.
@@ -149,6 +153,12 @@ def forecast_mart(
     revenue, their cost reported in the notes. A category whose fit fails is left out with a
     note; the total level raises (:class:`~memberlens.exceptions.DataError` for fewer than 12
     full weeks).
+
+    ``cache``: a folder where the result is kept with a digest of what it was computed from
+    (the weekly sales of every level, the settings and the memberlens version). A later call
+    whose digest is the same (a run later in the same week, before the week is complete and
+    with no change to earlier weeks) returns the kept result, with a note saying so, instead
+    of fitting and back-testing again: the forecast is a function of those inputs only.
     """
     say = progress or (lambda _m: None)
     tables = {"orders": orders, "order_items": items, "products": products}
@@ -164,18 +174,28 @@ def forecast_mart(
     candidates = (
         tuple(base.festivals) if forecaster is not None else festivals_for_locale(locale, festivals)
     )
+    by_category = (
+        weekly_sales(tables, level="category", as_of=as_of)
+        if items is not None and products is not None
+        else None
+    )
+    key = _inputs_key(
+        [total, by_category],
+        [horizon_weeks, list(metrics), backtest_origins, list(candidates), max_categories,
+         min_category_weeks, repr(sorted(base.get_params().items()))],
+    )  # fmt: skip
+    kept = _kept(cache, key, total) if cache is not None else None
+    if kept is not None:
+        return kept
+    week_notes = len(notes)
     say("festival calendar")
     calendar = choose_calendar(total, candidates, forecaster=base, origins=min(backtest_origins, 8))
     notes.append(calendar.note)
     base = clone(base).set_params(festivals=calendar.kept)
     levels = [total]
-    if items is not None and products is not None:
+    if by_category is not None:
         levels.append(
-            _categories(
-                weekly_sales(tables, level="category", as_of=as_of),
-                max_categories=max_categories,
-                min_weeks=min_category_weeks,
-            )
+            _categories(by_category, max_categories=max_categories, min_weeks=min_category_weeks)
         )
     else:
         notes.append("no category forecast: it needs the order_items and products tables")
@@ -248,7 +268,7 @@ def forecast_mart(
     )
     backtest["category"] = backtest["category"].astype("string")
     weeks = pd.to_datetime(forecast["week"]).drop_duplicates()
-    return ForecastMart(
+    mart = ForecastMart(
         forecast=forecast,
         backtest=backtest,
         as_of=dt.date.fromisoformat(total.attrs["as_of"]),
@@ -266,3 +286,83 @@ def forecast_mart(
         models=models,
         category_seconds=category_seconds,
     )
+    if cache is not None:
+        _keep(cache, key, mart, week_notes)
+    return mart
+
+
+#: what a kept forecast's digest covers besides its inputs (bump when the format changes)
+_CACHE_FORMAT = 1
+
+
+def _inputs_key(frames: list[pd.DataFrame | None], settings: list) -> str:
+    """A digest of the weekly sales ``frames`` (values, not notes), ``settings`` and the code
+    of this package (a kept forecast is never served by other forecasting code)."""
+    digest = hashlib.sha256(json.dumps([_CACHE_FORMAT, settings]).encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    for frame in frames:
+        if frame is None:
+            digest.update(b"none")
+            continue
+        digest.update(json.dumps([list(frame.columns), len(frame)]).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _plain(value: object) -> object:
+    """numpy scalars as Python numbers, anything else JSON has no type for as text."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else str(value)
+
+
+def _kept(folder: Path, key: str, total: pd.DataFrame) -> ForecastMart | None:
+    """The result kept in ``folder`` for ``key`` (with the notes of this call's weeks), or
+    None."""
+    try:
+        meta = json.loads((folder / "forecast.json").read_text(encoding="utf-8"))
+        if meta.get("key") != key:
+            return None
+        forecast = pd.read_parquet(folder / f"forecast-{key[:16]}.parquet")
+        backtest = pd.read_parquet(folder / f"backtest-{key[:16]}.parquet")
+    except (OSError, ValueError, KeyError):
+        return None
+    notes = [
+        f"forecast of the run of {meta['as_of']} kept: the weekly sales and settings are "
+        "unchanged since (it is fitted again when a week completes or past weeks change)",
+        *total.attrs.get("notes", []),
+        *meta["notes"],
+    ]
+    return ForecastMart(
+        forecast=forecast,
+        backtest=backtest,
+        as_of=dt.date.fromisoformat(total.attrs["as_of"]),
+        last_week=dt.date.fromisoformat(meta["last_week"]),
+        notes=tuple(notes),
+        festivals=tuple(meta["festivals"]),
+        models=dict(meta["models"]),
+        category_seconds=float(meta["category_seconds"]),
+    )
+
+
+def _keep(folder: Path, key: str, result: ForecastMart, week_notes: int) -> None:
+    """Keep ``result`` in ``folder`` for ``key``: the frames first, then the metadata naming
+    the key (replaced in one step), then the files of older keys are removed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    result.forecast.to_parquet(folder / f"forecast-{key[:16]}.parquet", index=False)
+    result.backtest.to_parquet(folder / f"backtest-{key[:16]}.parquet", index=False)
+    meta = {
+        "key": key,
+        "as_of": result.as_of.isoformat(),
+        "last_week": result.last_week.isoformat(),
+        "notes": list(result.notes[week_notes:]),
+        "festivals": list(result.festivals),
+        "models": dict(result.models),
+        "category_seconds": result.category_seconds,
+    }
+    tmp = folder / "forecast.json.tmp"
+    tmp.write_text(json.dumps(meta, default=_plain), encoding="utf-8")
+    tmp.replace(folder / "forecast.json")
+    for old in folder.glob("*.parquet"):
+        if key[:16] not in old.name:
+            old.unlink(missing_ok=True)

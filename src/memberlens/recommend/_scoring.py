@@ -48,8 +48,18 @@ def _scale_rows(values: np.ndarray, weight: float) -> np.ndarray:
 _SMALL_BATCH = 16
 
 
+def member_factors(model, rows: np.ndarray) -> np.ndarray:
+    """The ALS factors of member ``rows`` (solved now when the fit left them unsolved)."""
+    if model.user_factors_ is not None:
+        return model.user_factors_[rows]
+    from memberlens.recommend._factors import fold_in_users
+    from memberlens.recommend.model import _threads
+
+    return fold_in_users(model, model.item_factors_, _threads(model.num_threads), rows)
+
+
 def als_scores(model, rows: np.ndarray) -> np.ndarray:
-    users = model.user_factors_[rows]
+    users = member_factors(model, rows)
     if len(rows) <= _SMALL_BATCH:
         # a few members (serving one at a time): numpy's own loop. A threaded BLAS call for a
         # matrix-vector product costs more in thread hand-offs than it saves, badly so on a

@@ -11,7 +11,7 @@ mart the pipeline already built).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from memberlens.features.purchases import as_day
+from memberlens.recommend._factors import history_keys
 from memberlens.recommend.interactions import interactions_from_warehouse, purchase_lines
 from memberlens.recommend.model import Recommender
 from memberlens.recommend.together import bought_together
@@ -112,6 +113,7 @@ def recommendation_mart(
     item_factors: pd.DataFrame | None = None,
     max_shift: float = 0.2,
     fitted: Callable[[Recommender], None] | None = None,
+    select: Callable[[Recommender], np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame | pa.Table | int, pd.DataFrame]:
     """(recommendations, bought together) as of ``as_of`` from Ibis tables (``products`` and
     ``events`` may be None).
@@ -130,7 +132,9 @@ def recommendation_mart(
 
     ``item_factors`` (ALS item factors of an earlier run, see :meth:`Recommender.fit`) are
     reused when they still fit the data (items' buyer shares within ``max_shift``); ``fitted``
-    is called with the fitted model (to keep its factors for the next run).
+    is called with the fitted model (to keep its factors for the next run). ``select`` is
+    called with the fitted model and returns the member ids to score (default: every member
+    the model knows; ``memberlens run`` leaves out those whose recommendations it kept).
     """
     say = progress or (lambda _m: None)
     day = as_day(as_of, name="as_of")
@@ -142,16 +146,19 @@ def recommendation_mart(
     catalogue = products.to_pyarrow() if products is not None else None
     say(f"fitting {kind}")
     model = Recommender(**{**(params or {}), "kind": kind}).fit(
-        train, products=catalogue, item_factors=item_factors, max_shift=max_shift
+        train,
+        products=catalogue,
+        item_factors=item_factors,
+        max_shift=max_shift,
+        solve_members=False,  # solved batch by batch, only for the members scored
     )
     if fitted is not None:
         fitted(model)
     say("recommending")
     parts = []
     handed = 0
-    for batch in model.recommend_arrow_batches(
-        np.asarray(model.members_), k=k, batch_size=batch_size
-    ):
+    chosen = np.asarray(model.members_) if select is None else np.asarray(select(model))
+    for batch in _once_per_history(model, chosen, k=k, batch_size=batch_size):
         extra = product_labels(
             model, batch.column("product_id").to_numpy(zero_copy_only=False), with_category=True
         )
@@ -196,6 +203,42 @@ def recommendation_mart(
             else recs[list(MART_RECOMMENDATION_COLUMNS)]
         )
     return recs, together[list(MART_BOUGHT_TOGETHER_COLUMNS)].reset_index(drop=True)
+
+
+def _once_per_history(
+    model: Recommender, ids: np.ndarray, *, k: int, batch_size: int | None
+) -> Iterator[pa.Table]:
+    """``model.recommend_arrow_batches(ids)``, scoring one member per distinct history: members
+    with the same interactions and purchases get the same recommendations (their factors, kNN
+    scores, exclusions and reasons are all functions of those two rows), so each batch scores
+    one member of each history and repeats its rows for the others (a quarter of the members of
+    the simulated 10M-order shop share a history with another)."""
+    if len(ids) == 0:
+        return
+    rows = model._member_rows(ids)
+    key = np.where(rows >= 0, history_keys(model, "")[np.maximum(rows, 0)], 0)
+    key = np.where(rows >= 0, key, -1 - np.arange(len(ids)))  # cold members: one group each
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    first_at = np.sort(first)  # groups in the order of their first member
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    group = rank[group.ravel()]
+    members = np.argsort(group, kind="stable")  # member positions, grouped
+    bounds = np.r_[0, np.cumsum(np.bincount(group, minlength=len(first)))]
+    step = model._batch_rows(batch_size)
+    for start in range(0, len(first_at), step):
+        reps = ids[first_at[start : start + step]]
+        for table in model.recommend_arrow_batches(reps, k, batch_size=step):
+            at = pd.Index(reps).get_indexer(table.column("member_id").to_numpy(False))
+            counts = np.bincount(at, minlength=len(reps))
+            offsets = np.r_[0, np.cumsum(counts)[:-1]]
+            sizes = np.diff(bounds[start : start + len(reps) + 1])
+            local = np.repeat(np.arange(len(reps)), sizes)  # each member's group in the batch
+            who = members[bounds[start] : bounds[start + len(reps)]]
+            n = counts[local]
+            take = np.repeat(offsets[local] - np.r_[0, np.cumsum(n)[:-1]], n) + np.arange(n.sum())
+            out = table.take(pa.array(take))
+            yield out.set_column(0, "member_id", pa.array(np.repeat(ids[who], n)))
 
 
 #: text columns that repeat across rows (a few thousand distinct values per batch at most).

@@ -165,19 +165,24 @@ class Recommender(BaseEstimator):
         products=None,
         item_factors: pd.DataFrame | None = None,
         max_shift: float = 0.2,
+        solve_members: bool = True,
     ) -> Recommender:
         """Learn from ``interactions`` (member_id, product_id and ``weight`` [+
         ``purchase_days``] as from :func:`interactions_from_warehouse`, or one row per event
         with ``event_type``). ``products`` (product_id [, name, category, active,
         replenishment_days]) is the catalogue: only its items are recommended.
 
-        ``item_factors``: the ALS item factors of an earlier fit with the same settings
-        (``memberlens.recommend._factors.item_factor_frame`` of it). They are reused (the members'
-        factors solved from them, no ALS iterations) unless an item lacks one or the items'
+        ``item_factors``: the item side of an earlier fit with the same settings
+        (``memberlens.recommend._factors.item_factor_frame`` of it: ALS factors, item-item
+        similarity, popularity, replenishment items). It is reused (the members' factors solved
+        from it, no ALS iterations, no kNN fit) unless an item lacks one or the items'
         buyer shares moved by a population stability index above ``max_shift``;
         ``als_decision_`` says which happened. Either way the members' factors are the exact
         solve from the item factors (``_factors.fold_in_users``), so a fit given the item
-        factors of an earlier fit recommends exactly what that fit recommends."""
+        factors of an earlier fit recommends exactly what that fit recommends.
+        ``solve_members=False`` leaves ``user_factors_`` None and solves each member's factors
+        when the member is scored (the same factors: one independent solve per member), for a
+        caller that scores only some members."""
         self._check_params()
         catalogue = self._catalogue(products)
         encoded = encode_interactions(
@@ -206,13 +211,18 @@ class Recommender(BaseEstimator):
             if reused is None:
                 self.item_factors_ = self._fit_als(threads)
                 self.als_decision_ = f"ALS fitted ({why})"
-            else:
-                self.item_factors_ = reused
+            else:  # the earlier fit's whole item side, so that unchanged members score as then
+                self.item_factors_ = reused.factors
+                self.similarity_ = reused.similarity
+                self.popularity_share_ = reused.popularity_share
+                self.popularity_key_ = reused.popularity_key
+                self.replenishment_ = reused.replenishment
                 self.als_decision_ = why
             # the members' factors are solved exactly from the item factors whether these were
             # fitted now or reused: a run that reuses a fit's item factors scores as that fit
-            self.user_factors_ = _factors.fold_in_users(self, self.item_factors_, threads)
-        if self.kind in ("item_knn", "hybrid"):
+            if solve_members:
+                self.user_factors_ = _factors.fold_in_users(self, self.item_factors_, threads)
+        if self.kind in ("item_knn", "hybrid") and self.similarity_ is None:
             self._fit_knn(threads)
         self.n_interactions_ = int(encoded.weights.nnz)
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from memberlens.pipeline.step import RunContext, Step, StepResult
 
@@ -26,6 +27,7 @@ def _forecast(ctx: RunContext) -> StepResult:
             festivals=settings.get("festivals"),
             max_categories=int(settings.get("max_categories", 20)),
             min_category_weeks=int(settings.get("min_category_weeks", 26)),
+            cache=Path(ctx.project.state_dir) / "models" / "forecast-run",
         )
     except MemberlensError as exc:  # e.g. fewer than 12 full weeks of sales
         return StepResult(status="degraded", message=str(exc), rows_in=rows_in)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from memberlens.engine.protocol import WarehouseProtocol
@@ -19,6 +21,11 @@ if TYPE_CHECKING:
 
 #: where the recommendations go batch by batch until the run's transaction swaps them in.
 NEXT_RECOMMENDATIONS = "__next_mart_recommendations"
+#: member_id and history_key (``memberlens.recommend._factors.history_keys``) of the members in
+#: ``mart_recommendations``, written in the same transaction: what the next run compares with
+KEYS_MART = "mart_recommendation_keys"
+#: the ids of the members whose recommendations a run keeps (dropped after the copy)
+_KEPT = "__kept_recommendation_members"
 #: kept ALS item factors are refitted when fitted more than this many days before the as-of
 #: day (``[recommend] retrain_days``) ...
 RETRAIN_DAYS = 30
@@ -51,15 +58,28 @@ def _recommendations(ctx: RunContext) -> StepResult:
     transaction copies them into ``mart_recommendations``. "Bought together" reuses the
     baskets step's product rules (no second pass over the order lines) when it mined products.
 
-    The ALS item factors are kept in the project (:func:`factors_folder`) and reused by the
-    next runs (members' factors solved from them, no ALS iterations) while the settings are the
-    same, every item has one, they are at most ``retrain_days`` old and the items' buyer shares
-    moved by a PSI of at most ``max_psi``. A fit solves its members' factors the same way, so a
-    run that reuses the factors writes the marts the run that fitted them wrote on the same data.
+    The item side of the fit (ALS item factors, item-item similarity, popularity,
+    replenishment items) is kept in the project (:func:`factors_folder`) and reused by the
+    next runs (members' factors solved from them, no ALS iterations, no kNN fit) while the
+    settings are the same, every item has one, they are at most ``retrain_days`` old and the
+    items' buyer shares moved by a PSI of at most ``max_psi``. A fit solves its members'
+    factors the same way, so a run that reuses the factors writes the marts the run that
+    fitted them wrote on the same data.
+
+    While the item side is reused, a member's recommendations depend only on their own
+    interactions and purchases (and the catalogue and settings): a run that reuses it copies
+    the rows of the members whose history key (:data:`KEYS_MART`) is unchanged from the
+    current mart and scores only the others, the members who bought, viewed or joined since.
     """
     from memberlens.exceptions import DataError
     from memberlens.recommend import Recommender, recommendation_mart
-    from memberlens.recommend._factors import fit_settings, save_item_factors, saved_item_factors
+    from memberlens.recommend._factors import (
+        fit_settings,
+        history_keys,
+        save_item_factors,
+        saved_item_factors,
+        scoring_key,
+    )
     from memberlens.recommend.mart import MART_RECOMMENDATION_COLUMNS
 
     wh = ctx.warehouse
@@ -94,26 +114,49 @@ def _recommendations(ctx: RunContext) -> StepResult:
     wh.drop_temp(NEXT_RECOMMENDATIONS)
     written: list[int] = []
     scratch: list[ir.Table] = []
+    k, kind = int(settings.get("k", 10)), settings.get("kind", "hybrid")
+    keys: dict[str, Any] = {}
 
-    def append(batch: pa.Table) -> None:
+    def append(batch: pa.Table | ir.Table) -> None:
         scratch[:] = [wh.append_scratch(NEXT_RECOMMENDATIONS, batch)]
-        written.append(batch.num_rows)
+        if isinstance(batch, pa.Table):
+            written.append(batch.num_rows)
+
+    def select(model: Recommender) -> np.ndarray:
+        """The members to score: those whose history key changed since the last run; the
+        rows of the others are copied from the current mart first."""
+        members: np.ndarray = np.asarray(model.members_).astype(str)
+        current = history_keys(model, scoring_key(model, k=k, kind=kind))
+        keys["table"] = pa.table({"member_id": members, "history_key": current})
+        kept = _unchanged(wh, model, members, current)
+        keys["kept"], keys["scored"] = int(kept.sum()), int((~kept).sum())
+        if kept.any():
+            ids = wh.register_arrow(_KEPT, pa.table({"member_id": members[kept]}))
+            try:
+                old = wh.table("mart_recommendations")
+                append(old.semi_join(ids, "member_id").select(*MART_RECOMMENDATION_COLUMNS))
+                written.append(int(scratch[0].count().execute()))
+            finally:
+                wh.drop_temp(_KEPT)
+        scored: np.ndarray = members[~kept]
+        return scored
 
     try:
-        rows, together = recommendation_mart(
+        _, together = recommendation_mart(
             ctx.orders,
             ctx.need("order_items"),
             ctx.table("products"),
             ctx.table("events"),
             as_of=ctx.as_of,
-            k=int(settings.get("k", 10)),
-            kind=settings.get("kind", "hybrid"),
+            k=k,
+            kind=kind,
             params=params,
             sink=append,
             rules=product_rules,
             item_factors=saved,
             max_shift=float(settings.get("max_psi", MAX_PSI)),
             fitted=keep,
+            select=select,
         )
     except DataError as exc:
         wh.drop_temp(NEXT_RECOMMENDATIONS)
@@ -126,7 +169,16 @@ def _recommendations(ctx: RunContext) -> StepResult:
             )
         )
     recs = scratch[0]
+    rows = sum(written)
     members = int(recs.member_id.nunique().execute()) if rows else 0
+    if keys.get("kept"):
+        decision.append(
+            f"{keys['kept']:,} members' recommendations kept (history unchanged), "
+            f"{keys['scored']:,} scored"
+        )
+    marts: dict[str, Any] = {"mart_recommendations": recs, "mart_bought_together": together}
+    if "table" in keys:
+        marts[KEYS_MART] = keys["table"]
     return StepResult(
         message=(
             f"{members:,} members, "
@@ -135,8 +187,29 @@ def _recommendations(ctx: RunContext) -> StepResult:
         ),
         rows_in=ctx.n_orders,
         rows_out=rows,
-        marts={"mart_recommendations": recs, "mart_bought_together": together},
+        marts=marts,
     )
+
+
+def _unchanged(
+    wh: WarehouseProtocol, model: Recommender, members: np.ndarray, current: np.ndarray
+) -> np.ndarray:
+    """Whether each member's recommendations in the current mart are still what scoring them
+    now gives: the item side was reused (not refitted) and their history key is the one the
+    mart's run stored."""
+    kept = np.zeros(len(members), dtype=bool)
+    reused = model.als_decision_ is not None and not model.als_decision_.startswith("ALS fitted")
+    if not (reused and wh.has(KEYS_MART) and wh.has("mart_recommendations")):
+        return kept
+    stored = wh.table(KEYS_MART).to_pyarrow()
+    if stored.num_rows == 0:
+        return kept
+    at = pd.Index(stored.column("member_id").to_numpy(zero_copy_only=False).astype(str))
+    position = at.get_indexer(members)
+    before = stored.column("history_key").to_numpy()
+    found = position >= 0
+    kept[found] = before[position[found]] == current[found]
+    return kept
 
 
 RECOMMENDATIONS = Step(
@@ -148,6 +221,6 @@ RECOMMENDATIONS = Step(
     run=_recommendations,
     tables=("orders", "order_items"),
     optional=("products", "events", "rules"),
-    writes=("mart_recommendations", "mart_bought_together"),
+    writes=("mart_recommendations", "mart_bought_together", KEYS_MART),
     section="recommend",
 )
