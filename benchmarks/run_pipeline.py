@@ -107,6 +107,7 @@ def next_day_file(shop: Path) -> dict:
     import duckdb
 
     con = duckdb.connect()
+    con.sql("set enable_progress_bar = false")
     orders, items = shop / "orders.parquet", shop / "order_items.parquet"
     last = con.sql(f"select max(ordered_at)::date from '{orders}'").fetchone()[0]
     con.sql(
