@@ -66,3 +66,41 @@ def test_calibration_repairs_an_overconfident_model(inputs, trained):
         raw = brier_score_loss(test["churned"], model.raw_probability(test))
         calibrated = brier_score_loss(test["churned"], model.probability(test))
         assert calibrated <= raw, method
+
+
+def test_logistic_baseline_is_the_penalised_optimum(inputs, trained):
+    # the baseline is scikit-learn's L2-penalised logistic regression (C = 1, intercept not
+    # penalised) solved to its optimum, where the intercept's score equation holds: the fitted
+    # probabilities of the training members add up to their positives (McCullagh & Nelder 1989,
+    # sec. 4.4). lbfgs at its default tolerance stopped 1e-5 per member away from it.
+    from memberlens.churn.backtest import _logistic_scores
+
+    report = trained.backtest
+    train = labelled_features(inputs, cutoff=report.train_cutoff, horizon_days=report.horizon_days)
+    y = train["churned"].to_numpy(dtype=float)
+    fitted = _logistic_scores(train, train["churned"], train)
+    assert abs(np.mean(fitted - y)) < 1e-9
+
+
+def test_a_training_asks_for_the_last_purchase_day_once(inputs, monkeypatch):
+    # every cutoff's labels check their window against the last purchase day: one query for
+    # all the cutoffs that share a cache, not one per cutoff
+    from memberlens.churn import backtest, labels
+
+    calls = []
+    original = labels.last_purchase_day
+
+    def counted(orders):
+        calls.append(1)
+        return original(orders)
+
+    monkeypatch.setattr(backtest, "last_purchase_day", counted)
+    monkeypatch.setattr(labels, "last_purchase_day", counted)
+    last = original(inputs.orders)
+    cache: dict = {}
+    for weeks in (20, 28, 36):
+        cutoff = last - dt.timedelta(weeks=weeks)
+        labelled_features(inputs, cutoff=cutoff, horizon_days=90, cache=cache)
+    assert len(calls) == 1
+    uncached = labelled_features(inputs, cutoff=last - dt.timedelta(weeks=20), horizon_days=90)
+    assert uncached.equals(cache[(last - dt.timedelta(weeks=20), 90)])

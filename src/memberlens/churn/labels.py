@@ -73,18 +73,23 @@ def default_horizon_days(
 
 
 def churn_labels(
-    orders: ir.Table | pd.DataFrame, *, cutoff: dt.date | str, horizon_days: int
+    orders: ir.Table | pd.DataFrame,
+    *,
+    cutoff: dt.date | str,
+    horizon_days: int,
+    last_day: dt.date | None = None,
 ) -> ir.Table:
     """Per member who bought on or before ``cutoff``: member_id, churned (0/1), purchased (0/1).
 
     The windows must lie inside the data: a label end after the last purchase day would call
-    everyone a churner, so it is refused.
+    everyone a churner, so it is refused. ``last_day``: :func:`last_purchase_day` of
+    ``orders`` when the caller knows it (a training labels a dozen cutoffs of the same orders).
     """
     end = as_day(cutoff, name="cutoff")
     if int(horizon_days) < 1:
         raise DataError(f"horizon_days: must be >= 1, got {horizon_days!r}; pass e.g. 90")
     table = as_table(orders)
-    last = last_purchase_day(table)
+    last = last_day if last_day is not None else last_purchase_day(table)
     label_end = end + dt.timedelta(days=max(int(horizon_days), PROPENSITY_DAYS))
     if label_end > last:
         raise DataError(

@@ -23,6 +23,8 @@ from scipy.special import (
     zeta,
 )
 
+from memberlens.clv._tail_quadrature import pareto_log_tail_quadrature
+
 _LAGUERRE_NODES, _LAGUERRE_WEIGHTS = roots_laguerre(48)
 
 
@@ -253,6 +255,7 @@ def pareto_log_tail(r, s, alpha, beta, x, t):
 
 
 _SERIES_MAX_Z = 0.5  # the power series of 2F1 needs ~55 terms at z = 0.5, 16 at z = 0.1
+_QUADRATURE_MIN_Z = 0.9  # beyond, scipy's 2F1 slows down (x100 at z = 0.9999): quadrature
 _SERIES_CHUNK = 8192  # (frequency, time) pairs per block of the series' polynomial evaluation
 
 
@@ -344,18 +347,39 @@ def _tail_differences(r, s, alpha, beta, x, t):
     return tail, grad
 
 
+def _pair_z(alpha: float, beta: float, t: np.ndarray) -> np.ndarray:
+    """The argument of the Euler-form 2F1 of :func:`pareto_log_tail` (scalar alpha, beta)."""
+    return (alpha - beta) / (alpha + t) if alpha >= beta else (beta - alpha) / (beta + t)
+
+
+def pareto_pair_tails(r, s, alpha, beta, pairs: TailPairs) -> np.ndarray:
+    """:func:`pareto_log_tail` of every pair for scalar parameters: scipy's 2F1 up to
+    z = 0.9, the trapezoidal quadrature of :mod:`memberlens.clv._tail_quadrature` beyond (where
+    2F1 slows down), the same values as :func:`pareto_log_tail_gradient`'s."""
+    hard = _pair_z(alpha, beta, pairs.t) > _QUADRATURE_MIN_Z
+    if not hard.any():
+        return pareto_log_tail(r, s, alpha, beta, pairs.x, pairs.t)
+    out = np.empty(pairs.x.shape)
+    easy = ~hard
+    out[easy] = pareto_log_tail(r, s, alpha, beta, pairs.x[easy], pairs.t[easy])
+    out[hard] = pareto_log_tail_quadrature(r, s, alpha, beta, pairs.x[hard], pairs.t[hard])
+    return out
+
+
 def pareto_log_tail_gradient(r, s, alpha, beta, pairs: TailPairs):
     """:func:`pareto_log_tail` for scalar parameters and its derivatives in (r, alpha, s, beta).
 
     With I(t) = integral_t^inf (alpha+u)^-(r+x) (beta+u)^-(s+1) du, d I / d alpha =
     -(r+x) I(r+1) and d I / d beta = -(s+1) I(s+1) (shifted 2F1 terms); the r and s derivatives
     come from the power series of 2F1 differentiated term by term. Pairs with z > 1/2 (alpha and
-    beta far apart relative to t) use scipy's 2F1 with central differences in r and s instead.
+    beta far apart relative to t) use scipy's 2F1 with central differences in r and s instead,
+    and beyond z = 0.9, where 2F1 slows down, the trapezoidal quadrature of
+    :mod:`memberlens.clv._tail_quadrature` (value and exact derivatives).
     Returns (log tail, 4 x n array of derivatives).
     """
     x, t = pairs.x, pairs.t
     log_a, log_b = np.log(alpha + t), np.log(beta + t)
-    z = (alpha - beta) / (alpha + t) if alpha >= beta else (beta - alpha) / (beta + t)
+    z = _pair_z(alpha, beta, t)
     easy = z <= _SERIES_MAX_Z
     if easy.all():
         return _tail_series(r, s, alpha, beta, x, pairs.x_values, pairs.x_index, t, z, log_a, log_b)
@@ -375,8 +399,14 @@ def pareto_log_tail_gradient(r, s, alpha, beta, pairs: TailPairs):
             log_a[easy],
             log_b[easy],
         )
-    hard = ~easy
-    out[hard], grad[:, hard] = _tail_differences(r, s, alpha, beta, x[hard], t[hard])
+    far = z > _QUADRATURE_MIN_Z
+    hard = ~easy & ~far
+    if hard.any():
+        out[hard], grad[:, hard] = _tail_differences(r, s, alpha, beta, x[hard], t[hard])
+    if far.any():
+        out[far], grad[:, far] = pareto_log_tail_quadrature(
+            r, s, alpha, beta, x[far], t[far], gradient=True
+        )
     return out, grad
 
 
@@ -444,7 +474,7 @@ def pareto_nbd(params: np.ndarray, rows: Rows, pairs: TailPairs, *, gradient: bo
     if gradient:
         tail, d_tail = pareto_log_tail_gradient(r, s, alpha, beta, pairs)
     else:
-        tail = pareto_log_tail(r, s, alpha, beta, pairs.x, pairs.t)
+        tail = pareto_pair_tails(r, s, alpha, beta, pairs)
     upper, lower = tail[pairs.at_recency], tail[pairs.at_age]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.exp(np.minimum(lower - upper, 0.0))

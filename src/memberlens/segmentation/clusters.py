@@ -28,8 +28,11 @@ mean adjusted Rand index (Hubert & Arabie 1985) between the clustering of the se
 and :data:`N_BOOTSTRAP` clusterings of bootstrap resamples of it, each extended to the whole
 selection sample by nearest centroid (Ben-Hur, Elisseeff & Guyon 2002; Lange et al. 2004). The
 chosen k has the best silhouette among the k whose stability is at least
-:data:`MIN_STABILITY`; when no k is that stable, the best silhouette overall. HDBSCAN finds its
-own number of clusters (``k`` must stay ``"auto"``).
+:data:`MIN_STABILITY`; when no k is that stable, the best silhouette overall. The silhouettes
+of every k come from one pass over the sample's pairwise distances
+(:mod:`memberlens.segmentation._silhouette`, scikit-learn's figures), and the chosen k's fit on
+the selection sample is the final fit when that sample is the whole fitting sample. HDBSCAN finds
+its own number of clusters (``k`` must stay ``"auto"``).
 
 **Profiles.** Per cluster: size and share, the mean of every numeric feature and its ratio to
 the base (all members), the favourite categories whose share in the cluster is well above the
@@ -49,6 +52,7 @@ import pandas as pd
 
 from memberlens.exceptions import ConfigError, DataError
 from memberlens.segmentation._cluster_profiles import cluster_profiles
+from memberlens.segmentation._silhouette import mean_silhouettes
 
 __all__ = [
     "DEFAULT_COLUMNS",
@@ -322,10 +326,12 @@ def _cluster(frame, method, k, columns, sample_size, random_state) -> ClusterRes
     scaler = StandardScaler().fit(raw[sample])
     scaled = scaler.transform(raw)
     selection = pd.DataFrame(columns=["k", "silhouette", "stability"])
+    fits: dict[int, np.ndarray] = {}
     if k == "auto" and method != "hdbscan":
-        selection = _select_k(scaled[sample], method, rng, random_state)
+        selection, fits = _select_k(scaled[sample], method, rng, random_state)
         k = int(_chosen_k(selection))
-    fitted = _fit_labels(scaled[sample], method, k, random_state)
+    # the selection fitted the chosen k on these very points with this random_state: same fit
+    fitted = fits[k] if k in fits else _fit_labels(scaled[sample], method, k, random_state)
     found = np.unique(fitted[fitted >= 0])
     centers = np.vstack([scaled[sample][fitted == c].mean(axis=0) for c in found])
     labels = found[nearest_centroid(scaled, centers)]
@@ -377,13 +383,17 @@ def _fit_labels(points: np.ndarray, method: str, k, random_state: int) -> np.nda
     return labels
 
 
-def _select_k(points: np.ndarray, method: str, rng, random_state: int) -> pd.DataFrame:
-    """Silhouette and bootstrap stability (mean ARI) for each k in :data:`K_RANGE`."""
-    from sklearn.metrics import adjusted_rand_score, silhouette_score
+def _select_k(
+    points: np.ndarray, method: str, rng, random_state: int
+) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
+    """Silhouette and bootstrap stability (mean ARI) for each k in :data:`K_RANGE`, and the
+    labels of each k's fit when it was made on all of ``points`` (no selection sample)."""
+    from sklearn.metrics import adjusted_rand_score
 
-    if len(points) > SELECTION_SAMPLE:
+    whole = len(points) <= SELECTION_SAMPLE
+    if not whole:
         points = points[np.sort(rng.choice(len(points), SELECTION_SAMPLE, replace=False))]
-    rows = []
+    rows, fits = [], {}
     for k in K_RANGE:
         if k >= len(points):
             break
@@ -395,14 +405,18 @@ def _select_k(points: np.ndarray, method: str, rng, random_state: int) -> pd.Dat
             found = np.unique(boot)
             centers = np.vstack([points[idx][boot == c].mean(axis=0) for c in found])
             aris.append(adjusted_rand_score(labels, nearest_centroid(points, centers)))
-        rows.append(
-            {
-                "k": k,
-                "silhouette": float(silhouette_score(points, labels)),
-                "stability": float(np.mean(aris)),
-            }
-        )
-    return pd.DataFrame(rows)
+        rows.append({"k": k, "stability": float(np.mean(aris))})
+        fits[k] = labels
+    # the pairwise distances once for every k (scikit-learn's silhouette_score: once per k)
+    silhouettes = mean_silhouettes(points, list(fits.values())) if fits else []
+    selection = pd.DataFrame(
+        [
+            {"k": r["k"], "silhouette": v, "stability": r["stability"]}
+            for r, v in zip(rows, silhouettes, strict=True)
+        ],
+        columns=["k", "silhouette", "stability"],
+    )
+    return selection, fits if whole else {}
 
 
 def _chosen_k(selection: pd.DataFrame) -> int:
