@@ -58,7 +58,10 @@ def test_small_shops_run_and_repeat_exactly(tmp_path, members, seed):
     # the same steps, statuses and messages; churn's and clusters' messages say whether they
     # fitted or reused the model of the first run (docs/churn.md, docs/segmentation.md), clv's
     # whether it reused the purchase model chosen by the first run's back-test (docs/clv.md),
-    # recommendations' whether ALS was fitted or its item factors reused (docs/recommend.md)
+    # recommendations' whether ALS was fitted or its item factors reused (docs/recommend.md),
+    # forecast's whether it kept the forecast of the first run (docs/forecast.md)
+    kept_forecast = re.compile(r"^forecast of the run of \S+ kept: [^;]*; ")
+
     def steps(run):
         return [
             (
@@ -68,6 +71,8 @@ def test_small_shops_run_and_repeat_exactly(tmp_path, members, seed):
                 if s.step == "clusters"
                 else s.message.split("; ")[0]
                 if s.step == "recommendations"
+                else kept_forecast.sub("", s.message)[:200]
+                if s.step == "forecast"
                 else re.sub(r", choice of \S+ reused", "", s.message),
             )
             for s in run.steps
@@ -79,6 +84,9 @@ def test_small_shops_run_and_repeat_exactly(tmp_path, members, seed):
     if recs[0].status == "ok":
         assert recs[0].message.endswith("; ALS fitted (no saved factors)")
         assert "; item factors reused, PSI 0.00, fitted " in recs[1].message
+    forecast = [{s.step: s for s in run.steps}["forecast"] for run in (first, second)]
+    if forecast[0].status == "ok":
+        assert kept_forecast.match(forecast[1].message), forecast[1].message
     clv = [{s.step: s for s in run.steps}["clv"] for run in (first, second)]
     if "(by holdout)" in clv[0].message:
         assert "reused)" in clv[1].message

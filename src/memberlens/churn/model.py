@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from memberlens.churn._shap import contributions
 from memberlens.churn.features import FEATURE_COLUMNS
 from memberlens.churn.reasons import top_reasons
 from memberlens.exceptions import ConfigError, DataError
@@ -184,7 +185,8 @@ class ChurnModel(BaseEstimator):
     def reasons(self, features: pd.DataFrame, *, top: int = 3) -> pd.DataFrame:
         """Top reasons per row in English and Chinese (see :mod:`memberlens.churn.reasons`)."""
         check_is_fitted(self, "booster_")
-        contrib = self.booster_.predict(_matrix(features, self.feature_names_), pred_contrib=True)
+        # LightGBM's TreeSHAP values, computed once per decision pattern of each tree
+        contrib = contributions(self.booster_, _matrix(features, self.feature_names_))
         return top_reasons(
             contrib,
             features,
