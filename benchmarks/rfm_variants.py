@@ -23,35 +23,42 @@ from rfm_summary import CORE_SQL
 
 DATA = Path(__file__).resolve().parent / "_data"
 
-VARIANTS: dict[str, tuple[str, str]] = {
-    "sentinel": (
-        "refund rows of a member in one group (null/sentinel day) instead of a key column",
-        """
+#: v_sentinel (timestamps carry the days) with extra per-row columns ``{rows}`` summed or
+#: maxed at both levels by ``{sums}``.
+SENTINEL_WITH = """
 WITH t1 AS (
   SELECT member_id, ordered_at, amount,
     CASE WHEN status = 'paid' THEN CAST(ordered_at AS DATE) ELSE DATE '0001-01-01' END AS day
+    {rows}
   FROM orders
   WHERE (status = 'paid' OR status = 'refunded') AND member_id IS NOT NULL
-    AND CAST(ordered_at AS DATE) <= DATE '{as_of}'
+    AND CAST(ordered_at AS DATE) <= DATE '{{as_of}}'
 ), t2 AS (
-  SELECT member_id, day, SUM(CASE WHEN day > DATE '0001-01-01' THEN amount ELSE ABS(amount) END) AS amount,
-    COUNT(*) AS orders, MIN(ordered_at) AS first_at, MAX(ordered_at) AS last_at
+  SELECT member_id, day,
+    SUM(CASE WHEN day > DATE '0001-01-01' THEN amount ELSE ABS(amount) END) AS amount,
+    COUNT(*) AS orders, MIN(ordered_at) AS first_at, MAX(ordered_at) AS last_at {sums}
   FROM t1 GROUP BY 1, 2
 ), t3 AS (
   SELECT member_id,
-    MIN(day) FILTER (day > DATE '0001-01-01') AS first_day,
-    MAX(day) AS last_day,
     COUNT(*) FILTER (day > DATE '0001-01-01') AS purchase_days,
     SUM(amount) FILTER (day > DATE '0001-01-01') AS spend,
-    ARG_MIN(amount, day) FILTER (day > DATE '0001-01-01') AS first_day_amount,
+    ARG_MIN(amount, first_at) FILTER (day > DATE '0001-01-01') AS first_day_amount,
     SUM(orders) FILTER (day > DATE '0001-01-01') AS order_count,
     MIN(first_at) FILTER (day > DATE '0001-01-01') AS first_at,
     MAX(last_at) AS last_at,
-    SUM(amount) FILTER (day = DATE '0001-01-01') AS refunded_dec
+    SUM(amount) FILTER (day = DATE '0001-01-01') AS refunded_dec {sums}
   FROM t2 GROUP BY 1
 )
-SELECT * FROM t3 WHERE purchase_days > 0
-""",
+SELECT *, CAST(first_at AS DATE) AS first_day, CAST(last_at AS DATE) AS last_day
+FROM t3 WHERE purchase_days > 0
+"""
+
+VARIANTS: dict[str, tuple[str, str]] = {
+    "sentinel": (
+        "refund rows of a member in one group (null/sentinel day) instead of a key column; the "
+        "purchase days are the dates of the purchase times (since 2026-12-07 19:00; before, "
+        "MIN and MAX of the day beside those of the times)",
+        SENTINEL_WITH.format(rows="", sums=""),
     ),
     "nots": (
         "the kept shape, favourites=False, without the first/last purchase timestamps",
@@ -81,60 +88,44 @@ SELECT * FROM t3 WHERE purchase_days > 0
     ),
     "sent2_pack": (
         "v_sentinel with the channel counts packed two to a BIGINT (the kept form)",
-        """
-WITH t1 AS (
-  SELECT member_id, ordered_at, amount,
-    CASE WHEN status = 'paid' THEN CAST(ordered_at AS DATE) ELSE DATE '0001-01-01' END AS day,
-    CASE WHEN status = 'paid' THEN (CASE channel WHEN 'app' THEN 1 WHEN 'mini_program' THEN 2147483648 ELSE 0 END) ELSE 0 END AS p0,
-    CASE WHEN status = 'paid' THEN (CASE channel WHEN 'store' THEN 1 WHEN 'web' THEN 2147483648 ELSE 0 END) ELSE 0 END AS p1
-  FROM orders
-  WHERE (status = 'paid' OR status = 'refunded') AND member_id IS NOT NULL
-    AND CAST(ordered_at AS DATE) <= DATE '{as_of}'
-), t2 AS (
-  SELECT member_id, day, SUM(CASE WHEN day > DATE '0001-01-01' THEN amount ELSE ABS(amount) END) AS amount,
-    COUNT(*) AS orders, MIN(ordered_at) AS first_at, MAX(ordered_at) AS last_at, SUM(p0) AS p0, SUM(p1) AS p1
-  FROM t1 GROUP BY 1, 2
-), t3 AS (
-  SELECT member_id,
-    COUNT(*) FILTER (day > DATE '0001-01-01') AS purchase_days,
-    SUM(amount) FILTER (day > DATE '0001-01-01') AS spend,
-    ARG_MIN(amount, first_at) FILTER (day > DATE '0001-01-01') AS first_day_amount,
-    SUM(orders) FILTER (day > DATE '0001-01-01') AS order_count,
-    MIN(first_at) FILTER (day > DATE '0001-01-01') AS first_at,
-    MAX(last_at) AS last_at,
-    SUM(amount) FILTER (day = DATE '0001-01-01') AS refunded_dec, SUM(p0) AS p0, SUM(p1) AS p1
-  FROM t2 GROUP BY 1
-)
-SELECT *, CAST(first_at AS DATE) AS first_day, CAST(last_at AS DATE) AS last_day FROM t3 WHERE purchase_days > 0
-""",
+        SENTINEL_WITH.format(
+            rows=", CASE WHEN status = 'paid' THEN (CASE channel WHEN 'app' THEN 1 "
+            "WHEN 'mini_program' THEN 2147483648 ELSE 0 END) ELSE 0 END AS p0, "
+            "CASE WHEN status = 'paid' THEN (CASE channel WHEN 'store' THEN 1 "
+            "WHEN 'web' THEN 2147483648 ELSE 0 END) ELSE 0 END AS p1",
+            sums=", SUM(p0) AS p0, SUM(p1) AS p1",
+        ),
+    ),
+    "sent2_double": (
+        "v_sentinel with the channel counts packed two to a DOUBLE (26 bits each: no 128-bit sums)",
+        SENTINEL_WITH.format(
+            rows=", CASE WHEN status = 'paid' THEN (CASE channel WHEN 'app' THEN 1.0 "
+            "WHEN 'mini_program' THEN 67108864.0 ELSE 0.0 END) ELSE 0.0 END AS p0, "
+            "CASE WHEN status = 'paid' THEN (CASE channel WHEN 'store' THEN 1.0 "
+            "WHEN 'web' THEN 67108864.0 ELSE 0.0 END) ELSE 0.0 END AS p1",
+            sums=", SUM(p0) AS p0, SUM(p1) AS p1",
+        ),
+    ),
+    "sent2_code": (
+        "v_sentinel reading the channel and carrying one small code (MAX): the floor of any "
+        "favourite channel computed in this pass",
+        SENTINEL_WITH.format(
+            rows=", CASE WHEN status = 'paid' THEN (CASE channel WHEN 'app' THEN 1 "
+            "WHEN 'mini_program' THEN 2 WHEN 'store' THEN 3 WHEN 'web' THEN 4 ELSE 0 END) "
+            "ELSE 0 END AS p0",
+            sums=", MAX(p0) AS p0",
+        ),
     ),
     "sent2_huge": (
         "v_sentinel with the four channel counts packed into one HUGEINT (DuckDB only)",
-        """
-WITH t1 AS (
-  SELECT member_id, ordered_at, amount,
-    CASE WHEN status = 'paid' THEN CAST(ordered_at AS DATE) ELSE DATE '0001-01-01' END AS day,
-    CASE WHEN status = 'paid' THEN (CASE channel WHEN 'app' THEN 1::HUGEINT WHEN 'mini_program' THEN 2147483648::HUGEINT WHEN 'store' THEN 4611686018427387904::HUGEINT WHEN 'web' THEN 9903520314283042199192993792::HUGEINT ELSE 0::HUGEINT END) ELSE 0::HUGEINT END AS p0
-  FROM orders
-  WHERE (status = 'paid' OR status = 'refunded') AND member_id IS NOT NULL
-    AND CAST(ordered_at AS DATE) <= DATE '{as_of}'
-), t2 AS (
-  SELECT member_id, day, SUM(CASE WHEN day > DATE '0001-01-01' THEN amount ELSE ABS(amount) END) AS amount,
-    COUNT(*) AS orders, MIN(ordered_at) AS first_at, MAX(ordered_at) AS last_at, SUM(p0) AS p0
-  FROM t1 GROUP BY 1, 2
-), t3 AS (
-  SELECT member_id,
-    COUNT(*) FILTER (day > DATE '0001-01-01') AS purchase_days,
-    SUM(amount) FILTER (day > DATE '0001-01-01') AS spend,
-    ARG_MIN(amount, first_at) FILTER (day > DATE '0001-01-01') AS first_day_amount,
-    SUM(orders) FILTER (day > DATE '0001-01-01') AS order_count,
-    MIN(first_at) FILTER (day > DATE '0001-01-01') AS first_at,
-    MAX(last_at) AS last_at,
-    SUM(amount) FILTER (day = DATE '0001-01-01') AS refunded_dec, SUM(p0) AS p0
-  FROM t2 GROUP BY 1
-)
-SELECT *, CAST(first_at AS DATE) AS first_day, CAST(last_at AS DATE) AS last_day FROM t3 WHERE purchase_days > 0
-""",
+        SENTINEL_WITH.format(
+            rows=", CASE WHEN status = 'paid' THEN (CASE channel WHEN 'app' THEN 1::HUGEINT "
+            "WHEN 'mini_program' THEN 2147483648::HUGEINT "
+            "WHEN 'store' THEN 4611686018427387904::HUGEINT "
+            "WHEN 'web' THEN 9903520314283042199192993792::HUGEINT ELSE 0::HUGEINT END) "
+            "ELSE 0::HUGEINT END AS p0",
+            sums=", SUM(p0) AS p0",
+        ),
     ),
 }
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from memberlens.baskets.non_products import NON_PRODUCT_CODES
 from memberlens.exceptions import ConfigError, DataError
-from memberlens.features import RFM_SUMMARY_COLUMNS, calibration_holdout_summary, rfm_summary
+from memberlens.features import RFM_SUMMARY_COLUMNS, calibration_holdout_summary, rfm, rfm_summary
 
 REFERENCE = json.loads(
     (Path(__file__).parents[1] / "reference" / "cdnow_btyd_summary.json").read_text()
@@ -301,13 +301,17 @@ CHANNELS = ["app", "store", "web", "mini_program", "天猫", "京东"]
 
 
 @pytest.mark.parametrize(
-    "names",
+    ("names", "field_mask"),
     [
-        pytest.param(CHANNELS, id="packed"),  # counts carried packed through the summary's pass
-        pytest.param(CHANNELS + [f"shop{i}" for i in range(6)], id="many-names"),  # > 8 names
+        pytest.param(CHANNELS, None, id="packed"),  # counts carried packed through the pass
+        pytest.param(CHANNELS + [f"shop{i}" for i in range(6)], None, id="many-names"),  # > 8
+        # a channel on more rows than a packed field holds: the GROUP BY (member, channel)
+        pytest.param(CHANNELS, 100, id="channel-beyond-a-field"),
     ],
 )
-def test_favourite_channel_matches_the_rule_written_in_pandas(backend, on_backend, names):
+def test_favourite_channel_matches_the_rule_written_in_pandas(
+    backend, on_backend, names, field_mask, monkeypatch
+):
     # many ties: 300 members, 1-6 orders each; refunds and cancellations ignored
     rng = np.random.default_rng(42)
     n = 1_200
@@ -322,7 +326,11 @@ def test_favourite_channel_matches_the_rule_written_in_pandas(backend, on_backen
             "channel": rng.choice([*names, None], n),
         }
     )
-    got = backend.to_pandas(rfm_summary(on_backend(orders, "orders_channels"), as_of="2024-03-15"))
+    table = on_backend(orders, "orders_channels")
+    if field_mask is not None:
+        monkeypatch.setattr(rfm, "_FIELD_MASK", field_mask)
+        assert rfm._channel_names(table) is None  # ~170 rows per name, above the field
+    got = backend.to_pandas(rfm_summary(table, as_of="2024-03-15"))
     got = got.set_index("member_id").favourite_channel
     expected = _favourite_channel_by_hand(orders, "2024-03-15")
     assert got.notna().sum() == len(expected)
