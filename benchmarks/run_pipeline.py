@@ -100,10 +100,11 @@ def stage(name: str, shop: Path, project: Path, *extra: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def next_day_file(shop: Path) -> dict:
+def next_day_file(shop: Path, days: int = 1) -> dict:
     """Write ``orders.day`` / ``order_items.day``: the orders of the shop's last order day and
-    their lines, moved one day later under new order ids (prefix ``D1-``): the same members
-    buying the same baskets again, the next day."""
+    their lines, moved ``days`` days later under new order ids (prefix ``D<days>-``): the same
+    members buying the same baskets again, the next day (or the one after, for a second
+    daily run on the same project)."""
     import duckdb
 
     con = duckdb.connect()
@@ -111,18 +112,19 @@ def next_day_file(shop: Path) -> dict:
     orders, items = shop / "orders.parquet", shop / "order_items.parquet"
     last = con.sql(f"select max(ordered_at)::date from '{orders}'").fetchone()[0]
     con.sql(
-        f"copy (select * replace ('D1-' || order_id as order_id, ordered_at + interval 1 day "
+        f"copy (select * replace ('D{days}-' || order_id as order_id, ordered_at + interval "
+        f"{days} day "
         f"as ordered_at) from '{orders}' where ordered_at::date = date '{last}') "
         f"to '{shop}/orders.day.parquet'"
     )
     con.sql(
-        f"copy (select i.* replace ('D1-' || i.order_id as order_id, i.ordered_at + interval "
-        f"1 day as ordered_at) from '{items}' i "
+        f"copy (select i.* replace ('D{days}-' || i.order_id as order_id, i.ordered_at + "
+        f"interval {days} day as ordered_at) from '{items}' i "
         f"semi join (select order_id from '{orders}' where ordered_at::date = date '{last}') o "
         f"using (order_id)) to '{shop}/order_items.day.parquet'"
     )
     counted = con.sql(f"select count(*) from '{shop}/orders.day.parquet'").fetchone()
-    return {"day": str(last + dt.timedelta(days=1)), "orders": counted[0] if counted else 0}
+    return {"day": str(last + dt.timedelta(days=days)), "orders": counted[0] if counted else 0}
 
 
 def main() -> None:

@@ -471,12 +471,17 @@ def _reasons(
 ) -> pd.DataFrame:
     """member_id and the ``top`` churn reasons (both languages) of the ``chosen`` members:
     a second pass over the features, explaining only those rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     columns = [f"reason_{i}_{lang}" for i in range(1, top + 1) for lang in ("en", "zh")]
-    wanted = pd.Index(chosen.astype(str))
+    wanted = pa.array(chosen.astype(str).to_numpy(dtype=object), pa.string())
     parts = [pd.DataFrame({c: pd.Series(dtype=object) for c in ["member_id", *columns]})]
     for batch in table.to_pyarrow_batches(chunk_size=batch_rows) if len(wanted) else ():
-        base = batch.to_pandas()
-        base = base[base["member_id"].astype(str).isin(wanted)].reset_index(drop=True)
+        # the chosen rows picked in Arrow: only they become pandas
+        ids = batch.column("member_id")
+        keep = pc.is_in(ids if pa.types.is_string(ids.type) else pc.cast(ids, pa.string()), wanted)
+        base = pa.Table.from_batches([batch]).filter(keep).to_pandas()
         if base.empty:
             continue
         features = with_purchase_model(base, purchase_model, horizon_days=horizon)
