@@ -75,9 +75,16 @@ def postgres_url(tmp_path_factory):
     data, log = base / "data", base / "server.log"
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [*prefix, *args], capture_output=True, text=True, timeout=120, check=check
+        # in the server's own folder: initdb fails ("could not identify current directory")
+        # when the test process's working directory is gone or out of the postgres user's reach
+        done = subprocess.run(
+            [*prefix, *args], capture_output=True, text=True, timeout=120, cwd=base
         )
+        if check and done.returncode != 0:
+            pytest.fail(
+                f"{' '.join(args[:1])} exited with {done.returncode}:\n{done.stdout}\n{done.stderr}"
+            )
+        return done
 
     run(
         str(bindir / "initdb"),
