@@ -116,3 +116,22 @@ def test_user_errors(project, ml):
     assert bad.returncode != 0 and "uplift fit CMP202301" in bad.stderr
     bad = ml("segments", "evaluate", "-p", project, check=False)
     assert bad.returncode != 0 and "memberlens run" in bad.stderr
+
+
+def test_a_model_fitted_without_a_margin_has_no_profit_to_rank_by(project, ml):
+    """Without a margin the expected profit is blank for everyone: ``--by profit`` would rank
+    blanks (an arbitrary list), so it is refused with the fix, and ``--json`` shows the blank
+    as null (strict JSON, no NaN)."""
+    ml("-q", "uplift", "fit", "CMP202505", "--method", "t_learner", "-p", project)
+    for rescore in ((), ("--rescore",)):
+        bad = ml("uplift", "targets", "CMP202505", "--by", "profit", *rescore, "-p", project,
+                 check=False)  # fmt: skip
+        assert bad.returncode == 2, bad.stderr
+        assert "--margin 0.3" in bad.stderr and "--by uplift" in bad.stderr
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"{name} is not JSON")
+
+    out = ml("uplift", "targets", "CMP202505", "--top", "5", "--json", "-p", project).stdout
+    rows = json.loads(out, parse_constant=no_constants)
+    assert len(rows) == 5 and all(r["expected_incremental_profit"] is None for r in rows)

@@ -12,11 +12,14 @@ Spark project must equal DuckDB's, the outside reference here:
 * ``campaign list|report`` (plain, ``--by segment``, ``--cuped``), the ``campaigns`` step's mart;
 * ``campaign drivers`` (plain and ``--interact``) and ``campaign factorial --with-control``;
 * ``segments evaluate``, ``experiment roi -p``; ``uplift fit`` refuses this shop's small
-  campaigns (under 100 treated members) with the same message on both engines;
+  campaigns with the default leaves (under 100 treated members) with the same message on both
+  engines, then fits with leaves of 20: ``uplift fit|report|targets [--rescore]`` and
+  ``mart_uplift_scores``;
 * ``audience create|size|overlap|export|freeze``;
 * ``campaign create|dry-run|send|status`` on the webhook and the export channel (the members
   delivered to the HTTP server, and the exported list, equal too);
-* ``triggers add|run`` (birthday and win-back rules).
+* ``triggers add|run``: birthday and win-back rules, and churn-risk and near-tier rules that fire
+  and send on both engines.
 
 Tolerances: text, integers, dates and the order of rows equal; floating-point numbers within
 1e-6 relative, 1e-9 absolute (the helpers of ``tests/web/test_spark_dashboard.py``; the marts'
@@ -158,8 +161,8 @@ def test_segments_programme_roi_and_uplift(shops):
             "0.3",
         )
     )
-    # this shop's campaigns are too small for an uplift model (under 100 treated members per
-    # arm): both engines count the arms and refuse with the same message
+    # this shop's campaigns are too small for an uplift model with the default leaves (under 100
+    # treated members per arm): both engines count the arms and refuse with the same message
     listed = json.loads(E2E.ml("campaign", "list", "-p", shops["duckdb"]["root"], "--json"))
     campaign = max(listed, key=lambda c: c.get("members") or 0)["campaign_id"]
     refused = {}
@@ -168,6 +171,29 @@ def test_segments_programme_roi_and_uplift(shops):
             ml("uplift fit", engine, "uplift", "fit", campaign, "-p", shops[engine]["root"])
         refused[engine] = str(caught.value).split("\n", 1)[1].strip()
     assert refused["duckdb"] == refused["pyspark"] and "treated members" in refused["duckdb"]
+    # with leaves of 20 members the same campaign is learnt: the features each engine hands
+    # over give the same learners, held-out Qini/AUUC and deciles, the same scores of every
+    # member in mart_uplift_scores, and the same target lists (saved model and rescored)
+    fitted = both("uplift fit (leaves of 20)", shops, "uplift", "fit", campaign,
+                  "--min-child-samples", "20", "--margin", "0.3")  # fmt: skip
+    same(fitted)
+    scored = fitted["duckdb"]["scored_members"]  # type: ignore[index]
+    assert scored > 0
+    assert {e["method"] for e in fitted["duckdb"]["evaluations"]} == {  # type: ignore[index]
+        "t_learner", "x_learner", "class_transformation",
+    }  # fmt: skip
+    same(both("uplift report", shops, "uplift", "report", campaign))
+    marts = {e: E2E._tables(shops[e]["root"]) for e in ENGINES}
+    assert len(marts["duckdb"]["mart_uplift_scores"]) == scored
+    assert not E2E._compare(
+        "mart_uplift_scores", marts["duckdb"]["mart_uplift_scores"],
+        marts["pyspark"]["mart_uplift_scores"],
+    )  # fmt: skip
+    for rescore in ((), ("--rescore",)):
+        targets = both("uplift targets", shops, "uplift", "targets", campaign, "--top", "25",
+                       "--by", "profit", *rescore)  # fmt: skip
+        same(targets)
+        assert len(targets["duckdb"]) == 25  # type: ignore[arg-type]
 
 
 def test_campaign_drivers_and_factorial(shops):
@@ -235,12 +261,25 @@ def test_campaign_sends_and_triggers(shops):
                 for row in csv.reader(fh)
             )
     assert exported["duckdb"] == exported["pyspark"]
-    rules = {"bday": ("birthday", '{"days_before": 7}'), "back": ("winback", "{}")}
+    rules = {
+        "bday": ("birthday", '{"days_before": 7}'),
+        "back": ("winback", "{}"),
+        # state rules: every member above the churn threshold, and every member close to the
+        # next tier, fire (measured on this shop: both fire for dozens of members)
+        "risk": ("churn_risk", '{"threshold": 0.3}'),
+        "near": ("near_tier", '{"max_share": 0.25}'),
+    }
     for name, (kind, params) in rules.items():
         both("triggers add", shops, "triggers", "add", name, "--kind", kind, "--channel", "sms",
              "--params", params)  # fmt: skip
     fired = both("triggers run", shops, "triggers", "run", "--date", DAY, "--now", NOW)
     same(fired)
-    # measured: neither rule fires for anybody on this day in this shop, so this compares
-    # the evaluation of both rules, not yet the sends they make
     assert sorted(r["rule"] for r in fired["duckdb"]) == sorted(rules)  # type: ignore[union-attr]
+    by_rule = {r["rule"]: r for r in fired["duckdb"]}  # type: ignore[union-attr]
+    for name in ("risk", "near"):
+        assert by_rule[name]["fired"] > 0 and by_rule[name]["sent"] > 0, by_rule[name]
+    # the members the state rules fired for reached the webhook from both projects alike
+    delivered = {e: sorted(shops[e]["receiver"].delivered()) for e in ENGINES}
+    assert delivered["duckdb"] == delivered["pyspark"]
+    same(both("campaign status (trigger)", shops, "campaign", "status",
+              by_rule["risk"]["campaign_id"]))  # fmt: skip

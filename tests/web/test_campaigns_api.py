@@ -150,8 +150,19 @@ def test_uplift_targets_rescored_now_are_the_saved_models_scores(clients, shop):
     assert stored["rescored"] is False
     assert {r["scored_as_of"] for r in stored["targets"]} == {"2025-06-30"}
     assert [r["uplift"] for r in stored["targets"]] != pytest.approx(got, rel=1e-12)
-    by_profit = clients["analyst"].get(path, params={"top": 5, "by": "profit", "rescore": True})
-    assert by_profit.status_code == 200 and len(by_profit.json()["targets"]) == 5
+    # fitted without a margin: no profit to rank by, refused with the fix (a ranking of blanks
+    # would be an arbitrary list); with a margin, the list is in descending profit
+    blank = clients["analyst"].get(path, params={"top": 5, "by": "profit", "rescore": True})
+    assert blank.status_code == 400 and blank.json()["error"] == "ConfigError"
+    assert "--margin" in blank.json()["detail"]
+    fit_uplift_project(shop, CAMPAIGN, min_child_samples=30, margin=0.3)
+    for rescore in (True, False):
+        by_profit = clients["analyst"].get(
+            path, params={"top": 5, "by": "profit", "rescore": rescore}
+        )
+        profits = [r["expected_incremental_profit"] for r in by_profit.json()["targets"]]
+        assert by_profit.status_code == 200 and len(profits) == 5
+        assert profits == sorted(profits, reverse=True) and None not in profits
 
 
 def test_uplift_targets_without_a_saved_model_is_a_404_with_the_fix(clients):

@@ -164,8 +164,10 @@ def targets(
         write_export(pa.Table.from_pandas(frame, preserve_index=False), export, sheet="uplift")
         if not as_json:
             typer.echo(f"wrote {len(frame):,} members to {export}")
-    if as_json:
-        emit_json(frame.to_dict(orient="records"))
+    if as_json:  # a blank profit (no margin) is null, as in the API's answer
+        from memberlens.experiments.campaigns import no_nan
+
+        emit_json(no_nan(frame.to_dict(orient="records")))
         return
     if export is None:
         for row in frame.itertuples(index=False):

@@ -339,6 +339,7 @@ def uplift_targets_project(
         raise ConfigError(f"--by must be uplift or profit, found {by!r}")
     if rescore:
         fresh = rescore_project(project, campaign_id).to_pandas()
+        _check_profit_known(fresh, by, campaign_id)
         ranked = fresh.sort_values([column, "member_id"], ascending=[False, True], kind="stable")
         return ranked.head(top).reset_index(drop=True)
     wh = open_warehouse(project, read_only=True)
@@ -358,4 +359,17 @@ def uplift_targets_project(
             f"no uplift scores for campaign {campaign_id!r}; run "
             f"`memberlens uplift fit {campaign_id}` first"
         )
+    _check_profit_known(frame, by, campaign_id)
     return frame
+
+
+def _check_profit_known(frame: pd.DataFrame, by: str, campaign_id: str) -> None:
+    """A ranking by profit needs the profit: blank for everyone when the model was fitted without
+    a margin, and a ranking of blanks would be an arbitrary list."""
+    if by == "profit" and frame["expected_incremental_profit"].isna().all():
+        raise ConfigError(
+            f"--by profit: campaign {campaign_id!r} was scored without a margin, so the expected "
+            "incremental profit is blank; fit again with `memberlens uplift fit "
+            f"{campaign_id} --margin 0.3` (the product margin as a share of revenue) or set "
+            "margin in [costs] of memberlens.toml, or rank --by uplift"
+        )
