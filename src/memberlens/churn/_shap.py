@@ -103,8 +103,14 @@ def contributions(booster: Any, x: np.ndarray) -> np.ndarray:
         present = np.flatnonzero(first >= 0)
         position = np.zeros(len(first), dtype=np.int64)
         position[present] = np.arange(len(present))
+        # one thread: a few rows, where OpenMP's start-up and spinning cost several times the
+        # work on a shared machine (same numbers)
         table = booster.predict(
-            x[first[present]], pred_contrib=True, start_iteration=t, num_iteration=1
+            x[first[present]],
+            pred_contrib=True,
+            start_iteration=t,
+            num_iteration=1,
+            num_threads=1,
         )
         table = np.asarray(table).reshape(len(present), width)
         if len(group_table) * len(table) > _GROUP:
