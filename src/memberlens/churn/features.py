@@ -138,12 +138,12 @@ def feature_table(
         "member_id_right"
     )
     engaged = [
-        _engagement(table, name, end, days)
-        for name, table, days in (
+        _engagement(rows, name, end, days)
+        for name, rows, days in (
             ("events", events, (30, 90)),
             ("interactions", interactions, (90,)),
         )
-        if table is not None
+        if rows is not None
     ]
     for part in engaged:
         out = out.left_join(part, "member_id").drop("member_id_right")
