@@ -30,22 +30,25 @@ def _data(seed: int) -> tuple[np.ndarray, np.ndarray]:
     x = rng.normal(size=(20_000, 8))
     x[rng.random(x.shape) < 0.15] = np.nan
     x[:, 3] = np.where(rng.random(len(x)) < 0.3, 0.0, x[:, 3])  # many exact zeros
+    x[:, 4] = np.where(rng.random(len(x)) < 0.2, 1e-40, x[:, 4])  # zeros to LightGBM
     x[:, 5] = np.round(x[:, 5])  # ties at the thresholds
     y = np.nan_to_num(x[:, 0]) - np.nan_to_num(x[:, 3]) + rng.normal(size=len(x)) > 0
     return x, y.astype(int)
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"num_leaves": 7},
-        {"num_leaves": 7, "zero_as_missing": True},
-        {"num_leaves": 7, "use_missing": False},
-        {"num_leaves": 13},  # 12 splits: the most this module computes itself
-        {"num_leaves": 31},  # 30 splits a tree: left to pred_contrib
-    ],
-)
-def test_models_with_missing_values_and_ties(params):
+#: LightGBM settings of the test models: missing values either way, and trees with the most
+#: splits computed here (12) and more (left to LightGBM)
+MODELS = [
+    {"num_leaves": 7},
+    {"num_leaves": 7, "zero_as_missing": True},
+    {"num_leaves": 7, "use_missing": False},
+    {"num_leaves": 13},
+    {"num_leaves": 31},
+]
+
+
+def trained(params: dict) -> lgb.Booster:
+    """A 40-tree binary model of :func:`_data` with ``params``."""
     x, y = _data(3)
     booster = lgb.train(
         {"objective": "binary", "learning_rate": 0.1, "verbose": -1, "seed": 1, **params},
@@ -54,6 +57,12 @@ def test_models_with_missing_values_and_ties(params):
     )
     splits = max(t["num_leaves"] for t in booster.dump_model()["tree_info"]) - 1
     assert (splits > MAX_SPLITS) == (params["num_leaves"] > MAX_SPLITS + 1)
+    return booster
+
+
+@pytest.mark.parametrize("params", MODELS)
+def test_models_with_missing_values_and_ties(params):
+    booster = trained(params)
     fresh, _ = _data(4)  # rows the model has not seen, NaN and zeros included
     np.testing.assert_allclose(
         contributions(booster, fresh), booster.predict(fresh, pred_contrib=True), rtol=0, atol=1e-12

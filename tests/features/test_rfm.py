@@ -175,7 +175,9 @@ def test_contract_rules_on_a_hand_computed_shop(backend, on_backend):
         on_backend(f, n) for f, n in zip(_shop(), ("o", "i", "p"), strict=True)
     )
     got = backend.to_pandas(
-        rfm_summary(orders, as_of="2024-01-31", order_items=items, products=products)
+        rfm_summary(
+            orders, as_of="2024-01-31", order_items=items, products=products, favourites=True
+        )
     )
     got = got.set_index("member_id").sort_index()
     assert list(got.index) == ["a", "b"]  # null member and b's February order excluded
@@ -233,7 +235,14 @@ def test_favourite_category_skips_postage_fees_and_discounts(backend, on_backend
     args = [on_backend(f, n) for f, n in ((orders, "o"), (items, "i"), (products, "pr"))]
 
     def favourites(**kw: object) -> dict[str, str]:
-        got = rfm_summary(args[0], as_of="2024-01-31", order_items=args[1], products=args[2], **kw)
+        got = rfm_summary(
+            args[0],
+            as_of="2024-01-31",
+            order_items=args[1],
+            products=args[2],
+            favourites=True,
+            **kw,
+        )
         return backend.to_pandas(got).set_index("member_id").favourite_category.to_dict()
 
     assert favourites(exclude_products=None) == {"p": "postage", "q": "manual"}
@@ -274,13 +283,13 @@ def test_a_member_who_returned_everything_is_a_refunder_with_no_value(backend, o
 
 def test_without_channel_or_catalogue_the_favourites_are_null():
     orders = _shop()[0].drop(columns=["channel"])
-    got = rfm_summary(orders, as_of="2024-01-31").to_pandas()
+    got = rfm_summary(orders, as_of="2024-01-31", favourites=True).to_pandas()
     assert got.favourite_channel.isna().all() and got.favourite_category.isna().all()
 
 
 def test_a_channel_column_without_names_gives_null_favourites():
     orders = _shop()[0].assign(channel=None)
-    got = rfm_summary(orders, as_of="2024-01-31").to_pandas()
+    got = rfm_summary(orders, as_of="2024-01-31", favourites=True).to_pandas()
     assert got.favourite_channel.isna().all() and len(got) == 2
 
 
@@ -330,21 +339,23 @@ def test_favourite_channel_matches_the_rule_written_in_pandas(
     if field_mask is not None:
         monkeypatch.setattr(rfm, "_FIELD_MASK", field_mask)
         assert rfm._channel_names(table) is None  # ~170 rows per name, above the field
-    got = backend.to_pandas(rfm_summary(table, as_of="2024-03-15"))
+    got = backend.to_pandas(rfm_summary(table, as_of="2024-03-15", favourites=True))
     got = got.set_index("member_id").favourite_channel
     expected = _favourite_channel_by_hand(orders, "2024-03-15")
     assert got.notna().sum() == len(expected)
     assert (got[expected.index] == expected).all()
 
 
-def test_favourites_false_leaves_them_null_and_the_rest_unchanged(backend, on_backend):
+def test_by_default_the_favourites_are_null_and_the_rest_unchanged(backend, on_backend):
     orders, items, products = (
         on_backend(f, n) for f, n in zip(_shop(), ("o", "i", "p"), strict=True)
     )
     full = backend.to_pandas(
-        rfm_summary(orders, as_of="2024-01-31", order_items=items, products=products)
+        rfm_summary(
+            orders, as_of="2024-01-31", order_items=items, products=products, favourites=True
+        )
     ).set_index("member_id")
-    lean = backend.to_pandas(rfm_summary(orders, as_of="2024-01-31", favourites=False))
+    lean = backend.to_pandas(rfm_summary(orders, as_of="2024-01-31"))
     lean = lean.set_index("member_id")
     assert list(lean.columns) == list(full.columns)
     assert lean.favourite_channel.isna().all() and lean.favourite_category.isna().all()
@@ -354,6 +365,8 @@ def test_favourites_false_leaves_them_null_and_the_rest_unchanged(backend, on_ba
         rfm_summary(
             orders, as_of="2024-01-31", order_items=items, products=products, favourites=False
         )
+    with pytest.raises(ConfigError, match="favourites=True"):
+        rfm_summary(orders, as_of="2024-01-31", order_items=items, products=products)
 
 
 def test_without_status_every_order_is_paid():

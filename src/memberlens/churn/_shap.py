@@ -23,56 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from memberlens.churn._trees import MAX_SPLITS, Columns, pattern, splits_of, supported
+
 __all__ = ["MAX_SPLITS", "contributions"]
 
-#: trees with more splits than this go to ``pred_contrib`` (2**12 patterns per tree at most)
-MAX_SPLITS = 12
 #: rows of the summed table of a group of trees gathered at once
 _GROUP = 4096
-#: LightGBM's zero threshold (``kZeroThreshold``): smaller magnitudes count as zero
-_ZERO = 1e-35
-
-
-def _splits(node: dict[str, Any], out: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if "split_index" in node:
-        out.append(node)
-        _splits(node["left_child"], out)
-        _splits(node["right_child"], out)
-    return out
-
-
-class _Columns:
-    """The feature columns of ``x``, contiguous, with their missing-value masks, computed once
-    for all the splits that read them."""
-
-    def __init__(self, x: np.ndarray) -> None:
-        self.x = x
-        self._cache: dict[tuple[int, str], tuple[np.ndarray, np.ndarray | None]] = {}
-
-    def get(self, feature: int, missing_type: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """(values, missing mask or None) as LightGBM's ``NumericalDecision`` sees them: NaN
-        is a zero unless NaN is the missing value; "Zero" treats tiny magnitudes as missing."""
-        key = (feature, missing_type)
-        if key not in self._cache:
-            col = np.ascontiguousarray(self.x[:, feature])
-            nan = np.isnan(col)
-            if missing_type == "NaN":
-                self._cache[key] = (col, nan if nan.any() else None)
-            else:
-                col = np.where(nan, 0.0, col) if nan.any() else col
-                zero = np.abs(col) <= _ZERO if missing_type == "Zero" else None
-                self._cache[key] = (col, zero)
-        return self._cache[key]
-
-
-def _goes_left(columns: _Columns, split: dict[str, Any]) -> np.ndarray:
-    """Whether each row goes left at a numerical ``split`` (missing values by
-    ``default_left``)."""
-    values, missing = columns.get(int(split["split_feature"]), split.get("missing_type", "None"))
-    left = values <= float(split["threshold"])
-    if missing is not None:
-        left[missing] = bool(split["default_left"])
-    return left
 
 
 def contributions(booster: Any, x: np.ndarray) -> np.ndarray:
@@ -80,31 +36,33 @@ def contributions(booster: Any, x: np.ndarray) -> np.ndarray:
     one column per feature and the expected value last."""
     x = np.asarray(x, dtype=float)
     trees = booster.dump_model()["tree_info"]
-    splits = [_splits(t["tree_structure"], []) for t in trees]
-    if any(
-        len(s) > MAX_SPLITS or any(n.get("decision_type", "<=") != "<=" for n in s) for s in splits
-    ):
+    splits = [splits_of(t["tree_structure"], []) for t in trees]
+    if not supported(splits):
         return np.asarray(booster.predict(x, pred_contrib=True))
     n, width = len(x), x.shape[1] + 1
     out = np.zeros((n, width))
-    columns = _Columns(x)
+    columns = Columns(x)
     rows = np.arange(n)
     # consecutive trees are gathered together: their pattern pairs' contributions summed in a
     # table of at most _GROUP rows, one gather per group instead of one per tree
     group_code = np.zeros(n, dtype=np.int64)
     group_table = np.zeros((1, width))
     for t, tree_splits in enumerate(splits):
-        code = np.zeros(n, dtype=np.int32)
-        for bit, split in enumerate(tree_splits):
-            code |= _goes_left(columns, split).astype(np.int32) << bit
+        code = pattern(columns, tree_splits)
         # the first row of each pattern present (assignments in reverse: the first one stays)
         first = np.full(1 << len(tree_splits), -1, dtype=np.int64)
         first[code[::-1]] = rows[::-1]
         present = np.flatnonzero(first >= 0)
         position = np.zeros(len(first), dtype=np.int64)
         position[present] = np.arange(len(present))
+        # one thread: a few rows, where OpenMP's start-up and spinning cost several times the
+        # work on a shared machine (same numbers)
         table = booster.predict(
-            x[first[present]], pred_contrib=True, start_iteration=t, num_iteration=1
+            x[first[present]],
+            pred_contrib=True,
+            start_iteration=t,
+            num_iteration=1,
+            num_threads=1,
         )
         table = np.asarray(table).reshape(len(present), width)
         if len(group_table) * len(table) > _GROUP:

@@ -26,7 +26,6 @@ import pandas as pd
 
 from memberlens.clv import BetaGeoModel
 from memberlens.features import rfm_summary
-from memberlens.features.engagement import engagement_counts
 from memberlens.features.purchases import as_day, as_table, purchases
 
 __all__ = [
@@ -97,10 +96,28 @@ def _windows(paid: ir.Table, end: dt.date) -> ir.Table:
     )
 
 
-def _cut(table: ir.Table | None, end: dt.date) -> ir.Table | None:
-    if table is None:
-        return None
-    return table.filter(table.occurred_at.date() <= ibis.date(end))
+def _engagement(table: ir.Table, name: str, end: dt.date, days: tuple[int, ...]) -> ir.Table:
+    """``<name>_<d>d`` for each of ``days``: the member's rows of ``table`` (events or
+    interactions) in the ``d`` days up to ``end``, as
+    :func:`memberlens.features.engagement.engagement_counts` counts them,
+    from one GROUP BY over the longest window (one scan of the table, not one per window)."""
+    day = table.occurred_at.date()
+    longest = max(days)
+    recent = table.filter(
+        table.member_id.notnull()
+        & (day > ibis.date(end - dt.timedelta(days=longest)))
+        & (day <= ibis.date(end))
+    )
+    recent_day = recent.occurred_at.date()
+    counts = {
+        f"{name}_{d}d": (
+            recent.count()
+            if d == longest
+            else (recent_day > ibis.date(end - dt.timedelta(days=d))).cast("int64").sum()
+        ).cast("int64")
+        for d in days
+    }
+    return recent.group_by("member_id").aggregate(**counts)
 
 
 def feature_table(
@@ -114,21 +131,22 @@ def feature_table(
     end = as_day(cutoff, name="cutoff")
     table = as_table(orders)
     table = table.filter(table.ordered_at.date() <= ibis.date(end))
-    # favourites=False: the features use neither favourite (no channel pass over the orders)
-    summary = rfm_summary(table, as_of=end, time_unit="D", favourites=False)
+    # without favourites (the default): the features use neither
+    summary = rfm_summary(table, as_of=end, time_unit="D")
     summary = summary.select("member_id", *_RFM)
     out = summary.left_join(_windows(purchases(table, end=end), end), "member_id").drop(
         "member_id_right"
     )
-    events, interactions = _cut(events, end), _cut(interactions, end)
-    parts = [
-        engagement_counts(as_of=end, days=days, events=events, interactions=interactions)
-        for days in (30, 90)
+    engaged = [
+        _engagement(rows, name, end, days)
+        for name, rows, days in (
+            ("events", events, (30, 90)),
+            ("interactions", interactions, (90,)),
+        )
+        if rows is not None
     ]
-    for part in parts:
-        if part is not None:
-            part = part.drop("engagement")
-            out = out.left_join(part, "member_id").drop("member_id_right")
+    for part in engaged:
+        out = out.left_join(part, "member_id").drop("member_id_right")
     fill = {c: out[c].fill_null(0) for c in _ENGINE_COLUMNS if c in out.columns}
     out = out.mutate(**fill)
     missing = {c: ibis.literal(0, type="int64") for c in _ENGINE_COLUMNS if c not in out.columns}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,9 @@ __all__ = [
 
 #: The member's most likely categories kept in the mart (category_1 ... category_3).
 CATEGORY_SLOTS = 3
+#: Members whose churn reasons are computed together (about 200 MB of features and SHAP
+#: values; each call costs one LightGBM call per tree however many rows it has).
+REASON_ROWS = 1_000_000
 
 
 def risk_deciles(probability, member_id) -> np.ndarray:
@@ -179,13 +182,13 @@ def _model(
     target: str,
     end: dt.date,
     train: bool,
-    one_in: int = 1,
+    sampled: Callable[[], int] = lambda: 1,
     policy: TrainingPolicy | None = None,
     force: str | None = None,
 ) -> tuple[ChurnModel, dict]:
     """The saved model when the policy allows reusing it, else one trained (and back-tested)
-    now and saved in the project; ``meta["decision"]`` says which and why. ``force`` (a
-    reason) retrains whatever is saved."""
+    now on one member in ``sampled()`` and saved in the project; ``meta["decision"]`` says
+    which and why. ``force`` (a reason) retrains whatever is saved."""
     saved = _saved(project, target, end) if force is None else None
     if saved is not None:
         model, meta = saved
@@ -203,6 +206,7 @@ def _model(
             f"`memberlens churn train --target {target}` (or let the mart train "
             "it: train=True)"
         )
+    one_in = sampled()
     model, meta = train_inputs(inputs.sample(one_in), cutoff=end, target=target, backtest=False)
     source = f"trained at {end}" + (f" on 1 member in {one_in}" if one_in > 1 else "")
     meta = {**meta, "source": source, "sample_one_in": one_in}
@@ -384,32 +388,46 @@ def churn_mart(
     return frame, summary
 
 
+class _SampleRate:
+    """``one_in`` for training on about ``train_sample`` members (:func:`sample_rate`),
+    counting the buyers (a scan of the orders) only when a model is trained, once."""
+
+    def __init__(self, inputs: ChurnInputs, end: dt.date, train_sample: int | None) -> None:
+        self.inputs, self.end, self.train_sample = inputs, end, train_sample
+        self.value: int | None = None
+
+    def __call__(self) -> int:
+        if self.value is None:
+            self.value = 1
+            if self.train_sample is not None:
+                buyers = purchases(as_table(self.inputs.orders), end=self.end).member_id.nunique()
+                self.value = sample_rate(int(buyers.execute()), self.train_sample)
+        return self.value
+
+
 def _scored(project, inputs, end, train, train_sample, policy, reasons, batch_rows):
     """The models (saved or trained), then the scores, risk deciles and reasons of every
     member from the features at ``end``, computed once into a temporary table that the purchase
     model's fit, the scores and the reasons all read (each read computed them again before)."""
-    one_in = 1
-    if train and train_sample is not None:
-        buyers = purchases(as_table(inputs.orders), end=end).member_id.nunique()
-        one_in = sample_rate(int(buyers.execute()), train_sample)
-    churn, churn_meta = _model(project, inputs, "churn", end, train, one_in, policy)
-    buy, buy_meta = _model(project, inputs, "purchase", end, train, one_in, policy)
+    sampled = _SampleRate(inputs, end, train_sample if train else None)
+    churn, churn_meta = _model(project, inputs, "churn", end, train, sampled, policy)
+    buy, buy_meta = _model(project, inputs, "purchase", end, train, sampled, policy)
     models = (churn, churn_meta, buy, buy_meta)
     with inputs.features(end).cache() as table:
         return _score(
-            project, inputs, table, models, end, train, one_in, policy, reasons, batch_rows
+            project, inputs, table, models, end, train, sampled, policy, reasons, batch_rows
         )
 
 
-def _score(project, inputs, table, models, end, train, one_in, policy, reasons, batch_rows):
+def _score(project, inputs, table, models, end, train, sampled, policy, reasons, batch_rows):
     churn, churn_meta, buy, buy_meta = models
     purchase_model = fit_purchase_model(table)
     frame = _probabilities(table, churn, buy, purchase_model, churn_meta, batch_rows)
     psi = population_stability(churn_meta.get("score_reference"), frame["churn_probability"])
     if churn_meta["reused"] and train and psi > policy.max_psi:
         why = f"score drift: PSI {psi:.2f} > {policy.max_psi}"
-        churn, churn_meta = _model(project, inputs, "churn", end, train, one_in, policy, why)
-        buy, buy_meta = _model(project, inputs, "purchase", end, train, one_in, policy, why)
+        churn, churn_meta = _model(project, inputs, "churn", end, train, sampled, policy, why)
+        buy, buy_meta = _model(project, inputs, "purchase", end, train, sampled, policy, why)
         frame = _probabilities(table, churn, buy, purchase_model, churn_meta, batch_rows)
         psi = float("nan")
     if not churn_meta.get("score_reference"):  # trained now, or saved without one
@@ -470,24 +488,36 @@ def _reasons(
     batch_rows: int,
 ) -> pd.DataFrame:
     """member_id and the ``top`` churn reasons (both languages) of the ``chosen`` members:
-    a second pass over the features, explaining only those rows."""
+    a second pass over the features picks their rows, explained :data:`REASON_ROWS` at a
+    time rather than per batch of features (the SHAP contributions cost one LightGBM call per
+    tree and call, whatever the number of rows)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     columns = [f"reason_{i}_{lang}" for i in range(1, top + 1) for lang in ("en", "zh")]
     wanted = pa.array(chosen.astype(str).to_numpy(dtype=object), pa.string())
     parts = [pd.DataFrame({c: pd.Series(dtype=object) for c in ["member_id", *columns]})]
-    for batch in table.to_pyarrow_batches(chunk_size=batch_rows) if len(wanted) else ():
-        # the chosen rows picked in Arrow: only they become pandas
-        ids = batch.column("member_id")
-        keep = pc.is_in(ids if pa.types.is_string(ids.type) else pc.cast(ids, pa.string()), wanted)
-        base = pa.Table.from_batches([batch]).filter(keep).to_pandas()
-        if base.empty:
-            continue
+    picked: list[pa.Table] = []
+
+    def explain() -> None:
+        base = pa.concat_tables(picked).to_pandas()
+        picked.clear()
         features = with_purchase_model(base, purchase_model, horizon_days=horizon)
         why = churn.reasons(features, top=top)
         why = why[[c for c in why.columns if not c.endswith("_feature")]]
         parts.append(pd.concat([base[["member_id"]], why], axis=1))
+
+    for batch in table.to_pyarrow_batches(chunk_size=batch_rows) if len(wanted) else ():
+        # the chosen rows picked in Arrow: only they become pandas
+        ids = batch.column("member_id")
+        keep = pc.is_in(ids if pa.types.is_string(ids.type) else pc.cast(ids, pa.string()), wanted)
+        rows = pa.Table.from_batches([batch]).filter(keep)
+        if rows.num_rows:
+            picked.append(rows)
+        if sum(t.num_rows for t in picked) >= REASON_ROWS:
+            explain()
+    if picked:
+        explain()
     out = pd.concat(parts, ignore_index=True)
     # reasons repeat a few hundred phrases: categorical, not one Python string per member
     return out.astype({c: "category" for c in out.columns if c.startswith("reason_")})

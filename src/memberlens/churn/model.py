@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from memberlens.churn._shap import contributions
+from memberlens.churn._trees import raw_score
 from memberlens.churn.features import FEATURE_COLUMNS
 from memberlens.churn.reasons import top_reasons
 from memberlens.exceptions import ConfigError, DataError
@@ -163,8 +164,9 @@ class ChurnModel(BaseEstimator):
         cal = self.calibration_
         if cal is None:
             return self._two_columns(self.raw_probability(features))
-        # the calibrator reads LightGBM's decision function: the raw score (log-odds)
-        raw = self.booster_.predict(_matrix(features, self.feature_names_), raw_score=True)
+        # the calibrator reads LightGBM's decision function: the raw score (log-odds), here
+        # computed in numpy from the trees' decisions, LightGBM's value to the bit
+        raw = raw_score(self.booster_, _matrix(features, self.feature_names_))
         if cal["method"] == "isotonic":
             p = np.interp(raw, cal["x"], cal["y"])  # clip outside the range, as sklearn does
         else:  # Platt (1999): 1 / (1 + exp(a f + b))

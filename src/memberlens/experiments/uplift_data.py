@@ -59,7 +59,7 @@ def member_features(
     """One row per member (of ``member_ids`` if given, else of ``members``, else every buyer)
     with the features as of ``as_of`` (inclusive): :data:`NUMERIC_FEATURES` and the
     :data:`CATEGORICAL_FEATURES` the members table has (as pandas categories)."""
-    summary = rfm_summary(orders, as_of=as_of, favourites=False).select(
+    summary = rfm_summary(orders, as_of=as_of).select(
         "member_id", *[c for c in NUMERIC_FEATURES if c not in ("has_purchased", "tenure_days")]
     )
     if member_ids is not None:

@@ -127,7 +127,7 @@ def member_table(wh: WarehouseProtocol, as_of: dt.date | None = None) -> ir.Tabl
     if as_of is None:
         last = orders.ordered_at.max().execute()
         as_of = dt.date.today() if last is None or last != last else last.date()
-    summary = rfm_summary(orders, as_of=as_of)
+    summary = rfm_summary(orders, as_of=as_of, favourites=True)
     if wh.has("members"):
         m = wh.table("members")
         keep = {name: m[col] for name, col in _PROFILE.items() if col in m.columns}

@@ -14,6 +14,7 @@ def _summary(ctx: RunContext) -> StepResult:
         ctx.member_orders,
         as_of=ctx.as_of,
         time_unit="D",
+        favourites=True,  # the member list shows both favourites
         order_items=ctx.table("order_items"),
         products=ctx.table("products"),
         # the favourite category leaves out postage and fee lines, as basket mining does
