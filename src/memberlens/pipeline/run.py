@@ -148,6 +148,7 @@ def run_pipeline(
             try:
                 result = _timed(step, ctx)
             except BaseException as exc:
+                ctx.drop_shared()
                 records.append(_failure(step.name, started, exc))
                 _record_failed_run(wh, run_id, ctx.as_of, config_hash, records)
                 raise
@@ -156,6 +157,7 @@ def run_pipeline(
             models.update(result.models)
             records.append(replace(result, marts={}, frames={}, writes=tuple(result.marts)))
         ctx.frames.clear()
+        ctx.drop_shared()
         if ctx.not_run:  # a partial run keeps the models of the steps it left out
             models = {**_stored_models(wh, ctx.as_of), **models}
         if models or not ctx.not_run:
