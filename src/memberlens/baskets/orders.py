@@ -8,7 +8,7 @@ expression runs on DuckDB and on PySpark.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import ibis
 import pyarrow as pa
@@ -90,23 +90,11 @@ def basket_lines(
     return pairs.select(*BASKET_COLUMNS)
 
 
-def basket_pairs(
-    order_items: ibis.Table,
-    *,
-    level: BasketLevel = "product",
-    products: ibis.Table | None = None,
-    orders: ibis.Table | None = None,
-    exclude_products: Iterable[str] | None = NON_PRODUCT_CODES,
-) -> ibis.Table:
+def basket_pairs(order_items: ibis.Table, **options: Any) -> ibis.Table:
     """The Ibis expression of distinct ``(basket_id, item)`` pairs, as strings: the rows of
-    :func:`basket_lines` (same arguments) made distinct."""
-    return basket_lines(
-        order_items,
-        level=level,
-        products=products,
-        orders=orders,
-        exclude_products=exclude_products,
-    ).distinct()
+    :func:`basket_lines` (same keyword arguments: ``level``, ``products``, ``orders``,
+    ``exclude_products``) made distinct."""
+    return basket_lines(order_items, **options).distinct()
 
 
 def baskets_from_orders(
