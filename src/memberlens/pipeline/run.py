@@ -134,7 +134,7 @@ def run_pipeline(
             day = as_of or proj.as_of or started.date()
             _record_failed_run(wh, run_id, day, config_hash, [_failure("start", started, exc)])
             raise
-        for step in STEPS:
+        for position, step in enumerate(STEPS):
             reason = _reason_to_skip(step, ctx, chosen, skipped)
             if reason:
                 ctx.not_run.add(step.name)
@@ -156,6 +156,7 @@ def run_pipeline(
             marts.update(result.marts)
             models.update(result.models)
             records.append(replace(result, marts={}, frames={}, writes=tuple(result.marts)))
+            ctx.drop_shared(keep={name for later in STEPS[position + 1 :] for name in later.shared})
         ctx.frames.clear()
         ctx.drop_shared()
         if ctx.not_run:  # a partial run keeps the models of the steps it left out

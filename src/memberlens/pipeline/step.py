@@ -9,7 +9,7 @@ marts it built, the per-member frames later steps read, its model summary and a 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -134,9 +134,9 @@ class RunContext:
             )
         return self.shared["purchase_days"]
 
-    def drop_shared(self) -> None:
-        """Drop the temporary tables of :attr:`shared`."""
-        for name in list(self.shared):
+    def drop_shared(self, keep: Collection[str] = ()) -> None:
+        """Drop the temporary tables of :attr:`shared` except those named in ``keep``."""
+        for name in [n for n in self.shared if n not in keep]:
             self.warehouse.drop_temp(f"__{name}")
             del self.shared[name]
 
@@ -163,6 +163,9 @@ class Step:
     makes: tuple[str, ...] = ()
     #: marts it writes
     writes: tuple[str, ...] = ()
+    #: temporary tables of the run it reads (``"purchase_days"``: :meth:`RunContext.purchase_days`);
+    #: the runner drops each after the last step that reads it
+    shared: tuple[str, ...] = ()
     #: the section of ``memberlens.toml`` it reads (declared in :mod:`memberlens.settings`)
     section: str | None = None
 

@@ -75,6 +75,7 @@ COHORTS = Step(
     title="retention, repurchase and revenue by first-purchase month",
     run=_cohorts,
     writes=("mart_cohorts",),
+    shared=("purchase_days",),
 )
 
 PROFILES = Step(
@@ -87,6 +88,7 @@ PROFILES = Step(
     uses=("members",),
     optional=("members",),
     writes=("mart_profiles",),
+    shared=("purchase_days",),
 )
 
 REPLENISHMENT = Step(

@@ -60,4 +60,5 @@ LIFECYCLE = Step(
     makes=("lifecycle",),
     writes=("mart_lifecycle", "mart_lifecycle_history", "mart_lifecycle_transitions"),
     section="lifecycle",
+    shared=("purchase_days",),
 )
