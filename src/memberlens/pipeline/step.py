@@ -125,7 +125,8 @@ class RunContext:
         the gap to the member's previous purchase day
         (:func:`memberlens.features.purchase_days.purchase_days`): computed once, by the first
         step that asks, into a temporary table that later steps read instead of scanning the
-        orders again (dropped at the end of the run by :meth:`drop_shared`)."""
+        orders again (the runner drops it after the last step that declares it in
+        :attr:`Step.shared`)."""
         if "purchase_days" not in self.shared:
             from memberlens.features.purchase_days import purchase_days
 
