@@ -113,3 +113,24 @@ def test_one_pass_history_equals_the_point_in_time_stages(backend, on_backend, c
     )
     got = july.set_index(["from_stage", "to_stage"]).members
     assert got.sort_index().to_dict() == {k: v for k, v in expected.sort_index().items()}
+
+
+def test_stage_codes_at_any_days_equal_the_point_in_time_stages(backend, on_backend, cdnow_orders):
+    # The run's one pass: stages at a mid-month as-of day and at month ends from the same
+    # purchase days, as codes; each must name the stages lifecycle_stages gives at that day.
+    from memberlens.behavior import STAGE_KEYS, stage_codes, stage_names
+    from memberlens.features.purchase_days import purchase_days
+
+    orders = on_backend(cdnow_orders, "cdnow_orders")
+    points = {"stage": pd.Timestamp("1997-08-17").date(), "may": pd.Timestamp("1997-05-31").date()}
+    days = purchase_days(orders, end="1997-08-17")
+    codes = stage_codes(days, points)
+    named = backend.to_pandas(
+        codes.select("member_id", *(stage_names(codes[c]).name(c) for c in points))
+    ).set_index("member_id")
+    assert set(backend.to_pandas(codes).stage.dropna().astype(int)) <= set(range(len(STAGE_KEYS)))
+    for column, day in points.items():
+        point = backend.to_pandas(lifecycle_stages(orders, as_of=day)).set_index("member_id")
+        assert named[column].dropna().sort_index().to_dict() == point.stage.sort_index().to_dict()
+    rules = LifecycleRules(active_days=60, dormant_days=120, churned_days=300)
+    assert tuple(r.key for r in rules.stages) == STAGE_KEYS  # codes do not depend on thresholds

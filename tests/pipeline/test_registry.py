@@ -44,3 +44,11 @@ def test_the_doc_names_every_mart_a_step_writes():
     for s in STEPS:
         for mart in s.writes:
             assert f"`{mart}" in text, f"{mart} of step {s.name} is not in docs/pipeline.md"
+
+
+def test_shared_tables_are_known_and_declared_by_their_readers():
+    # the runner drops a shared temporary table after the last step that declares it, so a
+    # step reading the purchase days must say so
+    assert {n for s in STEPS for n in s.shared} == {"purchase_days"}
+    readers = {s.name for s in STEPS if "purchase_days" in s.shared}
+    assert readers == {"lifecycle", "cohorts", "profiles"}

@@ -5,7 +5,7 @@
 >>> len(rules), rules.iloc[0]["consequent"]
 (5668, 'hamburger meat')
 
-``baskets_from_orders`` / ``basket_pairs`` (Ibis, engine side) load on first use, so mining
+``baskets_from_orders`` / ``basket_pairs`` / ``basket_lines`` (Ibis, engine side) load on first use, so mining
 baskets you already hold does not import Ibis.
 """
 
@@ -27,6 +27,7 @@ __all__ = [
     "RuleBounds",
     "Transactions",
     "association_rules",
+    "basket_lines",
     "basket_pairs",
     "baskets_from_orders",
     "collapse_variants",
@@ -44,7 +45,7 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    if name in ("basket_pairs", "baskets_from_orders"):
+    if name in ("basket_lines", "basket_pairs", "baskets_from_orders"):
         from memberlens.baskets import orders
 
         return getattr(orders, name)

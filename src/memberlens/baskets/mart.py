@@ -23,11 +23,11 @@ from typing import Any
 import ibis
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
 
 from memberlens.baskets.non_products import excluded_codes
-from memberlens.baskets.orders import baskets_from_orders
+from memberlens.baskets.orders import basket_lines
 from memberlens.baskets.readable import RuleBounds, collapse_variants, name_rules, strongest_rules
+from memberlens.baskets.transactions import encode_baskets
 from memberlens.exceptions import ConfigError
 
 __all__ = ["RulesMart", "product_names", "rules_mart"]
@@ -91,16 +91,19 @@ def rules_mart(
             "fix it in memberlens.toml"
         )
     bounds = RuleBounds.from_settings(settings)
-    pairs = baskets_from_orders(
+    lines = basket_lines(
         order_items,
         level=level,
         orders=orders,
         products=products if level == "category" else None,
         exclude_products=excluded_codes(settings),
-    )
-    n_baskets = pc.count_distinct(pairs.column("basket_id")).as_py() if pairs.num_rows else 0
-    if n_baskets == 0:
+    ).to_pyarrow()
+    if lines.num_rows == 0:
         return RulesMart(pd.DataFrame(), 0, 0, "no baskets")
+    # encoded once (repeated lines dropped there), then counted and mined
+    baskets = encode_baskets(lines)
+    del lines
+    n_baskets = baskets.n_transactions
     if n_baskets < MIN_BASKETS and "min_support" not in settings:
         return RulesMart(
             pd.DataFrame(),
@@ -115,7 +118,7 @@ def rules_mart(
             f"[baskets] min_support: must be a share of baskets in (0, 1], got {support!r}; "
             "fix it in memberlens.toml"
         )
-    rules = strongest_rules(pairs, min_support=float(support), bounds=bounds)
+    rules = strongest_rules(baskets, min_support=float(support), bounds=bounds)
     n_mined = int(rules.attrs.get("n_mined", len(rules)))
     names = product_names(order_items, products) if level == "product" else {}
     rules = collapse_variants(name_rules(rules, names))

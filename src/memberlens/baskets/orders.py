@@ -8,7 +8,7 @@ expression runs on DuckDB and on PySpark.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import ibis
 import pyarrow as pa
@@ -17,7 +17,7 @@ from memberlens.baskets.non_products import NON_PRODUCT_CODES, is_non_product
 from memberlens.baskets.transactions import BASKET_COLUMNS
 from memberlens.exceptions import ConfigError, MissingTableError, SchemaError
 
-__all__ = ["basket_pairs", "baskets_from_orders"]
+__all__ = ["basket_lines", "basket_pairs", "baskets_from_orders"]
 
 BasketLevel = Literal["product", "category"]
 
@@ -31,7 +31,7 @@ def _require(table: ibis.Table, name: str, columns: tuple[str, ...]) -> None:
         )
 
 
-def basket_pairs(
+def basket_lines(
     order_items: ibis.Table,
     *,
     level: BasketLevel = "product",
@@ -39,7 +39,10 @@ def basket_pairs(
     orders: ibis.Table | None = None,
     exclude_products: Iterable[str] | None = NON_PRODUCT_CODES,
 ) -> ibis.Table:
-    """The Ibis expression of distinct ``(basket_id, item)`` pairs, as strings.
+    """The Ibis expression of ``(basket_id, item)`` per line, as strings, **not** made distinct:
+    a basket that lists an item twice gives two rows. Encoding the baskets
+    (:func:`memberlens.baskets.transactions.encode_baskets`) drops such repeats itself, so
+    mining reads these rows and the engine is spared a DISTINCT over every line.
 
     ``level="product"`` uses ``product_id``; ``level="category"`` joins ``products`` and uses
     its ``category`` (lines whose product has no category are left out). Return lines
@@ -47,17 +50,21 @@ def basket_pairs(
     ``orders``, only lines of orders with ``status == 'paid'`` count (DESIGN.md data contract).
     Lines whose product is a non-product code (postage, fees, discounts: ``exclude_products``,
     by default :data:`memberlens.baskets.non_products.NON_PRODUCT_CODES`; ``None`` keeps every
-    line) are left out.
+    line) are left out: the codes are recognised among the distinct product ids, and the lines
+    of those ids dropped by an anti-join, rather than every line's code normalised and matched.
     """
     _require(order_items, "order_items", ("order_id", "product_id"))
     lines = order_items
     if exclude_products is not None:
-        lines = lines.filter(~is_non_product(lines.product_id, exclude_products))
+        ids = order_items.select("product_id").distinct()
+        ids = ids.filter(is_non_product(ids.product_id, exclude_products))
+        lines = lines.anti_join(ids, "product_id")
     if "quantity" in lines.columns:
         lines = lines.filter(lines.quantity.isnull() | (lines.quantity > 0))
     if orders is not None:
         _require(orders, "orders", ("order_id", "status"))
-        paid = orders.filter(orders.status == "paid").select("order_id").distinct()
+        # a semi-join keeps each line once however often its order id is repeated
+        paid = orders.filter(orders.status == "paid").select("order_id")
         lines = lines.semi_join(paid, "order_id")
     if level == "product":
         pairs = lines.select(
@@ -80,7 +87,14 @@ def basket_pairs(
     else:
         raise ConfigError(f"level must be 'product' or 'category'; got {level!r}")
     pairs = pairs.filter(pairs.basket_id.notnull() & pairs.item.notnull())
-    return pairs.select(*BASKET_COLUMNS).distinct()
+    return pairs.select(*BASKET_COLUMNS)
+
+
+def basket_pairs(order_items: ibis.Table, **options: Any) -> ibis.Table:
+    """The Ibis expression of distinct ``(basket_id, item)`` pairs, as strings: the rows of
+    :func:`basket_lines` (same keyword arguments: ``level``, ``products``, ``orders``,
+    ``exclude_products``) made distinct."""
+    return basket_lines(order_items, **options).distinct()
 
 
 def baskets_from_orders(

@@ -23,9 +23,15 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from memberlens.features.purchases import as_day, as_table, purchases
+from memberlens.features.purchase_days import purchase_days
+from memberlens.features.purchases import as_day, as_table
 
-__all__ = ["COHORT_COLUMNS", "cohort_retention", "registration_cohort_retention"]
+__all__ = [
+    "COHORT_COLUMNS",
+    "cohort_retention",
+    "cohort_retention_from_days",
+    "registration_cohort_retention",
+]
 
 COHORT_COLUMNS: tuple[str, ...] = (
     "cohort_month",
@@ -49,17 +55,18 @@ def _month_of_index(index: ir.IntegerValue) -> ir.DateValue:
     return ibis.date((index // 12).cast("int32"), (index % 12 + 1).cast("int32"), 1)
 
 
-def _member_months(paid: ir.Table) -> ir.Table:
-    """One row per member and purchase month: revenue of the month."""
-    paid = paid.mutate(month_idx=_month_index(paid.day))
-    return paid.group_by(["member_id", "month_idx"]).aggregate(revenue=paid.amt.sum())
+def _member_months(days: ir.Table) -> ir.Table:
+    """One row per member and purchase month: revenue of the month (from purchase days)."""
+    days = days.mutate(month_idx=_month_index(days.day))
+    return days.group_by(["member_id", "month_idx"]).aggregate(revenue=days.amt.sum())
 
 
-def _second_days(paid: ir.Table) -> ir.Table:
-    """The month index of each member's second purchase day (repeat buyers only)."""
-    days = paid.select("member_id", "day").distinct()
-    ranked = days.mutate(n=ibis.row_number().over(group_by=days.member_id, order_by=days.day))
-    second = ranked.filter(ranked.n == 1)
+def _second_days(days: ir.Table) -> ir.Table:
+    """The month index of each member's second purchase day (repeat buyers only): the first
+    purchase day is the only one without a gap before it, so the second is the earliest of
+    the others (no window)."""
+    later = days.filter(days.gap.notnull())
+    second = later.group_by("member_id").aggregate(day=later.day.min())
     return second.select("member_id", repeat_idx=_month_index(second.day))
 
 
@@ -141,11 +148,18 @@ def cohort_retention(orders: ir.Table | pd.DataFrame, *, as_of: dt.date | str) -
     ([2, 0, 1], [1.0, 0.0, 0.5], [0, 0, 1])
     """
     as_of_day = as_day(as_of)
-    paid = purchases(as_table(orders), end=as_of_day)
-    months = _member_months(paid)
+    return cohort_retention_from_days(purchase_days(as_table(orders), end=as_of_day), as_of=as_of)
+
+
+def cohort_retention_from_days(days: ir.Table, *, as_of: dt.date | str) -> ir.Table:
+    """:func:`cohort_retention` from purchase days
+    (:func:`memberlens.features.purchase_days.purchase_days` up to ``as_of``), as the pipeline
+    computes them once for several steps."""
+    as_of_day = as_day(as_of)
+    months = _member_months(days)
     members = months.group_by("member_id").aggregate(cohort_idx=months.month_idx.min())
     cohorts = members.group_by("cohort_idx").aggregate(cohort_size=members.count())
-    return _assemble(cohorts, members, months, _second_days(paid), *_as_of_month(as_of_day))
+    return _assemble(cohorts, members, months, _second_days(days), *_as_of_month(as_of_day))
 
 
 def registration_cohort_retention(
@@ -157,13 +171,13 @@ def registration_cohort_retention(
     least once". Members registered after ``as_of`` or without ``registered_at`` are left out.
     """
     as_of_day = as_day(as_of)
-    paid = purchases(as_table(orders), end=as_of_day)
+    days = purchase_days(as_table(orders), end=as_of_day)
     people = as_table(members, name="members", required=("member_id", "registered_at"))
     registered = people.registered_at
     reg_day = registered.date() if registered.type().is_timestamp() else registered
     people = people.filter(registered.notnull() & (reg_day <= ibis.date(as_of_day)))
     people = people.select("member_id", cohort_idx=_month_index(reg_day))
     cohorts = people.group_by("cohort_idx").aggregate(cohort_size=people.count())
-    months = _member_months(paid)
+    months = _member_months(days)
     first = months.group_by("member_id").aggregate(repeat_idx=months.month_idx.min())
     return _assemble(cohorts, people, months, first, *_as_of_month(as_of_day))

@@ -39,16 +39,21 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from memberlens.exceptions import ConfigError
-from memberlens.features.purchases import as_day, as_table, purchases
+from memberlens.features.purchase_days import purchase_days
+from memberlens.features.purchases import as_day, as_table
 
 __all__ = [
+    "STAGE_KEYS",
     "STAGE_NAMES",
     "LifecycleRules",
     "StageRule",
     "counts_from_monthly",
     "lifecycle_counts",
     "lifecycle_stages",
+    "monthly_stage_codes",
     "monthly_stages",
+    "stage_codes",
+    "stage_names",
     "stage_transitions",
     "transition_matrix",
     "transitions_from_monthly",
@@ -68,6 +73,19 @@ STAGE_NAMES: dict[str, tuple[str, str]] = {
     "churned": ("Churned", "流失"),
     "none": ("Not yet a buyer", "未购买"),
 }
+
+
+#: The stage keys in rule order (:attr:`LifecycleRules.stages`, whatever the thresholds): the
+#: code of a stage in :func:`stage_codes` is its position here.
+STAGE_KEYS: tuple[str, ...] = (
+    "new",
+    "won_back",
+    "loyal",
+    "active",
+    "declining",
+    "dormant",
+    "churned",
+)
 
 
 @dataclass(frozen=True)
@@ -147,17 +165,9 @@ _OPS = {
 
 
 def _member_days(orders: ir.Table, end: dt.date) -> ir.Table:
-    """Distinct (member_id, day) purchase days up to ``end`` with ``gap`` to the previous one.
-
-    The gap only looks back, so the same table serves every as-of day up to ``end``.
-    """
-    paid = purchases(orders, end=end)
-    days = paid.select("member_id", "day").distinct()
-    return days.mutate(
-        gap=days.day.delta(
-            days.day.lag().over(group_by=days.member_id, order_by=days.day), unit="day"
-        ),
-    )
+    """Distinct (member_id, day) purchase days up to ``end`` with ``gap`` to the previous one
+    (:func:`memberlens.features.purchase_days.purchase_days`)."""
+    return purchase_days(orders, end=end).select("member_id", "day", "gap")
 
 
 def _facts(days: ir.Table, as_of: dt.date, rules: LifecycleRules) -> ir.Table:
@@ -236,6 +246,77 @@ def _checked_months(start, end, *, at_least: int, caller: str) -> list[dt.date]:
     return months
 
 
+#: the purchase day and the gap before it packed into one integer (day << 32 | gap), so that
+#: one MAX gives a member's last purchase day up to a point and the gap before that day
+_DAY_SHIFT = 32
+_GAP_MASK = (1 << _DAY_SHIFT) - 1
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def stage_codes(
+    days: ir.Table,
+    points: Mapping[str, dt.date],
+    *,
+    rules: LifecycleRules | None = None,
+) -> ir.Table:
+    """Each member's stage at several days, as codes, from purchase days in **one** GROUP BY.
+
+    ``days``: a member's purchase days with the gap before each
+    (:func:`memberlens.features.purchase_days.purchase_days`, up to the last point or later);
+    ``points``: output column -> day. One row per member who bought by the last point:
+    ``member_id`` and, per point, the stage's position in :data:`STAGE_KEYS` (int8; null
+    before the member's first purchase). The facts of every point are aggregates filtered to
+    the days up to it; the last day and the gap before it come from one MAX of the two packed
+    into an integer, not a MAX and an ARG_MAX. The stages equal :func:`lifecycle_stages` at
+    each point (a test compares them).
+    """
+    rules = rules or LifecycleRules()
+    days = days.filter(days.day <= ibis.date(max(points.values())))
+    day_number = days.day.delta(ibis.date(_EPOCH), unit="day").cast("int64")
+    # a gap is at least one day: 0 stands for "no earlier purchase day"
+    packed = (day_number << _DAY_SHIFT) + days.gap.fill_null(0).cast("int64")
+    aggs = {}
+    for i, point in enumerate(points.values()):
+        upto = days.day <= ibis.date(point)
+        window_start = ibis.date(point - dt.timedelta(days=rules.loyal_window_days))
+        aggs[f"last_{i}"] = packed.max(where=upto)
+        aggs[f"recent_{i}"] = days.day.count(where=upto & (days.day > window_start))
+    facts = days.group_by("member_id").aggregate(first_day=days.day.min(), **aggs)
+    columns = {}
+    for i, (name, point) in enumerate(points.items()):
+        last = facts[f"last_{i}"]
+        gap = last & _GAP_MASK
+        values = {
+            "days_since_first": ibis.date(point).delta(facts.first_day, unit="day").cast("int64"),
+            "days_since_last": ((point - _EPOCH).days - (last >> _DAY_SHIFT)).cast("int64"),
+            "gap_before_last": ibis.ifelse(gap > 0, gap, ibis.null("int64")),
+            "recent_purchase_days": facts[f"recent_{i}"].cast("int64"),
+        }
+        bought = facts.first_day <= ibis.date(point)
+        branches = [(bought & ok, STAGE_KEYS.index(key)) for ok, key in _branches(values, rules)]
+        columns[name] = ibis.cases(*branches, else_=ibis.null("int8")).cast("int8")
+    return facts.select("member_id", **columns)
+
+
+def stage_names(code: ir.IntegerValue) -> ir.StringValue:
+    """The stage key of a code of :func:`stage_codes` (null stays null)."""
+    return code.cases(*enumerate(STAGE_KEYS), else_=ibis.null("string"))
+
+
+def monthly_stage_codes(
+    days: ir.Table,
+    *,
+    start: dt.date | str,
+    end: dt.date | str,
+    rules: LifecycleRules | None = None,
+) -> ir.Table:
+    """:func:`stage_codes` at every month end in ``[start, end]``: ``member_id`` and one
+    ``stage_<YYYYMMDD>`` code column per month end, the input of :func:`counts_from_monthly`
+    and :func:`transitions_from_monthly` (materialise it first when both are needed)."""
+    months = _checked_months(start, end, at_least=1, caller="monthly_stage_codes")
+    return stage_codes(days, {_stage_column(m): m for m in months}, rules=rules)
+
+
 def monthly_stages(
     orders: ir.Table | pd.DataFrame,
     *,
@@ -247,36 +328,16 @@ def monthly_stages(
 
     One row per member who bought by the last month end: ``member_id`` and one column
     ``stage_<YYYYMMDD>`` per month end (null before the member's first purchase). The facts of
-    every month end come from **one** pass over the purchase days (aggregates filtered to days up
-    to that month end), instead of one pass per month; the result equals
-    :func:`lifecycle_stages` at each month end (a test compares them).
+    every month end come from **one** pass over the purchase days (:func:`stage_codes`),
+    instead of one pass per month; the result equals :func:`lifecycle_stages` at each month
+    end (a test compares them).
     """
-    rules = rules or LifecycleRules()
     months = _checked_months(start, end, at_least=1, caller="monthly_stages")
     days = _member_days(as_table(orders), months[-1])
-    aggs = {}
-    for i, m in enumerate(months):
-        upto = days.day <= ibis.date(m)
-        window_start = ibis.date(m - dt.timedelta(days=rules.loyal_window_days))
-        aggs[f"last_{i}"] = days.day.max(where=upto)
-        aggs[f"gap_{i}"] = days.gap.argmax(days.day, where=upto)
-        aggs[f"recent_{i}"] = (upto & (days.day > window_start)).cast("int64").sum()
-    facts = days.group_by("member_id").aggregate(first_day=days.day.min(), **aggs)
-    columns = {}
-    for i, m in enumerate(months):
-        as_of = ibis.date(m)
-        values = {
-            "days_since_first": as_of.delta(facts.first_day, unit="day").cast("int64"),
-            "days_since_last": as_of.delta(facts[f"last_{i}"], unit="day").cast("int64"),
-            "gap_before_last": facts[f"gap_{i}"].cast("int64"),
-            "recent_purchase_days": facts[f"recent_{i}"].cast("int64"),
-        }
-        branches = _branches(values, rules)
-        bought = facts.first_day <= as_of
-        columns[_stage_column(m)] = ibis.cases(
-            *[(bought & ok, key) for ok, key in branches], else_=ibis.null("string")
-        )
-    return facts.select("member_id", **columns)
+    codes = monthly_stage_codes(days, start=months[0], end=months[-1], rules=rules)
+    return codes.select(
+        "member_id", **{_stage_column(m): stage_names(codes[_stage_column(m)]) for m in months}
+    )
 
 
 def _stage_column(month: dt.date) -> str:
@@ -293,19 +354,20 @@ def _months_of(wide: ir.Table) -> list[dt.date]:
 
 def counts_from_monthly(wide: ir.Table) -> ir.Table:
     """Members per stage at each month end (long: as_of, stage, members) from
-    :func:`monthly_stages` (materialise it first when both counts and moves are needed)."""
+    :func:`monthly_stage_codes`, counted on the codes and named afterwards."""
     parts = []
     for m in _months_of(wide):
         col = wide[_stage_column(m)]
-        parts.append(wide.filter(col.notnull()).select(stage=col, as_of=ibis.date(m)))
+        parts.append(wide.filter(col.notnull()).select(code=col, as_of=ibis.date(m)))
     stacked = ibis.union(*parts, distinct=False)
-    counts = stacked.group_by(["as_of", "stage"]).aggregate(members=stacked.count())
+    counts = stacked.group_by(["as_of", "code"]).aggregate(members=stacked.count())
+    counts = counts.select("as_of", stage=stage_names(counts.code), members=counts.members)
     return counts.order_by(["as_of", "stage"])
 
 
 def transitions_from_monthly(wide: ir.Table) -> ir.Table:
     """Moves between consecutive month ends (long: from_as_of, to_as_of, from_stage, to_stage,
-    members) from :func:`monthly_stages`; "none" before a member's first purchase."""
+    members) from :func:`monthly_stage_codes`; "none" before a member's first purchase."""
     months = _months_of(wide)
     if len(months) < 2:
         raise ConfigError("stage transitions need two month ends; widen the range")
@@ -314,17 +376,27 @@ def transitions_from_monthly(wide: ir.Table) -> ir.Table:
         old, new = wide[_stage_column(before)], wide[_stage_column(after)]
         parts.append(
             wide.filter(new.notnull()).select(
-                from_as_of=ibis.date(before),
-                to_as_of=ibis.date(after),
-                from_stage=old.fill_null("none"),
-                to_stage=new,
+                from_as_of=ibis.date(before), to_as_of=ibis.date(after), old=old, new=new
             )
         )
     stacked = ibis.union(*parts, distinct=False)
-    counts = stacked.group_by(["from_as_of", "to_as_of", "from_stage", "to_stage"]).aggregate(
+    counts = stacked.group_by(["from_as_of", "to_as_of", "old", "new"]).aggregate(
         members=stacked.count()
     )
+    counts = counts.select(
+        "from_as_of",
+        "to_as_of",
+        from_stage=stage_names(counts.old).fill_null("none"),
+        to_stage=stage_names(counts.new),
+        members=counts.members,
+    )
     return counts.order_by(["from_as_of", "from_stage", "to_stage"])
+
+
+def _monthly_codes(orders, start, end, rules, *, at_least: int, caller: str) -> ir.Table:
+    months = _checked_months(start, end, at_least=at_least, caller=caller)
+    days = _member_days(as_table(orders), months[-1])
+    return monthly_stage_codes(days, start=months[0], end=months[-1], rules=rules)
 
 
 def lifecycle_counts(
@@ -336,10 +408,10 @@ def lifecycle_counts(
 ) -> ir.Table:
     """Members per stage at every month end in ``[start, end]`` (long: as_of, stage, members).
 
-    Lazy, one engine query over :func:`monthly_stages`.
+    Lazy, one engine query over :func:`monthly_stage_codes`.
     """
-    _checked_months(start, end, at_least=1, caller="lifecycle_counts")
-    return counts_from_monthly(monthly_stages(orders, start=start, end=end, rules=rules))
+    wide = _monthly_codes(orders, start, end, rules, at_least=1, caller="lifecycle_counts")
+    return counts_from_monthly(wide)
 
 
 def stage_transitions(
@@ -353,8 +425,8 @@ def stage_transitions(
     from_stage, to_stage, members). A member without a purchase yet at the earlier month is
     ``"none"``.
     """
-    _checked_months(start, end, at_least=2, caller="stage_transitions")
-    return transitions_from_monthly(monthly_stages(orders, start=start, end=end, rules=rules))
+    wide = _monthly_codes(orders, start, end, rules, at_least=2, caller="stage_transitions")
+    return transitions_from_monthly(wide)
 
 
 def transition_matrix(transitions: pd.DataFrame, *, normalize: bool = True) -> pd.DataFrame:

@@ -16,18 +16,22 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from memberlens.features.purchase_days import purchase_days
 from memberlens.features.purchases import as_day, as_table, purchases
 
-__all__ = ["category_mix", "purchase_profile"]
+__all__ = ["category_mix", "member_purchases", "profile_by_group", "purchase_profile"]
 
 
 def _grouped(
     orders: ir.Table | pd.DataFrame, groups: ir.Table | pd.DataFrame, by: str, as_of: dt.date
 ) -> tuple[ir.Table, ir.Table]:
     paid = purchases(as_table(orders), end=as_of)
+    return paid, _groups(groups, by)
+
+
+def _groups(groups: ir.Table | pd.DataFrame, by: str) -> ir.Table:
     grp = as_table(groups, name="groups", required=("member_id", by))
-    grp = grp.select("member_id", grp[by].cast("string").name("group"))
-    return paid, grp
+    return grp.select("member_id", grp[by].cast("string").name("group"))
 
 
 def purchase_profile(
@@ -42,21 +46,28 @@ def purchase_profile(
     interval_days_mean (mean of all inter-purchase intervals) and members_with_interval.
     The group column is named ``by``. Lazy Ibis table, one row per group.
     """
-    paid, grp = _grouped(orders, groups, by, as_day(as_of))
-    days = paid.group_by(["member_id", "day"]).aggregate(n=paid.count(), spend=paid.amt.sum())
-    days = days.mutate(
-        gap=days.day.delta(
-            days.day.lag().over(group_by=days.member_id, order_by=days.day), unit="day"
-        )
-    )
-    per_member = days.group_by("member_id").aggregate(
-        orders=days.n.sum(),
+    days = purchase_days(as_table(orders), end=as_day(as_of))
+    return profile_by_group(member_purchases(days), groups, by=by)
+
+
+def member_purchases(days: ir.Table) -> ir.Table:
+    """Per buyer, from purchase days (:func:`memberlens.features.purchase_days.purchase_days`):
+    ``orders``, ``purchase_days``, ``spend`` (exact), and the sum and number of the intervals
+    between consecutive purchase days (``gap_sum``, ``gap_n``): what
+    :func:`profile_by_group` adds up per group (materialise it to profile several groupings)."""
+    return days.group_by("member_id").aggregate(
+        orders=days.orders.sum(),
         purchase_days=days.count(),
-        spend=days.spend.sum(),
+        spend=days.amt.sum(),
         gap_sum=days.gap.sum(),
         gap_n=days.gap.count(),
     )
-    joined = per_member.left_join(grp, "member_id").drop("member_id_right")
+
+
+def profile_by_group(per_member: ir.Table, groups: ir.Table | pd.DataFrame, *, by: str) -> ir.Table:
+    """:func:`purchase_profile` from :func:`member_purchases` and a ``groups`` table
+    ``(member_id, <by>)``."""
+    joined = per_member.left_join(_groups(groups, by), "member_id").drop("member_id_right")
     stats = joined.group_by("group").aggregate(
         members=joined.count(),
         orders=joined.orders.sum(),

@@ -270,7 +270,7 @@ def key_hyperparameters(frame: pd.DataFrame, level: str) -> pd.DataFrame:
     within_ss = np.maximum(frame["sum_log_sq"].to_numpy() - n * ybar**2, 0.0)
     parts = pd.DataFrame(
         {
-            level: frame[level].to_numpy(),
+            level: frame[level].reset_index(drop=True),  # text kept as Arrow, not objects
             "ybar": ybar,
             "ss": within_ss,
             "dof": n - 1,
@@ -318,8 +318,9 @@ def _fit(
     expected = last + pd.to_timedelta(np.round(cycle), unit="D")
     predictions = pd.DataFrame(
         {
-            "member_id": frame["member_id"].to_numpy(),
-            level: frame[level].to_numpy(),
+            # the text columns as they are (Arrow), not turned into Python objects and back
+            "member_id": frame["member_id"].reset_index(drop=True),
+            level: frame[level].reset_index(drop=True),
             "purchase_days": frame["purchase_days"].to_numpy(),
             "n_intervals": n.astype(int),
             "last_purchase": last.to_numpy(),

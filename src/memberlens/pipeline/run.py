@@ -134,7 +134,7 @@ def run_pipeline(
             day = as_of or proj.as_of or started.date()
             _record_failed_run(wh, run_id, day, config_hash, [_failure("start", started, exc)])
             raise
-        for step in STEPS:
+        for position, step in enumerate(STEPS):
             reason = _reason_to_skip(step, ctx, chosen, skipped)
             if reason:
                 ctx.not_run.add(step.name)
@@ -148,6 +148,7 @@ def run_pipeline(
             try:
                 result = _timed(step, ctx)
             except BaseException as exc:
+                ctx.drop_shared()
                 records.append(_failure(step.name, started, exc))
                 _record_failed_run(wh, run_id, ctx.as_of, config_hash, records)
                 raise
@@ -155,7 +156,9 @@ def run_pipeline(
             marts.update(result.marts)
             models.update(result.models)
             records.append(replace(result, marts={}, frames={}, writes=tuple(result.marts)))
+            ctx.drop_shared(keep={name for later in STEPS[position + 1 :] for name in later.shared})
         ctx.frames.clear()
+        ctx.drop_shared()
         if ctx.not_run:  # a partial run keeps the models of the steps it left out
             models = {**_stored_models(wh, ctx.as_of), **models}
         if models or not ctx.not_run:

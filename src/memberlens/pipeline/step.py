@@ -9,7 +9,7 @@ marts it built, the per-member frames later steps read, its model summary and a 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -97,6 +97,8 @@ class RunContext:
     frames: dict[str, Any] = field(default_factory=dict)
     #: the steps that did not run in this run because they were not asked for or skipped
     not_run: set[str] = field(default_factory=set)
+    #: temporary tables computed once for several steps, by name (see :meth:`purchase_days`)
+    shared: dict[str, ir.Table] = field(default_factory=dict)
 
     def table(self, name: str) -> ir.Table | None:
         """A loaded canonical table (``orders`` or an optional one), or None."""
@@ -117,6 +119,27 @@ class RunContext:
     def frame(self, name: str) -> Any:
         """A frame an earlier step produced (a step declares it in :attr:`Step.uses`)."""
         return self.frames[name]
+
+    def purchase_days(self) -> ir.Table:
+        """Every member's purchase days up to the as-of day, with the day's orders, money and
+        the gap to the member's previous purchase day
+        (:func:`memberlens.features.purchase_days.purchase_days`): computed once, by the first
+        step that asks, into a temporary table that later steps read instead of scanning the
+        orders again (the runner drops it after the last step that declares it in
+        :attr:`Step.shared`)."""
+        if "purchase_days" not in self.shared:
+            from memberlens.features.purchase_days import purchase_days
+
+            self.shared["purchase_days"] = self.warehouse.materialize(
+                "__purchase_days", purchase_days(self.member_orders, end=self.as_of)
+            )
+        return self.shared["purchase_days"]
+
+    def drop_shared(self, keep: Collection[str] = ()) -> None:
+        """Drop the temporary tables of :attr:`shared` except those named in ``keep``."""
+        for name in [n for n in self.shared if n not in keep]:
+            self.warehouse.drop_temp(f"__{name}")
+            del self.shared[name]
 
     def settings(self, section: str) -> dict[str, Any]:
         """The ``[section]`` table of the project file (validated when the project loaded)."""
@@ -141,6 +164,9 @@ class Step:
     makes: tuple[str, ...] = ()
     #: marts it writes
     writes: tuple[str, ...] = ()
+    #: temporary tables of the run it reads (``"purchase_days"``: :meth:`RunContext.purchase_days`);
+    #: the runner drops each after the last step that reads it
+    shared: tuple[str, ...] = ()
     #: the section of ``memberlens.toml`` it reads (declared in :mod:`memberlens.settings`)
     section: str | None = None
 

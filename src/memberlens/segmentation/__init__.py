@@ -10,6 +10,7 @@ from memberlens.segmentation.schemes import (
     assign_segments,
     scheme_from_dict,
     segment_table,
+    segments_from_scores,
 )
 from memberlens.segmentation.scores import RFMScorer, quantile_edges, scores_from_edges
 from memberlens.segmentation.tiers import (
@@ -38,6 +39,7 @@ __all__ = [
     "scheme_from_dict",
     "scores_from_edges",
     "segment_table",
+    "segments_from_scores",
 ]
 
 from memberlens.segmentation.clusters import ClusterResult, cluster_members

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from memberlens.exceptions import ConfigError
+from memberlens.segmentation._labels import labels_at
 from memberlens.segmentation.scores import RFMScorer
 
 __all__ = [
@@ -388,12 +389,24 @@ def assign_segments(
     (the key), ``segment_en`` and ``segment_zh``. Members matching no rule and no fallback get
     null segment columns.
     """
+    scores = scorer.transform(summary)
+    segments = segments_from_scores(scores, summary, scheme, scorer)
+    for column in segments.columns:
+        scores[column] = segments[column]
+    return scores
+
+
+def segments_from_scores(
+    scores: pd.DataFrame, summary: pd.DataFrame, scheme: SegmentScheme, scorer: RFMScorer
+) -> pd.DataFrame:
+    """``segment``, ``segment_en`` and ``segment_zh`` of every member from the scores of
+    ``scorer.transform(summary)``: what :func:`assign_segments` adds, so that several schemes
+    share one scoring."""
     if scheme.kind == "score_ranges" and scheme.n_bins != scorer.n_bins:
         raise ConfigError(
             f"segment scheme {scheme.name!r}: written for {scheme.n_bins} score "
             f"bins but the scorer uses n_bins={scorer.n_bins}; use the same number"
         )
-    scores = scorer.transform(summary)
     high: dict[str, np.ndarray] = {}
     if scheme.kind == "high_low":
         reference = scorer.means_ if scheme.reference == "mean" else scorer.medians_
@@ -413,11 +426,12 @@ def assign_segments(
         if conditions
         else np.full(len(scores), -1)
     )
+    out = pd.DataFrame(index=scores.index)
     for column, attr in (("segment", "key"), ("segment_en", "en"), ("segment_zh", "zh")):
         default = getattr(scheme.fallback, attr) if scheme.fallback else None
-        names = np.array([getattr(seg, attr) for seg in scheme.segments] + [default], dtype=object)
-        scores[column] = names[codes]  # position -1 is the default, last in ``names``
-    return scores
+        names = [getattr(seg, attr) for seg in scheme.segments] + [default]
+        out[column] = labels_at(codes, names, scores.index)  # -1 is the default, last
+    return out
 
 
 def segment_table(summary: ir.Table, scheme: SegmentScheme, scorer: RFMScorer) -> ir.Table:

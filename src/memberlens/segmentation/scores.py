@@ -22,6 +22,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from memberlens.exceptions import DataError
+from memberlens.segmentation._labels import labels_at
 
 __all__ = ["RFMScorer", "quantile_edges", "scores_from_edges"]
 
@@ -130,7 +131,12 @@ class RFMScorer(BaseEstimator):
             out[metric] = scores_from_edges(
                 frame[columns[metric]], self.edges_[metric], higher_is_better=metric != "R"
             )
-        out["rfm_cell"] = out.R.astype(str) + out.F.astype(str) + out.M.astype(str)
+        n = self.n_bins
+        cells = [
+            f"{r}{f}{m}" for r in range(1, n + 1) for f in range(1, n + 1) for m in range(1, n + 1)
+        ]
+        cell = (out.R.to_numpy() - 1) * n * n + (out.F.to_numpy() - 1) * n + out.M.to_numpy() - 1
+        out["rfm_cell"] = labels_at(cell, cells, out.index)
         out["rfm_total"] = out.R + out.F + out.M
         return out
 

@@ -201,6 +201,11 @@ class ValueTierModel(BaseEstimator):
 
     def fit(self, members: pd.DataFrame, y: object = None) -> ValueTierModel:
         """Learn quantiles, thresholds, tiers and the explaining tree."""
+        self._fit(members)
+        return self
+
+    def _fit(self, members: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`fit`, returning the members' scores and tiers it computed on the way."""
         needed = ["total_spend", "frequency", "days_since_last"]
         missing = [c for c in needed if c not in members.columns]
         if missing:
@@ -240,17 +245,19 @@ class ValueTierModel(BaseEstimator):
             max_depth=self.tree_depth, random_state=self.random_state
         ).fit(x, tiers)
         self.rules_ = self._explain(x, tiers)
-        return self
+        return score, tiers
 
     # -- outputs ---------------------------------------------------------------------------
     def transform(self, members: pd.DataFrame) -> pd.DataFrame:
         """member_id (if present), value_score, tier, tier_en, tier_zh."""
         check_is_fitted(self, "thresholds_")
         score = self._score(members)
-        tiers = self._tiers(members, score)
+        return self._frame(members, score, self._tiers(members, score))
+
+    def _frame(self, members: pd.DataFrame, score: np.ndarray, tiers: np.ndarray) -> pd.DataFrame:
         out = pd.DataFrame(index=members.index)
         if "member_id" in members.columns:
-            out["member_id"] = members["member_id"].to_numpy()
+            out["member_id"] = members["member_id"]
         out["value_score"] = score
         out["tier"] = tiers
         out["tier_en"] = pd.Series(tiers, index=members.index).map(
@@ -262,7 +269,9 @@ class ValueTierModel(BaseEstimator):
         return out
 
     def fit_transform(self, members: pd.DataFrame, y: object = None) -> pd.DataFrame:
-        return self.fit(members).transform(members)
+        """:meth:`fit`, then :meth:`transform` of the same members, scoring them once."""
+        score, tiers = self._fit(members)
+        return self._frame(members, score, tiers)
 
     def thresholds_frame(self) -> pd.DataFrame:
         """Thresholds and effective weights as a table, for reports."""

@@ -2,37 +2,50 @@
 
 from __future__ import annotations
 
+import ibis.expr.types as ir
 import pandas as pd
 
 from memberlens.pipeline.step import RunContext, Step, StepResult
 
 
 def _cohorts(ctx: RunContext) -> StepResult:
-    from memberlens.behavior.cohorts import cohort_retention
+    """Cohort retention from the run's purchase days (no scan of the orders of its own)."""
+    from memberlens.behavior.cohorts import cohort_retention_from_days
 
-    frame = cohort_retention(ctx.member_orders, as_of=ctx.as_of).to_pandas()
+    frame = cohort_retention_from_days(ctx.purchase_days(), as_of=ctx.as_of).to_pandas()
     return StepResult(rows_in=ctx.n_orders, rows_out=len(frame), marts={"mart_cohorts": frame})
 
 
 def _profiles(ctx: RunContext) -> StepResult:
-    """Purchase statistics by province, channel and RFM segment (long: dimension, group, ...)."""
-    from memberlens.behavior.profiles import purchase_profile
+    """Purchase statistics by province, channel and RFM segment (long: dimension, group, ...).
+
+    The per-member statistics are aggregated once from the run's purchase days into a
+    temporary table; each dimension joins its groups to it in the engine (the members table's
+    province and channel, the summary's segment).
+    """
+    from memberlens.behavior.profiles import member_purchases, profile_by_group
 
     summary: pd.DataFrame = ctx.frame("members")
     members = ctx.table("members")
-    parts = []
-    groups = {"segment_cn8": summary[["member_id", "segment_cn8"]]}
+    wh = ctx.warehouse
+    groups: dict[str, ir.Table | pd.DataFrame] = {
+        "segment_cn8": summary[["member_id", "segment_cn8"]]
+    }
     if members is not None:
-        attrs = members.select(
-            "member_id", *[c for c in ("province", "channel") if c in members.columns]
-        ).to_pandas()
-        groups |= {c: attrs[["member_id", c]] for c in attrs.columns if c != "member_id"}
-    for by, frame in groups.items():
-        table = purchase_profile(
-            ctx.member_orders, frame.rename(columns={by: "value"}), by="value", as_of=ctx.as_of
-        ).to_pandas()
-        table.insert(0, "dimension", by)
-        parts.append(table.rename(columns={"value": "group"}))
+        groups |= {
+            c: members.select("member_id", c)
+            for c in ("province", "channel")
+            if c in members.columns
+        }
+    per_member = wh.materialize("__member_purchases", member_purchases(ctx.purchase_days()))
+    parts = []
+    try:
+        for by, frame in groups.items():
+            table = profile_by_group(per_member, frame, by=by).to_pandas()
+            table.insert(0, "dimension", by)
+            parts.append(table.rename(columns={by: "group"}))
+    finally:
+        wh.drop_temp("__member_purchases")
     out = pd.concat(parts, ignore_index=True)
     return StepResult(rows_in=ctx.n_orders, rows_out=len(out), marts={"mart_profiles": out})
 
@@ -62,6 +75,7 @@ COHORTS = Step(
     title="retention, repurchase and revenue by first-purchase month",
     run=_cohorts,
     writes=("mart_cohorts",),
+    shared=("purchase_days",),
 )
 
 PROFILES = Step(
@@ -74,6 +88,7 @@ PROFILES = Step(
     uses=("members",),
     optional=("members",),
     writes=("mart_profiles",),
+    shared=("purchase_days",),
 )
 
 REPLENISHMENT = Step(

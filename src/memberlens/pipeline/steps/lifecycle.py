@@ -12,30 +12,31 @@ LIFECYCLE_MONTHS = 12
 def _lifecycle(ctx: RunContext) -> StepResult:
     """Stages at the as-of date, monthly counts over the last year and month-over-month moves.
 
-    The stage of every member at each month end is computed in one pass and materialised once,
-    then counted and compared month to month (one scan of the purchases instead of one per
-    month end for the counts and two for each transition).
+    Every member's stage at the as-of date and at each month end comes from one GROUP BY over
+    the run's purchase days (:meth:`RunContext.purchase_days`, shared with the cohort and
+    profile steps), kept as small integer codes in one temporary table that is then counted
+    and compared month to month; names replace the codes only in the counted rows.
     """
     from memberlens.behavior.lifecycle import (
         LifecycleRules,
         counts_from_monthly,
-        lifecycle_stages,
-        monthly_stages,
+        stage_codes,
+        stage_names,
         transitions_from_monthly,
     )
 
-    orders, day, wh = ctx.member_orders, ctx.as_of, ctx.warehouse
+    day, wh = ctx.as_of, ctx.warehouse
     rules = LifecycleRules.from_dict(ctx.settings("lifecycle"))
-    frame = lifecycle_stages(orders, as_of=day, rules=rules).to_pandas()
     start = (pd.Timestamp(day) - pd.DateOffset(months=LIFECYCLE_MONTHS)).date()
-    wide = wh.materialize(
-        "__monthly_stages", monthly_stages(orders, start=start, end=day, rules=rules)
-    )
+    months = pd.date_range(pd.Timestamp(start), pd.Timestamp(day), freq="ME")
+    points = {"stage": day} | {f"stage_{m:%Y%m%d}": m.date() for m in months}
+    wide = wh.materialize("__stages", stage_codes(ctx.purchase_days(), points, rules=rules))
     try:
+        frame = wide.select("member_id", stage=stage_names(wide.stage)).to_pandas()
         history = counts_from_monthly(wide).to_pandas()
         moves = transitions_from_monthly(wide).to_pandas()
     finally:
-        wh.drop_temp("__monthly_stages")
+        wh.drop_temp("__stages")
     counts = frame.groupby("stage").size().rename("members").reset_index()
     return StepResult(
         rows_in=ctx.n_orders,
@@ -59,4 +60,5 @@ LIFECYCLE = Step(
     makes=("lifecycle",),
     writes=("mart_lifecycle", "mart_lifecycle_history", "mart_lifecycle_transitions"),
     section="lifecycle",
+    shared=("purchase_days",),
 )

@@ -11,7 +11,12 @@ from memberlens.pipeline.step import RunContext, Step, StepResult
 
 
 def _segments(ctx: RunContext) -> StepResult:
-    from memberlens.segmentation import SCHEMES, RFMScorer, assign_segments, scheme_from_dict
+    from memberlens.segmentation import (
+        SCHEMES,
+        RFMScorer,
+        scheme_from_dict,
+        segments_from_scores,
+    )
 
     summary: pd.DataFrame = ctx.frame("members")
     # a purchase log without amounts has no spend: M is scored on the number of orders instead
@@ -20,12 +25,12 @@ def _segments(ctx: RunContext) -> StepResult:
     out = summary
     rows = []
     custom = [scheme_from_dict(name, spec) for name, spec in ctx.settings("segments").items()]
-    for i, scheme in enumerate([*SCHEMES.values(), *custom]):
-        seg = assign_segments(summary, scheme, scorer)
-        if i == 0:
-            for c in ("R", "F", "M", "rfm_cell", "rfm_total"):
-                out[c] = seg[c].to_numpy()
-        out[f"segment_{scheme.name}"] = seg["segment"].to_numpy()
+    scores = scorer.transform(summary)  # one scoring for every scheme
+    for c in ("R", "F", "M", "rfm_cell", "rfm_total"):
+        out[c] = scores[c]
+    for scheme in [*SCHEMES.values(), *custom]:
+        seg = segments_from_scores(scores, summary, scheme, scorer)
+        out[f"segment_{scheme.name}"] = seg["segment"]
         grouped = pd.DataFrame(
             {
                 "segment": seg["segment"],
@@ -63,9 +68,9 @@ def _tiers(ctx: RunContext) -> StepResult:
     frame = summary.dropna(axis=1, how="all")
     if no_amounts:  # a purchase log without amounts: value is measured by the number of orders
         frame = frame.assign(total_spend=summary["order_count"].astype("float64"))
-    model = ValueTierModel(**ctx.settings("tiers")).fit(frame)
+    model = ValueTierModel(**ctx.settings("tiers"))
+    tiers = model.fit_transform(frame)
     out = summary
-    tiers = model.transform(frame)
     out["value_score"] = tiers["value_score"].to_numpy()
     out["value_tier"] = tiers["tier"].to_numpy()
     counts = (
