@@ -128,8 +128,9 @@ class WarehouseProtocol(Protocol):
         """Make point look-ups of ``column`` in table ``name`` fast, where the engine can."""
         ...
 
-    def drop_index(self, name: str, column: str) -> None:
-        """Drop the index :meth:`index` made on ``column`` of table ``name``, if there is one."""
+    def drop_index(self, name: str, column: str) -> bool:
+        """Drop the index :meth:`index` made on ``column`` of table ``name``; whether there
+        was one."""
         ...
 
     # -- scratch ---------------------------------------------------------------------------------

@@ -319,8 +319,9 @@ class SparkWarehouse:
     def index(self, name: str, column: str) -> None:
         """Nothing to do: Spark has no point-look-up index (Parquet keeps min/max statistics)."""
 
-    def drop_index(self, name: str, column: str) -> None:
+    def drop_index(self, name: str, column: str) -> bool:
         """Nothing to do: no index was made."""
+        return False
 
     # -- scratch ---------------------------------------------------------------------------------
     def _dataframe(self, expr: ir.Table) -> Any:

@@ -305,9 +305,13 @@ class Warehouse:
             f'ON "{_ident(name)}" ("{_ident(column)}")'
         )
 
-    def drop_index(self, name: str, column: str) -> None:
-        """Drop the index :meth:`index` made, if there is one."""
-        self.con.raw_sql(f'DROP INDEX IF EXISTS "{_ident(f"{name}_{column}")}"')
+    def drop_index(self, name: str, column: str) -> bool:
+        """Drop the index :meth:`index` made; whether there was one."""
+        index = f"{name}_{column}"
+        found = self.fetch("SELECT 1 FROM duckdb_indexes() WHERE index_name = ?", [index])
+        if found:
+            self.con.raw_sql(f'DROP INDEX "{_ident(index)}"')
+        return bool(found)
 
     def register_arrow(self, name: str, rows: pa.Table) -> ir.Table:
         """Arrow rows as view ``name`` (zero-copy) until :meth:`drop_temp`."""

@@ -152,11 +152,16 @@ def index_member_ids(wh: WarehouseProtocol) -> None:
     dashboard reads them one member at a time, where the zone maps cost about 1-2 ms of CPU
     more than the index (``benchmarks/member_lookup.py``, docs/benchmarks/run.md); the member
     list asks for a page of members at once, which zone maps do not narrow, so mart_members
-    keeps its index.
+    keeps its index. The rows a run changes in place come after the others (in member_id order
+    among themselves), so each such run adds a row group or so that a look-up reads too, until
+    the mart is written whole again (recommendations: when ALS is refitted, at most
+    ``retrain_days`` apart; the history: never, one more per run date).
     """
     for table in INDEXED_TABLES:
         if wh.has(table):
             wh.index(table, "member_id")
-    for table in MEMBER_ORDERED_MARTS:  # left by earlier versions
-        if wh.has(table):
-            wh.drop_index(table, "member_id")
+    for table in MEMBER_ORDERED_MARTS:
+        if wh.has(table) and wh.drop_index(table, "member_id"):
+            # written by an earlier version, with an index and in no order: sorted once (the
+            # new table is written from the old one, then takes its name)
+            wh.replace(table, _in_lookup_order(table, wh.table(table)))

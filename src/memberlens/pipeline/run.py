@@ -39,6 +39,7 @@ from memberlens.pipeline.steps.members import stored_members
 from memberlens.pipeline.steps.recommendations import (
     KEPT_MEMBERS,
     NEXT_RECOMMENDATIONS,
+    SCORED_KEYS,
     scratch_dropped,
 )
 from memberlens.project import Project
@@ -119,7 +120,10 @@ def run_pipeline(
     records: list[StepResult] = []
     marts: dict[str, MartData] = {}
     models: dict[str, Any] = {}
-    with open_warehouse(proj) as wh, scratch_dropped(wh, NEXT_RECOMMENDATIONS, KEPT_MEMBERS):
+    with (
+        open_warehouse(proj) as wh,
+        scratch_dropped(wh, NEXT_RECOMMENDATIONS, KEPT_MEMBERS, SCORED_KEYS),
+    ):
         started = dt.datetime.now()
         try:
             orders = wh.table("orders")

@@ -24,8 +24,10 @@ NEXT_RECOMMENDATIONS = "__next_mart_recommendations"
 #: member_id and history_key (``memberlens.recommend._factors.history_keys``) of the members in
 #: ``mart_recommendations``, written in the same transaction: what the next run compares with
 KEYS_MART = "mart_recommendation_keys"
-#: the ids of the members whose recommendations a run keeps (until the run ends)
+#: the ids of the members whose recommendations a run keeps, and the history keys of the others
+#: (until the run ends)
 KEPT_MEMBERS = "__kept_recommendation_members"
+SCORED_KEYS = "__scored_recommendation_keys"
 #: kept ALS item factors are refitted when fitted more than this many days before the as-of
 #: day (``[recommend] retrain_days``) ...
 RETRAIN_DAYS = 30
@@ -136,7 +138,14 @@ def _recommendations(ctx: RunContext) -> StepResult:
         kept = _unchanged(wh, model, members, current)
         keys["kept"], keys["scored"] = int(kept.sum()), int((~kept).sum())
         if kept.any():
-            ids = wh.register_arrow(KEPT_MEMBERS, pa.table({"member_id": members[kept]}))
+            # a kept member's key is the stored one: only the others' keys are written
+            keys["table"] = MartPatch(
+                wh.register_arrow(SCORED_KEYS, keys["table"].filter(pa.array(~kept))),
+                key="member_id",
+                keep=wh.register_arrow(KEPT_MEMBERS, pa.table({"member_id": members[kept]})),
+                size=len(members),
+            )
+            ids = keys["table"].keep
             old = wh.table("mart_recommendations").semi_join(ids, "member_id")
             counted = old.aggregate(rows=old.count(), members=old.member_id.nunique())
             found = counted.to_pyarrow().to_pylist()[0]
