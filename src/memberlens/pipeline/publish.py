@@ -163,5 +163,6 @@ def index_member_ids(wh: WarehouseProtocol) -> None:
     for table in MEMBER_ORDERED_MARTS:
         if wh.has(table) and wh.drop_index(table, "member_id"):
             # written by an earlier version, with an index and in no order: sorted once (the
-            # new table is written from the old one, then takes its name)
-            wh.replace(table, _in_lookup_order(table, wh.table(table)))
+            # new table is written from the old one, then takes its name, in one transaction)
+            with wh.transaction():
+                wh.replace(table, _in_lookup_order(table, wh.table(table)))
