@@ -99,6 +99,14 @@ class WarehouseProtocol(Protocol):
         """Create or replace table ``name`` with the rows of ``expr`` (in a transaction)."""
         ...
 
+    def replace_rows(
+        self, name: str, rows: ir.Table, *, key: str, keep: ir.Table, load_id: str | None = None
+    ) -> None:
+        """Replace part of table ``name`` (in a transaction): its rows whose ``key`` is among
+        the ``key`` values of ``keep`` stay, the others go, and the rows of ``rows`` are added.
+        A large table of which a run changes a small part is then not written again whole."""
+        ...
+
     def append(self, name: str, expr: ir.Table, load_id: str) -> None:
         """Add the rows of ``expr`` to table ``name`` (in a transaction)."""
         ...
@@ -118,6 +126,11 @@ class WarehouseProtocol(Protocol):
 
     def index(self, name: str, column: str) -> None:
         """Make point look-ups of ``column`` in table ``name`` fast, where the engine can."""
+        ...
+
+    def drop_index(self, name: str, column: str) -> bool:
+        """Drop the index :meth:`index` made on ``column`` of table ``name``; whether there
+        was one."""
         ...
 
     # -- scratch ---------------------------------------------------------------------------------

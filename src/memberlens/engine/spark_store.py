@@ -307,8 +307,21 @@ class SparkWarehouse:
         self.append(name, expr, load_id)
         self._retires[name] = old
 
+    def replace_rows(
+        self, name: str, rows: ir.Table, *, key: str, keep: ir.Table, load_id: str | None = None
+    ) -> None:
+        """The kept rows and ``rows`` written as the table's new version (Parquet files are
+        not changed in place)."""
+        old = self.table(name)
+        kept = old.semi_join(keep.select(key), key)
+        self.replace(name, kept.union(rows.select(*old.columns)), load_id)
+
     def index(self, name: str, column: str) -> None:
         """Nothing to do: Spark has no point-look-up index (Parquet keeps min/max statistics)."""
+
+    def drop_index(self, name: str, column: str) -> bool:
+        """Nothing to do: no index was made."""
+        return False
 
     # -- scratch ---------------------------------------------------------------------------------
     def _dataframe(self, expr: ir.Table) -> Any:

@@ -222,6 +222,24 @@ class Warehouse:
         """Create or replace a mart (call inside :meth:`transaction` for an atomic refresh)."""
         self.con.create_table(name, expr, overwrite=True)
 
+    def replace_rows(
+        self, name: str, rows: ir.Table, *, key: str, keep: ir.Table, load_id: str | None = None
+    ) -> None:
+        """Delete the rows of ``name`` whose ``key`` is not among ``keep``'s, add ``rows``
+        (inside :meth:`transaction` for an atomic refresh).
+
+        In place: the kept rows are neither copied nor indexed again, and the checkpoint
+        writes only the row groups the change touched (a ``CREATE OR REPLACE`` writes every
+        row and builds every index again).
+        """
+        self.con._run_pre_execute_hooks(keep)  # registers in-memory tables the query reads
+        column = f'"{_ident(key)}"'
+        kept = f"SELECT {column} FROM ({self.con.compile(keep)}) WHERE {column} IS NOT NULL"
+        self.con.raw_sql(
+            f'DELETE FROM "{_ident(name)}" WHERE {column} IS NULL OR {column} NOT IN ({kept})'
+        )
+        self.con.insert(name, rows)
+
     def append(self, name: str, expr: ir.Table, load_id: str) -> None:
         """Add rows to a table (inside :meth:`transaction`)."""
         self.con.insert(name, expr)
@@ -286,6 +304,14 @@ class Warehouse:
             f'CREATE INDEX IF NOT EXISTS "{_ident(f"{name}_{column}")}" '
             f'ON "{_ident(name)}" ("{_ident(column)}")'
         )
+
+    def drop_index(self, name: str, column: str) -> bool:
+        """Drop the index :meth:`index` made; whether there was one."""
+        index = f"{name}_{column}"
+        found = self.fetch("SELECT 1 FROM duckdb_indexes() WHERE index_name = ?", [index])
+        if found:
+            self.con.raw_sql(f'DROP INDEX "{_ident(index)}"')
+        return bool(found)
 
     def register_arrow(self, name: str, rows: pa.Table) -> ir.Table:
         """Arrow rows as view ``name`` (zero-copy) until :meth:`drop_temp`."""

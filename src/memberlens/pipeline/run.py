@@ -36,7 +36,12 @@ from memberlens.pipeline.registry import STEPS
 from memberlens.pipeline.runs import record_run
 from memberlens.pipeline.step import MartData, RunContext, Step, StepResult, json_default
 from memberlens.pipeline.steps.members import stored_members
-from memberlens.pipeline.steps.recommendations import NEXT_RECOMMENDATIONS, scratch_dropped
+from memberlens.pipeline.steps.recommendations import (
+    KEPT_MEMBERS,
+    NEXT_RECOMMENDATIONS,
+    SCORED_KEYS,
+    scratch_dropped,
+)
 from memberlens.project import Project
 
 Progress = Callable[[str], None]
@@ -115,7 +120,10 @@ def run_pipeline(
     records: list[StepResult] = []
     marts: dict[str, MartData] = {}
     models: dict[str, Any] = {}
-    with open_warehouse(proj) as wh, scratch_dropped(wh, NEXT_RECOMMENDATIONS):
+    with (
+        open_warehouse(proj) as wh,
+        scratch_dropped(wh, NEXT_RECOMMENDATIONS, KEPT_MEMBERS, SCORED_KEYS),
+    ):
         started = dt.datetime.now()
         try:
             orders = wh.table("orders")

@@ -30,9 +30,23 @@ if TYPE_CHECKING:
 Status = Literal["ok", "skipped", "degraded", "failed"]
 STATUSES: tuple[Status, ...] = ("ok", "skipped", "degraded", "failed")
 
-#: A mart as a step hands it to the writer: a pandas or Arrow frame, or an Ibis table already
-#: staged in the warehouse.
-MartData: TypeAlias = pd.DataFrame | pa.Table | ir.Table
+
+@dataclass(frozen=True)
+class MartPatch:
+    """A change to a stored mart rather than all its rows: the mart's rows whose ``key`` is
+    among ``keep``'s stay, the others go and ``rows`` (staged in the warehouse) come in; the
+    mart then has ``size`` rows. A step that changes a small part of a large mart hands this
+    over so that the writer does not copy and index the unchanged rows again."""
+
+    rows: ir.Table
+    key: str
+    keep: ir.Table
+    size: int
+
+
+#: A mart as a step hands it to the writer: a pandas or Arrow frame, an Ibis table already
+#: staged in the warehouse, or a change to the stored mart.
+MartData: TypeAlias = pd.DataFrame | pa.Table | ir.Table | MartPatch
 
 
 @dataclass(frozen=True)
