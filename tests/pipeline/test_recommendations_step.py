@@ -135,4 +135,29 @@ def test_a_run_scores_only_the_members_whose_history_changed(tmp_path):
         con.execute(f"drop table {KEYS_MART}")
     full = run_pipeline(project, steps=STEPS, as_of=first.as_of)
     assert _decision(full) == said.split("; ")[0]
-    pd.testing.assert_frame_equal(after, marts(project)["mart_recommendations"])
+    _same_lists_up_to_near_ties(after, marts(project)["mart_recommendations"])
+
+
+def _same_lists_up_to_near_ties(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """``got`` equals ``want`` row for row, except that two products whose scores agree to 1e-6
+    may trade places. A member's ALS scores are one row of a matrix product whose rounding (last
+    float32 bit) depends on the shape of the batch the member was scored in (BLAS picks its
+    kernel by size), so a changed member scored among 20 and the same member scored among all
+    can order an exact-looking tie either way (measured: M000000007's ranks 4 and 5, both
+    0.710645, swapped on a loaded 2-core machine and not on CI's)."""
+    assert got[["member_id", "rank"]].equals(want[["member_id", "rank"]])
+    assert got["score"].to_numpy() == pytest.approx(want["score"].to_numpy(), rel=1e-6)
+    moved = got["product_id"].to_numpy() != want["product_id"].to_numpy()
+    same = ~moved
+    pd.testing.assert_frame_equal(got[same], want[same])
+    for member in got.loc[moved, "member_id"].unique():
+        a = got[moved & (got.member_id == member)]
+        b = want[moved & (want.member_id == member)]
+        assert a["score"].max() - a["score"].min() <= 1e-6 * a["score"].abs().max(), (
+            f"{member}: products moved between ranks whose scores differ\n{a}\n{b}"
+        )
+        key = ["product_id", "product_name", "category", "reason_en", "reason_zh", "source"]
+        pd.testing.assert_frame_equal(
+            a[key].sort_values("product_id").reset_index(drop=True),
+            b[key].sort_values("product_id").reset_index(drop=True),
+        )
