@@ -58,7 +58,14 @@ COUNTS = (
 #: the engines, because their float inputs (money sums) differ ~1e-11
 RTOL, ATOL = 1e-6, 1e-12
 #: marts of iterative fits on small series, with their own relative tolerance (module docstring)
-MART_TOL = {"mart_forecast": (1e-4, 0.01), "mart_forecast_backtest": (1e-4, 0.01)}
+MART_TOL = {
+    "mart_forecast": (1e-4, 0.01),
+    "mart_forecast_backtest": (1e-4, 0.01),
+    # the CLV models' holdout errors are |predicted - actual| / actual: a difference of two
+    # near-equal totals, so the engines' ~1e-7 relative difference in the predicted total is
+    # amplified about tenfold (measured: holdout_total_error 0.10359320 vs 0.10359297, 2.3e-6)
+    "mart_model_comparison": (1e-5, 1e-12),
+}
 #: a near-tie choice that float differences of ~1e-8 can flip (measured: 2 of the categories)
 NOT_COMPARED = {("mart_model_comparison", "chosen")}
 #: values that differ from run to run by design
