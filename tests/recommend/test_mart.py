@@ -93,9 +93,18 @@ def test_one_member_per_history_is_scored_and_the_others_get_the_same_rows(shop)
         ignore_index=True,
     )
     columns = ["member_id", "rank", "product_id", "score", "reason_en", "reason_zh", "source"]
+    got = recs[columns].sort_values(["member_id", "rank"], ignore_index=True)
+    want = every[columns].sort_values(["member_id", "rank"], ignore_index=True)
+    # products whose scores agree to 1e-6 may trade places: a member's ALS scores round by the
+    # shape of the batch it is scored in (see tests/pipeline/test_recommendations_step.py)
+    assert got[["member_id", "rank"]].equals(want[["member_id", "rank"]])
+    assert got["score"].to_numpy() == pytest.approx(want["score"].to_numpy(), rel=1e-6)
+    same = got["product_id"].to_numpy() == want["product_id"].to_numpy()
+    pd.testing.assert_frame_equal(got[same], want[same], check_dtype=False)
+    key = ["member_id", "product_id", "reason_en", "source"]
     pd.testing.assert_frame_equal(
-        recs[columns].sort_values(["member_id", "rank"], ignore_index=True),
-        every[columns].sort_values(["member_id", "rank"], ignore_index=True),
+        got.loc[~same, key].sort_values(key, ignore_index=True),
+        want.loc[~same, key].sort_values(key, ignore_index=True),
         check_dtype=False,
     )
 
